@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the command-line tools the end-to-end tests call:
+# ShellCheck (lints the shell scripts) and sqlite3 (reads gateway state).
+# Only what is missing is installed, from Debian's apt. Safe to run repeatedly.
+set -euo pipefail
+
+log() { printf 'install-test-tools: %s\n' "$*" >&2; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo -n)
+fi
+
+missing=()
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  log "all tools present"
+  exit 0
+fi
+
+log "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
