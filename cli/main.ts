@@ -1,0 +1,34 @@
+import { DeclarationError } from "../stacks/errors";
+import { planStackFile } from "./plan";
+import { renderPlanJson, renderPlanTree } from "./plan-output";
+
+const usage = `usage:
+  clawfleet plan <stack file> [--json]        resources the stack would register (offline)
+  clawfleet diff <base file> <head file> [--markdown]   per-tenant review summary of a change`;
+
+/** Runs the CLI; returns the exit code. Output goes through the given writers. */
+export async function main(argv: readonly string[], out: (text: string) => void, err: (text: string) => void): Promise<number> {
+  const [command, ...rest] = argv;
+  const flags = new Set(rest.filter((arg) => arg.startsWith("--")));
+  const files = rest.filter((arg) => !arg.startsWith("--"));
+  try {
+    if (command === "plan" && files.length === 1 && [...flags].every((f) => f === "--json")) {
+      const plan = await planStackFile(files[0] as string);
+      out(flags.has("--json") ? renderPlanJson(plan) : renderPlanTree(plan));
+      return 0;
+    }
+    if (command === "diff" && files.length === 2 && [...flags].every((f) => f === "--markdown")) {
+      const { diffStackFiles } = await import("./diff");
+      out(await diffStackFiles(files[0] as string, files[1] as string, flags.has("--markdown") ? "markdown" : "text"));
+      return 0;
+    }
+    err(usage);
+    return 2;
+  } catch (error) {
+    if (error instanceof DeclarationError) {
+      err(error.message);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+
+/** Resource options the engine would see, read from the registration request. */
+export interface PlannedOptions {
+  readonly dependsOn: string[];
+  readonly provider: string | undefined;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly deleteBeforeReplace: boolean;
+  readonly replaceOnChanges: string[];
+  readonly ignoreChanges: string[];
+  readonly additionalSecretOutputs: string[];
+}
+
+/** One resource the program registered. `inputs` prints secrets as "[secret]". */
+export interface PlannedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly parent: string | undefined;
+  readonly custom: boolean;
+  readonly inputs: Record<string, unknown>;
+  readonly options: PlannedOptions;
+  /** Top-level input names whose value is (or holds) a secret. */
+  readonly secretInputs: string[];
+  /**
+   * Inputs with secrets unwrapped: only for code that applies the plan (the e2e
+   * applier); never printed.
+   */
+  readonly revealedInputs: Record<string, unknown>;
+}
+
+export const secretMarker = "[secret]";
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProvider(): string;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getDependenciesList(): string[];
+  getReplaceonchangesList(): string[];
+  getIgnorechangesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+
+const sig = pulumi.runtime.specialSigKey;
+const secretSig = pulumi.runtime.specialSecretSig;
+
+function isSecretEnvelope(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[sig] === secretSig;
+}
+
+/** Maps every secret in a value through `onSecret`, recursively. */
+function mapSecrets(value: unknown, onSecret: (inner: unknown) => unknown): unknown {
+  if (isSecretEnvelope(value)) return onSecret(value.value);
+  if (Array.isArray(value)) return value.map((item) => mapSecrets(item, onSecret));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapSecrets(item, onSecret)]));
+  }
+  return value;
+}
+
+function holdsSecret(value: unknown): boolean {
+  let found = false;
+  mapSecrets(value, () => (found = true));
+  return found;
+}
+
+/** A stand-in random value: deterministic per stack, resource and keepers, and easy to find in a scan. */
+export function mockRandomValue(stack: string, name: string, inputs: Record<string, unknown>): string {
+  const length = typeof inputs["length"] === "number" ? inputs["length"] : 32;
+  const seed = `${stack}/${name}/${JSON.stringify(mapSecrets(inputs["keepers"] ?? {}, (v) => v))}`;
+  let text = "";
+  for (let round = 0; text.length < length; round += 1) text += createHash("sha256").update(`${seed}/${round}`).digest("hex");
+  return text.slice(0, length);
+}
+
+export interface MockRunOptions {
+  readonly project: string;
+  readonly stack: string;
+  /** Config keys (`clawfleet:hosts`) to JSON or plain text, as `pulumi up` passes them. */
+  readonly config: Record<string, string>;
+  readonly secretKeys: readonly string[];
+  /** Runs the program; it registers resources and may throw. */
+  readonly program: () => unknown;
+}
+
+export interface MockRunResult {
+  readonly resources: PlannedResource[];
+  /** What the program returned (for a stack: its outputs). */
+  readonly outputs: unknown;
+}
+
+/**
+ * Evaluates a Pulumi program under the SDK's mock runtime and records every resource it
+ * registers with inputs and options. Provider functions are not mocked: a call fails the run.
+ * The runtime is process-wide: one run per process.
+ */
+export async function runUnderMocks(options: MockRunOptions): Promise<MockRunResult> {
+  const resources: PlannedResource[] = [];
+  const failures: Error[] = [];
+  let current: RegisterRequest | undefined;
+
+  const original = MockMonitor.prototype.registerResource;
+  MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
+    current = request;
+    return original.call(this, request as never, callback as never);
+  } as typeof original;
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const request = current;
+        current = undefined;
+        if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
+        const inputs = args.inputs as Record<string, unknown>;
+        const secretOutputs = request.getAdditionalsecretoutputsList();
+        const record: PlannedResource = {
+          urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${args.name}`,
+          type: args.type,
+          name: args.name,
+          parent: request.getParent() === "" ? undefined : request.getParent(),
+          custom: args.custom ?? true,
+          inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
+          secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
+          revealedInputs: mapSecrets(inputs, (inner) => inner) as Record<string, unknown>,
+          options: {
+            dependsOn: request.getDependenciesList(),
+            provider: request.getProvider() === "" ? undefined : request.getProvider(),
+            protect: request.getProtect(),
+            retainOnDelete: request.getRetainondelete(),
+            deleteBeforeReplace: request.getDeletebeforereplace(),
+            replaceOnChanges: request.getReplaceonchangesList(),
+            ignoreChanges: request.getIgnorechangesList(),
+            additionalSecretOutputs: secretOutputs,
+          },
+        };
+        resources.push(record);
+        const state: Record<string, unknown> = { ...inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, args.name, inputs);
+        for (const key of secretOutputs) {
+          if (key in state) state[key] = pulumi.secret(state[key]);
+        }
+        return { id: args.custom === false ? "" : `${args.name}-id`, state };
+      },
+      call(args) {
+        const error = new Error(`the program called ${args.token}, which the offline plan does not mock`);
+        failures.push(error);
+        throw error;
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(options.config, [...options.secretKeys]);
+
+  try {
+    const outputs = options.program();
+    await pulumi.runtime.disconnect();
+    if (failures.length > 0) throw failures[0];
+    return { resources, outputs };
+  } finally {
+    MockMonitor.prototype.registerResource = original;
+  }
+}
+
+/** The URN type part: parent types joined with `$`, as the engine builds it. */
+function qualifiedType(request: RegisterRequest): string {
+  const parent = request.getParent();
+  if (parent === "") return request.getType();
+  const parentType = parent.split("::")[2] ?? "";
+  return `${parentType}$${request.getType()}`;
+}

@@ -1,0 +1,67 @@
+import type { PlannedResource } from "./mock-run";
+import type { Plan } from "./plan";
+
+/** `--json`: every registered resource; secrets print as "[secret]". */
+export function renderPlanJson(plan: Plan): string {
+  const resources = plan.resources.map(({ urn, type, name, parent, inputs, options }) => ({ urn, type, name, parent: parent ?? null, inputs, options }));
+  return `${JSON.stringify({ stack: plan.stack, resources }, null, 2)}\n`;
+}
+
+const shortTypes: Record<string, string> = {
+  "clawfleet:index:GatewayHost": "host",
+  "clawfleet:index:DedicatedUser": "dedicated tenant",
+  "clawfleet:index:SharedBinding": "shared tenant",
+};
+
+/** `docker:index/container:Container` -> `docker:Container`; providers stay as they are. */
+function shortType(type: string): string {
+  return shortTypes[type] ?? type.replace(/^([a-z]+):(?:index\/[A-Za-z]+|[a-z]+\/[A-Za-z]+):([A-Za-z]+)$/, "$1:$2").replace(/^command:local:/, "command:local ").replace(/^command:remote:/, "command:remote ");
+}
+
+/** What a reader wants to see of a resource on one line. */
+function summary(resource: PlannedResource): string {
+  const inputs = resource.inputs;
+  const notes: string[] = [];
+  if (resource.type === "docker:index/container:Container") {
+    const ports = inputs["ports"] as { external?: number; ip?: string }[] | undefined;
+    const port = ports?.[0];
+    notes.push(`image ${String(inputs["image"])}`);
+    if (port !== undefined) notes.push(`on ${port.ip ?? "0.0.0.0"}:${port.external ?? "?"}`);
+    notes.push(`${String(inputs["memory"])} MB`);
+  }
+  if (resource.type === "pulumi:providers:docker") notes.push(String(inputs["host"]));
+  if (resource.type === "docker:index/network:Network") notes.push(String(inputs["name"]));
+  if (resource.type.startsWith("command:")) {
+    const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
+    const tail = create.split("\n").filter((line) => line.trim() !== "").pop() ?? "";
+    notes.push(tail.length > 90 ? `${tail.slice(0, 87)}...` : tail);
+    if (typeof inputs["stdin"] === "string") notes.push(`stdin ${inputs["stdin"].length} bytes`);
+  }
+  if (resource.options.retainOnDelete) notes.push("kept on delete");
+  if (resource.options.deleteBeforeReplace) notes.push("delete before replace");
+  if (resource.secretInputs.length > 0) notes.push(`secret: ${resource.secretInputs.join(", ")}`);
+  if (resource.options.additionalSecretOutputs.length > 0) notes.push(`secret output: ${[...new Set(resource.options.additionalSecretOutputs)].join(", ")}`);
+  return notes.length === 0 ? "" : `  (${notes.join("; ")})`;
+}
+
+/** The default output: components with their children as a tree. */
+export function renderPlanTree(plan: Plan): string {
+  const children = new Map<string, PlannedResource[]>();
+  const roots: PlannedResource[] = [];
+  for (const resource of plan.resources) {
+    if (resource.parent === undefined || resource.parent.endsWith("::pulumi:pulumi:Stack")) roots.push(resource);
+    else children.set(resource.parent, [...(children.get(resource.parent) ?? []), resource]);
+  }
+  const custom = plan.resources.filter((r) => r.custom).length;
+  const lines = [`stack ${plan.stack}: ${custom} resources in ${roots.length} components`];
+  const walk = (resource: PlannedResource, prefix: string, last: boolean, depth: number): void => {
+    const label = shortType(resource.type);
+    const branch = depth === 0 ? "" : last ? "└─ " : "├─ ";
+    lines.push(`${prefix}${branch}${label} ${resource.name}${summary(resource)}`);
+    const kids = children.get(resource.urn) ?? [];
+    const nextPrefix = depth === 0 ? "" : `${prefix}${last ? "   " : "│  "}`;
+    kids.forEach((kid, index) => walk(kid, nextPrefix, index === kids.length - 1, depth + 1));
+  };
+  for (const root of roots) walk(root, "", true, 0);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { namespace, parseFleet, readStackFile, type RawDeclaration } from "../stacks/load";
+import { SecretValue } from "../stacks/secret";
+import { runUnderMocks, type PlannedResource } from "./mock-run";
+
+export const project = "clawfleet";
+
+/** `stacks/Pulumi.dev.yaml` -> `dev`. */
+export function stackNameOf(file: string): string {
+  const match = /^Pulumi\.(.+)\.ya?ml$/.exec(basename(file));
+  return match?.[1] ?? basename(file).replace(/\.ya?ml$/, "");
+}
+
+function holdsSecretValue(value: unknown): boolean {
+  if (value instanceof SecretValue) return true;
+  if (Array.isArray(value)) return value.some(holdsSecretValue);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(holdsSecretValue);
+  return false;
+}
+
+/** The config the Pulumi engine would hand the program for this declaration. */
+export function engineConfigOf(raw: RawDeclaration): { config: Record<string, string>; secretKeys: string[] } {
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const fullKey = `${namespace}:${key}`;
+    config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+    if (holdsSecretValue(value)) secretKeys.push(fullKey);
+  }
+  return { config, secretKeys };
+}
+
+export interface Plan {
+  readonly stack: string;
+  readonly resources: PlannedResource[];
+}
+
+/**
+ * Evaluates the real program (index.ts) for one stack file under the mock runtime.
+ * Secure values become placeholders, random values are deterministic. Throws
+ * DeclarationError for an invalid declaration, before any resource is registered.
+ */
+export async function planStackFile(file: string): Promise<Plan> {
+  const raw = readStackFile(file, readFileSync(file, "utf8"));
+  // The file states which values are secure; the engine only says which keys hold one.
+  parseFleet(file, raw);
+  const stack = stackNameOf(file);
+  const { config, secretKeys } = engineConfigOf(raw);
+  const { resources } = await runUnderMocks({
+    project,
+    stack,
+    config,
+    secretKeys,
+    program: () => require("../index") as unknown,
+  });
+  return { stack, resources };
+}

@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { DedicatedTenant } from "../stacks/schema";
+import { GatewayResources, type GatewayPlacement } from "./gateway";
+import { renderDedicatedConfig, serializeConfig } from "./render/config";
+import { secretEnvOf } from "./secret-env";
+
+export interface DedicatedUserArgs {
+  /** The validated tenant (its port already allocated). */
+  readonly tenant: DedicatedTenant;
+  /** The host it runs on (`GatewayHost.placement`). */
+  readonly placement: GatewayPlacement;
+  /** The host's state root; the tenant's state is `<stateRoot>/users/<id>`. */
+  readonly stateRoot: string;
+}
+
+/** Docker container (and network) name of a dedicated tenant's gateway. */
+export function dedicatedContainerName(tenantId: string): string {
+  return `clawfleet-tenant-${tenantId}`;
+}
+
+/** A dedicated-tier user: an own gateway container with its own token, port, state and config. */
+export class DedicatedUser extends pulumi.ComponentResource {
+  readonly port: number;
+  readonly host: string;
+  /** The gateway token (secret). */
+  readonly token: pulumi.Output<string>;
+  readonly loopbackUrl: string;
+  readonly tailnetUrl: string | undefined;
+  readonly gateway: GatewayResources;
+
+  constructor(name: string, args: DedicatedUserArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("clawfleet:index:DedicatedUser", name, {}, opts);
+    const { tenant, placement } = args;
+    this.gateway = new GatewayResources(
+      name,
+      {
+        placement,
+        containerName: dedicatedContainerName(tenant.id),
+        stateDir: `${args.stateRoot}/users/${tenant.id}`,
+        configText: serializeConfig(renderDedicatedConfig(tenant)),
+        port: tenant.port,
+        memoryMb: tenant.memoryMb,
+        cpus: tenant.cpus,
+        pidsLimit: tenant.pidsLimit,
+        labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated", "clawfleet.host": placement.hostId },
+        secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
+        rotation: tenant.rotation,
+      },
+      this,
+    );
+    this.port = tenant.port;
+    this.host = placement.hostId;
+    this.token = this.gateway.token.result;
+    this.loopbackUrl = this.gateway.loopbackUrl;
+    this.tailnetUrl = this.gateway.tailnetUrl;
+    this.registerOutputs({ port: this.port, host: this.host, loopbackUrl: this.loopbackUrl, tailnetUrl: this.tailnetUrl, token: this.token });
+  }
+}

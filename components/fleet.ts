@@ -1,0 +1,47 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Fleet, SharedTenant } from "../stacks/schema";
+import { DedicatedUser } from "./dedicated-user";
+import { GatewayHost } from "./gateway-host";
+import { SharedBinding } from "./shared-binding";
+
+/** What `pulumi stack output tenants` shows for one tenant; the token is a secret. */
+export interface TenantOutput {
+  tier: "dedicated" | "shared";
+  host: string;
+  port: number;
+  loopbackUrl: string;
+  tailnetUrl: string | undefined;
+  token: pulumi.Output<string>;
+}
+
+/**
+ * Creates every resource a fleet declares: one GatewayHost per host, one DedicatedUser
+ * or SharedBinding per tenant. Components are top-level and named by host name or tenant
+ * id, so a tenant's resources keep their identity when other tenants come and go.
+ */
+export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
+  const sharedByHost = new Map<string, SharedTenant[]>();
+  for (const tenant of fleet.tenants) {
+    if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
+  }
+  const hosts = new Map(
+    fleet.hosts.map((host) => [host.id, { host, component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [] }) }]),
+  );
+
+  const outputs: Record<string, TenantOutput> = {};
+  for (const tenant of fleet.tenants) {
+    const entry = hosts.get(tenant.host);
+    if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
+    const { host, component } = entry;
+    if (tenant.tier === "dedicated") {
+      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, stateRoot: host.stateRoot });
+      outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };
+    } else {
+      const sharedGateway = component.shared;
+      if (sharedGateway === undefined) throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
+      const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, stateRoot: host.stateRoot });
+      outputs[tenant.id] = { tier: "shared", host: host.id, port: binding.port, loopbackUrl: binding.loopbackUrl, tailnetUrl: binding.tailnetUrl, token: binding.token };
+    }
+  }
+  return outputs;
+}

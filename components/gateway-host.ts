@@ -1,0 +1,75 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Host, SharedTenant } from "../stacks/schema";
+import { GatewayResources, type GatewayPlacement } from "./gateway";
+import { hostCommandRunner } from "./host-command";
+import { renderPrepareHost } from "./render/commands";
+import { renderSharedConfig, serializeConfig } from "./render/config";
+import { secretEnvOf } from "./secret-env";
+
+export interface GatewayHostArgs {
+  /** The validated host declaration. */
+  readonly host: Host;
+  /** Gateway image reference, pinned to a tag or digest. */
+  readonly image: string;
+  /** Shared-tier tenants on this host; their agents and bindings form the shared gateway's config. */
+  readonly sharedTenants: readonly SharedTenant[];
+}
+
+/** Docker container (and network) name of a host's shared gateway. */
+export const sharedContainerName = "clawfleet-shared-gateway";
+
+/**
+ * A gateway host: its Docker engine (local socket or `ssh://`), its preparation (tools,
+ * state root 0700, image present) and, when declared, its shared-tier gateway.
+ */
+export class GatewayHost extends pulumi.ComponentResource {
+  /** What every gateway on this host is placed with. */
+  readonly placement: GatewayPlacement;
+  /** The shared gateway's resources, when the host declares `shared`. */
+  readonly shared: GatewayResources | undefined;
+
+  constructor(name: string, args: GatewayHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("clawfleet:index:GatewayHost", name, {}, opts);
+    const { host } = args;
+    const run = hostCommandRunner(host);
+
+    const dockerProvider = new docker.Provider(
+      `${name}-docker`,
+      { host: host.ssh === undefined ? "unix:///var/run/docker.sock" : `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}` },
+      { parent: this },
+    );
+    const prepared = run(
+      `${name}-prepare`,
+      { create: renderPrepareHost({ hostId: host.id, stateRoot: host.stateRoot, image: args.image, tailscale: host.tailscale.serve }) },
+      { parent: this },
+    );
+
+    const tailnetName = host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
+    this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, tailnetName };
+
+    const shared = host.shared;
+    this.shared =
+      shared === undefined
+        ? undefined
+        : new GatewayResources(
+            `${name}-shared`,
+            {
+              placement: this.placement,
+              containerName: sharedContainerName,
+              stateDir: `${host.stateRoot}/shared`,
+              configText: serializeConfig(renderSharedConfig(host, args.sharedTenants)),
+              port: shared.port,
+              memoryMb: shared.memoryMb,
+              cpus: 2,
+              pidsLimit: 1024,
+              labels: { "clawfleet.host": host.id, "clawfleet.tier": "shared" },
+              secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
+              rotation: undefined,
+            },
+            this,
+          );
+
+    this.registerOutputs({ sharedUrl: this.shared?.tailnetUrl ?? this.shared?.loopbackUrl });
+  }
+}

@@ -1,0 +1,158 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { renderEnsureStateDir, renderServeAdd, renderServeRemove, renderSetPidsLimit, renderWriteFile } from "./render/commands";
+import { gateway } from "./render/config";
+import type { HostCommandRunner } from "./host-command";
+
+/** What a host gives each gateway it runs. */
+export interface GatewayPlacement {
+  readonly hostId: string;
+  readonly image: string;
+  readonly docker: docker.Provider;
+  readonly run: HostCommandRunner;
+  /** The host's preparation; every gateway waits for it. */
+  readonly prepared: pulumi.Resource;
+  /** MagicDNS name when the host publishes gateways with Tailscale Serve. */
+  readonly tailnetName: string | undefined;
+}
+
+export interface GatewayArgs {
+  readonly placement: GatewayPlacement;
+  /** Docker container and network name on the host. */
+  readonly containerName: string;
+  /** State directory on the host, bind-mounted at /state. */
+  readonly stateDir: string;
+  /** The rendered openclaw.json (contains no secret). */
+  readonly configText: string;
+  /** Host port on 127.0.0.1. */
+  readonly port: number;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly pidsLimit: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Extra environment from secure config, such as model keys: variable name -> secret value. */
+  readonly secretEnv: Readonly<Record<string, string>>;
+  /** Changing this value rotates the gateway token. */
+  readonly rotation: string | undefined;
+}
+
+/** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
+export const stopTimeoutSeconds = 30;
+
+/** Probe run inside the container: /healthz must answer with the gateway's own body, not the Control UI page. */
+export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
+
+/**
+ * The resources that run one OpenClaw gateway on a host: token, state directory, config
+ * file, network, container, process limit and Tailscale Serve entry, named `${name}-<role>`.
+ */
+export class GatewayResources {
+  readonly token: random.RandomPassword;
+  readonly container: docker.Container;
+  readonly configFile: pulumi.CustomResource;
+  readonly stateDir: pulumi.CustomResource;
+  readonly serve: pulumi.CustomResource | undefined;
+  /** Host port on 127.0.0.1 (and the HTTPS port on the tailnet). */
+  readonly port: number;
+  readonly loopbackUrl: string;
+  readonly tailnetUrl: string | undefined;
+
+  constructor(name: string, args: GatewayArgs, parent: pulumi.Resource) {
+    const { placement } = args;
+    const opts = { parent };
+
+    this.token = new random.RandomPassword(
+      `${name}-token`,
+      { length: 48, special: false, ...(args.rotation === undefined ? {} : { keepers: { rotation: args.rotation } }) },
+      { ...opts, additionalSecretOutputs: ["result"] },
+    );
+
+    // State outlives the container and the tenant: no delete command, and kept if removed.
+    this.stateDir = placement.run(
+      `${name}-state`,
+      { create: renderEnsureStateDir({ dir: args.stateDir, uid: gateway.uid }) },
+      { ...opts, dependsOn: [placement.prepared], retainOnDelete: true },
+    );
+
+    // The file is rewritten in place on change; the gateway hot-reloads it.
+    this.configFile = placement.run(
+      `${name}-config`,
+      { create: renderWriteFile({ dir: args.stateDir, file: gateway.configFile, uid: gateway.uid }), stdin: args.configText },
+      { ...opts, dependsOn: [this.stateDir], retainOnDelete: true },
+    );
+
+    const network = new docker.Network(
+      `${name}-network`,
+      { name: args.containerName, driver: "bridge", labels: [{ label: "clawfleet.managed", value: "true" }] },
+      { ...opts, provider: placement.docker },
+    );
+
+    const secretEnv = Object.entries(args.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: args.containerName,
+        image: placement.image,
+        user: `${gateway.uid}:${gateway.uid}`,
+        envs: [
+          `OPENCLAW_STATE_DIR=${gateway.stateDir}`,
+          "OPENCLAW_CONFIG_READONLY=1",
+          "OPENCLAW_DISABLE_BONJOUR=1",
+          `HOME=${gateway.home}`,
+          pulumi.interpolate`${gateway.tokenEnv}=${this.token.result}`,
+          ...secretEnv,
+        ],
+        ports: [{ internal: gateway.port, external: args.port, ip: "127.0.0.1", protocol: "tcp" }],
+        mounts: [{ type: "bind", source: args.stateDir, target: gateway.stateDir }],
+        tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m", [gateway.home]: `rw,nosuid,nodev,size=64m,uid=${gateway.uid},gid=${gateway.uid}` },
+        readOnly: true,
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        init: true,
+        memory: args.memoryMb,
+        memorySwap: args.memoryMb,
+        cpus: String(args.cpus),
+        restart: "unless-stopped",
+        networksAdvanced: [{ name: network.name }],
+        healthcheck: { tests: ["CMD", "node", "-e", healthProbe], interval: "10s", timeout: "5s", retries: 3, startPeriod: "60s" },
+        // Pulumi waits for "healthy": a gateway that never gets there stops the rollout.
+        wait: true,
+        waitTimeout: 120,
+        stopSignal: "SIGTERM",
+        stopTimeout: stopTimeoutSeconds,
+        destroyGraceSeconds: stopTimeoutSeconds,
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "3" },
+        labels: Object.entries({ "clawfleet.managed": "true", ...args.labels }).map(([label, value]) => ({ label, value })),
+      },
+      {
+        ...opts,
+        provider: placement.docker,
+        dependsOn: [this.configFile],
+        // The container name and host port are fixed, so the old container must go first.
+        deleteBeforeReplace: true,
+        replaceOnChanges: ["image", "ports"],
+      },
+    );
+
+    // The Docker provider has no pids limit; set it on each new container.
+    placement.run(
+      `${name}-limits`,
+      { create: renderSetPidsLimit({ containerName: args.containerName, pidsLimit: args.pidsLimit }), triggers: [this.container.id] },
+      { ...opts, dependsOn: [this.container] },
+    );
+
+    this.port = args.port;
+    this.loopbackUrl = `http://127.0.0.1:${args.port}/`;
+    this.tailnetUrl = placement.tailnetName === undefined ? undefined : `https://${placement.tailnetName}:${args.port}/`;
+    this.serve =
+      placement.tailnetName === undefined
+        ? undefined
+        : placement.run(
+            `${name}-serve`,
+            { create: renderServeAdd({ httpsPort: args.port, localPort: args.port }), delete: renderServeRemove({ httpsPort: args.port }) },
+            { ...opts, dependsOn: [this.container], replaceOnChanges: ["*"], deleteBeforeReplace: true },
+          );
+  }
+}

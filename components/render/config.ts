@@ -1,0 +1,136 @@
+import { channelCredentials, type ChannelName, type ChannelsDecl, type DedicatedTenant, type Host, type SharedTenant } from "../../stacks/schema";
+
+/** Facts about the gateway inside its container; one place for each. */
+export const gateway = {
+  /** The port the gateway listens on inside the container. */
+  port: 18789,
+  /** Where the tenant's state directory is mounted. */
+  stateDir: "/state",
+  /** Writable home (a tmpfs) for the non-root user. */
+  home: "/home/node",
+  /** Numeric user and group the gateway runs as; state directories are owned by it. */
+  uid: 1000,
+  /** The variable that carries the gateway token; the config only references it. */
+  tokenEnv: "OPENCLAW_GATEWAY_TOKEN",
+  /** The config file inside the state directory. */
+  configFile: "openclaw.json",
+} as const;
+
+/** A reference the gateway resolves from its environment at start. */
+export interface EnvSecretRef {
+  readonly source: "env";
+  readonly provider: "default";
+  readonly id: string;
+}
+
+export function envRef(id: string): EnvSecretRef {
+  return { source: "env", provider: "default", id };
+}
+
+/** The subset of OpenClaw's config schema that clawfleet writes. */
+export interface GatewayConfig {
+  gateway: {
+    mode: "local";
+    port: number;
+    bind: "lan";
+    auth: { mode: "token"; token: EnvSecretRef };
+    tailscale: { mode: "off" };
+  };
+  agents: {
+    ownership?: "explicit";
+    defaults?: { model?: string; systemAgent?: { agentId: string } };
+    entries: Record<string, { name: string; workspace: string; model?: string }>;
+  };
+  bindings?: {
+    agentId: string;
+    comment?: string;
+    match: { channel: string; accountId?: string; peer?: { kind: string; id: string }; guildId?: string; teamId?: string };
+  }[];
+  channels?: Record<string, { dmPolicy?: string; allowFrom?: (string | number)[]; [credential: string]: unknown }>;
+}
+
+/** The env variable a model provider's key is passed in: `anthropic` -> `ANTHROPIC_API_KEY`. */
+export function modelKeyEnv(provider: string): string {
+  return `${provider.toUpperCase().replaceAll("-", "_")}_API_KEY`;
+}
+
+function gatewaySection(): GatewayConfig["gateway"] {
+  // Inside a container the gateway must bind the container's interface; the host
+  // publishes the port on 127.0.0.1 only. Tailscale is handled on the host, not here.
+  return { mode: "local", port: gateway.port, bind: "lan", auth: { mode: "token", token: envRef(gateway.tokenEnv) }, tailscale: { mode: "off" } };
+}
+
+function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["channels"] {
+  if (channels === undefined) return undefined;
+  const rendered: NonNullable<GatewayConfig["channels"]> = {};
+  for (const name of Object.keys(channelCredentials) as ChannelName[]) {
+    const declared = channels[name];
+    if (declared === undefined) continue;
+    const { field, env } = channelCredentials[name];
+    rendered[name] = {
+      ...(declared.dmPolicy === undefined ? {} : { dmPolicy: declared.dmPolicy }),
+      ...(declared.allowFrom === undefined ? {} : { allowFrom: declared.allowFrom }),
+      ...(declared.token === undefined ? {} : { [field]: envRef(env) }),
+    };
+  }
+  return Object.keys(rendered).length === 0 ? undefined : rendered;
+}
+
+/** The whole `openclaw.json` of a dedicated tenant's gateway: one agent, named after the tenant. */
+export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
+  const channels = renderChannels(tenant.channels);
+  return {
+    gateway: gatewaySection(),
+    agents: {
+      ...(tenant.model === undefined ? {} : { defaults: { model: tenant.model } }),
+      entries: {
+        [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, ...(tenant.model === undefined ? {} : { model: tenant.model }) },
+      },
+    },
+    ...(channels === undefined ? {} : { channels }),
+  };
+}
+
+/** Workspace of a shared tenant's agent, inside the shared gateway's state directory. */
+export function sharedWorkspace(tenantId: string): string {
+  return `${gateway.stateDir}/workspaces/${tenantId}`;
+}
+
+/**
+ * The `openclaw.json` of a host's shared gateway: one agent per shared tenant plus
+ * their bindings. With two or more agents OpenClaw needs `ownership: "explicit"`, and
+ * an owner for ambient work: the first tenant by id (stable as others come and go).
+ */
+export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[]): GatewayConfig {
+  const sorted = [...tenants].sort((a, b) => a.id.localeCompare(b.id));
+  const shared = host.shared;
+  const entries: GatewayConfig["agents"]["entries"] = {};
+  for (const tenant of sorted) {
+    const model = tenant.model ?? shared?.model;
+    entries[tenant.id] = { name: tenant.name ?? tenant.id, workspace: sharedWorkspace(tenant.id), ...(model === undefined ? {} : { model }) };
+  }
+  const owner = sorted[0]?.id;
+  const defaults = {
+    ...(shared?.model === undefined ? {} : { model: shared.model }),
+    ...(sorted.length >= 2 && owner !== undefined ? { systemAgent: { agentId: owner } } : {}),
+  };
+  const bindings = sorted.flatMap((tenant) =>
+    tenant.bindings.map(({ comment, ...match }) => ({ agentId: tenant.id, ...(comment === undefined ? {} : { comment }), match })),
+  );
+  const channels = renderChannels(shared?.channels);
+  return {
+    gateway: gatewaySection(),
+    agents: {
+      ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),
+      ...(Object.keys(defaults).length === 0 ? {} : { defaults }),
+      entries,
+    },
+    ...(bindings.length === 0 ? {} : { bindings }),
+    ...(channels === undefined ? {} : { channels }),
+  };
+}
+
+/** The file text: stable key order as rendered, two-space indent, trailing newline. */
+export function serializeConfig(config: GatewayConfig): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}

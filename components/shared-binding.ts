@@ -1,0 +1,47 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { SharedTenant } from "../stacks/schema";
+import type { GatewayResources, GatewayPlacement } from "./gateway";
+import { renderEnsureStateDir } from "./render/commands";
+import { gateway } from "./render/config";
+
+export interface SharedBindingArgs {
+  /** The validated shared-tier tenant. */
+  readonly tenant: SharedTenant;
+  /** The host it runs on (`GatewayHost.placement`). */
+  readonly placement: GatewayPlacement;
+  /** The host's shared gateway, whose config lists this tenant's agent and bindings. */
+  readonly sharedGateway: GatewayResources;
+  /** The host's state root; the workspace is `<stateRoot>/shared/workspaces/<id>`. */
+  readonly stateRoot: string;
+}
+
+/**
+ * A shared-tier user: one agent (and its routing bindings) inside the host's shared
+ * gateway, with its own workspace directory. The agent entry itself is part of the
+ * shared gateway's config file, rendered from all shared tenants of the host.
+ */
+export class SharedBinding extends pulumi.ComponentResource {
+  readonly agentId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly token: pulumi.Output<string>;
+  readonly loopbackUrl: string;
+  readonly tailnetUrl: string | undefined;
+
+  constructor(name: string, args: SharedBindingArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("clawfleet:index:SharedBinding", name, {}, opts);
+    const { tenant, placement, sharedGateway } = args;
+    placement.run(
+      `${name}-workspace`,
+      { create: renderEnsureStateDir({ dir: `${args.stateRoot}/shared/workspaces/${tenant.id}`, uid: gateway.uid }) },
+      { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
+    );
+    this.agentId = tenant.id;
+    this.host = placement.hostId;
+    this.port = sharedGateway.port;
+    this.token = sharedGateway.token.result;
+    this.loopbackUrl = sharedGateway.loopbackUrl;
+    this.tailnetUrl = sharedGateway.tailnetUrl;
+    this.registerOutputs({ agentId: this.agentId, host: this.host });
+  }
+}

@@ -1,0 +1,5 @@
+import { deployFleet } from "./components/fleet";
+import { loadFleetFromPulumiConfig } from "./stacks/load";
+
+/** Per tenant: tier, host, port, loopback and tailnet URLs, and the gateway token (secret). */
+export const tenants = deployFleet(loadFleetFromPulumiConfig());

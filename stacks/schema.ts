@@ -1,0 +1,206 @@
+import { z } from "zod";
+import { SecretValue } from "./secret";
+
+/**
+ * The declaration a stack makes under the `clawfleet` config namespace.
+ * Every object is strict: an unknown key is a typo and an error.
+ */
+
+/** OpenClaw's agent id pattern; ids also name directories, containers and shell words. */
+export const idPattern = /^[a-z0-9_][a-z0-9_-]{0,63}$/;
+export const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with a letter, digit or _";
+
+/** Placeholder a secret-field message uses for the field's own config path. */
+export const pathToken = "{path}";
+
+const secretField = z.unknown().transform((value, ctx): SecretValue => {
+  if (value instanceof SecretValue) return value;
+  if (typeof value === "string") {
+    ctx.addIssue({
+      code: "custom",
+      message: `is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>`,
+    });
+  } else {
+    ctx.addIssue({ code: "custom", message: `must be a secret set with: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>` });
+  }
+  return z.NEVER;
+});
+
+const port = z
+  .number({ error: "must be a port number (an integer from 1024 to 65535)" })
+  .int("must be a port number (an integer from 1024 to 65535)")
+  .min(1024, "must be a port number from 1024 to 65535 (ports below 1024 need root on the host)")
+  .max(65535, "must be a port number from 1024 to 65535");
+
+const absolutePath = z
+  .string({ error: "must be an absolute path such as /data/clawfleet" })
+  .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path such as /data/clawfleet, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'")
+  .refine((p) => p.replace(/\/+$/, "") !== "", "must not be / itself; use a directory such as /data/clawfleet")
+  .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "must not contain . or .. segments; write the path out in full");
+
+const modelRef = z
+  .string({ error: "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5" })
+  .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:-]+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
+
+const dnsName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name or IPv4 address, such as gw1.example.ts.net");
+
+const memoryMb = z
+  .number({ error: "must be a number of megabytes, such as 1536" })
+  .int("must be a whole number of megabytes, such as 1536")
+  .min(512, "must be at least 512 (the gateway needs about 700 MB of memory)");
+
+const labelKey = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+const labels = z.record(z.string().regex(labelKey, "label names use a-z, 0-9, '.', '_' and '-'"), z.string().max(256));
+
+const dmPolicy = z.enum(["pairing", "allowlist", "open", "disabled"], {
+  error: "must be one of pairing, allowlist, open, disabled",
+});
+const allowFrom = z.array(z.union([z.string().regex(/^[A-Za-z0-9@._+:-]{1,128}$/, "must be a user id or handle"), z.number().int()]));
+
+/** Chat channels clawfleet configures, with the credential each one takes from secure config. */
+export const channelCredentials = {
+  telegram: { field: "botToken", env: "TELEGRAM_BOT_TOKEN" },
+  discord: { field: "token", env: "DISCORD_BOT_TOKEN" },
+  slack: { field: "botToken", env: "SLACK_BOT_TOKEN" },
+} as const;
+export type ChannelName = keyof typeof channelCredentials;
+
+const channel = z.strictObject({
+  /** Who may start a direct conversation. Default: the gateway's (pairing). */
+  dmPolicy: dmPolicy.optional(),
+  /** Users allowed in addition to those approved at run time (run-time approvals are kept). */
+  allowFrom: allowFrom.optional(),
+  /** The channel's bot credential, from secure config. */
+  token: secretField.optional(),
+});
+const channels = z.strictObject({ telegram: channel.optional(), discord: channel.optional(), slack: channel.optional() });
+
+const ssh = z.strictObject({
+  /** Host name or address the program reaches over SSH (usually the tailnet name). */
+  host: dnsName,
+  /** SSH user; needs to be root or have password-less sudo. Default: root. */
+  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name such as deploy").default("root"),
+  /** SSH port. Default: 22. */
+  port: z.number().int().min(1).max(65535).default(22),
+  /** Private key for the command connection, from secure config. */
+  privateKey: secretField.optional(),
+});
+
+export const hostSchema = z.strictObject({
+  /** Omit to run on this machine (local Docker socket, local shell). */
+  ssh: ssh.optional(),
+  /** Root of all tenant state on the host: `<stateRoot>/users/<id>`, `<stateRoot>/shared`. */
+  stateRoot: absolutePath,
+  /** Host ports for dedicated gateways, inclusive. */
+  ports: z.strictObject({ from: port, to: port }).refine((r) => r.from <= r.to, { message: "from must not be greater than to", path: ["to"] }),
+  /** The shared-tier gateway on this host. */
+  shared: z
+    .strictObject({
+      port,
+      model: modelRef.optional(),
+      memoryMb: memoryMb.default(2048),
+      channels: channels.optional(),
+      modelKeys: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField).optional(),
+    })
+    .optional(),
+  /** Tailscale Serve: publish each gateway on the tailnet (never the internet). */
+  tailscale: z
+    .strictObject({
+      serve: z.boolean().default(false),
+      /** The host's MagicDNS name; defaults to `ssh.host` when that is a `.ts.net` name. */
+      dnsName: dnsName.optional(),
+    })
+    .default({ serve: false }),
+  /** Memory budget for all gateways on the host, in MB; over-commit is an error. */
+  memoryMb: z.number().int().positive().optional(),
+});
+
+const binding = z.strictObject({
+  channel: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a channel name such as telegram"),
+  accountId: z.string().min(1).max(128).optional(),
+  peer: z
+    .strictObject({
+      kind: z.enum(["direct", "group", "channel"], { error: "must be direct, group or channel" }),
+      id: z.union([z.string().min(1).max(128), z.number().int()]).transform(String),
+    })
+    .optional(),
+  guildId: z.string().min(1).max(128).optional(),
+  teamId: z.string().min(1).max(128).optional(),
+  comment: z.string().max(256).optional(),
+});
+
+const tenantCommon = {
+  /** The host (a key of `hosts`) this tenant runs on. */
+  host: z.string({ error: "must name a host declared under hosts" }),
+  /** Display name of the tenant's agent. Default: the tenant id. */
+  name: z.string().min(1).max(64).optional(),
+  /** Default model, provider/model. */
+  model: modelRef.optional(),
+  labels: labels.optional(),
+};
+
+export const dedicatedTenantSchema = z.strictObject({
+  tier: z.literal("dedicated"),
+  ...tenantCommon,
+  /** Host port on 127.0.0.1; default derived from the tenant id (see README, Ports). */
+  port: port.optional(),
+  /** Container memory limit in MB. Default: 1536. */
+  memoryMb: memoryMb.default(1536),
+  /** CPU limit in cores. Default: 1. */
+  cpus: z.number().positive().max(64).default(1),
+  /** Process limit inside the container. Default: 512. */
+  pidsLimit: z.number().int().min(64).max(65536).default(512),
+  channels: channels.optional(),
+  /** Model provider API keys (`anthropic: {secure: ...}`), passed as `<PROVIDER>_API_KEY`. */
+  modelKeys: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField).optional(),
+  /** Change this value to rotate the gateway token on purpose; nothing else rotates it. */
+  rotation: z.string().min(1).max(64).optional(),
+});
+
+export const sharedTenantSchema = z.strictObject({
+  tier: z.literal("shared"),
+  ...tenantCommon,
+  /** Routing rules that send matching conversations to this tenant's agent. */
+  bindings: z.array(binding).default([]),
+});
+
+export const tierSchema = z.enum(["dedicated", "shared"], { error: "must be dedicated or shared" });
+
+export type HostDecl = z.output<typeof hostSchema>;
+export type DedicatedTenantDecl = z.output<typeof dedicatedTenantSchema>;
+export type SharedTenantDecl = z.output<typeof sharedTenantSchema>;
+export type ChannelsDecl = z.output<typeof channels>;
+export type BindingDecl = z.output<typeof binding>;
+
+/** A host after validation, with its name. */
+export interface Host extends HostDecl {
+  readonly id: string;
+}
+
+/** A dedicated tenant after validation, with its id and its final host port. */
+export interface DedicatedTenant extends Omit<DedicatedTenantDecl, "port"> {
+  readonly id: string;
+  readonly port: number;
+  /** True when the port was derived from the id rather than pinned. */
+  readonly portDerived: boolean;
+}
+
+export interface SharedTenant extends SharedTenantDecl {
+  readonly id: string;
+}
+
+export type Tenant = DedicatedTenant | SharedTenant;
+
+/** The validated declaration of one stack: what everything below the boundary takes. */
+export interface Fleet {
+  readonly image: string;
+  readonly hosts: readonly Host[];
+  readonly tenants: readonly Tenant[];
+}
+
+export const imageSchema = z
+  .string({ error: "must be a gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" })
+  .regex(/^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/, "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)")
+  .refine((ref) => /[:@]/.test(ref.split("/").pop() ?? ""), "must pin a tag or digest (for example :2026.9.6); an untagged image moves under you");
