@@ -1,4 +1,5 @@
 import { DeclarationError } from "../stacks/errors";
+import { diffStackFiles, ReportedError } from "./diff";
 import { planStackFile } from "./plan";
 import { renderPlanJson, renderPlanTree } from "./plan-output";
 
@@ -18,14 +19,13 @@ export async function main(argv: readonly string[], out: (text: string) => void,
       return 0;
     }
     if (command === "diff" && files.length === 2 && [...flags].every((f) => f === "--markdown")) {
-      const { diffStackFiles } = await import("./diff");
       out(await diffStackFiles(files[0] as string, files[1] as string, flags.has("--markdown") ? "markdown" : "text"));
       return 0;
     }
     err(usage);
     return 2;
   } catch (error) {
-    if (error instanceof DeclarationError) {
+    if (error instanceof DeclarationError || error instanceof ReportedError) {
       err(error.message);
       return 1;
     }

@@ -15,7 +15,13 @@ const shortTypes: Record<string, string> = {
 
 /** `docker:index/container:Container` -> `docker:Container`; providers stay as they are. */
 function shortType(type: string): string {
-  return shortTypes[type] ?? type.replace(/^([a-z]+):(?:index\/[A-Za-z]+|[a-z]+\/[A-Za-z]+):([A-Za-z]+)$/, "$1:$2").replace(/^command:local:/, "command:local ").replace(/^command:remote:/, "command:remote ");
+  return (
+    shortTypes[type] ??
+    type
+      .replace(/^([a-z]+):(?:index\/[A-Za-z]+|[a-z]+\/[A-Za-z]+):([A-Za-z]+)$/, "$1:$2")
+      .replace(/^command:local:/, "command:local ")
+      .replace(/^command:remote:/, "command:remote ")
+  );
 }
 
 /** What a reader wants to see of a resource on one line. */
@@ -33,7 +39,11 @@ function summary(resource: PlannedResource): string {
   if (resource.type === "docker:index/network:Network") notes.push(String(inputs["name"]));
   if (resource.type.startsWith("command:")) {
     const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
-    const tail = create.split("\n").filter((line) => line.trim() !== "").pop() ?? "";
+    const tail =
+      create
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .pop() ?? "";
     notes.push(tail.length > 90 ? `${tail.slice(0, 87)}...` : tail);
     if (typeof inputs["stdin"] === "string") notes.push(`stdin ${inputs["stdin"].length} bytes`);
   }

@@ -29,7 +29,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
   readonly gateway: GatewayResources;
 
   constructor(name: string, args: DedicatedUserArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:DedicatedUser", name, {}, opts);
+    super("clawfleet:index:DedicatedUser", name, { host: args.placement.hostId, tier: "dedicated" }, opts);
     const { tenant, placement } = args;
     this.gateway = new GatewayResources(
       name,

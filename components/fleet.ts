@@ -25,7 +25,10 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
     if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
   }
   const hosts = new Map(
-    fleet.hosts.map((host) => [host.id, { host, component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [] }) }]),
+    fleet.hosts.map((host) => [
+      host.id,
+      { host, component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [] }) },
+    ]),
   );
 
   const outputs: Record<string, TenantOutput> = {};
@@ -38,9 +41,17 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
       outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };
     } else {
       const sharedGateway = component.shared;
-      if (sharedGateway === undefined) throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
+      if (sharedGateway === undefined)
+        throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
       const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, stateRoot: host.stateRoot });
-      outputs[tenant.id] = { tier: "shared", host: host.id, port: binding.port, loopbackUrl: binding.loopbackUrl, tailnetUrl: binding.tailnetUrl, token: binding.token };
+      outputs[tenant.id] = {
+        tier: "shared",
+        host: host.id,
+        port: binding.port,
+        loopbackUrl: binding.loopbackUrl,
+        tailnetUrl: binding.tailnetUrl,
+        token: binding.token,
+      };
     }
   }
   return outputs;

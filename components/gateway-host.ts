@@ -30,7 +30,7 @@ export class GatewayHost extends pulumi.ComponentResource {
   readonly shared: GatewayResources | undefined;
 
   constructor(name: string, args: GatewayHostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:GatewayHost", name, {}, opts);
+    super("clawfleet:index:GatewayHost", name, { host: args.host.id }, opts);
     const { host } = args;
     const run = hostCommandRunner(host);
 

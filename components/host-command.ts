@@ -19,8 +19,7 @@ export type HostCommandRunner = (name: string, args: HostCommandArgs, opts: pulu
 export function hostCommandRunner(host: Host): HostCommandRunner {
   const ssh = host.ssh;
   if (ssh === undefined) {
-    return (name, args, opts) =>
-      new command.local.Command(name, { ...args, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false }, opts);
+    return (name, args, opts) => new command.local.Command(name, { ...args, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false }, opts);
   }
   const connection: command.types.input.remote.ConnectionArgs = {
     host: ssh.host,

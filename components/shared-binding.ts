@@ -29,7 +29,7 @@ export class SharedBinding extends pulumi.ComponentResource {
   readonly tailnetUrl: string | undefined;
 
   constructor(name: string, args: SharedBindingArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:SharedBinding", name, {}, opts);
+    super("clawfleet:index:SharedBinding", name, { host: args.placement.hostId, tier: "shared" }, opts);
     const { tenant, placement, sharedGateway } = args;
     placement.run(
       `${name}-workspace`,

@@ -51,31 +51,26 @@ export function extractRunScripts(source) {
   const doc = parseDocument(source, { lineCounter });
   const lines = source.split("\n");
   const scripts = [];
-  const defaultShell =
-    stringAt(doc.getIn(["defaults", "run", "shell"])) ?? "bash";
+  const defaultShell = stringAt(doc.getIn(["defaults", "run", "shell"])) ?? "bash";
   const jobs = doc.get("jobs");
   if (!isMap(jobs)) return scripts;
   for (const jobPair of jobs.items) {
     const job = jobPair.value;
     if (!isMap(job)) continue;
-    const jobShell =
-      stringAt(job.getIn(["defaults", "run", "shell"])) ?? defaultShell;
+    const jobShell = stringAt(job.getIn(["defaults", "run", "shell"])) ?? defaultShell;
     const steps = job.get("steps");
     if (!isSeq(steps)) continue;
     for (const step of steps.items) {
       if (!isMap(step)) continue;
       const run = step.get("run", true);
-      if (!isScalar(run) || typeof run.value !== "string" || !run.range)
-        continue;
+      if (!isScalar(run) || typeof run.value !== "string" || !run.range) continue;
       const shell = stringAt(step.get("shell")) ?? jobShell;
       const start = lineCounter.linePos(run.range[0]);
       const block = run.type === "BLOCK_LITERAL" || run.type === "BLOCK_FOLDED";
       // A block scalar's text starts on the line after its `|`/`>` header.
       const line = block ? start.line + 1 : start.line;
       const text = lines[line - 1] ?? "";
-      const column = block
-        ? text.length - text.trimStart().length + 1
-        : start.col;
+      const column = block ? text.length - text.trimStart().length + 1 : start.col;
       scripts.push({
         script: run.value,
         shell,
@@ -101,19 +96,11 @@ function stringAt(node) {
 export function shellcheckScript({ script, shell, line, column }, file) {
   const dialect = shell.split(/\s+/)[0];
   if (dialect !== "bash" && dialect !== "sh") return [];
-  const blanked = script.replace(/\$\{\{[\s\S]*?\}\}/g, (expr) =>
-    "_".repeat(expr.length),
-  );
-  const result = spawnSync(
-    "shellcheck",
-    [
-      "--format=json1",
-      `--shell=${dialect}`,
-      `--exclude=${SHELLCHECK_EXCLUDES.join(",")}`,
-      "-",
-    ],
-    { input: blanked, encoding: "utf8" },
-  );
+  const blanked = script.replace(/\$\{\{[\s\S]*?\}\}/g, (expr) => "_".repeat(expr.length));
+  const result = spawnSync("shellcheck", ["--format=json1", `--shell=${dialect}`, `--exclude=${SHELLCHECK_EXCLUDES.join(",")}`, "-"], {
+    input: blanked,
+    encoding: "utf8",
+  });
   if (result.error) throw result.error;
   const report = JSON.parse(result.stdout || '{"comments":[]}');
   return report.comments.map((c) => ({
@@ -138,8 +125,7 @@ export async function lintWorkflowSource(source, file, options = {}) {
   const findings = runActionlint(source, file).map((f) => ({ ...f, file }));
   const useShellcheck = options.shellcheck ?? shellcheckAvailable();
   if (useShellcheck) {
-    for (const run of extractRunScripts(source))
-      findings.push(...shellcheckScript(run, file));
+    for (const run of extractRunScripts(source)) findings.push(...shellcheckScript(run, file));
   }
   return findings.sort((a, b) => a.line - b.line || a.column - b.column);
 }
@@ -172,15 +158,11 @@ async function main() {
   const files = args.length > 0 ? args : listWorkflows();
   const { findings, shellcheck } = await lintWorkflows(files);
   if (!shellcheck) {
-    console.error(
-      "lint-workflows: shellcheck not found on PATH; run: scripts were not shellchecked",
-    );
+    console.error("lint-workflows: shellcheck not found on PATH; run: scripts were not shellchecked");
   }
   for (const f of findings) console.log(formatFinding(f));
   if (findings.length > 0) {
-    console.error(
-      `lint-workflows: ${findings.length} finding(s) in ${files.length} file(s)`,
-    );
+    console.error(`lint-workflows: ${findings.length} finding(s) in ${files.length} file(s)`);
     process.exit(1);
   }
   console.error(`lint-workflows: ${files.length} file(s) clean`);
@@ -188,10 +170,7 @@ async function main() {
   process.exit(0);
 }
 
-if (
-  process.argv[1] &&
-  import.meta.url === pathToFileURL(process.argv[1]).href
-) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error) => {
     console.error(error);
     process.exit(2);

@@ -168,7 +168,10 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown, base: readonl
 function findPlaintextCredentials(value: unknown, segments: PropertyKey[], problems: Problem[]): void {
   if (typeof value === "string" && looksLikeCredential(value)) {
     const path = joinPath(segments);
-    problems.push({ path, message: `looks like a credential in plain text; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:${path}' <value>)` });
+    problems.push({
+      path,
+      message: `looks like a credential in plain text; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:${path}' <value>)`,
+    });
   } else if (Array.isArray(value)) {
     value.forEach((item, index) => findPlaintextCredentials(item, [...segments, index], problems));
   } else if (isRecord(value)) {
@@ -205,12 +208,18 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   const problems: Problem[] = [];
   for (const key of Object.keys(raw)) {
     if (!(topLevelKeys as readonly string[]).includes(key)) {
-      problems.push({ path: key, message: `is not a clawfleet setting (clawfleet:${key}); known settings: ${topLevelKeys.map((k) => `clawfleet:${k}`).join(", ")}` });
+      problems.push({
+        path: key,
+        message: `is not a clawfleet setting (clawfleet:${key}); known settings: ${topLevelKeys.map((k) => `clawfleet:${k}`).join(", ")}`,
+      });
     }
   }
   findPlaintextCredentials(raw, [], problems);
 
-  const image = raw["image"] === undefined ? (problems.push({ path: "image", message: "is required: the gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" }), undefined) : parseWith(imageSchema, raw["image"], ["image"], problems);
+  const image =
+    raw["image"] === undefined
+      ? (problems.push({ path: "image", message: "is required: the gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" }), undefined)
+      : parseWith(imageSchema, raw["image"], ["image"], problems);
 
   const hosts = new Map<string, Host>();
   for (const [id, value] of parseIdMap(raw, "hosts", problems)) {
@@ -231,13 +240,19 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
     const tier = parseWith(tierSchema, value["tier"], [...base, "tier"], problems);
     if (tier === undefined) continue;
     if (tier === "dedicated" && "bindings" in value) {
-      problems.push({ path: joinPath([...base, "bindings"]), message: "bindings route chats inside a shared gateway; a dedicated tenant gets all of its gateway's chats. Remove bindings or set tier: shared" });
+      problems.push({
+        path: joinPath([...base, "bindings"]),
+        message: "bindings route chats inside a shared gateway; a dedicated tenant gets all of its gateway's chats. Remove bindings or set tier: shared",
+      });
       continue;
     }
     const hostId = value["host"];
     if (typeof hostId === "string" && !hosts.has(hostId)) {
       const known = [...hosts.keys()].join(", ");
-      problems.push({ path: joinPath([...base, "host"]), message: `names host ${JSON.stringify(hostId)}, which is not declared; use one of: ${known === "" ? "(no valid hosts)" : known}` });
+      problems.push({
+        path: joinPath([...base, "host"]),
+        message: `names host ${JSON.stringify(hostId)}, which is not declared; use one of: ${known === "" ? "(no valid hosts)" : known}`,
+      });
       hostsWithBadRefs.add(id);
     }
     if (tier === "dedicated") {
@@ -247,7 +262,10 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       const decl = parseWith(sharedTenantSchema, value, base, problems);
       if (decl === undefined || hostsWithBadRefs.has(id)) continue;
       if (hosts.get(decl.host)?.shared === undefined) {
-        problems.push({ path: joinPath([...base, "host"]), message: `host ${decl.host} has no shared gateway; add hosts.${decl.host}.shared: { port: <port> } or set tier: dedicated` });
+        problems.push({
+          path: joinPath([...base, "host"]),
+          message: `host ${decl.host} has no shared gateway; add hosts.${decl.host}.shared: { port: <port> } or set tier: dedicated`,
+        });
         continue;
       }
       shared.push({ ...decl, id });
@@ -276,7 +294,10 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
 function checkHost(host: Host, problems: Problem[]): void {
   const base = `hosts.${host.id}`;
   if (host.tailscale.serve && host.tailscale.dnsName === undefined && !(host.ssh?.host.endsWith(".ts.net") ?? false)) {
-    problems.push({ path: `${base}.tailscale.dnsName`, message: "is required when serve is true and ssh.host is not a .ts.net name; set the host's MagicDNS name, such as gw1.example.ts.net" });
+    problems.push({
+      path: `${base}.tailscale.dnsName`,
+      message: "is required when serve is true and ssh.host is not a .ts.net name; set the host's MagicDNS name, such as gw1.example.ts.net",
+    });
   }
 }
 

@@ -63,11 +63,17 @@ export function allocatePorts(requests: readonly PortRequest[], hosts: ReadonlyM
     const { from, to } = host.range;
     if (request.pinned !== undefined) {
       if (request.pinned < from || request.pinned > to) {
-        problems.push({ path, message: `${request.pinned} is outside host ${request.host}'s range ${from}-${to}; pick a port in the range or widen hosts.${request.host}.ports` });
+        problems.push({
+          path,
+          message: `${request.pinned} is outside host ${request.host}'s range ${from}-${to}; pick a port in the range or widen hosts.${request.host}.ports`,
+        });
         continue;
       }
       if (request.pinned === host.sharedPort) {
-        problems.push({ path, message: `${request.pinned} is the shared gateway's port on host ${request.host} (hosts.${request.host}.shared.port); pick another port` });
+        problems.push({
+          path,
+          message: `${request.pinned} is the shared gateway's port on host ${request.host} (hosts.${request.host}.shared.port); pick another port`,
+        });
         continue;
       }
     }

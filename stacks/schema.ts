@@ -44,7 +44,10 @@ const modelRef = z
 
 const dnsName = z
   .string()
-  .regex(/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a host name or IPv4 address, such as gw1.example.ts.net");
+  .regex(
+    /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    "must be a host name or IPv4 address, such as gw1.example.ts.net",
+  );
 
 const memoryMb = z
   .number({ error: "must be a number of megabytes, such as 1536" })
@@ -81,7 +84,10 @@ const ssh = z.strictObject({
   /** Host name or address the program reaches over SSH (usually the tailnet name). */
   host: dnsName,
   /** SSH user; needs to be root or have password-less sudo. Default: root. */
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name such as deploy").default("root"),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name such as deploy")
+    .default("root"),
   /** SSH port. Default: 22. */
   port: z.number().int().min(1).max(65535).default(22),
   /** Private key for the command connection, from secure config. */
@@ -202,5 +208,8 @@ export interface Fleet {
 
 export const imageSchema = z
   .string({ error: "must be a gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" })
-  .regex(/^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/, "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)")
+  .regex(
+    /^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/,
+    "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)",
+  )
   .refine((ref) => /[:@]/.test(ref.split("/").pop() ?? ""), "must pin a tag or digest (for example :2026.9.6); an untagged image moves under you");

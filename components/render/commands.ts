@@ -36,7 +36,9 @@ export function renderPrepareHost({ hostId, stateRoot, image, tailscale }: Prepa
     `command -v docker >/dev/null 2>&1 || fail "host "${host}": docker is not installed; install docker.io (Debian) or Docker Engine"`,
     `as_root docker info >/dev/null 2>&1 || fail "host "${host}": the Docker daemon does not answer; start it (systemctl start docker)"`,
     ...(tailscale
-      ? [`command -v tailscale >/dev/null 2>&1 || fail "host "${host}": tailscale is not installed but hosts.${hostId}.tailscale.serve is true; install Tailscale or set serve: false"`]
+      ? [
+          `command -v tailscale >/dev/null 2>&1 || fail "host "${host}": tailscale is not installed but hosts.${hostId}.tailscale.serve is true; install Tailscale or set serve: false"`,
+        ]
       : []),
     `as_root mkdir -p ${root}/users ${root}/shared`,
     `as_root chmod 0700 ${root}`,

@@ -84,7 +84,11 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
     agents: {
       ...(tenant.model === undefined ? {} : { defaults: { model: tenant.model } }),
       entries: {
-        [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, ...(tenant.model === undefined ? {} : { model: tenant.model }) },
+        [tenant.id]: {
+          name: tenant.name ?? tenant.id,
+          workspace: `${gateway.stateDir}/workspace`,
+          ...(tenant.model === undefined ? {} : { model: tenant.model }),
+        },
       },
     },
     ...(channels === undefined ? {} : { channels }),

@@ -28,14 +28,8 @@ interface Finding {
 }
 
 interface LintModule {
-  lintWorkflows(
-    files?: string[],
-  ): Promise<{ findings: Finding[]; shellcheck: boolean }>;
-  lintWorkflowSource(
-    source: string,
-    file: string,
-    options?: { shellcheck?: boolean },
-  ): Promise<Finding[]>;
+  lintWorkflows(files?: string[]): Promise<{ findings: Finding[]; shellcheck: boolean }>;
+  lintWorkflowSource(source: string, file: string, options?: { shellcheck?: boolean }): Promise<Finding[]>;
   formatFinding(finding: Finding): string;
   shellcheckAvailable(): boolean;
 }
@@ -69,9 +63,7 @@ function fromText(name: string, text: string): Workflow {
 }
 
 function jobs(wf: Workflow): [string, Map][] {
-  return Object.entries(mapAt(wf.doc, "jobs")).filter(
-    (entry): entry is [string, Map] => isMap(entry[1]),
-  );
+  return Object.entries(mapAt(wf.doc, "jobs")).filter((entry): entry is [string, Map] => isMap(entry[1]));
 }
 
 function steps(job: Map): Map[] {
@@ -88,25 +80,17 @@ function checkPinnedActions(wf: Workflow): string[] {
   const refs: string[] = [];
   for (const [, job] of jobs(wf)) {
     if (typeof job["uses"] === "string") refs.push(job["uses"]);
-    for (const step of steps(job))
-      if (typeof step["uses"] === "string") refs.push(step["uses"]);
+    for (const step of steps(job)) if (typeof step["uses"] === "string") refs.push(step["uses"]);
   }
   for (const ref of refs) {
     if (ref.startsWith("./")) continue;
     if (!PINNED.test(ref)) {
-      problems.push(
-        `${wf.name}: ${ref} is not pinned to a version tag or a commit SHA`,
-      );
+      problems.push(`${wf.name}: ${ref} is not pinned to a version tag or a commit SHA`);
       continue;
     }
     // A SHA alone hides which release it is; the comment is what reviewers read.
-    if (
-      /@[0-9a-f]{40}$/.test(ref) &&
-      !new RegExp(`${escape(ref)}\\s+#\\s*v\\d`).test(wf.text)
-    ) {
-      problems.push(
-        `${wf.name}: ${ref} has no "# vX.Y.Z" comment naming the release`,
-      );
+    if (/@[0-9a-f]{40}$/.test(ref) && !new RegExp(`${escape(ref)}\\s+#\\s*v\\d`).test(wf.text)) {
+      problems.push(`${wf.name}: ${ref} has no "# vX.Y.Z" comment naming the release`);
     }
   }
   return problems;
@@ -117,40 +101,23 @@ function escape(text: string): string {
 }
 
 function documentedSecrets(markdown: string): Set<string> {
-  const section = markdown
-    .split(/^## /m)
-    .find((part) => part.startsWith("Secrets"));
+  const section = markdown.split(/^## /m).find((part) => part.startsWith("Secrets"));
   assert.ok(section, 'the doc has no "## Secrets" section');
-  const names = [...section.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|/gm)].map(
-    (m) => m[1] ?? "",
-  );
+  const names = [...section.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1] ?? "");
   return new Set(names);
 }
 
-function checkSecretsDocumented(
-  wf: Workflow,
-  documented: Set<string>,
-): string[] {
-  const used = new Set(
-    [...wf.text.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map(
-      (m) => m[1] ?? "",
-    ),
-  );
+function checkSecretsDocumented(wf: Workflow, documented: Set<string>): string[] {
+  const used = new Set([...wf.text.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] ?? ""));
   used.delete("GITHUB_TOKEN"); // provided by GitHub, nothing to create
-  return [...used]
-    .filter((name) => !documented.has(name))
-    .map(
-      (name) =>
-        `${wf.name}: secrets.${name} is not in the table of docs/deploying-from-ci.md`,
-    );
+  return [...used].filter((name) => !documented.has(name)).map((name) => `${wf.name}: secrets.${name} is not in the table of docs/deploying-from-ci.md`);
 }
 
 function secretEnvNames(...envs: Map[]): Set<string> {
   const names = new Set<string>();
   for (const env of envs) {
     for (const [name, value] of Object.entries(env)) {
-      if (typeof value === "string" && value.includes("secrets."))
-        names.add(name);
+      if (typeof value === "string" && value.includes("secrets.")) names.add(name);
     }
   }
   return names;
@@ -164,30 +131,19 @@ function checkRunBlocksKeepSecrets(wf: Workflow): string[] {
       if (typeof run !== "string") continue;
       const where = `${wf.name}: job ${jobName}, step ${String(step["name"] ?? index + 1)}`;
       if (run.includes("${{ secrets.") || /\$\{\{[^}]*\bsecrets\./.test(run)) {
-        problems.push(
-          `${where}: expands a secret inside run:; pass it through env:`,
-        );
+        problems.push(`${where}: expands a secret inside run:; pass it through env:`);
       }
       if (/\bset\s+(-[a-z]*x|-o\s+xtrace)\b|\bbash\s+-[a-z]*x\b/.test(run)) {
-        problems.push(
-          `${where}: turns on shell tracing, which prints every expanded value`,
-        );
+        problems.push(`${where}: turns on shell tracing, which prints every expanded value`);
       }
-      const secretVars = secretEnvNames(
-        mapAt(wf.doc, "env"),
-        mapAt(job, "env"),
-        mapAt(step, "env"),
-      );
+      const secretVars = secretEnvNames(mapAt(wf.doc, "env"), mapAt(job, "env"), mapAt(step, "env"));
       for (const line of run.split("\n")) {
         if (!/\b(echo|printf|cat)\b/.test(line)) continue;
         for (const name of secretVars) {
           if (!new RegExp(`\\$\\{?${name}\\b`).test(line)) continue;
           const piped = /[^|]\|[^|]/.test(line);
-          const toFile =
-            />/.test(line) &&
-            !/GITHUB_(ENV|OUTPUT|STEP_SUMMARY|PATH)/.test(line);
-          if (!piped && !toFile)
-            problems.push(`${where}: prints ${name}, which holds a secret`);
+          const toFile = />/.test(line) && !/GITHUB_(ENV|OUTPUT|STEP_SUMMARY|PATH)/.test(line);
+          if (!piped && !toFile) problems.push(`${where}: prints ${name}, which holds a secret`);
         }
       }
     }
@@ -203,15 +159,8 @@ const ALLOWED_JOB_PERMISSIONS: Record<string, string> = {
 function commentsOnPr(job: Map): boolean {
   return steps(job).some((step) => {
     const withInputs = mapAt(step, "with");
-    if (
-      withInputs["comment-on-pr"] === true ||
-      withInputs["comment-on-pr"] === "true"
-    )
-      return true;
-    return (
-      typeof step["run"] === "string" &&
-      /gh api[\s\S]*\/comments/.test(step["run"])
-    );
+    if (withInputs["comment-on-pr"] === true || withInputs["comment-on-pr"] === "true") return true;
+    return typeof step["run"] === "string" && /gh api[\s\S]*\/comments/.test(step["run"]);
   });
 }
 
@@ -219,38 +168,24 @@ function checkPermissions(wf: Workflow): string[] {
   const problems: string[] = [];
   const top = wf.doc["permissions"];
   if (top === undefined) {
-    problems.push(
-      `${wf.name}: no top-level permissions (the default token may write)`,
-    );
+    problems.push(`${wf.name}: no top-level permissions (the default token may write)`);
   } else if (JSON.stringify(top) !== JSON.stringify({ contents: "read" })) {
-    problems.push(
-      `${wf.name}: top-level permissions must be exactly { contents: read }, got ${JSON.stringify(top)}`,
-    );
+    problems.push(`${wf.name}: top-level permissions must be exactly { contents: read }, got ${JSON.stringify(top)}`);
   }
   for (const [jobName, job] of jobs(wf)) {
     const perms = job["permissions"];
     if (perms === undefined) continue;
     if (!isMap(perms)) {
-      problems.push(
-        `${wf.name}: job ${jobName} sets permissions to ${JSON.stringify(perms)}`,
-      );
+      problems.push(`${wf.name}: job ${jobName} sets permissions to ${JSON.stringify(perms)}`);
       continue;
     }
     for (const [scope, level] of Object.entries(perms)) {
-      if (
-        ALLOWED_JOB_PERMISSIONS[scope] !== level &&
-        level !== "read" &&
-        level !== "none"
-      ) {
-        problems.push(
-          `${wf.name}: job ${jobName} asks for ${scope}: ${String(level)}`,
-        );
+      if (ALLOWED_JOB_PERMISSIONS[scope] !== level && level !== "read" && level !== "none") {
+        problems.push(`${wf.name}: job ${jobName} asks for ${scope}: ${String(level)}`);
       }
     }
     if (perms["pull-requests"] === "write" && !commentsOnPr(job)) {
-      problems.push(
-        `${wf.name}: job ${jobName} can write pull requests but posts no comment`,
-      );
+      problems.push(`${wf.name}: job ${jobName} can write pull requests but posts no comment`);
     }
   }
   return problems;
@@ -260,10 +195,7 @@ function pulumiSteps(wf: Workflow): { jobName: string; job: Map; with: Map }[] {
   const found: { jobName: string; job: Map; with: Map }[] = [];
   for (const [jobName, job] of jobs(wf)) {
     for (const step of steps(job)) {
-      if (
-        typeof step["uses"] === "string" &&
-        step["uses"].startsWith("pulumi/actions@")
-      ) {
+      if (typeof step["uses"] === "string" && step["uses"].startsWith("pulumi/actions@")) {
         found.push({ jobName, job, with: mapAt(step, "with") });
       }
     }
@@ -272,11 +204,7 @@ function pulumiSteps(wf: Workflow): { jobName: string; job: Map; with: Map }[] {
 }
 
 function tailscaleStep(job: Map): Map | undefined {
-  return steps(job).find(
-    (s) =>
-      typeof s["uses"] === "string" &&
-      s["uses"].startsWith("tailscale/github-action@"),
-  );
+  return steps(job).find((s) => typeof s["uses"] === "string" && s["uses"].startsWith("tailscale/github-action@"));
 }
 
 // ---- the workflows in the repository ----
@@ -300,9 +228,7 @@ describe("every workflow", () => {
         assert.deepEqual(checkPermissions(wf), []);
       });
       it("keeps the same LOCAL_STACKS as the other workflow", () => {
-        const values = workflows.map(
-          (w) => mapAt(w.doc, "env")["LOCAL_STACKS"],
-        );
+        const values = workflows.map((w) => mapAt(w.doc, "env")["LOCAL_STACKS"]);
         assert.equal(mapAt(wf.doc, "env")["LOCAL_STACKS"], values[0]);
         assert.equal(typeof values[0], "string");
       });
@@ -328,20 +254,11 @@ describe("preview.yml", () => {
     assert.equal(pulumi.with["comment-on-pr"], true);
     assert.equal(pulumi.with["work-dir"], ".");
     assert.equal(pulumi.with["stack-name"], "${{ matrix.stack }}");
-    assert.match(
-      String(mapAt(mapAt(pulumi.job, "strategy"), "matrix")["stack"]),
-      /fromJSON\(needs\.\w+\.outputs\.\w+\)/,
-    );
+    assert.match(String(mapAt(mapAt(pulumi.job, "strategy"), "matrix")["stack"]), /fromJSON\(needs\.\w+\.outputs\.\w+\)/);
     const concurrency = mapAt(pulumi.job, "concurrency");
-    assert.match(
-      String(concurrency["group"]),
-      /pull_request\.number.*matrix\.stack/,
-    );
+    assert.match(String(concurrency["group"]), /pull_request\.number.*matrix\.stack/);
     assert.equal(concurrency["cancel-in-progress"], true);
-    assert.ok(
-      tailscaleStep(pulumi.job),
-      "the preview job does not join the tailnet",
-    );
+    assert.ok(tailscaleStep(pulumi.job), "the preview job does not join the tailnet");
   });
 
   it("renders the fleet diff from the base branch and keeps one sticky comment", () => {
@@ -350,15 +267,8 @@ describe("preview.yml", () => {
       .filter((run): run is string => typeof run === "string")
       .join("\n");
     assert.match(scripts, /git show "origin\/\$\{BASE_REF\}:\$\{path\}"/);
-    assert.match(
-      scripts,
-      /npx clawfleet diff "\$base_file" "\$head_file" --markdown/,
-    );
-    assert.match(
-      scripts,
-      /--method PATCH/,
-      "an existing comment must be edited, not duplicated",
-    );
+    assert.match(scripts, /npx clawfleet diff "\$base_file" "\$head_file" --markdown/);
+    assert.match(scripts, /--method PATCH/, "an existing comment must be edited, not duplicated");
   });
 });
 
@@ -368,12 +278,7 @@ describe("deploy.yml", () => {
   it("runs on pushes to main that touch the fleet, and by hand for one stack", () => {
     const on = mapAt(wf.doc, "on");
     assert.deepEqual(mapAt(on, "push")["branches"], ["main"]);
-    assert.deepEqual(mapAt(on, "push")["paths"], [
-      "stacks/**",
-      "components/**",
-      "index.ts",
-      "package*.json",
-    ]);
+    assert.deepEqual(mapAt(on, "push")["paths"], ["stacks/**", "components/**", "index.ts", "package*.json"]);
     assert.ok(isMap(mapAt(mapAt(on, "workflow_dispatch"), "inputs")["stack"]));
   });
 
@@ -383,10 +288,7 @@ describe("deploy.yml", () => {
     assert.equal(more.length, 0);
     assert.equal(pulumi.with["command"], "up");
     assert.equal(pulumi.with["stack-name"], "${{ matrix.stack }}");
-    assert.equal(
-      pulumi.job["environment"],
-      "${{ matrix.stack == 'prod' && 'production' || matrix.stack }}",
-    );
+    assert.equal(pulumi.job["environment"], "${{ matrix.stack == 'prod' && 'production' || matrix.stack }}");
   });
 
   it("never cancels a running deploy of the same stack", () => {
@@ -394,11 +296,7 @@ describe("deploy.yml", () => {
     const concurrency = mapAt(pulumi?.job, "concurrency");
     assert.match(String(concurrency["group"]), /matrix\.stack/);
     assert.equal(concurrency["cancel-in-progress"], false);
-    assert.equal(
-      wf.doc["concurrency"],
-      undefined,
-      "a workflow-wide group would queue unrelated stacks",
-    );
+    assert.equal(wf.doc["concurrency"], undefined, "a workflow-wide group would queue unrelated stacks");
   });
 
   it("joins the tailnet with the OAuth client as tag:ci", () => {
@@ -458,9 +356,7 @@ describe("the checks on a workflow that breaks every rule", () => {
   });
 
   it("flag a secret the doc does not list", () => {
-    assert.deepEqual(checkSecretsDocumented(bad, documented), [
-      "bad.yml: secrets.UNDOCUMENTED_TOKEN is not in the table of docs/deploying-from-ci.md",
-    ]);
+    assert.deepEqual(checkSecretsDocumented(bad, documented), ["bad.yml: secrets.UNDOCUMENTED_TOKEN is not in the table of docs/deploying-from-ci.md"]);
   });
 
   it("flag secrets expanded in run:, shell tracing and printing a secret env var", () => {
@@ -488,22 +384,16 @@ describe("the checks on a workflow that breaks every rule", () => {
   });
 
   it("make actionlint (and shellcheck, when installed) report findings with positions", async () => {
-    const { lintWorkflowSource, formatFinding, shellcheckAvailable } =
-      await loadLinter();
+    const { lintWorkflowSource, formatFinding, shellcheckAvailable } = await loadLinter();
     const findings = await lintWorkflowSource(BAD_WORKFLOW, "bad.yml");
     const lines = findings.map(formatFinding);
     assert.ok(
-      lines.some(
-        (l) =>
-          l.startsWith("bad.yml:20:") && /steps\.nope|property "nope"/.test(l),
-      ),
+      lines.some((l) => l.startsWith("bad.yml:20:") && /steps\.nope|property "nope"/.test(l)),
       `no actionlint finding for the unknown step:\n${lines.join("\n")}`,
     );
     if (shellcheckAvailable()) {
       assert.ok(
-        lines.includes(
-          "bad.yml:20:47: shellcheck SC2086 (info): Double quote to prevent globbing and word splitting.",
-        ),
+        lines.includes("bad.yml:20:47: shellcheck SC2086 (info): Double quote to prevent globbing and word splitting."),
         `no shellcheck finding for $UNQUOTED:\n${lines.join("\n")}`,
       );
     }

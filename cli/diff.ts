@@ -1,0 +1,324 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { stackNameOf } from "./plan";
+
+/** A resource as `clawfleet plan --json` prints it. */
+export interface PlanJsonResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  inputs: Record<string, unknown>;
+  options: { retainOnDelete: boolean; deleteBeforeReplace: boolean; replaceOnChanges: string[]; provider?: string };
+}
+
+/** A failure already worded for the user (printed as is, exit code 1). */
+export class ReportedError extends Error {
+  override readonly name = "ReportedError";
+}
+
+type Effect = "added" | "changed" | "replaced" | "removed";
+
+export interface TenantChange {
+  readonly id: string;
+  readonly effect: Effect;
+  readonly tier: string;
+  readonly host: string;
+  /** Fields that change, in the user's terms (`port`, `config agents.entries.alice.model`). */
+  readonly fields: string[];
+  readonly warnings: string[];
+}
+
+export interface HostChange {
+  readonly id: string;
+  readonly effect: Effect;
+  readonly fields: string[];
+  readonly warnings: string[];
+}
+
+export interface FleetDiff {
+  readonly stack: string;
+  readonly tenants: TenantChange[];
+  readonly hosts: HostChange[];
+}
+
+const containerType = "docker:index/container:Container";
+const componentTypes: Record<string, string> = {
+  "clawfleet:index:GatewayHost": "host",
+  "clawfleet:index:DedicatedUser": "dedicated",
+  "clawfleet:index:SharedBinding": "shared",
+};
+
+interface Group {
+  readonly kind: string;
+  readonly component: PlanJsonResource;
+  /** Children by role (the part of the name after `<id>-`). */
+  readonly children: Map<string, PlanJsonResource>;
+}
+
+/** Groups resources under their top-level component, keyed `host:<id>` or `tenant:<id>`. */
+function groupByComponent(resources: readonly PlanJsonResource[]): Map<string, Group> {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const groups = new Map<string, Group>();
+  const topOf = (resource: PlanJsonResource): PlanJsonResource => {
+    let current = resource;
+    for (let parent = current.parent; parent !== null && byUrn.has(parent); parent = current.parent) current = byUrn.get(parent) as PlanJsonResource;
+    return current;
+  };
+  for (const resource of resources) {
+    const kind = componentTypes[resource.type];
+    if (kind !== undefined && (resource.parent === null || !byUrn.has(resource.parent))) {
+      groups.set(`${kind === "host" ? "host" : "tenant"}:${resource.name}`, { kind, component: resource, children: new Map() });
+    }
+  }
+  for (const resource of resources) {
+    const top = topOf(resource);
+    if (top === resource) continue;
+    const kind = componentTypes[top.type];
+    const group = groups.get(`${kind === "host" ? "host" : "tenant"}:${top.name}`);
+    group?.children.set(resource.name.slice(top.name.length + 1), resource);
+  }
+  return groups;
+}
+
+/** Paths (a.b[0].c) where two JSON values differ. */
+export function changedPaths(before: unknown, after: unknown, prefix = ""): string[] {
+  if (JSON.stringify(before) === JSON.stringify(after)) return [];
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isMap(before) && isMap(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) => changedPaths(before[key], after[key], prefix === "" ? key : `${prefix}.${key}`));
+  }
+  return [prefix === "" ? "(value)" : prefix];
+}
+
+function parseJson(text: unknown): unknown {
+  try {
+    return typeof text === "string" ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Names a container input the way the declaration does. */
+const containerFieldNames: Record<string, string> = {
+  ports: "port",
+  image: "image",
+  memory: "memoryMb",
+  memorySwap: "memoryMb",
+  cpus: "cpus",
+  labels: "labels",
+  envs: "environment (secrets)",
+};
+
+function compareChildren(before: Group, after: Group): { fields: string[]; replaced: boolean } {
+  const fields = new Set<string>();
+  let replaced = false;
+  const roles = [...new Set([...before.children.keys(), ...after.children.keys()])];
+  for (const role of roles) {
+    const old = before.children.get(role);
+    const neu = after.children.get(role);
+    if (old === undefined || neu === undefined) {
+      fields.add(`${role} ${old === undefined ? "added" : "removed"}`);
+      continue;
+    }
+    if (role.endsWith("config")) {
+      for (const path of changedPaths(parseJson(old.inputs["stdin"]), parseJson(neu.inputs["stdin"]))) fields.add(`config ${path}`);
+      for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
+      continue;
+    }
+    const paths = changedPaths(old.inputs, neu.inputs);
+    if (old.type === containerType) {
+      const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
+      if (providerMoved) fields.add("host");
+      for (const path of paths) fields.add(containerFieldNames[path.split(".")[0] ?? ""] ?? `container ${path}`);
+      // The Docker provider recreates a container for any input change.
+      if (paths.length > 0 || providerMoved) replaced = true;
+      continue;
+    }
+    if (role.endsWith("token")) {
+      if (paths.some((p) => p.startsWith("keepers"))) fields.add("token rotation");
+      continue;
+    }
+    for (const path of paths) fields.add(`${role} ${path}`);
+  }
+  return { fields: [...fields], replaced };
+}
+
+/** A provider reference without its stack, so two stack files of one fleet compare. */
+function withoutStack(reference: string | undefined): string | undefined {
+  return reference?.replace(/^urn:pulumi:[^:]+::/, "");
+}
+
+function tierOf(group: Group): string {
+  return group.kind;
+}
+
+function hostOf(group: Group): string {
+  return String(group.component.inputs["host"] ?? "?");
+}
+
+function stateDirOf(group: Group): string | undefined {
+  const state = group.children.get("state") ?? group.children.get("workspace");
+  const create = typeof state?.inputs["create"] === "string" ? state.inputs["create"] : "";
+  return /mkdir -p '([^']+)'/.exec(create)?.[1];
+}
+
+/** Attributes shared-gateway config changes to the shared tenants whose agent or bindings moved. */
+function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group>): Map<string, string[]> {
+  const changes = new Map<string, string[]>();
+  const sharedConfig = (groups: Map<string, Group>, host: string): Record<string, unknown> | undefined =>
+    parseJson(groups.get(`host:${host}`)?.children.get("shared-config")?.inputs["stdin"]) as Record<string, unknown> | undefined;
+  for (const [key, group] of after) {
+    if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;
+    const id = group.component.name;
+    const oldHost = hostOf(before.get(key) as Group);
+    const newHost = hostOf(group);
+    const agentOf = (config: Record<string, unknown> | undefined) => {
+      const agents = config?.["agents"] as { entries?: Record<string, unknown> } | undefined;
+      const bindings = ((config?.["bindings"] ?? []) as { agentId: string }[]).filter((b) => b.agentId === id);
+      return { agent: agents?.entries?.[id], bindings };
+    };
+    const paths = changedPaths(agentOf(sharedConfig(before, oldHost)), agentOf(sharedConfig(after, newHost)));
+    if (paths.length > 0)
+      changes.set(
+        id,
+        paths.map((p) => p.replace(/^agent\./, "agent ").replace(/^bindings/, "bindings")),
+      );
+  }
+  return changes;
+}
+
+/** Compares two plans tenant by tenant and host by host. */
+export function diffPlans(stack: string, base: readonly PlanJsonResource[], head: readonly PlanJsonResource[]): FleetDiff {
+  const before = groupByComponent(base);
+  const after = groupByComponent(head);
+  const tenants: TenantChange[] = [];
+  const hosts: HostChange[] = [];
+  const sharedChanges = sharedAgentChanges(before, after);
+  const keys = [...new Set([...before.keys(), ...after.keys()])].sort();
+  for (const key of keys) {
+    const old = before.get(key);
+    const neu = after.get(key);
+    const [kind, id] = key.split(":") as [string, string];
+    if (kind === "host") {
+      if (old === undefined) hosts.push({ id, effect: "added", fields: [], warnings: [] });
+      else if (neu === undefined)
+        hosts.push({
+          id,
+          effect: "removed",
+          fields: [],
+          warnings: [`host ${id} is removed: its shared gateway (if any) stops; state under its stateRoot is kept`],
+        });
+      else {
+        const { fields, replaced } = compareChildren(old, neu);
+        const warnings = replaced ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about 15 s)`] : [];
+        if (fields.length > 0) hosts.push({ id, effect: replaced ? "replaced" : "changed", fields, warnings });
+      }
+      continue;
+    }
+    if (old === undefined && neu !== undefined) {
+      tenants.push({ id, effect: "added", tier: tierOf(neu), host: hostOf(neu), fields: [], warnings: [] });
+    } else if (neu === undefined && old !== undefined) {
+      const state = stateDirOf(old);
+      tenants.push({
+        id,
+        effect: "removed",
+        tier: tierOf(old),
+        host: hostOf(old),
+        fields: [],
+        warnings: [
+          `${id}: ${old.kind === "dedicated" ? "gateway container and Serve entry are removed" : "agent and bindings leave the shared gateway"}; state is kept${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} (purge it by hand if that is the intent)`,
+        ],
+      });
+    } else if (old !== undefined && neu !== undefined) {
+      if (old.kind !== neu.kind) {
+        tenants.push({
+          id,
+          effect: "replaced",
+          tier: `${old.kind} -> ${neu.kind}`,
+          host: hostOf(neu),
+          fields: ["tier"],
+          warnings: [`${id}: moves from the ${old.kind} to the ${neu.kind} tier; the new gateway starts with the state at its new location`],
+        });
+        continue;
+      }
+      const { fields, replaced } = compareChildren(old, neu);
+      fields.push(...(sharedChanges.get(id) ?? []));
+      if (fields.length === 0) continue;
+      const warnings: string[] = [];
+      const oldHost = hostOf(old);
+      const newHost = hostOf(neu);
+      if (oldHost !== newHost) warnings.push(`${id}: moves from host ${oldHost} to ${newHost}; copy its state directory before the old container is removed`);
+      if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
+      tenants.push({ id, effect: replaced ? "replaced" : "changed", tier: tierOf(neu), host: newHost, fields, warnings });
+    }
+  }
+  return { stack, tenants, hosts };
+}
+
+const effectTitles: Record<Effect, string> = { added: "Added", changed: "Changed in place", replaced: "Replaced (gateway restarts)", removed: "Removed" };
+
+export function renderDiffText(diff: FleetDiff): string {
+  const lines = [`stack ${diff.stack}: ${summaryLine(diff)}`];
+  for (const effect of ["added", "changed", "replaced", "removed"] as const) {
+    const tenants = diff.tenants.filter((t) => t.effect === effect);
+    const hosts = diff.hosts.filter((h) => h.effect === effect);
+    if (tenants.length + hosts.length === 0) continue;
+    lines.push("", `${effectTitles[effect]}:`);
+    for (const h of hosts) lines.push(`  host ${h.id}${h.fields.length > 0 ? `: ${h.fields.join(", ")}` : ""}`);
+    for (const t of tenants) lines.push(`  ${t.id} (${t.tier} on ${t.host})${t.fields.length > 0 ? `: ${t.fields.join(", ")}` : ""}`);
+  }
+  const warnings = [...diff.hosts, ...diff.tenants].flatMap((c) => c.warnings);
+  if (warnings.length > 0) lines.push("", "Warnings:", ...warnings.map((w) => `  ! ${w}`));
+  return `${lines.join("\n")}\n`;
+}
+
+function summaryLine(diff: FleetDiff): string {
+  const count = (effect: Effect) => diff.tenants.filter((t) => t.effect === effect).length;
+  if (diff.tenants.length + diff.hosts.length === 0) return "no changes";
+  return `${count("added")} added, ${count("changed")} changed, ${count("replaced")} replaced, ${count("removed")} removed tenants; ${diff.hosts.length} hosts changed`;
+}
+
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+export function renderDiffMarkdown(diff: FleetDiff): string {
+  const lines = [`### clawfleet: stack \`${diff.stack}\``, "", summaryLine(diff)];
+  for (const effect of ["added", "changed", "replaced", "removed"] as const) {
+    const rows = [
+      ...diff.hosts.filter((h) => h.effect === effect).map((h) => `| host \`${h.id}\` | | | ${cell(h.fields.map((f) => `\`${f}\``).join(", "))} |`),
+      ...diff.tenants
+        .filter((t) => t.effect === effect)
+        .map((t) => `| \`${t.id}\` | ${cell(t.tier)} | ${cell(t.host)} | ${cell(t.fields.map((f) => `\`${f}\``).join(", "))} |`),
+    ];
+    if (rows.length === 0) continue;
+    lines.push("", `#### ${effectTitles[effect]}`, "", "| tenant | tier | host | fields |", "| --- | --- | --- | --- |", ...rows);
+  }
+  const warnings = [...diff.hosts, ...diff.tenants].flatMap((c) => c.warnings);
+  if (warnings.length > 0) lines.push("", ...warnings.map((w) => `> :warning: ${cell(w)}`));
+  return `${lines.join("\n")}\n`;
+}
+
+const run = promisify(execFile);
+
+/** Plans a stack file in its own process (the mock runtime is process-wide). An empty file is an empty fleet. */
+async function planJson(file: string): Promise<PlanJsonResource[]> {
+  if (readFileSync(file, "utf8").trim() === "") return [];
+  try {
+    const { stdout } = await run(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json"], { maxBuffer: 1 << 30 });
+    return (JSON.parse(stdout) as { resources: PlanJsonResource[] }).resources;
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw new ReportedError(stderr.trimEnd());
+  }
+}
+
+export async function diffStackFiles(baseFile: string, headFile: string, format: "text" | "markdown"): Promise<string> {
+  const [base, head] = await Promise.all([planJson(baseFile), planJson(headFile)]);
+  const diff = diffPlans(stackNameOf(headFile), base, head);
+  return format === "markdown" ? renderDiffMarkdown(diff) : renderDiffText(diff);
+}
