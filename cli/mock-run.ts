@@ -162,9 +162,15 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   pulumi.runtime.setAllConfig(options.config, [...options.secretKeys]);
 
   try {
-    const outputs = options.program();
-    await pulumi.runtime.disconnect();
-    if (failures.length > 0) throw failures[0];
+    let outputs: unknown;
+    try {
+      outputs = await options.program();
+      await pulumi.runtime.disconnect();
+    } catch (error) {
+      // The SDK re-wraps a failed call; report the call itself.
+      throw failures[0] ?? error;
+    }
+    if (failures[0] !== undefined) throw failures[0];
     return { resources, outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;

@@ -34,6 +34,8 @@ export function engineConfigOf(raw: RawDeclaration): { config: Record<string, st
 export interface Plan {
   readonly stack: string;
   readonly resources: PlannedResource[];
+  /** The program's exports (stack outputs). */
+  readonly outputs: unknown;
 }
 
 /**
@@ -47,12 +49,12 @@ export async function planStackFile(file: string): Promise<Plan> {
   parseFleet(file, raw);
   const stack = stackNameOf(file);
   const { config, secretKeys } = engineConfigOf(raw);
-  const { resources } = await runUnderMocks({
+  const { resources, outputs } = await runUnderMocks({
     project,
     stack,
     config,
     secretKeys,
     program: () => require("../index") as unknown,
   });
-  return { stack, resources };
+  return { stack, resources, outputs };
 }

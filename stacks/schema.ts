@@ -71,8 +71,10 @@ export const channelCredentials = {
 export type ChannelName = keyof typeof channelCredentials;
 
 const channel = z.strictObject({
-  /** Who may start a direct conversation. Default: the gateway's (pairing). */
-  dmPolicy: dmPolicy.optional(),
+  /** Who may start a direct conversation. Default: pairing (each new user is approved once). */
+  dmPolicy: dmPolicy.default("pairing"),
+  /** Which groups the bot answers in. Default: allowlist. */
+  groupPolicy: z.enum(["open", "disabled", "allowlist"], { error: "must be one of open, disabled, allowlist" }).default("allowlist"),
   /** Users allowed in addition to those approved at run time (run-time approvals are kept). */
   allowFrom: allowFrom.optional(),
   /** The channel's bot credential, from secure config. */

@@ -46,7 +46,7 @@ export interface GatewayConfig {
     comment?: string;
     match: { channel: string; accountId?: string; peer?: { kind: string; id: string }; guildId?: string; teamId?: string };
   }[];
-  channels?: Record<string, { dmPolicy?: string; allowFrom?: (string | number)[]; [credential: string]: unknown }>;
+  channels?: Record<string, { dmPolicy: string; groupPolicy: string; allowFrom?: (string | number)[]; [credential: string]: unknown }>;
 }
 
 /** The env variable a model provider's key is passed in: `anthropic` -> `ANTHROPIC_API_KEY`. */
@@ -67,8 +67,10 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
     const declared = channels[name];
     if (declared === undefined) continue;
     const { field, env } = channelCredentials[name];
+    // Policies are always written: the gateway's own defaults may change between versions.
     rendered[name] = {
-      ...(declared.dmPolicy === undefined ? {} : { dmPolicy: declared.dmPolicy }),
+      dmPolicy: declared.dmPolicy,
+      groupPolicy: declared.groupPolicy,
       ...(declared.allowFrom === undefined ? {} : { allowFrom: declared.allowFrom }),
       ...(declared.token === undefined ? {} : { [field]: envRef(env) }),
     };

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { mockRandomValue, type PlannedResource } from "../../cli/mock-run";
+import { planStackFile, type Plan } from "../../cli/plan";
+
+// The whole program (index.ts) for the example dev stack, under the mock runtime: one run per file.
+let plan: Plan;
+before(async () => {
+  plan = await planStackFile("stacks/Pulumi.dev.yaml");
+});
+
+function byName(name: string): PlannedResource {
+  const found = plan.resources.find((r) => r.name === name);
+  assert.ok(found, `no resource named ${name}`);
+  return found;
+}
+
+const tokenOf = (name: string) => mockRandomValue("dev", name, { length: 48, special: false });
+
+describe("components of the dev stack", () => {
+  it("registers one component per host and per tenant, named by host name and tenant id", () => {
+    const components = plan.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`);
+    assert.deepEqual(components.sort(), [
+      "clawfleet:index:DedicatedUser alice",
+      "clawfleet:index:DedicatedUser dave",
+      "clawfleet:index:GatewayHost local",
+      "clawfleet:index:SharedBinding bob",
+      "clawfleet:index:SharedBinding carol",
+    ]);
+  });
+
+  it("names children <component>-<role> and parents them to their component", () => {
+    const roles = (component: string) =>
+      plan.resources
+        .filter((r) => r.parent === byName(component).urn)
+        .map((r) => r.name)
+        .sort();
+    assert.deepEqual(roles("alice"), ["alice-config", "alice-container", "alice-limits", "alice-network", "alice-serve", "alice-state", "alice-token"]);
+    assert.deepEqual(roles("bob"), ["bob-workspace"]);
+    assert.deepEqual(roles("local"), [
+      "local-docker",
+      "local-prepare",
+      "local-shared-config",
+      "local-shared-container",
+      "local-shared-limits",
+      "local-shared-network",
+      "local-shared-serve",
+      "local-shared-state",
+      "local-shared-token",
+    ]);
+  });
+
+  it("runs a dedicated gateway hardened, on loopback only, with its state bind-mounted", () => {
+    const container = byName("alice-container");
+    const inputs = container.inputs;
+    assert.equal(inputs["image"], "ghcr.io/openclaw/openclaw:2026.9.6");
+    assert.equal(inputs["name"], "clawfleet-tenant-alice");
+    assert.deepEqual(inputs["ports"], [{ internal: 18789, external: 18101, ip: "127.0.0.1", protocol: "tcp" }]);
+    assert.deepEqual(inputs["mounts"], [{ type: "bind", source: "/var/lib/clawfleet/users/alice", target: "/state" }]);
+    assert.equal(inputs["user"], "1000:1000");
+    assert.equal(inputs["readOnly"], true);
+    assert.deepEqual(inputs["capabilities"], { drops: ["ALL"] });
+    assert.deepEqual(inputs["securityOpts"], ["no-new-privileges:true"]);
+    assert.equal(inputs["init"], true);
+    assert.equal(inputs["memory"], 1536);
+    assert.equal(inputs["restart"], "unless-stopped");
+    assert.deepEqual(Object.keys(inputs["tmpfs"] as object).sort(), ["/home/node", "/tmp"]);
+    assert.deepEqual(inputs["networksAdvanced"], [{ name: "clawfleet-tenant-alice" }]);
+    const healthcheck = inputs["healthcheck"] as { tests: string[] };
+    assert.equal(healthcheck.tests[0], "CMD");
+    assert.match(healthcheck.tests.join(" "), /\/healthz.*"status":"live"/);
+    assert.equal(inputs["wait"], true);
+  });
+
+  it("passes the token only in a secret environment variable, never in the config file", () => {
+    const container = byName("alice-container");
+    assert.deepEqual(container.secretInputs, ["envs"]);
+    assert.equal(container.inputs["envs"], "[secret]");
+    const envs = container.revealedInputs["envs"] as string[];
+    assert.deepEqual(envs, [
+      "OPENCLAW_STATE_DIR=/state",
+      "OPENCLAW_CONFIG_READONLY=1",
+      "OPENCLAW_DISABLE_BONJOUR=1",
+      "HOME=/home/node",
+      `OPENCLAW_GATEWAY_TOKEN=${tokenOf("alice-token")}`,
+    ]);
+    const config = JSON.parse(String(byName("alice-config").inputs["stdin"])) as { gateway: { auth: unknown } };
+    assert.deepEqual(config.gateway.auth, { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } });
+  });
+
+  it("marks the generated token a secret output", () => {
+    const token = byName("alice-token");
+    assert.ok(token.options.additionalSecretOutputs.includes("result"));
+    assert.deepEqual(token.inputs, { length: 48, special: false });
+  });
+
+  it("shows no token in any printed input of any resource", () => {
+    const printed = JSON.stringify(plan.resources.map((r) => r.inputs));
+    for (const name of ["alice-token", "dave-token", "local-shared-token"]) assert.ok(!printed.includes(tokenOf(name)), `${name} leaks`);
+  });
+
+  it("keeps state directories and config files when a tenant is removed", () => {
+    for (const name of ["alice-state", "alice-config", "bob-workspace", "local-shared-state"]) {
+      const resource = byName(name);
+      assert.equal(resource.options.retainOnDelete, true, name);
+      assert.equal(resource.inputs["delete"], undefined, `${name} has a delete command`);
+    }
+  });
+
+  it("replaces a container on image or port change, deleting the old one first", () => {
+    const container = byName("alice-container");
+    assert.deepEqual(container.options.replaceOnChanges, ["image", "ports"]);
+    assert.equal(container.options.deleteBeforeReplace, true);
+    assert.ok(container.options.provider?.includes("::local-docker::"), "container uses the host's docker provider");
+    assert.ok(container.options.dependsOn.includes(byName("alice-config").urn), "container waits for its config file");
+  });
+
+  it("keeps the config file out of the container's inputs, so a config change does not restart it", () => {
+    const container = JSON.stringify(byName("alice-container").inputs);
+    assert.ok(!container.includes("agents"));
+    assert.ok(!container.includes("claude"));
+  });
+
+  it("writes the config from stdin into the tenant's state directory", () => {
+    const config = byName("alice-config");
+    const create = String(config.inputs["create"]);
+    assert.match(create, /as_root mv -f "\$tmp" '\/var\/lib\/clawfleet\/users\/alice\/openclaw.json'/);
+    assert.ok(!create.includes("claude"), "content is not in the script");
+    assert.match(String(config.inputs["stdin"]), /"model": "anthropic\/claude-sonnet-4-5"/);
+  });
+
+  it("publishes each gateway on the tailnet with Serve, never Funnel", () => {
+    const serve = byName("alice-serve");
+    assert.match(String(serve.inputs["create"]), /serve --bg --yes --https=18101 'http:\/\/127.0.0.1:18101'/);
+    assert.match(String(serve.inputs["delete"]), /serve --https=18101 off/);
+    assert.ok(serve.options.replaceOnChanges.includes("*"), "any change replaces the entry (old port removed)");
+    assert.equal(serve.options.deleteBeforeReplace, true);
+    const all = JSON.stringify(plan.resources.map((r) => r.inputs));
+    assert.ok(!all.includes("funnel"));
+  });
+
+  it("renders the shared gateway with both shared tenants' agents and bindings", () => {
+    const config = JSON.parse(String(byName("local-shared-config").inputs["stdin"])) as {
+      agents: { ownership: string; entries: Record<string, unknown> };
+      bindings: { agentId: string }[];
+    };
+    assert.equal(config.agents.ownership, "explicit");
+    assert.deepEqual(Object.keys(config.agents.entries), ["bob", "carol"]);
+    assert.deepEqual(
+      config.bindings.map((b) => b.agentId),
+      ["bob", "carol"],
+    );
+  });
+
+  it("exports per-tenant URLs and ports, with the token as a secret", async () => {
+    const outputs = (plan.outputs as { tenants: Record<string, { port: number; loopbackUrl: string; tailnetUrl: string; token: pulumi.Output<string> }> })
+      .tenants;
+    assert.deepEqual(Object.keys(outputs).sort(), ["alice", "bob", "carol", "dave"]);
+    assert.equal(outputs["alice"]?.port, 18101);
+    assert.equal(outputs["alice"]?.loopbackUrl, "http://127.0.0.1:18101/");
+    assert.equal(outputs["alice"]?.tailnetUrl, "https://devbox.example-tailnet.ts.net:18101/");
+    assert.equal(outputs["bob"]?.port, 18789);
+    for (const tenant of Object.values(outputs)) assert.equal(await pulumi.isSecret(tenant.token), true);
+  });
+});

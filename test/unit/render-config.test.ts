@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import Ajv, { type ValidateFunction } from "ajv";
+import { renderDedicatedConfig, renderSharedConfig, serializeConfig, type GatewayConfig } from "../../components/render/config";
+import { parseFleet, readStackFile } from "../../stacks/load";
+import type { DedicatedTenant, Fleet, SharedTenant } from "../../stacks/schema";
+
+// `openclaw config schema` of the pinned gateway version (see test/fixtures/openclaw/README.md).
+const schema = JSON.parse(readFileSync("test/fixtures/openclaw/config-schema.json", "utf8")) as {
+  properties: Record<string, { properties?: Record<string, unknown> }>;
+};
+const ajv = new Ajv({ strict: false, allErrors: true, logger: false, validateFormats: false });
+const validators = new Map<string, ValidateFunction>();
+
+/** Validates each top-level section the renderer writes against the gateway's own schema for it. */
+function schemaErrors(config: GatewayConfig): string[] {
+  const errors: string[] = [];
+  for (const [section, value] of Object.entries(config)) {
+    const sub = schema.properties[section];
+    if (sub === undefined) {
+      errors.push(`${section}: not a key of the gateway's config`);
+      continue;
+    }
+    const validate = validators.get(section) ?? ajv.compile(sub);
+    validators.set(section, validate);
+    if (!validate(value)) errors.push(...(validate.errors ?? []).map((e) => `${section}${e.instancePath}: ${e.message ?? ""}`));
+  }
+  return errors;
+}
+
+function fleetOf(yaml: string): Fleet {
+  return parseFleet("test.yaml", readStackFile("test.yaml", yaml));
+}
+
+const devFleet = fleetOf(readFileSync("stacks/Pulumi.dev.yaml", "utf8"));
+const dedicated = (id: string) => devFleet.tenants.find((t): t is DedicatedTenant => t.id === id && t.tier === "dedicated") as DedicatedTenant;
+const sharedTenants = devFleet.tenants.filter((t): t is SharedTenant => t.tier === "shared");
+const host = devFleet.hosts[0];
+assert.ok(host);
+
+describe("renderDedicatedConfig", () => {
+  it("renders a single-agent gateway: local mode, lan bind inside the container, token from the environment", () => {
+    assert.deepEqual(renderDedicatedConfig(dedicated("alice")), {
+      gateway: {
+        mode: "local",
+        port: 18789,
+        bind: "lan",
+        auth: { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } },
+        tailscale: { mode: "off" },
+      },
+      agents: {
+        defaults: { model: "anthropic/claude-sonnet-4-5" },
+        entries: { alice: { name: "alice", workspace: "/state/workspace", model: "anthropic/claude-sonnet-4-5" } },
+      },
+      channels: { telegram: { dmPolicy: "allowlist", groupPolicy: "allowlist", allowFrom: ["123456789"] } },
+    });
+  });
+
+  it("is accepted by the gateway's schema, and never uses the legacy agents.list", () => {
+    for (const id of ["alice", "dave"]) {
+      const config = renderDedicatedConfig(dedicated(id));
+      assert.deepEqual(schemaErrors(config), []);
+      assert.ok(!("list" in config.agents));
+    }
+  });
+
+  it("references channel credentials by environment variable, never by value", () => {
+    const fleet = fleetOf(`config:
+  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
+  clawfleet:hosts: { h: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } } }
+  clawfleet:tenants:
+    erin:
+      tier: dedicated
+      host: h
+      channels: { telegram: { token: { secure: v1:AAAA } }, discord: { dmPolicy: pairing, token: { secure: v1:BBBB } } }
+`);
+    const config = renderDedicatedConfig(fleet.tenants[0] as DedicatedTenant);
+    assert.deepEqual(config.channels, {
+      telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", botToken: { source: "env", provider: "default", id: "TELEGRAM_BOT_TOKEN" } },
+      discord: { dmPolicy: "pairing", groupPolicy: "allowlist", token: { source: "env", provider: "default", id: "DISCORD_BOT_TOKEN" } },
+    });
+    assert.deepEqual(schemaErrors(config), []);
+    assert.ok(!serializeConfig(config).includes("v1:"));
+  });
+});
+
+describe("renderSharedConfig", () => {
+  it("lists one agent per shared tenant with explicit ownership, a system agent and the bindings", () => {
+    assert.deepEqual(renderSharedConfig(host, sharedTenants), {
+      gateway: {
+        mode: "local",
+        port: 18789,
+        bind: "lan",
+        auth: { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } },
+        tailscale: { mode: "off" },
+      },
+      agents: {
+        ownership: "explicit",
+        defaults: { model: "anthropic/claude-sonnet-4-5", systemAgent: { agentId: "bob" } },
+        entries: {
+          bob: { name: "bob", workspace: "/state/workspaces/bob", model: "anthropic/claude-sonnet-4-5" },
+          carol: { name: "carol", workspace: "/state/workspaces/carol", model: "anthropic/claude-haiku-4-5" },
+        },
+      },
+      bindings: [
+        { agentId: "bob", match: { channel: "telegram", peer: { kind: "direct", id: "111111111" } } },
+        { agentId: "carol", comment: "carol's team chat", match: { channel: "telegram", peer: { kind: "group", id: "-1001234567890" } } },
+      ],
+    });
+    assert.deepEqual(schemaErrors(renderSharedConfig(host, sharedTenants)), []);
+  });
+
+  it("does not depend on the order tenants are declared in", () => {
+    assert.equal(serializeConfig(renderSharedConfig(host, [...sharedTenants].reverse())), serializeConfig(renderSharedConfig(host, sharedTenants)));
+  });
+
+  it("renders a single agent without ownership (OpenClaw wants it only for two or more)", () => {
+    const config = renderSharedConfig(host, sharedTenants.slice(0, 1));
+    assert.equal(config.agents.ownership, undefined);
+    assert.equal(config.agents.defaults?.systemAgent, undefined);
+    assert.deepEqual(schemaErrors(config), []);
+  });
+
+  it("is caught by the schema check when a section is wrong", () => {
+    const broken = { ...renderDedicatedConfig(dedicated("alice")), gateway: { ...renderDedicatedConfig(dedicated("alice")).gateway, bind: "everywhere" } };
+    assert.notDeepEqual(schemaErrors(broken as unknown as GatewayConfig), []);
+  });
+});
+
+describe("serializeConfig", () => {
+  it("writes two-space JSON with a trailing newline", () => {
+    assert.equal(serializeConfig(renderDedicatedConfig(dedicated("dave"))).endsWith("}\n"), true);
+    assert.match(serializeConfig(renderDedicatedConfig(dedicated("dave"))), /^\{\n {2}"gateway": \{/);
+  });
+});
