@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiRuntimeConfig from "@pulumi/pulumi/runtime/config";
-import { parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import { DeclarationError, joinPath, type Problem } from "./errors";
 import { allocatePorts, type HostPorts } from "./ports";
@@ -47,40 +47,67 @@ export type RawDeclaration = Record<string, unknown>;
  * `secure:` values become placeholders; duplicate keys and syntax errors are problems.
  */
 export function readStackFile(file: string, text: string): RawDeclaration {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   const problems: Problem[] = document.errors.map((error) => {
-    const at = error.linePos?.[0];
-    const where = at === undefined ? "" : `line ${at.line}, column ${at.col}: `;
-    const what = error.code === "DUPLICATE_KEY" ? "a key appears twice in one map; keep one of them" : firstLine(error.message);
-    return { path: "", message: `${where}${what}` };
+    const at = lineCounter.linePos(error.pos[0]);
+    const where = `line ${at.line}, column ${at.col}: `;
+    if (error.code === "DUPLICATE_KEY") {
+      const key = /^("[^"\n]*"|'[^'\n]*'|[^\s#,{}[\]](?:[^\n#,{}[\]:]|:(?=[^\s,{}[\]]))*?)\s*:(?:\s|$)/.exec(text.slice(error.pos[0]))?.[1];
+      return { path: "", message: `${where}${key === undefined ? "a key" : `key ${key}`} appears twice in one map; keep one of them` };
+    }
+    return { path: "", message: `${where}${firstLine(error.message)}` };
   });
   if (problems.length > 0) throw new DeclarationError(file, problems);
 
-  const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode);
+  const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode, { file, document, aliases: 0 });
   if (!isRecord(root) || !isRecord(root["config"])) {
     throw new DeclarationError(file, [{ path: "", message: "has no config: map; a stack file starts with config: and keys such as clawfleet:hosts" }]);
   }
   const raw: RawDeclaration = {};
   for (const [key, value] of Object.entries(root["config"])) {
-    if (key.startsWith(`${namespace}:`)) raw[key.slice(namespace.length + 1)] = value;
+    if (key.startsWith(`${namespace}:`)) setOwn(raw, key.slice(namespace.length + 1), value);
   }
   return raw;
+}
+
+/** Plain assignment of `__proto__` would set the prototype and drop the key from the declaration. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function firstLine(text: string): string {
   return text.split("\n")[0] ?? text;
 }
 
+/** Bounds alias expansion, so a small file cannot expand into a huge or endless value. */
+const maxAliasExpansions = 1000;
+
+interface PlainContext {
+  readonly file: string;
+  readonly document: Document;
+  aliases: number;
+}
+
 /** Converts YAML nodes to plain values, turning `{ secure: ... }` into SecretValue placeholders. */
-function toPlain(node: YamlNode | null): unknown {
+function toPlain(node: YamlNode | null, context: PlainContext): unknown {
   if (node === null) return null;
+  if (isAlias(node)) {
+    context.aliases += 1;
+    if (context.aliases > maxAliasExpansions) {
+      throw new DeclarationError(context.file, [
+        { path: "", message: `expands more than ${maxAliasExpansions} aliases (*name); write the values out instead of nesting aliases` },
+      ]);
+    }
+    return toPlain((node.resolve(context.document) as YamlNode | undefined) ?? null, context);
+  }
   if (isScalar(node)) return node.value;
-  if (isSeq(node)) return node.items.map((item) => toPlain(item as YamlNode));
+  if (isSeq(node)) return node.items.map((item) => toPlain(item as YamlNode, context));
   if (isMap(node)) {
     const result: Record<string, unknown> = {};
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      result[key] = toPlain(pair.value as YamlNode | null);
+      setOwn(result, key, toPlain(pair.value as YamlNode | null, context));
     }
     const keys = Object.keys(result);
     if (keys.length === 1 && keys[0] === "secure" && typeof result["secure"] === "string") {
@@ -121,25 +148,86 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Turns one zod issue into problems at `base` + the issue's path. */
-function issueProblems(base: readonly PropertyKey[], issue: z.core.$ZodIssue): Problem[] {
+function issueProblems(schema: z.ZodType, base: readonly PropertyKey[], issue: z.core.$ZodIssue): Problem[] {
   const segments = [...base, ...issue.path];
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({
-      path: joinPath([...segments, key]),
-      message: "is not a field clawfleet knows; check the spelling against the README's declaration reference",
-    }));
+    const known = knownKeysAt(schema, issue.path);
+    return issue.keys.map((key) => ({ path: joinPath([...segments, key]), message: unknownKeyMessage(key, known) }));
   }
   const path = joinPath(segments);
   return [{ path, message: issue.message.replaceAll(pathToken, path) }];
+}
+
+function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const close = known.filter((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+  if (close.length > 0) return `is not a field clawfleet knows; did you mean ${close.join(" or ")}?`;
+  if (known.length > 0) return `is not a field clawfleet knows; the fields here are ${known.join(", ")}`;
+  return "is not a field clawfleet knows; check the spelling against the README's declaration reference";
+}
+
+/** The keys of the object schema at `path` inside `schema` (through optional, default, record and list). */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let current: z.core.$ZodType | undefined = schema;
+  let index = 0;
+  while (current !== undefined) {
+    const def = current._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+    if (def.type === "optional" || def.type === "default" || def.type === "nullable" || def.type === "prefault") {
+      current = def["innerType"] as z.core.$ZodType;
+    } else if (def.type === "pipe") {
+      current = def["in"] as z.core.$ZodType;
+    } else if (index === path.length) {
+      return def.type === "object" ? Object.keys(def["shape"] as object) : [];
+    } else if (def.type === "object") {
+      current = (def["shape"] as Record<string, z.core.$ZodType>)[String(path[index])];
+      index += 1;
+    } else if (def.type === "record") {
+      current = def["valueType"] as z.core.$ZodType;
+      index += 1;
+    } else if (def.type === "array") {
+      current = def["element"] as z.core.$ZodType;
+      index += 1;
+    } else {
+      return [];
+    }
+  }
+  return [];
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** Messages for the cases zod words in its own terms. */
 function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code === "invalid_type") {
     if (issue.input === undefined) return "is required";
+    if (issue.expected === "int") return `must be a whole number, not ${describeValue(issue.input)}`;
     return `must be ${article(issue.expected)}, not ${describeValue(issue.input)}`;
   }
   if (issue.code === "invalid_value" && issue.values.length === 1) return `must be ${JSON.stringify(issue.values[0])}`;
+  if (issue.code === "too_small" || issue.code === "too_big") return describeBound(issue);
+  return undefined;
+}
+
+function describeBound(issue: z.core.$ZodRawIssue<z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig>): string | undefined {
+  const limit = Number(issue.code === "too_small" ? issue.minimum : issue.maximum);
+  const inclusive = issue.inclusive !== false;
+  if (issue.origin === "number" || issue.origin === "int") {
+    if (issue.code === "too_small") return inclusive ? `must be at least ${limit}` : `must be greater than ${limit}`;
+    return inclusive ? `must be at most ${limit}` : `must be less than ${limit}`;
+  }
+  if (issue.origin === "string") {
+    if (issue.code === "too_small") return limit <= 1 ? "must not be empty" : `must be at least ${limit} characters long`;
+    return `must be at most ${limit} characters long`;
+  }
   return undefined;
 }
 
@@ -154,15 +242,18 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value instanceof SecretValue) return "a secret";
   if (typeof value === "object") return "a map";
-  return `${typeof value} ${JSON.stringify(value)}`;
+  if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  return `${typeof value} ${String(value)}`;
 }
 
 function parseWith<T extends z.ZodType>(schema: T, value: unknown, base: readonly PropertyKey[], problems: Problem[]): z.output<T> | undefined {
   const result = schema.safeParse(value, { error: describeIssue });
   if (result.success) return result.data;
-  for (const issue of result.error.issues) problems.push(...issueProblems(base, issue));
+  for (const issue of result.error.issues) problems.push(...issueProblems(schema, base, issue));
   return undefined;
 }
+
+const credentialScanMessage = "looks like a credential in plain text";
 
 /** Flags credential-looking strings anywhere in the declaration (outside secure values). */
 function findPlaintextCredentials(value: unknown, segments: PropertyKey[], problems: Problem[]): void {
@@ -170,7 +261,7 @@ function findPlaintextCredentials(value: unknown, segments: PropertyKey[], probl
     const path = joinPath(segments);
     problems.push({
       path,
-      message: `looks like a credential in plain text; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:${path}' <value>)`,
+      message: `${credentialScanMessage}; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:${path}' <value>)`,
     });
   } else if (Array.isArray(value)) {
     value.forEach((item, index) => findPlaintextCredentials(item, [...segments, index], problems));
@@ -195,7 +286,15 @@ function parseIdMap(raw: RawDeclaration, key: "hosts" | "tenants", problems: Pro
   if (entries.length === 0) problems.push({ path: key, message: `is empty; declare at least one, such as ${example}` });
   return entries.filter(([id]) => {
     if (idPattern.test(id)) return true;
-    problems.push({ path: joinPath([key, id]), message: `${JSON.stringify(id)} is not a valid ${key === "hosts" ? "host name" : "tenant id"}: ${idRule}` });
+    const foreign = [...id].find((char) => char > "\u007f");
+    const hint =
+      foreign === undefined
+        ? ""
+        : ` (it contains ${JSON.stringify(foreign)}, U+${(foreign.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}, which only looks like a Latin letter or sign)`;
+    problems.push({
+      path: joinPath([key, id]),
+      message: `${JSON.stringify(id)} is not a valid ${key === "hosts" ? "host name" : "tenant id"}${hint}: ${idRule}`,
+    });
     return false;
   });
 }
@@ -222,32 +321,49 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       : parseWith(imageSchema, raw["image"], ["image"], problems);
 
   const hosts = new Map<string, Host>();
+  const invalidHosts = new Set<string>();
   for (const [id, value] of parseIdMap(raw, "hosts", problems)) {
     const host = parseWith(hostSchema, value, ["hosts", id], problems);
-    if (host !== undefined) hosts.set(id, { ...host, id });
+    if (host === undefined) invalidHosts.add(id);
+    else hosts.set(id, { ...host, id });
   }
   for (const host of hosts.values()) checkHost(host, problems);
 
   const dedicated: { id: string; decl: DedicatedTenantDecl }[] = [];
   const shared: SharedTenant[] = [];
   const hostsWithBadRefs = new Set<string>();
-  for (const [id, value] of parseIdMap(raw, "tenants", problems)) {
+  for (const [id, entry] of parseIdMap(raw, "tenants", problems)) {
     const base = ["tenants", id];
-    if (!isRecord(value)) {
-      problems.push({ path: joinPath(base), message: `must be a map of tenant settings, not ${describeValue(value)}` });
+    if (!isRecord(entry)) {
+      problems.push({ path: joinPath(base), message: `must be a map of tenant settings, not ${describeValue(entry)}` });
       continue;
     }
-    const tier = parseWith(tierSchema, value["tier"], [...base, "tier"], problems);
-    if (tier === undefined) continue;
+    const value = { ...entry };
+    const tier = tierSchema.safeParse(value["tier"]).data;
+    if (tier === undefined) {
+      problems.push({
+        path: joinPath([...base, "tier"]),
+        message:
+          value["tier"] === undefined
+            ? "is required; set tier: dedicated (its own gateway container) or tier: shared (an agent in the host's shared gateway)"
+            : `must be dedicated or shared, not ${describeValue(value["tier"])}`,
+      });
+      continue;
+    }
     if (tier === "dedicated" && "bindings" in value) {
       problems.push({
         path: joinPath([...base, "bindings"]),
         message: "bindings route chats inside a shared gateway; a dedicated tenant gets all of its gateway's chats. Remove bindings or set tier: shared",
       });
-      continue;
+      // The remaining fields are still checked, so every problem shows in one pass.
+      delete value["bindings"];
+      hostsWithBadRefs.add(id);
     }
     const hostId = value["host"];
-    if (typeof hostId === "string" && !hosts.has(hostId)) {
+    if (typeof hostId === "string" && invalidHosts.has(hostId)) {
+      // The host's own problems are reported under hosts.<id>; a second line here would only repeat them.
+      hostsWithBadRefs.add(id);
+    } else if (typeof hostId === "string" && !hosts.has(hostId)) {
       const known = [...hosts.keys()].join(", ");
       problems.push({
         path: joinPath([...base, "host"]),
@@ -287,8 +403,14 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   tenants.push(...shared);
   checkMemoryBudgets(hosts, tenants, problems);
 
-  if (problems.length > 0 || image === undefined) throw new DeclarationError(file, problems);
+  if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
   return { image, hosts: [...hosts.values()], tenants };
+}
+
+/** A plain-text secret at a secret path is reported by its field; the credential scan's line would repeat it. */
+function withoutRepeats(problems: readonly Problem[]): Problem[] {
+  const isScanLine = (problem: Problem) => problem.message.startsWith(credentialScanMessage);
+  return problems.filter((problem) => !isScanLine(problem) || !problems.some((other) => other.path === problem.path && !isScanLine(other)));
 }
 
 function checkHost(host: Host, problems: Problem[]): void {

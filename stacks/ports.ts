@@ -78,6 +78,14 @@ export function allocatePorts(requests: readonly PortRequest[], hosts: ReadonlyM
       }
     }
     const port = request.pinned ?? derivePort(request.tenant, host);
+    if (port === host.sharedPort) {
+      // Only possible when the range is the single shared port: there is nothing to derive.
+      problems.push({
+        path,
+        message: `host ${request.host}'s range ${from}-${to} holds only the shared gateway's port; widen hosts.${request.host}.ports or pin a port`,
+      });
+      continue;
+    }
     const key = `${request.host}:${port}`;
     const owner = owners.get(key);
     if (owner !== undefined) {

@@ -102,7 +102,9 @@ export const hostSchema = z.strictObject({
   /** Root of all tenant state on the host: `<stateRoot>/users/<id>`, `<stateRoot>/shared`. */
   stateRoot: absolutePath,
   /** Host ports for dedicated gateways, inclusive. */
-  ports: z.strictObject({ from: port, to: port }).refine((r) => r.from <= r.to, { message: "from must not be greater than to", path: ["to"] }),
+  ports: z
+    .strictObject({ from: port, to: port })
+    .refine((r) => r.from <= r.to, { message: "must not be less than from; the range is inclusive, such as { from: 18100, to: 18999 }", path: ["to"] }),
   /** The shared-tier gateway on this host. */
   shared: z
     .strictObject({
