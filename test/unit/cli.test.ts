@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { after, describe, it } from "node:test";
+import { mockRandomValue } from "../../cli/mock-run";
+
+const run = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), "clawfleet-cli-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+async function clawfleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["bin/clawfleet.js", ...args], { maxBuffer: 1 << 26 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const dev = readFileSync("stacks/Pulumi.dev.yaml", "utf8");
+
+/** Writes a variant of the dev stack under the same stack name. */
+function variant(dir: string, edit: (text: string) => string): string {
+  const folder = join(work, dir);
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, "Pulumi.dev.yaml");
+  writeFileSync(file, edit(dev));
+  return file;
+}
+
+function replaceOnce(text: string, from: string, to: string): string {
+  assert.ok(text.includes(from), `dev stack no longer contains ${from}`);
+  return text.replace(from, to);
+}
+
+describe("clawfleet plan", { concurrency: true }, () => {
+  it("prints every resource as JSON with secrets as [secret] and no token value", async () => {
+    const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
+    assert.equal(code, 0);
+    const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
+    assert.equal(plan.resources.length, 30);
+    const container = plan.resources.find((r) => r.name === "alice-container");
+    assert.equal(container?.inputs["envs"], "[secret]");
+    assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
+    assert.equal(container?.urn, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser$docker:index/container:Container::alice-container");
+    for (const name of ["alice-token", "dave-token", "local-shared-token"]) {
+      assert.ok(!stdout.includes(mockRandomValue("dev", name, { length: 48, special: false })));
+    }
+  });
+
+  it("prints a tree of components and their resources by default", async () => {
+    const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
+    assert.equal(code, 0);
+    const lines = stdout.split("\n");
+    assert.equal(lines[0], "stack dev: 25 resources in 5 components");
+    assert.ok(lines.includes("dedicated tenant alice"));
+    assert.ok(lines.includes("shared tenant bob"));
+    assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
+  });
+
+  it("exits 1 with the problems on stderr and prints no resource for an invalid declaration", async () => {
+    const file = variant("invalid", (text) => replaceOnce(text, "port: 18101", "port: 80"));
+    const { code, stdout, stderr } = await clawfleet("plan", file);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      `${file}: the declaration has 1 problem:\n${file}: tenants.alice.port: must be a port number from 1024 to 65535 (ports below 1024 need root on the host)\n`,
+    );
+  });
+
+  it("explains its usage and exits 2 on a wrong command line", async () => {
+    const { code, stderr } = await clawfleet("plan");
+    assert.equal(code, 2);
+    assert.match(stderr, /^usage:\n {2}clawfleet plan <stack file> \[--json\]/);
+  });
+});
+
+describe("clawfleet diff", { concurrency: true }, () => {
+  it("reports no change between a file and itself", async () => {
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", "stacks/Pulumi.dev.yaml");
+    assert.equal(stdout, "stack dev: no changes\n");
+  });
+
+  it("adds a tenant without touching the others", async () => {
+    const head = variant("add", (text) => `${text}    erin: { tier: dedicated, host: local, port: 18150 }\n`);
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.equal(stdout, "stack dev: 1 added, 0 changed, 0 replaced, 0 removed tenants; 0 hosts changed\n\nAdded:\n  erin (dedicated on local)\n");
+  });
+
+  it("warns that removing a tenant keeps its state", async () => {
+    const head = variant("remove", (text) =>
+      replaceOnce(text, "    dave:\n      tier: dedicated\n      host: local\n      model: anthropic/claude-haiku-4-5\n", ""),
+    );
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head, "--markdown");
+    assert.equal(
+      stdout,
+      [
+        "### clawfleet: stack `dev`",
+        "",
+        "0 added, 0 changed, 0 replaced, 1 removed tenants; 0 hosts changed",
+        "",
+        "#### Removed",
+        "",
+        "| tenant | tier | host | fields |",
+        "| --- | --- | --- | --- |",
+        "| `dave` | dedicated | local |  |",
+        "",
+        "> :warning: dave: gateway container and Serve entry are removed; state is kept at /var/lib/clawfleet/users/dave on host local (purge it by hand if that is the intent)",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("shows a rename as a removal plus an addition", async () => {
+    const head = variant("rename", (text) => replaceOnce(text, "    dave:\n", "    david:\n"));
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.match(stdout, /^stack dev: 1 added, 0 changed, 0 replaced, 1 removed tenants/);
+    assert.match(stdout, /Added:\n {2}david \(dedicated on local\)/);
+    assert.match(stdout, /Removed:\n {2}dave \(dedicated on local\)/);
+  });
+
+  it("flags a port move as a replacement that restarts the gateway", async () => {
+    const head = variant("port", (text) => replaceOnce(text, "port: 18101", "port: 18102"));
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head, "--markdown");
+    assert.match(
+      stdout,
+      /#### Replaced \(gateway restarts\)\n\n\| tenant \| tier \| host \| fields \|\n\| --- \| --- \| --- \| --- \|\n\| `alice` \| dedicated \| local \| `port`, /,
+    );
+    assert.match(stdout, /> :warning: alice: the gateway container is recreated \(chats pause for about 15 s; state is kept\)/);
+  });
+
+  it("reports a model change as an in-place config change (hot reload, no restart)", async () => {
+    const head = variant("model", (text) =>
+      replaceOnce(text, "model: anthropic/claude-sonnet-4-5\n      port: 18101", "model: anthropic/claude-opus-4-1\n      port: 18101"),
+    );
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.equal(
+      stdout,
+      "stack dev: 0 added, 1 changed, 0 replaced, 0 removed tenants; 0 hosts changed\n\nChanged in place:\n  alice (dedicated on local): config agents.defaults.model, config agents.entries.alice.model\n",
+    );
+  });
+
+  it("attributes a shared binding change to its tenant and to the shared gateway's config", async () => {
+    const head = variant("binding", (text) => replaceOnce(text, 'id: "111111111"', 'id: "222222222"'));
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.equal(
+      stdout,
+      "stack dev: 0 added, 1 changed, 0 replaced, 0 removed tenants; 1 hosts changed\n\nChanged in place:\n  host local: config bindings\n  bob (shared on local): bindings\n",
+    );
+  });
+});

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { renderEnsureStateDir, renderPrepareHost, renderWriteFile, shellQuote } from "../../components/render/commands";
+
+// These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
+const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function sh(script: string, stdin = ""): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync("/bin/sh", ["-c", script], { input: stdin, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("shellQuote", () => {
+  it("keeps every value one literal word, whatever it holds", () => {
+    for (const value of ["plain", "it's", "$(touch /tmp/pwned)", "`id`", "a; rm -rf /", "line\nbreak", '"quoted"', "", "*", "-n"]) {
+      assert.equal(execFileSync("/bin/sh", ["-c", `printf '%s' ${shellQuote(value)}`], { encoding: "utf8" }), value);
+    }
+  });
+});
+
+describe("renderEnsureStateDir", () => {
+  it("creates the directory 0700 and leaves existing state alone on a second run", () => {
+    const dir = join(work, "users", "alice");
+    assert.equal(sh(renderEnsureStateDir({ dir, uid: 1000 })).status, 0);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    writeFileSync(join(dir, "keep.sqlite"), "approvals");
+    assert.equal(sh(renderEnsureStateDir({ dir, uid: 1000 })).status, 0);
+    assert.equal(readFileSync(join(dir, "keep.sqlite"), "utf8"), "approvals");
+  });
+});
+
+describe("renderWriteFile", () => {
+  it("writes stdin atomically, 0600, leaving no temp file behind", () => {
+    const dir = join(work, "write");
+    sh(renderEnsureStateDir({ dir, uid: 1000 }));
+    const result = sh(renderWriteFile({ dir, file: "openclaw.json", uid: 1000 }), '{"a": "it\'s $(x)"}\n');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), '{"a": "it\'s $(x)"}\n');
+    assert.equal(statSync(join(dir, "openclaw.json")).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir), ["openclaw.json"]);
+  });
+
+  it("does not touch an unchanged file (no reload), and replaces a changed one", () => {
+    const dir = join(work, "idempotent");
+    sh(renderEnsureStateDir({ dir, uid: 1000 }));
+    const script = renderWriteFile({ dir, file: "openclaw.json", uid: 1000 });
+    sh(script, "one\n");
+    const first = statSync(join(dir, "openclaw.json")).ino;
+    sh(script, "one\n");
+    assert.equal(statSync(join(dir, "openclaw.json")).ino, first);
+    sh(script, "two\n");
+    assert.notEqual(statSync(join(dir, "openclaw.json")).ino, first);
+    assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), "two\n");
+    assert.deepEqual(readdirSync(dir), ["openclaw.json"]);
+  });
+});
+
+describe("renderPrepareHost", () => {
+  it("names the host and the fix when docker is missing", () => {
+    const script = renderPrepareHost({ hostId: "gw1", stateRoot: join(work, "root"), image: "example/openclaw:1", tailscale: false });
+    const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { PATH: "/nonexistent" } });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr, "clawfleet: host gw1: docker is not installed; install docker.io (Debian) or Docker Engine\n");
+  });
+});
