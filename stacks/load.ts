@@ -159,7 +159,7 @@ function issueProblems(schema: z.ZodType, base: readonly PropertyKey[], issue: z
 }
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
-  const close = known.filter((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+  const close = known.filter((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= (key.length <= 4 ? 1 : 2));
   if (close.length > 0) return `is not a field clawfleet knows; did you mean ${close.join(" or ")}?`;
   if (known.length > 0) return `is not a field clawfleet knows; the fields here are ${known.join(", ")}`;
   return "is not a field clawfleet knows; check the spelling against the README's declaration reference";
@@ -193,16 +193,20 @@ function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
   return [];
 }
 
+/** Edit distance counting a swap of neighbours as one edit, as in "prot" for "port". */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
   for (let i = 1; i <= a.length; i += 1) {
     const row = [i];
     for (let j = 1; j <= b.length; j += 1) {
-      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = rows[i - 1] ?? [];
+      let best = Math.min((above[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (above[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (rows[i - 2]?.[j - 2] ?? 0) + 1);
+      row[j] = best;
     }
-    previous = row;
+    rows.push(row);
   }
-  return previous[b.length] ?? 0;
+  return rows[a.length]?.[b.length] ?? 0;
 }
 
 /** Messages for the cases zod words in its own terms. */
@@ -364,7 +368,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       // The host's own problems are reported under hosts.<id>; a second line here would only repeat them.
       hostsWithBadRefs.add(id);
     } else if (typeof hostId === "string" && !hosts.has(hostId)) {
-      const known = [...hosts.keys()].join(", ");
+      const known = [...hosts.keys(), ...invalidHosts].join(", ");
       problems.push({
         path: joinPath([...base, "host"]),
         message: `names host ${JSON.stringify(hostId)}, which is not declared; use one of: ${known === "" ? "(no valid hosts)" : known}`,

@@ -13,6 +13,11 @@ export const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with
 /** Placeholder a secret-field message uses for the field's own config path. */
 export const pathToken = "{path}";
 
+/** A field's type message that says "is required" when the field is missing rather than wrong. */
+function expected(what: string): (issue: { input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? `is required: ${what}` : `must be ${what}`);
+}
+
 const secretField = z.unknown().transform((value, ctx): SecretValue => {
   if (value instanceof SecretValue) return value;
   if (typeof value === "string") {
@@ -27,19 +32,19 @@ const secretField = z.unknown().transform((value, ctx): SecretValue => {
 });
 
 const port = z
-  .number({ error: "must be a port number (an integer from 1024 to 65535)" })
+  .number({ error: expected("a port number (an integer from 1024 to 65535)") })
   .int("must be a port number (an integer from 1024 to 65535)")
   .min(1024, "must be a port number from 1024 to 65535 (ports below 1024 need root on the host)")
   .max(65535, "must be a port number from 1024 to 65535");
 
 const absolutePath = z
-  .string({ error: "must be an absolute path such as /data/clawfleet" })
+  .string({ error: expected("an absolute path such as /data/clawfleet") })
   .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path such as /data/clawfleet, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'")
   .refine((p) => p.replace(/\/+$/, "") !== "", "must not be / itself; use a directory such as /data/clawfleet")
   .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "must not contain . or .. segments; write the path out in full");
 
 const modelRef = z
-  .string({ error: "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5" })
+  .string({ error: expected("a model reference provider/model, such as anthropic/claude-sonnet-4-5") })
   .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:-]+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
 
 const dnsName = z
@@ -143,7 +148,7 @@ const binding = z.strictObject({
 
 const tenantCommon = {
   /** The host (a key of `hosts`) this tenant runs on. */
-  host: z.string({ error: "must name a host declared under hosts" }),
+  host: z.string({ error: expected("the name of a host declared under hosts") }),
   /** Display name of the tenant's agent. Default: the tenant id. */
   name: z.string().min(1).max(64).optional(),
   /** Default model, provider/model. */
@@ -211,7 +216,7 @@ export interface Fleet {
 }
 
 export const imageSchema = z
-  .string({ error: "must be a gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" })
+  .string({ error: expected("a gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6") })
   .regex(
     /^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/,
     "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)",
