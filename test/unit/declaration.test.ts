@@ -1,0 +1,466 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { DeclarationError } from "../../stacks/errors";
+import { parseFleet, readStackFile, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../stacks/load";
+import type { DedicatedTenant, SharedTenant } from "../../stacks/schema";
+import { SecretValue } from "../../stacks/secret";
+
+const file = "stacks/Pulumi.test.yaml";
+const devFile = join(__dirname, "../../stacks/Pulumi.dev.yaml");
+const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with a letter, digit or _";
+
+/** Declarations in these tests are edited as freely as a user edits the YAML. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Editable = Record<string, any>;
+
+/** A small valid declaration; each test breaks one thing in its own copy. */
+function valid(): Editable {
+  return {
+    image: "ghcr.io/openclaw/openclaw:2026.9.6",
+    hosts: {
+      gw1: {
+        ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey: new SecretValue("key") },
+        stateRoot: "/data/clawfleet",
+        ports: { from: 18100, to: 18999 },
+        shared: { port: 18789 },
+        tailscale: { serve: true },
+        memoryMb: 16384,
+      },
+    },
+    tenants: {
+      alice: { tier: "dedicated", host: "gw1", model: "anthropic/claude-sonnet-4-5", port: 18101, memoryMb: 1536 },
+      bob: { tier: "shared", host: "gw1", bindings: [{ channel: "telegram", peer: { kind: "direct", id: "123" } }] },
+    },
+  };
+}
+
+/** The exact lines parseFleet reports, or a failure when it accepts the declaration. */
+function linesOf(raw: RawDeclaration): string[] {
+  try {
+    parseFleet(file, raw);
+  } catch (error) {
+    assert.ok(error instanceof DeclarationError, `expected a DeclarationError, got ${String(error)}`);
+    return error.lines;
+  }
+  assert.fail("the declaration was accepted");
+}
+
+function readLinesOf(text: string): string[] {
+  try {
+    readStackFile(file, text);
+  } catch (error) {
+    assert.ok(error instanceof DeclarationError, `expected a DeclarationError, got ${String(error)}`);
+    return error.lines;
+  }
+  assert.fail("the stack file was accepted");
+}
+
+describe("unknown keys", () => {
+  test("at the top level", () => {
+    const raw = valid();
+    raw["tennants"] = {};
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tennants: is not a clawfleet setting (clawfleet:tennants); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants`,
+    ]);
+  });
+
+  test("in a host, its ssh, ports, shared and tailscale maps", () => {
+    const raw = valid();
+    const host = raw["hosts"].gw1;
+    host.stateroot = host.stateRoot;
+    delete host.stateRoot;
+    host.ssh.usr = "deploy";
+    host.ports.too = 18999;
+    host.shared.prot = 1;
+    host.tailscale.server = true;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.ssh.usr: is not a field clawfleet knows; did you mean user?`,
+      `${file}: hosts.gw1.stateRoot: is required: an absolute path such as /data/clawfleet`,
+      `${file}: hosts.gw1.ports.too: is not a field clawfleet knows; did you mean to?`,
+      `${file}: hosts.gw1.shared.prot: is not a field clawfleet knows; did you mean port?`,
+      `${file}: hosts.gw1.tailscale.server: is not a field clawfleet knows; did you mean serve?`,
+      `${file}: hosts.gw1.stateroot: is not a field clawfleet knows; did you mean stateRoot?`,
+    ]);
+  });
+
+  test("in a tenant, its channels and its bindings", () => {
+    const raw = valid();
+    raw["tenants"].alice.ram = 2048;
+    raw["tenants"].alice.channels = { telegrm: { dmPolicy: "open" }, discord: { allowfrom: ["1"] } };
+    raw["tenants"].bob.bindings[0].peer.ID = "1";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
+      `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, port, memoryMb, cpus, pidsLimit, channels, modelKeys, rotation`,
+      `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
+    ]);
+  });
+});
+
+describe("stack file syntax", () => {
+  test("a duplicate key names the key, its line and column", () => {
+    const text = ["config:", "  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6", "  clawfleet:hosts:", "    gw1: {}", "    gw1: {}", ""].join("\n");
+    assert.deepEqual(readLinesOf(text), [`${file}: line 5, column 5: key gw1 appears twice in one map; keep one of them`]);
+  });
+
+  test("a duplicate top-level config key", () => {
+    const text = "config:\n  clawfleet:image: a:1\n  clawfleet:image: b:2\n";
+    assert.deepEqual(readLinesOf(text), [`${file}: line 3, column 3: key clawfleet:image appears twice in one map; keep one of them`]);
+  });
+
+  test("a syntax error gives its line and column", () => {
+    const text = "config:\n  clawfleet:hosts: { gw1: [1, 2 }\n";
+    assert.deepEqual(readLinesOf(text), [
+      `${file}: line 2, column 33: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+      `${file}: line 2, column 34: Flow map in block collection must be sufficiently indented and end with a }`,
+    ]);
+  });
+
+  test("a file without config:", () => {
+    assert.deepEqual(readLinesOf("encryptionsalt: v1:abc\n"), [
+      `${file}: has no config: map; a stack file starts with config: and keys such as clawfleet:hosts`,
+    ]);
+    assert.deepEqual(readLinesOf(""), [`${file}: has no config: map; a stack file starts with config: and keys such as clawfleet:hosts`]);
+  });
+
+  test("nested aliases that expand without bound", () => {
+    const lines = ["config:", "  a: &a0 [x, x]"];
+    for (let i = 1; i <= 12; i += 1) lines.push(`  a${i}: &a${i} [*a${i - 1}, *a${i - 1}]`);
+    assert.deepEqual(readLinesOf(lines.join("\n")), [`${file}: expands more than 1000 aliases (*name); write the values out instead of nesting aliases`]);
+  });
+
+  test("a __proto__ key stays a key and is reported", () => {
+    const raw = readStackFile(file, 'config:\n  clawfleet:__proto__: { image: "x" }\n');
+    assert.deepEqual(Object.keys(raw), ["__proto__"]);
+    assert.equal(Object.getPrototypeOf(raw), Object.prototype);
+  });
+});
+
+describe("ids", () => {
+  const cases: [string, string][] = [
+    ["Alice", `${file}: tenants.Alice: "Alice" is not a valid tenant id: ${idRule}`],
+    ["../x", `${file}: tenants["../x"]: "../x" is not a valid tenant id: ${idRule}`],
+    ["a;rm", `${file}: tenants["a;rm"]: "a;rm" is not a valid tenant id: ${idRule}`],
+    [
+      "\u0430lice",
+      `${file}: tenants["\u0430lice"]: "\u0430lice" is not a valid tenant id (it contains "\u0430", U+0430, which only looks like a Latin letter or sign): ${idRule}`,
+    ],
+    ["a".repeat(65), `${file}: tenants.${"a".repeat(65)}: "${"a".repeat(65)}" is not a valid tenant id: ${idRule}`],
+    ["-x", `${file}: tenants.-x: "-x" is not a valid tenant id: ${idRule}`],
+  ];
+  for (const [id, line] of cases) {
+    test(`tenant id ${JSON.stringify(id)}`, () => {
+      const raw = valid();
+      raw["tenants"][id] = { tier: "dedicated", host: "gw1" };
+      assert.deepEqual(linesOf(raw), [line]);
+    });
+  }
+
+  test("64 characters is still an id", () => {
+    const raw = valid();
+    raw["tenants"]["a".repeat(64)] = { tier: "shared", host: "gw1" };
+    assert.equal(parseFleet(file, raw).tenants.length, 3);
+  });
+
+  test("host names follow the same rule", () => {
+    const raw = valid();
+    raw["hosts"]["GW2"] = raw["hosts"].gw1;
+    raw["hosts"]["gw 3"] = raw["hosts"].gw1;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.GW2: "GW2" is not a valid host name: ${idRule}`,
+      `${file}: hosts["gw 3"]: "gw 3" is not a valid host name: ${idRule}`,
+    ]);
+  });
+});
+
+describe("tenants and hosts", () => {
+  test("a tenant on a host that is not declared", () => {
+    const raw = valid();
+    raw["tenants"].alice.host = "gw2";
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.host: names host "gw2", which is not declared; use one of: gw1`]);
+  });
+
+  test("a tenant on a host that is declared but invalid gets no second line", () => {
+    const raw = valid();
+    raw["hosts"].gw1.stateRoot = "data";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.stateRoot: must be an absolute path such as /data/clawfleet, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'`,
+    ]);
+  });
+
+  test("a tenant without host", () => {
+    const raw = valid();
+    delete raw["tenants"].alice.host;
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.host: is required: the name of a host declared under hosts`]);
+  });
+
+  test("a tenant without tier, and with a wrong one", () => {
+    const raw = valid();
+    delete raw["tenants"].alice.tier;
+    raw["tenants"].bob.tier = "Shared";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.tier: is required; set tier: dedicated (its own gateway container) or tier: shared (an agent in the host's shared gateway)`,
+      `${file}: tenants.bob.tier: must be dedicated or shared, not string "Shared"`,
+    ]);
+  });
+
+  test("a shared tenant on a host without a shared gateway", () => {
+    const raw = valid();
+    delete raw["hosts"].gw1.shared;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.bob.host: host gw1 has no shared gateway; add hosts.gw1.shared: { port: <port> } or set tier: dedicated`,
+    ]);
+  });
+
+  test("bindings on a dedicated tenant, with its other problems in the same pass", () => {
+    const raw = valid();
+    raw["tenants"].alice.bindings = [{ channel: "telegram" }];
+    raw["tenants"].alice.cpus = 0;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.bindings: bindings route chats inside a shared gateway; a dedicated tenant gets all of its gateway's chats. Remove bindings or set tier: shared`,
+      `${file}: tenants.alice.cpus: must be greater than 0`,
+    ]);
+  });
+
+  test("a bad peer kind", () => {
+    const raw = valid();
+    raw["tenants"].bob.bindings[0].peer.kind = "dm";
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.bob.bindings[0].peer.kind: must be direct, group or channel`]);
+  });
+
+  test("stateRoot relative, / and with ..", () => {
+    for (const [stateRoot, message] of [
+      ["data/clawfleet", "must be an absolute path such as /data/clawfleet, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'"],
+      ["/", "must not be / itself; use a directory such as /data/clawfleet"],
+      ["//", "must not be / itself; use a directory such as /data/clawfleet"],
+      ["/data/../etc", "must not contain . or .. segments; write the path out in full"],
+    ]) {
+      const raw = valid();
+      raw["hosts"].gw1.stateRoot = stateRoot;
+      assert.deepEqual(linesOf(raw), [`${file}: hosts.gw1.stateRoot: ${message}`], stateRoot);
+    }
+  });
+
+  test("an image without tag, and no image", () => {
+    const raw = valid();
+    raw["image"] = "ghcr.io/openclaw/openclaw";
+    assert.deepEqual(linesOf(raw), [`${file}: image: must pin a tag or digest (for example :2026.9.6); an untagged image moves under you`]);
+    raw["image"] = "localhost:5000/openclaw";
+    assert.deepEqual(linesOf(raw), [`${file}: image: must pin a tag or digest (for example :2026.9.6); an untagged image moves under you`]);
+    delete raw["image"];
+    assert.deepEqual(linesOf(raw), [`${file}: image: is required: the gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6`]);
+  });
+
+  test("empty and missing hosts and tenants", () => {
+    assert.deepEqual(linesOf({ image: "x:1", hosts: {}, tenants: {} }), [
+      `${file}: hosts: is empty; declare at least one, such as gw1: { stateRoot: /data/clawfleet, ports: { from: 18100, to: 18999 } }`,
+      `${file}: tenants: is empty; declare at least one, such as alice: { tier: dedicated, host: gw1 }`,
+    ]);
+    assert.deepEqual(linesOf({ image: "x:1" }), [
+      `${file}: hosts: is required; declare at least one under clawfleet:hosts, such as gw1: { stateRoot: /data/clawfleet, ports: { from: 18100, to: 18999 } }`,
+      `${file}: tenants: is required; declare at least one under clawfleet:tenants, such as alice: { tier: dedicated, host: gw1 }`,
+    ]);
+    assert.deepEqual(linesOf({ image: "x:1", hosts: [], tenants: "alice" }), [
+      `${file}: hosts: must be a map of host name to settings, not a list`,
+      `${file}: tenants: must be a map of tenant id to settings, not string "alice"`,
+    ]);
+  });
+
+  test("wrong types say what they got", () => {
+    const raw = valid();
+    raw["hosts"].gw1.tailscale.serve = "yes";
+    raw["tenants"].alice.pidsLimit = 1.5;
+    raw["tenants"].alice.memoryMb = "2G";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.tailscale.serve: must be a boolean, not string "yes"`,
+      `${file}: tenants.alice.memoryMb: must be a number of megabytes, such as 1536`,
+      `${file}: tenants.alice.pidsLimit: must be a whole number, not number 1.5`,
+    ]);
+  });
+
+  test("a host's memory budget below what its gateways may use", () => {
+    const raw = valid();
+    raw["hosts"].gw1.memoryMb = 3000;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.memoryMb: 3000 MB is less than the 3584 MB the gateways on this host may use (1 dedicated + shared); raise memoryMb, lower tenants' memoryMb or move tenants to another host`,
+    ]);
+  });
+});
+
+describe("secrets", () => {
+  /** Sets `value` at a secretPaths pattern with each `*` replaced by a name. */
+  function place(raw: Editable, pattern: string, value: unknown): string {
+    const names: Record<string, string> = { hosts: "gw1", tenants: "alice", modelKeys: "anthropic", channels: "telegram" };
+    const segments: string[] = [];
+    let target = raw;
+    const parts = pattern.split(".");
+    parts.forEach((part, index) => {
+      const key = part === "*" ? (names[parts[index - 1] as string] as string) : part;
+      segments.push(key);
+      if (index === parts.length - 1) target[key] = value;
+      else target = target[key] ??= {};
+    });
+    return segments.join(".");
+  }
+
+  for (const pattern of secretPaths) {
+    test(`plain text at ${pattern}`, () => {
+      const raw = valid();
+      const path = place(raw, pattern, "hunter2");
+      assert.deepEqual(linesOf(raw), [
+        `${file}: ${path}: is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${path}' <value>`,
+      ]);
+    });
+
+    test(`a credential at ${pattern} gives one line, not two`, () => {
+      const raw = valid();
+      const path = place(raw, pattern, "sk-ant-api03-abcdefghijklmnopqrstuvwxyz");
+      assert.deepEqual(linesOf(raw), [
+        `${file}: ${path}: is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${path}' <value>`,
+      ]);
+    });
+
+    test(`a number at ${pattern}`, () => {
+      const raw = valid();
+      const path = place(raw, pattern, 1234);
+      assert.deepEqual(linesOf(raw), [`${file}: ${path}: must be a secret set with: pulumi config set --secret --path 'clawfleet:${path}' <value>`]);
+    });
+  }
+
+  test("a credential-looking string in any other field", () => {
+    const raw = valid();
+    raw["tenants"].alice.labels = { owner: "sk-ant-api03-abcdefghijklmnopqrstuvwxyz" };
+    raw["tenants"].bob.bindings[0].comment = "token ghp_abcdefghijklmnopqrstuvwxyz0123";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.labels.owner: looks like a credential in plain text; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:tenants.alice.labels.owner' <value>)`,
+      `${file}: tenants.bob.bindings[0].comment: looks like a credential in plain text; remove it from the file and keep it in secure config (pulumi config set --secret --path 'clawfleet:tenants.bob.bindings[0].comment' <value>)`,
+    ]);
+  });
+
+  test("a secure: value in the file becomes a placeholder", () => {
+    const raw = readStackFile(file, "config:\n  clawfleet:hosts:\n    gw1:\n      ssh: { host: gw1, privateKey: { secure: v1:abcdefghijklmnop } }\n");
+    const key = raw["hosts"] as { gw1: { ssh: { privateKey: unknown } } };
+    assert.ok(key.gw1.ssh.privateKey instanceof SecretValue);
+    assert.equal(key.gw1.ssh.privateKey.value, "[secure:v1:abcdefghi]");
+    assert.equal(JSON.stringify(key), '{"gw1":{"ssh":{"host":"gw1","privateKey":"[secret]"}}}');
+  });
+
+  test("wrapSecretPaths wraps the strings at the secret paths and nothing else", () => {
+    const raw = {
+      image: "x:1",
+      hosts: {
+        gw1: {
+          ssh: { host: "gw1", privateKey: "k1" },
+          shared: { port: 18789, modelKeys: { anthropic: "k2", openai: "k3" }, channels: { telegram: { token: "k4", allowFrom: ["u"] } } },
+        },
+        gw2: { stateRoot: "/s" },
+      },
+      tenants: { alice: { host: "gw1", modelKeys: { anthropic: "k5" }, channels: { slack: { token: "k6", dmPolicy: "open" } }, labels: { token: "l" } } },
+    };
+    const wrapped = wrapSecretPaths(raw) as typeof raw;
+    const secrets: string[] = [];
+    const plain: string[] = [];
+    const walk = (value: unknown, path: string): void => {
+      if (value instanceof SecretValue) secrets.push(`${path}=${value.value}`);
+      else if (typeof value === "string") plain.push(path);
+      else if (typeof value === "object" && value !== null) for (const [key, item] of Object.entries(value)) walk(item, path === "" ? key : `${path}.${key}`);
+    };
+    walk(wrapped, "");
+    assert.deepEqual(secrets, [
+      "hosts.gw1.ssh.privateKey=k1",
+      "hosts.gw1.shared.modelKeys.anthropic=k2",
+      "hosts.gw1.shared.modelKeys.openai=k3",
+      "hosts.gw1.shared.channels.telegram.token=k4",
+      "tenants.alice.modelKeys.anthropic=k5",
+      "tenants.alice.channels.slack.token=k6",
+    ]);
+    assert.deepEqual(plain, [
+      "image",
+      "hosts.gw1.ssh.host",
+      "hosts.gw1.shared.channels.telegram.allowFrom.0",
+      "hosts.gw2.stateRoot",
+      "tenants.alice.host",
+      "tenants.alice.channels.slack.dmPolicy",
+      "tenants.alice.labels.token",
+    ]);
+    assert.equal(raw.hosts.gw1.ssh.privateKey, "k1", "the input is not changed");
+  });
+});
+
+test("five different problems give five lines, in one error", () => {
+  const raw = valid();
+  raw["image"] = "openclaw";
+  raw["hosts"].gw1.stateRoot = "/";
+  raw["tenants"].alice.host = "gw9";
+  raw["tenants"].bob.bindings[0].peer.kind = "dm";
+  raw["tenants"]["Carol"] = { tier: "dedicated", host: "gw1" };
+  try {
+    parseFleet(file, raw);
+    assert.fail("the declaration was accepted");
+  } catch (error) {
+    assert.ok(error instanceof DeclarationError);
+    assert.deepEqual(error.lines, [
+      `${file}: image: must pin a tag or digest (for example :2026.9.6); an untagged image moves under you`,
+      `${file}: hosts.gw1.stateRoot: must not be / itself; use a directory such as /data/clawfleet`,
+      `${file}: tenants.Carol: "Carol" is not a valid tenant id: ${idRule}`,
+      `${file}: tenants.alice.host: names host "gw9", which is not declared; use one of: gw1`,
+      `${file}: tenants.bob.bindings[0].peer.kind: must be direct, group or channel`,
+    ]);
+    assert.equal(error.message.split("\n")[0], `${file}: the declaration has 5 problems:`);
+    assert.deepEqual(error.message.split("\n").slice(1), error.lines);
+  }
+});
+
+describe("valid declarations", () => {
+  test("the dev stack parses", () => {
+    const fleet = parseFleet(devFile, readStackFile(devFile, readFileSync(devFile, "utf8")));
+    assert.equal(fleet.image, "ghcr.io/openclaw/openclaw:2026.9.6");
+    assert.deepEqual(
+      fleet.hosts.map((host) => host.id),
+      ["local"],
+    );
+    assert.deepEqual(
+      fleet.tenants.map((tenant) => `${tenant.id}:${tenant.tier}`),
+      ["alice:dedicated", "dave:dedicated", "bob:shared", "carol:shared"],
+    );
+  });
+
+  test("defaults are applied", () => {
+    const raw = valid();
+    delete raw["tenants"].alice.memoryMb;
+    delete raw["hosts"].gw1.tailscale;
+    raw["hosts"].gw1.ssh = { host: "gw1.example.ts.net" };
+    const fleet = parseFleet(file, raw);
+    const alice = fleet.tenants.find((tenant) => tenant.id === "alice") as DedicatedTenant;
+    assert.equal(alice.memoryMb, 1536);
+    assert.equal(alice.cpus, 1);
+    assert.equal(alice.pidsLimit, 512);
+    const host = fleet.hosts[0];
+    assert.deepEqual(host?.tailscale, { serve: false });
+    assert.equal(host?.ssh?.user, "root");
+    assert.equal(host?.ssh?.port, 22);
+    assert.equal(host?.shared?.memoryMb, 2048);
+    const bob = fleet.tenants.find((tenant) => tenant.id === "bob") as SharedTenant;
+    assert.deepEqual(bob.bindings, [{ channel: "telegram", peer: { kind: "direct", id: "123" } }]);
+  });
+
+  test("a pinned port is kept and a derived one is marked so", () => {
+    const raw = valid();
+    raw["tenants"].dave = { tier: "dedicated", host: "gw1" };
+    const fleet = parseFleet(file, raw);
+    const alice = fleet.tenants.find((tenant) => tenant.id === "alice") as DedicatedTenant;
+    const dave = fleet.tenants.find((tenant) => tenant.id === "dave") as DedicatedTenant;
+    assert.deepEqual([alice.port, alice.portDerived], [18101, false]);
+    assert.equal(dave.portDerived, true);
+    assert.ok(dave.port >= 18100 && dave.port <= 18999 && dave.port !== 18789);
+  });
+
+  test("secrets stay SecretValue through the boundary", () => {
+    const fleet = parseFleet(file, valid());
+    const key = fleet.hosts[0]?.ssh?.privateKey;
+    assert.ok(key instanceof SecretValue);
+    assert.equal(key.value, "key");
+  });
+});
