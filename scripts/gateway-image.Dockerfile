@@ -23,9 +23,10 @@ USER 1000:1000
 EXPOSE 18789
 
 # Probe with node itself (no curl in the image). Unknown paths answer 200 with
-# the Control UI, so the body has to be checked, not only the status.
+# the Control UI page, so the JSON body is checked, not only the status:
+# /healthz answers {"ok":true,"status":"live"}.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OPENCLAW_GATEWAY_PORT||18789)+'/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('ok')?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OPENCLAW_GATEWAY_PORT||18789)+'/healthz').then(r=>r.json()).then(j=>process.exit(j&&j.ok===true?0:1),()=>process.exit(1))"]
 
 ENTRYPOINT ["node", "/app/node_modules/openclaw/openclaw.mjs"]
 CMD ["gateway", "run"]
