@@ -36,9 +36,13 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-if [ "$WITH_TEST_TOOLS" -eq 1 ]; then
-  "$SCRIPT_DIR/install-test-tools.sh"
-fi
+# Runs on every exit path, so the tools are there even when the daemon was
+# already up. The apt index refreshed for docker.io is reused.
+finish() {
+  if [ "$WITH_TEST_TOOLS" -eq 1 ]; then
+    "$SCRIPT_DIR/install-test-tools.sh"
+  fi
+}
 
 docker_answers() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1
@@ -46,13 +50,17 @@ docker_answers() {
 
 if docker_answers; then
   log "docker daemon already running; leaving it alone"
+  finish
   exit 0
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
   log "dockerd not found; installing Debian's docker.io"
   export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update
+  if [ "${CLAWFLEET_APT_UPDATED:-0}" != 1 ]; then
+    "${SUDO[@]}" apt-get update
+    export CLAWFLEET_APT_UPDATED=1
+  fi
   "${SUDO[@]}" apt-get install -y --no-install-recommends docker.io
 fi
 
@@ -70,11 +78,17 @@ else
   log "starting dockerd (log: $DOCKERD_LOG)"
   # setsid detaches the daemon from this shell so it outlives the script.
   "${SUDO[@]}" setsid dockerd >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  DOCKERD_PID=$!
   disown || true
 fi
 
 waited=0
 until docker_answers; do
+  if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+    log "dockerd exited during startup; last lines of $DOCKERD_LOG:"
+    tail -n 30 "$DOCKERD_LOG" >&2 || true
+    exit 1
+  fi
   if [ "$waited" -ge "$WAIT_SECONDS" ]; then
     log "dockerd did not answer within ${WAIT_SECONDS}s; last lines of $DOCKERD_LOG:"
     tail -n 30 "$DOCKERD_LOG" >&2 || true
@@ -88,3 +102,4 @@ until docker_answers; do
 done
 
 log "docker daemon is up after ${waited}s"
+finish

@@ -22,5 +22,8 @@ fi
 
 log "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update
+# CLAWFLEET_APT_UPDATED=1 means the caller refreshed the apt index already.
+if [ "${CLAWFLEET_APT_UPDATED:-0}" != 1 ]; then
+  "${SUDO[@]}" apt-get update
+fi
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
