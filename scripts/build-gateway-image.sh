@@ -92,6 +92,20 @@ fi
 
 START_SECONDS=$SECONDS
 mkdir -p "$CACHE_DIR"
+
+# One build at a time per cache; a build that waited may find the image done.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_DIR/.build.lock"
+  if ! flock -n 9; then
+    log "another build holds $CACHE_DIR/.build.lock; waiting"
+    flock 9
+  fi
+  if docker image inspect "$IMAGE_REF" >/dev/null 2>&1; then
+    log "image $IMAGE_REF was built meanwhile"
+    printf '%s\n' "$IMAGE_REF"
+    exit 0
+  fi
+fi
 WORK_DIR="$(mktemp -d "$CACHE_DIR/.work.XXXXXX")"
 cleanup() { rm -rf "$WORK_DIR"; }
 trap cleanup EXIT
