@@ -58,7 +58,9 @@ export function readStackFile(file: string, text: string): RawDeclaration {
     }
     return { path: "", message: `${where}${firstLine(error.message)}` };
   });
-  if (problems.length > 0) throw new DeclarationError(file, problems);
+  // The parser can report one unclosed bracket twice at the same place.
+  const distinct = problems.filter((problem, index) => problems.findIndex((other) => other.message === problem.message) === index);
+  if (distinct.length > 0) throw new DeclarationError(file, distinct);
 
   const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode, { file, document, aliases: 0 });
   if (!isRecord(root) || !isRecord(root["config"])) {
@@ -364,7 +366,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       hostsWithBadRefs.add(id);
     }
     const hostId = value["host"];
-    if (typeof hostId === "string" && invalidHosts.has(hostId)) {
+    if (typeof hostId === "string" && (invalidHosts.has(hostId) || (isRecord(raw["hosts"]) && Object.hasOwn(raw["hosts"], hostId) && !hosts.has(hostId)))) {
       // The host's own problems are reported under hosts.<id>; a second line here would only repeat them.
       hostsWithBadRefs.add(id);
     } else if (typeof hostId === "string" && !hosts.has(hostId)) {

@@ -15,7 +15,11 @@ export const pathToken = "{path}";
 
 /** A field's type message that says "is required" when the field is missing rather than wrong. */
 function expected(what: string): (issue: { input?: unknown }) => string {
-  return (issue) => (issue.input === undefined ? `is required: ${what}` : `must be ${what}`);
+  return ({ input }) => {
+    if (input === undefined) return `is required: ${what}`;
+    if (typeof input === "string") return `must be ${what}, not the string ${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input)}`;
+    return `must be ${what}`;
+  };
 }
 
 const secretField = z.unknown().transform((value, ctx): SecretValue => {

@@ -190,6 +190,13 @@ describe("tenants and hosts", () => {
     ]);
   });
 
+  test("a tenant on a host whose name is invalid gets no second line", () => {
+    const raw = valid();
+    raw["hosts"]["GW2"] = raw["hosts"].gw1;
+    raw["tenants"].alice.host = "GW2";
+    assert.deepEqual(linesOf(raw), [`${file}: hosts.GW2: "GW2" is not a valid host name: ${idRule}`]);
+  });
+
   test("a tenant without host", () => {
     const raw = valid();
     delete raw["tenants"].alice.host;
@@ -273,8 +280,10 @@ describe("tenants and hosts", () => {
     raw["hosts"].gw1.tailscale.serve = "yes";
     raw["tenants"].alice.pidsLimit = 1.5;
     raw["tenants"].alice.memoryMb = "2G";
+    raw["tenants"].alice.port = "18101";
     assert.deepEqual(linesOf(raw), [
       `${file}: hosts.gw1.tailscale.serve: must be a boolean, not string "yes"`,
+      `${file}: tenants.alice.port: must be a port number (an integer from 1024 to 65535), not the string "18101"`,
       `${file}: tenants.alice.memoryMb: must be a number of megabytes, such as 1536`,
       `${file}: tenants.alice.pidsLimit: must be a whole number, not number 1.5`,
     ]);
