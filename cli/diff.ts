@@ -139,7 +139,11 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       continue;
     }
     if (role.endsWith("token")) {
-      if (paths.some((p) => p.startsWith("keepers"))) fields.add("token rotation");
+      // A new token reaches the container through its (secret) environment: it restarts.
+      if (paths.some((p) => p.startsWith("keepers"))) {
+        fields.add("token rotation");
+        replaced = true;
+      }
       continue;
     }
     for (const path of paths) fields.add(`${role} ${path}`);
@@ -253,6 +257,8 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       const newHost = hostOf(neu);
       if (oldHost !== newHost) warnings.push(`${id}: moves from host ${oldHost} to ${newHost}; copy its state directory before the old container is removed`);
       if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
+      if (fields.includes("token rotation"))
+        warnings.push(`${id}: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)`);
       tenants.push({ id, effect: replaced ? "replaced" : "changed", tier: tierOf(neu), host: newHost, fields, warnings });
     }
   }

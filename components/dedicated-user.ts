@@ -11,6 +11,8 @@ export interface DedicatedUserArgs {
   readonly placement: GatewayPlacement;
   /** The host's state root; the tenant's state is `<stateRoot>/users/<id>`. */
   readonly stateRoot: string;
+  /** The previous gateway in this tenant's rollout lane on the host, if any. */
+  readonly after?: DedicatedUser | undefined;
 }
 
 /** Docker container (and network) name of a dedicated tenant's gateway. */
@@ -45,6 +47,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
         labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated", "clawfleet.host": placement.hostId },
         secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
         rotation: tenant.rotation,
+        after: args.after?.gateway.container,
       },
       this,
     );

@@ -15,6 +15,13 @@ export interface TenantOutput {
 }
 
 /**
+ * Gateways replaced or created at the same time on one host. Each lane is a chain: a
+ * gateway starts only when the one before it is healthy, so a failing health check stops
+ * its lane's rollout instead of taking down every tenant.
+ */
+export const rolloutLanes = 2;
+
+/**
  * Creates every resource a fleet declares: one GatewayHost per host, one DedicatedUser
  * or SharedBinding per tenant. Components are top-level and named by host name or tenant
  * id, so a tenant's resources keep their identity when other tenants come and go.
@@ -32,12 +39,18 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
   );
 
   const outputs: Record<string, TenantOutput> = {};
-  for (const tenant of fleet.tenants) {
+  const lanes = new Map<string, DedicatedUser[]>();
+  const ordered = [...fleet.tenants].sort((a, b) => a.id.localeCompare(b.id));
+  for (const tenant of ordered) {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
     const { host, component } = entry;
     if (tenant.tier === "dedicated") {
-      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, stateRoot: host.stateRoot });
+      const hostLanes = lanes.get(host.id) ?? [];
+      const previous = hostLanes.length >= rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
+      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, stateRoot: host.stateRoot, after: previous });
+      hostLanes.push(user);
+      lanes.set(host.id, hostLanes);
       outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };
     } else {
       const sharedGateway = component.shared;

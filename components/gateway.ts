@@ -35,6 +35,8 @@ export interface GatewayArgs {
   readonly secretEnv: Readonly<Record<string, string>>;
   /** Changing this value rotates the gateway token. */
   readonly rotation: string | undefined;
+  /** A container this one waits for: rollouts on a host go one gateway per lane at a time. */
+  readonly after?: docker.Container | undefined;
 }
 
 /** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
@@ -129,7 +131,7 @@ export class GatewayResources {
       {
         ...opts,
         provider: placement.docker,
-        dependsOn: [this.configFile],
+        dependsOn: args.after === undefined ? [this.configFile] : [this.configFile, args.after],
         // The container name and host port are fixed, so the old container must go first.
         deleteBeforeReplace: true,
         replaceOnChanges: ["image", "ports"],

@@ -155,3 +155,29 @@ describe("clawfleet diff", { concurrency: true }, () => {
     );
   });
 });
+
+describe("clawfleet diff of a token rotation", () => {
+  it("says the gateway restarts and its token changes", async () => {
+    const base = variant("rotation-base", (text) =>
+      replaceOnce(text, "      labels: { team: research }\n", "      labels: { team: research }\n      rotation: r1\n"),
+    );
+    const head = variant("rotation-head", (text) =>
+      replaceOnce(text, "      labels: { team: research }\n", "      labels: { team: research }\n      rotation: r2\n"),
+    );
+    const { stdout } = await clawfleet("diff", base, head);
+    assert.equal(
+      stdout,
+      [
+        "stack dev: 0 added, 0 changed, 1 replaced, 0 removed tenants; 0 hosts changed",
+        "",
+        "Replaced (gateway restarts):",
+        "  alice (dedicated on local): token rotation",
+        "",
+        "Warnings:",
+        "  ! alice: the gateway container is recreated (chats pause for about 15 s; state is kept)",
+        "  ! alice: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)",
+        "",
+      ].join("\n"),
+    );
+  });
+});
