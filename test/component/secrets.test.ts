@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanJsonResource } from "../../cli/diff";
+import { mockRandomValue, runUnderMocks, type PlannedResource } from "../../cli/mock-run";
+import { renderPlanJson, renderPlanTree } from "../../cli/plan-output";
+import { DeclarationError } from "../../stacks/errors";
+import { parseFleet } from "../../stacks/load";
+
+// The program as `pulumi up` runs it: structured config decrypted by the engine, keys marked secret.
+const modelKey = "sk-ant-api03-MODELKEYVALUE0000000000000000";
+const botToken = "123456789:TELEGRAMBOTTOKENVALUE000000000000000";
+const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nPRIVATEKEYBODY\n-----END OPENSSH PRIVATE KEY-----";
+const sharedKey = "sk-ant-api03-SHAREDKEYVALUE000000000000000";
+const hosts = {
+  gw1: {
+    ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey },
+    stateRoot: "/data/clawfleet",
+    ports: { from: 18100, to: 18199 },
+    shared: { port: 18789, model: "anthropic/claude-sonnet-4-5", modelKeys: { anthropic: sharedKey } },
+    tailscale: { serve: true },
+  },
+};
+const tenants = {
+  alice: {
+    tier: "dedicated",
+    host: "gw1",
+    model: "anthropic/claude-sonnet-4-5",
+    modelKeys: { anthropic: modelKey },
+    channels: { telegram: { dmPolicy: "pairing", token: botToken } },
+  },
+  bob: { tier: "shared", host: "gw1", bindings: [{ channel: "telegram", peer: { kind: "direct", id: "1" } }] },
+};
+
+let resources: PlannedResource[] = [];
+let outputs: { tenants: Record<string, { token: pulumi.Output<string>; port: number }> };
+const tokens = ["alice-token", "gw1-shared-token"].map((name) => mockRandomValue("secrets", name, { length: 48, special: false }));
+const secrets = [modelKey, botToken, privateKey, sharedKey, "PRIVATEKEYBODY", ...tokens];
+
+function assertNoSecret(text: string, where: string): void {
+  for (const secret of secrets) assert.ok(!text.includes(secret), `${where} contains ${secret.slice(0, 16)}...`);
+}
+
+before(async () => {
+  const run = await runUnderMocks({
+    project: "clawfleet",
+    stack: "secrets",
+    config: { "clawfleet:image": "ghcr.io/openclaw/openclaw:2026.9.6", "clawfleet:hosts": JSON.stringify(hosts), "clawfleet:tenants": JSON.stringify(tenants) },
+    secretKeys: ["clawfleet:hosts", "clawfleet:tenants"],
+    program: () => require("../../index") as unknown,
+  });
+  resources = run.resources;
+  outputs = run.outputs as typeof outputs;
+});
+
+describe("secrets", () => {
+  it("never appear in printed plan inputs, plan JSON or the plan tree", () => {
+    assertNoSecret(JSON.stringify(resources.map((r) => r.inputs)), "inputs");
+    assertNoSecret(renderPlanJson({ stack: "secrets", resources, outputs }), "plan --json");
+    assertNoSecret(renderPlanTree({ stack: "secrets", resources, outputs }), "plan tree");
+  });
+
+  it("never appear in command scripts or the config files they write", () => {
+    for (const resource of resources.filter((r) => r.type.startsWith("command:"))) {
+      for (const key of ["create", "delete", "stdin"]) {
+        const value = resource.revealedInputs[key];
+        if (typeof value === "string") assertNoSecret(value, `${resource.name}.${key}`);
+      }
+    }
+  });
+
+  it("reach the gateway only through secret inputs: container environment and SSH connection", () => {
+    const alice = resources.find((r) => r.name === "alice-container");
+    assert.deepEqual(alice?.secretInputs, ["envs"]);
+    const envs = alice?.revealedInputs["envs"] as string[];
+    assert.ok(envs.includes(`ANTHROPIC_API_KEY=${modelKey}`));
+    assert.ok(envs.includes(`TELEGRAM_BOT_TOKEN=${botToken}`));
+    const shared = resources.find((r) => r.name === "gw1-shared-container");
+    assert.ok((shared?.revealedInputs["envs"] as string[]).includes(`ANTHROPIC_API_KEY=${sharedKey}`));
+    for (const command of resources.filter((r) => r.type === "command:remote:Command")) {
+      assert.deepEqual(command.secretInputs, ["connection"], command.name);
+    }
+  });
+
+  it("never appear in a diff, text or markdown", () => {
+    const printed = JSON.parse(renderPlanJson({ stack: "secrets", resources, outputs })) as { resources: PlanJsonResource[] };
+    const diff = diffPlans("secrets", [], printed.resources);
+    assertNoSecret(renderDiffText(diff), "diff");
+    assertNoSecret(renderDiffMarkdown(diff), "diff --markdown");
+  });
+
+  it("are secret outputs: every tenant's token", async () => {
+    for (const [id, tenant] of Object.entries(outputs.tenants)) assert.equal(await pulumi.isSecret(tenant.token), true, id);
+    assert.equal(await pulumi.isSecret(pulumi.output(outputs.tenants["alice"]?.port)), false);
+  });
+
+  it("are not repeated in the error for a secret given in plain text", () => {
+    const raw = { image: "ghcr.io/openclaw/openclaw:2026.9.6", hosts, tenants };
+    assert.throws(
+      () => parseFleet("stacks/Pulumi.prod.yaml", raw),
+      (error: unknown) => {
+        assert.ok(error instanceof DeclarationError);
+        assertNoSecret(error.message, "error message");
+        assert.ok(error.lines.some((line) => line.startsWith("stacks/Pulumi.prod.yaml: tenants.alice.modelKeys.anthropic: ")));
+        return true;
+      },
+    );
+  });
+});
