@@ -314,8 +314,8 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   for (const key of Object.keys(raw)) {
     if (!(topLevelKeys as readonly string[]).includes(key)) {
       problems.push({
-        path: key,
-        message: `is not a clawfleet setting (clawfleet:${key}); known settings: ${topLevelKeys.map((k) => `clawfleet:${k}`).join(", ")}`,
+        path: joinPath([key]),
+        message: `is not a clawfleet setting (${JSON.stringify(`${namespace}:${key}`).slice(1, -1)}); known settings: ${topLevelKeys.map((k) => `clawfleet:${k}`).join(", ")}`,
       });
     }
   }

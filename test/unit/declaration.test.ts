@@ -66,6 +66,14 @@ describe("unknown keys", () => {
     ]);
   });
 
+  test("a key holding a line break stays on one line", () => {
+    const raw = valid();
+    raw["tenants\nimage"] = {};
+    assert.deepEqual(linesOf(raw), [
+      `${file}: ["tenants\\nimage"]: is not a clawfleet setting (clawfleet:tenants\\nimage); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants`,
+    ]);
+  });
+
   test("in a host, its ssh, ports, shared and tailscale maps", () => {
     const raw = valid();
     const host = raw["hosts"].gw1;
