@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import fc from "fast-check";
+import { DeclarationError } from "../../stacks/errors";
+import { parseFleet, readStackFile, type RawDeclaration } from "../../stacks/load";
+import { SecretValue } from "../../stacks/secret";
+
+/**
+ * The boundary's contract under arbitrary input: it returns a Fleet or throws one
+ * DeclarationError whose every line names the file; it never throws anything else.
+ */
+
+const file = "fuzz.yaml";
+const devText = readFileSync(join(__dirname, "../../stacks/Pulumi.dev.yaml"), "utf8");
+const devRaw = readStackFile(file, devText);
+
+function checkParse(raw: RawDeclaration): void {
+  try {
+    parseFleet(file, raw);
+  } catch (error) {
+    assert.ok(error instanceof DeclarationError, `parseFleet threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    assert.ok(error.lines.length > 0, "a DeclarationError lists at least one problem");
+    for (const line of error.lines) assert.ok(line.startsWith(`${file}: `), line);
+    for (const line of error.lines) assert.ok(!line.includes("\n"), `one problem per line: ${JSON.stringify(line)}`);
+  }
+}
+
+function checkRead(text: string): void {
+  let raw: RawDeclaration;
+  try {
+    raw = readStackFile(file, text);
+  } catch (error) {
+    assert.ok(error instanceof DeclarationError, `readStackFile threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    for (const line of error.lines) assert.ok(line.startsWith(`${file}: `), line);
+    return;
+  }
+  checkParse(raw);
+}
+
+/** Strings a careless or hostile declaration might hold. */
+const nastyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: "grapheme" }),
+  fc.constantFrom(
+    "",
+    "/",
+    "../x",
+    "a;rm -rf /",
+    "$(id)",
+    "`id`",
+    "\u0430lice",
+    "alice\n",
+    "a".repeat(65),
+    "__proto__",
+    "constructor",
+    "toString",
+    "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "ghcr.io/openclaw/openclaw",
+    "gw1",
+    "local",
+    "dedicated",
+    "shared",
+    "{path}",
+  ),
+);
+
+const scalar = fc.oneof(
+  nastyString,
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(0, -1, 1024, 18101, 18789, 65535, 65536, Number.NaN, Infinity),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.constant(new SecretValue("s")),
+);
+
+const value = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: "small", withCrossShrink: true }, scalar, tie("list"), tie("map")),
+  list: fc.array(tie("node"), { maxLength: 4 }),
+  map: fc.dictionary(fc.oneof(nastyString, fc.constantFrom("tier", "host", "port", "ssh", "shared", "bindings", "peer", "kind", "secure")), tie("node"), {
+    maxKeys: 5,
+  }),
+})).node;
+
+test("arbitrary declarations give a Fleet or a DeclarationError", () => {
+  const declaration = fc.record({ image: value, hosts: value, tenants: value, extra: fc.dictionary(fc.string(), value, { maxKeys: 2 }) }, { requiredKeys: [] });
+  fc.assert(
+    fc.property(declaration, ({ extra, ...raw }) => checkParse({ ...(extra ?? {}), ...raw })),
+    { numRuns: 1000 },
+  );
+});
+
+/** Every path (list of keys) to a value inside `node`. */
+function pathsOf(node: unknown, prefix: string[] = []): string[][] {
+  if (typeof node !== "object" || node === null || node instanceof SecretValue) return [];
+  return Object.entries(node).flatMap(([key, item]) => [[...prefix, key], ...pathsOf(item, [...prefix, key])]);
+}
+
+type Mutation = { kind: "drop" } | { kind: "rename"; to: string } | { kind: "replace"; with: unknown };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.constant({ kind: "drop" as const }),
+  nastyString.map((to) => ({ kind: "rename" as const, to })),
+  value.map((replacement) => ({ kind: "replace" as const, with: replacement })),
+);
+
+function mutate(raw: RawDeclaration, path: readonly string[], change: Mutation): void {
+  const parent = path.slice(0, -1).reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, raw);
+  const key = path[path.length - 1] as string;
+  const old = parent[key];
+  if (change.kind !== "replace") delete parent[key];
+  if (change.kind === "rename") Object.defineProperty(parent, change.to, { value: old, enumerable: true, writable: true, configurable: true });
+  if (change.kind === "replace") parent[key] = change.with;
+}
+
+test("mutations of the dev declaration give a Fleet or a DeclarationError", () => {
+  const paths = pathsOf(devRaw);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(), mutation), { minLength: 1, maxLength: 4 }), (changes) => {
+      const raw = structuredClone(devRaw);
+      for (const [index, change] of changes) {
+        const live = pathsOf(raw);
+        const path = live.length === 0 ? undefined : live[index % live.length];
+        if (path !== undefined) mutate(raw, path, change);
+      }
+      checkParse(raw);
+    }),
+    { numRuns: 1000 },
+  );
+  assert.ok(paths.length > 30, "the dev declaration has enough places to mutate");
+});
+
+test("arbitrary YAML text gives a declaration or a DeclarationError", () => {
+  const token = fc.constantFrom(
+    "config:",
+    "clawfleet:hosts:",
+    "\n",
+    "  ",
+    "- ",
+    ": ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "&a ",
+    "*a",
+    "!!str ",
+    "'",
+    '"',
+    "#",
+    "a",
+    "1",
+    "\t",
+    "secure: ",
+  );
+  const yamlish = fc.array(token, { maxLength: 40 }).map((parts) => parts.join(""));
+  fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), yamlish), checkRead), { numRuns: 800 });
+});
+
+test("edits of the dev stack file give a declaration or a DeclarationError", () => {
+  const edit = fc.tuple(fc.nat({ max: devText.length }), fc.nat({ max: 8 }), fc.string({ maxLength: 6 }));
+  fc.assert(
+    fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), (edits) => {
+      let text = devText;
+      for (const [at, remove, insert] of edits) text = text.slice(0, at) + insert + text.slice(at + remove);
+      checkRead(text);
+    }),
+    { numRuns: 1000 },
+  );
+});
