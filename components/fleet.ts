@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Fleet, SharedTenant } from "../stacks/schema";
+import { compareIds, type Fleet, type SharedTenant } from "../stacks/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
@@ -40,7 +40,7 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
 
   const outputs: Record<string, TenantOutput> = {};
   const lanes = new Map<string, DedicatedUser[]>();
-  const ordered = [...fleet.tenants].sort((a, b) => a.id.localeCompare(b.id));
+  const ordered = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
   for (const tenant of ordered) {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { DeclarationError, joinPath, type Problem } from "./errors";
 import { allocatePorts, type HostPorts } from "./ports";
 import {
+  compareIds,
   dedicatedTenantSchema,
   hostSchema,
   idPattern,
@@ -395,7 +396,10 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   }
 
   const hostPorts = new Map<string, HostPorts>([...hosts].map(([id, host]) => [id, { range: host.ports, sharedPort: host.shared?.port }]));
-  const requests = [...dedicated].sort((a, b) => a.id.localeCompare(b.id)).map(({ id, decl }) => ({ tenant: id, host: decl.host, pinned: decl.port }));
+  // Pinned ports claim first, then ids in code-point order: a derived port never takes a pinned one.
+  const requests = [...dedicated]
+    .sort((a, b) => Number(a.decl.port === undefined) - Number(b.decl.port === undefined) || compareIds(a.id, b.id))
+    .map(({ id, decl }) => ({ tenant: id, host: decl.host, pinned: decl.port }));
   const allocation = allocatePorts(requests, hostPorts);
   problems.push(...allocation.problems);
 

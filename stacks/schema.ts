@@ -10,6 +10,11 @@ import { SecretValue } from "./secret";
 export const idPattern = /^[a-z0-9_][a-z0-9_-]{0,63}$/;
 export const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with a letter, digit or _";
 
+/** Orders ids by code point, the same on every machine (unlike localeCompare). */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Placeholder a secret-field message uses for the field's own config path. */
 export const pathToken = "{path}";
 

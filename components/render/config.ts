@@ -1,4 +1,4 @@
-import { channelCredentials, type ChannelName, type ChannelsDecl, type DedicatedTenant, type Host, type SharedTenant } from "../../stacks/schema";
+import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type DedicatedTenant, type Host, type SharedTenant } from "../../stacks/schema";
 
 /** Facts about the gateway inside its container; one place for each. */
 export const gateway = {
@@ -15,6 +15,12 @@ export const gateway = {
   /** The config file inside the state directory. */
   configFile: "openclaw.json",
 } as const;
+
+/**
+ * The model a gateway uses when the declaration names none. Written out explicitly: a
+ * gateway without a default model falls back to a provider whose plugin it downloads at run time.
+ */
+export const defaultModel = "anthropic/claude-sonnet-4-5";
 
 /** A reference the gateway resolves from its environment at start. */
 export interface EnvSecretRef {
@@ -38,8 +44,8 @@ export interface GatewayConfig {
   };
   agents: {
     ownership?: "explicit";
-    defaults?: { model?: string; systemAgent?: { agentId: string } };
-    entries: Record<string, { name: string; workspace: string; model?: string }>;
+    defaults: { model: string; systemAgent?: { agentId: string } };
+    entries: Record<string, { name: string; workspace: string; model: string }>;
   };
   bindings?: {
     agentId: string;
@@ -81,17 +87,12 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
 /** The whole `openclaw.json` of a dedicated tenant's gateway: one agent, named after the tenant. */
 export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const channels = renderChannels(tenant.channels);
+  const model = tenant.model ?? defaultModel;
   return {
     gateway: gatewaySection(),
     agents: {
-      ...(tenant.model === undefined ? {} : { defaults: { model: tenant.model } }),
-      entries: {
-        [tenant.id]: {
-          name: tenant.name ?? tenant.id,
-          workspace: `${gateway.stateDir}/workspace`,
-          ...(tenant.model === undefined ? {} : { model: tenant.model }),
-        },
-      },
+      defaults: { model },
+      entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, model } },
     },
     ...(channels === undefined ? {} : { channels }),
   };
@@ -108,27 +109,22 @@ export function sharedWorkspace(tenantId: string): string {
  * an owner for ambient work: the first tenant by id (stable as others come and go).
  */
 export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[]): GatewayConfig {
-  const sorted = [...tenants].sort((a, b) => a.id.localeCompare(b.id));
-  const shared = host.shared;
+  const sorted = [...tenants].sort((a, b) => compareIds(a.id, b.id));
+  const sharedModel = host.shared?.model ?? defaultModel;
   const entries: GatewayConfig["agents"]["entries"] = {};
   for (const tenant of sorted) {
-    const model = tenant.model ?? shared?.model;
-    entries[tenant.id] = { name: tenant.name ?? tenant.id, workspace: sharedWorkspace(tenant.id), ...(model === undefined ? {} : { model }) };
+    entries[tenant.id] = { name: tenant.name ?? tenant.id, workspace: sharedWorkspace(tenant.id), model: tenant.model ?? sharedModel };
   }
   const owner = sorted[0]?.id;
-  const defaults = {
-    ...(shared?.model === undefined ? {} : { model: shared.model }),
-    ...(sorted.length >= 2 && owner !== undefined ? { systemAgent: { agentId: owner } } : {}),
-  };
   const bindings = sorted.flatMap((tenant) =>
     tenant.bindings.map(({ comment, ...match }) => ({ agentId: tenant.id, ...(comment === undefined ? {} : { comment }), match })),
   );
-  const channels = renderChannels(shared?.channels);
+  const channels = renderChannels(host.shared?.channels);
   return {
     gateway: gatewaySection(),
     agents: {
       ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),
-      ...(Object.keys(defaults).length === 0 ? {} : { defaults }),
+      defaults: { model: sharedModel, ...(sorted.length >= 2 && owner !== undefined ? { systemAgent: { agentId: owner } } : {}) },
       entries,
     },
     ...(bindings.length === 0 ? {} : { bindings }),
