@@ -148,6 +148,8 @@ export class Applier {
   private readonly applied = new Map<string, AppliedResource>();
   /** Every action taken, in order, across applies. */
   readonly events: AppliedEvent[] = [];
+  /** How each container stopped: seconds from SIGTERM to exit, and its exit code (137 = killed). */
+  readonly stops: { name: string; seconds: number; exitCode: number | undefined }[] = [];
 
   constructor(
     private readonly commands: CommandEnvironment,
@@ -323,8 +325,11 @@ export class Applier {
   private async deleteContainer(resource: PlannedResource): Promise<void> {
     const name = String(resource.revealedInputs["name"]);
     const grace = Number(resource.revealedInputs["destroyGraceSeconds"] ?? 10);
+    const started = Date.now();
     try {
       await dockerApi("POST", `/containers/${encodeURIComponent(name)}/stop?t=${grace}`);
+      const stopped = await inspectContainer(name);
+      this.stops.push({ name, seconds: (Date.now() - started) / 1000, exitCode: (stopped?.State as { ExitCode?: number } | undefined)?.ExitCode });
     } catch (error) {
       if (!(error instanceof DockerApiError && (error.status === 404 || error.status === 304))) throw error;
     }

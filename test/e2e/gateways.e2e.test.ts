@@ -295,6 +295,61 @@ describe("re-deploys", () => {
   });
 });
 
+describe("backup and restore", () => {
+  const sql = (statement: string) => [
+    "node",
+    "-e",
+    `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
+      `const r=db.prepare(${JSON.stringify(statement)});console.log(JSON.stringify(r.${statement.startsWith("SELECT") ? "all" : "run"}()))`,
+  ];
+  const approvals = async () => {
+    const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
+    assert.equal(rows.code, 0, rows.output);
+    return (JSON.parse(rows.output.slice(rows.output.indexOf("["))) as { entry: string }[]).map((r) => r.entry);
+  };
+
+  it("snapshots a running gateway with its own tool and restores it to that moment", async () => {
+    const backups = join(work, "backups");
+    const backup = spawnSync("bash", [join(repo, "scripts", "backup-gateway.sh"), "clawfleet-tenant-alice", backups], { encoding: "utf8" });
+    assert.equal(backup.status, 0, backup.stderr);
+    const archive = backup.stdout.trim();
+    assert.equal(statSync(archive).mode & 0o777, 0o600);
+    assert.equal(statSync(backups).mode & 0o777, 0o700);
+    assert.deepEqual(await approvals(), ["987654321"]);
+
+    const later = await dockerExec(
+      "clawfleet-tenant-alice",
+      sql(
+        `INSERT INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', 'after-backup', 1, ${Date.now()})`,
+      ),
+    );
+    assert.equal(later.code, 0, later.output);
+    assert.deepEqual(await approvals(), ["987654321", "after-backup"]);
+
+    const restore = spawnSync("bash", [join(repo, "scripts", "restore-gateway.sh"), "clawfleet-tenant-alice", archive], { encoding: "utf8" });
+    assert.equal(restore.status, 0, restore.stderr);
+    await poll("alice ready after the restore", 90, async () => {
+      const body = (await (await fetch("http://127.0.0.1:18102/readyz")).json()) as { ready: boolean };
+      return body.ready ? true : undefined;
+    });
+    assert.deepEqual(await approvals(), ["987654321"]);
+    const deployed = String(resource(plan, "alice-config").revealedInputs["stdin"]);
+    assert.equal(readFileSync(join(stateRoot, "users", "alice", "openclaw.json"), "utf8"), deployed, "the stack's config stays in place");
+    assert.match(restore.stderr, /the previous state is kept at .*\/users\/alice\.before-restore-/);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("stops every replaced or removed gateway on SIGTERM, cleanly and well inside the stop timeout", () => {
+    assert.ok(applier.stops.length >= 2, "a replacement and a removal stopped containers");
+    for (const stop of applier.stops) {
+      assert.equal(stop.exitCode, 0, `${stop.name} exit code`);
+      assert.ok(stop.seconds < 10, `${stop.name} took ${stop.seconds} s`);
+      log(`${stop.name} stopped in ${stop.seconds.toFixed(2)} s`);
+    }
+  });
+});
+
 describe("host commands", () => {
   it("serve add is idempotent and remove deletes exactly that entry, tolerating one already gone", async () => {
     const dir = mkdtempSync(join(work, "serve-"));
