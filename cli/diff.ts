@@ -49,6 +49,7 @@ const componentTypes: Record<string, string> = {
   "clawfleet:index:GatewayHost": "host",
   "clawfleet:index:DedicatedUser": "dedicated",
   "clawfleet:index:SharedBinding": "shared",
+  "clawfleet:index:TenantPurge": "purge",
 };
 
 interface Group {
@@ -238,6 +239,20 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
         ],
       });
     } else if (old !== undefined && neu !== undefined) {
+      if (neu.kind === "purge") {
+        const state = stateDirOf(old);
+        tenants.push({
+          id,
+          effect: "removed",
+          tier: tierOf(old),
+          host: hostOf(old),
+          fields: ["purge"],
+          warnings: [
+            `${id}: PURGE: its gateway is removed and its state${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} is deleted for good`,
+          ],
+        });
+        continue;
+      }
       if (old.kind !== neu.kind) {
         tenants.push({
           id,

@@ -107,6 +107,19 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   const failures: Error[] = [];
   let current: RegisterRequest | undefined;
 
+  // The SDK captures a stack trace for every promise it creates and a full, source-mapped
+  // one for every resource (its source position, which the mocks never read). That is most
+  // of the time and memory of a large stack, so both are switched off while the program
+  // runs. Failures keep their messages, which is what the CLI prints.
+  const stackTraceLimit = Error.stackTraceLimit;
+  const resourceClass = pulumi.Resource as unknown as { callsites: () => unknown[] };
+  const callsites = resourceClass.callsites;
+  Error.stackTraceLimit = 0;
+  resourceClass.callsites = () => [];
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
+  const debuggablePromise = debuggable.debuggablePromise;
+  if (process.env["X_NODEBUG"]) debuggable.debuggablePromise = (p) => p;
+
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
     current = request;
@@ -174,6 +187,9 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     return { resources, outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;
+    resourceClass.callsites = callsites;
+    debuggable.debuggablePromise = debuggablePromise;
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DedicatedTenant } from "../stacks/schema";
-import { GatewayResources, type GatewayPlacement } from "./gateway";
+import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderDedicatedConfig, serializeConfig } from "./render/config";
 import { secretEnvOf } from "./secret-env";
 
@@ -38,7 +38,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       {
         placement,
         containerName: dedicatedContainerName(tenant.id),
-        stateDir: `${args.stateRoot}/users/${tenant.id}`,
+        stateDir: tenantStateDir(args.stateRoot, "dedicated", tenant.id),
         configText: serializeConfig(renderDedicatedConfig(tenant)),
         port: tenant.port,
         memoryMb: tenant.memoryMb,

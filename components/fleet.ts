@@ -3,6 +3,7 @@ import { compareIds, type Fleet, type SharedTenant } from "../stacks/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
+import { TenantPurge } from "./tenant-purge";
 
 /** What `pulumi stack output tenants` shows for one tenant; the token is a secret. */
 export interface TenantOutput {
@@ -66,6 +67,11 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
         token: binding.token,
       };
     }
+  }
+  for (const tenant of fleet.purged) {
+    const entry = hosts.get(tenant.host);
+    if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
+    new TenantPurge(tenant.id, { tenant, placement: entry.component.placement, stateRoot: entry.host.stateRoot });
   }
   return outputs;
 }

@@ -39,6 +39,11 @@ export interface GatewayArgs {
   readonly after?: docker.Container | undefined;
 }
 
+/** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
+export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", id: string): string {
+  return tier === "dedicated" ? `${stateRoot}/users/${id}` : `${stateRoot}/shared/workspaces/${id}`;
+}
+
 /** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
 export const stopTimeoutSeconds = 30;
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedTenant } from "../stacks/schema";
-import type { GatewayResources, GatewayPlacement } from "./gateway";
+import { tenantStateDir, type GatewayResources, type GatewayPlacement } from "./gateway";
 import { renderEnsureStateDir } from "./render/commands";
 import { gateway } from "./render/config";
 
@@ -33,7 +33,7 @@ export class SharedBinding extends pulumi.ComponentResource {
     const { tenant, placement, sharedGateway } = args;
     placement.run(
       `${name}-workspace`,
-      { create: renderEnsureStateDir({ dir: `${args.stateRoot}/shared/workspaces/${tenant.id}`, uid: gateway.uid }) },
+      { create: renderEnsureStateDir({ dir: tenantStateDir(args.stateRoot, "shared", tenant.id), uid: gateway.uid }) },
       { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
     );
     this.agentId = tenant.id;

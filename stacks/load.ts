@@ -18,6 +18,7 @@ import {
   type DedicatedTenantDecl,
   type Fleet,
   type Host,
+  type PurgedTenant,
   type SharedTenant,
   type Tenant,
 } from "./schema";
@@ -338,6 +339,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
 
   const dedicated: { id: string; decl: DedicatedTenantDecl }[] = [];
   const shared: SharedTenant[] = [];
+  const purged: PurgedTenant[] = [];
   const hostsWithBadRefs = new Set<string>();
   for (const [id, entry] of parseIdMap(raw, "tenants", problems)) {
     const base = ["tenants", id];
@@ -378,6 +380,19 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       });
       hostsWithBadRefs.add(id);
     }
+    if (isRecord(value["purge"])) {
+      const decl = parseWith(tier === "dedicated" ? dedicatedTenantSchema : sharedTenantSchema, value, base, problems);
+      if (decl === undefined || hostsWithBadRefs.has(id)) continue;
+      if (decl.purge?.confirm !== id) {
+        problems.push({
+          path: joinPath([...base, "purge", "confirm"]),
+          message: `must repeat the tenant id (${id}) to confirm deleting its state for good; remove purge to keep the state`,
+        });
+        continue;
+      }
+      purged.push({ id, tier, host: decl.host });
+      continue;
+    }
     if (tier === "dedicated") {
       const decl = parseWith(dedicatedTenantSchema, value, base, problems);
       if (decl !== undefined && !hostsWithBadRefs.has(id)) dedicated.push({ id, decl });
@@ -414,7 +429,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   checkMemoryBudgets(hosts, tenants, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
-  return { image, hosts: [...hosts.values()], tenants };
+  return { image, hosts: [...hosts.values()], tenants, purged };
 }
 
 /** A plain-text secret at a secret path is reported by its field; the credential scan's line would repeat it. */

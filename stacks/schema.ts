@@ -163,6 +163,11 @@ const tenantCommon = {
   /** Default model, provider/model. */
   model: modelRef.optional(),
   labels: labels.optional(),
+  /**
+   * Deletes the tenant's state on the next deploy (its gateway is removed first).
+   * `confirm` must repeat the tenant id. Without it, state is always kept.
+   */
+  purge: z.strictObject({ confirm: z.string() }).optional(),
 };
 
 export const dedicatedTenantSchema = z.strictObject({
@@ -217,11 +222,19 @@ export interface SharedTenant extends SharedTenantDecl {
 
 export type Tenant = DedicatedTenant | SharedTenant;
 
+/** A tenant whose state is to be deleted: it runs nothing any more. */
+export interface PurgedTenant {
+  readonly id: string;
+  readonly tier: "dedicated" | "shared";
+  readonly host: string;
+}
+
 /** The validated declaration of one stack: what everything below the boundary takes. */
 export interface Fleet {
   readonly image: string;
   readonly hosts: readonly Host[];
   readonly tenants: readonly Tenant[];
+  readonly purged: readonly PurgedTenant[];
 }
 
 export const imageSchema = z

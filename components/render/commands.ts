@@ -82,6 +82,22 @@ export function renderWriteFile({ dir, file, uid }: WriteFileArgs): string {
   );
 }
 
+export interface PurgeArgs {
+  /** The state directory to delete. */
+  readonly dir: string;
+  /** The tenant's own gateway container, removed first so nothing writes while the state goes. */
+  readonly containerName: string | undefined;
+}
+
+/** Deletes a tenant's state for good: only rendered for a tenant whose declaration confirms `purge`. */
+export function renderPurge({ dir, containerName }: PurgeArgs): string {
+  return script(
+    asRoot,
+    ...(containerName === undefined ? [] : [`as_root docker rm -f ${shellQuote(containerName)} >/dev/null 2>&1 || true`]),
+    `as_root rm -rf -- ${shellQuote(dir)}`,
+  );
+}
+
 export interface PidsLimitArgs {
   readonly containerName: string;
   readonly pidsLimit: number;

@@ -295,6 +295,23 @@ describe("re-deploys", () => {
   });
 });
 
+describe("purge", () => {
+  it("deletes a removed tenant's state only when the declaration confirms it", async () => {
+    assert.ok(existsSync(join(stateRoot, "users", "dave")), "kept after removal");
+    const next = planVariant((doc) => {
+      doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
+      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+      doc.setIn(["config", "clawfleet:tenants", "dave", "purge"], doc.createNode({ confirm: "dave" }));
+    });
+    const events = await applier.apply(next);
+    plan = next;
+    assert.deepEqual(actionsFor(events, "dave-purge"), ["create"]);
+    assert.deepEqual(actionsFor(events, "alice-container"), ["same"]);
+    assert.equal(existsSync(join(stateRoot, "users", "dave")), false);
+    assert.ok(existsSync(join(stateRoot, "users", "alice", "state", "openclaw.sqlite")), "other tenants' state untouched");
+  });
+});
+
 describe("backup and restore", () => {
   const sql = (statement: string) => [
     "node",

@@ -181,3 +181,29 @@ describe("clawfleet diff of a token rotation", () => {
     );
   });
 });
+
+describe("clawfleet diff of a purge", () => {
+  it("warns loudly that the state is deleted", async () => {
+    const head = variant("purge", (text) =>
+      replaceOnce(
+        text,
+        "      model: anthropic/claude-haiku-4-5\n    bob:",
+        "      model: anthropic/claude-haiku-4-5\n      purge: { confirm: dave }\n    bob:",
+      ),
+    );
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.equal(
+      stdout,
+      [
+        "stack dev: 0 added, 0 changed, 0 replaced, 1 removed tenants; 0 hosts changed",
+        "",
+        "Removed:",
+        "  dave (dedicated on local): purge",
+        "",
+        "Warnings:",
+        "  ! dave: PURGE: its gateway is removed and its state at /var/lib/clawfleet/users/dave on host local is deleted for good",
+        "",
+      ].join("\n"),
+    );
+  });
+});

@@ -1,0 +1,35 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { PurgedTenant } from "../stacks/schema";
+import { dedicatedContainerName } from "./dedicated-user";
+import { tenantStateDir, type GatewayPlacement } from "./gateway";
+import { renderPurge } from "./render/commands";
+
+export interface TenantPurgeArgs {
+  /** The tenant whose declaration confirms `purge`. */
+  readonly tenant: PurgedTenant;
+  readonly placement: GatewayPlacement;
+  readonly stateRoot: string;
+}
+
+/**
+ * The one way clawfleet deletes state: a tenant declared with `purge: { confirm: <id> }`.
+ * Its gateway is gone from the declaration; this removes its container (if still there)
+ * and then its state directory. Remove the tenant from the stack afterwards.
+ */
+export class TenantPurge extends pulumi.ComponentResource {
+  constructor(name: string, args: TenantPurgeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("clawfleet:index:TenantPurge", name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
+    const { tenant } = args;
+    args.placement.run(
+      `${name}-purge`,
+      {
+        create: renderPurge({
+          dir: tenantStateDir(args.stateRoot, tenant.tier, tenant.id),
+          containerName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined,
+        }),
+      },
+      { parent: this, dependsOn: [args.placement.prepared] },
+    );
+    this.registerOutputs({});
+  }
+}
