@@ -147,7 +147,8 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       }
       continue;
     }
-    for (const path of paths) fields.add(`${role} ${path}`);
+    // Serve and limit commands follow the port and the container; name the role, not the script.
+    if (paths.length > 0) fields.add(role.endsWith("serve") || role.endsWith("limits") || role.endsWith("prepare") ? role.replace(/^shared-/, "shared ") : paths.map((p) => `${role} ${p}`).join(", "));
   }
   return { fields: [...fields], replaced };
 }
@@ -235,7 +236,7 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
         host: hostOf(old),
         fields: [],
         warnings: [
-          `${id}: ${old.kind === "dedicated" ? "gateway container and Serve entry are removed" : "agent and bindings leave the shared gateway"}; state is kept${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} (purge it by hand if that is the intent)`,
+          `${id}: ${old.kind === "dedicated" ? "gateway container and Serve entry are removed" : "agent and bindings leave the shared gateway"}; state is kept${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} (to delete it, declare the tenant with purge: { confirm: ${id} })`,
         ],
       });
     } else if (old !== undefined && neu !== undefined) {

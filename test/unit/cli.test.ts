@@ -111,7 +111,7 @@ describe("clawfleet diff", { concurrency: true }, () => {
         "| --- | --- | --- | --- |",
         "| `dave` | dedicated | local |  |",
         "",
-        "> :warning: dave: gateway container and Serve entry are removed; state is kept at /var/lib/clawfleet/users/dave on host local (purge it by hand if that is the intent)",
+        "> :warning: dave: gateway container and Serve entry are removed; state is kept at /var/lib/clawfleet/users/dave on host local (to delete it, declare the tenant with purge: { confirm: dave })",
         "",
       ].join("\n"),
     );
