@@ -148,7 +148,12 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       continue;
     }
     // Serve and limit commands follow the port and the container; name the role, not the script.
-    if (paths.length > 0) fields.add(role.endsWith("serve") || role.endsWith("limits") || role.endsWith("prepare") ? role.replace(/^shared-/, "shared ") : paths.map((p) => `${role} ${p}`).join(", "));
+    if (paths.length > 0)
+      fields.add(
+        role.endsWith("serve") || role.endsWith("limits") || role.endsWith("prepare")
+          ? role.replace(/^shared-/, "shared ")
+          : paths.map((p) => `${role} ${p}`).join(", "),
+      );
   }
   return { fields: [...fields], replaced };
 }
@@ -271,7 +276,10 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       const warnings: string[] = [];
       const oldHost = hostOf(old);
       const newHost = hostOf(neu);
-      if (oldHost !== newHost) warnings.push(`${id}: moves from host ${oldHost} to ${newHost}; copy its state directory before the old container is removed`);
+      if (oldHost !== newHost)
+        warnings.push(
+          `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: back it up there and restore it on ${newHost} (README, Operations)`,
+        );
       if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
       if (fields.includes("token rotation"))
         warnings.push(`${id}: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)`);

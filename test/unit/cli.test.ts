@@ -207,3 +207,16 @@ describe("clawfleet diff of a purge", () => {
     );
   });
 });
+
+describe("clawfleet diff of a move to another host", () => {
+  it("replaces the gateway on the new host and warns to copy the state", async () => {
+    const prod = readFileSync("stacks/Pulumi.prod.yaml", "utf8");
+    const folder = join(work, "move");
+    mkdirSync(folder, { recursive: true });
+    const head = join(folder, "Pulumi.prod.yaml");
+    writeFileSync(head, replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n"));
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
+    assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): host, /);
+    assert.match(stdout, /! grace: moves from host gw2 to gw1; its state stays on gw2: back it up there and restore it on gw1 \(README, Operations\)/);
+  });
+});
