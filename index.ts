@@ -1,5 +1,5 @@
 import { deployFleet } from "./components/fleet";
-import { loadFleetFromPulumiConfig } from "./stacks/load";
+import { loadFleetForPulumi } from "./stacks/load";
 
 /** Per tenant: tier, host, port, loopback and tailnet URLs, and the gateway token (secret). */
-export const tenants = deployFleet(loadFleetFromPulumiConfig());
+export const tenants = deployFleet(loadFleetForPulumi());

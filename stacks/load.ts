@@ -466,6 +466,20 @@ export function loadFleetFromPulumiConfig(): Fleet {
   return parseFleet(file, { ...raw, ...wrapSecretPaths(secretKeys) });
 }
 
+/**
+ * The program's entry to the declaration: like loadFleetFromPulumiConfig, but a
+ * DeclarationError becomes a RunError, which `pulumi preview`/`up` print as the
+ * problem lines alone, without a stack trace.
+ */
+export function loadFleetForPulumi(): Fleet {
+  try {
+    return loadFleetFromPulumiConfig();
+  } catch (error) {
+    if (error instanceof DeclarationError) throw new pulumi.RunError(error.message);
+    throw error;
+  }
+}
+
 /** The SDK knows which keys hold secure values but does not type the function that says so. */
 const isConfigSecret = (pulumiRuntimeConfig as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret;
 

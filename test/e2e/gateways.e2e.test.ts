@@ -209,6 +209,19 @@ describe("the dev stack on real Docker", () => {
     assert.equal(agents.code, 0, agents.output);
     const listed = JSON.parse(agents.output.slice(agents.output.indexOf("["))) as { id: string; bindings?: unknown }[];
     assert.deepEqual(listed.map((a) => a.id).sort(), ["bob", "carol"]);
+    const bindings = await dockerExec("clawfleet-shared-gateway", [...openclaw, "agents", "bindings", "--json"]);
+    assert.equal(bindings.code, 0, bindings.output);
+    const routes = JSON.parse(bindings.output.slice(bindings.output.indexOf("["))) as {
+      agentId: string;
+      match: { channel: string; peer?: { kind: string; id: string } };
+    }[];
+    assert.deepEqual(
+      routes.map((r) => [r.agentId, r.match.channel, r.match.peer?.kind, r.match.peer?.id]),
+      [
+        ["bob", "telegram", "direct", "111111111"],
+        ["carol", "telegram", "group", "-1001234567890"],
+      ],
+    );
     assert.ok(existsSync(join(stateRoot, "shared", "workspaces", "bob")));
   });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeclarationError } from "../../stacks/errors";
-import { loadFleetFromPulumiConfig } from "../../stacks/load";
+import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../stacks/load";
 import { SecretValue } from "../../stacks/secret";
 
 // Config is process-wide runtime state, so these cases live in their own file (node --test runs one process per file).
@@ -55,6 +55,15 @@ test("only the key marked secret is wrapped", () => {
     assert.deepEqual(error.lines, [
       "stacks/Pulumi.cfgtest.yaml: hosts.gw1.ssh.privateKey: is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:hosts.gw1.ssh.privateKey' <value>",
     ]);
+    return true;
+  });
+});
+
+test("the program's entry reports declaration problems as a RunError: the lines, without a stack trace", () => {
+  pulumi.runtime.setAllConfig(config, []);
+  assert.throws(loadFleetForPulumi, (error: unknown) => {
+    assert.ok(pulumi.RunError.isInstance(error as Error));
+    assert.match((error as Error).message, /^stacks\/Pulumi\.cfgtest\.yaml: the declaration has 2 problems:\n/);
     return true;
   });
 });
