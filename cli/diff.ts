@@ -202,6 +202,16 @@ function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group
   return changes;
 }
 
+/** " at <state dir> on host <host>": where a tenant's state lives. */
+function where(group: Group): string {
+  const state = stateDirOf(group);
+  return `${state === undefined ? "" : ` at ${state}`} on host ${hostOf(group)}`;
+}
+
+function removal(id: string, old: Group, fields: string[], warning: string): TenantChange {
+  return { id, effect: "removed", tier: tierOf(old), host: hostOf(old), fields, warnings: [`${id}: ${warning}`] };
+}
+
 /** Compares two plans tenant by tenant and host by host. */
 export function diffPlans(stack: string, base: readonly PlanJsonResource[], head: readonly PlanJsonResource[]): FleetDiff {
   const before = groupByComponent(base);
@@ -233,30 +243,11 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
     if (old === undefined && neu !== undefined) {
       tenants.push({ id, effect: "added", tier: tierOf(neu), host: hostOf(neu), fields: [], warnings: [] });
     } else if (neu === undefined && old !== undefined) {
-      const state = stateDirOf(old);
-      tenants.push({
-        id,
-        effect: "removed",
-        tier: tierOf(old),
-        host: hostOf(old),
-        fields: [],
-        warnings: [
-          `${id}: ${old.kind === "dedicated" ? "gateway container and Serve entry are removed" : "agent and bindings leave the shared gateway"}; state is kept${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} (to delete it, declare the tenant with purge: { confirm: ${id} })`,
-        ],
-      });
+      const what = old.kind === "dedicated" ? "gateway container and Serve entry are removed" : "agent and bindings leave the shared gateway";
+      tenants.push(removal(id, old, [], `${what}; state is kept${where(old)} (to delete it, declare the tenant with purge: { confirm: ${id} })`));
     } else if (old !== undefined && neu !== undefined) {
       if (neu.kind === "purge") {
-        const state = stateDirOf(old);
-        tenants.push({
-          id,
-          effect: "removed",
-          tier: tierOf(old),
-          host: hostOf(old),
-          fields: ["purge"],
-          warnings: [
-            `${id}: PURGE: its gateway is removed and its state${state === undefined ? "" : ` at ${state}`} on host ${hostOf(old)} is deleted for good`,
-          ],
-        });
+        tenants.push(removal(id, old, ["purge"], `PURGE: its gateway is removed and its state${where(old)} is deleted for good`));
         continue;
       }
       if (old.kind !== neu.kind) {

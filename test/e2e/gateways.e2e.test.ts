@@ -66,6 +66,23 @@ function actionsFor(events: readonly AppliedEvent[], name: string): string[] {
   return events.filter((e) => e.name === name).map((e) => e.action);
 }
 
+/** A command that runs one SQL statement on a gateway's state database inside its container (node:sqlite). */
+function sql(statement: string): string[] {
+  const method = statement.startsWith("SELECT") ? "all" : "run";
+  return [
+    "node",
+    "-e",
+    `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
+      `console.log(JSON.stringify(db.prepare(${JSON.stringify(statement)}).${method}()))`,
+  ];
+}
+
+/** The edit every re-deploy after the port move keeps: alice on another model and port 18102. */
+function aliceMoved(doc: ReturnType<typeof parseDocument>): void {
+  doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
+  doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+}
+
 async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
@@ -253,12 +270,6 @@ describe("re-deploys", () => {
   });
 
   it("keeps run-time pairing approvals across a port change that replaces the container", async () => {
-    const sql = (statement: string) => [
-      "node",
-      "-e",
-      `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
-        `const r=db.prepare(${JSON.stringify(statement)});console.log(JSON.stringify(r.${statement.startsWith("SELECT") ? "all" : "run"}()))`,
-    ];
     const insert = await dockerExec(
       "clawfleet-tenant-alice",
       sql(
@@ -267,10 +278,7 @@ describe("re-deploys", () => {
     );
     assert.equal(insert.code, 0, insert.output);
     const before = await inspectContainer("clawfleet-tenant-alice");
-    const next = planVariant((doc) => {
-      doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
-      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
-    });
+    const next = planVariant(aliceMoved);
     const events = await applier.apply(next);
     plan = next;
     assert.deepEqual(actionsFor(events, "alice-container"), ["replace"]);
@@ -290,8 +298,7 @@ describe("re-deploys", () => {
   it("removes a tenant's container and serve entry but keeps its state directory", async () => {
     const davePort = (resource(plan, "dave-container").revealedInputs["ports"] as { external: number }[])[0]?.external;
     const next = planVariant((doc) => {
-      doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
-      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+      aliceMoved(doc);
       doc.deleteIn(["config", "clawfleet:tenants", "dave"]);
     });
     const events = await applier.apply(next);
@@ -312,8 +319,7 @@ describe("purge", () => {
   it("deletes a removed tenant's state only when the declaration confirms it", async () => {
     assert.ok(existsSync(join(stateRoot, "users", "dave")), "kept after removal");
     const next = planVariant((doc) => {
-      doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
-      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+      aliceMoved(doc);
       doc.setIn(["config", "clawfleet:tenants", "dave", "purge"], doc.createNode({ confirm: "dave" }));
     });
     const events = await applier.apply(next);
@@ -326,12 +332,6 @@ describe("purge", () => {
 });
 
 describe("backup and restore", () => {
-  const sql = (statement: string) => [
-    "node",
-    "-e",
-    `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
-      `const r=db.prepare(${JSON.stringify(statement)});console.log(JSON.stringify(r.${statement.startsWith("SELECT") ? "all" : "run"}()))`,
-  ];
   const approvals = async () => {
     const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
     assert.equal(rows.code, 0, rows.output);
