@@ -267,10 +267,13 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       const warnings: string[] = [];
       const oldHost = hostOf(old);
       const newHost = hostOf(neu);
-      if (oldHost !== newHost)
+      if (oldHost !== newHost) {
         warnings.push(
-          `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: back it up there and restore it on ${newHost} (README, Operations)`,
+          neu.children.has("move")
+            ? `${id}: moves from host ${oldHost} to ${newHost}; the old gateway stops and its state is copied to ${newHost} before the new one starts (the copy on ${oldHost} is kept)`
+            : `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: add movedFrom: ${oldHost} to copy it (README, Operations)`,
         );
+      }
       if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
       if (fields.includes("token rotation"))
         warnings.push(`${id}: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)`);

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DedicatedTenant } from "../stacks/schema";
+import type { DedicatedTenant, Host } from "../stacks/schema";
 import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
-import { renderDedicatedConfig, serializeConfig } from "./render/config";
+import { renderMoveState } from "./render/commands";
+import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
 import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {
@@ -9,8 +10,10 @@ export interface DedicatedUserArgs {
   readonly tenant: DedicatedTenant;
   /** The host it runs on (`GatewayHost.placement`). */
   readonly placement: GatewayPlacement;
-  /** The host's state root; the tenant's state is `<stateRoot>/users/<id>`. */
-  readonly stateRoot: string;
+  /** The host it runs on; the tenant's state is `<stateRoot>/users/<id>` there. */
+  readonly host: Host;
+  /** The host the tenant moves away from (`movedFrom`), with its state root. */
+  readonly previousHost?: Host | undefined;
   /** The previous gateway in this tenant's rollout lane on the host, if any. */
   readonly after?: DedicatedUser | undefined;
 }
@@ -38,7 +41,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       {
         placement,
         containerName: dedicatedContainerName(tenant.id),
-        stateDir: tenantStateDir(args.stateRoot, "dedicated", tenant.id),
+        stateDir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id),
         configText: serializeConfig(renderDedicatedConfig(tenant)),
         port: tenant.port,
         memoryMb: tenant.memoryMb,
@@ -48,6 +51,15 @@ export class DedicatedUser extends pulumi.ComponentResource {
         secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
         rotation: tenant.rotation,
         after: args.after?.gateway.container,
+        moveState:
+          args.previousHost === undefined
+            ? undefined
+            : renderMoveState({
+                from: { dir: tenantStateDir(args.previousHost.stateRoot, "dedicated", tenant.id), ssh: args.previousHost.ssh },
+                to: { dir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id), ssh: args.host.ssh },
+                containerName: dedicatedContainerName(tenant.id),
+                uid: gateway.uid,
+              }),
       },
       this,
     );

@@ -49,7 +49,8 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
     if (tenant.tier === "dedicated") {
       const hostLanes = lanes.get(host.id) ?? [];
       const previous = hostLanes.length >= rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
-      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, stateRoot: host.stateRoot, after: previous });
+      const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
+      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, previousHost, after: previous });
       hostLanes.push(user);
       lanes.set(host.id, hostLanes);
       outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };

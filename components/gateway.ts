@@ -1,3 +1,4 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -35,6 +36,8 @@ export interface GatewayArgs {
   readonly secretEnv: Readonly<Record<string, string>>;
   /** Changing this value rotates the gateway token. */
   readonly rotation: string | undefined;
+  /** A script that brings the state over from the tenant's previous host (runs once, before the config is written). */
+  readonly moveState?: string | undefined;
   /** A container this one waits for: rollouts on a host go one gateway per lane at a time. */
   readonly after?: docker.Container | undefined;
 }
@@ -82,11 +85,21 @@ export class GatewayResources {
       { ...opts, dependsOn: [placement.prepared], retainOnDelete: true },
     );
 
+    // Runs where Pulumi runs, since it talks to both hosts; kept out of deletes like the state it moves.
+    const moved =
+      args.moveState === undefined
+        ? undefined
+        : new command.local.Command(
+            `${name}-move`,
+            { create: args.moveState, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false },
+            { ...opts, dependsOn: [this.stateDir], retainOnDelete: true },
+          );
+
     // The file is rewritten in place on change; the gateway hot-reloads it.
     this.configFile = placement.run(
       `${name}-config`,
       { create: renderWriteFile({ dir: args.stateDir, file: gateway.configFile, uid: gateway.uid }), stdin: args.configText },
-      { ...opts, dependsOn: [this.stateDir], retainOnDelete: true },
+      { ...opts, dependsOn: moved === undefined ? [this.stateDir] : [this.stateDir, moved], retainOnDelete: true },
     );
 
     const network = new docker.Network(

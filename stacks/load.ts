@@ -395,7 +395,18 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
     }
     if (tier === "dedicated") {
       const decl = parseWith(dedicatedTenantSchema, value, base, problems);
-      if (decl !== undefined && !hostsWithBadRefs.has(id)) dedicated.push({ id, decl });
+      if (decl === undefined || hostsWithBadRefs.has(id)) continue;
+      if (decl.movedFrom !== undefined && (decl.movedFrom === decl.host || !hosts.has(decl.movedFrom))) {
+        problems.push({
+          path: joinPath([...base, "movedFrom"]),
+          message:
+            decl.movedFrom === decl.host
+              ? `is the tenant's own host (${decl.host}); name the host it moves away from, or remove movedFrom`
+              : `names host ${JSON.stringify(decl.movedFrom)}, which is not declared; keep the old host declared until the move is deployed`,
+        });
+        continue;
+      }
+      dedicated.push({ id, decl });
     } else {
       const decl = parseWith(sharedTenantSchema, value, base, problems);
       if (decl === undefined || hostsWithBadRefs.has(id)) continue;

@@ -186,6 +186,12 @@ export const dedicatedTenantSchema = z.strictObject({
   modelKeys: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField).optional(),
   /** Change this value to rotate the gateway token on purpose; nothing else rotates it. */
   rotation: z.string().min(1).max(64).optional(),
+  /**
+   * The host this tenant ran on before a change of `host`. The next deploy stops the old
+   * gateway and copies its state to the new host before the new gateway starts. Remove it
+   * once the move has been deployed.
+   */
+  movedFrom: z.string().optional(),
 });
 
 export const sharedTenantSchema = z.strictObject({

@@ -98,6 +98,46 @@ export function renderPurge({ dir, containerName }: PurgeArgs): string {
   );
 }
 
+/** Where one side of a state move is: a directory on this machine, or on a host over SSH. */
+export interface StateEndpoint {
+  readonly dir: string;
+  readonly ssh: { readonly host: string; readonly user: string; readonly port: number } | undefined;
+}
+
+export interface MoveStateArgs {
+  readonly from: StateEndpoint;
+  readonly to: StateEndpoint;
+  /** The tenant's gateway on the old host, stopped before its state is copied. */
+  readonly containerName: string;
+  readonly uid: number;
+}
+
+/** A shell line that runs `inner` (a script) on an endpoint: here, or on its host over SSH. */
+function onEndpoint(endpoint: StateEndpoint, inner: string): string {
+  const body = shellQuote(`${asRoot}\n${inner}`);
+  if (endpoint.ssh === undefined) return `sh -c ${body}`;
+  const { host, user, port } = endpoint.ssh;
+  return `ssh -o BatchMode=yes -p ${port} ${shellQuote(`${user}@${host}`)} ${body}`;
+}
+
+/**
+ * Moves a tenant's state to its new host, run once from the machine that runs Pulumi:
+ * stops the old gateway, copies the state directory with tar (owners and modes kept),
+ * and leaves a marker so a re-run never copies again. It refuses to overwrite a target
+ * that already holds gateway state. The old directory is kept.
+ */
+export function renderMoveState({ from, to, containerName, uid }: MoveStateArgs): string {
+  const marker = shellQuote(`${to.dir}/.clawfleet-moved`);
+  return script(
+    fail,
+    `if ${onEndpoint(to, `test -e ${marker}`)}; then exit 0; fi`,
+    `if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then fail "${shellQuote(to.dir)} already holds gateway state; move it aside or remove movedFrom"; fi`,
+    onEndpoint(from, `as_root docker stop -t 30 ${shellQuote(containerName)} >/dev/null 2>&1 || true`),
+    `${onEndpoint(from, `as_root tar -C ${shellQuote(from.dir)} -cf - .`)} | ${onEndpoint(to, `as_root tar -C ${shellQuote(to.dir)} -xpf -`)}`,
+    onEndpoint(to, `as_root chown -R ${uid}:${uid} ${shellQuote(to.dir)} && as_root touch ${marker}`),
+  );
+}
+
 export interface PidsLimitArgs {
   readonly containerName: string;
   readonly pidsLimit: number;

@@ -369,6 +369,31 @@ describe("backup and restore", () => {
   });
 });
 
+describe("moving a tenant to another host", () => {
+  it("stops the old gateway, copies its state before the new one starts, and keeps the old copy", async () => {
+    const stateRoot2 = join(work, "state2");
+    const next = planVariant((doc) => {
+      aliceMoved(doc);
+      doc.setIn(["config", "clawfleet:tenants", "dave", "purge"], doc.createNode({ confirm: "dave" }));
+      doc.setIn(["config", "clawfleet:hosts", "local2"], doc.createNode({ stateRoot: stateRoot2, ports: { from: 18200, to: 18299 } }));
+      doc.setIn(["config", "clawfleet:tenants", "alice", "host"], "local2");
+      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18202);
+      doc.setIn(["config", "clawfleet:tenants", "alice", "movedFrom"], "local");
+    });
+    const events = await applier.apply(next);
+    plan = next;
+    assert.deepEqual(actionsFor(events, "alice-move"), ["create"]);
+    assert.deepEqual(actionsFor(events, "alice-container"), ["replace"]);
+    assert.deepEqual(actionsFor(events, "alice-serve"), ["delete"], "local2 does not publish on the tailnet");
+    const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
+    assert.match(rows.output, /"entry":"987654321"/);
+    assert.equal(await (await fetch("http://127.0.0.1:18202/healthz")).text(), '{"ok":true,"status":"live"}');
+    assert.ok(existsSync(join(stateRoot, "users", "alice", "state", "openclaw.sqlite")), "the old copy is kept");
+    const serve = JSON.parse(readFileSync(join(fakeTailscaleDir, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
+    assert.deepEqual(Object.keys(serve.TCP), ["18789"]);
+  });
+});
+
 describe("graceful shutdown", () => {
   it("stops every replaced or removed gateway on SIGTERM, cleanly and well inside the stop timeout", () => {
     assert.ok(applier.stops.length >= 2, "a replacement and a removal stopped containers");

@@ -217,6 +217,23 @@ describe("clawfleet diff of a move to another host", () => {
     writeFileSync(head, replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n"));
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
     assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): host, /);
-    assert.match(stdout, /! grace: moves from host gw2 to gw1; its state stays on gw2: back it up there and restore it on gw1 \(README, Operations\)/);
+    assert.match(stdout, /! grace: moves from host gw2 to gw1; its state stays on gw2: add movedFrom: gw2 to copy it \(README, Operations\)/);
+  });
+
+  it("says the state is copied when the tenant declares movedFrom", async () => {
+    const prod = readFileSync("stacks/Pulumi.prod.yaml", "utf8");
+    const folder = join(work, "moved-from");
+    mkdirSync(folder, { recursive: true });
+    const head = join(folder, "Pulumi.prod.yaml");
+    writeFileSync(
+      head,
+      replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n      movedFrom: gw2\n"),
+    );
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
+    assert.match(stdout, /grace \(dedicated on gw1\): host, .*move added/);
+    assert.match(
+      stdout,
+      /! grace: moves from host gw2 to gw1; the old gateway stops and its state is copied to gw1 before the new one starts \(the copy on gw2 is kept\)/,
+    );
   });
 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderEnsureStateDir, renderPrepareHost, renderWriteFile, shellQuote } from "../../components/render/commands";
+import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile, shellQuote } from "../../components/render/commands";
 
 // These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));
@@ -66,5 +66,47 @@ describe("renderPrepareHost", () => {
     const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { PATH: "/nonexistent" } });
     assert.equal(result.status, 1);
     assert.equal(result.stderr, "clawfleet: host gw1: docker is not installed; install docker.io (Debian) or Docker Engine\n");
+  });
+});
+
+describe("renderMoveState", () => {
+  it("copies a tenant's state to the new host once, keeping the old copy, and never overwrites state", () => {
+    const from = join(work, "old-host", "users", "alice");
+    const to = join(work, "new-host", "users", "alice");
+    sh(renderEnsureStateDir({ dir: from, uid: 1000 }));
+    sh(renderEnsureStateDir({ dir: to, uid: 1000 }));
+    mkdirSync(join(from, "state"));
+    writeFileSync(join(from, "state", "openclaw.sqlite"), "approvals");
+    const script = renderMoveState({
+      from: { dir: from, ssh: undefined },
+      to: { dir: to, ssh: undefined },
+      containerName: "clawfleet-tenant-alice",
+      uid: 1000,
+    });
+    const first = sh(script);
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "approvals");
+    assert.equal(readFileSync(join(from, "state", "openclaw.sqlite"), "utf8"), "approvals", "the old copy is kept");
+    writeFileSync(join(to, "state", "openclaw.sqlite"), "newer");
+    assert.equal(sh(script).status, 0, "a re-run is a no-op");
+    assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "newer");
+
+    const other = join(work, "new-host", "users", "bob");
+    mkdirSync(join(other, "state"), { recursive: true });
+    const refused = sh(
+      renderMoveState({ from: { dir: from, ssh: undefined }, to: { dir: other, ssh: undefined }, containerName: "clawfleet-tenant-bob", uid: 1000 }),
+    );
+    assert.equal(refused.status, 1);
+    assert.equal(refused.stderr, `clawfleet: '${other}' already holds gateway state; move it aside or remove movedFrom\n`);
+  });
+
+  it("reaches a remote host through ssh with the command as one quoted word", () => {
+    const script = renderMoveState({
+      from: { dir: "/data/claw/users/alice", ssh: { host: "gw2.example.ts.net", user: "deploy", port: 22 } },
+      to: { dir: "/data/claw/users/alice", ssh: undefined },
+      containerName: "clawfleet-tenant-alice",
+      uid: 1000,
+    });
+    assert.match(script, /\nssh -o BatchMode=yes -p 22 'deploy@gw2\.example\.ts\.net' 'as_root\(\) \{/);
   });
 });
