@@ -107,18 +107,19 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   const failures: Error[] = [];
   let current: RegisterRequest | undefined;
 
-  // The SDK captures a stack trace for every promise it creates and a full, source-mapped
-  // one for every resource (its source position, which the mocks never read). That is most
-  // of the time and memory of a large stack, so both are switched off while the program
-  // runs. Failures keep their messages, which is what the CLI prints.
+  // The SDK wraps every promise it makes for leak reports (a stack trace, three properties
+  // and two more promises each) and captures a full, source-mapped stack trace per resource
+  // for its source position. The mocks read neither, and together they were most of the
+  // time and memory of a large stack, so they are switched off while the program runs.
+  // Failures keep their messages, which is what the CLI prints.
   const stackTraceLimit = Error.stackTraceLimit;
   const resourceClass = pulumi.Resource as unknown as { callsites: () => unknown[] };
   const callsites = resourceClass.callsites;
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(promise: Promise<T>, context: unknown) => Promise<T> };
+  const debuggablePromise = debuggable.debuggablePromise;
   Error.stackTraceLimit = 0;
   resourceClass.callsites = () => [];
-  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
-  const debuggablePromise = debuggable.debuggablePromise;
-  if (process.env["X_NODEBUG"]) debuggable.debuggablePromise = (p) => p;
+  debuggable.debuggablePromise = (promise) => promise;
 
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
