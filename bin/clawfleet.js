@@ -1,19 +1,160 @@
 #!/usr/bin/env node
 "use strict";
-// Entry point for `npx clawfleet`: loads the TypeScript CLI through tsx.
-require("tsx/cjs/api").register();
-const { main } = require("../cli/main.ts");
+// Entry point for `npx clawfleet`.
+//
+// The CLI is TypeScript. It runs as one JavaScript file that esbuild (shipped with tsx)
+// bundles into dist/ on first use and again whenever one of its sources changes: a large
+// stack evaluates several times faster that way than through tsx's require hooks and
+// source maps. Nothing needs to be built by hand. The bundle has a linked source map, so
+// `NODE_OPTIONS=--enable-source-maps` shows TypeScript positions when debugging. If the
+// bundle cannot be built or written (no esbuild, read-only install), the CLI runs through
+// tsx as before.
+const { spawn } = require("node:child_process");
+const { createHash } = require("node:crypto");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
 
-main(
-  process.argv.slice(2),
-  (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
-  (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
-).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    process.stderr.write(`clawfleet: ${error instanceof Error ? error.message : String(error)}\n`);
+const root = path.join(__dirname, "..");
+const entry = path.join("cli", "main.ts");
+// dist/<file>: one level below the root, so `__dirname/../bin/clawfleet.js` in the bundle still names this file.
+const bundleFile = path.join(root, "dist", "clawfleet-cli.js");
+const manifestFile = path.join(root, "dist", "clawfleet-cli.json");
+
+/** A key over the bundler's version and every source file the bundle was made of. */
+function keyOf(version, inputs) {
+  const hash = createHash("sha256").update(`${version}\n${fs.readFileSync(__filename, "utf8")}\n`);
+  for (const input of inputs) {
+    let content;
+    try {
+      content = fs.readFileSync(path.join(root, input));
+    } catch {
+      content = "(missing)";
+    }
+    hash.update(`${input}\n${content.length}\n`).update(content);
+  }
+  return hash.digest("hex");
+}
+
+/** The bundle's path when it matches the sources, else undefined. */
+function currentBundle() {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+    if (fs.existsSync(bundleFile) && manifest.key === keyOf(manifest.esbuild, manifest.inputs)) return bundleFile;
+  } catch {
+    // No bundle yet, or an unreadable one: build it.
+  }
+  return undefined;
+}
+
+/** Bundles the CLI (dependencies stay in node_modules) and writes it atomically; returns its path. */
+function buildBundle() {
+  const esbuild = require(require.resolve("esbuild", { paths: [path.dirname(require.resolve("tsx/package.json"))] }));
+  fs.mkdirSync(path.dirname(bundleFile), { recursive: true });
+  const temporary = `${bundleFile}.${process.pid}.tmp`;
+  try {
+    const result = esbuild.buildSync({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outfile: temporary,
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      packages: "external",
+      sourcemap: "linked",
+      metafile: true,
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(result.metafile.inputs).sort();
+    const map = fs.readFileSync(`${temporary}.map`, "utf8");
+    const code = fs.readFileSync(temporary, "utf8").replace(/\/\/# sourceMappingURL=.*\n?$/, `//# sourceMappingURL=${path.basename(bundleFile)}.map\n`);
+    const manifest = JSON.stringify({ esbuild: esbuild.version, inputs, key: keyOf(esbuild.version, inputs) });
+    // Each file is renamed into place whole, so a concurrent run sees an old or a new file, never half of one.
+    fs.writeFileSync(temporary, code);
+    fs.writeFileSync(`${temporary}.map`, map);
+    fs.writeFileSync(`${manifestFile}.${process.pid}.tmp`, manifest);
+    fs.renameSync(`${temporary}.map`, `${bundleFile}.map`);
+    fs.renameSync(temporary, bundleFile);
+    fs.renameSync(`${manifestFile}.${process.pid}.tmp`, manifestFile);
+    return bundleFile;
+  } finally {
+    for (const leftover of [temporary, `${temporary}.map`, `${manifestFile}.${process.pid}.tmp`]) fs.rmSync(leftover, { force: true });
+  }
+}
+
+function loadCli() {
+  let bundle;
+  try {
+    bundle = currentBundle() ?? buildBundle();
+  } catch {
+    bundle = undefined;
+  }
+  if (bundle !== undefined) return require(bundle);
+  require("tsx/cjs/api").register();
+  return require("../cli/main.ts");
+}
+
+/**
+ * `plan` evaluates the whole program at once, and the SDK keeps every resource's pending
+ * work alive until the end: about 1.5 GB of heap per 1000 tenants. Node's default heap
+ * limit (at most 4 GB) would fail or thrash near 3000 tenants, so `plan` runs in a child
+ * Node with a heap limit of three quarters of the machine's memory and a larger young
+ * generation (fewer scavenges of a heap where almost everything survives). Flags the
+ * user gives (execArgv or NODE_OPTIONS) win.
+ */
+function planNeedsLargerHeap() {
+  if (process.argv[2] !== "plan" || process.env.CLAWFLEET_HEAP_SET === "1") return false;
+  return ![...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((flag) => flag.includes("--max-old-space-size"));
+}
+
+function runWithLargerHeap() {
+  const heapMb = Math.floor((os.totalmem() / 1048576) * 0.75);
+  const child = spawn(
+    process.execPath,
+    [`--max-old-space-size=${heapMb}`, "--max-semi-space-size=128", ...process.execArgv, __filename, ...process.argv.slice(2)],
+    { stdio: "inherit", env: { ...process.env, CLAWFLEET_HEAP_SET: "1" } },
+  );
+  const forward = (signal) => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, forward);
+  child.on("error", (error) => {
+    process.stderr.write(`clawfleet: cannot start node: ${error.message}\n`);
     process.exitCode = 1;
-  },
-);
+  });
+  child.on("exit", (code, signal) => {
+    for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.off(name, forward);
+    if (signal !== null) process.kill(process.pid, signal);
+    else process.exitCode = code ?? 1;
+  });
+}
+
+if (planNeedsLargerHeap()) runWithLargerHeap();
+else runCli();
+
+function runCli() {
+  // A program whose promises never settle would let Node exit quietly with status 0.
+  let settled = false;
+  process.on("exit", (code) => {
+    if (!settled && code === 0) {
+      process.stderr.write("clawfleet: the program stopped before it finished (a promise never settled)\n");
+      process.exitCode = 1;
+    }
+  });
+  const { main } = loadCli();
+
+  main(
+    process.argv.slice(2),
+    (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
+    (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+  ).then(
+    (code) => {
+      settled = true;
+      process.exitCode = code;
+    },
+    (error) => {
+      settled = true;
+      process.stderr.write(`clawfleet: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
