@@ -39,16 +39,19 @@ const sharedTenants = devFleet.tenants.filter((t): t is SharedTenant => t.tier =
 const host = devFleet.hosts[0];
 assert.ok(host);
 
+/** Every gateway clawfleet renders: local mode, lan bind inside the container, token from the environment. */
+const gatewaySection = {
+  mode: "local",
+  port: 18789,
+  bind: "lan",
+  auth: { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } },
+  tailscale: { mode: "off" },
+};
+
 describe("renderDedicatedConfig", () => {
   it("renders a single-agent gateway: local mode, lan bind inside the container, token from the environment", () => {
     assert.deepEqual(renderDedicatedConfig(dedicated("alice")), {
-      gateway: {
-        mode: "local",
-        port: 18789,
-        bind: "lan",
-        auth: { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } },
-        tailscale: { mode: "off" },
-      },
+      gateway: gatewaySection,
       agents: {
         defaults: { model: "anthropic/claude-sonnet-4-5" },
         entries: { alice: { name: "alice", workspace: "/state/workspace", model: "anthropic/claude-sonnet-4-5" } },
@@ -88,13 +91,7 @@ describe("renderDedicatedConfig", () => {
 describe("renderSharedConfig", () => {
   it("lists one agent per shared tenant with explicit ownership, a system agent and the bindings", () => {
     assert.deepEqual(renderSharedConfig(host, sharedTenants), {
-      gateway: {
-        mode: "local",
-        port: 18789,
-        bind: "lan",
-        auth: { mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } },
-        tailscale: { mode: "off" },
-      },
+      gateway: gatewaySection,
       agents: {
         ownership: "explicit",
         defaults: { model: "anthropic/claude-sonnet-4-5", systemAgent: { agentId: "bob" } },
