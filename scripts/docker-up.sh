@@ -69,11 +69,26 @@ if ! command -v docker >/dev/null 2>&1; then
   exit 1
 fi
 
+# A live dockerd process, not a zombie left by a killed session.
+dockerd_alive() {
+  local pid state
+  for pid in $(pgrep -x dockerd 2>/dev/null); do
+    state=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+    case "$state" in
+      "" | Z*) ;;
+      *) return 0 ;;
+    esac
+  done
+  return 1
+}
+
 # A daemon that is still starting (from an earlier run) owns the pid file;
-# only start another one when no dockerd process exists.
-if pgrep -x dockerd >/dev/null 2>&1; then
+# only start another one when no live dockerd process exists. A pid file left by
+# a daemon that was killed (machine or session stopped) is removed first.
+if dockerd_alive; then
   log "a dockerd process exists but does not answer yet; waiting for it"
 else
+  "${SUDO[@]}" rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
   "${SUDO[@]}" mkdir -p "$(dirname "$DOCKERD_LOG")"
   log "starting dockerd (log: $DOCKERD_LOG)"
   # setsid detaches the daemon from this shell so it outlives the script.
