@@ -124,7 +124,8 @@ function toPlain(node: YamlNode | null, context: PlainContext): unknown {
 
 /**
  * Wraps the strings found at `secretPaths` in SecretValue. Used for config the Pulumi
- * engine has already decrypted and marked secret as a whole.
+ * engine has already decrypted and marked secret as a whole. Takes plain JSON values
+ * only: the copy it works on would turn a SecretValue already inside into a plain object.
  */
 export function wrapSecretPaths(raw: RawDeclaration): RawDeclaration {
   const wrapped = structuredClone(raw);

@@ -201,7 +201,8 @@ export const sharedTenantSchema = z.strictObject({
   bindings: z.array(binding).default([]),
 });
 
-export const tierSchema = z.enum(["dedicated", "shared"], { error: "must be dedicated or shared" });
+/** The tiers a tenant may declare; parseFleet words the error for anything else itself. */
+export const tierSchema = z.enum(["dedicated", "shared"]);
 
 export type HostDecl = z.output<typeof hostSchema>;
 export type DedicatedTenantDecl = z.output<typeof dedicatedTenantSchema>;
