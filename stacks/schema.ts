@@ -96,6 +96,9 @@ const channel = z.strictObject({
 });
 const channels = z.strictObject({ telegram: channel.optional(), discord: channel.optional(), slack: channel.optional() });
 
+const hostKeyRule =
+  "the host's SSH public key as <type> <base64>, such as ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...; print it on the host with: cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub";
+
 const ssh = z.strictObject({
   /** Host name or address the program reaches over SSH (usually the tailnet name). */
   host: dnsName,
@@ -108,6 +111,13 @@ const ssh = z.strictObject({
   port: z.number().int().min(1).max(65535).default(22),
   /** Private key for the command connection, from secure config. */
   privateKey: secretField.optional(),
+  /**
+   * The host's SSH public key, `<type> <base64>`: every connection (Docker, commands, state moves)
+   * checks the host against it and refuses any other.
+   */
+  hostKey: z
+    .string({ error: expected(hostKeyRule) })
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{32,}={0,2}$/, `must be ${hostKeyRule}`),
 });
 
 export const hostSchema = z.strictObject({

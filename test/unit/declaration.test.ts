@@ -15,13 +15,15 @@ const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with a lett
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Editable = Record<string, any>;
 
+const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF";
+
 /** A small valid declaration; each test breaks one thing in its own copy. */
 function valid(): Editable {
   return {
     image: "ghcr.io/openclaw/openclaw:2026.9.6",
     hosts: {
       gw1: {
-        ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey: new SecretValue("key") },
+        ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey: new SecretValue("key"), hostKey },
         stateRoot: "/data/clawfleet",
         ports: { from: 18100, to: 18999 },
         shared: { port: 18789 },
@@ -448,7 +450,7 @@ describe("valid declarations", () => {
     const raw = valid();
     delete raw["tenants"].alice.memoryMb;
     delete raw["hosts"].gw1.tailscale;
-    raw["hosts"].gw1.ssh = { host: "gw1.example.ts.net" };
+    raw["hosts"].gw1.ssh = { host: "gw1.example.ts.net", hostKey };
     const fleet = parseFleet(file, raw);
     const alice = fleet.tenants.find((tenant) => tenant.id === "alice") as DedicatedTenant;
     assert.equal(alice.memoryMb, 1536);
