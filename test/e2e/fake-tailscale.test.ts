@@ -219,3 +219,81 @@ test("a failed off releases the lock too", () => {
   assert.equal(fs.existsSync(path.join(dir, "serve.lock")), false);
   assert.equal(run(dir, ["serve", "--bg", "--https=9999", "http://127.0.0.1:1"]).code, 0);
 });
+
+// `nobody` exists on every Debian system, so no user has to be made for this.
+const OTHER_USER = "nobody";
+const asRoot = process.getuid?.() === 0;
+
+function runAs(user: string, dir: string, args: string[]): Result {
+  const r = spawnSync("runuser", ["-u", user, "--", FAKE, ...args], { env: env(dir), encoding: "utf8" });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// A state dir that another user can write to, as tailscaled's state is reachable by every local user.
+function sharedDir(): string {
+  const dir = freshDir();
+  fs.chmodSync(dir, 0o777);
+  return dir;
+}
+
+function deniedText(reason: string, args: string[]): string {
+  return `Access denied: ${reason}\n\nUse 'sudo tailscale ${args.join(" ")}'.\nTo not require root, use 'sudo tailscale set --operator=$USER' once.`;
+}
+
+test(
+  "serve writes from a user that is neither root nor the operator are refused; state is unchanged",
+  { skip: !asRoot && "needs root to run as another user" },
+  () => {
+    const dir = sharedDir();
+    assert.equal(run(dir, ["serve", "--bg", "--yes", "--https=8443", "http://127.0.0.1:19001"]).code, 0);
+    const before = serveStatus(dir);
+
+    const add = ["serve", "--bg", "--yes", "--https=8444", "http://127.0.0.1:19002"];
+    const writes = [add, ["serve", "--https=8443", "off"], ["serve", "reset"]];
+    for (const args of writes) {
+      const r = runAs(OTHER_USER, dir, args);
+      assert.equal(r.code, 1, `${args.join(" ")} must fail`);
+      assert.equal(r.stderr.trim(), deniedText("serve config denied", args));
+    }
+    assert.deepEqual(serveStatus(dir), before);
+    assert.equal(fs.existsSync(path.join(dir, "serve.lock")), false);
+  },
+);
+
+test("reads are allowed for any user", { skip: !asRoot && "needs root to run as another user" }, () => {
+  const dir = sharedDir();
+  run(dir, ["serve", "--bg", "--yes", "--https=8443", "http://127.0.0.1:19001"]);
+  const version = runAs(OTHER_USER, dir, ["version"]);
+  assert.equal(version.code, 0, version.stderr);
+  const status = runAs(OTHER_USER, dir, ["status", "--json"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal((JSON.parse(status.stdout) as { BackendState: string }).BackendState, "Running");
+  const serve = runAs(OTHER_USER, dir, ["serve", "status", "--json"]);
+  assert.equal(serve.code, 0, serve.stderr);
+  assert.deepEqual(JSON.parse(serve.stdout), oneHandler("8443", "http://127.0.0.1:19001"));
+});
+
+test("only root may set the operator; then the operator's serve writes go through", { skip: !asRoot && "needs root to run as another user" }, () => {
+  const dir = sharedDir();
+  const byUser = runAs(OTHER_USER, dir, ["set", `--operator=${OTHER_USER}`]);
+  assert.equal(byUser.code, 1);
+  assert.equal(byUser.stderr.trim(), deniedText("prefs write access denied", ["set", `--operator=${OTHER_USER}`]));
+
+  assert.equal(run(dir, ["set", `--operator=${OTHER_USER}`]).code, 0);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "prefs.json"), "utf8")), { OperatorUser: OTHER_USER });
+
+  const add = runAs(OTHER_USER, dir, ["serve", "--bg", "--yes", "--https=8443", "http://127.0.0.1:19001"]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.deepEqual(serveStatus(dir), oneHandler("8443", "http://127.0.0.1:19001"));
+  assert.equal(runAs(OTHER_USER, dir, ["serve", "--https=8443", "off"]).code, 0, "off");
+  assert.equal(runAs(OTHER_USER, dir, ["serve", "reset"]).code, 0, "reset");
+  assert.deepEqual(serveStatus(dir), {});
+
+  // Even the operator may not hand the role on; clearing it is root's too.
+  assert.equal(runAs(OTHER_USER, dir, ["set", "--operator=root"]).code, 1);
+  assert.equal(run(dir, ["set", "--operator="]).code, 0);
+  const again = runAs(OTHER_USER, dir, ["serve", "reset"]);
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr.trim(), deniedText("serve config denied", ["serve", "reset"]));
+});
