@@ -3,6 +3,7 @@ import type { DedicatedTenant, Host } from "../stacks/schema";
 import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderMoveState } from "./render/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
+import { gatewayIdentity } from "./names";
 import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {
@@ -12,8 +13,8 @@ export interface DedicatedUserArgs {
   readonly placement: GatewayPlacement;
   /** The host it runs on; the tenant's state is `<stateRoot>/users/<id>` there. */
   readonly host: Host;
-  /** The host the tenant moves away from (`movedFrom`), with its state root. */
-  readonly previousHost?: Host | undefined;
+  /** Where the tenant's state was before (`movedFrom` host and/or `renamedFrom` id): it is copied over once. */
+  readonly movedFrom?: { readonly host: Host; readonly id: string } | undefined;
   /** The previous gateway in this tenant's rollout lane on the host, if any. */
   readonly after?: DedicatedUser | undefined;
 }
@@ -47,17 +48,18 @@ export class DedicatedUser extends pulumi.ComponentResource {
         memoryMb: tenant.memoryMb,
         cpus: tenant.cpus,
         pidsLimit: tenant.pidsLimit,
-        labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated", "clawfleet.host": placement.hostId },
+        identity: gatewayIdentity("tenant", tenant.id),
+        labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated" },
         secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
         rotation: tenant.rotation,
-        after: args.after?.gateway.container,
+        after: args.after?.gateway.ready,
         moveState:
-          args.previousHost === undefined
+          args.movedFrom === undefined
             ? undefined
             : renderMoveState({
-                from: { dir: tenantStateDir(args.previousHost.stateRoot, "dedicated", tenant.id), ssh: args.previousHost.ssh },
+                from: { dir: tenantStateDir(args.movedFrom.host.stateRoot, "dedicated", args.movedFrom.id), ssh: args.movedFrom.host.ssh },
                 to: { dir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id), ssh: args.host.ssh },
-                containerName: dedicatedContainerName(tenant.id),
+                containerName: dedicatedContainerName(args.movedFrom.id),
                 uid: gateway.uid,
               }),
       },

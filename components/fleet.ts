@@ -50,7 +50,9 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
       const hostLanes = lanes.get(host.id) ?? [];
       const previous = hostLanes.length >= rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
       const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
-      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, previousHost, after: previous });
+      const movedFrom =
+        previousHost === undefined && tenant.renamedFrom === undefined ? undefined : { host: previousHost ?? host, id: tenant.renamedFrom ?? tenant.id };
+      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, movedFrom, after: previous });
       hostLanes.push(user);
       lanes.set(host.id, hostLanes);
       outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };

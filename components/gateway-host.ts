@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Host, SharedTenant } from "../stacks/schema";
 import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { hostCommandRunner } from "./host-command";
-import { renderPrepareHost } from "./render/commands";
+import { renderPrepareHost, sshPinOptions } from "./render/commands";
 import { renderSharedConfig, serializeConfig } from "./render/config";
+import { gatewayIdentity } from "./names";
 import { secretEnvOf } from "./secret-env";
 
 export interface GatewayHostArgs {
@@ -16,8 +17,10 @@ export interface GatewayHostArgs {
   readonly sharedTenants: readonly SharedTenant[];
 }
 
-/** Docker container (and network) name of a host's shared gateway. */
-export const sharedContainerName = "clawfleet-shared-gateway";
+/** Docker container (and network) name of a host's shared gateway: one per host id, so a renamed host never collides with itself. */
+export function sharedContainerName(hostId: string): string {
+  return `clawfleet-shared-${hostId}`;
+}
 
 /**
  * A gateway host: its Docker engine (local socket or `ssh://`), its preparation (tools,
@@ -36,7 +39,9 @@ export class GatewayHost extends pulumi.ComponentResource {
 
     const dockerProvider = new docker.Provider(
       `${name}-docker`,
-      { host: host.ssh === undefined ? "unix:///var/run/docker.sock" : `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}` },
+      host.ssh === undefined
+        ? { host: "unix:///var/run/docker.sock" }
+        : { host: `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, sshOpts: ["-o", "BatchMode=yes", ...sshPinOptions(host.ssh)] },
       { parent: this },
     );
     const prepared = run(
@@ -46,7 +51,8 @@ export class GatewayHost extends pulumi.ComponentResource {
     );
 
     const tailnetName = host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
-    this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, tailnetName };
+    const stack = `${pulumi.getProject()}/${pulumi.getStack()}`;
+    this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, tailnetName, stack };
 
     const shared = host.shared;
     this.shared =
@@ -56,14 +62,15 @@ export class GatewayHost extends pulumi.ComponentResource {
             `${name}-shared`,
             {
               placement: this.placement,
-              containerName: sharedContainerName,
+              containerName: sharedContainerName(host.id),
+              identity: gatewayIdentity("shared", host.id),
               stateDir: `${host.stateRoot}/shared`,
               configText: serializeConfig(renderSharedConfig(host, args.sharedTenants)),
               port: shared.port,
               memoryMb: shared.memoryMb,
               cpus: 2,
               pidsLimit: 1024,
-              labels: { "clawfleet.host": host.id, "clawfleet.tier": "shared" },
+              labels: { "clawfleet.tier": "shared" },
               secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
               rotation: undefined,
             },

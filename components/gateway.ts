@@ -2,7 +2,16 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { renderEnsureStateDir, renderServeAdd, renderServeRemove, renderSetPidsLimit, renderWriteFile } from "./render/commands";
+import { healthGateSeconds, managedLabel, gatewayLabel, stackLabel, stopTimeoutSeconds } from "./names";
+import {
+  renderClaimPort,
+  renderEnsureStateDir,
+  renderHealthGate,
+  renderServeAdd,
+  renderServeRemove,
+  renderSetPidsLimit,
+  renderWriteFile,
+} from "./render/commands";
 import { gateway } from "./render/config";
 import type { HostCommandRunner } from "./host-command";
 
@@ -16,12 +25,16 @@ export interface GatewayPlacement {
   readonly prepared: pulumi.Resource;
   /** MagicDNS name when the host publishes gateways with Tailscale Serve. */
   readonly tailnetName: string | undefined;
+  /** `<project>/<stack>`, the `clawfleet.stack` label of every container. */
+  readonly stack: string;
 }
 
 export interface GatewayArgs {
   readonly placement: GatewayPlacement;
-  /** Docker container and network name on the host. */
+  /** Docker container and network name on the host, and the container's hostname. */
   readonly containerName: string;
+  /** Which gateway this is, `tenant/<id>` or `shared/<host id>` (the `clawfleet.gateway` label). */
+  readonly identity: string;
   /** State directory on the host, bind-mounted at /state. */
   readonly stateDir: string;
   /** The rendered openclaw.json (contains no secret). */
@@ -38,8 +51,8 @@ export interface GatewayArgs {
   readonly rotation: string | undefined;
   /** A script that brings the state over from the tenant's previous host (runs once, before the config is written). */
   readonly moveState?: string | undefined;
-  /** A container this one waits for: rollouts on a host go one gateway per lane at a time. */
-  readonly after?: docker.Container | undefined;
+  /** The health gate of the gateway this one waits for: rollouts on a host go one gateway per lane at a time. */
+  readonly after?: pulumi.Resource | undefined;
 }
 
 /** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
@@ -47,8 +60,24 @@ export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", 
   return tier === "dedicated" ? `${stateRoot}/users/${id}` : `${stateRoot}/shared/workspaces/${id}`;
 }
 
-/** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
-export const stopTimeoutSeconds = 30;
+/**
+ * docker.Container fields the provider (kreuzwerker v4.5.0) accepts as in-place updates but
+ * never applies to a running container; clawfleet replaces the container when they change.
+ */
+export const recordedOnlyContainerFields = ["healthcheck", "tmpfs", "init"] as const;
+
+/** CPUs as the provider reads them back (one decimal), so an unchanged value never diffs. */
+export function dockerCpus(cpus: number): string {
+  return cpus.toFixed(1);
+}
+
+/** A duration as Go prints it (the provider reads health-check durations back this way). */
+export function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+}
 
 /** Probe run inside the container: /healthz must answer with the gateway's own body, not the Control UI page. */
 export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
@@ -63,6 +92,8 @@ export class GatewayResources {
   readonly configFile: pulumi.CustomResource;
   readonly stateDir: pulumi.CustomResource;
   readonly serve: pulumi.CustomResource | undefined;
+  /** Succeeds once Docker reports the current container healthy; the next gateway of the lane waits for it. */
+  readonly ready: pulumi.CustomResource;
   /** Host port on 127.0.0.1 (and the HTTPS port on the tailnet). */
   readonly port: number;
   readonly loopbackUrl: string;
@@ -102,10 +133,35 @@ export class GatewayResources {
       { ...opts, dependsOn: moved === undefined ? [this.stateDir] : [this.stateDir, moved], retainOnDelete: true },
     );
 
+    const hostLabel = { label: "clawfleet.host", value: placement.hostId };
+    const identityLabels = [
+      { label: managedLabel, value: "true" },
+      { label: gatewayLabel, value: args.identity },
+      { label: stackLabel, value: placement.stack },
+      hostLabel,
+    ];
+
+    // A gateway that this deploy removes may still hold the port (Pulumi deletes last).
+    const claim = placement.run(
+      `${name}-claim`,
+      {
+        create: renderClaimPort({
+          hostId: placement.hostId,
+          port: args.port,
+          gateway: args.identity,
+          containerName: args.containerName,
+          stack: placement.stack,
+        }),
+      },
+      { ...opts, dependsOn: [placement.prepared] },
+    );
+
+    // The host label makes a move to another host a replacement: Pulumi keeps a resource whose
+    // inputs are unchanged on its old host even when its provider changes.
     const network = new docker.Network(
       `${name}-network`,
-      { name: args.containerName, driver: "bridge", labels: [{ label: "clawfleet.managed", value: "true" }] },
-      { ...opts, provider: placement.docker },
+      { name: args.containerName, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabel] },
+      { ...opts, provider: placement.docker, deleteBeforeReplace: true },
     );
 
     const secretEnv = Object.entries(args.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
@@ -113,6 +169,8 @@ export class GatewayResources {
       `${name}-container`,
       {
         name: args.containerName,
+        // A stable hostname lets a replacement reclaim the state lease a killed gateway left behind.
+        hostname: args.containerName,
         image: placement.image,
         user: `${gateway.uid}:${gateway.uid}`,
         envs: [
@@ -132,27 +190,31 @@ export class GatewayResources {
         init: true,
         memory: args.memoryMb,
         memorySwap: args.memoryMb,
-        cpus: String(args.cpus),
+        cpus: dockerCpus(args.cpus),
         restart: "unless-stopped",
         networksAdvanced: [{ name: network.name }],
-        healthcheck: { tests: ["CMD", "node", "-e", healthProbe], interval: "10s", timeout: "5s", retries: 3, startPeriod: "60s" },
-        // Pulumi waits for "healthy": a gateway that never gets there stops the rollout.
-        wait: true,
-        waitTimeout: 120,
+        healthcheck: {
+          tests: ["CMD", "node", "-e", healthProbe],
+          interval: goDuration(10),
+          timeout: goDuration(5),
+          retries: 3,
+          startPeriod: goDuration(60),
+        },
         stopSignal: "SIGTERM",
         stopTimeout: stopTimeoutSeconds,
         destroyGraceSeconds: stopTimeoutSeconds,
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "3" },
-        labels: Object.entries({ "clawfleet.managed": "true", ...args.labels }).map(([label, value]) => ({ label, value })),
+        labels: [...identityLabels, ...Object.entries(args.labels).map(([label, value]) => ({ label, value }))],
       },
       {
         ...opts,
         provider: placement.docker,
-        dependsOn: args.after === undefined ? [this.configFile] : [this.configFile, args.after],
+        dependsOn: [this.configFile, claim, ...(args.after === undefined ? [] : [args.after])],
         // The container name and host port are fixed, so the old container must go first.
         deleteBeforeReplace: true,
-        replaceOnChanges: ["image", "ports"],
+        // The provider records a change of these without applying it to the running container.
+        replaceOnChanges: [...recordedOnlyContainerFields],
       },
     );
 
@@ -160,6 +222,16 @@ export class GatewayResources {
     placement.run(
       `${name}-limits`,
       { create: renderSetPidsLimit({ containerName: args.containerName, pidsLimit: args.pidsLimit }), triggers: [this.container.id] },
+      { ...opts, dependsOn: [this.container] },
+    );
+
+    // Checked for every new container on every deploy: the provider's own wait holds for one run only.
+    this.ready = placement.run(
+      `${name}-ready`,
+      {
+        create: renderHealthGate({ containerName: args.containerName, timeoutSeconds: healthGateSeconds }),
+        triggers: [this.container.id],
+      },
       { ...opts, dependsOn: [this.container] },
     );
 
@@ -171,8 +243,11 @@ export class GatewayResources {
         ? undefined
         : placement.run(
             `${name}-serve`,
-            { create: renderServeAdd({ httpsPort: args.port, localPort: args.port }), delete: renderServeRemove({ httpsPort: args.port }) },
-            { ...opts, dependsOn: [this.container], replaceOnChanges: ["*"], deleteBeforeReplace: true },
+            {
+              create: renderServeAdd({ httpsPort: args.port, localPort: args.port }),
+              delete: renderServeRemove({ httpsPort: args.port, localPort: args.port, gateway: args.identity }),
+            },
+            { ...opts, dependsOn: [this.ready], replaceOnChanges: ["*"], deleteBeforeReplace: true },
           );
   }
 }

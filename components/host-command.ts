@@ -25,6 +25,7 @@ export function hostCommandRunner(host: Host): HostCommandRunner {
     host: ssh.host,
     user: ssh.user,
     port: ssh.port,
+    hostKey: ssh.hostKey,
     ...(ssh.privateKey === undefined ? {} : { privateKey: pulumi.secret(ssh.privateKey.value) }),
   };
   return (name, args, opts) => new command.remote.Command(name, { ...args, connection, addPreviousOutputInEnv: false }, opts);

@@ -407,6 +407,16 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
         });
         continue;
       }
+      if (decl.renamedFrom !== undefined && (decl.renamedFrom === id || (isRecord(raw["tenants"]) && Object.hasOwn(raw["tenants"], decl.renamedFrom)))) {
+        problems.push({
+          path: joinPath([...base, "renamedFrom"]),
+          message:
+            decl.renamedFrom === id
+              ? `is the tenant's own id; name the id it had before, or remove renamedFrom`
+              : `names tenant ${decl.renamedFrom}, which is still declared; remove that tenant in the same change, or remove renamedFrom`,
+        });
+        continue;
+      }
       dedicated.push({ id, decl });
     } else {
       const decl = parseWith(sharedTenantSchema, value, base, problems);

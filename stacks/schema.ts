@@ -202,6 +202,12 @@ export const dedicatedTenantSchema = z.strictObject({
    * once the move has been deployed.
    */
   movedFrom: z.string().optional(),
+  /**
+   * The id this tenant had before it was renamed. The next deploy stops the old gateway and
+   * copies its state to the new id's directory before the new gateway starts; the old
+   * directory is renamed aside and kept. Remove it once the rename has been deployed.
+   */
+  renamedFrom: z.string().regex(idPattern, `must be the tenant's old id; ${idRule}`).optional(),
 });
 
 export const sharedTenantSchema = z.strictObject({

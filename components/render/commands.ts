@@ -4,6 +4,8 @@
  * never inside the script. Each command is idempotent: running it twice changes nothing more.
  */
 
+import { gatewayLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../names";
+
 /** Quotes a value as one shell word. */
 export function shellQuote(value: string | number): string {
   return `'${String(value).replaceAll("'", `'"'"'`)}'`;
@@ -35,6 +37,8 @@ export function renderPrepareHost({ hostId, stateRoot, image, tailscale }: Prepa
     fail,
     `command -v docker >/dev/null 2>&1 || fail "host "${host}": docker is not installed; install docker.io (Debian) or Docker Engine"`,
     `as_root docker info >/dev/null 2>&1 || fail "host "${host}": the Docker daemon does not answer; start it (systemctl start docker)"`,
+    // The Docker provider reaches the daemon as this user, without sudo.
+    `docker info >/dev/null 2>&1 || fail "host "${host}": user $(id -un) cannot use the Docker socket, which the Docker provider needs; run: sudo usermod -aG docker $(id -un) (then reconnect)"`,
     ...(tailscale
       ? [
           `command -v tailscale >/dev/null 2>&1 || fail "host "${host}": tailscale is not installed but hosts.${hostId}.tailscale.serve is true; install Tailscale or set serve: false"`,
@@ -98,43 +102,78 @@ export function renderPurge({ dir, containerName }: PurgeArgs): string {
   );
 }
 
+/** How an SSH host is reached, with the host key every connection must present. */
+export interface SshTarget {
+  readonly host: string;
+  readonly user: string;
+  readonly port: number;
+  /** `<type> <base64>`; any other key is refused. */
+  readonly hostKey: string;
+}
+
+/**
+ * OpenSSH client options that accept exactly the declared host key: no known_hosts file is
+ * read or written, and the key comes from `KnownHostsCommand` (an absolute program, no shell).
+ */
+export function sshPinOptions(target: SshTarget): string[] {
+  const pattern = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+  return [
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    `KnownHostsCommand=/bin/echo ${pattern} ${target.hostKey}`,
+  ];
+}
+
 /** Where one side of a state move is: a directory on this machine, or on a host over SSH. */
 export interface StateEndpoint {
   readonly dir: string;
-  readonly ssh: { readonly host: string; readonly user: string; readonly port: number } | undefined;
+  readonly ssh: SshTarget | undefined;
 }
 
 export interface MoveStateArgs {
   readonly from: StateEndpoint;
   readonly to: StateEndpoint;
-  /** The tenant's gateway on the old host, stopped before its state is copied. */
+  /** The tenant's gateway where it ran before, stopped before its state is copied. */
   readonly containerName: string;
   readonly uid: number;
 }
 
-/** A shell line that runs `inner` (a script) on an endpoint: here, or on its host over SSH. */
+/** A shell line that runs `inner` (a script) on an endpoint: here, or on its host over SSH with its key pinned. */
 function onEndpoint(endpoint: StateEndpoint, inner: string): string {
   const body = shellQuote(`${asRoot}\n${inner}`);
   if (endpoint.ssh === undefined) return `sh -c ${body}`;
   const { host, user, port } = endpoint.ssh;
-  return `ssh -o BatchMode=yes -p ${port} ${shellQuote(`${user}@${host}`)} ${body}`;
+  return `ssh -o BatchMode=yes ${sshPinOptions(endpoint.ssh).map(shellQuote).join(" ")} -p ${port} ${shellQuote(`${user}@${host}`)} ${body}`;
 }
 
 /**
- * Moves a tenant's state to its new host, run once from the machine that runs Pulumi:
- * stops the old gateway, copies the state directory with tar (owners and modes kept),
- * and leaves a marker so a re-run never copies again. It refuses to overwrite a target
- * that already holds gateway state. The old directory is kept.
+ * Moves a tenant's state to its new place (another host, or another id on the same host),
+ * run from the machine that runs Pulumi: stops the old gateway, copies the state directory
+ * with tar (owners and modes kept), then renames the old directory aside
+ * (`<dir>.moved-<UTC time>`), so the old path is free for a later move back and the old
+ * copy is kept. A re-run after the copy does nothing; a target that holds state while the
+ * old directory does too is refused.
  */
 export function renderMoveState({ from, to, containerName, uid }: MoveStateArgs): string {
-  const marker = shellQuote(`${to.dir}/.clawfleet-moved`);
+  const source = shellQuote(from.dir);
+  const target = shellQuote(to.dir);
   return script(
     fail,
-    `if ${onEndpoint(to, `test -e ${marker}`)}; then exit 0; fi`,
-    `if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then fail "${shellQuote(to.dir)} already holds gateway state; move it aside or remove movedFrom"; fi`,
-    onEndpoint(from, `as_root docker stop -t 30 ${shellQuote(containerName)} >/dev/null 2>&1 || true`),
-    `${onEndpoint(from, `as_root tar -C ${shellQuote(from.dir)} -cf - .`)} | ${onEndpoint(to, `as_root tar -C ${shellQuote(to.dir)} -xpf -`)}`,
-    onEndpoint(to, `as_root chown -R ${uid}:${uid} ${shellQuote(to.dir)} && as_root touch ${marker}`),
+    `if ! ${onEndpoint(from, `test -e ${shellQuote(`${from.dir}/state`)}`)}; then`,
+    `  if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then exit 0; fi`,
+    `  fail "${shellQuote(from.dir)} holds no gateway state to move; check movedFrom and renamedFrom"`,
+    `fi`,
+    `if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then fail "${shellQuote(to.dir)} already holds gateway state; move it aside or remove movedFrom and renamedFrom"; fi`,
+    onEndpoint(from, `as_root docker stop -t ${stopTimeoutSeconds} ${shellQuote(containerName)} >/dev/null 2>&1 || true`),
+    onEndpoint(to, `as_root mkdir -p ${target}`),
+    `${onEndpoint(from, `as_root tar -C ${source} -cf - .`)} | ${onEndpoint(to, `as_root tar -C ${target} -xpf -`)}`,
+    onEndpoint(to, `as_root chown -R ${uid}:${uid} ${target} && as_root chmod 0700 ${target}`),
+    onEndpoint(from, `as_root mv ${source} ${source}.moved-"$(date -u +%Y%m%dT%H%M%SZ)"`),
   );
 }
 
@@ -177,18 +216,100 @@ export interface ServeArgs {
 
 /** Publishes 127.0.0.1:<localPort> on the tailnet as https://<node>:<httpsPort>/ (Serve, never Funnel). */
 export function renderServeAdd({ httpsPort, localPort }: ServeArgs): string {
-  return script(serveRunner, `serve --bg --yes --https=${httpsPort} ${shellQuote(`http://127.0.0.1:${localPort}`)}`);
+  return script(asRoot, serveRunner, `serve --bg --yes --https=${httpsPort} ${shellQuote(`http://127.0.0.1:${localPort}`)}`);
 }
 
-/** Removes the Serve entry; an entry that is already gone is fine, any other failure is not. */
-export function renderServeRemove({ httpsPort }: Pick<ServeArgs, "httpsPort">): string {
+export interface ServeRemoveArgs extends ServeArgs {
+  /** The gateway that owned the entry (`clawfleet.gateway` label). */
+  readonly gateway: string;
+}
+
+/**
+ * Removes the Serve entry unless another gateway publishes its local port by now (a deploy
+ * that gives the port to a new gateway adds the new entry before the old one's delete runs).
+ * An entry that is already gone is fine, any other failure is not.
+ */
+export function renderServeRemove({ httpsPort, localPort, gateway }: ServeRemoveArgs): string {
   return script(
+    asRoot,
     serveRunner,
+    `holder=$(as_root docker ps --filter ${shellQuote(`publish=${localPort}`)} --format '{{.Label "${gatewayLabel}"}}' | head -n 1)`,
+    `if [ -n "$holder" ] && [ "$holder" != ${shellQuote(gateway)} ]; then exit 0; fi`,
     `if ! err=$(serve --https=${httpsPort} off 2>&1); then`,
     `  case $err in`,
     `    *"handler does not exist"*) exit 0 ;;`,
     `    *) printf '%s\\n' "$err" >&2; exit 1 ;;`,
     `  esac`,
     `fi`,
+  );
+}
+
+export interface ClaimPortArgs {
+  readonly hostId: string;
+  readonly port: number;
+  /** This gateway's `clawfleet.gateway` label and container name. */
+  readonly gateway: string;
+  readonly containerName: string;
+  /** `clawfleet.stack` label: only this stack's gateways are ever stopped. */
+  readonly stack: string;
+}
+
+/**
+ * Frees a host port for a gateway before its container is created. Pulumi deletes removed
+ * resources last, so a gateway this deploy removes (a renamed tenant or host, a port given
+ * to another tenant) still holds the port when the new one starts: that gateway of the same
+ * stack is stopped (SIGTERM, so its state lease is released) and removed first. A port held
+ * by anything clawfleet does not manage for this stack is an error.
+ */
+export function renderClaimPort({ hostId, port, gateway, containerName, stack }: ClaimPortArgs): string {
+  const format = `{{.Name}}|{{index .Config.Labels "${gatewayLabel}"}}|{{index .Config.Labels "${stackLabel}"}}|{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostPort}} {{end}}{{end}}`;
+  return script(
+    asRoot,
+    fail,
+    `for id in $(as_root docker ps -aq --filter label=${managedLabel}=true); do`,
+    `  info=$(as_root docker inspect --format ${shellQuote(format)} "$id")`,
+    `  name=\${info%%|*}; info=\${info#*|}; owner=\${info%%|*}; info=\${info#*|}; stack=\${info%%|*}; ports=" \${info#*|} "`,
+    `  name=\${name#/}`,
+    `  if [ "$name" = ${shellQuote(containerName)} ] || [ "$owner" = ${shellQuote(gateway)} ]; then continue; fi`,
+    `  if [ -n "$stack" ] && [ "$stack" != ${shellQuote(stack)} ]; then continue; fi`,
+    `  case $ports in *" ${port} "*) ;; *) continue ;; esac`,
+    `  printf 'clawfleet: host %s: port %s is held by %s, which this deploy replaces; stopping it first\\n' ${shellQuote(hostId)} ${port} "$name" >&2`,
+    `  as_root docker stop -t ${stopTimeoutSeconds} "$id" >/dev/null`,
+    `  as_root docker rm -f "$id" >/dev/null`,
+    `done`,
+    `holder=$(as_root docker ps --filter ${shellQuote(`publish=${port}`)} --format '{{.Names}}' | head -n 1)`,
+    `if [ -n "$holder" ] && [ "$holder" != ${shellQuote(containerName)} ]; then`,
+    `  fail "host "${shellQuote(hostId)}": port ${port} is held by container $holder, which this stack does not manage; stop it or declare another port"`,
+    `fi`,
+  );
+}
+
+export interface HealthGateArgs {
+  readonly containerName: string;
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * Waits until Docker reports the container healthy, and fails otherwise: unhealthy, exited,
+ * restarting after a crash, or not healthy in time. It is replaced with every new container, so a
+ * gateway that never got healthy stops the rollout on every deploy, not only the first.
+ */
+export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateArgs): string {
+  const name = shellQuote(containerName);
+  const format = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.RestartCount}}";
+  return script(
+    asRoot,
+    fail,
+    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
+    `while :; do`,
+    `  set -- $(as_root docker inspect --format ${shellQuote(format)} ${name} 2>/dev/null) || fail "gateway "${name}": its container is gone; run the deploy again"`,
+    `  case $1 in`,
+    `    healthy) exit 0 ;;`,
+    `    unhealthy | exited | dead) fail "gateway "${name}" is $1; read why with: docker logs "${name} ;;`,
+    `  esac`,
+    `  [ "$2" -eq 0 ] || fail "gateway "${name}" exited and was restarted $2 times; read why with: docker logs "${name}`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $1); read why with: docker logs "${name}`,
+    `  sleep 2`,
+    `done`,
   );
 }

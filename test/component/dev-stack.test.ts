@@ -36,15 +36,27 @@ describe("components of the dev stack", () => {
         .filter((r) => r.parent === byName(component).urn)
         .map((r) => r.name)
         .sort();
-    assert.deepEqual(roles("alice"), ["alice-config", "alice-container", "alice-limits", "alice-network", "alice-serve", "alice-state", "alice-token"]);
+    assert.deepEqual(roles("alice"), [
+      "alice-claim",
+      "alice-config",
+      "alice-container",
+      "alice-limits",
+      "alice-network",
+      "alice-ready",
+      "alice-serve",
+      "alice-state",
+      "alice-token",
+    ]);
     assert.deepEqual(roles("bob"), ["bob-workspace"]);
     assert.deepEqual(roles("local"), [
       "local-docker",
       "local-prepare",
+      "local-shared-claim",
       "local-shared-config",
       "local-shared-container",
       "local-shared-limits",
       "local-shared-network",
+      "local-shared-ready",
       "local-shared-serve",
       "local-shared-state",
       "local-shared-token",
@@ -70,7 +82,43 @@ describe("components of the dev stack", () => {
     const healthcheck = inputs["healthcheck"] as { tests: string[] };
     assert.equal(healthcheck.tests[0], "CMD");
     assert.match(healthcheck.tests.join(" "), /\/healthz.*"status":"live"/);
-    assert.equal(inputs["wait"], true);
+  });
+
+  it("sends the values the Docker provider reads back, so an unchanged gateway never diffs", () => {
+    const inputs = byName("alice-container").inputs;
+    assert.equal(inputs["cpus"], "1.0");
+    assert.equal(byName("local-shared-container").inputs["cpus"], "2.0");
+    const { interval, timeout, startPeriod } = inputs["healthcheck"] as Record<string, string>;
+    assert.deepEqual([interval, timeout, startPeriod], ["10s", "5s", "1m0s"]);
+    assert.equal(inputs["wait"], undefined, "the provider checks wait only at create; the ready gate checks every new container");
+  });
+
+  it("gives every gateway a hostname of its own, the same for each replacement", () => {
+    assert.equal(byName("alice-container").inputs["hostname"], "clawfleet-tenant-alice");
+    assert.equal(byName("local-shared-container").inputs["hostname"], "clawfleet-shared-local");
+  });
+
+  it("labels each container with its gateway, stack and host, so claims and moves find it", () => {
+    const labels = Object.fromEntries((byName("alice-container").inputs["labels"] as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+    assert.equal(labels["clawfleet.gateway"], "tenant/alice");
+    assert.equal(labels["clawfleet.stack"], "clawfleet/dev");
+    assert.equal(labels["clawfleet.host"], "local");
+    const network = byName("alice-network");
+    assert.deepEqual(network.inputs["labels"], [
+      { label: "clawfleet.managed", value: "true" },
+      { label: "clawfleet.host", value: "local" },
+    ]);
+    assert.equal(network.options.deleteBeforeReplace, true, "the network name is fixed: the old one must go first");
+  });
+
+  it("frees the port before the container starts, and gates what follows on Docker's health report", () => {
+    const container = byName("alice-container");
+    assert.ok(container.options.dependsOn.includes(byName("alice-claim").urn));
+    assert.match(String(byName("alice-claim").inputs["create"]), /port 18101 is held by/);
+    const ready = byName("alice-ready");
+    assert.deepEqual(ready.inputs["triggers"], ["alice-container-id"], "a new container id re-runs the gate");
+    assert.match(String(ready.inputs["create"]), /docker inspect --format .* 'clawfleet-tenant-alice'/);
+    assert.ok(byName("alice-serve").options.dependsOn.includes(ready.urn), "a gateway is published once it is healthy");
   });
 
   it("passes the token only in a secret environment variable, never in the config file", () => {
@@ -108,9 +156,9 @@ describe("components of the dev stack", () => {
     }
   });
 
-  it("replaces a container on image or port change, deleting the old one first", () => {
+  it("replaces a container for the fields the provider would only record, deleting the old one first", () => {
     const container = byName("alice-container");
-    assert.deepEqual(container.options.replaceOnChanges, ["image", "ports"]);
+    assert.deepEqual(container.options.replaceOnChanges, ["healthcheck", "tmpfs", "init"]);
     assert.equal(container.options.deleteBeforeReplace, true);
     assert.ok(container.options.provider?.includes("::local-docker::"), "container uses the host's docker provider");
     assert.ok(container.options.dependsOn.includes(byName("alice-config").urn), "container waits for its config file");

@@ -8,7 +8,7 @@ import { planStackFile } from "../../cli/plan";
 const work = mkdtempSync(join(tmpdir(), "clawfleet-rollout-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-it("rolls gateways out in two lanes per host: each waits for the one two places before it", async () => {
+it("rolls gateways out in two lanes per host: each waits until the one two places before it is healthy", async () => {
   const file = join(work, "Pulumi.rollout.yaml");
   const tenants = ["erin", "alice", "dave", "carol", "bob"].map((id, index) => `    ${id}: { tier: dedicated, host: h1, port: ${20001 + index} }`);
   writeFileSync(
@@ -28,12 +28,12 @@ it("rolls gateways out in two lanes per host: each waits for the one two places 
   const { resources } = await planStackFile(file);
   const urn = (name: string) => resources.find((r) => r.name === name)?.urn;
   const waitsFor = (name: string) =>
-    (resources.find((r) => r.name === name)?.options.dependsOn ?? []).filter((u) => u.endsWith("-container")).map((u) => u.split("::").pop());
+    (resources.find((r) => r.name === name)?.options.dependsOn ?? []).filter((u) => u.endsWith("-ready")).map((u) => u.split("::").pop());
   assert.deepEqual(waitsFor("alice-container"), []);
   assert.deepEqual(waitsFor("bob-container"), []);
-  assert.deepEqual(waitsFor("carol-container"), ["alice-container"]);
-  assert.deepEqual(waitsFor("dave-container"), ["bob-container"]);
-  assert.deepEqual(waitsFor("erin-container"), ["carol-container"]);
+  assert.deepEqual(waitsFor("carol-container"), ["alice-ready"]);
+  assert.deepEqual(waitsFor("dave-container"), ["bob-ready"]);
+  assert.deepEqual(waitsFor("erin-container"), ["carol-ready"]);
   assert.deepEqual(waitsFor("zed-container"), [], "another host rolls out on its own");
   assert.ok(urn("erin-container"));
 });

@@ -14,7 +14,12 @@ const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nPRIVATEKEYBODY\n-----EN
 const sharedKey = "sk-ant-api03-SHAREDKEYVALUE000000000000000";
 const hosts = {
   gw1: {
-    ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF" },
+    ssh: {
+      host: "gw1.example.ts.net",
+      user: "deploy",
+      privateKey,
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF",
+    },
     stateRoot: "/data/clawfleet",
     ports: { from: 18100, to: 18199 },
     shared: { port: 18789, model: "anthropic/claude-sonnet-4-5", modelKeys: { anthropic: sharedKey } },

@@ -413,9 +413,9 @@ describe("host commands", () => {
     assert.equal((await runShell(renderServeAdd({ httpsPort: 19002, localPort: 19002 }), undefined, env)).code, 0);
     const state = () => Object.keys((JSON.parse(readFileSync(join(dir, "serve.json"), "utf8")) as { TCP?: Record<string, unknown> }).TCP ?? {});
     assert.deepEqual(state().sort(), ["19001", "19002"]);
-    assert.equal((await runShell(renderServeRemove({ httpsPort: 19001 }), undefined, env)).code, 0);
+    assert.equal((await runShell(renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" }), undefined, env)).code, 0);
     assert.deepEqual(state(), ["19002"]);
-    const again = await runShell(renderServeRemove({ httpsPort: 19001 }), undefined, env);
+    const again = await runShell(renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" }), undefined, env);
     assert.equal(again.code, 0, again.stderr);
   });
 

@@ -70,7 +70,7 @@ describe("renderPrepareHost", () => {
 });
 
 describe("renderMoveState", () => {
-  it("copies a tenant's state to the new host once, keeping the old copy, and never overwrites state", () => {
+  it("copies a tenant's state to its new place once, renames the old copy aside, and never overwrites state", () => {
     const from = join(work, "old-host", "users", "alice");
     const to = join(work, "new-host", "users", "alice");
     sh(renderEnsureStateDir({ dir: from, uid: 1000 }));
@@ -86,27 +86,54 @@ describe("renderMoveState", () => {
     const first = sh(script);
     assert.equal(first.status, 0, first.stderr);
     assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "approvals");
-    assert.equal(readFileSync(join(from, "state", "openclaw.sqlite"), "utf8"), "approvals", "the old copy is kept");
+    assert.equal(statSync(to).mode & 0o777, 0o700);
+    const aside = readdirSync(join(work, "old-host", "users")).filter((name) => name.startsWith("alice.moved-"));
+    assert.equal(aside.length, 1, "the old copy is kept under a new name");
+    assert.match(aside[0] ?? "", /^alice\.moved-\d{8}T\d{6}Z$/);
+    assert.equal(readFileSync(join(work, "old-host", "users", aside[0] ?? "", "state", "openclaw.sqlite"), "utf8"), "approvals");
     writeFileSync(join(to, "state", "openclaw.sqlite"), "newer");
-    assert.equal(sh(script).status, 0, "a re-run is a no-op");
-    assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "newer");
+    const again = sh(script);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "newer", "a re-run is a no-op");
 
-    const other = join(work, "new-host", "users", "bob");
+    const back = sh(
+      renderMoveState({ from: { dir: to, ssh: undefined }, to: { dir: from, ssh: undefined }, containerName: "clawfleet-tenant-alice", uid: 1000 }),
+    );
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(readFileSync(join(from, "state", "openclaw.sqlite"), "utf8"), "newer", "a move back lands on the freed path");
+  });
+
+  it("refuses a target that holds state while the source does too, and a source with nothing to move", () => {
+    const from = join(work, "refuse", "users", "bob");
+    const other = join(work, "refuse", "users", "carol");
+    mkdirSync(join(from, "state"), { recursive: true });
     mkdirSync(join(other, "state"), { recursive: true });
     const refused = sh(
       renderMoveState({ from: { dir: from, ssh: undefined }, to: { dir: other, ssh: undefined }, containerName: "clawfleet-tenant-bob", uid: 1000 }),
     );
     assert.equal(refused.status, 1);
-    assert.equal(refused.stderr, `clawfleet: '${other}' already holds gateway state; move it aside or remove movedFrom\n`);
+    assert.equal(refused.stderr, `clawfleet: '${other}' already holds gateway state; move it aside or remove movedFrom and renamedFrom\n`);
+    const empty = join(work, "refuse", "users", "nobody");
+    const nothing = sh(
+      renderMoveState({ from: { dir: empty, ssh: undefined }, to: { dir: join(work, "refuse", "x"), ssh: undefined }, containerName: "c", uid: 1000 }),
+    );
+    assert.equal(nothing.status, 1);
+    assert.equal(nothing.stderr, `clawfleet: '${empty}' holds no gateway state to move; check movedFrom and renamedFrom\n`);
   });
 
-  it("reaches a remote host through ssh with the command as one quoted word", () => {
+  it("reaches a remote host through ssh with its host key pinned and the command as one quoted word", () => {
+    const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF";
     const script = renderMoveState({
-      from: { dir: "/data/claw/users/alice", ssh: { host: "gw2.example.ts.net", user: "deploy", port: 22 } },
+      from: { dir: "/data/claw/users/alice", ssh: { host: "gw2.example.ts.net", user: "deploy", port: 2222, hostKey } },
       to: { dir: "/data/claw/users/alice", ssh: undefined },
       containerName: "clawfleet-tenant-alice",
       uid: 1000,
     });
-    assert.match(script, /\nssh -o BatchMode=yes -p 22 'deploy@gw2\.example\.ts\.net' 'as_root\(\) \{/);
+    assert.ok(
+      script.includes(
+        `ssh -o BatchMode=yes '-o' 'StrictHostKeyChecking=yes' '-o' 'UserKnownHostsFile=/dev/null' '-o' 'GlobalKnownHostsFile=/dev/null' '-o' 'KnownHostsCommand=/bin/echo [gw2.example.ts.net]:2222 ${hostKey}' -p 2222 'deploy@gw2.example.ts.net' 'as_root() {`,
+      ),
+      script,
+    );
   });
 });

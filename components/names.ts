@@ -1,0 +1,19 @@
+/** Names and timing facts that the program, its commands and the CLI share: one home for each. */
+
+/** Docker label on everything clawfleet creates. */
+export const managedLabel = "clawfleet.managed";
+/** Docker label naming the gateway a container runs: `tenant/<id>` or `shared/<host id>`. */
+export const gatewayLabel = "clawfleet.gateway";
+/** Docker label naming the Pulumi project and stack that own the container. */
+export const stackLabel = "clawfleet.stack";
+
+/** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
+export const stopTimeoutSeconds = 30;
+
+/** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s). */
+export const healthGateSeconds = 180;
+
+/** The `clawfleet.gateway` label value of a dedicated tenant's or a host's shared gateway. */
+export function gatewayIdentity(kind: "tenant" | "shared", id: string): string {
+  return `${kind}/${id}`;
+}
