@@ -5,6 +5,8 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 /** Resource options the engine would see, read from the registration request. */
 export interface PlannedOptions {
   readonly dependsOn: string[];
+  /** For each input, the resources its value came from (what the engine uses to find dependents to replace). */
+  readonly propertyDependencies: Record<string, string[]>;
   readonly provider: string | undefined;
   readonly protect: boolean;
   readonly retainOnDelete: boolean;
@@ -44,6 +46,7 @@ interface RegisterRequest {
   getRetainondelete(): boolean;
   getDeletebeforereplace(): boolean;
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(callback: (value: { getUrnsList(): string[] }, key: string) => void): void };
   getReplaceonchangesList(): string[];
   getIgnorechangesList(): string[];
   getAdditionalsecretoutputsList(): string[];
@@ -146,6 +149,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
           revealedInputs: mapSecrets(inputs, (inner) => inner) as Record<string, unknown>,
           options: {
             dependsOn: request.getDependenciesList(),
+            propertyDependencies: propertyDependenciesOf(request),
             provider: request.getProvider() === "" ? undefined : request.getProvider(),
             protect: request.getProtect(),
             retainOnDelete: request.getRetainondelete(),
@@ -192,6 +196,15 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     debuggable.debuggablePromise = debuggablePromise;
     Error.stackTraceLimit = stackTraceLimit;
   }
+}
+
+function propertyDependenciesOf(request: RegisterRequest): Record<string, string[]> {
+  const dependencies: Record<string, string[]> = {};
+  request.getPropertydependenciesMap().forEach((value, key) => {
+    const urns = value.getUrnsList();
+    if (urns.length > 0) dependencies[key] = urns;
+  });
+  return dependencies;
 }
 
 /** The URN type part: parent types joined with `$`, as the engine builds it. */

@@ -66,9 +66,16 @@ export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", 
  */
 export const recordedOnlyContainerFields = ["healthcheck", "tmpfs", "init"] as const;
 
-/** CPUs as the provider reads them back (one decimal), so an unchanged value never diffs. */
+/**
+ * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:
+ * nine decimals; exactly nine zeros in that text gives one decimal, otherwise trailing zeros
+ * are cut, so 1 reads "1.0", 1.5 "1.5" and 10 "10."). cpus forces a new container, so any
+ * other text would replace every gateway on every deploy.
+ */
 export function dockerCpus(cpus: number): string {
-  return cpus.toFixed(1);
+  const nine = (Math.round(cpus * 1e9) / 1e9).toFixed(9);
+  if ([...nine].filter((c) => c === "0").length === 9) return (Math.round(cpus * 1e9) / 1e9).toFixed(1);
+  return nine.replace(/0+$/, "");
 }
 
 /** A duration as Go prints it (the provider reads health-check durations back this way). */
@@ -182,7 +189,7 @@ export class GatewayResources {
           ...secretEnv,
         ],
         ports: [{ internal: gateway.port, external: args.port, ip: "127.0.0.1", protocol: "tcp" }],
-        mounts: [{ type: "bind", source: args.stateDir, target: gateway.stateDir }],
+        mounts: [{ type: "bind", source: args.stateDir, target: gateway.stateDir, readOnly: false }],
         tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m", [gateway.home]: `rw,nosuid,nodev,size=64m,uid=${gateway.uid},gid=${gateway.uid}` },
         readOnly: true,
         capabilities: { drops: ["ALL"] },
@@ -199,6 +206,7 @@ export class GatewayResources {
           timeout: goDuration(5),
           retries: 3,
           startPeriod: goDuration(60),
+          startInterval: goDuration(0),
         },
         stopSignal: "SIGTERM",
         stopTimeout: stopTimeoutSeconds,

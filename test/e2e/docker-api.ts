@@ -1,12 +1,24 @@
 import { request } from "node:http";
+import type { Duplex } from "node:stream";
 
-/** A small client for the Docker Engine API on the local socket (what the docker provider talks to). */
-export async function dockerApi<T = unknown>(method: string, path: string, body?: unknown, options: { text?: boolean } = {}): Promise<T> {
+/** How to reach a Docker daemon: the local socket, or a connection made per request (ssh dial-stdio). */
+export interface DockerEndpoint {
+  readonly connect?: (() => Duplex) | undefined;
+}
+
+/** A small client for the Docker Engine API (what the docker provider talks to); the local socket by default. */
+export async function dockerApi<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { text?: boolean; endpoint?: DockerEndpoint } = {},
+): Promise<T> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
+  const connect = options.endpoint?.connect;
   return new Promise<T>((resolve, reject) => {
     const req = request(
       {
-        socketPath: "/var/run/docker.sock",
+        ...(connect === undefined ? { socketPath: "/var/run/docker.sock" } : { createConnection: connect, host: "docker" }),
         method,
         path,
         headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
@@ -49,9 +61,9 @@ export interface ContainerInfo {
   NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null>; Networks: Record<string, unknown> };
 }
 
-export async function inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+export async function inspectContainer(name: string, endpoint?: DockerEndpoint): Promise<ContainerInfo | undefined> {
   try {
-    return await dockerApi<ContainerInfo>("GET", `/containers/${encodeURIComponent(name)}/json`);
+    return await dockerApi<ContainerInfo>("GET", `/containers/${encodeURIComponent(name)}/json`, undefined, { endpoint });
   } catch (error) {
     if (error instanceof DockerApiError && error.status === 404) return undefined;
     throw error;
@@ -59,14 +71,14 @@ export async function inspectContainer(name: string): Promise<ContainerInfo | un
 }
 
 /** Runs a command in a running container and returns its output and exit code. */
-export async function dockerExec(container: string, cmd: string[], env: string[] = []): Promise<{ code: number; output: string }> {
-  const exec = await dockerApi<{ Id: string }>("POST", `/containers/${encodeURIComponent(container)}/exec`, {
-    Cmd: cmd,
-    Env: env,
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const output = await dockerApi<string>("POST", `/exec/${exec.Id}/start`, { Detach: false, Tty: true }, { text: true });
-  const info = await dockerApi<{ ExitCode: number }>("GET", `/exec/${exec.Id}/json`);
+export async function dockerExec(container: string, cmd: string[], env: string[] = [], endpoint?: DockerEndpoint): Promise<{ code: number; output: string }> {
+  const exec = await dockerApi<{ Id: string }>(
+    "POST",
+    `/containers/${encodeURIComponent(container)}/exec`,
+    { Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true },
+    { endpoint },
+  );
+  const output = await dockerApi<string>("POST", `/exec/${exec.Id}/start`, { Detach: false, Tty: true }, { text: true, endpoint });
+  const info = await dockerApi<{ ExitCode: number }>("GET", `/exec/${exec.Id}/json`, undefined, { endpoint });
   return { code: info.ExitCode, output };
 }

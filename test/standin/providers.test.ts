@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { dockerCpus, goDuration } from "../../components/gateway";
+import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
+import { containerStateFromInspect, dockerContainerProvider, goDurationOfNanos, nanoseconds, nanoToDecimalString } from "../e2e/standin/docker-provider";
+
+// The provider stand-ins' rules that need no daemon (test/e2e/standin/*-provider.ts); the e2e suite covers the rest.
+
+const container = dockerContainerProvider({ env: {}, progress: () => undefined, stops: [] });
+
+describe("docker provider stand-in", () => {
+  it("D5: reads cpus back as kreuzwerker's nanoInt64ToDecimalString does", () => {
+    const cases: [number, string][] = [
+      [1e9, "1.0"],
+      [2e9, "2.0"],
+      [16e9, "16.0"],
+      [0.5e9, "0.5"],
+      [1.5e9, "1.5"],
+      [0.25e9, "0.25"],
+      [10e9, "10."],
+      [100e9, "100."],
+    ];
+    for (const [nanos, text] of cases) assert.equal(nanoToDecimalString(nanos), text, String(nanos));
+  });
+
+  it("the program sends cpus in exactly the text the provider reads back, for every value with up to two decimals", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6400 }), (hundredths) => {
+        const cpus = hundredths / 100;
+        assert.equal(dockerCpus(cpus), nanoToDecimalString(Math.round(cpus * 1e9)));
+      }),
+    );
+    assert.equal(dockerCpus(1), "1.0");
+    assert.equal(dockerCpus(10), "10.");
+  });
+
+  it("D5: reads health-check durations back as Go prints them, and the program sends that form", () => {
+    assert.deepEqual([10e9, 5e9, 60e9, 90e9, 0, 3600e9].map(goDurationOfNanos), ["10s", "5s", "1m0s", "1m30s", "0s", "1h0m0s"]);
+    for (const seconds of [0, 5, 10, 60, 90, 3600]) assert.equal(goDuration(seconds), goDurationOfNanos(seconds * 1e9));
+    assert.equal(nanoseconds("1m0s"), 60e9);
+    assert.equal(nanoseconds("1h0m30s"), 3630e9);
+  });
+
+  const inspect = {
+    Id: "c1",
+    Name: "/gw",
+    Image: "sha256:abc",
+    State: { Running: true, Status: "running" },
+    Config: {
+      Image: "example/openclaw:1",
+      Hostname: "gw",
+      User: "1000:1000",
+      StopSignal: "SIGTERM",
+      StopTimeout: 30,
+      Healthcheck: { Test: ["CMD", "true"], Interval: 10e9, Timeout: 5e9, StartPeriod: 60e9, Retries: 3 },
+    },
+    HostConfig: {
+      ReadonlyRootfs: true,
+      SecurityOpt: ["no-new-privileges:true"],
+      RestartPolicy: { Name: "unless-stopped" },
+      Init: true,
+      CapAdd: null,
+      CapDrop: ["ALL"],
+      Mounts: [{ Type: "bind", Source: "/s", Target: "/state" }],
+      Tmpfs: { "/tmp": "rw" },
+      Memory: 1536 * 1024 * 1024,
+      MemorySwap: 1536 * 1024 * 1024,
+      NanoCpus: 1e9,
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m" } },
+    },
+    NetworkSettings: { Ports: { "18789/tcp": [{ HostIp: "127.0.0.1", HostPort: "18101" }] } },
+  };
+
+  it("D5: keeps envs, labels and networks as sent, and normalises what it reads", () => {
+    const sent = {
+      envs: ["A=1"],
+      labels: [{ label: "x", value: "y" }],
+      networksAdvanced: [{ name: "gw" }],
+      cpus: "1",
+      logOpts: { "max-size": "10m" },
+      ports: [],
+    };
+    const state = containerStateFromInspect(inspect, sent);
+    assert.deepEqual(state["envs"], ["A=1"]);
+    assert.deepEqual(state["labels"], [{ label: "x", value: "y" }]);
+    assert.deepEqual(state["networksAdvanced"], [{ name: "gw" }]);
+    assert.equal(state["cpus"], "1.0");
+    assert.equal(state["image"], "example/openclaw:1");
+    assert.deepEqual(state["mounts"], [{ type: "bind", source: "/s", target: "/state", readOnly: false }]);
+    assert.deepEqual(state["healthcheck"], { tests: ["CMD", "true"], interval: "10s", timeout: "5s", startPeriod: "1m0s", startInterval: "0s", retries: 3 });
+    assert.deepEqual(state["ports"], [{ internal: 18789, external: 18101, ip: "127.0.0.1", protocol: "tcp" }]);
+    assert.equal(state["mustRun"], undefined);
+    const stopped = containerStateFromInspect({ ...inspect, State: { Running: false, Status: "exited" } }, sent);
+    assert.equal(stopped["mustRun"], false);
+  });
+
+  it("D1-D3, D8: replaces for a ForceNew field, updates for the rest, compares sets without order", () => {
+    const olds = { cpus: "1.0", memory: 1536, envs: ["A=1", "B=2"], healthcheck: { interval: "10s" }, restart: "unless-stopped" };
+    assert.deepEqual(container.diff(olds, { cpus: "1" }), { changed: ["cpus"], replaces: ["cpus"] });
+    assert.deepEqual(container.diff(olds, { memory: 2048 }), { changed: ["memory"], replaces: [] });
+    assert.deepEqual(container.diff(olds, { healthcheck: { interval: "20s" } }), { changed: ["healthcheck"], replaces: [] });
+    assert.deepEqual(container.diff(olds, { envs: ["B=2", "A=1"] }), { changed: [], replaces: [] });
+    assert.deepEqual(container.diff({ ...olds, mustRun: false }, { cpus: "1.0" }), { changed: ["mustRun"], replaces: [] });
+  });
+});
+
+describe("command and random stand-ins", () => {
+  const local = commandProvider({}, false, () => undefined);
+
+  it("C1: only triggers replace; any other change is an update", () => {
+    const olds = { create: "a", triggers: ["1"], stdout: "x" };
+    assert.deepEqual(local.diff(olds, { create: "b", triggers: ["1"] }), { changed: ["create"], replaces: [] });
+    assert.deepEqual(local.diff(olds, { create: "a", triggers: ["2"] }), { changed: ["triggers"], replaces: ["triggers"] });
+    assert.deepEqual(local.diff(olds, { create: "a", triggers: ["1"] }), { changed: [], replaces: [] });
+  });
+
+  it("C3, C4: runs the script with stdin; a failure is an error naming the command and its output", async () => {
+    const { outputs } = await local.create({ create: "cat; echo done", stdin: "hello " }, { urn: "default:command", inputs: {} }, "u");
+    assert.equal(outputs["stdout"], "hello done");
+    await assert.rejects(
+      local.create({ create: "echo nope >&2; exit 3" }, { urn: "default:command", inputs: {} }, "u"),
+      (error: unknown) => error instanceof Error && error.message === 'exit status 3: running "echo nope >&2; exit 3":\nnope\n',
+    );
+  });
+
+  it("R1: a new password for any changed input, the same value the mock run used", async () => {
+    const random = randomPasswordProvider("dev");
+    assert.deepEqual(random.diff({ length: 48, keepers: { rotation: "1" } }, { length: 48, keepers: { rotation: "2" } }).replaces, ["keepers"]);
+    const { outputs } = await random.create({ length: 8 }, { urn: "default:random", inputs: {} }, "urn:pulumi:dev::p::t::alice-token");
+    assert.equal(typeof outputs["result"], "string");
+    assert.equal(String(outputs["result"]).length, 8);
+  });
+});
