@@ -1,0 +1,120 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/*
+ * A second gateway host for the end-to-end tests, reachable only over SSH: scripts/ssh-test-host.sh
+ * runs a Docker daemon and sshd in network namespace clawfleet-gw2 (10.213.0.2). See that script for
+ * what the SSH host sees (its own /run/docker.sock, the fake tailscale on PATH).
+ */
+
+const script = resolve(__dirname, "..", "..", "scripts", "ssh-test-host.sh");
+
+/** What scripts/ssh-test-host.sh prints on its last stdout line. */
+export interface SshHost {
+  address: string;
+  port: number;
+  user: string;
+  /** `ssh-ed25519 AAAA...`, the key sshd answers with; pin it. */
+  hostKey: string;
+  /** Private key authorized for `user`. */
+  identityFile: string;
+  /** The second daemon's socket, for checks from this machine; the SSH host sees it as /var/run/docker.sock. */
+  dockerSocket: string;
+  /** FAKE_TAILSCALE_DIR of the fake tailscale that `tailscale` on the SSH host runs. */
+  fakeTailscaleDir: string;
+  /** `<address> <hostKey>`, a known_hosts line. */
+  knownHostsLine: string;
+  /** The workdir the host was started in (known_hosts and agent socket live there). */
+  workdir: string;
+}
+
+/** Starts (or restarts) the SSH host; `image` is copied into its Docker daemon when given. */
+export function startSshHost(workdir: string, image?: string): SshHost {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (image === undefined) delete env["CLAWFLEET_GATEWAY_IMAGE"];
+  else env["CLAWFLEET_GATEWAY_IMAGE"] = image;
+  const out = execFileSync("bash", [script, "up", workdir], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const last = out.trim().split("\n").pop() ?? "";
+  const host = { ...(JSON.parse(last) as Omit<SshHost, "workdir">), workdir: resolve(workdir) };
+  writeFileSync(knownHostsFile(host), `${host.knownHostsLine}\n`);
+  return host;
+}
+
+/** Stops the SSH host and removes its namespace; safe to call when it is not running. */
+export function stopSshHost(workdir: string): void {
+  execFileSync("bash", [script, "down", workdir], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** A known_hosts file that holds only this host's key. */
+export function knownHostsFile(host: SshHost): string {
+  return join(host.workdir, "known_hosts");
+}
+
+/** Options for the system ssh that pin the host key (nothing else is trusted) and never prompt. */
+export function sshArgs(host: SshHost): string[] {
+  return [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHostsFile(host)}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `IdentityFile=${host.identityFile}`,
+    "-o",
+    "ConnectTimeout=30",
+  ];
+}
+
+/** `user@address`, with `-p port` given separately. */
+export function sshTarget(host: SshHost): string {
+  return `${host.user}@${host.address}`;
+}
+
+/**
+ * A directory to put first on PATH for the docker CLI's ssh:// transport: it runs plain `ssh`, takes no
+ * ssh options, and ssh reads known_hosts from the passwd home, not $HOME; this `ssh` adds the pinning.
+ */
+export function pinnedSshBinDir(host: SshHost): string {
+  const dir = join(host.workdir, "ssh-bin");
+  mkdirSync(dir, { recursive: true });
+  const pin = ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHostsFile(host)}`, "-o", "GlobalKnownHostsFile=/dev/null"];
+  writeFileSync(join(dir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh ${pin.map((a) => `'${a}'`).join(" ")} "$@"\n`);
+  chmodSync(join(dir, "ssh"), 0o755);
+  return dir;
+}
+
+export interface SshAgent {
+  env: { SSH_AUTH_SOCK: string; SSH_AGENT_PID: string };
+  stop(): void;
+}
+
+/** Starts an ssh-agent with its socket in `workdir` and the key added (the docker CLI and provider use the agent). */
+export function startSshAgent(workdir: string, identityFile: string): SshAgent {
+  const socket = join(workdir, "agent.sock");
+  rmSync(socket, { force: true });
+  const out = execFileSync("ssh-agent", ["-s", "-a", socket], { encoding: "utf8" });
+  const pid = /SSH_AGENT_PID=(\d+)/.exec(out)?.[1];
+  if (pid === undefined) throw new Error(`ssh-agent printed no SSH_AGENT_PID:\n${out}`);
+  const env = { SSH_AUTH_SOCK: socket, SSH_AGENT_PID: pid };
+  const stop = () => {
+    try {
+      process.kill(Number(pid), "SIGTERM");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+    rmSync(socket, { force: true });
+  };
+  try {
+    execFileSync("ssh-add", ["-q", identityFile], { env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit"] });
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return { env, stop };
+}
