@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlannedResource } from "../cli/mock-run";
-import { containerCreateBody, runShell } from "../test/e2e/applier";
+import { runShell } from "../test/e2e/standin/command-provider";
+import { containerCreateBody } from "../test/e2e/standin/docker-provider";
 import { dockerApi, inspectContainer } from "../test/e2e/docker-api";
 import { log, repo, spread, type Spread } from "./measure";
 
 /*
  * The real gateway from the e2e image, created with the container inputs the program
- * registers (docker.Container inputs through the e2e applier's Engine API mapping), its
+ * registers (docker.Container inputs through the provider stand-in's Engine API mapping), its
  * state directory and openclaw.json written by the program's own host commands. Names and
  * networks are renamed `clawbench-*` so they never meet the e2e suite's `clawfleet-*`
  * objects; ports are 19501-19504.
@@ -50,7 +51,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitForQuietDocker(): Promise<void> {
   for (let waited = 0; ; waited += 10) {
     const running = await dockerApi<{ Names: string[] }[]>("GET", "/containers/json?all=true");
-    const busy = running.flatMap((c) => c.Names).filter((n) => /^\/(clawfleet-tenant-|clawfleet-shared-gateway)/.test(n));
+    const busy = running.flatMap((c) => c.Names).filter((n) => /^\/(clawfleet-tenant-|clawfleet-shared-)/.test(n));
     if (busy.length === 0) return;
     if (waited >= 600) throw new Error(`containers ${busy.join(", ")} still exist after 10 minutes; is the e2e suite running?`);
     if (waited % 60 === 0) log(`waiting for ${busy.join(", ")} to go (e2e suite running?)`);

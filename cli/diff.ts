@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { inPlaceContainerFields } from "../components/names";
 import { stackNameOf } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */
@@ -130,13 +131,15 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
       continue;
     }
-    const paths = changedPaths(old.inputs, neu.inputs);
+    // The network follows the container's host; the port claim and the health gate follow the port and the container.
+    if (role.endsWith("network") || role.endsWith("claim") || role.endsWith("ready")) continue;
+    const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
     if (old.type === containerType) {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
       for (const path of paths) fields.add(containerFieldNames[path.split(".")[0] ?? ""] ?? `container ${path}`);
-      // The Docker provider recreates a container for any input change.
-      if (paths.length > 0 || providerMoved) replaced = true;
+      // The Docker provider updates a few fields on the running container; any other change recreates it.
+      if (paths.some((p) => !inPlaceContainerFields.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
       continue;
     }
     if (role.endsWith("token")) {
@@ -156,6 +159,13 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       );
   }
   return { fields: [...fields], replaced };
+}
+
+/** Inputs without clawfleet's own labels (gateway, host, stack), which change only with what they name. */
+function withoutOwnLabels(inputs: Record<string, unknown>): Record<string, unknown> {
+  const labels = inputs["labels"];
+  if (!Array.isArray(labels)) return inputs;
+  return { ...inputs, labels: (labels as { label: string }[]).filter((l) => !l.label.startsWith("clawfleet.")) };
 }
 
 /** A provider reference without its stack, so two stack files of one fleet compare. */
@@ -270,7 +280,7 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       if (oldHost !== newHost) {
         warnings.push(
           neu.children.has("move")
-            ? `${id}: moves from host ${oldHost} to ${newHost}; the old gateway stops and its state is copied to ${newHost} before the new one starts (the copy on ${oldHost} is kept)`
+            ? `${id}: moves from host ${oldHost} to ${newHost}; the old gateway stops and its state is copied to ${newHost} before the new one starts (the copy on ${oldHost} is renamed aside and kept)`
             : `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: add movedFrom: ${oldHost} to copy it (README, Operations)`,
         );
       }

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { healthGateSeconds, managedLabel, gatewayLabel, stackLabel, stopTimeoutSeconds } from "./names";
+import { gatewayLabel, healthGateSeconds, managedLabel, recordedOnlyContainerFields, stackLabel, stopTimeoutSeconds } from "./names";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -59,12 +59,6 @@ export interface GatewayArgs {
 export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", id: string): string {
   return tier === "dedicated" ? `${stateRoot}/users/${id}` : `${stateRoot}/shared/workspaces/${id}`;
 }
-
-/**
- * docker.Container fields the provider (kreuzwerker v4.5.0) accepts as in-place updates but
- * never applies to a running container; clawfleet replaces the container when they change.
- */
-export const recordedOnlyContainerFields = ["healthcheck", "tmpfs", "init"] as const;
 
 /**
  * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:

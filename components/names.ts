@@ -1,4 +1,4 @@
-/** Names and timing facts that the program, its commands and the CLI share: one home for each. */
+/** Names, timing and provider facts that the program, its commands and the CLI share: one home for each. */
 
 /** Docker label on everything clawfleet creates. */
 export const managedLabel = "clawfleet.managed";
@@ -12,6 +12,18 @@ export const stopTimeoutSeconds = 30;
 
 /** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s). */
 export const healthGateSeconds = 180;
+
+/**
+ * docker.Container fields the provider (kreuzwerker v4.5.0 resourceDockerContainerUpdate)
+ * changes on the running container with `docker update`, without a restart.
+ */
+export const inPlaceContainerFields: readonly string[] = ["memory", "memorySwap", "restart"];
+
+/**
+ * docker.Container fields the provider accepts as in-place updates but never applies to a
+ * running container; clawfleet replaces the container when they change.
+ */
+export const recordedOnlyContainerFields = ["healthcheck", "tmpfs", "init"] as const;
 
 /** The `clawfleet.gateway` label value of a dedicated tenant's or a host's shared gateway. */
 export function gatewayIdentity(kind: "tenant" | "shared", id: string): string {

@@ -3,7 +3,7 @@
 # --verify`, which snapshots SQLite databases safely while the gateway keeps running).
 #
 # Usage: scripts/backup-gateway.sh <container> <backup dir>
-#   container   clawfleet-tenant-<id> or clawfleet-shared-gateway
+#   container   clawfleet-tenant-<id> or clawfleet-shared-<host id>
 #   backup dir  created 0700 if missing; the archive is written 0600
 # The tool runs in a throw-away container of the gateway's own image, beside the running
 # gateway, on the same state directory. Prints the archive path. Run it on the gateway

@@ -1,46 +1,51 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseDocument } from "yaml";
+import { parseDocument, type Document } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { renderServeAdd, renderServeRemove, renderWriteFile } from "../../components/render/commands";
 import { DeclarationError } from "../../stacks/errors";
 import { parseFleet, readStackFile } from "../../stacks/load";
-import { Applier, runShell, type AppliedEvent } from "./applier";
-import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
+import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
+import { runShell } from "./standin/command-provider";
+import { Deployer, opsFor } from "./standin/deployer";
+import type { StepEvent } from "./standin/engine";
 
 /*
- * End to end: the resources the program registers for stacks/Pulumi.dev.yaml (from a mock
- * run, not re-typed here) applied to a real Docker engine with the real OpenClaw gateway
- * image, the host commands run in a real shell, Tailscale replaced by the fake CLI in
- * test/e2e/fake-tailscale. The Pulumi engine itself is stood in for by ./applier.ts.
+ * End to end: the resources the program registers (from a mock run of a stack file, not
+ * re-typed here) applied to real Docker engines with the real OpenClaw gateway image, the
+ * host commands run in a real shell (locally, or over SSH on the second host), Tailscale
+ * replaced by the fake CLI in test/e2e/fake-tailscale. The Pulumi engine and providers are
+ * stood in for by ./standin, and every deploy is followed by the idempotence check: the same
+ * program again plans no change and a refresh finds no drift.
  */
 
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-e2e-"));
 const stateRoot = join(work, "state");
+const remoteStateRoot = join(work, "remote-state");
 const fakeTailscaleDir = join(work, "tailscale");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
-const commandEnv = {
-  ...process.env,
-  PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
-  FAKE_TAILSCALE_DIR: fakeTailscaleDir,
-};
-const applier = new Applier({ env: commandEnv }, log);
 const openclaw = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
+const sharedLocal = "clawfleet-shared-local";
 
 let image = "";
+let remote: SshHost;
+let agent: SshAgent;
+let deployer: Deployer;
+let commandEnv: NodeJS.ProcessEnv;
+/** The declaration as it stands; each phase edits it and deploys. */
+let declaration: Document;
 let plan: PlannedResource[] = [];
+let remoteDocker: DockerEndpoint;
 
-/** Writes a variant of the dev stack (same stack name) and returns the program's resources for it. */
-function planVariant(edit: (doc: ReturnType<typeof parseDocument>) => void): PlannedResource[] {
-  const doc = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
-  doc.setIn(["config", "clawfleet:image"], image);
-  doc.setIn(["config", "clawfleet:hosts", "local", "stateRoot"], stateRoot);
-  edit(doc);
+/** Runs the program for the declaration (stack `dev`) under the mock runtime, in its own process. */
+function planOf(doc: Document): PlannedResource[] {
   const dir = mkdtempSync(join(work, "stack-"));
   const file = join(dir, "Pulumi.dev.yaml");
   writeFileSync(file, doc.toString());
@@ -49,21 +54,23 @@ function planVariant(edit: (doc: ReturnType<typeof parseDocument>) => void): Pla
   return JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
 }
 
-function resource(resources: readonly PlannedResource[], name: string): PlannedResource {
-  const found = resources.find((r) => r.name === name);
+/** Edits the declaration and deploys it (with the idempotence check). */
+async function deploy(edit: (doc: Document) => void = () => undefined): Promise<StepEvent[]> {
+  edit(declaration);
+  plan = planOf(declaration);
+  return deployer.deploy(plan);
+}
+
+function resource(name: string): PlannedResource {
+  const found = plan.find((r) => r.name === name);
   assert.ok(found, `no resource ${name}`);
   return found;
 }
 
-function tokenOf(resources: readonly PlannedResource[], container: string): string {
-  const envs = resource(resources, container).revealedInputs["envs"] as string[];
-  const entry = envs.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
+function tokenOf(container: string): string {
+  const entry = (resource(container).revealedInputs["envs"] as string[]).find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
   assert.ok(entry);
   return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
-}
-
-function actionsFor(events: readonly AppliedEvent[], name: string): string[] {
-  return events.filter((e) => e.name === name).map((e) => e.action);
 }
 
 /** A command that runs one SQL statement on a gateway's state database inside its container (node:sqlite). */
@@ -77,10 +84,28 @@ function sql(statement: string): string[] {
   ];
 }
 
-/** The edit every re-deploy after the port move keeps: alice on another model and port 18102. */
-function aliceMoved(doc: ReturnType<typeof parseDocument>): void {
-  doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1");
-  doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+async function addApproval(container: string, entry: string, endpoint?: DockerEndpoint): Promise<void> {
+  const insert = await dockerExec(
+    container,
+    sql(
+      `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '${entry}', 0, ${Date.now()})`,
+    ),
+    [],
+    endpoint,
+  );
+  assert.equal(insert.code, 0, insert.output);
+}
+
+async function approvals(container: string, endpoint?: DockerEndpoint): Promise<string[]> {
+  const rows = await dockerExec(container, sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"), [], endpoint);
+  assert.equal(rows.code, 0, rows.output);
+  return (JSON.parse(rows.output.slice(rows.output.indexOf("["))) as { entry: string }[]).map((r) => r.entry);
+}
+
+/** /healthz as the gateway answers it from inside its container (works on either host). */
+async function healthInside(container: string, endpoint?: DockerEndpoint): Promise<string> {
+  const probe = await dockerExec(container, ["node", "-e", "fetch('http://127.0.0.1:18789/healthz').then(r=>r.text()).then(t=>console.log(t))"], [], endpoint);
+  return probe.output.trim();
 }
 
 async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -107,18 +132,25 @@ function listeners(port: number): string[] {
     });
 }
 
+function serveEntries(dir: string): Record<string, string> {
+  const serve = JSON.parse(readFileSync(join(dir, "serve.json"), "utf8")) as {
+    TCP?: Record<string, unknown>;
+    Web?: Record<string, { Handlers: { "/": { Proxy: string } } }>;
+  };
+  return Object.fromEntries(Object.entries(serve.Web ?? {}).map(([key, web]) => [key.split(":").pop() ?? key, web.Handlers["/"].Proxy]));
+}
+
 async function teardown(): Promise<void> {
-  const names = new Set([
-    ...applier.dockerObjects.containers,
+  const containers = new Set([
+    ...(deployer?.objects("docker:index/container:Container") ?? []),
     ...plan.filter((r) => r.type === "docker:index/container:Container").map((r) => String(r.revealedInputs["name"])),
   ]);
-  for (const name of names) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
+  for (const name of containers) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
   const networks = new Set([
-    ...applier.dockerObjects.networks,
+    ...(deployer?.objects("docker:index/network:Network") ?? []),
     ...plan.filter((r) => r.type === "docker:index/network:Network").map((r) => String(r.revealedInputs["name"])),
   ]);
   for (const name of networks) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
-  rmSync(work, { recursive: true, force: true });
 }
 
 before(async () => {
@@ -128,26 +160,43 @@ before(async () => {
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
   log(`image ${image}`);
+  log("starting the second host, reached only over SSH (scripts/ssh-test-host.sh)");
+  remote = startSshHost(join(work, "gw2"), image);
+  agent = startSshAgent(join(work, "gw2"), remote.identityFile);
+  remoteDocker = { connect: () => createConnection(remote.dockerSocket) };
   mkdirSync(fakeTailscaleDir, { recursive: true });
-  plan = planVariant(() => undefined);
+  commandEnv = {
+    ...process.env,
+    ...agent.env,
+    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
+    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
+  };
+  deployer = new Deployer("dev", commandEnv, log);
+  declaration = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
+  declaration.setIn(["config", "clawfleet:image"], image);
+  declaration.setIn(["config", "clawfleet:hosts", "local", "stateRoot"], stateRoot);
   await teardown().catch(() => undefined);
-  mkdirSync(fakeTailscaleDir, { recursive: true });
-  log("applying the dev stack: 3 gateways boot in parallel");
-  await applier.apply(plan);
+  log("deploying the dev stack: 3 gateways boot, two lanes at a time");
+  await deploy();
 });
 
-after(teardown);
+after(async () => {
+  await teardown();
+  agent?.stop();
+  if (remote !== undefined) stopSshHost(remote.workdir);
+  rmSync(work, { recursive: true, force: true });
+});
 
 describe("the dev stack on real Docker", () => {
   const gateways = [
     { container: "alice-container", name: "clawfleet-tenant-alice", port: 18101 },
     { container: "dave-container", name: "clawfleet-tenant-dave", port: 0 },
-    { container: "local-shared-container", name: "clawfleet-shared-gateway", port: 18789 },
+    { container: "local-shared-container", name: sharedLocal, port: 18789 },
   ];
   before(() => {
     const dave = gateways[1];
     assert.ok(dave);
-    dave.port = (resource(plan, "dave-container").revealedInputs["ports"] as { external: number }[])[0]?.external ?? 0;
+    dave.port = (resource("dave-container").revealedInputs["ports"] as { external: number }[])[0]?.external ?? 0;
   });
 
   it("creates every container from the program's inputs, hardened as declared", async () => {
@@ -156,11 +205,12 @@ describe("the dev stack on real Docker", () => {
       assert.ok(info, `${gateway.name} exists`);
       assert.equal(info.State.Health?.Status, "healthy");
       assert.equal(info.Config["User"], "1000:1000");
+      assert.equal(info.Config["Hostname"], gateway.name, "a hostname of its own");
       assert.equal(info.HostConfig["ReadonlyRootfs"], true);
       assert.deepEqual(info.HostConfig["CapDrop"], ["ALL"]);
       assert.deepEqual(info.HostConfig["SecurityOpt"], ["no-new-privileges:true"]);
       assert.equal(info.HostConfig["Init"], true);
-      assert.equal(info.HostConfig["PidsLimit"], gateway.name === "clawfleet-shared-gateway" ? 1024 : 512, "pids limit set by the limits command");
+      assert.equal(info.HostConfig["PidsLimit"], gateway.name === sharedLocal ? 1024 : 512, "pids limit set by the limits command");
       assert.deepEqual(Object.keys(info.NetworkSettings.Networks), [gateway.name], "own network");
       assert.deepEqual(info.NetworkSettings.Ports["18789/tcp"], [{ HostIp: "127.0.0.1", HostPort: String(gateway.port) }]);
     }
@@ -194,7 +244,7 @@ describe("the dev stack on real Docker", () => {
       assert.equal(wrong.status, 401);
       const authorized = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
         method: "POST",
-        headers: { ...headers, authorization: `Bearer ${tokenOf(plan, container)}` },
+        headers: { ...headers, authorization: `Bearer ${tokenOf(container)}` },
         body,
       });
       assert.equal(authorized.status, 200, `${container}: ${await authorized.text()}`);
@@ -211,22 +261,22 @@ describe("the dev stack on real Docker", () => {
 
   it("writes each config file 0600 with no secret, and the gateway validates it", async () => {
     for (const { container, name } of gateways) {
-      const stateDir = resource(plan, container).revealedInputs["mounts"] as { source: string }[];
-      const file = join(stateDir[0]?.source ?? "", "openclaw.json");
+      const mounts = resource(container).revealedInputs["mounts"] as { source: string }[];
+      const file = join(mounts[0]?.source ?? "", "openclaw.json");
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(file).uid, 1000);
-      assert.ok(!readFileSync(file, "utf8").includes(tokenOf(plan, container)));
+      assert.ok(!readFileSync(file, "utf8").includes(tokenOf(container)));
       const validate = await dockerExec(name, [...openclaw, "config", "validate"]);
       assert.equal(validate.code, 0, `${name}: ${validate.output}`);
     }
   });
 
   it("runs the shared tenants as agents of the shared gateway, with their bindings", async () => {
-    const agents = await dockerExec("clawfleet-shared-gateway", [...openclaw, "agents", "list", "--json", "--bindings"]);
+    const agents = await dockerExec(sharedLocal, [...openclaw, "agents", "list", "--json", "--bindings"]);
     assert.equal(agents.code, 0, agents.output);
-    const listed = JSON.parse(agents.output.slice(agents.output.indexOf("["))) as { id: string; bindings?: unknown }[];
+    const listed = JSON.parse(agents.output.slice(agents.output.indexOf("["))) as { id: string }[];
     assert.deepEqual(listed.map((a) => a.id).sort(), ["bob", "carol"]);
-    const bindings = await dockerExec("clawfleet-shared-gateway", [...openclaw, "agents", "bindings", "--json"]);
+    const bindings = await dockerExec(sharedLocal, [...openclaw, "agents", "bindings", "--json"]);
     assert.equal(bindings.code, 0, bindings.output);
     const routes = JSON.parse(bindings.output.slice(bindings.output.indexOf("["))) as {
       agentId: string;
@@ -243,8 +293,7 @@ describe("the dev stack on real Docker", () => {
   });
 
   it("publishes every gateway with the fake Tailscale Serve, never Funnel", () => {
-    const serve = JSON.parse(readFileSync(join(fakeTailscaleDir, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
-    assert.deepEqual(Object.keys(serve.TCP).sort(), gateways.map((g) => String(g.port)).sort());
+    assert.deepEqual(Object.keys(serveEntries(fakeTailscaleDir)).sort(), gateways.map((g) => String(g.port)).sort());
     const calls = readFileSync(join(fakeTailscaleDir, "calls.jsonl"), "utf8");
     assert.ok(!calls.includes("funnel"));
   });
@@ -254,12 +303,10 @@ describe("re-deploys", () => {
   it("applies a config-only change in place: same container, same start, hot reload", async () => {
     const before = await inspectContainer("clawfleet-tenant-alice");
     assert.ok(before);
-    const next = planVariant((doc) => doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1"));
-    const events = await applier.apply(next);
-    plan = next;
-    assert.deepEqual(actionsFor(events, "alice-config"), ["update"]);
-    assert.deepEqual(actionsFor(events, "alice-container"), ["same"]);
-    assert.deepEqual(actionsFor(events, "dave-config"), ["same"]);
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:tenants", "alice", "model"], "anthropic/claude-opus-4-1"));
+    assert.deepEqual(opsFor(events, "alice-config"), ["update"]);
+    assert.deepEqual(opsFor(events, "alice-container"), ["same"]);
+    assert.deepEqual(opsFor(events, "dave-config"), ["same"]);
     const afterChange = await inspectContainer("clawfleet-tenant-alice");
     assert.equal(afterChange?.Id, before.Id);
     assert.equal(afterChange?.State.StartedAt, before.State.StartedAt);
@@ -269,75 +316,62 @@ describe("re-deploys", () => {
     });
   });
 
-  it("keeps run-time pairing approvals across a port change that replaces the container", async () => {
-    const insert = await dockerExec(
-      "clawfleet-tenant-alice",
-      sql(
-        `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '987654321', 0, ${Date.now()})`,
-      ),
-    );
-    assert.equal(insert.code, 0, insert.output);
+  it("changes memory in place, without a restart", async () => {
     const before = await inspectContainer("clawfleet-tenant-alice");
-    const next = planVariant(aliceMoved);
-    const events = await applier.apply(next);
-    plan = next;
-    assert.deepEqual(actionsFor(events, "alice-container"), ["replace"]);
-    assert.deepEqual(actionsFor(events, "alice-serve"), ["replace"]);
-    assert.deepEqual(actionsFor(events, "alice-state"), ["same"]);
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:tenants", "alice", "memoryMb"], 1792));
+    assert.deepEqual(opsFor(events, "alice-container"), ["update"]);
+    const after = await inspectContainer("clawfleet-tenant-alice");
+    assert.equal(after?.Id, before?.Id);
+    assert.equal(after?.State.StartedAt, before?.State.StartedAt);
+    assert.equal(after?.HostConfig["Memory"], 1792 * 1024 * 1024);
+  });
+
+  it("keeps run-time pairing approvals across a port change that replaces the container", async () => {
+    await addApproval("clawfleet-tenant-alice", "987654321");
+    const before = await inspectContainer("clawfleet-tenant-alice");
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102));
+    assert.deepEqual(opsFor(events, "alice-container"), ["replace"]);
+    assert.deepEqual(opsFor(events, "alice-ready"), ["replace"], "the gate checks the new container");
+    assert.deepEqual(opsFor(events, "alice-serve"), ["replace"]);
+    assert.deepEqual(opsFor(events, "alice-state"), ["same"]);
     const after = await inspectContainer("clawfleet-tenant-alice");
     assert.notEqual(after?.Id, before?.Id);
-    const health = await (await fetch("http://127.0.0.1:18102/healthz")).text();
-    assert.equal(health, '{"ok":true,"status":"live"}');
-    const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries WHERE channel_key = 'telegram'"));
-    assert.equal(rows.code, 0, rows.output);
-    assert.match(rows.output, /"entry":"987654321"/);
-    const serve = JSON.parse(readFileSync(join(fakeTailscaleDir, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
-    assert.ok("18102" in serve.TCP && !("18101" in serve.TCP), "serve entry moved with the port");
+    assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
+    assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321"]);
+    const serve = serveEntries(fakeTailscaleDir);
+    assert.ok("18102" in serve && !("18101" in serve), "serve entry moved with the port");
   });
 
   it("removes a tenant's container and serve entry but keeps its state directory", async () => {
-    const davePort = (resource(plan, "dave-container").revealedInputs["ports"] as { external: number }[])[0]?.external;
-    const next = planVariant((doc) => {
-      aliceMoved(doc);
-      doc.deleteIn(["config", "clawfleet:tenants", "dave"]);
-    });
-    const events = await applier.apply(next);
-    plan = next;
-    assert.deepEqual(actionsFor(events, "dave-container"), ["delete"]);
-    assert.deepEqual(actionsFor(events, "dave-state"), ["retain"]);
-    assert.deepEqual(actionsFor(events, "alice-container"), ["same"]);
+    const davePort = (resource("dave-container").revealedInputs["ports"] as { external: number }[])[0]?.external;
+    const events = await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "dave"]));
+    assert.deepEqual(opsFor(events, "dave-container"), ["delete"]);
+    assert.deepEqual(opsFor(events, "dave-state"), ["retain"]);
+    assert.deepEqual(opsFor(events, "alice-container"), ["same"]);
     assert.equal(await inspectContainer("clawfleet-tenant-dave"), undefined);
     assert.ok(existsSync(join(stateRoot, "users", "dave", "openclaw.json")));
     assert.ok(existsSync(join(stateRoot, "users", "dave", "state", "openclaw.sqlite")));
-    const serve = JSON.parse(readFileSync(join(fakeTailscaleDir, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
-    assert.ok(!(String(davePort) in serve.TCP));
-    assert.ok("18102" in serve.TCP && "18789" in serve.TCP, "other entries stay");
+    const serve = serveEntries(fakeTailscaleDir);
+    assert.ok(!(String(davePort) in serve));
+    assert.ok("18102" in serve && "18789" in serve, "other entries stay");
   });
 });
 
 describe("purge", () => {
   it("deletes a removed tenant's state only when the declaration confirms it", async () => {
     assert.ok(existsSync(join(stateRoot, "users", "dave")), "kept after removal");
-    const next = planVariant((doc) => {
-      aliceMoved(doc);
-      doc.setIn(["config", "clawfleet:tenants", "dave", "purge"], doc.createNode({ confirm: "dave" }));
-    });
-    const events = await applier.apply(next);
-    plan = next;
-    assert.deepEqual(actionsFor(events, "dave-purge"), ["create"]);
-    assert.deepEqual(actionsFor(events, "alice-container"), ["same"]);
+    const events = await deploy((doc) =>
+      doc.setIn(["config", "clawfleet:tenants", "dave"], doc.createNode({ tier: "dedicated", host: "local", purge: { confirm: "dave" } })),
+    );
+    assert.deepEqual(opsFor(events, "dave-purge"), ["create"]);
+    assert.deepEqual(opsFor(events, "alice-container"), ["same"]);
     assert.equal(existsSync(join(stateRoot, "users", "dave")), false);
     assert.ok(existsSync(join(stateRoot, "users", "alice", "state", "openclaw.sqlite")), "other tenants' state untouched");
+    await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "dave"]));
   });
 });
 
 describe("backup and restore", () => {
-  const approvals = async () => {
-    const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
-    assert.equal(rows.code, 0, rows.output);
-    return (JSON.parse(rows.output.slice(rows.output.indexOf("["))) as { entry: string }[]).map((r) => r.entry);
-  };
-
   it("snapshots a running gateway with its own tool and restores it to that moment", async () => {
     const backups = join(work, "backups");
     const backup = spawnSync("bash", [join(repo, "scripts", "backup-gateway.sh"), "clawfleet-tenant-alice", backups], { encoding: "utf8" });
@@ -345,16 +379,9 @@ describe("backup and restore", () => {
     const archive = backup.stdout.trim();
     assert.equal(statSync(archive).mode & 0o777, 0o600);
     assert.equal(statSync(backups).mode & 0o777, 0o700);
-    assert.deepEqual(await approvals(), ["987654321"]);
-
-    const later = await dockerExec(
-      "clawfleet-tenant-alice",
-      sql(
-        `INSERT INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', 'after-backup', 1, ${Date.now()})`,
-      ),
-    );
-    assert.equal(later.code, 0, later.output);
-    assert.deepEqual(await approvals(), ["987654321", "after-backup"]);
+    assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321"]);
+    await addApproval("clawfleet-tenant-alice", "after-backup");
+    assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321", "after-backup"]);
 
     const restore = spawnSync("bash", [join(repo, "scripts", "restore-gateway.sh"), "clawfleet-tenant-alice", archive], { encoding: "utf8" });
     assert.equal(restore.status, 0, restore.stderr);
@@ -362,42 +389,118 @@ describe("backup and restore", () => {
       const body = (await (await fetch("http://127.0.0.1:18102/readyz")).json()) as { ready: boolean };
       return body.ready ? true : undefined;
     });
-    assert.deepEqual(await approvals(), ["987654321"]);
-    const deployed = String(resource(plan, "alice-config").revealedInputs["stdin"]);
+    assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321"]);
+    const deployed = String(resource("alice-config").revealedInputs["stdin"]);
     assert.equal(readFileSync(join(stateRoot, "users", "alice", "openclaw.json"), "utf8"), deployed, "the stack's config stays in place");
     assert.match(restore.stderr, /the previous state is kept at .*\/users\/alice\.before-restore-/);
+    const events = await deploy();
+    assert.deepEqual(
+      events.filter((e) => e.op !== "same").map((e) => e.name),
+      [],
+      "a restore leaves nothing for the next deploy to change",
+    );
   });
 });
 
-describe("moving a tenant to another host", () => {
-  it("stops the old gateway, copies its state before the new one starts, and keeps the old copy", async () => {
-    const stateRoot2 = join(work, "state2");
-    const next = planVariant((doc) => {
-      aliceMoved(doc);
-      doc.setIn(["config", "clawfleet:tenants", "dave", "purge"], doc.createNode({ confirm: "dave" }));
-      doc.setIn(["config", "clawfleet:hosts", "local2"], doc.createNode({ stateRoot: stateRoot2, ports: { from: 18200, to: 18299 } }));
-      doc.setIn(["config", "clawfleet:tenants", "alice", "host"], "local2");
-      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18202);
+describe("a second host reached only over SSH", () => {
+  const remoteHost = () => ({
+    ssh: { host: remote.address, user: remote.user, port: remote.port, hostKey: remote.hostKey },
+    stateRoot: remoteStateRoot,
+    ports: { from: 18300, to: 18399 },
+    tailscale: { serve: true, dnsName: "gw2.example-tailnet.ts.net" },
+  });
+
+  it("moves a tenant there in one deploy: the old gateway stops, its state and pairings arrive, the new one is healthy", async () => {
+    const events = await deploy((doc) => {
+      doc.setIn(["config", "clawfleet:hosts", "remote"], doc.createNode(remoteHost()));
+      doc.setIn(["config", "clawfleet:tenants", "alice", "host"], "remote");
+      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18302);
       doc.setIn(["config", "clawfleet:tenants", "alice", "movedFrom"], "local");
     });
-    const events = await applier.apply(next);
-    plan = next;
-    assert.deepEqual(actionsFor(events, "alice-move"), ["create"]);
-    assert.deepEqual(actionsFor(events, "alice-container"), ["replace"]);
-    assert.deepEqual(actionsFor(events, "alice-serve"), ["delete"], "local2 does not publish on the tailnet");
-    const rows = await dockerExec("clawfleet-tenant-alice", sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
-    assert.match(rows.output, /"entry":"987654321"/);
-    assert.equal(await (await fetch("http://127.0.0.1:18202/healthz")).text(), '{"ok":true,"status":"live"}');
-    assert.ok(existsSync(join(stateRoot, "users", "alice", "state", "openclaw.sqlite")), "the old copy is kept");
-    const serve = JSON.parse(readFileSync(join(fakeTailscaleDir, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
-    assert.deepEqual(Object.keys(serve.TCP), ["18789"]);
+    assert.deepEqual(opsFor(events, "alice-move"), ["create"]);
+    assert.deepEqual(opsFor(events, "alice-container"), ["replace"]);
+    assert.deepEqual(opsFor(events, "alice-network"), ["replace"], "the network follows to the new host");
+    assert.equal(await inspectContainer("clawfleet-tenant-alice"), undefined, "nothing left on the old host");
+    const info = await inspectContainer("clawfleet-tenant-alice", remoteDocker);
+    assert.equal(info?.State.Health?.Status, "healthy");
+    assert.deepEqual(Object.keys(info?.NetworkSettings.Networks ?? {}), ["clawfleet-tenant-alice"]);
+    assert.equal(await healthInside("clawfleet-tenant-alice", remoteDocker), '{"ok":true,"status":"live"}');
+    assert.deepEqual(await approvals("clawfleet-tenant-alice", remoteDocker), ["987654321"]);
+    assert.deepEqual(serveEntries(remote.fakeTailscaleDir), { "18302": "http://127.0.0.1:18302" }, "published by the remote host's tailscale");
+    assert.ok(!("18102" in serveEntries(fakeTailscaleDir)), "and no longer here");
+    const aside = readdirSync(join(stateRoot, "users")).filter((name) => name.startsWith("alice.moved-"));
+    assert.equal(aside.length, 1, "the old copy is kept aside");
+  });
+
+  it("moves it back in one deploy, with its pairings", async () => {
+    await addApproval("clawfleet-tenant-alice", "added-on-remote", remoteDocker);
+    const events = await deploy((doc) => {
+      doc.setIn(["config", "clawfleet:tenants", "alice", "host"], "local");
+      doc.setIn(["config", "clawfleet:tenants", "alice", "port"], 18102);
+      doc.setIn(["config", "clawfleet:tenants", "alice", "movedFrom"], "remote");
+    });
+    assert.deepEqual(opsFor(events, "alice-container"), ["replace"]);
+    assert.equal(await inspectContainer("clawfleet-tenant-alice", remoteDocker), undefined);
+    assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321", "added-on-remote"]);
+    assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
+    assert.deepEqual(serveEntries(remote.fakeTailscaleDir), {});
+    await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "alice", "movedFrom"]));
+  });
+});
+
+describe("renames and reused ports, each in one deploy", () => {
+  it("renames a tenant keeping its pinned port: no collision, pairings carried over", async () => {
+    const events = await deploy((doc) => {
+      const alice = doc.getIn(["config", "clawfleet:tenants", "alice"]);
+      doc.deleteIn(["config", "clawfleet:tenants", "alice"]);
+      doc.setIn(["config", "clawfleet:tenants", "alicia"], alice);
+      doc.setIn(["config", "clawfleet:tenants", "alicia", "renamedFrom"], "alice");
+    });
+    assert.deepEqual(opsFor(events, "alicia-claim"), ["create"]);
+    assert.deepEqual(opsFor(events, "alicia-container"), ["create"]);
+    assert.deepEqual(opsFor(events, "alice-container"), ["delete"]);
+    assert.equal(await inspectContainer("clawfleet-tenant-alice"), undefined);
+    assert.deepEqual(await approvals("clawfleet-tenant-alicia"), ["987654321", "added-on-remote"]);
+    assert.deepEqual(serveEntries(fakeTailscaleDir)["18102"], "http://127.0.0.1:18102", "the old entry's delete left the new owner's entry");
+    assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
+    await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "alicia", "renamedFrom"]));
+  });
+
+  it("gives a removed tenant's port to a new tenant, and re-adds the Serve entry on it", async () => {
+    const events = await deploy((doc) => {
+      doc.deleteIn(["config", "clawfleet:tenants", "alicia"]);
+      doc.setIn(["config", "clawfleet:tenants", "erin"], doc.createNode({ tier: "dedicated", host: "local", port: 18102 }));
+    });
+    assert.deepEqual(opsFor(events, "erin-container"), ["create"]);
+    assert.deepEqual(opsFor(events, "alicia-serve"), ["delete"]);
+    const info = await inspectContainer("clawfleet-tenant-erin");
+    assert.equal(info?.State.Health?.Status, "healthy");
+    assert.equal(serveEntries(fakeTailscaleDir)["18102"], "http://127.0.0.1:18102");
+    assert.ok(existsSync(join(stateRoot, "users", "alicia", "state", "openclaw.sqlite")), "the removed tenant's state is kept");
+  });
+
+  it("renames a host with a shared gateway: the new one takes the port, the shared state and its pairings stay", async () => {
+    await addApproval(sharedLocal, "shared-approval");
+    const events = await deploy((doc) => {
+      const host = doc.getIn(["config", "clawfleet:hosts", "local"]);
+      doc.deleteIn(["config", "clawfleet:hosts", "local"]);
+      doc.setIn(["config", "clawfleet:hosts", "main"], host);
+      for (const tenant of ["bob", "carol", "erin"]) doc.setIn(["config", "clawfleet:tenants", tenant, "host"], "main");
+    });
+    assert.deepEqual(opsFor(events, "main-shared-container"), ["create"]);
+    assert.deepEqual(opsFor(events, "local-shared-container"), ["delete"]);
+    assert.deepEqual(opsFor(events, "erin-container"), ["replace"], "the host label moves with the host's name");
+    assert.equal(await inspectContainer(sharedLocal), undefined);
+    assert.equal(await (await fetch("http://127.0.0.1:18789/healthz")).text(), '{"ok":true,"status":"live"}');
+    assert.deepEqual(await approvals("clawfleet-shared-main"), ["shared-approval"]);
+    assert.equal(serveEntries(fakeTailscaleDir)["18789"], "http://127.0.0.1:18789");
   });
 });
 
 describe("graceful shutdown", () => {
   it("stops every replaced or removed gateway on SIGTERM, cleanly and well inside the stop timeout", () => {
-    assert.ok(applier.stops.length >= 2, "a replacement and a removal stopped containers");
-    for (const stop of applier.stops) {
+    assert.ok(deployer.stops.length >= 4, "replacements and removals stopped containers");
+    for (const stop of deployer.stops) {
       assert.equal(stop.exitCode, 0, `${stop.name} exit code`);
       assert.ok(stop.seconds < 10, `${stop.name} took ${stop.seconds} s`);
       log(`${stop.name} stopped in ${stop.seconds.toFixed(2)} s`);
@@ -411,11 +514,11 @@ describe("host commands", () => {
     const env = { ...commandEnv, FAKE_TAILSCALE_DIR: dir };
     for (let i = 0; i < 2; i += 1) assert.equal((await runShell(renderServeAdd({ httpsPort: 19001, localPort: 19001 }), undefined, env)).code, 0);
     assert.equal((await runShell(renderServeAdd({ httpsPort: 19002, localPort: 19002 }), undefined, env)).code, 0);
-    const state = () => Object.keys((JSON.parse(readFileSync(join(dir, "serve.json"), "utf8")) as { TCP?: Record<string, unknown> }).TCP ?? {});
-    assert.deepEqual(state().sort(), ["19001", "19002"]);
-    assert.equal((await runShell(renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" }), undefined, env)).code, 0);
-    assert.deepEqual(state(), ["19002"]);
-    const again = await runShell(renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" }), undefined, env);
+    assert.deepEqual(Object.keys(serveEntries(dir)).sort(), ["19001", "19002"]);
+    const remove = renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" });
+    assert.equal((await runShell(remove, undefined, env)).code, 0);
+    assert.deepEqual(Object.keys(serveEntries(dir)), ["19002"]);
+    const again = await runShell(remove, undefined, env);
     assert.equal(again.code, 0, again.stderr);
   });
 
@@ -470,14 +573,14 @@ describe("host commands", () => {
 });
 
 describe("teardown", () => {
-  it("leaves no container, network or temp file behind", async () => {
+  it("leaves no container or network behind", async () => {
     await teardown();
-    for (const name of ["clawfleet-tenant-alice", "clawfleet-tenant-dave", "clawfleet-shared-gateway"]) assert.equal(await inspectContainer(name), undefined);
+    for (const name of ["clawfleet-tenant-alice", "clawfleet-tenant-erin", sharedLocal, "clawfleet-shared-main"])
+      assert.equal(await inspectContainer(name), undefined);
     const networks = await dockerApi<{ Name: string }[]>("GET", "/networks");
     assert.deepEqual(
       networks.map((n) => n.Name).filter((n) => n.startsWith("clawfleet-")),
       [],
     );
-    assert.equal(existsSync(work), false);
   });
 });

@@ -2,8 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { dockerCpus, goDuration } from "../../components/gateway";
+import { inPlaceContainerFields, recordedOnlyContainerFields } from "../../components/names";
 import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
-import { containerStateFromInspect, dockerContainerProvider, goDurationOfNanos, nanoseconds, nanoToDecimalString } from "../e2e/standin/docker-provider";
+import {
+  containerStateFromInspect,
+  dockerContainerProvider,
+  goDurationOfNanos,
+  nanoseconds,
+  nanoToDecimalString,
+  replaceFields,
+  updateFields,
+} from "../e2e/standin/docker-provider";
 
 // The provider stand-ins' rules that need no daemon (test/e2e/standin/*-provider.ts); the e2e suite covers the rest.
 
@@ -130,5 +139,12 @@ describe("command and random stand-ins", () => {
     const { outputs } = await random.create({ length: 8 }, { urn: "default:random", inputs: {} }, "urn:pulumi:dev::p::t::alice-token");
     assert.equal(typeof outputs["result"], "string");
     assert.equal(String(outputs["result"]).length, 8);
+  });
+});
+
+describe("the program's field lists agree with the provider model", () => {
+  it("updates in place only what the provider updates, and replaces for what it would only record", () => {
+    for (const field of inPlaceContainerFields) assert.ok(updateFields.has(field), field);
+    for (const field of recordedOnlyContainerFields) assert.ok(!updateFields.has(field) && !replaceFields.has(field), field);
   });
 });

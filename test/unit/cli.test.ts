@@ -43,7 +43,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
     assert.equal(code, 0);
     const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
-    assert.equal(plan.resources.length, 30);
+    assert.equal(plan.resources.length, 36);
     const container = plan.resources.find((r) => r.name === "alice-container");
     assert.equal(container?.inputs["envs"], "[secret]");
     assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
@@ -57,7 +57,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.equal(lines[0], "stack dev: 25 resources in 5 components");
+    assert.equal(lines[0], "stack dev: 31 resources in 5 components");
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
@@ -146,6 +146,16 @@ describe("clawfleet diff", { concurrency: true }, () => {
     );
   });
 
+  it("reports a memory change as in place (docker update, no restart) and a cpu change as a restart", async () => {
+    const memory = variant("memory", (text) => replaceOnce(text, "memoryMb: 1536", "memoryMb: 2048"));
+    assert.equal(
+      (await clawfleet("diff", "stacks/Pulumi.dev.yaml", memory)).stdout,
+      "stack dev: 0 added, 1 changed, 0 replaced, 0 removed tenants; 0 hosts changed\n\nChanged in place:\n  alice (dedicated on local): memoryMb\n",
+    );
+    const cpus = variant("cpus", (text) => replaceOnce(text, "memoryMb: 1536", "memoryMb: 1536\n      cpus: 2"));
+    assert.match((await clawfleet("diff", "stacks/Pulumi.dev.yaml", cpus)).stdout, /Replaced \(gateway restarts\):\n {2}alice \(dedicated on local\): cpus\n/);
+  });
+
   it("attributes a shared binding change to its tenant and to the shared gateway's config", async () => {
     const head = variant("binding", (text) => replaceOnce(text, 'id: "111111111"', 'id: "222222222"'));
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
@@ -216,7 +226,7 @@ describe("clawfleet diff of a move to another host", () => {
     const head = join(folder, "Pulumi.prod.yaml");
     writeFileSync(head, replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n"));
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
-    assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): host, /);
+    assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): host\n/);
     assert.match(stdout, /! grace: moves from host gw2 to gw1; its state stays on gw2: add movedFrom: gw2 to copy it \(README, Operations\)/);
   });
 
@@ -230,10 +240,10 @@ describe("clawfleet diff of a move to another host", () => {
       replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n      movedFrom: gw2\n"),
     );
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
-    assert.match(stdout, /grace \(dedicated on gw1\): host, .*move added/);
+    assert.match(stdout, /grace \(dedicated on gw1\): host, move added\n/);
     assert.match(
       stdout,
-      /! grace: moves from host gw2 to gw1; the old gateway stops and its state is copied to gw1 before the new one starts \(the copy on gw2 is kept\)/,
+      /! grace: moves from host gw2 to gw1; the old gateway stops and its state is copied to gw1 before the new one starts \(the copy on gw2 is renamed aside and kept\)/,
     );
   });
 });

@@ -10,7 +10,12 @@ pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state
 
 const hosts = {
   gw1: {
-    ssh: { host: "gw1.example.ts.net", user: "deploy", privateKey: "-----BEGIN OPENSSH PRIVATE KEY----- test", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF" },
+    ssh: {
+      host: "gw1.example.ts.net",
+      user: "deploy",
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY----- test",
+      hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF",
+    },
     stateRoot: "/data/clawfleet",
     ports: { from: 18100, to: 18999 },
   },

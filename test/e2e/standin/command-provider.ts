@@ -146,3 +146,8 @@ export function randomPasswordProvider(stack: string): ResourceProvider {
     read: (_id, outputs) => Promise.resolve(outputs),
   };
 }
+
+/** Runs a script with /bin/sh, as local.Command does by default. */
+export function runShell(script: string, stdin: string | undefined, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  return run(["/bin/sh", "-c", script], stdin, env);
+}

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import type { PlannedResource } from "../../../cli/mock-run";
+import { commandProvider, randomPasswordProvider } from "./command-provider";
+import { dockerContainerProvider, dockerNetworkProvider, type DockerProviderOptions } from "./docker-provider";
+import { Engine, type StepEvent } from "./engine";
+
+/**
+ * The engine stand-in with the provider stand-ins for everything the program registers, and
+ * the check Pulumi's own integration tests make after every apply: the same program again
+ * plans no change, and a refresh finds no drift (and still no change after it).
+ */
+export class Deployer {
+  readonly engine: Engine;
+  readonly stops: DockerProviderOptions["stops"] = [];
+
+  constructor(stack: string, env: NodeJS.ProcessEnv, progress: (line: string) => void) {
+    const options = { env, progress, stops: this.stops };
+    this.engine = new Engine(
+      {
+        "docker:index/container:Container": dockerContainerProvider(options),
+        "docker:index/network:Network": dockerNetworkProvider(options),
+        "command:local:Command": commandProvider(env, false, progress),
+        "command:remote:Command": commandProvider(env, true, progress),
+        "random:index/randomPassword:RandomPassword": randomPasswordProvider(stack),
+      },
+      progress,
+    );
+  }
+
+  /** `pulumi up`, then the idempotence checks. Returns the steps of the first apply. */
+  async deploy(program: readonly PlannedResource[]): Promise<StepEvent[]> {
+    const events = await this.engine.apply(program);
+    const pending = (steps: StepEvent[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name} ${s.changed.join(",")}`.trim());
+    assert.deepEqual(pending(this.engine.plan(program)), [], "applying the same program again plans no change");
+    assert.deepEqual(await this.engine.refresh(), [], "a refresh right after the apply finds no drift");
+    assert.deepEqual(pending(this.engine.plan(program)), [], "and plans no change after the refresh");
+    return events;
+  }
+
+  /** The Docker container and network names in state, for teardown. */
+  objects(type: "docker:index/container:Container" | "docker:index/network:Network"): string[] {
+    return [...this.engine.state.values()].filter((e) => e.type === type).map((e) => String(e.outputs["name"]));
+  }
+}
+
+/** What happened to each named resource in a list of steps. */
+export function opsFor(events: readonly StepEvent[], name: string): string[] {
+  return events.filter((e) => e.name === name).map((e) => e.op);
+}
