@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { inPlaceContainerFields } from "../components/names";
+import { inPlaceContainerFields } from "../names";
 import { stackNameOf } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */

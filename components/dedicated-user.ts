@@ -3,7 +3,7 @@ import type { DedicatedTenant, Host } from "../stacks/schema";
 import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderMoveState } from "./render/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
-import { gatewayIdentity } from "./names";
+import { gatewayIdentity } from "../names";
 import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {

@@ -5,7 +5,7 @@ import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { hostCommandRunner } from "./host-command";
 import { renderPrepareHost, sshPinOptions } from "./render/commands";
 import { renderSharedConfig, serializeConfig } from "./render/config";
-import { gatewayIdentity } from "./names";
+import { gatewayIdentity } from "../names";
 import { secretEnvOf } from "./secret-env";
 
 export interface GatewayHostArgs {

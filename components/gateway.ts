@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { gatewayLabel, healthGateSeconds, managedLabel, recordedOnlyContainerFields, stackLabel, stopTimeoutSeconds } from "./names";
+import { dockerCpus, gatewayLabel, healthGateSeconds, managedLabel, recordedOnlyContainerFields, stackLabel, stopTimeoutSeconds } from "../names";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -58,18 +58,6 @@ export interface GatewayArgs {
 /** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
 export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", id: string): string {
   return tier === "dedicated" ? `${stateRoot}/users/${id}` : `${stateRoot}/shared/workspaces/${id}`;
-}
-
-/**
- * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:
- * nine decimals; exactly nine zeros in that text gives one decimal, otherwise trailing zeros
- * are cut, so 1 reads "1.0", 1.5 "1.5" and 10 "10."). cpus forces a new container, so any
- * other text would replace every gateway on every deploy.
- */
-export function dockerCpus(cpus: number): string {
-  const nine = (Math.round(cpus * 1e9) / 1e9).toFixed(9);
-  if ([...nine].filter((c) => c === "0").length === 9) return (Math.round(cpus * 1e9) / 1e9).toFixed(1);
-  return nine.replace(/0+$/, "");
 }
 
 /** A duration as Go prints it (the provider reads health-check durations back this way). */

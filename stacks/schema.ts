@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dockerCpus } from "../names";
 import { SecretValue } from "./secret";
 
 /**
@@ -188,7 +189,14 @@ export const dedicatedTenantSchema = z.strictObject({
   /** Container memory limit in MB. Default: 1536. */
   memoryMb: memoryMb.default(1536),
   /** CPU limit in cores. Default: 1. */
-  cpus: z.number().positive().max(64).default(1),
+  cpus: z
+    .number({ error: "must be a number of CPU cores, such as 1 or 1.5" })
+    .positive("must be a number of CPU cores above 0, such as 1 or 1.5")
+    .max(64, "must be at most 64 CPU cores")
+    .refine((cpus) => Number(dockerCpus(cpus)) === cpus, {
+      error: (issue) => `cannot be given to Docker exactly (it reads back as ${dockerCpus(Number(issue.input))}); use a value such as 0.5, 1 or 1.25`,
+    })
+    .default(1),
   /** Process limit inside the container. Default: 512. */
   pidsLimit: z.number().int().min(64).max(65536).default(512),
   channels: channels.optional(),

@@ -4,7 +4,7 @@
  * never inside the script. Each command is idempotent: running it twice changes nothing more.
  */
 
-import { gatewayLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../names";
+import { gatewayLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
 
 /** Quotes a value as one shell word. */
 export function shellQuote(value: string | number): string {
@@ -164,11 +164,11 @@ export function renderMoveState({ from, to, containerName, uid }: MoveStateArgs)
   const target = shellQuote(to.dir);
   return script(
     fail,
-    `if ! ${onEndpoint(from, `test -e ${shellQuote(`${from.dir}/state`)}`)}; then`,
-    `  if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then exit 0; fi`,
+    `if ! ${onEndpoint(from, `as_root test -e ${shellQuote(`${from.dir}/state`)}`)}; then`,
+    `  if ${onEndpoint(to, `as_root test -e ${shellQuote(`${to.dir}/state`)}`)}; then exit 0; fi`,
     `  fail "${shellQuote(from.dir)} holds no gateway state to move; check movedFrom and renamedFrom"`,
     `fi`,
-    `if ${onEndpoint(to, `test -e ${shellQuote(`${to.dir}/state`)}`)}; then fail "${shellQuote(to.dir)} already holds gateway state; move it aside or remove movedFrom and renamedFrom"; fi`,
+    `if ${onEndpoint(to, `as_root test -e ${shellQuote(`${to.dir}/state`)}`)}; then fail "${shellQuote(to.dir)} already holds gateway state; move it aside or remove movedFrom and renamedFrom"; fi`,
     onEndpoint(from, `as_root docker stop -t ${stopTimeoutSeconds} ${shellQuote(containerName)} >/dev/null 2>&1 || true`),
     onEndpoint(to, `as_root mkdir -p ${target}`),
     `${onEndpoint(from, `as_root tar -C ${source} -cf - .`)} | ${onEndpoint(to, `as_root tar -C ${target} -xpf -`)}`,
@@ -187,16 +187,19 @@ export function renderSetPidsLimit({ containerName, pidsLimit }: PidsLimitArgs):
   return script(asRoot, `as_root docker update --pids-limit ${pidsLimit} ${shellQuote(containerName)} >/dev/null`);
 }
 
-/** Serve writes on one host are serialized with a lock and retried when Tailscale reports a concurrent writer. */
+/**
+ * Serve writes on one host run as root (Tailscale refuses them to anyone but root and its operator), serialized
+ * with a lock and retried when Tailscale reports a concurrent writer. Callers define as_root.
+ */
 const serveLock = "/tmp/clawfleet-tailscale-serve.lock";
 const serveRunner = [
   `serve() {`,
   `  attempt=1`,
   `  while :; do`,
   `    if command -v flock >/dev/null 2>&1; then`,
-  `      out=$(flock ${shellQuote(serveLock)} tailscale serve "$@" 2>&1) && return 0`,
+  `      out=$(as_root flock ${shellQuote(serveLock)} tailscale serve "$@" 2>&1) && return 0`,
   `    else`,
-  `      out=$(tailscale serve "$@" 2>&1) && return 0`,
+  `      out=$(as_root tailscale serve "$@" 2>&1) && return 0`,
   `    fi`,
   `    case $out in`,
   `      *"Another client is changing the serve config"*) ;;`,

@@ -69,7 +69,7 @@ describe("components of the dev stack", () => {
     assert.equal(inputs["image"], "ghcr.io/openclaw/openclaw:2026.9.6");
     assert.equal(inputs["name"], "clawfleet-tenant-alice");
     assert.deepEqual(inputs["ports"], [{ internal: 18789, external: 18101, ip: "127.0.0.1", protocol: "tcp" }]);
-    assert.deepEqual(inputs["mounts"], [{ type: "bind", source: "/var/lib/clawfleet/users/alice", target: "/state" }]);
+    assert.deepEqual(inputs["mounts"], [{ type: "bind", source: "/var/lib/clawfleet/users/alice", target: "/state", readOnly: false }]);
     assert.equal(inputs["user"], "1000:1000");
     assert.equal(inputs["readOnly"], true);
     assert.deepEqual(inputs["capabilities"], { drops: ["ALL"] });

@@ -147,6 +147,14 @@ describe("engine stand-in", () => {
     things.log.length = 0;
     await engine.apply(program(2));
     assert.deepEqual(things.log.slice(0, 3), ["delete box", "delete net", "create net"], "box goes first; watcher and after stay");
+    assert.deepEqual(
+      engine.events
+        .slice(-4)
+        .map((e) => `${e.name} ${e.op}`)
+        .sort(),
+      ["after same", "box replace", "net replace", "watcher update"],
+      "a dependent deleted first shows as replaced",
+    );
     assert.ok(things.log.includes("create box"));
     assert.ok(things.log.includes("update watcher"), "watcher sees the new id as an ordinary change");
     assert.ok(!things.log.includes("delete after"));

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { dockerCpus, goDuration } from "../../components/gateway";
-import { inPlaceContainerFields, recordedOnlyContainerFields } from "../../components/names";
+import { goDuration } from "../../components/gateway";
+import { dockerCpus, inPlaceContainerFields, recordedOnlyContainerFields } from "../../names";
 import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
 import {
   containerStateFromInspect,

@@ -103,7 +103,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, cpus, pidsLimit, channels, modelKeys, rotation, movedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, cpus, pidsLimit, channels, modelKeys, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
@@ -237,7 +237,7 @@ describe("tenants and hosts", () => {
     raw["tenants"].alice.cpus = 0;
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.bindings: bindings route chats inside a shared gateway; a dedicated tenant gets all of its gateway's chats. Remove bindings or set tier: shared`,
-      `${file}: tenants.alice.cpus: must be greater than 0`,
+      `${file}: tenants.alice.cpus: must be a number of CPU cores above 0, such as 1 or 1.5`,
     ]);
   });
 
@@ -406,6 +406,19 @@ describe("secrets", () => {
     ]);
     assert.equal(raw.hosts.gw1.ssh.privateKey, "k1", "the input is not changed");
   });
+});
+
+test("a cpus value Docker would read back as another number is refused, naming what it would become", () => {
+  const raw = valid();
+  raw["tenants"].alice.cpus = 0.05;
+  assert.throws(
+    () => parseFleet(file, raw),
+    (error: unknown) =>
+      error instanceof DeclarationError &&
+      error.lines[0] === `${file}: tenants.alice.cpus: cannot be given to Docker exactly (it reads back as 0.1); use a value such as 0.5, 1 or 1.25`,
+  );
+  raw["tenants"].alice.cpus = 1.25;
+  assert.equal((parseFleet(file, raw).tenants.find((t) => t.id === "alice") as DedicatedTenant).cpus, 1.25);
 });
 
 test("five different problems give five lines, in one error", () => {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { PlannedResource } from "../../../cli/mock-run";
 
 /*
@@ -172,7 +173,7 @@ export class Engine {
     if (!resource.custom) return { op: "same", changed: [] };
     if (isProviderType(resource.type)) {
       // E7: DiffConfig of pulumi-docker / -command / -random never asks for replacement.
-      const changed = Object.keys({ ...old.inputs, ...inputs }).filter((key) => JSON.stringify(old.inputs[key]) !== JSON.stringify(inputs[key]));
+      const changed = Object.keys({ ...old.inputs, ...inputs }).filter((key) => !isDeepStrictEqual(old.inputs[key], inputs[key]));
       return { op: changed.length > 0 ? "update" : "same", changed };
     }
     // E3: against what the provider read back.
@@ -211,6 +212,8 @@ export class Engine {
     const byName = new Map(program.map((r) => [r.name, r.urn]));
     const byUrn = new Map(program.map((r) => [r.urn, r]));
     const pendingDeletes: StateEntry[] = [];
+    /** Dependents a delete-first replacement removed (E5): their next step shows as a replacement. */
+    const replacedEarly = new Set<string>();
     const failures: Error[] = [];
     const done = new Map<string, Promise<void>>();
 
@@ -225,7 +228,7 @@ export class Engine {
         // E8: no new step after a failure.
         if (failures.length > 0) return;
         try {
-          await this.step(resource, byName, pendingDeletes);
+          await this.step(resource, byName, pendingDeletes, replacedEarly);
         } catch (error) {
           failures.push(error as Error);
         }
@@ -340,7 +343,7 @@ export class Engine {
     return found.reverse();
   }
 
-  private async step(resource: PlannedResource, byName: Map<string, string>, pendingDeletes: StateEntry[]): Promise<void> {
+  private async step(resource: PlannedResource, byName: Map<string, string>, pendingDeletes: StateEntry[], replacedEarly: Set<string>): Promise<void> {
     const inputs = this.resolve(resource.revealedInputs, byName, new Set()) as Record<string, unknown>;
     const old = this.state.get(resource.urn);
     const { op, changed } = this.decide(resource, inputs);
@@ -352,7 +355,7 @@ export class Engine {
         return;
       case "create":
         await this.create(resource, inputs);
-        this.record(resource, "create");
+        this.record(resource, replacedEarly.has(resource.urn) ? "replace" : "create");
         return;
       case "update": {
         const entry = old as StateEntry;
@@ -371,7 +374,9 @@ export class Engine {
         if (resource.options.deleteBeforeReplace) {
           // E5, then the old object, with the provider that made it.
           for (const dependent of this.dependentsToReplace(entry)) {
-            await this.deleteEntry(dependent, true);
+            this.state.delete(dependent.urn);
+            await this.providerFor(dependent.type).delete(dependent.id, dependent.outputs, dependent.provider as ProviderConfig);
+            replacedEarly.add(dependent.urn);
           }
           this.state.delete(entry.urn);
           await this.providerFor(resource.type).delete(entry.id, entry.outputs, entry.provider as ProviderConfig);
@@ -401,7 +406,8 @@ export class Engine {
         drift.push({ urn: entry.urn, name: entry.name, fields: ["(gone)"] });
         continue;
       }
-      const fields = Object.keys({ ...entry.outputs, ...read }).filter((key) => JSON.stringify(entry.outputs[key]) !== JSON.stringify(read[key]));
+      // Property maps have no key order (resource/properties.go DeepEquals).
+      const fields = Object.keys({ ...entry.outputs, ...read }).filter((key) => !isDeepStrictEqual(entry.outputs[key], read[key]));
       if (fields.length > 0) drift.push({ urn: entry.urn, name: entry.name, fields });
       this.state.set(entry.urn, { ...entry, outputs: read });
     }
