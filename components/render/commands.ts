@@ -265,7 +265,7 @@ export interface ClaimPortArgs {
  * by anything clawfleet does not manage for this stack is an error.
  */
 export function renderClaimPort({ hostId, port, gateway, containerName, stack }: ClaimPortArgs): string {
-  const format = `{{.Name}}|{{index .Config.Labels "${gatewayLabel}"}}|{{index .Config.Labels "${stackLabel}"}}|{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostPort}} {{end}}{{end}}`;
+  const format = `{{.Name}}|{{index .Config.Labels "${gatewayLabel}"}}|{{index .Config.Labels "${stackLabel}"}}|{{range .HostConfig.PortBindings}}{{range .}}{{.HostPort}} {{end}}{{end}}`;
   return script(
     asRoot,
     fail,
@@ -305,13 +305,14 @@ export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateAr
     fail,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
-    `  set -- $(as_root docker inspect --format ${shellQuote(format)} ${name} 2>/dev/null) || fail "gateway "${name}": its container is gone; run the deploy again"`,
-    `  case $1 in`,
+    `  info=$(as_root docker inspect --format ${shellQuote(format)} ${name} 2>/dev/null) || fail "gateway "${name}": its container is gone; run the deploy again"`,
+    `  status=\${info% *}; restarts=\${info##* }`,
+    `  case $status in`,
     `    healthy) exit 0 ;;`,
-    `    unhealthy | exited | dead) fail "gateway "${name}" is $1; read why with: docker logs "${name} ;;`,
+    `    unhealthy | exited | dead) fail "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
     `  esac`,
-    `  [ "$2" -eq 0 ] || fail "gateway "${name}" exited and was restarted $2 times; read why with: docker logs "${name}`,
-    `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $1); read why with: docker logs "${name}`,
+    `  [ "$restarts" -eq 0 ] || fail "gateway "${name}" exited and was restarted $restarts times; read why with: docker logs "${name}`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
     `  sleep 2`,
     `done`,
   );

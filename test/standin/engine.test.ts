@@ -135,6 +135,16 @@ describe("engine stand-in", () => {
     assert.deepEqual(things.log, ["delete b", "create b"]);
   });
 
+  it("E4: a create-first replacement whose create fails leaves the old resource in state, untouched", async () => {
+    const { things, engine } = setup();
+    await engine.apply([thing("a", { replace: 1 })]);
+    const old = engine.state.get(urnOf("a"));
+    things.failing.set("a", "plain");
+    await assert.rejects(engine.apply([thing("a", { replace: 2 })]), DeploymentError);
+    assert.equal(engine.state.get(urnOf("a")), old);
+    assert.ok(!things.log.includes("delete a"));
+  });
+
   it("E5: before a delete-first replacement, deletes dependents whose input from it would force their replacement", async () => {
     const { things, engine } = setup();
     const program = (version: number) => [

@@ -361,9 +361,13 @@ export function dockerContainerProvider(options: DockerProviderOptions): Resourc
       const grace = Number(outputs["destroyGraceSeconds"] ?? 0);
       const started = Date.now();
       try {
+        const running = (await api<Inspect>(config, "GET", `/containers/${id}/json`)).State.Running;
         await api(config, "POST", `/containers/${id}/stop?t=${grace}`);
-        const stopped = await api<{ State: { ExitCode?: number } }>(config, "GET", `/containers/${id}/json`);
-        options.stops.push({ name, seconds: (Date.now() - started) / 1000, exitCode: stopped.State.ExitCode });
+        // Only a stop of a running gateway says how it shuts down.
+        if (running) {
+          const stopped = await api<{ State: { ExitCode?: number } }>(config, "GET", `/containers/${id}/json`);
+          options.stops.push({ name, seconds: (Date.now() - started) / 1000, exitCode: stopped.State.ExitCode });
+        }
       } catch (error) {
         if (!isNoSuch(error) && !(error instanceof DockerApiError && error.status === 304)) throw error;
       }

@@ -382,10 +382,15 @@ export class Engine {
           await this.providerFor(resource.type).delete(entry.id, entry.outputs, entry.provider as ProviderConfig);
           await this.create(resource, inputs);
         } else {
-          // E4: the old copy waits for the delete phase.
-          pendingDeletes.push(entry);
+          // E4: the old copy waits for the delete phase; if the new one cannot be made, the old one stays.
           this.state.delete(entry.urn);
-          await this.create(resource, inputs);
+          try {
+            await this.create(resource, inputs);
+          } catch (error) {
+            if (!this.state.has(entry.urn)) this.state.set(entry.urn, entry);
+            throw error;
+          }
+          pendingDeletes.push(entry);
         }
         this.record(resource, "replace", changed);
         return;
