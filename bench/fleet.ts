@@ -2,6 +2,8 @@
 
 export const tenantsPerHost = 100;
 export const sharedPerHost = 3;
+/** A well-formed SSH host key; the plan never connects. */
+const benchHostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF";
 
 export interface FleetShape {
   readonly dedicated: number;
@@ -65,8 +67,10 @@ export function stackYaml(shape: FleetShape, variant: Variant = {}): string {
   const hosts = hostIds(shape);
   const lines = ["config:", "  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6", "  clawfleet:hosts:"];
   for (const host of hosts) {
+    // One machine per host id, reached over SSH (host ids on one machine must not share state or ports).
     lines.push(
       `    ${host}:`,
+      `      ssh: { host: ${host}.example-tailnet.ts.net, user: deploy, hostKey: "${benchHostKey}" }`,
       `      stateRoot: /srv/clawfleet`,
       "      ports: { from: 20000, to: 29999 }",
       "      shared: { port: 18789, model: anthropic/claude-sonnet-4-5 }",

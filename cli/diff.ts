@@ -1,9 +1,9 @@
-import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { inPlaceContainerFields } from "../names";
-import { stackNameOf } from "./plan";
+import { DeclarationError } from "../stacks/errors";
+import { readStackFileText } from "../stacks/load";
+import { stackNameOf, stackNameProblem } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */
 export interface PlanJsonResource {
@@ -316,43 +316,94 @@ function summaryLine(diff: FleetDiff): string {
   return `${count("added")} added, ${count("changed")} changed, ${count("replaced")} replaced, ${count("removed")} removed tenants; ${diff.hosts.length} hosts changed`;
 }
 
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+/**
+ * Text for a Markdown line or table cell: HTML and Markdown punctuation are escaped, so a
+ * name in a stack file cannot open a tag, a comment or a link in the pull-request comment.
+ */
+export function markdownText(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replace(/[\\`*_[\]|!#~]/g, (char) => `\\${char}`)
+    .replace(/[\r\n]+/g, " ");
+}
+
+/** A code span that no backtick, pipe or line break in `text` can close early. */
+export function markdownCode(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, " ").replaceAll("|", "\\|");
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((run) => run[0].length));
+  const fence = "`".repeat(longest + 1);
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad}${flat}${pad}${fence}`;
 }
 
 export function renderDiffMarkdown(diff: FleetDiff): string {
-  const lines = [`### clawfleet: stack \`${diff.stack}\``, "", summaryLine(diff)];
+  const codes = (fields: readonly string[]) => fields.map(markdownCode).join(", ");
+  const lines = [`### clawfleet: stack ${markdownCode(diff.stack)}`, "", summaryLine(diff)];
   for (const effect of ["added", "changed", "replaced", "removed"] as const) {
     const rows = [
-      ...diff.hosts.filter((h) => h.effect === effect).map((h) => `| host \`${h.id}\` | | | ${cell(h.fields.map((f) => `\`${f}\``).join(", "))} |`),
+      ...diff.hosts.filter((h) => h.effect === effect).map((h) => `| host ${markdownCode(h.id)} | | | ${codes(h.fields)} |`),
       ...diff.tenants
         .filter((t) => t.effect === effect)
-        .map((t) => `| \`${t.id}\` | ${cell(t.tier)} | ${cell(t.host)} | ${cell(t.fields.map((f) => `\`${f}\``).join(", "))} |`),
+        .map((t) => `| ${markdownCode(t.id)} | ${markdownText(t.tier)} | ${markdownText(t.host)} | ${codes(t.fields)} |`),
     ];
     if (rows.length === 0) continue;
     lines.push("", `#### ${effectTitles[effect]}`, "", "| tenant | tier | host | fields |", "| --- | --- | --- | --- |", ...rows);
   }
   const warnings = [...diff.hosts, ...diff.tenants].flatMap((c) => c.warnings);
-  if (warnings.length > 0) lines.push("", ...warnings.map((w) => `> :warning: ${cell(w)}`));
+  if (warnings.length > 0) lines.push("", ...warnings.map((w) => `> :warning: ${markdownText(w)}`));
   return `${lines.join("\n")}\n`;
 }
 
-const run = promisify(execFile);
+/**
+ * Runs `clawfleet plan <file> --json` in a child process with an IPC channel: the child
+ * exits when the channel closes, so it never outlives this process, however that ends.
+ */
+function planInChild(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json"], {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    child.channel?.unref();
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") }));
+  });
+}
 
 /** Plans a stack file in its own process (the mock runtime is process-wide). An empty file is an empty fleet. */
 async function planJson(file: string): Promise<PlanJsonResource[]> {
-  if (readFileSync(file, "utf8").trim() === "") return [];
+  let text: string;
   try {
-    const { stdout } = await run(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json"], { maxBuffer: 1 << 30 });
-    return (JSON.parse(stdout) as { resources: PlanJsonResource[] }).resources;
+    text = readStackFileText(file);
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new ReportedError(stderr.trimEnd());
+    if (error instanceof DeclarationError) throw new ReportedError(error.message);
+    throw error;
   }
+  if (text.trim() === "") return [];
+  const { code, stdout, stderr } = await planInChild(file);
+  if (code !== 0) throw new ReportedError(stderr.trimEnd() || `clawfleet plan ${file} exited with ${String(code)}`);
+  return (JSON.parse(stdout) as { resources: PlanJsonResource[] }).resources;
 }
 
 export async function diffStackFiles(baseFile: string, headFile: string, format: "text" | "markdown"): Promise<string> {
-  const [base, head] = await Promise.all([planJson(baseFile), planJson(headFile)]);
-  const diff = diffPlans(stackNameOf(headFile), base, head);
+  const nameProblem = stackNameProblem(headFile);
+  if (nameProblem !== undefined) throw new DeclarationError(headFile, [nameProblem]);
+  // Both files are planned to the end, so two broken files report both, base first.
+  const [base, head] = await Promise.allSettled([planJson(baseFile), planJson(headFile)]);
+  const failures = [base, head].flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
+  if (failures.length > 0) {
+    if (failures.every((failure) => failure instanceof ReportedError)) throw new ReportedError(failures.map((f) => (f as Error).message).join("\n"));
+    throw failures.find((failure) => !(failure instanceof ReportedError));
+  }
+  const diff = diffPlans(
+    stackNameOf(headFile),
+    (base as PromiseFulfilledResult<PlanJsonResource[]>).value,
+    (head as PromiseFulfilledResult<PlanJsonResource[]>).value,
+  );
   return format === "markdown" ? renderDiffMarkdown(diff) : renderDiffText(diff);
 }

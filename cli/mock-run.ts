@@ -120,9 +120,15 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   const callsites = resourceClass.callsites;
   const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(promise: Promise<T>, context: unknown) => Promise<T> };
   const debuggablePromise = debuggable.debuggablePromise;
+  // Every output property of every resource also became an Output up front (about twenty
+  // per resource, eight promises each) though the program reads a few; created on first
+  // read instead, they no longer dominate the heap (see lazyTransferProperties).
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
+  const transferProperties = rpc.transferProperties;
   Error.stackTraceLimit = 0;
   resourceClass.callsites = () => [];
   debuggable.debuggablePromise = (promise) => promise;
+  rpc.transferProperties = lazyTransferProperties;
 
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
@@ -194,6 +200,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     MockMonitor.prototype.registerResource = original;
     resourceClass.callsites = callsites;
     debuggable.debuggablePromise = debuggablePromise;
+    rpc.transferProperties = transferProperties;
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
@@ -206,6 +213,62 @@ function propertyDependenciesOf(request: RegisterRequest): Record<string, string
   });
   return dependencies;
 }
+
+type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: pulumi.Resource[], error?: Error) => void;
+type TransferProperties = (onto: Record<string, unknown>, label: string, props: Record<string, unknown>) => Record<string, Resolver>;
+
+/**
+ * The SDK's transferProperties (runtime/rpc.js), rule by rule, except that each property's
+ * Output is made when it is first read rather than at registration: the same Output (value,
+ * known, secret, dependencies) whenever it is read, before or after the engine answers.
+ * As there: `id` and `urn` are skipped, a property already on the resource is an error,
+ * and a gRPC error settles nothing.
+ */
+const lazyTransferProperties: TransferProperties = (onto, label, props) => {
+  const { isGrpcError } = require("@pulumi/pulumi/errors") as { isGrpcError: (error: unknown) => boolean };
+  const resolvers: Record<string, Resolver> = {};
+  for (const key of Object.keys(props)) {
+    if (key === "id" || key === "urn") continue;
+    if (Object.prototype.hasOwnProperty.call(onto, key)) throw new Error(`Property '${key}' is already initialized on target '${label}`);
+    let settle: Resolver | undefined;
+    let settled: Parameters<Resolver> | undefined;
+    let made: pulumi.Output<unknown> | undefined;
+    const make = (): pulumi.Output<unknown> => {
+      if (made !== undefined) return made;
+      const parts = [0, 1, 2, 3].map(() => {
+        let resolve: (value: unknown) => void = () => undefined;
+        let reject: (error: unknown) => void = () => undefined;
+        const promise = new Promise<unknown>((yes, no) => {
+          resolve = yes;
+          reject = no;
+        });
+        return { promise, resolve, reject };
+      });
+      const [value, known, secret, deps] = parts as [(typeof parts)[0], (typeof parts)[0], (typeof parts)[0], (typeof parts)[0]];
+      settle = (v, isKnown, isSecret, dependencies = [], error) => {
+        if (error !== undefined && error !== null) for (const part of parts) part.reject(error);
+        else {
+          value.resolve(v);
+          known.resolve(isKnown);
+          secret.resolve(isSecret);
+          deps.resolve(dependencies);
+        }
+      };
+      const OutputClass = pulumi.Output as unknown as new (...args: unknown[]) => pulumi.Output<unknown>;
+      made = new OutputClass(onto, value.promise, known.promise, secret.promise, deps.promise);
+      if (settled !== undefined) settle(...settled);
+      return made;
+    };
+    resolvers[key] = (...args) => {
+      const error = args[4];
+      if (error !== undefined && error !== null && isGrpcError(error)) return;
+      if (settle !== undefined) settle(...args);
+      else settled = args;
+    };
+    Object.defineProperty(onto, key, { get: make, enumerable: true, configurable: true });
+  }
+  return resolvers;
+};
 
 /** The URN type part: parent types joined with `$`, as the engine builds it. */
 function qualifiedType(request: RegisterRequest): string {

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { namespace, parseFleet, readStackFile, type RawDeclaration } from "../stacks/load";
+import { DeclarationError, type Problem } from "../stacks/errors";
+import { namespace, parseFleet, readStackFile, readStackFileText, type RawDeclaration } from "../stacks/load";
 import { SecretValue } from "../stacks/secret";
 import { runUnderMocks, type PlannedResource } from "./mock-run";
 
@@ -10,6 +10,19 @@ export const project = "clawfleet";
 export function stackNameOf(file: string): string {
   const match = /^Pulumi\.(.+)\.ya?ml$/.exec(basename(file));
   return match?.[1] ?? basename(file).replace(/\.ya?ml$/, "");
+}
+
+/** Pulumi's rule for a stack name (the part after any org/project). */
+const stackNamePattern = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** The problem with the stack name a file's name gives, if any. */
+export function stackNameProblem(file: string): Problem | undefined {
+  const stack = stackNameOf(file);
+  if (stackNamePattern.test(stack)) return undefined;
+  return {
+    path: "",
+    message: `the file name gives the stack name ${JSON.stringify(stack)}, which Pulumi refuses; name the file Pulumi.<stack>.yaml with a stack name of 1-100 characters from A-Z, a-z, 0-9, '-', '_' and '.'`,
+  };
 }
 
 function holdsSecretValue(value: unknown): boolean {
@@ -44,9 +57,17 @@ export interface Plan {
  * DeclarationError for an invalid declaration, before any resource is registered.
  */
 export async function planStackFile(file: string): Promise<Plan> {
-  const raw = readStackFile(file, readFileSync(file, "utf8"));
-  // The file states which values are secure; the engine only says which keys hold one.
-  parseFleet(file, raw);
+  const nameProblem = stackNameProblem(file);
+  let raw: RawDeclaration;
+  try {
+    raw = readStackFile(file, readStackFileText(file));
+    // The file states which values are secure; the engine only says which keys hold one.
+    parseFleet(file, raw);
+  } catch (error) {
+    if (nameProblem !== undefined && error instanceof DeclarationError) throw new DeclarationError(file, [nameProblem, ...error.problems]);
+    throw error;
+  }
+  if (nameProblem !== undefined) throw new DeclarationError(file, [nameProblem]);
   const stack = stackNameOf(file);
   const { config, secretKeys } = engineConfigOf(raw);
   const { resources, outputs } = await runUnderMocks({

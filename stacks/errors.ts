@@ -1,3 +1,5 @@
+import { redactCredentials } from "./secret";
+
 /** One thing wrong with a declaration: where it is (`tenants.alice.port`) and what to do. */
 export interface Problem {
   readonly path: string;
@@ -24,13 +26,14 @@ export class DeclarationError extends Error {
   }
 }
 
+/** A credential put in the wrong place (a key, a host name, a tier) is never repeated back. */
 function formatProblem(file: string, { path, message }: Problem): string {
-  return path === "" ? `${file}: ${message}` : `${file}: ${path}: ${message}`;
+  return redactCredentials(path === "" ? `${file}: ${message}` : `${file}: ${path}: ${message}`);
 }
 
 function formatProblems(file: string, problems: readonly Problem[]): string {
   const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
-  return [`${file}: the declaration has ${count}:`, ...problems.map((p) => formatProblem(file, p))].join("\n");
+  return [redactCredentials(`${file}: the declaration has ${count}:`), ...problems.map((p) => formatProblem(file, p))].join("\n");
 }
 
 /** Joins config path segments the way `pulumi config set --path` spells them. */

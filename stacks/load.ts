@@ -1,8 +1,10 @@
+import { readFileSync, statSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiRuntimeConfig from "@pulumi/pulumi/runtime/config";
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import { DeclarationError, joinPath, type Problem } from "./errors";
+import { checkSharedMachines } from "./machines";
 import { allocatePorts, type HostPorts } from "./ports";
 import {
   compareIds,
@@ -44,27 +46,74 @@ export const secretPaths: readonly string[] = [
 /** Raw namespace values (`image`, `hosts`, ...) as they came from the stack, secrets wrapped. */
 export type RawDeclaration = Record<string, unknown>;
 
+/** Larger than any real fleet's file (1000 tenants take about 250 kB); reading stops before parsing. */
+export const maxStackFileBytes = 16 * 1024 * 1024;
+
+/**
+ * Reads a stack file from disk: a missing, unreadable or oversized file, or a
+ * directory, is a DeclarationError that says so, never a system error.
+ */
+export function readStackFileText(file: string): string {
+  const fail = (message: string): never => {
+    throw new DeclarationError(file, [{ path: "", message }]);
+  };
+  let size = 0;
+  try {
+    const stat = statSync(file);
+    if (stat.isDirectory()) fail("is a directory; give the path of a stack file, such as stacks/Pulumi.dev.yaml");
+    if (!stat.isFile()) fail("is not a regular file; give the path of a stack file, such as stacks/Pulumi.dev.yaml");
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof DeclarationError) throw error;
+    fail(fileErrorMessage(error));
+  }
+  if (size > maxStackFileBytes) {
+    fail(
+      `is ${(size / 1048576).toFixed(1)} MB; a stack file may be at most ${maxStackFileBytes / 1048576} MB (about 60,000 tenants): split the fleet into stacks`,
+    );
+  }
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    return fail(fileErrorMessage(error));
+  }
+}
+
+function fileErrorMessage(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === "ENOENT") return "does not exist; give the path of a stack file, such as stacks/Pulumi.dev.yaml";
+  if (code === "EACCES" || code === "EPERM") return "cannot be read (permission denied); make it readable by this user";
+  if (code === "EISDIR") return "is a directory; give the path of a stack file, such as stacks/Pulumi.dev.yaml";
+  return `cannot be read (${typeof code === "string" ? code : "unknown error"}); check the path and the file`;
+}
+
 /**
  * Reads a stack file (`stacks/Pulumi.<stack>.yaml`) without the Pulumi CLI.
- * `secure:` values become placeholders; duplicate keys and syntax errors are problems.
+ * `secure:` values become placeholders; duplicate keys (also two spellings of one key,
+ * such as 1 and "1"), syntax errors, values YAML would change (0x10, +012, digits past
+ * 2^53, !!timestamp) and nesting past any real declaration are problems.
  */
 export function readStackFile(file: string, text: string): RawDeclaration {
+  if (text.length > maxStackFileBytes) {
+    throw new DeclarationError(file, [{ path: "", message: `is larger than ${maxStackFileBytes / 1048576} MB; split the fleet into stacks` }]);
+  }
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
-  const problems: Problem[] = document.errors.map((error) => {
+  // Duplicate keys are found below with one lookup per key (the parser's own check compares each key with all others).
+  const document = parseDocument(text, { uniqueKeys: false, prettyErrors: false, lineCounter });
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const error of document.errors) {
     const at = lineCounter.linePos(error.pos[0]);
-    const where = `line ${at.line}, column ${at.col}: `;
-    if (error.code === "DUPLICATE_KEY") {
-      const key = /^("[^"\n]*"|'[^'\n]*'|[^\s#,{}[\]](?:[^\n#,{}[\]:]|:(?=[^\s,{}[\]]))*?)\s*:(?:\s|$)/.exec(text.slice(error.pos[0]))?.[1];
-      return { path: "", message: `${where}${key === undefined ? "a key" : `key ${key}`} appears twice in one map; keep one of them` };
-    }
-    return { path: "", message: `${where}${firstLine(error.message)}` };
-  });
-  // The parser can report one unclosed bracket twice at the same place.
-  const distinct = problems.filter((problem, index) => problems.findIndex((other) => other.message === problem.message) === index);
-  if (distinct.length > 0) throw new DeclarationError(file, distinct);
+    const message = `line ${at.line}, column ${at.col}: ${syntaxMessage(error.code, error.message)}`;
+    // The parser can report one unclosed bracket twice at the same place.
+    if (!seen.has(message)) problems.push({ path: "", message });
+    seen.add(message);
+  }
+  if (problems.length > 0) throw new DeclarationError(file, problems);
 
-  const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode, { file, document, aliases: 0 });
+  const context: PlainContext = { file, document, text, lineCounter, aliases: 0, problems: [] };
+  const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode, context, [], 0);
+  if (context.problems.length > 0) throw new DeclarationError(file, context.problems);
   if (!isRecord(root) || !isRecord(root["config"])) {
     throw new DeclarationError(file, [{ path: "", message: "has no config: map; a stack file starts with config: and keys such as clawfleet:hosts" }]);
   }
@@ -73,6 +122,17 @@ export function readStackFile(file: string, text: string): RawDeclaration {
     if (key.startsWith(`${namespace}:`)) setOwn(raw, key.slice(namespace.length + 1), value);
   }
   return raw;
+}
+
+/** The parser's messages, where they speak of its own internals, in the user's terms. */
+function syntaxMessage(code: string, message: string): string {
+  if (code === "MULTIPLE_DOCS") {
+    return "a second YAML document starts here (---); a stack file is one document: remove the --- line and merge or delete what follows";
+  }
+  if (message.startsWith("Maximum call stack size exceeded")) {
+    return `nests too deeply to read; a declaration needs fewer than ${maxDepth} levels (config, clawfleet:tenants, id, field, ...)`;
+  }
+  return firstLine(message);
 }
 
 /** Plain assignment of `__proto__` would set the prototype and drop the key from the declaration. */
@@ -86,16 +146,65 @@ function firstLine(text: string): string {
 
 /** Bounds alias expansion, so a small file cannot expand into a huge or endless value. */
 const maxAliasExpansions = 1000;
+/** Deeper than any declaration (config, clawfleet:tenants, id, channels, telegram, allowFrom, item is 7). */
+const maxDepth = 32;
 
 interface PlainContext {
   readonly file: string;
   readonly document: Document;
+  readonly text: string;
+  readonly lineCounter: LineCounter;
   aliases: number;
+  readonly problems: Problem[];
 }
 
-/** Converts YAML nodes to plain values, turning `{ secure: ... }` into SecretValue placeholders. */
-function toPlain(node: YamlNode | null, context: PlainContext): unknown {
+/** YAML tags whose values are plain JSON: anything else (!!timestamp, !!binary, !!set) has no place in config. */
+const plainTags = new Set(["tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"]);
+
+/** Where a node is: its config path inside the clawfleet namespace (or "" outside it) and its line and column. */
+function locate(node: YamlNode, segments: readonly PropertyKey[], context: PlainContext): { path: string; at: string } {
+  const position = context.lineCounter.linePos(node.range?.[0] ?? 0);
+  const [top, second, ...rest] = segments;
+  const inNamespace = top === "config" && typeof second === "string" && second.startsWith(`${namespace}:`);
+  return {
+    path: inNamespace ? joinPath([second.slice(namespace.length + 1), ...rest]) : "",
+    at: `line ${position.line}, column ${position.col}`,
+  };
+}
+
+function report(node: YamlNode, segments: readonly PropertyKey[], context: PlainContext, message: string): void {
+  const { path, at } = locate(node, segments, context);
+  context.problems.push({ path, message: `${at}: ${message}` });
+}
+
+/** The text of a scalar as written in the file. */
+function sourceOf(node: YamlNode, context: PlainContext): string {
+  const range = node.range;
+  return range === undefined || range === null ? "" : context.text.slice(range[0], range[1]).trim();
+}
+
+/** A number written so that YAML reads something else than a reader sees: 0x10, +012, 1e3, digits past 2^53. */
+function numberProblem(value: number, source: string): string | undefined {
+  const decimal = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(source);
+  if (!decimal) {
+    return `${source} is read as the number ${String(value)}; write ${Number.isFinite(value) ? String(value) : "a decimal number"}, or quote it ("${source}") to keep it as text`;
+  }
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return `${source} has more digits than a number keeps (above 2^53) and would be read as ${String(value)}; quote it ("${source}")`;
+  }
+  return undefined;
+}
+
+/**
+ * Converts YAML nodes to plain values, turning `{ secure: ... }` into SecretValue placeholders.
+ * Problems go to `context.problems`, with the config path and the line.
+ */
+function toPlain(node: YamlNode | null, context: PlainContext, segments: PropertyKey[], depth: number): unknown {
   if (node === null) return null;
+  if (depth > maxDepth) {
+    report(node, segments, context, `nests more than ${maxDepth} levels deep; no declaration needs that many: flatten it`);
+    return null;
+  }
   if (isAlias(node)) {
     context.aliases += 1;
     if (context.aliases > maxAliasExpansions) {
@@ -103,18 +212,66 @@ function toPlain(node: YamlNode | null, context: PlainContext): unknown {
         { path: "", message: `expands more than ${maxAliasExpansions} aliases (*name); write the values out instead of nesting aliases` },
       ]);
     }
-    return toPlain((node.resolve(context.document) as YamlNode | undefined) ?? null, context);
+    return toPlain((node.resolve(context.document) as YamlNode | undefined) ?? null, context, segments, depth + 1);
   }
-  if (isScalar(node)) return node.value;
-  if (isSeq(node)) return node.items.map((item) => toPlain(item as YamlNode, context));
-  if (isMap(node)) {
-    const result: Record<string, unknown> = {};
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      setOwn(result, key, toPlain(pair.value as YamlNode | null, context));
+  if (isScalar(node)) {
+    const value = node.value;
+    if (typeof node.tag === "string" && !plainTags.has(node.tag)) {
+      report(
+        node,
+        segments,
+        context,
+        `${node.tag.replace(/^tag:yaml\.org,2002:/, "!!")} values are not supported in a stack file; quote the value to keep it as text`,
+      );
+      return null;
     }
-    const keys = Object.keys(result);
-    if (keys.length === 1 && keys[0] === "secure" && typeof result["secure"] === "string") {
+    if (typeof value === "number" && node.type === "PLAIN") {
+      const problem = numberProblem(value, sourceOf(node, context));
+      if (problem !== undefined) report(node, segments, context, problem);
+    }
+    if (value !== null && typeof value === "object") {
+      report(node, segments, context, "is a value YAML reads as an object; quote it to keep it as text");
+      return null;
+    }
+    return value;
+  }
+  if (isSeq(node)) return node.items.map((item, index) => toPlain(item as YamlNode, context, [...segments, index], depth + 1));
+  if (isMap(node)) {
+    if (typeof node.tag === "string" && node.tag !== "tag:yaml.org,2002:map") {
+      report(node, segments, context, `${node.tag.replace(/^tag:yaml\.org,2002:/, "!!")} values are not supported in a stack file; write a plain map`);
+      return null;
+    }
+    const result: Record<string, unknown> = {};
+    const keys = new Map<string, YamlNode>();
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode | null;
+      if (keyNode === null || !isScalar(keyNode) || (keyNode.value !== null && typeof keyNode.value === "object")) {
+        if (keyNode !== null) report(keyNode, segments, context, "a key must be a name, not a list or map; write the key as text");
+        else if (pair.value !== null) report(pair.value as YamlNode, segments, context, "has no key; write key: value");
+        continue;
+      }
+      const key = String(keyNode.value);
+      const source = sourceOf(keyNode, context);
+      if (typeof keyNode.value !== "string" && keyNode.type === "PLAIN" && source !== key) {
+        report(keyNode, [...segments, key], context, `key ${source} is read as ${key}; quote it ("${source}") or write ${key}`);
+      }
+      const earlier = keys.get(key);
+      if (earlier !== undefined) {
+        const earlierSource = sourceOf(earlier, context);
+        report(
+          keyNode,
+          [...segments, key],
+          context,
+          earlierSource === source
+            ? `key ${source} appears twice in one map; keep one of them`
+            : `key ${source} is the same key as ${earlierSource} on line ${context.lineCounter.linePos(earlier.range?.[0] ?? 0).line} (both are read as ${key}); keep one of them`,
+        );
+        continue;
+      }
+      keys.set(key, keyNode);
+      setOwn(result, key, toPlain(pair.value as YamlNode | null, context, [...segments, key], depth + 1));
+    }
+    if (keys.size === 1 && keys.has("secure") && typeof result["secure"] === "string") {
       return new SecretValue(`[secure:${result["secure"].slice(0, 12)}]`);
     }
     return result;
@@ -155,6 +312,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Turns one zod issue into problems at `base` + the issue's path. */
 function issueProblems(schema: z.ZodType, base: readonly PropertyKey[], issue: z.core.$ZodIssue): Problem[] {
   const segments = [...base, ...issue.path];
+  if (issue.code === "invalid_key") {
+    // A record's key failed its own schema: its message says what a key must be.
+    return [{ path: joinPath(segments), message: issue.issues[0]?.message ?? "is not a valid name here" }];
+  }
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(schema, issue.path);
     return issue.keys.map((key) => ({ path: joinPath([...segments, key]), message: unknownKeyMessage(key, known) }));
@@ -251,6 +412,7 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value instanceof SecretValue) return "a secret";
   if (typeof value === "object") return "a map";
+  if (typeof value === "string" && looksLikeCredential(value)) return "a value that looks like a credential";
   if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
@@ -275,13 +437,27 @@ function findPlaintextCredentials(value: unknown, segments: PropertyKey[], probl
   } else if (Array.isArray(value)) {
     value.forEach((item, index) => findPlaintextCredentials(item, [...segments, index], problems));
   } else if (isRecord(value)) {
-    for (const [key, item] of Object.entries(value)) findPlaintextCredentials(item, [...segments, key], problems);
+    for (const [key, item] of Object.entries(value)) {
+      if (looksLikeCredential(key)) {
+        problems.push({
+          path: joinPath(segments),
+          message:
+            "has a key that looks like a credential in plain text (not repeated here); remove it from the file and keep credentials in secure config (pulumi config set --secret)",
+        });
+        continue;
+      }
+      findPlaintextCredentials(item, [...segments, key], problems);
+    }
   }
 }
+
+/** Names every JavaScript object has (`__proto__`, `constructor`): as ids they would break the rendered configs. */
+const reservedIds = new Set(Object.getOwnPropertyNames(Object.prototype).filter((name) => idPattern.test(name)));
 
 /** Parses a map whose keys are ids; reports bad ids and an empty or missing map. */
 function parseIdMap(raw: RawDeclaration, key: "hosts" | "tenants", problems: Problem[]): [string, unknown][] {
   const value = raw[key];
+  if ((value === undefined || value === null) && key === "tenants") return [];
   const example = key === "hosts" ? "gw1: { stateRoot: /data/clawfleet, ports: { from: 18100, to: 18999 } }" : "alice: { tier: dedicated, host: gw1 }";
   if (value === undefined || value === null) {
     problems.push({ path: key, message: `is required; declare at least one under clawfleet:${key}, such as ${example}` });
@@ -292,8 +468,17 @@ function parseIdMap(raw: RawDeclaration, key: "hosts" | "tenants", problems: Pro
     return [];
   }
   const entries = Object.entries(value);
-  if (entries.length === 0) problems.push({ path: key, message: `is empty; declare at least one, such as ${example}` });
+  // A stack may run its hosts with no tenant, so the last tenant can be removed.
+  if (entries.length === 0 && key === "hosts") problems.push({ path: key, message: `is empty; declare at least one, such as ${example}` });
   return entries.filter(([id]) => {
+    if (looksLikeCredential(id)) return false; // the credential scan reports it, without the id
+    if (reservedIds.has(id)) {
+      problems.push({
+        path: joinPath([key, id]),
+        message: `${JSON.stringify(id)} is a name every JavaScript object has, so clawfleet cannot use it as a ${key === "hosts" ? "host name" : "tenant id"}; pick another`,
+      });
+      return false;
+    }
     if (idPattern.test(id)) return true;
     const foreign = [...id].find((char) => char > "\u007f");
     const hint =
@@ -337,6 +522,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
     else hosts.set(id, { ...host, id });
   }
   for (const host of hosts.values()) checkHost(host, problems);
+  problems.push(...checkSharedMachines([...hosts.values()]));
 
   const dedicated: { id: string; decl: DedicatedTenantDecl }[] = [];
   const shared: SharedTenant[] = [];
@@ -374,7 +560,8 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       // The host's own problems are reported under hosts.<id>; a second line here would only repeat them.
       hostsWithBadRefs.add(id);
     } else if (typeof hostId === "string" && !hosts.has(hostId)) {
-      const known = [...hosts.keys(), ...invalidHosts].join(", ");
+      const declared = [...hosts.keys(), ...invalidHosts];
+      const known = declared.length > 10 ? `${declared.slice(0, 10).join(", ")} (and ${declared.length - 10} more)` : declared.join(", ");
       problems.push({
         path: joinPath([...base, "host"]),
         message: `names host ${JSON.stringify(hostId)}, which is not declared; use one of: ${known === "" ? "(no valid hosts)" : known}`,
@@ -449,6 +636,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   }
   tenants.push(...shared);
   checkMemoryBudgets(hosts, tenants, problems);
+  checkChatClaims(shared, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
   return { image, hosts: [...hosts.values()], tenants, purged };
@@ -457,7 +645,33 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
 /** A plain-text secret at a secret path is reported by its field; the credential scan's line would repeat it. */
 function withoutRepeats(problems: readonly Problem[]): Problem[] {
   const isScanLine = (problem: Problem) => problem.message.startsWith(credentialScanMessage);
-  return problems.filter((problem) => !isScanLine(problem) || !problems.some((other) => other.path === problem.path && !isScanLine(other)));
+  const fieldLines = new Set(problems.filter((problem) => !isScanLine(problem)).map((problem) => problem.path));
+  return problems.filter((problem) => !isScanLine(problem) || !fieldLines.has(problem.path));
+}
+
+/**
+ * A chat (channel, account, peer, guild, team) routes to one agent of a shared gateway:
+ * two tenants on one host that claim the same one are an error naming both.
+ */
+function checkChatClaims(shared: readonly SharedTenant[], problems: Problem[]): void {
+  const owners = new Map<string, string>();
+  for (const tenant of shared) {
+    tenant.bindings.forEach((binding, index) => {
+      const key = JSON.stringify([tenant.host, binding.channel, binding.accountId, binding.peer?.kind, binding.peer?.id, binding.guildId, binding.teamId]);
+      const path = `tenants.${tenant.id}.bindings[${index}]`;
+      const owner = owners.get(key);
+      if (owner === undefined) {
+        owners.set(key, path);
+        return;
+      }
+      if (owner.startsWith(`tenants.${tenant.id}.`)) return; // the same tenant twice routes the same way
+      const chat = binding.peer === undefined ? `every ${binding.channel} chat` : `${binding.channel} ${binding.peer.kind} ${binding.peer.id}`;
+      problems.push({
+        path,
+        message: `claims the same chat (${chat}) as ${owner} in host ${tenant.host}'s shared gateway; a chat goes to one agent: remove one of the two bindings`,
+      });
+    });
+  }
 }
 
 function checkHost(host: Host, problems: Problem[]): void {
@@ -515,9 +729,16 @@ function parseConfigValue(text: string): unknown {
 }
 
 function checkMemoryBudgets(hosts: ReadonlyMap<string, Host>, tenants: readonly Tenant[], problems: Problem[]): void {
+  const byHost = new Map<string, DedicatedTenant[]>();
+  for (const tenant of tenants) {
+    if (tenant.tier !== "dedicated") continue;
+    const list = byHost.get(tenant.host);
+    if (list === undefined) byHost.set(tenant.host, [tenant]);
+    else list.push(tenant);
+  }
   for (const host of hosts.values()) {
     if (host.memoryMb === undefined) continue;
-    const dedicated = tenants.filter((t): t is DedicatedTenant => t.tier === "dedicated" && t.host === host.id);
+    const dedicated = byHost.get(host.id) ?? [];
     const used = dedicated.reduce((sum, t) => sum + t.memoryMb, 0) + (host.shared?.memoryMb ?? 0);
     if (used > host.memoryMb) {
       problems.push({

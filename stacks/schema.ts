@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { dockerCpus } from "../names";
-import { SecretValue } from "./secret";
+import { systemDirectoryProblem } from "./machines";
+import { SecretValue, looksLikeCredential } from "./secret";
 
 /**
  * The declaration a stack makes under the `clawfleet` config namespace.
@@ -23,6 +24,7 @@ export const pathToken = "{path}";
 function expected(what: string): (issue: { input?: unknown }) => string {
   return ({ input }) => {
     if (input === undefined) return `is required: ${what}`;
+    if (typeof input === "string" && looksLikeCredential(input)) return `must be ${what}, not a value that looks like a credential`;
     if (typeof input === "string") return `must be ${what}, not the string ${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input)}`;
     return `must be ${what}`;
   };
@@ -53,6 +55,14 @@ const absolutePath = z
   .refine((p) => p.replace(/\/+$/, "") !== "", "must not be / itself; use a directory such as /data/clawfleet")
   .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "must not contain . or .. segments; write the path out in full");
 
+/** A host's state root: an absolute path that is no system or shared directory. */
+const stateRoot = absolutePath.superRefine((path, ctx) => {
+  // A path absolutePath refuses already has its line.
+  if (!absolutePath.safeParse(path).success) return;
+  const problem = systemDirectoryProblem(path);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const modelRef = z
   .string({ error: expected("a model reference provider/model, such as anthropic/claude-sonnet-4-5") })
   .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:-]+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
@@ -64,13 +74,28 @@ const dnsName = z
     "must be a host name or IPv4 address, such as gw1.example.ts.net",
   );
 
+/** 1 TiB: more than any gateway host here has; a larger number is a typo (GB for MB). */
+export const maxMemoryMb = 1048576;
+
 const memoryMb = z
   .number({ error: "must be a number of megabytes, such as 1536" })
   .int("must be a whole number of megabytes, such as 1536")
-  .min(512, "must be at least 512 (the gateway needs about 700 MB of memory)");
+  .min(512, "must be at least 512 (the gateway needs about 700 MB of memory)")
+  .max(maxMemoryMb, `must be at most ${maxMemoryMb} (1 TiB); the value is in megabytes, such as 1536`);
 
+/** Labels clawfleet sets on every container; a tenant's labels may not replace them. */
+export const reservedLabelPrefix = "clawfleet.";
 const labelKey = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
-const labels = z.record(z.string().regex(labelKey, "label names use a-z, 0-9, '.', '_' and '-'"), z.string().max(256));
+const labels = z.record(
+  z
+    .string()
+    .regex(labelKey, "is not a label name; label names use 1-64 characters from a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit")
+    .refine(
+      (key) => !key.startsWith(reservedLabelPrefix),
+      `is a label clawfleet sets itself (${reservedLabelPrefix}*: managed, tenant, tier, host); rename the label`,
+    ),
+  z.string({ error: expected("a label value (text)") }).max(256),
+);
 
 const dmPolicy = z.enum(["pairing", "allowlist", "open", "disabled"], {
   error: "must be one of pairing, allowlist, open, disabled",
@@ -125,7 +150,7 @@ export const hostSchema = z.strictObject({
   /** Omit to run on this machine (local Docker socket, local shell). */
   ssh: ssh.optional(),
   /** Root of all tenant state on the host: `<stateRoot>/users/<id>`, `<stateRoot>/shared`. */
-  stateRoot: absolutePath,
+  stateRoot,
   /** Host ports for dedicated gateways, inclusive. */
   ports: z
     .strictObject({ from: port, to: port })

@@ -18,10 +18,10 @@ it("rolls gateways out in two lanes per host: each waits until the one two place
       "  clawfleet:image: example/openclaw:1",
       "  clawfleet:hosts:",
       "    h1: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } }",
-      "    h2: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } }",
+      "    h2: { stateRoot: /srv/claw2, ports: { from: 20100, to: 20199 } }",
       "  clawfleet:tenants:",
       ...tenants,
-      "    zed: { tier: dedicated, host: h2, port: 20001 }",
+      "    zed: { tier: dedicated, host: h2, port: 20101 }",
       "",
     ].join("\n"),
   );

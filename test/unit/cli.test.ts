@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
+import { markdownCode, markdownText, renderDiffMarkdown } from "../../cli/diff";
 import { mockRandomValue } from "../../cli/mock-run";
+import { stackNameProblem } from "../../cli/plan";
 
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), "clawfleet-cli-"));
@@ -245,5 +247,74 @@ describe("clawfleet diff of a move to another host", () => {
       stdout,
       /! grace: moves from host gw2 to gw1; the old gateway stops and its state is copied to gw1 before the new one starts \(the copy on gw2 is renamed aside and kept\)/,
     );
+  });
+});
+
+describe("clawfleet diff of two broken files", () => {
+  it("prints both files' problems, base first", async () => {
+    const base = variant("broken-base", (text) => replaceOnce(text, "port: 18101", "port: 80"));
+    const head = join(work, "broken-head", "Pulumi.dev.yaml");
+    mkdirSync(join(work, "broken-head"), { recursive: true });
+    writeFileSync(
+      head,
+      replaceOnce(
+        dev,
+        "tier: dedicated\n      host: local\n      model: anthropic/claude-haiku",
+        "tier: dedicatd\n      host: local\n      model: anthropic/claude-haiku",
+      ),
+    );
+    const { code, stdout, stderr } = await clawfleet("diff", base, head);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      [
+        `${base}: the declaration has 1 problem:`,
+        `${base}: tenants.alice.port: must be a port number from 1024 to 65535 (ports below 1024 need root on the host)`,
+        `${head}: the declaration has 1 problem:`,
+        `${head}: tenants.dave.tier: must be dedicated or shared, not string "dedicatd"`,
+        "",
+      ].join("\n"),
+    );
+  });
+});
+
+describe("clawfleet plan as a pipeline stage", () => {
+  it("ends quietly when the reader closes the pipe early", async () => {
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+      const child = spawn(process.execPath, ["bin/clawfleet.js", "plan", "stacks/Pulumi.dev.yaml", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.once("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        child.stdout.destroy();
+      });
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+      child.on("close", (status) => resolve({ stdout: out, stderr: err, code: status }));
+    });
+    assert.ok(stdout.startsWith("{"));
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
+  });
+});
+
+describe("names that reach the pull-request comment", () => {
+  it("a stack file name must give a valid Pulumi stack name", () => {
+    assert.equal(stackNameProblem("stacks/Pulumi.dev.yaml"), undefined);
+    assert.deepEqual(stackNameProblem("stacks/Pulumi.<img src=x>.yaml"), {
+      path: "",
+      message:
+        "the file name gives the stack name \"<img src=x>\", which Pulumi refuses; name the file Pulumi.<stack>.yaml with a stack name of 1-100 characters from A-Z, a-z, 0-9, '-', '_' and '.'",
+    });
+  });
+
+  it("markdown text escapes HTML and markup; a code span cannot be closed early", () => {
+    assert.equal(markdownText("<!-- x --> *a* | [l](u)"), "&lt;\\!-- x --&gt; \\*a\\* \\| \\[l\\](u)");
+    assert.equal(markdownCode("a`b|c\nd"), "``a`b\\|c d``");
+    const diff = { stack: "x`<b>", tenants: [], hosts: [{ id: "h", effect: "changed" as const, fields: ["`</table>"], warnings: ["<script>"] }] };
+    const markdown = renderDiffMarkdown(diff);
+    assert.ok(!markdown.includes("<script>"), markdown);
+    assert.match(markdown, /^### clawfleet: stack ``x`<b>``$/m);
+    assert.match(markdown, /> :warning: &lt;script&gt;$/m);
   });
 });

@@ -173,3 +173,43 @@ test("edits of the dev stack file give a declaration or a DeclarationError", () 
     { numRuns: 1000 },
   );
 });
+
+test("keys spelled apart but equal after parsing never drop a tenant silently", () => {
+  const spellings = fc.constantFrom("1", '"1"', "true", '"true"', "~", '"null"', "null", "16", "0x10", "0o20", "+16", "alice", "'alice'");
+  fc.assert(
+    fc.property(fc.array(spellings, { minLength: 1, maxLength: 5 }), (keys) => {
+      const text = ["config:", "  clawfleet:tenants:", ...keys.map((key) => `    ${key}: { tier: shared }`), ""].join("\n");
+      try {
+        const raw = readStackFile(file, text);
+        assert.equal(Object.keys(raw["tenants"] as object).length, keys.length, "every key written is a tenant read");
+      } catch (error) {
+        assert.ok(error instanceof DeclarationError);
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("a credential in any field or key is never repeated in an error line", () => {
+  const credential = fc.constantFrom(
+    "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123",
+    "123456789:AAHabcdefghijklmnopqrstuvwxyz012345",
+    "xoxb-1234567890-abcdefghij",
+  );
+  const paths = pathsOf(devRaw);
+  fc.assert(
+    fc.property(fc.nat(), credential, fc.boolean(), (index, secret, asKey) => {
+      const raw = structuredClone(devRaw);
+      const path = paths[index % paths.length] as string[];
+      mutate(raw, path, asKey ? { kind: "rename", to: secret } : { kind: "replace", with: secret });
+      try {
+        parseFleet(file, raw);
+      } catch (error) {
+        assert.ok(error instanceof DeclarationError);
+        for (const line of error.message.split("\n")) assert.ok(!line.includes(secret.slice(0, 16)), line);
+      }
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DeclarationError } from "../../stacks/errors";
-import { parseFleet, readStackFile, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../stacks/load";
+import { maxStackFileBytes, parseFleet, readStackFile, readStackFileText, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../stacks/load";
 import type { DedicatedTenant, SharedTenant } from "../../stacks/schema";
 import { SecretValue } from "../../stacks/secret";
 
@@ -112,12 +113,12 @@ describe("unknown keys", () => {
 describe("stack file syntax", () => {
   test("a duplicate key names the key, its line and column", () => {
     const text = ["config:", "  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6", "  clawfleet:hosts:", "    gw1: {}", "    gw1: {}", ""].join("\n");
-    assert.deepEqual(readLinesOf(text), [`${file}: line 5, column 5: key gw1 appears twice in one map; keep one of them`]);
+    assert.deepEqual(readLinesOf(text), [`${file}: hosts.gw1: line 5, column 5: key gw1 appears twice in one map; keep one of them`]);
   });
 
   test("a duplicate top-level config key", () => {
     const text = "config:\n  clawfleet:image: a:1\n  clawfleet:image: b:2\n";
-    assert.deepEqual(readLinesOf(text), [`${file}: line 3, column 3: key clawfleet:image appears twice in one map; keep one of them`]);
+    assert.deepEqual(readLinesOf(text), [`${file}: image: line 3, column 3: key clawfleet:image appears twice in one map; keep one of them`]);
   });
 
   test("a syntax error gives its line and column", () => {
@@ -270,15 +271,19 @@ describe("tenants and hosts", () => {
     assert.deepEqual(linesOf(raw), [`${file}: image: is required: the gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6`]);
   });
 
-  test("empty and missing hosts and tenants", () => {
+  test("empty and missing hosts; no tenants is a fleet of hosts", () => {
     assert.deepEqual(linesOf({ image: "x:1", hosts: {}, tenants: {} }), [
       `${file}: hosts: is empty; declare at least one, such as gw1: { stateRoot: /data/clawfleet, ports: { from: 18100, to: 18999 } }`,
-      `${file}: tenants: is empty; declare at least one, such as alice: { tier: dedicated, host: gw1 }`,
     ]);
     assert.deepEqual(linesOf({ image: "x:1" }), [
       `${file}: hosts: is required; declare at least one under clawfleet:hosts, such as gw1: { stateRoot: /data/clawfleet, ports: { from: 18100, to: 18999 } }`,
-      `${file}: tenants: is required; declare at least one under clawfleet:tenants, such as alice: { tier: dedicated, host: gw1 }`,
     ]);
+    for (const tenants of [{}, null, undefined]) {
+      const raw = valid();
+      raw["tenants"] = tenants;
+      const fleet = parseFleet(file, raw);
+      assert.deepEqual([fleet.hosts.length, fleet.tenants.length], [1, 0]);
+    }
     assert.deepEqual(linesOf({ image: "x:1", hosts: [], tenants: "alice" }), [
       `${file}: hosts: must be a map of host name to settings, not a list`,
       `${file}: tenants: must be a map of tenant id to settings, not string "alice"`,
@@ -494,5 +499,156 @@ describe("valid declarations", () => {
     const key = fleet.hosts[0]?.ssh?.privateKey;
     assert.ok(key instanceof SecretValue);
     assert.equal(key.value, "key");
+  });
+});
+
+describe("host ids on one machine", () => {
+  /** Two hosts without ssh, as the e2e suite declares them to simulate a move. */
+  function twoLocal(): Editable {
+    const raw = valid();
+    raw["hosts"] = {
+      local: { stateRoot: "/tmp/clawfleet-e2e-abc123/state", ports: { from: 18100, to: 18199 }, shared: { port: 18789 } },
+      local2: { stateRoot: "/tmp/clawfleet-e2e-abc123/state2", ports: { from: 18200, to: 18299 } },
+    };
+    raw["tenants"] = { alice: { tier: "dedicated", host: "local2" }, bob: { tier: "shared", host: "local" } };
+    return raw;
+  }
+
+  test("separate state roots, ports and one shared gateway are valid", () => {
+    assert.deepEqual(
+      parseFleet(file, twoLocal()).hosts.map((host) => host.id),
+      ["local", "local2"],
+    );
+  });
+
+  test("nested state roots, overlapping ports and a second shared gateway name both hosts", () => {
+    const raw = twoLocal();
+    raw["hosts"].local2.stateRoot = "/tmp/clawfleet-e2e-abc123/state/inner/";
+    raw["hosts"].local2.ports = { from: 18000, to: 18100 };
+    raw["hosts"].local2.shared = { port: 18790 };
+    const same = "hosts local2 and local are one machine (neither has ssh, so both are this machine)";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.local2.stateRoot: /tmp/clawfleet-e2e-abc123/state/inner is inside hosts.local.stateRoot (/tmp/clawfleet-e2e-abc123/state), and ${same}; a purge on one would delete the other's state: give each host a state root of its own, neither inside the other`,
+      `${file}: hosts.local2.shared: hosts.local declares a shared gateway too, and ${same}; a machine runs one shared gateway (container clawfleet-shared-gateway): keep shared on one of them`,
+      `${file}: hosts.local.ports: 18100-18199 overlaps hosts.local2.ports (18000-18100), and hosts local and local2 are one machine (neither has ssh, so both are this machine); give hosts on one machine ports that do not overlap`,
+    ]);
+  });
+
+  test("the same ssh host and port is one machine; another port or host is not", () => {
+    const raw = valid();
+    raw["hosts"].gw2 = { ssh: { host: "GW1.example.ts.net", hostKey }, stateRoot: "/data/clawfleet", ports: { from: 18100, to: 18199 } };
+    assert.deepEqual(
+      linesOf(raw).map((line) => line.split(": ").slice(0, 2).join(": ")),
+      [`${file}: hosts.gw2.stateRoot`, `${file}: hosts.gw1.ports`],
+    );
+    raw["hosts"].gw2.ssh.port = 2222;
+    assert.equal(parseFleet(file, raw).hosts.length, 2);
+  });
+});
+
+describe("state roots", () => {
+  for (const ok of ["/tmp/clawfleet-e2e-abc123/state", "/var/lib/clawfleet", "/srv/clawfleet", "/data/clawfleet/", "/home/deploy/clawfleet"]) {
+    test(`${ok} is a state root`, () => {
+      const raw = valid();
+      raw["hosts"].gw1.stateRoot = ok;
+      assert.equal(parseFleet(file, raw).hosts[0]?.stateRoot, ok);
+    });
+  }
+  for (const [refused, why] of [
+    ["/etc", "is /etc, a system directory"],
+    ["/usr/local/clawfleet", "is inside /usr, a system directory"],
+    ["/var/run/clawfleet", "is inside /var/run, a system directory"],
+    ["/tmp", "is /tmp, a directory other programs or users share"],
+    ["/var/lib/", "is /var/lib, a directory other programs or users share"],
+    ["/home", "is /home, a directory other programs or users share"],
+    ["/tmp/clawfleet", "is directly inside /tmp, where any user can create /tmp/clawfleet first"],
+  ]) {
+    test(`${refused} is refused`, () => {
+      const raw = valid();
+      raw["hosts"].gw1.stateRoot = refused;
+      const lines = linesOf(raw);
+      assert.equal(lines.length, 1);
+      assert.ok(lines[0]?.startsWith(`${file}: hosts.gw1.stateRoot: ${why}`), lines[0]);
+    });
+  }
+});
+
+describe("stack files that are not one readable YAML document", () => {
+  test("keys that are one id after parsing", () => {
+    const text = "config:\n  clawfleet:tenants:\n    1: {}\n    '1': {}\n    ~: {}\n";
+    assert.deepEqual(readLinesOf(text), [
+      `${file}: tenants.1: line 4, column 5: key '1' is the same key as 1 on line 3 (both are read as 1); keep one of them`,
+      `${file}: tenants.null: line 5, column 5: key ~ is read as null; quote it ("~") or write null`,
+    ]);
+  });
+
+  test("a number YAML would change, and one that keeps its digits", () => {
+    assert.deepEqual(readLinesOf("config:\n  clawfleet:image: 0o17\n"), [
+      `${file}: image: line 2, column 20: 0o17 is read as the number 15; write 15, or quote it ("0o17") to keep it as text`,
+    ]);
+    assert.deepEqual(readStackFile(file, "config:\n  clawfleet:x: [9007199254740991, -12, 1.25]\n")["x"], [9007199254740991, -12, 1.25]);
+  });
+
+  test("a __proto__ key is an own key and never the prototype", () => {
+    const raw = readStackFile(file, "config:\n  clawfleet:tenants: { __proto__: { tier: shared } }\n");
+    const tenants = raw["tenants"] as object;
+    assert.deepEqual(Object.keys(tenants), ["__proto__"]);
+    assert.equal(Object.getPrototypeOf(tenants), Object.prototype);
+  });
+
+  test("a missing file, a directory and a file over the size limit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "clawfleet-read-"));
+    try {
+      const big = join(dir, "Pulumi.big.yaml");
+      writeFileSync(big, "");
+      truncateSync(big, maxStackFileBytes + 1);
+      const lineOf = (path: string) => {
+        try {
+          readStackFileText(path);
+        } catch (error) {
+          assert.ok(error instanceof DeclarationError);
+          return error.lines;
+        }
+        return assert.fail("read");
+      };
+      assert.deepEqual(lineOf(join(dir, "none.yaml")), [
+        `${join(dir, "none.yaml")}: does not exist; give the path of a stack file, such as stacks/Pulumi.dev.yaml`,
+      ]);
+      assert.deepEqual(lineOf(dir), [`${dir}: is a directory; give the path of a stack file, such as stacks/Pulumi.dev.yaml`]);
+      assert.deepEqual(lineOf(big), [`${big}: is 16.0 MB; a stack file may be at most 16 MB (about 60,000 tenants): split the fleet into stacks`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("values in the wrong place", () => {
+  test("no error line repeats a credential, whichever field or key holds it", () => {
+    const key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz";
+    const raw = valid();
+    raw["tenants"].alice.tier = key;
+    raw["tenants"].bob.host = key;
+    raw["tenants"][key] = { tier: "dedicated", host: "gw1" };
+    raw["hosts"].gw1.stateRoot = key;
+    const lines = linesOf(raw);
+    assert.ok(lines.length >= 3);
+    for (const line of lines) assert.ok(!line.includes("abcdefghijklmnop"), line);
+  });
+
+  test("a clawfleet.* label is refused; other labels pass", () => {
+    const raw = valid();
+    raw["tenants"].alice.labels = { "clawfleet.tenant": "bob", team: "a" };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.labels["clawfleet.tenant"]: is a label clawfleet sets itself (clawfleet.*: managed, tenant, tier, host); rename the label`,
+    ]);
+  });
+
+  test("two shared tenants claiming one chat name both; one tenant repeating its own binding is fine", () => {
+    const raw = valid();
+    raw["tenants"].bob.bindings.push({ channel: "telegram", peer: { kind: "direct", id: 123 } });
+    raw["tenants"].carol = { tier: "shared", host: "gw1", bindings: [{ channel: "telegram", peer: { kind: "direct", id: "123" } }] };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.carol.bindings[0]: claims the same chat (telegram direct 123) as tenants.bob.bindings[0] in host gw1's shared gateway; a chat goes to one agent: remove one of the two bindings`,
+    ]);
   });
 });
