@@ -10,6 +10,9 @@ export const stackLabel = "clawfleet.stack";
 /** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
 export const stopTimeoutSeconds = 30;
 
+/** Backups kept per gateway of the state taken right before an image change. */
+export const upgradeBackupsKept = 3;
+
 /** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s). */
 export const healthGateSeconds = 180;
 

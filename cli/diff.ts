@@ -131,9 +131,14 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
       continue;
     }
-    // The network follows the container's host; the port claim and the health gate follow the port and the container.
-    if (role.endsWith("network") || role.endsWith("claim") || role.endsWith("ready")) continue;
+    // The network follows the container's host; the port claim, the health gate and the pre-upgrade backup follow
+    // the port, the container and the image.
+    if (role.endsWith("network") || role.endsWith("claim") || role.endsWith("ready") || role.endsWith("backup")) continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
+    if (role === "preflight") {
+      if (paths.length > 0) fields.add("image preflight");
+      continue;
+    }
     if (old.type === containerType) {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
@@ -246,6 +251,10 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       else {
         const { fields, replaced } = compareChildren(old, neu);
         const warnings = replaced ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about 15 s)`] : [];
+        if (fields.includes("image preflight"))
+          warnings.push(
+            `host ${id}: a new image: it first runs on a copy of one gateway's state and must become healthy, or no gateway changes; each gateway's state is backed up right before its container is replaced; the canary (first dedicated tenant by id) goes first`,
+          );
         if (fields.length > 0) hosts.push({ id, effect: replaced ? "replaced" : "changed", fields, warnings });
       }
       continue;

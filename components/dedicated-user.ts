@@ -15,8 +15,8 @@ export interface DedicatedUserArgs {
   readonly host: Host;
   /** Where the tenant's state was before (`movedFrom` host and/or `renamedFrom` id): it is copied over once. */
   readonly movedFrom?: { readonly host: Host; readonly id: string } | undefined;
-  /** The previous gateway in this tenant's rollout lane on the host, if any. */
-  readonly after?: DedicatedUser | undefined;
+  /** Health gates it waits for: the host's canary and the gateway before it in its rollout lane. */
+  readonly after?: readonly pulumi.Resource[] | undefined;
 }
 
 /** Docker container (and network) name of a dedicated tenant's gateway. */
@@ -52,7 +52,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
         labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated" },
         secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
         rotation: tenant.rotation,
-        after: args.after?.gateway.ready,
+        after: args.after,
         moveState:
           args.movedFrom === undefined
             ? undefined

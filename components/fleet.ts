@@ -16,9 +16,10 @@ export interface TenantOutput {
 }
 
 /**
- * Gateways replaced or created at the same time on one host. Each lane is a chain: a
- * gateway starts only when the one before it is healthy, so a failing health check stops
- * its lane's rollout instead of taking down every tenant.
+ * Gateways replaced or created at the same time on one host, after its canary (the first
+ * dedicated tenant by id) is healthy. Each lane is a chain: a gateway starts only when the
+ * one before it is healthy, so a failing health check stops the rollout instead of taking
+ * down every tenant.
  */
 export const rolloutLanes = 2;
 
@@ -32,27 +33,36 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
   for (const tenant of fleet.tenants) {
     if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
   }
+  const ordered = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
+  // The first dedicated tenant by id goes first on its host; the image preflight uses its state.
+  const canaries = new Map<string, string>();
+  for (const tenant of ordered) if (tenant.tier === "dedicated" && !canaries.has(tenant.host)) canaries.set(tenant.host, tenant.id);
   const hosts = new Map(
     fleet.hosts.map((host) => [
       host.id,
-      { host, component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [] }) },
+      {
+        host,
+        component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [], canary: canaries.get(host.id) }),
+      },
     ]),
   );
 
   const outputs: Record<string, TenantOutput> = {};
   const lanes = new Map<string, DedicatedUser[]>();
-  const ordered = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
   for (const tenant of ordered) {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
     const { host, component } = entry;
     if (tenant.tier === "dedicated") {
+      // lanes[0] is the canary; every other gateway waits for it and for the one `rolloutLanes` places before it.
       const hostLanes = lanes.get(host.id) ?? [];
-      const previous = hostLanes.length >= rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
+      const canary = hostLanes[0];
+      const previous = hostLanes.length > rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
+      const after = [canary, previous].filter((user): user is DedicatedUser => user !== undefined).map((user) => user.gateway.ready);
       const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
       const movedFrom =
         previousHost === undefined && tenant.renamedFrom === undefined ? undefined : { host: previousHost ?? host, id: tenant.renamedFrom ?? tenant.id };
-      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, movedFrom, after: previous });
+      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, movedFrom, after });
       hostLanes.push(user);
       lanes.set(host.id, hostLanes);
       outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };

@@ -1,11 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Host, SharedTenant } from "../stacks/schema";
-import { GatewayResources, type GatewayPlacement } from "./gateway";
+import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
+import { renderPreflight } from "./render/upgrade";
 import { hostCommandRunner } from "./host-command";
 import { renderPrepareHost, sshPinOptions } from "./render/commands";
-import { renderSharedConfig, serializeConfig } from "./render/config";
-import { gatewayIdentity } from "../names";
+import { renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
+import { gatewayIdentity, healthGateSeconds } from "../names";
 import { secretEnvOf } from "./secret-env";
 
 export interface GatewayHostArgs {
@@ -15,6 +16,8 @@ export interface GatewayHostArgs {
   readonly image: string;
   /** Shared-tier tenants on this host; their agents and bindings form the shared gateway's config. */
   readonly sharedTenants: readonly SharedTenant[];
+  /** The dedicated tenant that goes first on this host; the image preflight runs on a copy of its state. */
+  readonly canary: string | undefined;
 }
 
 /** Docker container (and network) name of a host's shared gateway: one per host id, so a renamed host never collides with itself. */
@@ -50,9 +53,33 @@ export class GatewayHost extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Replaced (and run) whenever the image changes: the new image must reach healthy on a copy of real state
+    // (the canary's, or the shared gateway's) before any container is replaced.
+    const sampleState =
+      args.canary !== undefined ? tenantStateDir(host.stateRoot, "dedicated", args.canary) : host.shared !== undefined ? `${host.stateRoot}/shared` : undefined;
+    const preflight =
+      sampleState === undefined
+        ? undefined
+        : run(
+            `${name}-preflight`,
+            {
+              create: renderPreflight({
+                hostId: host.id,
+                image: args.image,
+                stateDir: sampleState,
+                workDir: `${host.stateRoot}/.clawfleet`,
+                timeoutSeconds: healthGateSeconds,
+                fallbackConfig: serializeConfig(renderPreflightConfig()),
+              }),
+              triggers: [args.image],
+            },
+            { parent: this, dependsOn: [prepared] },
+          );
+
     const tailnetName = host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
     const stack = `${pulumi.getProject()}/${pulumi.getStack()}`;
-    this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, tailnetName, stack };
+    const backupRoot = `${host.stateRoot}/backups`;
+    this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, preflight, backupRoot, tailnetName, stack };
 
     const shared = host.shared;
     this.shared =

@@ -2,7 +2,17 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { dockerCpus, gatewayLabel, healthGateSeconds, managedLabel, recordedOnlyContainerFields, stackLabel, stopTimeoutSeconds } from "../names";
+import { renderBackupBeforeUpgrade } from "./render/upgrade";
+import {
+  dockerCpus,
+  upgradeBackupsKept,
+  gatewayLabel,
+  healthGateSeconds,
+  managedLabel,
+  recordedOnlyContainerFields,
+  stackLabel,
+  stopTimeoutSeconds,
+} from "../names";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -12,7 +22,7 @@ import {
   renderSetPidsLimit,
   renderWriteFile,
 } from "./render/commands";
-import { gateway } from "./render/config";
+import { gateway, healthProbe } from "./render/config";
 import type { HostCommandRunner } from "./host-command";
 
 /** What a host gives each gateway it runs. */
@@ -23,6 +33,10 @@ export interface GatewayPlacement {
   readonly run: HostCommandRunner;
   /** The host's preparation; every gateway waits for it. */
   readonly prepared: pulumi.Resource;
+  /** The new image's trial run on a copy of the canary's state; no container is replaced before it passes. */
+  readonly preflight: pulumi.Resource | undefined;
+  /** Where each gateway's pre-upgrade backups go: `<backupRoot>/<gateway>`. */
+  readonly backupRoot: string;
   /** MagicDNS name when the host publishes gateways with Tailscale Serve. */
   readonly tailnetName: string | undefined;
   /** `<project>/<stack>`, the `clawfleet.stack` label of every container. */
@@ -51,8 +65,8 @@ export interface GatewayArgs {
   readonly rotation: string | undefined;
   /** A script that brings the state over from the tenant's previous host (runs once, before the config is written). */
   readonly moveState?: string | undefined;
-  /** The health gate of the gateway this one waits for: rollouts on a host go one gateway per lane at a time. */
-  readonly after?: pulumi.Resource | undefined;
+  /** Health gates this gateway waits for: the host's canary, and the one before it in its rollout lane. */
+  readonly after?: readonly pulumi.Resource[] | undefined;
 }
 
 /** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
@@ -67,9 +81,6 @@ export function goDuration(seconds: number): string {
   const s = seconds % 60;
   return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
 }
-
-/** Probe run inside the container: /healthz must answer with the gateway's own body, not the Control UI page. */
-export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
 
 /**
  * The resources that run one OpenClaw gateway on a host: token, state directory, config
@@ -153,6 +164,22 @@ export class GatewayResources {
       { ...opts, provider: placement.docker, deleteBeforeReplace: true },
     );
 
+    // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
+    const backup = placement.run(
+      `${name}-backup`,
+      {
+        create: renderBackupBeforeUpgrade({
+          containerName: args.containerName,
+          image: placement.image,
+          stateDir: args.stateDir,
+          backupDir: `${placement.backupRoot}/${args.containerName}`,
+          keep: upgradeBackupsKept,
+        }),
+        triggers: [placement.image],
+      },
+      { ...opts, dependsOn: [this.stateDir, ...(placement.preflight === undefined ? [] : [placement.preflight])] },
+    );
+
     const secretEnv = Object.entries(args.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
     this.container = new docker.Container(
       `${name}-container`,
@@ -200,7 +227,7 @@ export class GatewayResources {
       {
         ...opts,
         provider: placement.docker,
-        dependsOn: [this.configFile, claim, ...(args.after === undefined ? [] : [args.after])],
+        dependsOn: [this.configFile, claim, backup, ...(args.after ?? [])],
         // The container name and host port are fixed, so the old container must go first.
         deleteBeforeReplace: true,
         // The provider records a change of these without applying it to the running container.

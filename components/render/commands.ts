@@ -12,11 +12,11 @@ export function shellQuote(value: string | number): string {
 }
 
 /** Runs as root directly, or through password-less sudo for a non-root SSH user. */
-const asRoot = `as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }`;
+export const asRoot = `as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }`;
 
-const fail = `fail() { printf 'clawfleet: %s\\n' "$*" >&2; exit 1; }`;
+export const fail = `fail() { printf 'clawfleet: %s\\n' "$*" >&2; exit 1; }`;
 
-function script(...lines: string[]): string {
+export function script(...lines: string[]): string {
   return ["set -eu", ...lines].join("\n");
 }
 

@@ -16,6 +16,9 @@ export const gateway = {
   configFile: "openclaw.json",
 } as const;
 
+/** Probe run inside the container: /healthz must answer with the gateway's own body, not the Control UI page. */
+export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
+
 /**
  * The model a gateway uses when the declaration names none. Written out explicitly: a
  * gateway without a default model falls back to a provider whose plugin it downloads at run time.
@@ -95,6 +98,17 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
       entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, model } },
     },
     ...(channels === undefined ? {} : { channels }),
+  };
+}
+
+/** A minimal gateway for the image preflight when the state it copies holds no config yet. */
+export function renderPreflightConfig(): GatewayConfig {
+  return {
+    gateway: gatewaySection(),
+    agents: {
+      defaults: { model: defaultModel },
+      entries: { preflight: { name: "preflight", workspace: `${gateway.stateDir}/workspace`, model: defaultModel } },
+    },
   };
 }
 

@@ -37,6 +37,7 @@ describe("components of the dev stack", () => {
         .map((r) => r.name)
         .sort();
     assert.deepEqual(roles("alice"), [
+      "alice-backup",
       "alice-claim",
       "alice-config",
       "alice-container",
@@ -50,7 +51,9 @@ describe("components of the dev stack", () => {
     assert.deepEqual(roles("bob"), ["bob-workspace"]);
     assert.deepEqual(roles("local"), [
       "local-docker",
+      "local-preflight",
       "local-prepare",
+      "local-shared-backup",
       "local-shared-claim",
       "local-shared-config",
       "local-shared-container",

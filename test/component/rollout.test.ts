@@ -8,7 +8,7 @@ import { planStackFile } from "../../cli/plan";
 const work = mkdtempSync(join(tmpdir(), "clawfleet-rollout-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-it("rolls gateways out in two lanes per host: each waits until the one two places before it is healthy", async () => {
+it("rolls gateways out after the host's canary, in two lanes: each waits until the canary and the one two places before it are healthy", async () => {
   const file = join(work, "Pulumi.rollout.yaml");
   const tenants = ["erin", "alice", "dave", "carol", "bob"].map((id, index) => `    ${id}: { tier: dedicated, host: h1, port: ${20001 + index} }`);
   writeFileSync(
@@ -29,11 +29,24 @@ it("rolls gateways out in two lanes per host: each waits until the one two place
   const urn = (name: string) => resources.find((r) => r.name === name)?.urn;
   const waitsFor = (name: string) =>
     (resources.find((r) => r.name === name)?.options.dependsOn ?? []).filter((u) => u.endsWith("-ready")).map((u) => u.split("::").pop());
-  assert.deepEqual(waitsFor("alice-container"), []);
-  assert.deepEqual(waitsFor("bob-container"), []);
+  assert.deepEqual(waitsFor("alice-container"), [], "alice, first by id, is the canary");
+  assert.deepEqual(waitsFor("bob-container"), ["alice-ready"]);
   assert.deepEqual(waitsFor("carol-container"), ["alice-ready"]);
-  assert.deepEqual(waitsFor("dave-container"), ["bob-ready"]);
-  assert.deepEqual(waitsFor("erin-container"), ["carol-ready"]);
+  assert.deepEqual(waitsFor("dave-container"), ["alice-ready", "bob-ready"]);
+  assert.deepEqual(waitsFor("erin-container"), ["alice-ready", "carol-ready"]);
   assert.deepEqual(waitsFor("zed-container"), [], "another host rolls out on its own");
   assert.ok(urn("erin-container"));
+
+  // An image change: the preflight first, then a backup of each gateway right before its container.
+  const byName = (name: string) => resources.find((r) => r.name === name);
+  const preflight = byName("h1-preflight");
+  assert.deepEqual(preflight?.inputs["triggers"], ["example/openclaw:1"]);
+  assert.match(String(preflight?.inputs["create"]), /cp -a '\/srv\/claw\/users\/alice\/\.'/, "a copy of the canary's state");
+  assert.equal((JSON.parse(String(preflight?.inputs["stdin"])) as { channels?: unknown }).channels, undefined);
+  for (const id of ["alice", "erin"]) {
+    const backup = byName(`${id}-backup`);
+    assert.deepEqual(backup?.inputs["triggers"], ["example/openclaw:1"]);
+    assert.ok(backup?.options.dependsOn.includes(urn("h1-preflight") ?? ""), `${id}-backup waits for the preflight`);
+    assert.ok(byName(`${id}-container`)?.options.dependsOn.includes(backup?.urn ?? ""), `${id}-container waits for its backup`);
+  }
 });

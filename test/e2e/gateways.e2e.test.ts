@@ -497,6 +497,129 @@ describe("renames and reused ports, each in one deploy", () => {
   });
 });
 
+describe("crash recovery: back to ready within a normal start plus 10 s, pairings intact", () => {
+  const erin = "clawfleet-tenant-erin";
+  let normalStart = 0;
+
+  /** Seconds from `since` until /readyz says ready (polled every 100 ms). */
+  async function readyAfter(since: number): Promise<number> {
+    await poll("erin ready", 300, async () => {
+      const body = (await (await fetch("http://127.0.0.1:18102/readyz", { signal: AbortSignal.timeout(2000) })).json()) as { ready: boolean };
+      return body.ready ? true : undefined;
+    });
+    return (Date.now() - since) / 1000;
+  }
+
+  before(async () => {
+    await addApproval(erin, "before-crash");
+    const started = Date.now();
+    await dockerApi("POST", `/containers/${erin}/restart?t=30`);
+    normalStart = await readyAfter(started);
+    log(`erin: a clean restart is ready after ${normalStart.toFixed(1)} s`);
+  });
+
+  it("after SIGKILL, restarts in place (restart policy) and reclaims its state lease", async () => {
+    const info = await inspectContainer(erin);
+    assert.ok(info);
+    const killed = Date.now();
+    process.kill(info.State.Pid, "SIGKILL");
+    await poll("erin restarted by Docker", 60, async () => ((await inspectContainer(erin))?.RestartCount ?? 0) > info.RestartCount || undefined);
+    const seconds = await readyAfter(killed);
+    log(`erin: SIGKILL -> ready in ${seconds.toFixed(1)} s`);
+    assert.ok(seconds <= normalStart + 10, `${seconds} s after SIGKILL, normal start ${normalStart} s`);
+    assert.deepEqual(await approvals(erin), ["before-crash"]);
+  });
+
+  it("after SIGKILL, a replacement (same hostname) reclaims the lease instead of waiting for it to expire", async () => {
+    await dockerApi("POST", `/containers/${erin}/kill?signal=SIGKILL`);
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:tenants", "erin", "cpus"], 1.5));
+    assert.deepEqual(opsFor(events, "erin-container"), ["replace"]);
+    const info = await inspectContainer(erin);
+    assert.equal(info?.State.Health?.Status, "healthy");
+    const created = Date.parse(info?.State.StartedAt ?? "");
+    const seconds = await readyAfter(created);
+    log(`erin: replacement after SIGKILL -> ready ${seconds.toFixed(1)} s after its start`);
+    assert.ok(seconds <= normalStart + 10, `${seconds} s after the replacement started, normal start ${normalStart} s`);
+    assert.deepEqual(await approvals(erin), ["before-crash"]);
+  });
+
+  it("after an OOM kill inside the container, the gateway is ready again", async () => {
+    const hog = await dockerExec(erin, ["node", "-e", "const a=[];for(;;)a.push(Buffer.alloc(64<<20,1))"]);
+    assert.equal(hog.code, 137, `the allocating process is OOM-killed: ${hog.output.slice(0, 200)}`);
+    const seconds = await readyAfter(Date.now());
+    assert.ok(seconds <= normalStart + 10);
+    assert.deepEqual(await approvals(erin), ["before-crash"]);
+  });
+});
+
+describe("image changes", () => {
+  const erin = "clawfleet-tenant-erin";
+  const shared = "clawfleet-shared-main";
+  const idsOf = async () => Promise.all([erin, shared].map(async (name) => (await inspectContainer(name))?.Id));
+
+  before(async () => {
+    // The SSH host has no tenants left; without it, new tags need loading on one daemon only.
+    await deploy((doc) => doc.deleteIn(["config", "clawfleet:hosts", "remote"]));
+  });
+
+  it("a broken image fails its preflight on a copy of the canary's state and changes no tenant", async () => {
+    const broken = "clawfleet-e2e/broken-gateway:1";
+    const build = spawnSync("docker", ["build", "-q", "-t", broken, "-"], {
+      input: `FROM ${image}\nENTRYPOINT ["node", "-e", "console.error('broken on purpose'); process.exit(3)"]\nCMD []\n`,
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_BUILDKIT: "0" },
+    });
+    assert.equal(build.status, 0, build.stderr);
+    const before = await idsOf();
+    await assert.rejects(
+      deploy((doc) => doc.setIn(["config", "clawfleet:image"], broken)),
+      (error: unknown) =>
+        error instanceof Error &&
+        /host "?'?main'?"?: the new image .* did not start on a copy of a tenant's state .*no gateway was changed/.test(error.message),
+    );
+    assert.deepEqual(await idsOf(), before, "no container was replaced");
+    assert.equal(existsSync(join(stateRoot, "backups")), false, "no backup was needed");
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], image));
+    assert.deepEqual(
+      events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`),
+      [],
+      "back on the running image, nothing changes",
+    );
+  });
+
+  it("a new image: preflight first, each gateway's state backed up right before its replacement, pairings kept", async () => {
+    const next = `${image}-next`;
+    assert.equal(spawnSync("docker", ["tag", image, next]).status, 0);
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], next));
+    const order = events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
+    const at = (step: string) => {
+      const index = order.indexOf(step);
+      assert.ok(index >= 0, `${step} in ${order.join(", ")}`);
+      return index;
+    };
+    assert.ok(at("replace main-preflight") < at("replace erin-container"));
+    assert.ok(at("replace erin-backup") < at("replace erin-container"));
+    assert.ok(at("replace main-shared-backup") < at("replace main-shared-container"));
+    const backups = join(stateRoot, "backups", erin);
+    assert.equal(statSync(backups).mode & 0o777, 0o700);
+    const archives = readdirSync(backups);
+    assert.equal(archives.length, 1, archives.join(", "));
+    assert.equal(statSync(join(backups, archives[0] ?? "")).mode & 0o777, 0o600);
+    assert.equal(readdirSync(join(stateRoot, "backups", shared)).length, 1);
+    assert.equal((await inspectContainer(erin))?.Config["Image"], next);
+    assert.deepEqual(await approvals(erin), ["before-crash"]);
+    assert.deepEqual(await approvals(shared), ["shared-approval"]);
+  });
+
+  it("rolls back by declaring the previous image again (backed up once more; restore-gateway.sh puts a backup back)", async () => {
+    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], image));
+    assert.deepEqual(opsFor(events, "erin-container"), ["replace"]);
+    assert.equal((await inspectContainer(erin))?.Config["Image"], image);
+    assert.equal(readdirSync(join(stateRoot, "backups", erin)).length, 2);
+    assert.deepEqual(await approvals(erin), ["before-crash"]);
+  });
+});
+
 describe("graceful shutdown", () => {
   it("stops every replaced or removed gateway on SIGTERM, cleanly and well inside the stop timeout", () => {
     assert.ok(deployer.stops.length >= 4, "replacements and removals stopped containers");

@@ -45,7 +45,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
     assert.equal(code, 0);
     const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
-    assert.equal(plan.resources.length, 36);
+    assert.equal(plan.resources.length, 40);
     const container = plan.resources.find((r) => r.name === "alice-container");
     assert.equal(container?.inputs["envs"], "[secret]");
     assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
@@ -59,7 +59,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.equal(lines[0], "stack dev: 31 resources in 5 components");
+    assert.equal(lines[0], "stack dev: 35 resources in 5 components");
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
@@ -156,6 +156,20 @@ describe("clawfleet diff", { concurrency: true }, () => {
     );
     const cpus = variant("cpus", (text) => replaceOnce(text, "memoryMb: 1536", "memoryMb: 1536\n      cpus: 2"));
     assert.match((await clawfleet("diff", "stacks/Pulumi.dev.yaml", cpus)).stdout, /Replaced \(gateway restarts\):\n {2}alice \(dedicated on local\): cpus\n/);
+  });
+
+  it("says an image change is tried first, backs every gateway up and restarts them canary first", async () => {
+    const head = variant("image", (text) => replaceOnce(text, "ghcr.io/openclaw/openclaw:2026.9.6", "ghcr.io/openclaw/openclaw:2026.10.1"));
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.match(stdout, /^stack dev: 0 added, 0 changed, 2 replaced, 0 removed tenants; 1 hosts changed\n/);
+    assert.match(
+      stdout,
+      /Replaced \(gateway restarts\):\n {2}host local: prepare, image preflight, image\n {2}alice \(dedicated on local\): image\n {2}dave \(dedicated on local\): image\n/,
+    );
+    assert.match(
+      stdout,
+      /! host local: a new image: it first runs on a copy of one gateway's state and must become healthy, or no gateway changes; each gateway's state is backed up right before its container is replaced; the canary \(first dedicated tenant by id\) goes first\n/,
+    );
   });
 
   it("attributes a shared binding change to its tenant and to the shared gateway's config", async () => {

@@ -1,0 +1,114 @@
+/**
+ * Host commands that make an image change safe: a preflight of the new image on a copy of a
+ * tenant's state, and a backup of each gateway's state right before its container is
+ * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
+ */
+import { healthProbe } from "./config";
+import { asRoot, fail, script, shellQuote } from "./commands";
+
+/** How the gateway's own CLI starts inside the image. */
+const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
+
+export interface PreflightArgs {
+  readonly hostId: string;
+  readonly image: string;
+  /** The tenant whose state is copied (the host's canary); the preflight starts on empty state when it has none. */
+  readonly stateDir: string | undefined;
+  /** Where the copy is made, on the same file system (under the state root). */
+  readonly workDir: string;
+  readonly timeoutSeconds: number;
+  /** The config used when the copy holds none yet (the first deploy). */
+  readonly fallbackConfig: string;
+}
+
+/**
+ * Runs the new image as a throwaway gateway, hardened like the real ones, on a copy of one
+ * tenant's state and config (its owner lease removed, so the copy is free to start, and its
+ * channels removed, so the trial never talks to chat services), published on no port and on
+ * no network, and fails unless Docker reports it healthy in time. Nothing of the fleet is
+ * touched, and the script does not change with the tenant's config, so it runs only when
+ * the image does.
+ */
+export function renderPreflight({ hostId, image, stateDir, workDir, timeoutSeconds, fallbackConfig }: PreflightArgs): string {
+  const name = shellQuote(`clawfleet-preflight-${hostId}`);
+  const img = shellQuote(image);
+  const prepareCopy =
+    `const fs=require('node:fs');const {DatabaseSync}=require('node:sqlite');` +
+    `const db='/state/state/openclaw.sqlite';if(fs.existsSync(db)){try{new DatabaseSync(db).exec('DELETE FROM state_leases')}catch(e){}}` +
+    `const f='/state/openclaw.json';let c;try{c=JSON.parse(fs.readFileSync(f,'utf8'))}catch(e){c=${JSON.stringify(JSON.parse(fallbackConfig))}}` +
+    `delete c.channels;fs.writeFileSync(f,JSON.stringify(c,null,2)+'\\n')`;
+  const hardening = `--user 1000:1000 --read-only --cap-drop ALL --security-opt no-new-privileges:true --network none --tmpfs /tmp:rw,nosuid,nodev,size=64m --tmpfs /home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000`;
+  return script(
+    asRoot,
+    fail,
+    `as_root mkdir -p ${shellQuote(workDir)}`,
+    `copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
+    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; as_root rm -rf "$copy"; }`,
+    `trap cleanup EXIT`,
+    `as_root docker rm -f ${name} >/dev/null 2>&1 || true`,
+    ...(stateDir === undefined
+      ? []
+      : [
+          `if as_root test -d ${shellQuote(stateDir)}; then as_root cp -a ${shellQuote(`${stateDir}/.`)} "$copy"/; fi`,
+          `as_root rm -f "$copy/.clawfleet-moved"`,
+        ]),
+    `as_root chown -R 1000:1000 "$copy"`,
+    `as_root chmod 0700 "$copy"`,
+    `as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
+    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(healthProbe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${timeoutSeconds}s ${img} >/dev/null`,
+    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
+    `while :; do`,
+    `  status=$(as_root docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' ${name} 2>/dev/null) || status=gone`,
+    `  case $status in`,
+    `    healthy) exit 0 ;;`,
+    `    unhealthy | exited | dead | gone)`,
+    `      as_root docker logs --tail 5 ${name} >&2 2>&1 || true`,
+    `      fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state (it is $status); no gateway was changed. Fix the image or go back to the previous one" ;;`,
+    `  esac`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || fail "host "${shellQuote(hostId)}": the new image "${img}" was not healthy after ${timeoutSeconds} s on a copy of a tenant's state; no gateway was changed"`,
+    `  sleep 2`,
+    `done`,
+  );
+}
+
+export interface BackupBeforeUpgradeArgs {
+  readonly containerName: string;
+  /** The image the container will run; nothing is backed up unless the running one differs. */
+  readonly image: string;
+  readonly stateDir: string;
+  /** Archives go to `<backupDir>`, 0600 in a 0700 folder. */
+  readonly backupDir: string;
+  /** Archives kept per gateway; older ones are deleted. */
+  readonly keep: number;
+}
+
+/**
+ * Backs up a gateway's state with the gateway's own `openclaw backup create --verify`, run in
+ * a throwaway container of the image the gateway runs now, right before its container is
+ * replaced for a new image. Does nothing when there is no container yet or it already runs
+ * the new image, so a re-run takes no second backup.
+ */
+export function renderBackupBeforeUpgrade({ containerName, image, stateDir, backupDir, keep }: BackupBeforeUpgradeArgs): string {
+  const name = shellQuote(containerName);
+  const dir = shellQuote(backupDir);
+  return script(
+    asRoot,
+    fail,
+    `current=$(as_root docker inspect --format '{{.Config.Image}}' ${name} 2>/dev/null) || exit 0`,
+    `[ "$current" != ${shellQuote(image)} ] || exit 0`,
+    `as_root mkdir -p ${dir}`,
+    `as_root chmod 0700 ${dir}`,
+    `staging=$(as_root mktemp -d ${shellQuote(`${backupDir}/.staging.XXXXXX`)})`,
+    `trap 'as_root rm -rf "$staging"' EXIT`,
+    `as_root chown 1000:1000 "$staging"`,
+    `report=$(as_root docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp -v ${shellQuote(`${stateDir}:/state`)} -v "$staging:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
+    `archive=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
+    `[ -n "$archive" ] || fail "gateway "${name}": the gateway reported no backup archive"`,
+    `target=${dir}/"$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$archive")"`,
+    `as_root mv "$staging/$(basename "$archive")" "$target"`,
+    `as_root chown 0:0 "$target"`,
+    `as_root chmod 0600 "$target"`,
+    `printf 'clawfleet: gateway %s: state backed up to %s before the image change\\n' ${name} "$target" >&2`,
+    `as_root sh -c ${shellQuote(`ls -1t ${shellQuote(backupDir)}/* 2>/dev/null | tail -n +${keep + 1} | while read -r old; do rm -f "$old"; done`)}`,
+  );
+}
