@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { healthGateSeconds } from "../../components/names";
+import { healthGateSeconds } from "../../names";
 import { openclawCli, inspectGateway, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
