@@ -202,7 +202,8 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   return {
     ...base,
     state: container.State.Status,
-    health,
+    // A stopped container keeps its last health status, which says nothing about now.
+    health: running ? health : undefined,
     ready: running ? probe.ready.get(target.port) : false,
     startedAt: running ? container.State.StartedAt : undefined,
     uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
