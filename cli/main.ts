@@ -1,15 +1,19 @@
 import { DeclarationError } from "../stacks/errors";
 import { diffStackFiles, ReportedError } from "./diff";
+import { opsUsage, opsVerbs, runOps } from "./ops/main";
 import { planStackFile } from "./plan";
 import { renderPlanJson, renderPlanTree } from "./plan-output";
 
 const usage = `usage:
   clawfleet plan <stack file> [--json]        resources the stack would register (offline)
-  clawfleet diff <base file> <head file> [--markdown]   per-tenant review summary of a change`;
+  clawfleet diff <base file> <head file> [--markdown]   per-tenant review summary of a change
+day-2 operations on the deployed gateways (clawfleet <command> --help for each):
+${opsUsage()}`;
 
 /** Runs the CLI; returns the exit code. Output goes through the given writers. */
 export async function main(argv: readonly string[], out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && opsVerbs.includes(command)) return runOps(command, rest, out, err);
   const flags = new Set(rest.filter((arg) => arg.startsWith("--")));
   const files = rest.filter((arg) => !arg.startsWith("--"));
   try {

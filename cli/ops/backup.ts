@@ -1,0 +1,127 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { healthGateSeconds } from "../../names";
+import { openclawCli, inspectGateway, notRunningMessage } from "./gateway-access";
+import { OpsError } from "./errors";
+import type { Writers } from "./gateway-verbs";
+import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
+import { Redactor } from "./redact";
+import { backupDirOf, type TenantTarget } from "./targets";
+
+/** The repository's scripts folder, found from this file (cli/ops/) or from the CLI bundle (dist/). */
+export function scriptsDir(from = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "scripts", "backup-gateway.sh"))) return join(dir, "scripts");
+    if (dirname(dir) === dir) throw new OpsError("cannot find scripts/backup-gateway.sh next to the clawfleet CLI");
+  }
+}
+
+/**
+ * The argv that runs one of the repository's scripts on a host: bash reads the script from
+ * stdin, so the same text runs here and over SSH without copying files. The gateway CLI
+ * path is handed over as the scripts' OPENCLAW_CLI.
+ */
+export function scriptArgv(args: readonly string[]): string[] {
+  return ["env", `OPENCLAW_CLI=${openclawCli.join(" ")}`, "bash", "-s", "--", ...args];
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .pop() ?? ""
+  );
+}
+
+/** Backs up the tenant's gateway state on its host with the gateway's own tool; prints the archive's path on that host. */
+export async function backup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<number> {
+  const facts = await inspectGateway(runner, target);
+  if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
+  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const dir = to ?? backupDirOf(target.host);
+  if (target.tier === "shared") {
+    io.err(
+      `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,
+    );
+  }
+  io.err(`clawfleet: backing up ${target.container} on host ${target.host.id} into ${dir} with openclaw backup create --verify; the gateway keeps running`);
+  const script = readFileSync(join(scriptsDir(), "backup-gateway.sh"));
+  const result = await withProgress(
+    io.err,
+    `still backing up ${target.container}`,
+    runner.run(target.host, scriptArgv([target.container, dir]), { root: true, stdin: script }),
+  );
+  const unreachable = unreachableError(target.host, result);
+  if (unreachable !== undefined) throw unreachable;
+  if (result.code !== 0) throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(lastLine(result.stderr))}`);
+  const archive = lastLine(result.stdout);
+  io.out(archive);
+  io.err(
+    `clawfleet: backed up tenant ${target.id}: ${archive} on host ${describeHost(target.host)} (restore with: clawfleet restore ${stackFile} ${target.id} ${archive})`,
+  );
+  return 0;
+}
+
+/**
+ * Restores the tenant's gateway state from an archive on its host (the gateway stops, its
+ * state is put back, the stack's openclaw.json is kept), then waits until it is healthy again.
+ */
+export async function restore(
+  runner: HostRunner,
+  target: TenantTarget,
+  stackFile: string,
+  archive: string,
+  wholeGateway: boolean,
+  sharedPeers: readonly string[],
+  io: Writers,
+): Promise<number> {
+  if (target.tier === "shared" && !wholeGateway) {
+    throw new OpsError(
+      `tenant ${target.id} is an agent in host ${target.host.id}'s shared gateway; a restore puts back the state of every tenant on it (${sharedPeers.join(", ")}); add --whole-gateway to do that`,
+    );
+  }
+  const facts = await inspectGateway(runner, target);
+  if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
+  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const check = await runner.run(target.host, ["test", "-f", archive], { root: true });
+  const unreachable = unreachableError(target.host, check);
+  if (unreachable !== undefined) throw unreachable;
+  if (check.code !== 0) {
+    throw new OpsError(`archive ${archive} is not a file on host ${target.host.id}; give its path on the tenant's host, as clawfleet backup printed it`);
+  }
+  io.err(
+    `clawfleet: restoring ${target.container} on host ${target.host.id} from ${archive}: the gateway stops, its state goes back to the archive's time, then it starts again`,
+  );
+  const script = readFileSync(join(scriptsDir(), "restore-gateway.sh"));
+  const result = await withProgress(
+    io.err,
+    `still restoring ${target.container}`,
+    runner.run(target.host, scriptArgv([target.container, archive]), { root: true, stdin: script }),
+  );
+  if (result.code !== 0) throw new OpsError(`restore of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(lastLine(result.stderr))}`);
+  const aside = /the previous state is kept at (\S+)/.exec(result.stderr)?.[1];
+  io.err(`clawfleet: waiting until ${target.container} is healthy again (at most ${healthGateSeconds} s)`);
+  const deadline = Date.now() + healthGateSeconds * 1000;
+  const health = await withProgress(
+    io.err,
+    `waiting for ${target.container} to be healthy`,
+    (async () => {
+      for (;;) {
+        const now = await inspectGateway(runner, target);
+        if (now.health === "healthy" || now.status === "exited" || now.status === "dead" || Date.now() > deadline) return now;
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    })(),
+  );
+  if (health.health !== "healthy") {
+    throw new OpsError(
+      `tenant ${target.id}'s gateway did not become healthy after the restore (it is ${health.status}, ${health.health ?? "no health"}); read why with: clawfleet logs ${stackFile} ${target.id}`,
+    );
+  }
+  io.out(
+    `restored tenant ${target.id} from ${archive}; the gateway is healthy${aside === undefined ? "" : `; the previous state is kept at ${aside} on host ${target.host.id}`}`,
+  );
+  return 0;
+}

@@ -1,0 +1,252 @@
+import { shellQuote } from "../../components/render/commands";
+import { gateway } from "../../components/render/config";
+import type { Fleet, Host } from "../../stacks/schema";
+import { unreachableError, type HostRunner } from "./host-shell";
+import type { TenantTarget } from "./targets";
+
+/** One check on one host: passed, or a problem with the command or change that fixes it. */
+export interface Check {
+  readonly ok: boolean;
+  readonly what: string;
+  readonly fix?: string;
+}
+
+export interface HostReport {
+  readonly host: string;
+  readonly checks: readonly Check[];
+}
+
+const mark = (name: string) => `@@clawfleet-${name}`;
+
+/** Directories doctor checks on a host: the state root (0700) and each gateway's state directory (uid 1000, 0700). */
+export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { path: string; owner: number | undefined; gatewayOf: string }[] {
+  const dirs: { path: string; owner: number | undefined; gatewayOf: string }[] = [{ path: host.stateRoot, owner: undefined, gatewayOf: "the state root" }];
+  if (host.shared !== undefined) dirs.push({ path: `${host.stateRoot}/shared`, owner: gateway.uid, gatewayOf: "the shared gateway" });
+  for (const t of targets) if (t.tier === "dedicated") dirs.push({ path: t.gatewayStateDir, owner: gateway.uid, gatewayOf: `tenant ${t.id}` });
+  return dirs;
+}
+
+/** One script per host: Docker, the image, Tailscale Serve's config, state directory owners and modes, memory. */
+export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly string[]): string {
+  return [
+    `echo ${mark("docker")}`,
+    `docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1`,
+    `echo ${mark("image")}`,
+    `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo present; else echo absent; fi`,
+    `echo ${mark("serve")}`,
+    ...(serve ? [`if command -v tailscale >/dev/null 2>&1; then tailscale serve status --json 2>&1 || echo "@@failed"; else echo "@@not-installed"; fi`] : []),
+    `echo ${mark("dirs")}`,
+    `for dir in ${dirs.map(shellQuote).join(" ")}; do`,
+    `  if [ -d "$dir" ]; then echo "$(stat -c '%u %a' "$dir") $dir"; else echo "missing - $dir"; fi`,
+    `done`,
+    `echo ${mark("memory")}`,
+    `grep -E '^(MemTotal|MemAvailable):' /proc/meminfo`,
+    `echo ${mark("end")}`,
+  ].join("\n");
+}
+
+function sections(text: string): Map<string, string[]> | undefined {
+  const found = new Map<string, string[]>();
+  let current = "";
+  for (const line of text.split("\n")) {
+    const match = /^@@clawfleet-([a-z]+)$/.exec(line);
+    if (match !== null) {
+      current = match[1] ?? "";
+      found.set(current, []);
+    } else {
+      found.get(current)?.push(line);
+    }
+  }
+  return found.has("end") ? found : undefined;
+}
+
+interface ServeConfig {
+  TCP?: Record<string, { HTTPS?: boolean }>;
+  Web?: Record<string, { Handlers?: Record<string, { Proxy?: string }> }>;
+  AllowFunnel?: Record<string, boolean>;
+}
+
+/** The Serve entries a host should have: https port -> local target, with the gateway that owns it. */
+export function expectedServe(host: Host, targets: readonly TenantTarget[]): Map<number, { target: string; owner: string }> {
+  const expected = new Map<number, { target: string; owner: string }>();
+  if (!host.tailscale.serve) return expected;
+  if (host.shared !== undefined) expected.set(host.shared.port, { target: `http://127.0.0.1:${host.shared.port}`, owner: "the shared gateway" });
+  for (const t of targets) if (t.tier === "dedicated") expected.set(t.port, { target: `http://127.0.0.1:${t.port}`, owner: `tenant ${t.id}` });
+  return expected;
+}
+
+/** Compares `tailscale serve status --json` with the declaration. */
+export function checkServe(host: Host, expected: ReadonlyMap<number, { target: string; owner: string }>, lines: readonly string[]): Check[] {
+  const text = lines.join("\n").trim();
+  if (text === "@@not-installed") {
+    return [
+      {
+        ok: false,
+        what: `tailscale is not installed, but hosts.${host.id}.tailscale.serve is true`,
+        fix: "install Tailscale on the host, or set serve: false",
+      },
+    ];
+  }
+  let config: ServeConfig;
+  try {
+    config = text === "" ? {} : (JSON.parse(text.replace(/@@failed$/, "")) as ServeConfig);
+  } catch {
+    return [
+      { ok: false, what: `tailscale serve status --json failed: ${text.split("\n").pop() ?? ""}`, fix: "check tailscaled on the host: tailscale status" },
+    ];
+  }
+  const actual = new Map<number, string | undefined>();
+  for (const [key, web] of Object.entries(config.Web ?? {})) {
+    const port = Number(key.split(":").pop());
+    actual.set(port, web.Handlers?.["/"]?.Proxy);
+  }
+  for (const port of Object.keys(config.TCP ?? {})) if (!actual.has(Number(port))) actual.set(Number(port), undefined);
+  const checks: Check[] = [];
+  for (const [port, { target, owner }] of [...expected].sort((a, b) => a[0] - b[0])) {
+    const has = actual.get(port);
+    const add = `tailscale serve --bg --yes --https=${port} ${target} (or run pulumi up)`;
+    if (!actual.has(port)) checks.push({ ok: false, what: `Serve has no entry for https port ${port} (${owner})`, fix: add });
+    else if (has !== target) checks.push({ ok: false, what: `Serve sends https port ${port} (${owner}) to ${has ?? "no proxy"}, not ${target}`, fix: add });
+  }
+  for (const [port, target] of [...actual].sort((a, b) => a[0] - b[0])) {
+    if (!expected.has(port)) {
+      checks.push({
+        ok: false,
+        what: `Serve publishes https port ${port} (to ${target ?? "no proxy"}), which this stack does not declare`,
+        fix: `if nothing else on the host owns it: tailscale serve --https=${port} off`,
+      });
+    }
+  }
+  for (const [key, on] of Object.entries(config.AllowFunnel ?? {})) {
+    if (on)
+      checks.push({
+        ok: false,
+        what: `Funnel is on for ${key}: it is published to the internet`,
+        fix: `tailscale funnel --https=${key.split(":").pop() ?? ""} off`,
+      });
+  }
+  if (checks.length === 0) checks.push({ ok: true, what: `Tailscale Serve matches the declaration (${expected.size} entries)` });
+  return checks;
+}
+
+/** Checks one host's probe output against the declaration. */
+export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: Fleet, output: string): Check[] {
+  const found = sections(output);
+  if (found === undefined)
+    return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
+  const checks: Check[] = [];
+  const dockerVersion = (found.get("docker") ?? []).join("\n").trim();
+  const dockerOk = /^\d+\.\d+/.test(dockerVersion);
+  checks.push(
+    dockerOk
+      ? { ok: true, what: `Docker ${dockerVersion} answers` }
+      : {
+          ok: false,
+          what: `Docker does not answer: ${dockerVersion}`,
+          fix: "start it (systemctl start docker), and let the SSH user use it (usermod -aG docker <user>)",
+        },
+  );
+  if (dockerOk) {
+    const present = (found.get("image") ?? []).join("").trim() === "present";
+    checks.push(
+      present
+        ? { ok: true, what: `image ${fleet.image} is present` }
+        : {
+            ok: false,
+            what: `image ${fleet.image} is not on the host`,
+            fix: `pull or load it: docker pull ${fleet.image} (or docker load, see scripts/build-gateway-image.sh); pulumi up does this too`,
+          },
+    );
+  }
+  if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, targets), found.get("serve") ?? []));
+
+  const wanted = new Map(stateDirsOf(host, targets).map((d) => [d.path, d]));
+  let dirsOk = 0;
+  for (const line of found.get("dirs") ?? []) {
+    const match = /^(\S+) (\S+) (.+)$/.exec(line);
+    if (match === null) continue;
+    const [, owner, mode, path = ""] = match;
+    const dir = wanted.get(path);
+    if (dir === undefined) continue;
+    if (owner === "missing") {
+      checks.push({ ok: false, what: `${path} (${dir.gatewayOf}) does not exist`, fix: "run pulumi up, which creates it" });
+      continue;
+    }
+    const problems: string[] = [];
+    if (mode !== "700") problems.push(`mode ${mode}, not 700`);
+    if (dir.owner !== undefined && Number(owner) !== dir.owner) problems.push(`owner uid ${owner}, not ${dir.owner}`);
+    if (problems.length === 0) {
+      dirsOk += 1;
+      continue;
+    }
+    const fixes = [
+      ...(dir.owner !== undefined && Number(owner) !== dir.owner ? [`chown ${dir.owner}:${dir.owner} ${path}`] : []),
+      ...(mode !== "700" ? [`chmod 0700 ${path}`] : []),
+    ];
+    checks.push({ ok: false, what: `${path} (${dir.gatewayOf}) has ${problems.join(" and ")}`, fix: fixes.join(" && ") });
+  }
+  if (dirsOk > 0) checks.push({ ok: true, what: `${dirsOk} state directories are 0700${dirsOk > 1 ? ", gateway directories owned by uid 1000" : ""}` });
+
+  const memory = new Map(
+    (found.get("memory") ?? []).map((line) => {
+      const match = /^(\w+):\s+(\d+) kB/.exec(line);
+      return [match?.[1] ?? "", Math.round(Number(match?.[2] ?? 0) / 1024)] as const;
+    }),
+  );
+  const total = memory.get("MemTotal");
+  const available = memory.get("MemAvailable");
+  const limits = targets.filter((t) => t.tier === "dedicated").reduce((sum, t) => sum + t.memoryMb, 0) + (host.shared?.memoryMb ?? 0);
+  if (total !== undefined && total > 0) {
+    if (host.memoryMb !== undefined && host.memoryMb > total) {
+      checks.push({
+        ok: false,
+        what: `hosts.${host.id}.memoryMb (${host.memoryMb} MB) is more than the host has (${total} MB)`,
+        fix: `set hosts.${host.id}.memoryMb to at most ${total} (less what the system needs)`,
+      });
+    }
+    if (limits > total) {
+      checks.push({
+        ok: false,
+        what: `the gateways' memory limits add up to ${limits} MB, more than the host's ${total} MB`,
+        fix: "lower tenants' memoryMb, move tenants to another host, or add memory",
+      });
+    } else {
+      checks.push({
+        ok: true,
+        what: `memory: limits ${limits} MB of ${total} MB${host.memoryMb === undefined ? "" : ` (budget ${host.memoryMb} MB)`}, ${available ?? "?"} MB available now`,
+      });
+    }
+  }
+  return checks;
+}
+
+/** Runs the doctor probe on every host at once. */
+export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly Host[], targets: readonly TenantTarget[]): Promise<HostReport[]> {
+  return Promise.all(
+    hosts.map(async (host) => {
+      const mine = targets.filter((t) => t.host.id === host.id);
+      const dirs = stateDirsOf(host, mine).map((d) => d.path);
+      const result = await runner.run(host, ["sh", "-c", renderDoctorProbe(fleet.image, host.tailscale.serve, dirs)], { root: true });
+      const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
+      if (unreachable !== undefined) {
+        const [what = unreachable.message, ...fix] = unreachable.message.split("; ");
+        return { host: host.id, checks: [{ ok: false, what, fix: fix.join("; ") }] };
+      }
+      return { host: host.id, checks: checkHost(host, mine, fleet, result.stdout) };
+    }),
+  );
+}
+
+/** The human report: per host, a mark per check and the fix under each problem. */
+export function renderDoctor(reports: readonly HostReport[]): string {
+  const lines: string[] = [];
+  for (const report of reports) {
+    const problems = report.checks.filter((c) => !c.ok).length;
+    lines.push(`host ${report.host}: ${problems === 0 ? "ok" : `${problems} problem${problems === 1 ? "" : "s"}`}`);
+    for (const check of report.checks) {
+      lines.push(`  ${check.ok ? "ok " : "FIX"} ${check.what}`);
+      if (check.fix !== undefined) lines.push(`      fix: ${check.fix}`);
+    }
+  }
+  return lines.join("\n");
+}

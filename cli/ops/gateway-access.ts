@@ -1,0 +1,111 @@
+import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
+import { OpsError } from "./errors";
+import { Redactor } from "./redact";
+import type { TenantTarget } from "./targets";
+
+/** How the gateway's own CLI is started inside the clawfleet gateway image. */
+export const openclawCli: readonly string[] = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
+
+/** What a verb needs to know about a tenant's gateway container before it touches it. */
+export interface GatewayFacts {
+  /** Docker's state: running, exited, restarting, paused, created, dead; `missing` when there is no container. */
+  readonly status: string;
+  /** Docker's health status, when the container has a health check. */
+  readonly health: string | undefined;
+  /** The container's environment (it holds the gateway token: keep it in memory only). */
+  readonly env: readonly string[];
+}
+
+const factsFormat = "{{json .State}}\t{{json .Config.Env}}";
+
+/** Reads a tenant's gateway container: its state, health and environment (one `docker inspect`). */
+export async function inspectGateway(runner: HostRunner, target: TenantTarget): Promise<GatewayFacts> {
+  const result = await runner.run(target.host, ["docker", "inspect", "--type", "container", "--format", factsFormat, target.container]);
+  const unreachable = unreachableError(target.host, result);
+  if (unreachable !== undefined) throw unreachable;
+  if (result.code !== 0) {
+    if (/No such (object|container)/i.test(result.stderr)) return { status: "missing", health: undefined, env: [] };
+    throw new OpsError(`host ${describeHost(target.host)}: docker inspect ${target.container} failed: ${result.stderr.trim()}`);
+  }
+  const [stateText = "{}", envText = "[]"] = result.stdout.trim().split("\t");
+  const state = JSON.parse(stateText) as { Status?: string; Health?: { Status?: string } };
+  return { status: state.Status ?? "unknown", health: state.Health?.Status, env: JSON.parse(envText) as string[] };
+}
+
+/** The error for a gateway that is not running, naming the tenant, where it is and what to do. */
+export function notRunningMessage(target: TenantTarget, facts: GatewayFacts, stackFile: string): string {
+  const whose = target.tier === "shared" ? `tenant ${target.id}'s shared gateway` : `tenant ${target.id}'s gateway`;
+  if (facts.status === "missing") {
+    return `${whose} (container ${target.container}) does not exist on host ${target.host.id}; deploy the stack with pulumi up`;
+  }
+  return `${whose} (container ${target.container}) on host ${target.host.id} is not running (${facts.status}); start it with pulumi up, and read why it stopped with: clawfleet logs ${stackFile} ${target.id}`;
+}
+
+/** Inspects the gateway and fails unless it is running; returns its facts and a redactor for its secrets. */
+export async function requireRunning(runner: HostRunner, target: TenantTarget, stackFile: string): Promise<{ facts: GatewayFacts; redactor: Redactor }> {
+  const facts = await inspectGateway(runner, target);
+  if (facts.status !== "running") throw new OpsError(notRunningMessage(target, facts, stackFile));
+  return { facts, redactor: new Redactor(facts.env, target.secretEnvNames) };
+}
+
+export interface GatewayCliRun {
+  readonly code: number;
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+/**
+ * Runs the gateway's own CLI in the tenant's gateway container (`docker exec`) and returns
+ * its output redacted. `live` also hands each line over as it arrives.
+ */
+export async function runGatewayCli(
+  runner: HostRunner,
+  target: TenantTarget,
+  redactor: Redactor,
+  args: readonly string[],
+  options: { live?: { out: (line: string) => void; err: (line: string) => void }; progress?: (text: string) => void } = {},
+): Promise<GatewayCliRun> {
+  const { live, progress } = options;
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const running = runner.stream(target.host, ["docker", "exec", target.container, ...openclawCli, ...args], {
+    onStdout: (line) => {
+      const clean = redactor.redact(line);
+      stdout.push(clean);
+      live?.out(clean);
+    },
+    onStderr: (line) => {
+      const clean = redactor.redact(line);
+      stderr.push(clean);
+      live?.err(clean);
+    },
+  });
+  // The gateway's CLI loads for several seconds before it prints anything.
+  const code =
+    progress === undefined ? await running : await withProgress(progress, `waiting for openclaw ${args.slice(0, 2).join(" ")} in ${target.container}`, running);
+  const unreachable = unreachableError(target.host, { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") });
+  if (unreachable !== undefined) throw unreachable;
+  return { code, stdout, stderr };
+}
+
+/** The gateway CLI's own reason for a failure (`[openclaw] Reason: ...`), or its last line. */
+export function gatewayCliReason(run: GatewayCliRun): string {
+  const lines = [...run.stderr, ...run.stdout];
+  const reason = lines.find((line) => line.startsWith("[openclaw] Reason: "));
+  if (reason !== undefined) return reason.slice("[openclaw] Reason: ".length);
+  return lines.filter((line) => line.trim() !== "").pop() ?? `exit code ${run.code}`;
+}
+
+/** The first JSON value in a command's output (the gateway CLI may print log lines before it). */
+export function firstJson<T>(lines: readonly string[]): T | undefined {
+  const text = lines.join("\n");
+  for (let at = text.search(/[[{]/); at !== -1;) {
+    try {
+      return JSON.parse(text.slice(at)) as T;
+    } catch {
+      const next = text.slice(at + 1).search(/\n[[{]/);
+      at = next === -1 ? -1 : at + 1 + next + 1;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,328 @@
+import { shellQuote } from "../../components/render/commands";
+import type { Host } from "../../stacks/schema";
+import { describeHost, unreachableError, type HostRunner } from "./host-shell";
+import { backupDirOf, type TenantTarget } from "./targets";
+
+/** One tenant's line in `clawfleet status`. */
+export interface TenantStatus {
+  readonly tenant: string;
+  readonly host: string;
+  readonly tier: "dedicated" | "shared";
+  readonly container: string;
+  /** Docker's state, `missing` (declared, no container) or `unreachable` (its host did not answer). */
+  readonly state: string;
+  /** Docker's health status, or undefined when unknown. */
+  readonly health: string | undefined;
+  /** `/readyz` answered ready; undefined when it could not be asked. */
+  readonly ready: boolean | undefined;
+  readonly startedAt: string | undefined;
+  readonly uptimeSeconds: number | undefined;
+  readonly restarts: number | undefined;
+  readonly image: string | undefined;
+  /** False when the container runs another image than the stack declares (a deploy is pending). */
+  readonly imageCurrent: boolean | undefined;
+  readonly port: number;
+  readonly memoryUsedMb: number | undefined;
+  readonly memoryLimitMb: number;
+  /** ISO time of the newest archive of this gateway in the host's backup folder. */
+  readonly lastBackup: string | undefined;
+  readonly healthy: boolean;
+}
+
+export interface FleetStatus {
+  readonly stack: string;
+  readonly image: string;
+  readonly healthy: boolean;
+  readonly tenants: readonly TenantStatus[];
+  /** Hosts that could not be asked, with the reason. */
+  readonly unreachable: readonly { readonly host: string; readonly error: string }[];
+}
+
+const section = (name: string) => `@@clawfleet-${name}`;
+
+/**
+ * One script per host: `docker inspect` of every declared container, `docker stats` of the
+ * running ones, `/readyz` of each port, and the backup folder's archives, in one round trip.
+ */
+export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string): string {
+  const names = containers.map(shellQuote).join(" ");
+  return [
+    `echo ${section("now")} "$(date +%s)"`,
+    `echo ${section("inspect")}`,
+    `docker inspect --type container ${names} 2>/dev/null || true`,
+    `echo ${section("stats")}`,
+    `running=""`,
+    `for name in $(docker ps --format '{{.Names}}'); do`,
+    `  case " ${containers.join(" ")} " in *" $name "*) running="$running $name" ;; esac`,
+    `done`,
+    `if [ -n "$running" ]; then docker stats --no-stream --format '{{json .}}' $running 2>/dev/null || true; fi`,
+    `echo ${section("ready")}`,
+    `if command -v curl >/dev/null 2>&1; then get() { curl -s -m 3 "$1"; }`,
+    `elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 3 -O - "$1"; }`,
+    `else get() { return 2; }; fi`,
+    `for port in ${ports.join(" ")}; do`,
+    `  body=$(get "http://127.0.0.1:$port/readyz" 2>/dev/null); rc=$?`,
+    `  if [ "$rc" -eq 2 ] && [ -z "$body" ]; then echo "$port unknown"; else echo "$port $(printf '%s' "$body" | tr -d '\\n' | cut -c1-200)"; fi`,
+    `done`,
+    `echo ${section("backups")}`,
+    `for file in ${shellQuote(backupDir)}/clawfleet-*; do`,
+    `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file##*/}"`,
+    `done`,
+    `echo ${section("end")}`,
+    `true`,
+  ].join("\n");
+}
+
+interface InspectedContainer {
+  Name: string;
+  State: { Status: string; StartedAt: string; Health?: { Status: string } };
+  RestartCount: number;
+  Config: { Image: string };
+}
+
+/** What one host's probe reported, keyed by container name and port. */
+export interface HostProbe {
+  readonly now: number;
+  readonly containers: ReadonlyMap<string, InspectedContainer>;
+  readonly memoryMb: ReadonlyMap<string, number>;
+  readonly ready: ReadonlyMap<number, boolean | undefined>;
+  /** Newest archive time (epoch seconds) per file name prefix `<container>-`. */
+  readonly backups: readonly { readonly file: string; readonly time: number }[];
+}
+
+/** Megabytes in a size as `docker stats` prints it: 712.3MiB, 1.5GiB, 980kB. */
+export function parseDockerSize(text: string): number | undefined {
+  const match = /^([\d.]+)\s*([KMGT]?i?B)$/i.exec(text.trim());
+  if (match === null) return undefined;
+  const value = Number(match[1]);
+  const unit = (match[2] ?? "B").toLowerCase();
+  const factor: Record<string, number> = {
+    b: 1 / 1048576,
+    kib: 1 / 1024,
+    kb: 1000 / 1048576,
+    mib: 1,
+    mb: 1e6 / 1048576,
+    gib: 1024,
+    gb: 1e9 / 1048576,
+    tib: 1048576,
+    tb: 1e12 / 1048576,
+  };
+  const f = factor[unit];
+  return f === undefined ? undefined : value * f;
+}
+
+/** Parses the probe's output (see renderStatusProbe). */
+export function parseStatusProbe(text: string): HostProbe {
+  const sections = new Map<string, string[]>();
+  let current = "";
+  let now = Math.floor(Date.now() / 1000);
+  for (const line of text.split("\n")) {
+    const match = /^@@clawfleet-([a-z]+)(?: (.*))?$/.exec(line);
+    if (match !== null) {
+      current = match[1] ?? "";
+      if (current === "now" && match[2] !== undefined) now = Number(match[2]);
+      sections.set(current, []);
+      continue;
+    }
+    sections.get(current)?.push(line);
+  }
+  if (!sections.has("end")) throw new Error("the status probe did not finish");
+  const inspectText = (sections.get("inspect") ?? []).join("\n").trim();
+  const inspected = inspectText === "" ? [] : (JSON.parse(inspectText) as InspectedContainer[]);
+  const containers = new Map(inspected.map((c) => [c.Name.replace(/^\//, ""), c]));
+  const memoryMb = new Map<string, number>();
+  for (const line of sections.get("stats") ?? []) {
+    if (line.trim() === "") continue;
+    const stats = JSON.parse(line) as { Name: string; MemUsage: string };
+    const used = parseDockerSize(stats.MemUsage.split("/")[0] ?? "");
+    if (used !== undefined) memoryMb.set(stats.Name, used);
+  }
+  const ready = new Map<number, boolean | undefined>();
+  for (const line of sections.get("ready") ?? []) {
+    const match = /^(\d+) ?(.*)$/.exec(line);
+    if (match === null) continue;
+    const body = match[2] ?? "";
+    ready.set(Number(match[1]), body === "unknown" ? undefined : /"ready"\s*:\s*true/.test(body));
+  }
+  const backups = (sections.get("backups") ?? [])
+    .map((line) => /^(\d+) (.+)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ time: Number(m[1]), file: m[2] ?? "" }));
+  return { now, containers, memoryMb, ready, backups };
+}
+
+/** A tenant's status from its host's probe. */
+export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined, image: string): TenantStatus {
+  const base = {
+    tenant: target.id,
+    host: target.host.id,
+    tier: target.tier,
+    container: target.container,
+    port: target.port,
+    memoryLimitMb: target.memoryMb,
+  };
+  if (probe === undefined) {
+    return {
+      ...base,
+      state: "unreachable",
+      health: undefined,
+      ready: undefined,
+      startedAt: undefined,
+      uptimeSeconds: undefined,
+      restarts: undefined,
+      image: undefined,
+      imageCurrent: undefined,
+      memoryUsedMb: undefined,
+      lastBackup: undefined,
+      healthy: false,
+    };
+  }
+  const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}-`)).sort((a, b) => b.time - a.time)[0];
+  const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
+  const container = probe.containers.get(target.container);
+  if (container === undefined) {
+    return {
+      ...base,
+      state: "missing",
+      health: undefined,
+      ready: undefined,
+      startedAt: undefined,
+      uptimeSeconds: undefined,
+      restarts: undefined,
+      image: undefined,
+      imageCurrent: undefined,
+      memoryUsedMb: undefined,
+      lastBackup,
+      healthy: false,
+    };
+  }
+  const running = container.State.Status === "running";
+  const started = Date.parse(container.State.StartedAt);
+  const health = container.State.Health?.Status;
+  return {
+    ...base,
+    state: container.State.Status,
+    // A stopped container keeps its last health status, which says nothing about now.
+    health: running ? health : undefined,
+    ready: running ? probe.ready.get(target.port) : false,
+    startedAt: running ? container.State.StartedAt : undefined,
+    uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
+    restarts: container.RestartCount,
+    image: container.Config.Image,
+    imageCurrent: container.Config.Image === image,
+    memoryUsedMb: running ? probe.memoryMb.get(target.container) : undefined,
+    lastBackup,
+    healthy: running && health === "healthy",
+  };
+}
+
+/** Asks every host at once (one probe each) and puts the tenants' lines together. */
+export async function collectStatus(
+  runner: HostRunner,
+  targets: readonly TenantTarget[],
+  hosts: readonly Host[],
+  stack: string,
+  image: string,
+): Promise<FleetStatus> {
+  const unreachable: { host: string; error: string }[] = [];
+  const probes = new Map<string, HostProbe>();
+  await Promise.all(
+    hosts.map(async (host) => {
+      const mine = targets.filter((t) => t.host.id === host.id);
+      if (mine.length === 0) return;
+      const containers = [...new Set(mine.map((t) => t.container))];
+      const ports = [...new Set(mine.map((t) => t.port))];
+      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, ports, backupDirOf(host))], { root: true });
+      const error = unreachableError(host, result);
+      if (error !== undefined) {
+        unreachable.push({ host: host.id, error: error.message });
+        return;
+      }
+      try {
+        probes.set(host.id, parseStatusProbe(result.stdout));
+      } catch (parseError) {
+        unreachable.push({ host: host.id, error: `host ${describeHost(host)}: ${String(parseError)}: ${result.stderr.trim()}` });
+      }
+    }),
+  );
+  const tenants = targets.map((t) => tenantStatus(t, probes.get(t.host.id), image));
+  unreachable.sort((a, b) => (a.host < b.host ? -1 : 1));
+  return { stack, image, healthy: tenants.every((t) => t.healthy) && unreachable.length === 0, tenants, unreachable };
+}
+
+/** 41s, 12m 05s, 3h 04m, 2d 07h. */
+export function formatUptime(seconds: number | undefined): string {
+  if (seconds === undefined) return "-";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${pad(seconds % 60)}s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ${pad(Math.floor((seconds % 3600) / 60))}m`;
+  return `${Math.floor(seconds / 86400)}d ${pad(Math.floor((seconds % 86400) / 3600))}h`;
+}
+
+function formatMemory(row: TenantStatus): string {
+  const used = row.memoryUsedMb === undefined ? "-" : `${Math.round(row.memoryUsedMb)}`;
+  const share = row.memoryUsedMb === undefined ? "" : ` (${Math.round((row.memoryUsedMb / row.memoryLimitMb) * 100)}%)`;
+  return `${used}/${row.memoryLimitMb} MB${share}`;
+}
+
+function formatBackup(iso: string | undefined, now: number): string {
+  if (iso === undefined) return "never";
+  return `${formatUptime(Math.max(0, Math.floor(now / 1000) - Math.floor(Date.parse(iso) / 1000)))} ago`;
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/** The human table: one line per tenant, then a summary line. */
+export function renderStatusTable(status: FleetStatus, now = Date.now()): string {
+  const header = ["TENANT", "HOST", "TIER", "STATE", "HEALTH", "READY", "UPTIME", "RESTARTS", "IMAGE", "PORT", "MEMORY", "LAST BACKUP"];
+  const rows = status.tenants.map((row) => [
+    row.tenant,
+    row.host,
+    row.tier,
+    row.state,
+    row.health ?? "-",
+    row.ready === undefined ? "-" : row.ready ? "yes" : "no",
+    formatUptime(row.uptimeSeconds),
+    row.restarts === undefined ? "-" : String(row.restarts),
+    row.image === undefined ? "-" : row.imageCurrent === false ? `${row.image} (declared: ${status.image})` : row.image,
+    String(row.port),
+    formatMemory(row),
+    formatBackup(row.lastBackup, now),
+  ]);
+  const bad = status.tenants.filter((t) => !t.healthy);
+  const summary =
+    bad.length === 0
+      ? `${status.tenants.length} of ${status.tenants.length} tenants healthy`
+      : `${status.tenants.length - bad.length} of ${status.tenants.length} tenants healthy; not healthy: ${bad.map((t) => `${t.tenant} (${describeProblem(t)})`).join(", ")}`;
+  return `${renderTable(header, rows)}\n\n${summary}`;
+}
+
+/** Why a tenant is not healthy, in a word or two. */
+export function describeProblem(row: TenantStatus): string {
+  if (row.state === "missing") return "no container";
+  if (row.state === "unreachable") return `host ${row.host} unreachable`;
+  if (row.state !== "running") return row.state;
+  return row.health === undefined ? "no health check" : row.health;
+}
+
+/** `--json`: the same facts, one object. */
+export function renderStatusJson(status: FleetStatus): string {
+  // Unknown values print as null, so every tenant has the same keys.
+  return JSON.stringify(status, (_key, value: unknown) => (value === undefined ? null : value), 2);
+}
+
+/** The line on stderr when `status` exits 1. */
+export function unhealthyMessage(status: FleetStatus): string {
+  const bad = status.tenants.filter((t) => !t.healthy);
+  return `${bad.length} of ${status.tenants.length} tenants are not healthy: ${bad.map((t) => `${t.tenant} (${describeProblem(t)})`).join(", ")}`;
+}

@@ -1,0 +1,121 @@
+import { readFile } from "node:fs/promises";
+import { dedicatedContainerName } from "../../components/dedicated-user";
+import { tenantStateDir } from "../../components/gateway";
+import { sharedContainerName } from "../../components/gateway-host";
+import { modelKeyEnv } from "../../components/render/config";
+import { parseFleet, readStackFile } from "../../stacks/load";
+import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../stacks/schema";
+import { OpsError } from "./errors";
+
+/** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */
+export interface TenantTarget {
+  readonly id: string;
+  readonly tier: "dedicated" | "shared";
+  readonly host: Host;
+  /** The container that runs the tenant's gateway: its own, or the host's shared gateway. */
+  readonly container: string;
+  /** Host port on 127.0.0.1 (the shared gateway's port for a shared tenant). */
+  readonly port: number;
+  /** Memory limit of that container, in MB. */
+  readonly memoryMb: number;
+  /** The tenant's state on the host: its state directory, or its workspace in the shared gateway. */
+  readonly stateDir: string;
+  /** The gateway's whole state directory (the shared gateway's for a shared tenant). */
+  readonly gatewayStateDir: string;
+  /** The agent id inside the gateway that serves this tenant (`--agent` for a shared tenant). */
+  readonly agentId: string | undefined;
+  /** Names of environment variables that carry declared secrets into the container. */
+  readonly secretEnvNames: readonly string[];
+  /** Chat channels the tenant's gateway has declared (telegram, discord, slack). */
+  readonly channels: readonly string[];
+}
+
+/** Reads and validates a stack file; a problem in it is a DeclarationError, as for plan and diff. */
+export async function loadFleet(file: string): Promise<Fleet> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new OpsError(`cannot read stack file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return parseFleet(file, readStackFile(file, text));
+}
+
+function secretEnvNames(modelKeys: Readonly<Record<string, unknown>> | undefined, channels: ChannelsDecl | undefined): string[] {
+  const names = Object.keys(modelKeys ?? {}).map(modelKeyEnv);
+  for (const name of Object.keys(channelCredentials) as ChannelName[]) {
+    if (channels?.[name]?.token !== undefined) names.push(channelCredentials[name].env);
+  }
+  return names;
+}
+
+function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
+  const host = fleet.hosts.find((h) => h.id === tenant.host);
+  // parseFleet guarantees every tenant's host is declared.
+  if (host === undefined) throw new OpsError(`tenant ${tenant.id}: host ${tenant.host} is not declared`);
+  if (tenant.tier === "dedicated") {
+    const dir = tenantStateDir(host.stateRoot, "dedicated", tenant.id);
+    return {
+      id: tenant.id,
+      tier: "dedicated",
+      host,
+      container: dedicatedContainerName(tenant.id),
+      port: tenant.port,
+      memoryMb: tenant.memoryMb,
+      stateDir: dir,
+      gatewayStateDir: dir,
+      agentId: undefined,
+      secretEnvNames: secretEnvNames(tenant.modelKeys, tenant.channels),
+      channels: Object.keys(tenant.channels ?? {}),
+    };
+  }
+  const shared = host.shared;
+  if (shared === undefined) throw new OpsError(`tenant ${tenant.id}: host ${host.id} has no shared gateway`);
+  return {
+    id: tenant.id,
+    tier: "shared",
+    host,
+    container: sharedContainerName(host.id),
+    port: shared.port,
+    memoryMb: shared.memoryMb,
+    stateDir: tenantStateDir(host.stateRoot, "shared", tenant.id),
+    gatewayStateDir: `${host.stateRoot}/shared`,
+    agentId: tenant.id,
+    secretEnvNames: secretEnvNames(shared.modelKeys, shared.channels),
+    channels: Object.keys(shared.channels ?? {}),
+  };
+}
+
+/** Every declared tenant in id order (purged tenants run nothing and are left out). */
+export function allTargets(fleet: Fleet): TenantTarget[] {
+  return [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id)).map((tenant) => targetOf(fleet, tenant));
+}
+
+/** The tenant named on the command line, or an error that lists the declared ones. */
+export function findTarget(fleet: Fleet, file: string, id: string): TenantTarget {
+  const tenant = fleet.tenants.find((t) => t.id === id);
+  if (tenant === undefined) {
+    const purged = fleet.purged.some((t) => t.id === id);
+    const known = [...fleet.tenants].map((t) => t.id).sort(compareIds);
+    throw new OpsError(
+      purged
+        ? `tenant ${JSON.stringify(id)} is being purged in ${file} (purge: confirm); it has no gateway any more`
+        : `tenant ${JSON.stringify(id)} is not declared in ${file}; declared tenants: ${known.length === 0 ? "(none)" : known.join(", ")}`,
+    );
+  }
+  return targetOf(fleet, tenant);
+}
+
+/** The host named by `--host`, or an error that lists the declared ones. */
+export function findHost(fleet: Fleet, file: string, id: string): Host {
+  const host = fleet.hosts.find((h) => h.id === id);
+  if (host === undefined) {
+    throw new OpsError(`host ${JSON.stringify(id)} is not declared in ${file}; declared hosts: ${fleet.hosts.map((h) => h.id).join(", ")}`);
+  }
+  return host;
+}
+
+/** Where `backup` writes archives on a host by default, and where `status` looks for the last one. */
+export function backupDirOf(host: Host): string {
+  return `${host.stateRoot}/backups`;
+}

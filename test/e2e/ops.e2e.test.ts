@@ -1,0 +1,449 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { PlannedResource } from "../../cli/mock-run";
+import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { Deployer } from "./standin/deployer";
+
+/*
+ * The day-2 verbs (clawfleet status, logs, exec, pairing, devices, backup, restore, doctor)
+ * against real gateways: a small stack of this file's own (stack day2ops, host opshost,
+ * tenants opsa/opsb dedicated and opsc shared, ports 18500-18599 and 18889) deployed through
+ * the engine stand-in exactly like gateways.e2e.test.ts does, so the two files never share a
+ * container, network, port or state directory. Local host only; the SSH command lines are
+ * unit-tested (test/unit/ops.test.ts). Approvals start the way users start them: a device
+ * connects over WebSocket with a new key and is told "pairing required"; a DM pairing request
+ * is stored through the gateway's own pairing store, as its Telegram handler does.
+ */
+
+const repo = resolve(__dirname, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "clawfleet-ops-e2e-"));
+const stateRoot = join(work, "state");
+const fakeTailscaleDir = join(work, "tailscale");
+const stackFile = join(work, "stacks", "Pulumi.day2ops.yaml");
+const log = (line: string) => process.stderr.write(`ops-e2e: ${line}\n`);
+
+let image = "";
+let deployer: Deployer;
+let plan: PlannedResource[] = [];
+let cliEnv: NodeJS.ProcessEnv;
+
+function stackText(): string {
+  return [
+    "config:",
+    `  clawfleet:image: ${image}`,
+    "  clawfleet:hosts:",
+    "    opshost:",
+    `      stateRoot: ${stateRoot}`,
+    "      ports: { from: 18500, to: 18599 }",
+    "      shared: { port: 18889, model: anthropic/claude-sonnet-4-5, memoryMb: 1536 }",
+    "      tailscale: { serve: true, dnsName: gw.example-tailnet.ts.net }",
+    "  clawfleet:tenants:",
+    "    opsa:",
+    "      tier: dedicated",
+    "      host: opshost",
+    "      port: 18501",
+    "      channels: { telegram: { dmPolicy: pairing } }",
+    "    opsb: { tier: dedicated, host: opshost, port: 18502 }",
+    "    opsc:",
+    "      tier: shared",
+    "      host: opshost",
+    "      bindings: [{ channel: telegram, peer: { kind: direct, id: '5550001' } }]",
+    "",
+  ].join("\n");
+}
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+/** Runs `clawfleet <args>` as users do (bin/clawfleet.js), with the fake tailscale on PATH. */
+function clawfleet(...args: string[]): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+  });
+}
+
+function tokenOf(container: string): string {
+  const resource = plan.find((r) => r.type === "docker:index/container:Container" && r.revealedInputs["name"] === container);
+  const entry = (resource?.revealedInputs["envs"] as string[] | undefined)?.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
+  assert.ok(entry, `no token for ${container}`);
+  return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
+}
+
+async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * A new browser-like device: connects to the gateway over its Docker network (not loopback,
+ * so the gateway asks for approval) as the Control UI does, signing the challenge with its own
+ * Ed25519 key (the v3 payload of openclaw's gateway-client device-auth). Runs with the
+ * image's Node, which has WebSocket. Prints the connect outcome as JSON.
+ */
+const deviceClient = `
+import crypto from "node:crypto";
+const privateKey = crypto.createPrivateKey(process.env.DEVICE_KEY);
+const raw = crypto.createPublicKey(privateKey).export({ type: "spki", format: "der" }).subarray(-32);
+const deviceId = crypto.createHash("sha256").update(raw).digest("hex");
+const client = { id: "openclaw-control-ui", version: "1.0.0", platform: "linux", mode: "webchat" };
+const scopes = ["operator.read"];
+const ws = new WebSocket(process.env.GATEWAY_URL, { headers: { origin: "http://127.0.0.1:18789" } });
+const done = (outcome) => { console.log(JSON.stringify({ deviceId, ...outcome })); process.exit(0); };
+ws.onmessage = (event) => {
+  const msg = JSON.parse(event.data);
+  if (msg.type === "event" && msg.event === "connect.challenge") {
+    const { nonce, ts } = msg.payload;
+    const payload = ["v3", deviceId, client.id, client.mode, "operator", scopes.join(","), String(ts), process.env.GATEWAY_TOKEN, nonce, "linux", ""].join("|");
+    const signature = crypto.sign(null, Buffer.from(payload), privateKey).toString("base64url");
+    ws.send(JSON.stringify({ type: "req", id: "connect", method: "connect", params: {
+      minProtocol: 4, maxProtocol: 4, client, role: "operator", scopes, caps: [], auth: { token: process.env.GATEWAY_TOKEN },
+      device: { id: deviceId, publicKey: raw.toString("base64url"), signature, signedAt: ts, nonce } } }));
+  } else if (msg.type === "res" && msg.id === "connect") {
+    done(msg.ok ? { ok: true } : { ok: false, code: msg.error?.details?.code, requestId: msg.error?.details?.requestId, message: msg.error?.message });
+  }
+};
+ws.onclose = (event) => done({ ok: false, closed: event.code });
+ws.onerror = () => undefined;
+setTimeout(() => done({ ok: false, timeout: true }), 60000);
+`;
+
+interface ConnectOutcome {
+  readonly deviceId: string;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly requestId?: string;
+}
+
+/** Connects to a gateway as a device with this key, from a throw-away container on the gateway's network. */
+function connectDevice(container: string, keyPem: string): ConnectOutcome {
+  const output = execFileSync(
+    "docker",
+    [
+      "run",
+      "--rm",
+      "--network",
+      container,
+      "-e",
+      `GATEWAY_URL=ws://${container}:18789`,
+      "-e",
+      "GATEWAY_TOKEN",
+      "-e",
+      "DEVICE_KEY",
+      "--entrypoint",
+      "node",
+      image,
+      "--input-type=module",
+      "-e",
+      deviceClient,
+    ],
+    { encoding: "utf8", env: { ...process.env, GATEWAY_TOKEN: tokenOf(container), DEVICE_KEY: keyPem } },
+  );
+  return JSON.parse(output.trim().split("\n").pop() ?? "{}") as ConnectOutcome;
+}
+
+/** Calls one function of the gateway's own pairing store inside its container (the module file name carries a build hash). */
+async function pairingStore(container: string, fn: string, args: unknown): Promise<unknown> {
+  const script = [
+    `import { readdirSync } from "node:fs";`,
+    `const dist = "/app/node_modules/openclaw/dist/";`,
+    `let found;`,
+    `for (const file of readdirSync(dist).filter((f) => f.startsWith("pairing-store-") && f.endsWith(".mjs"))) {`,
+    `  found ??= Object.values(await import(dist + file)).find((f) => typeof f === "function" && f.name === ${JSON.stringify(fn)});`,
+    `}`,
+    `const args = ${JSON.stringify(args)};`,
+    `console.log(JSON.stringify(await found(...args)));`,
+  ].join("\n");
+  const result = await dockerExec(container, ["node", "--input-type=module", "-e", script]);
+  assert.equal(result.code, 0, result.output);
+  return JSON.parse(result.output.trim().split("\n").pop() ?? "null");
+}
+
+async function teardown(): Promise<void> {
+  const containers = new Set([
+    ...(deployer?.objects("docker:index/container:Container") ?? []),
+    ...plan.filter((r) => r.type === "docker:index/container:Container").map((r) => String(r.revealedInputs["name"])),
+  ]);
+  for (const name of containers) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
+  const networks = new Set([
+    ...(deployer?.objects("docker:index/network:Network") ?? []),
+    ...plan.filter((r) => r.type === "docker:index/network:Network").map((r) => String(r.revealedInputs["name"])),
+  ]);
+  for (const name of networks) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
+}
+
+before(async () => {
+  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
+  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
+  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  image = built.trim().split("\n").pop() ?? "";
+  mkdirSync(fakeTailscaleDir, { recursive: true });
+  mkdirSync(join(work, "stacks"), { recursive: true });
+  writeFileSync(stackFile, stackText());
+  const env = {
+    ...process.env,
+    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
+    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
+  };
+  cliEnv = env;
+  const out = join(work, "plan.json");
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
+  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
+  deployer = new Deployer("day2ops", env, log);
+  await teardown();
+  log("deploying stack day2ops: opsa, opsb and the shared gateway of opshost");
+  await deployer.deploy(plan);
+});
+
+after(async () => {
+  await teardown();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("clawfleet status", () => {
+  it("reports every declared tenant healthy, from one probe of the host, and exits 0", async () => {
+    const result = await clawfleet("status", stackFile, "--json");
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout) as {
+      healthy: boolean;
+      tenants: { tenant: string; tier: string; container: string; state: string; health: string; restarts: number; port: number; image: string }[];
+    };
+    assert.equal(status.healthy, true);
+    assert.deepEqual(
+      status.tenants.map((t) => [t.tenant, t.tier, t.container, t.state, t.health, t.restarts, t.port, t.image]),
+      [
+        ["opsa", "dedicated", "clawfleet-tenant-opsa", "running", "healthy", 0, 18501, image],
+        ["opsb", "dedicated", "clawfleet-tenant-opsb", "running", "healthy", 0, 18502, image],
+        ["opsc", "shared", "clawfleet-shared-opshost", "running", "healthy", 0, 18889, image],
+      ],
+    );
+    log(`status took ${result.seconds.toFixed(1)} s`);
+  });
+
+  it("finds nothing wrong with the host in doctor: Docker, image, Serve entries, state directories, memory", async () => {
+    const result = await clawfleet("doctor", stackFile);
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, /^host opshost: ok$/m);
+    assert.match(result.stdout, /ok {2}Tailscale Serve matches the declaration \(3 entries\)/);
+    assert.match(result.stdout, /ok {2}4 state directories are 0700, gateway directories owned by uid 1000/);
+  });
+
+  it("names a Serve entry that went missing in doctor, with the command that fixes it", async () => {
+    execFileSync("tailscale", ["serve", "--https=18502", "off"], { env: cliEnv });
+    const result = await clawfleet("doctor", stackFile);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      /FIX Serve has no entry for https port 18502 \(tenant opsb\)\n {6}fix: tailscale serve --bg --yes --https=18502 http:\/\/127\.0\.0\.1:18502 \(or run pulumi up\)/,
+    );
+    execFileSync("tailscale", ["serve", "--bg", "--yes", "--https=18502", "http://127.0.0.1:18502"], { env: cliEnv });
+  });
+});
+
+describe("DM pairing", () => {
+  it("lists a sender's pending pairing code and approves it; the gateway's allowlist then admits the sender", async () => {
+    const request = (await pairingStore("clawfleet-tenant-opsa", "upsertChannelPairingRequest", [
+      { channel: "telegram", id: "4242001", meta: { username: "newuser" } },
+    ])) as { code: string; created: boolean };
+    assert.equal(request.created, true);
+
+    const listed = await clawfleet("pairing", "list", stackFile, "opsa", "telegram");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^${request.code} +4242001 +default +username=newuser `, "m"));
+
+    const approved = await clawfleet("pairing", "approve", stackFile, "opsa", "telegram", request.code);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal(approved.stdout.trim(), "approved telegram sender 4242001 on tenant opsa's gateway (clawfleet-tenant-opsa); they can write to the bot now");
+
+    const allowed = (await pairingStore("clawfleet-tenant-opsa", "readChannelAllowFromStore", ["telegram"])) as string[];
+    assert.ok(allowed.includes("4242001"), `the gateway's own allowlist lookup: ${JSON.stringify(allowed)}`);
+    const after = await clawfleet("pairing", "list", stackFile, "opsa", "telegram", "--json");
+    assert.deepEqual((JSON.parse(after.stdout) as { requests: unknown[] }).requests, []);
+  });
+
+  it("refuses a wrong code and a channel the tenant does not declare, in words", async () => {
+    const wrong = await clawfleet("pairing", "approve", stackFile, "opsa", "telegram", "NOSUCH12");
+    assert.equal(wrong.code, 1);
+    assert.equal(
+      wrong.stderr.trim().split("\n").pop(),
+      'clawfleet: tenant opsa: telegram pairing code "NOSUCH12" was not approved: No pending pairing request found for code "NOSUCH12". Run openclaw pairing list --channel telegram to list pending requests.',
+    );
+    const undeclared = await clawfleet("pairing", "list", stackFile, "opsb", "telegram");
+    assert.equal(undeclared.code, 1);
+    assert.equal(
+      undeclared.stderr.trim(),
+      "clawfleet: tenant opsb (tenants.opsb.channels) declares no telegram channel, so there is nothing to pair; declared channels: (none)",
+    );
+  });
+});
+
+describe("device approval", () => {
+  it("approves a new browser that got 'pairing required'; it then connects", async () => {
+    const key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const first = connectDevice("clawfleet-tenant-opsa", key);
+    assert.equal(first.ok, false);
+    assert.equal(first.code, "PAIRING_REQUIRED");
+    assert.ok(first.requestId);
+
+    const listed = await clawfleet("devices", "list", stackFile, "opsa", "--json");
+    assert.equal(listed.code, 0, listed.stderr);
+    const pending = (JSON.parse(listed.stdout) as { pending: { requestId: string; deviceId: string; clientId: string }[] }).pending;
+    assert.deepEqual(
+      pending.map((p) => [p.requestId, p.deviceId, p.clientId]),
+      [[first.requestId, first.deviceId, "openclaw-control-ui"]],
+    );
+
+    const ask = await clawfleet("devices", "approve", stackFile, "opsa");
+    assert.equal(ask.code, 1, "no request named: it shows them and asks");
+    assert.ok(ask.stdout.includes(first.requestId));
+    assert.equal(
+      ask.stderr.trim().split("\n").pop(),
+      `clawfleet: name the request to approve: clawfleet devices approve ${stackFile} opsa <request> (check its client and address first)`,
+    );
+
+    const approved = await clawfleet("devices", "approve", stackFile, "opsa", first.requestId);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(
+      approved.stdout,
+      new RegExp(`^approved device ${first.deviceId.slice(0, 12)}… \\(openclaw-control-ui from [0-9.]+, operator: operator\\.read\\) on tenant opsa's gateway`),
+    );
+
+    const again = connectDevice("clawfleet-tenant-opsa", key);
+    assert.deepEqual(again, { deviceId: first.deviceId, ok: true }, "the gateway admits the approved device");
+    const paired = await clawfleet("devices", "list", stackFile, "opsa", "--json");
+    assert.deepEqual(
+      (JSON.parse(paired.stdout) as { paired: { deviceId: string }[] }).paired.map((d) => d.deviceId),
+      [first.deviceId],
+    );
+  });
+});
+
+describe("exec and logs", () => {
+  it("runs the gateway's CLI for a shared tenant's agent, adding --agent where the command takes it", async () => {
+    const result = await clawfleet("exec", stackFile, "opsc", "--", "agents", "list", "--json");
+    assert.equal(result.code, 0, result.stderr);
+    const agents = JSON.parse(result.stdout.slice(result.stdout.indexOf("["))) as { id: string }[];
+    assert.deepEqual(
+      agents.map((a) => a.id),
+      ["opsc"],
+    );
+    const sessions = await clawfleet("exec", stackFile, "opsc", "--", "sessions", "--json");
+    assert.equal(sessions.code, 0, sessions.stderr);
+    assert.match(sessions.stderr, /running for agent opsc in host opshost's shared gateway \(--agent opsc\)/);
+  });
+
+  it("prints the gateway's logs with its token redacted", async () => {
+    const token = tokenOf("clawfleet-tenant-opsa");
+    // The container's init process writes to the log stream: a line holding the token, as a careless plugin might print it.
+    const leak = await dockerExec("clawfleet-tenant-opsa", ["sh", "-c", 'echo "leak check token=$OPENCLAW_GATEWAY_TOKEN end" > /proc/1/fd/1']);
+    assert.equal(leak.code, 0, leak.output);
+    const raw = await dockerApi<string>("GET", "/containers/clawfleet-tenant-opsa/logs?stdout=true&stderr=true&tail=5", undefined, { text: true });
+    assert.ok(raw.includes(token), "the raw log holds the token");
+
+    const result = await clawfleet("logs", stackFile, "opsa", "--tail", "20");
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!result.stdout.includes(token) && !result.stderr.includes(token), "no token in clawfleet's output");
+    assert.match(result.stdout, /^leak check token=\[redacted OPENCLAW_GATEWAY_TOKEN\] end$/m);
+    const exec = await clawfleet("exec", stackFile, "opsa", "--", "config", "get", "gateway.auth.token");
+    assert.ok(!exec.stdout.includes(token) && !exec.stderr.includes(token));
+  });
+});
+
+describe("backup and restore through the CLI", () => {
+  it("backs up a running tenant into the host's backup folder, which status then reports", async () => {
+    const result = await clawfleet("backup", stackFile, "opsa");
+    assert.equal(result.code, 0, result.stderr);
+    const archive = result.stdout.trim();
+    assert.ok(archive.startsWith(join(stateRoot, "backups", "clawfleet-tenant-opsa-")), archive);
+    assert.equal(statSync(archive).mode & 0o777, 0o600);
+    const status = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as { tenants: { tenant: string; lastBackup: string | null }[] };
+    const opsa = status.tenants.find((t) => t.tenant === "opsa");
+    assert.ok(opsa?.lastBackup !== null && Date.now() - Date.parse(opsa?.lastBackup ?? "") < 10 * 60 * 1000, JSON.stringify(opsa));
+    assert.equal(status.tenants.find((t) => t.tenant === "opsb")?.lastBackup, null);
+
+    // A sender approved after the backup is gone after the restore: the state went back to the archive's time.
+    const request = (await pairingStore("clawfleet-tenant-opsa", "upsertChannelPairingRequest", [{ channel: "telegram", id: "4242002" }])) as { code: string };
+    assert.equal((await clawfleet("pairing", "approve", stackFile, "opsa", "telegram", request.code)).code, 0);
+    const restored = await clawfleet("restore", stackFile, "opsa", archive);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(
+      restored.stdout,
+      /^restored tenant opsa from .*; the gateway is healthy; the previous state is kept at .*\/users\/opsa\.before-restore-\d+T\d+ on host opshost$/m,
+    );
+    const allowed = (await pairingStore("clawfleet-tenant-opsa", "readChannelAllowFromStore", ["telegram"])) as string[];
+    assert.deepEqual(allowed, ["4242001"]);
+  });
+
+  it("refuses to restore a shared tenant alone, since that restores every tenant of its gateway", async () => {
+    const result = await clawfleet("restore", stackFile, "opsc", "/nonexistent.tar.gz");
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      "clawfleet: tenant opsc is an agent in host opshost's shared gateway; a restore puts back the state of every tenant on it (opsc); add --whole-gateway to do that",
+    );
+  });
+});
+
+describe("a stopped gateway", () => {
+  it("shows in status, which exits 1 naming it", async () => {
+    await dockerApi("POST", "/containers/clawfleet-tenant-opsb/stop?t=30");
+    await poll("opsb stopped", 60, async () => ((await inspectContainer("clawfleet-tenant-opsb"))?.State.Running === false ? true : undefined));
+    const result = await clawfleet("status", stackFile);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /^opsb +opshost +dedicated +exited +/m);
+    assert.match(result.stdout, /^opsa +opshost +dedicated +running +healthy +/m);
+    assert.equal(result.stderr.trim().split("\n").pop(), "clawfleet: 1 of 3 tenants are not healthy: opsb (exited)");
+  });
+
+  it("is refused by exec and the approvals with what to do, and its logs can still be read", async () => {
+    const exec = await clawfleet("exec", stackFile, "opsb", "--", "status");
+    assert.equal(exec.code, 1);
+    assert.equal(
+      exec.stderr.trim(),
+      `clawfleet: tenant opsb's gateway (container clawfleet-tenant-opsb) on host opshost is not running (exited); start it with pulumi up, and read why it stopped with: clawfleet logs ${stackFile} opsb`,
+    );
+    const devices = await clawfleet("devices", "list", stackFile, "opsb");
+    assert.equal(devices.stderr.trim(), exec.stderr.trim());
+    const logs = await clawfleet("logs", stackFile, "opsb", "--tail", "5");
+    assert.equal(logs.code, 0, logs.stderr);
+  });
+
+  it("names an unknown tenant and lists the declared ones", async () => {
+    const result = await clawfleet("logs", stackFile, "nobody");
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trim(), `clawfleet: tenant "nobody" is not declared in ${stackFile}; declared tenants: opsa, opsb, opsc`);
+  });
+});
+
+describe("teardown", () => {
+  it("leaves no container or network of this stack behind", async () => {
+    await teardown();
+    for (const name of ["clawfleet-tenant-opsa", "clawfleet-tenant-opsb", "clawfleet-shared-opshost"]) assert.equal(await inspectContainer(name), undefined);
+    const networks = await dockerApi<{ Name: string }[]>("GET", "/networks");
+    assert.deepEqual(
+      networks.map((n) => n.Name).filter((n) => ["clawfleet-tenant-opsa", "clawfleet-tenant-opsb", "clawfleet-shared-opshost"].includes(n)),
+      [],
+    );
+  });
+});

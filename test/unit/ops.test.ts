@@ -1,0 +1,416 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/ops/doctor";
+import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
+import { helpOf, parseVerb, runOps, verbs } from "../../cli/ops/main";
+import { Redactor } from "../../cli/ops/redact";
+import { formatUptime, parseDockerSize, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, type FleetStatus } from "../../cli/ops/status";
+import { allTargets, findTarget, loadFleet } from "../../cli/ops/targets";
+import { OpsError } from "../../cli/ops/errors";
+
+const prod = "stacks/Pulumi.prod.yaml";
+const dev = "stacks/Pulumi.dev.yaml";
+
+/** A host runner that answers from a table instead of starting processes, and records what it was asked. */
+function fakeRunner(answer: (host: string, argv: readonly string[]) => CommandResult): HostRunner & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async run(host, argv) {
+      calls.push(`${host.id}: ${argv.join(" ")}`);
+      return answer(host.id, argv);
+    },
+    async stream(host, argv, options) {
+      calls.push(`${host.id}: ${argv.join(" ")}`);
+      const result = answer(host.id, argv);
+      for (const line of result.stdout.split("\n").filter((l) => l !== "")) options.onStdout(line);
+      for (const line of result.stderr.split("\n").filter((l) => l !== "")) options.onStderr(line);
+      return result.code;
+    },
+  };
+}
+
+async function ops(verb: string, args: string[], runner: HostRunner): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runOps(
+    verb,
+    args,
+    (t) => out.push(t),
+    (t) => err.push(t),
+    runner,
+  );
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("how a host is reached", () => {
+  it("runs an SSH host's command through ssh with its declared key pinned, BatchMode, a timeout and sudo -n for root work", async () => {
+    const fleet = await loadFleet(prod);
+    const gw1 = fleet.hosts.find((h) => h.id === "gw1");
+    assert.ok(gw1?.ssh);
+    assert.deepEqual(commandLine(gw1, ["docker", "logs", "clawfleet-tenant-alice"], { localUid: 0 }), [
+      "ssh",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      `KnownHostsCommand=/bin/echo gw1.example-tailnet.ts.net ${gw1.ssh.hostKey}`,
+      "-p",
+      "22",
+      "deploy@gw1.example-tailnet.ts.net",
+      "--",
+      "'docker' 'logs' 'clawfleet-tenant-alice'",
+    ]);
+    assert.equal(commandLine(gw1, ["sh", "-c", "echo 'x'"], { root: true, localUid: 0 }).pop(), `'sudo' '-n' 'sh' '-c' 'echo '"'"'x'"'"''`);
+  });
+
+  it("runs a local host's command directly, through sudo -n only for root work as another user", async () => {
+    const local = (await loadFleet(dev)).hosts[0];
+    assert.ok(local);
+    assert.deepEqual(commandLine(local, ["docker", "ps"], { root: true, localUid: 0 }), ["docker", "ps"]);
+    assert.deepEqual(commandLine(local, ["docker", "ps"], { root: true, localUid: 1000 }), ["sudo", "-n", "docker", "ps"]);
+    assert.deepEqual(commandLine(local, ["docker", "ps"], { localUid: 1000 }), ["docker", "ps"]);
+  });
+
+  it("says which host is unreachable and how to check it, and when Docker or sudo is the problem", async () => {
+    const fleet = await loadFleet(prod);
+    const gw2 = fleet.hosts.find((h) => h.id === "gw2");
+    assert.ok(gw2);
+    assert.equal(
+      unreachableError(gw2, { code: 255, stdout: "", stderr: "ssh: connect to host gw2.example-tailnet.ts.net port 22: Connection timed out\n" })?.message,
+      "host gw2 (deploy@gw2.example-tailnet.ts.net:22) is unreachable: ssh: connect to host gw2.example-tailnet.ts.net port 22: Connection timed out; check that it is up and that ssh -p 22 deploy@gw2.example-tailnet.ts.net works with your key in ssh-agent",
+    );
+    assert.equal(
+      unreachableError(gw2, {
+        code: 1,
+        stdout: "",
+        stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+      })?.message,
+      "host gw2 (deploy@gw2.example-tailnet.ts.net:22): the Docker daemon does not answer; start it (systemctl start docker) and retry",
+    );
+    assert.equal(
+      unreachableError(gw2, { code: 1, stdout: "", stderr: "sudo: a password is required\n" })?.message,
+      "host gw2 (deploy@gw2.example-tailnet.ts.net:22): this needs root, and deploy has no password-less sudo; run it as root or allow sudo -n",
+    );
+    assert.equal(unreachableError(gw2, { code: 1, stdout: "", stderr: "Error: No such object: x" }), undefined);
+  });
+});
+
+describe("tenants from the declaration", () => {
+  it("finds each tenant's container, port, state and agent, dedicated and shared alike", async () => {
+    const fleet = await loadFleet(dev);
+    const targets = allTargets(fleet);
+    assert.deepEqual(
+      targets.map((t) => [t.id, t.tier, t.host.id, t.container, t.port, t.stateDir, t.agentId ?? "-"]),
+      [
+        ["alice", "dedicated", "local", "clawfleet-tenant-alice", 18101, "/var/lib/clawfleet/users/alice", "-"],
+        ["bob", "shared", "local", "clawfleet-shared-local", 18789, "/var/lib/clawfleet/shared/workspaces/bob", "bob"],
+        ["carol", "shared", "local", "clawfleet-shared-local", 18789, "/var/lib/clawfleet/shared/workspaces/carol", "carol"],
+        ["dave", "dedicated", "local", "clawfleet-tenant-dave", targets[3]?.port ?? 0, "/var/lib/clawfleet/users/dave", "-"],
+      ],
+    );
+    const alice = findTarget(await loadFleet(prod), prod, "alice");
+    assert.deepEqual(alice.secretEnvNames, ["ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN"]);
+    assert.deepEqual(alice.channels, ["telegram"]);
+  });
+
+  it("names an unknown tenant and lists the declared ones", async () => {
+    const fleet = await loadFleet(dev);
+    assert.throws(
+      () => findTarget(fleet, dev, "zed"),
+      (error: unknown) =>
+        error instanceof OpsError && error.message === 'tenant "zed" is not declared in stacks/Pulumi.dev.yaml; declared tenants: alice, bob, carol, dave',
+    );
+  });
+});
+
+describe("redaction", () => {
+  it("hides the gateway token, declared secrets and credential-named variables; leaves short and ordinary values", () => {
+    const redactor = new Redactor(
+      ["OPENCLAW_GATEWAY_TOKEN=abcdefghij0123456789", "ANTHROPIC_API_KEY=sk-ant-secret-value", "CUSTOM=declared-secret-1", "HOME=/home/node", "X_TOKEN=short"],
+      ["CUSTOM"],
+    );
+    assert.equal(redactor.size, 3);
+    assert.equal(
+      redactor.redact("token abcdefghij0123456789 key sk-ant-secret-value custom declared-secret-1 home /home/node short"),
+      "token [redacted OPENCLAW_GATEWAY_TOKEN] key [redacted ANTHROPIC_API_KEY] custom [redacted CUSTOM] home /home/node short",
+    );
+  });
+});
+
+const probeOutput = [
+  "@@clawfleet-now 1795500000",
+  "@@clawfleet-inspect",
+  JSON.stringify([
+    {
+      Name: "/clawfleet-tenant-alice",
+      State: { Status: "running", StartedAt: "2026-11-24T00:00:00Z", Health: { Status: "healthy" } },
+      RestartCount: 0,
+      Config: { Image: "ghcr.io/openclaw/openclaw:2026.9.6" },
+    },
+    {
+      Name: "/clawfleet-shared-local",
+      State: { Status: "running", StartedAt: "2026-11-24T02:38:00Z", Health: { Status: "healthy" } },
+      RestartCount: 2,
+      Config: { Image: "ghcr.io/openclaw/openclaw:2026.9.5" },
+    },
+  ]),
+  "@@clawfleet-stats",
+  JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "712.5MiB / 1.5GiB" }),
+  JSON.stringify({ Name: "clawfleet-shared-local", MemUsage: "1.25GiB / 2GiB" }),
+  "@@clawfleet-ready",
+  '18101 {"ready":true}',
+  '18789 {"ready":false,"failing":["channels"]}',
+  "@@clawfleet-backups",
+  "1795400000 clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
+  "1795490000 clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
+  "@@clawfleet-end",
+  "",
+].join("\n");
+
+describe("status", () => {
+  it("parses one host's probe and reports each tenant: state, health, ready, uptime, restarts, image, memory, last backup", async () => {
+    const fleet = await loadFleet(dev);
+    const probe = parseStatusProbe(probeOutput);
+    const rows = allTargets(fleet).map((t) => tenantStatus(t, probe, fleet.image));
+    const status: FleetStatus = { stack: dev, image: fleet.image, healthy: false, tenants: rows, unreachable: [] };
+    assert.equal(
+      renderStatusTable(status, 1795500000 * 1000),
+      [
+        "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                              PORT   MEMORY              LAST BACKUP",
+        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   2h 46m ago",
+        "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
+        "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
+        "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           never",
+        "",
+        "3 of 4 tenants healthy; not healthy: dave (no container)",
+      ].join("\n"),
+    );
+    const json = JSON.parse(renderStatusJson({ ...status, tenants: rows.slice(3) })) as { tenants: Record<string, unknown>[] };
+    assert.deepEqual(json.tenants[0], {
+      tenant: "dave",
+      host: "local",
+      tier: "dedicated",
+      container: "clawfleet-tenant-dave",
+      port: rows[3]?.port,
+      memoryLimitMb: 1536,
+      state: "missing",
+      health: null,
+      ready: null,
+      startedAt: null,
+      uptimeSeconds: null,
+      restarts: null,
+      image: null,
+      imageCurrent: null,
+      memoryUsedMb: null,
+      lastBackup: null,
+      healthy: false,
+    });
+  });
+
+  it("asks each host once, reports an unreachable host's tenants and exits 1 naming them", async () => {
+    const runner = fakeRunner((host) =>
+      host === "gw1"
+        ? { code: 0, stdout: probeOutput.replace("clawfleet-tenant-alice", "clawfleet-tenant-alice"), stderr: "" }
+        : { code: 255, stdout: "", stderr: "ssh: connect to host gw2.example-tailnet.ts.net port 22: No route to host" },
+    );
+    const result = await ops("status", [prod], runner);
+    assert.equal(result.code, 1);
+    assert.equal(runner.calls.length, 2, "one probe per host");
+    assert.ok(runner.calls.every((c) => c.includes("docker inspect --type container")));
+    assert.match(result.out, /^frank +gw2 +dedicated +unreachable +/m);
+    assert.equal(
+      result.err.split("\n")[0],
+      "clawfleet: host gw2 (deploy@gw2.example-tailnet.ts.net:22) is unreachable: ssh: connect to host gw2.example-tailnet.ts.net port 22: No route to host; check that it is up and that ssh -p 22 deploy@gw2.example-tailnet.ts.net works with your key in ssh-agent",
+    );
+    assert.match(result.err.split("\n").pop() ?? "", /^clawfleet: \d+ of \d+ tenants are not healthy: .*frank \(host gw2 unreachable\)/);
+  });
+
+  it("reads docker's sizes and prints uptimes compactly", () => {
+    assert.equal(parseDockerSize("712.5MiB"), 712.5);
+    assert.equal(parseDockerSize("1.5GiB"), 1536);
+    assert.equal(parseDockerSize("512KiB"), 0.5);
+    assert.equal(parseDockerSize("oops"), undefined);
+    assert.deepEqual([41, 725, 11040, 198000].map(formatUptime), ["41s", "12m 05s", "3h 04m", "2d 07h"]);
+  });
+});
+
+describe("exec, pairing and devices", () => {
+  const running = { code: 0, stdout: '{"Status":"running","Health":{"Status":"healthy"}}\t["OPENCLAW_GATEWAY_TOKEN=tok-0123456789abcdef"]', stderr: "" };
+
+  it("adds --agent for a shared tenant when the gateway's help lists it, and redacts the token in output", async () => {
+    const runner = fakeRunner((_host, argv) => {
+      if (argv[1] === "inspect") return running;
+      if (argv.includes("--help")) return { code: 0, stdout: "Options:\n  --agent <id>   Agent id\n", stderr: "" };
+      return { code: 0, stdout: "token tok-0123456789abcdef", stderr: "" };
+    });
+    const result = await ops("exec", [dev, "bob", "--", "sessions", "--json"], runner);
+    assert.equal(result.code, 0);
+    assert.equal(result.out, "token [redacted OPENCLAW_GATEWAY_TOKEN]");
+    assert.equal(runner.calls.pop(), "local: docker exec clawfleet-shared-local node /app/node_modules/openclaw/openclaw.mjs sessions --json --agent bob");
+  });
+
+  it("refuses a gateway that is not running or does not exist, saying what to do", async () => {
+    const stopped = fakeRunner(() => ({ code: 0, stdout: '{"Status":"exited"}\t[]', stderr: "" }));
+    const result = await ops("devices", ["list", dev, "alice"], stopped);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.err,
+      "clawfleet: tenant alice's gateway (container clawfleet-tenant-alice) on host local is not running (exited); start it with pulumi up, and read why it stopped with: clawfleet logs stacks/Pulumi.dev.yaml alice",
+    );
+    const missing = fakeRunner(() => ({ code: 1, stdout: "", stderr: "Error: No such object: clawfleet-shared-local" }));
+    const shared = await ops("pairing", ["list", dev, "bob", "telegram"], missing);
+    assert.equal(shared.code, 1);
+    assert.equal(
+      shared.err,
+      "clawfleet: host local's shared gateway (hosts.local.shared.channels) declares no telegram channel, so there is nothing to pair; declared channels: (none)",
+    );
+    const exec = await ops("exec", [dev, "bob", "--", "status"], missing);
+    assert.equal(
+      exec.err,
+      "clawfleet: tenant bob's shared gateway (container clawfleet-shared-local) does not exist on host local; deploy the stack with pulumi up",
+    );
+  });
+
+  it("counts a pairing approval as done when the gateway stored it but could not also write the stack-owned config", async () => {
+    const runner = fakeRunner((_host, argv) =>
+      argv[1] === "inspect"
+        ? running
+        : {
+            code: 1,
+            stdout: "Approved telegram sender 4242.",
+            stderr: "Config is externally managed (`OPENCLAW_CONFIG_READONLY=1`), so OpenClaw treats openclaw.json as immutable.",
+          },
+    );
+    const result = await ops("pairing", ["approve", dev, "alice", "telegram", "ABCD1234"], runner);
+    assert.equal(result.code, 0);
+    assert.equal(result.out, "approved telegram sender 4242 on tenant alice's gateway (clawfleet-tenant-alice); they can write to the bot now");
+    assert.match(result.err, /the approval itself is stored$/);
+  });
+});
+
+describe("doctor", () => {
+  it("compares Tailscale Serve with the declaration: missing, wrong target, undeclared, Funnel", async () => {
+    const fleet = await loadFleet(dev);
+    const host = fleet.hosts[0];
+    assert.ok(host);
+    const expected = expectedServe(host, allTargets(fleet));
+    const davePort = allTargets(fleet).find((t) => t.id === "dave")?.port ?? 0;
+    const serve = {
+      TCP: { "18101": { HTTPS: true }, "18789": { HTTPS: true }, "19000": { HTTPS: true } },
+      Web: {
+        "devbox.example-tailnet.ts.net:18101": { Handlers: { "/": { Proxy: "http://127.0.0.1:18101" } } },
+        "devbox.example-tailnet.ts.net:18789": { Handlers: { "/": { Proxy: "http://127.0.0.1:9999" } } },
+        "devbox.example-tailnet.ts.net:19000": { Handlers: { "/": { Proxy: "http://127.0.0.1:19000" } } },
+      },
+      AllowFunnel: { "devbox.example-tailnet.ts.net:19000": true },
+    };
+    assert.deepEqual(checkServe(host, expected, [JSON.stringify(serve)]), [
+      {
+        ok: false,
+        what: `Serve has no entry for https port ${davePort} (tenant dave)`,
+        fix: `tailscale serve --bg --yes --https=${davePort} http://127.0.0.1:${davePort} (or run pulumi up)`,
+      },
+      {
+        ok: false,
+        what: "Serve sends https port 18789 (the shared gateway) to http://127.0.0.1:9999, not http://127.0.0.1:18789",
+        fix: "tailscale serve --bg --yes --https=18789 http://127.0.0.1:18789 (or run pulumi up)",
+      },
+      {
+        ok: false,
+        what: "Serve publishes https port 19000 (to http://127.0.0.1:19000), which this stack does not declare",
+        fix: "if nothing else on the host owns it: tailscale serve --https=19000 off",
+      },
+      { ok: false, what: "Funnel is on for devbox.example-tailnet.ts.net:19000: it is published to the internet", fix: "tailscale funnel --https=19000 off" },
+    ]);
+  });
+
+  it("flags state directories with the wrong owner or mode, and limits above the host's memory, each with its fix", async () => {
+    const fleet = await loadFleet(dev);
+    const host = fleet.hosts[0];
+    assert.ok(host);
+    const targets = allTargets(fleet).filter((t) => t.tier === "dedicated");
+    const output = [
+      "@@clawfleet-docker",
+      "27.5.1",
+      "@@clawfleet-image",
+      "absent",
+      "@@clawfleet-serve",
+      "@@not-installed",
+      "@@clawfleet-dirs",
+      "0 700 /var/lib/clawfleet",
+      "1000 700 /var/lib/clawfleet/shared",
+      "0 755 /var/lib/clawfleet/users/alice",
+      "missing - /var/lib/clawfleet/users/dave",
+      "@@clawfleet-memory",
+      "MemTotal:        4096000 kB",
+      "MemAvailable:    2048000 kB",
+      "@@clawfleet-end",
+    ].join("\n");
+    const report = renderDoctor([{ host: "local", checks: checkHost(host, targets, fleet, output) }]);
+    assert.equal(
+      report,
+      [
+        "host local: 5 problems",
+        "  ok  Docker 27.5.1 answers",
+        "  FIX image ghcr.io/openclaw/openclaw:2026.9.6 is not on the host",
+        "      fix: pull or load it: docker pull ghcr.io/openclaw/openclaw:2026.9.6 (or docker load, see scripts/build-gateway-image.sh); pulumi up does this too",
+        "  FIX tailscale is not installed, but hosts.local.tailscale.serve is true",
+        "      fix: install Tailscale on the host, or set serve: false",
+        "  FIX /var/lib/clawfleet/users/alice (tenant alice) has mode 755, not 700 and owner uid 0, not 1000",
+        "      fix: chown 1000:1000 /var/lib/clawfleet/users/alice && chmod 0700 /var/lib/clawfleet/users/alice",
+        "  FIX /var/lib/clawfleet/users/dave (tenant dave) does not exist",
+        "      fix: run pulumi up, which creates it",
+        "  ok  2 state directories are 0700, gateway directories owned by uid 1000",
+        "  FIX the gateways' memory limits add up to 5120 MB, more than the host's 4000 MB",
+        "      fix: lower tenants' memoryMb, move tenants to another host, or add memory",
+      ].join("\n"),
+    );
+  });
+});
+
+describe("arguments and help", () => {
+  it("has --help for every verb", async () => {
+    for (const name of Object.keys(verbs)) {
+      const [verb = "", sub] = name.split(" ");
+      const result = await ops(
+        verb,
+        sub === undefined ? ["--help"] : [sub, "--help"],
+        fakeRunner(() => ({ code: 1, stdout: "", stderr: "" })),
+      );
+      assert.equal(result.code, 0, name);
+      assert.equal(result.out, helpOf(name));
+      assert.match(result.out, new RegExp(`^usage: clawfleet ${name} <stack file>`));
+    }
+  });
+
+  it("rejects unknown options, missing arguments and unknown subcommands with exit 2, in words", () => {
+    const usage = (verb: string, argv: string[]) => {
+      try {
+        parseVerb(verb, argv);
+        return "parsed";
+      } catch (error) {
+        assert.ok(error instanceof OpsError);
+        return `${error.exitCode} ${error.message}`;
+      }
+    };
+    assert.equal(usage("status", [dev, "--jsno"]), "2 clawfleet status: unknown option --jsno; see clawfleet status --help");
+    assert.equal(
+      usage("logs", [dev]),
+      "2 clawfleet logs: missing <tenant>; usage: clawfleet logs <stack file> <tenant> [--follow] [--since <value>] [--tail <value>]",
+    );
+    assert.equal(usage("logs", [dev, "alice", "--since"]), "2 clawfleet logs: --since needs a value; see clawfleet logs --help");
+    assert.equal(usage("pairing", ["aprove", dev]), '2 clawfleet pairing: unknown command "aprove"; use one of: pairing list, pairing approve');
+    assert.equal(usage("exec", [dev, "alice"]), "2 clawfleet exec: nothing to run; usage: clawfleet exec <stack file> <tenant> -- <openclaw args...>");
+    assert.equal(usage("logs", [dev, "alice", "-f", "--since=10m"]), "parsed");
+    const exec = parseVerb("exec", [dev, "alice", "--", "sessions", "--json"]);
+    assert.deepEqual(exec.passThrough, ["sessions", "--json"]);
+  });
+});
