@@ -40,7 +40,7 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = new Redactor(facts.env, target.secretEnvNames);
-  const dir = to ?? backupDirOf(target.host);
+  const dir = to ?? `${backupDirOf(target.host)}/${target.container}`;
   if (target.tier === "shared") {
     io.err(
       `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,

@@ -87,7 +87,7 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     help: [
       "The gateway keeps running. Prints the archive's path on the tenant's host (0600, in a 0700 folder).",
       "A shared tenant's archive holds its whole shared gateway.",
-      "  --to <dir>    folder on the host (default: <stateRoot>/backups, where status looks for the last backup)",
+      "  --to <dir>    folder on the host (default: <stateRoot>/backups/<container>, where status looks for the last backup and image changes keep theirs)",
     ],
   },
   restore: {

@@ -65,8 +65,9 @@ export function renderStatusProbe(containers: readonly string[], ports: readonly
     `  if [ "$rc" -eq 2 ] && [ -z "$body" ]; then echo "$port unknown"; else echo "$port $(printf '%s' "$body" | tr -d '\\n' | cut -c1-200)"; fi`,
     `done`,
     `echo ${section("backups")}`,
-    `for file in ${shellQuote(backupDir)}/clawfleet-*; do`,
-    `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file##*/}"`,
+    // Backups of one gateway live in <backupDir>/<container>/ (taken by `clawfleet backup` or before an image change).
+    `for file in ${shellQuote(backupDir)}/clawfleet-*/*; do`,
+    `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file#${shellQuote(`${backupDir}/`)}}"`,
     `done`,
     `echo ${section("end")}`,
     `true`,
@@ -177,7 +178,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
       healthy: false,
     };
   }
-  const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}-`)).sort((a, b) => b.time - a.time)[0];
+  const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}/`)).sort((a, b) => b.time - a.time)[0];
   const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
   const container = probe.containers.get(target.container);
   if (container === undefined) {

@@ -115,7 +115,7 @@ export function findHost(fleet: Fleet, file: string, id: string): Host {
   return host;
 }
 
-/** Where `backup` writes archives on a host by default, and where `status` looks for the last one. */
+/** Backups on a host: one folder per gateway container below it (`clawfleet backup`, and before an image change). */
 export function backupDirOf(host: Host): string {
   return `${host.stateRoot}/backups`;
 }

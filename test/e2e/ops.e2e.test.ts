@@ -375,7 +375,7 @@ describe("backup and restore through the CLI", () => {
     const result = await clawfleet("backup", stackFile, "opsa");
     assert.equal(result.code, 0, result.stderr);
     const archive = result.stdout.trim();
-    assert.ok(archive.startsWith(join(stateRoot, "backups", "clawfleet-tenant-opsa-")), archive);
+    assert.ok(archive.startsWith(join(stateRoot, "backups", "clawfleet-tenant-opsa", "clawfleet-tenant-opsa-")), archive);
     assert.equal(statSync(archive).mode & 0o777, 0o600);
     const status = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as { tenants: { tenant: string; lastBackup: string | null }[] };
     const opsa = status.tenants.find((t) => t.tenant === "opsa");

@@ -169,8 +169,8 @@ const probeOutput = [
   '18101 {"ready":true}',
   '18789 {"ready":false,"failing":["channels"]}',
   "@@clawfleet-backups",
-  "1795400000 clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
-  "1795490000 clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
+  "1795400000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
+  "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
   "@@clawfleet-end",
   "",
 ].join("\n");
