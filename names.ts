@@ -13,8 +13,11 @@ export const stopTimeoutSeconds = 30;
 /** Backups kept per gateway of the state taken right before an image change. */
 export const upgradeBackupsKept = 3;
 
-/** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s). */
-export const healthGateSeconds = 180;
+/** Seconds after a gateway starts during which failed health checks do not count (it needs 10-25 s, more when busy). */
+export const healthStartPeriodSeconds = 120;
+
+/** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s; far more on a loaded host). */
+export const healthGateSeconds = 300;
 
 /**
  * docker.Container fields the provider (kreuzwerker v4.5.0 resourceDockerContainerUpdate)

@@ -4,6 +4,7 @@
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
 import { healthProbe } from "./config";
+import { healthStartPeriodSeconds } from "../../names";
 import { asRoot, fail, script, shellQuote } from "./commands";
 
 /** How the gateway's own CLI starts inside the image. */
@@ -55,7 +56,7 @@ export function renderPreflight({ hostId, image, stateDir, workDir, timeoutSecon
     `as_root chown -R 1000:1000 "$copy"`,
     `as_root chmod 0700 "$copy"`,
     `as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(healthProbe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${timeoutSeconds}s ${img} >/dev/null`,
+    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(healthProbe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${healthStartPeriodSeconds}s ${img} >/dev/null`,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
     `  status=$(as_root docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' ${name} 2>/dev/null) || status=gone`,

@@ -92,7 +92,7 @@ describe("components of the dev stack", () => {
     assert.equal(inputs["cpus"], "1.0");
     assert.equal(byName("local-shared-container").inputs["cpus"], "2.0");
     const { interval, timeout, startPeriod } = inputs["healthcheck"] as Record<string, string>;
-    assert.deepEqual([interval, timeout, startPeriod], ["10s", "5s", "1m0s"]);
+    assert.deepEqual([interval, timeout, startPeriod], ["10s", "5s", "2m0s"]);
     assert.equal(inputs["wait"], undefined, "the provider checks wait only at create; the ready gate checks every new container");
   });
 

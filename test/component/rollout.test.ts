@@ -42,7 +42,8 @@ it("rolls gateways out after the host's canary, in two lanes: each waits until t
   const preflight = byName("h1-preflight");
   assert.deepEqual(preflight?.inputs["triggers"], ["example/openclaw:1"]);
   assert.match(String(preflight?.inputs["create"]), /cp -a '\/srv\/claw\/users\/alice\/\.'/, "a copy of the canary's state");
-  assert.equal((JSON.parse(String(preflight?.inputs["stdin"])) as { channels?: unknown }).channels, undefined);
+  assert.match(String(preflight?.inputs["create"]), /delete c\.channels/, "the trial never talks to chat services");
+  assert.equal(preflight?.inputs["stdin"], undefined, "the script does not change with the canary's config");
   for (const id of ["alice", "erin"]) {
     const backup = byName(`${id}-backup`);
     assert.deepEqual(backup?.inputs["triggers"], ["example/openclaw:1"]);
