@@ -110,6 +110,6 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `as_root chown 0:0 "$target"`,
     `as_root chmod 0600 "$target"`,
     `printf 'clawfleet: gateway %s: state backed up to %s before the image change\\n' ${name} "$target" >&2`,
-    `as_root sh -c ${shellQuote(`ls -1t ${shellQuote(backupDir)}/* 2>/dev/null | tail -n +${keep + 1} | while read -r old; do rm -f "$old"; done`)}`,
+    `as_root ls -1t ${dir} | tail -n +${keep + 1} | while read -r old; do as_root rm -f ${dir}/"$old"; done`,
   );
 }

@@ -180,16 +180,7 @@ async function pairingStore(container: string, fn: string, args: unknown): Promi
 }
 
 async function teardown(): Promise<void> {
-  const containers = new Set([
-    ...(deployer?.objects("docker:index/container:Container") ?? []),
-    ...plan.filter((r) => r.type === "docker:index/container:Container").map((r) => String(r.revealedInputs["name"])),
-  ]);
-  for (const name of containers) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
-  const networks = new Set([
-    ...(deployer?.objects("docker:index/network:Network") ?? []),
-    ...plan.filter((r) => r.type === "docker:index/network:Network").map((r) => String(r.revealedInputs["name"])),
-  ]);
-  for (const name of networks) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
+  await deployer?.removeLocalDockerObjects(plan);
 }
 
 before(async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { PlannedResource } from "../../../cli/mock-run";
+import { dockerApi } from "../docker-api";
 import { commandProvider, randomPasswordProvider } from "./command-provider";
 import { dockerContainerProvider, dockerNetworkProvider, type DockerProviderOptions } from "./docker-provider";
 import { Engine, type StepEvent } from "./engine";
@@ -40,6 +41,14 @@ export class Deployer {
   /** The Docker container and network names in state, for teardown. */
   objects(type: "docker:index/container:Container" | "docker:index/network:Network"): string[] {
     return [...this.engine.state.values()].filter((e) => e.type === type).map((e) => String(e.outputs["name"]));
+  }
+
+  /** Removes, from this machine's daemon, every container and network in state or in `plan` (test teardown). */
+  async removeLocalDockerObjects(plan: readonly PlannedResource[]): Promise<void> {
+    const named = (type: "docker:index/container:Container" | "docker:index/network:Network") =>
+      new Set([...this.objects(type), ...plan.filter((r) => r.type === type).map((r) => String(r.revealedInputs["name"]))]);
+    for (const name of named("docker:index/container:Container")) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
+    for (const name of named("docker:index/network:Network")) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
   }
 }
 
