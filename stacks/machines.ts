@@ -81,7 +81,7 @@ interface Claim {
 
 /**
  * Problems between host ids that are one machine: equal or nested state roots, more
- * than one shared gateway (its container and network have one fixed name), and ports
+ * than one shared gateway, and ports
  * claimed twice. Each line names both hosts. Sorting keeps it O(n log n) in hosts.
  */
 export function checkSharedMachines(hosts: readonly Host[]): Problem[] {
@@ -118,7 +118,7 @@ export function checkSharedMachines(hosts: readonly Host[]): Problem[] {
     for (const host of withShared.slice(1)) {
       problems.push({
         path: `hosts.${host.id}.shared`,
-        message: `hosts.${(first as Host).id} declares a shared gateway too, and ${why(host, first as Host)}; a machine runs one shared gateway (container clawfleet-shared-gateway): keep shared on one of them`,
+        message: `hosts.${(first as Host).id} declares a shared gateway too, and ${why(host, first as Host)}; one shared gateway serves all shared tenants of a machine: keep shared on one of them`,
       });
     }
 

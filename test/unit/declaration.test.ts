@@ -529,7 +529,7 @@ describe("host ids on one machine", () => {
     const same = "hosts local2 and local are one machine (neither has ssh, so both are this machine)";
     assert.deepEqual(linesOf(raw), [
       `${file}: hosts.local2.stateRoot: /tmp/clawfleet-e2e-abc123/state/inner is inside hosts.local.stateRoot (/tmp/clawfleet-e2e-abc123/state), and ${same}; a purge on one would delete the other's state: give each host a state root of its own, neither inside the other`,
-      `${file}: hosts.local2.shared: hosts.local declares a shared gateway too, and ${same}; a machine runs one shared gateway (container clawfleet-shared-gateway): keep shared on one of them`,
+      `${file}: hosts.local2.shared: hosts.local declares a shared gateway too, and ${same}; one shared gateway serves all shared tenants of a machine: keep shared on one of them`,
       `${file}: hosts.local.ports: 18100-18199 overlaps hosts.local2.ports (18000-18100), and hosts local and local2 are one machine (neither has ssh, so both are this machine); give hosts on one machine ports that do not overlap`,
     ]);
   });
