@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { diffPlans, type PlanJsonResource } from "../cli/diff";
-import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, type FleetShape, type Variant } from "./fleet";
+import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, tenantsPerHost, type FleetShape, type Variant } from "./fleet";
 import { measureGateways, type GatewayFigures } from "./gateway";
 import { log, planInChild, repo, show, spread, type PlanJson, type Spread } from "./measure";
 
@@ -113,7 +113,13 @@ async function measureLocality(base: PlanJsonResource[] | undefined): Promise<Lo
   const middle = dedicatedId(localitySize / 2);
   const cases: { change: string; variant: Variant; tenant: string; alsoChanged: string[] }[] = [
     { change: `add dedicated ${addedDedicatedId(shape)}`, variant: { addDedicated: true }, tenant: addedDedicatedId(shape), alsoChanged: [] },
-    { change: `remove dedicated ${middle}`, variant: { removeDedicated: localitySize / 2 }, tenant: middle, alsoChanged: [] },
+    // The middle tenant is the first by id on its host, so its host's canary: removing it moves the image preflight's sample.
+    {
+      change: `remove dedicated ${middle} (its host's canary)`,
+      variant: { removeDedicated: localitySize / 2 },
+      tenant: middle,
+      alsoChanged: [`${hostIds(shape)[Math.floor(localitySize / 2 / tenantsPerHost)] as string}-preflight`],
+    },
     { change: `change model of dedicated ${middle}`, variant: { changeDedicatedModel: localitySize / 2 }, tenant: middle, alsoChanged: [] },
     {
       change: `add shared ${sharedId(firstHost, sharedPerHost)}`,
@@ -287,7 +293,7 @@ async function measureAll(): Promise<number> {
   }
   for (const row of locality) {
     checks.push({
-      what: `${row.change}: only its own resources${row.expected.some((u) => u.endsWith("-shared-config")) ? " and the shared gateway config" : ""} changed (${row.changed.length})`,
+      what: `${row.change}: only its own resources${row.expected.some((u) => u.endsWith("-shared-config")) ? " and the shared gateway config" : ""}${row.expected.some((u) => u.endsWith("-preflight")) ? " and its host's image preflight" : ""} changed (${row.changed.length})`,
       ok: row.unexpected.length === 0 && row.missing.length === 0,
     });
   }
