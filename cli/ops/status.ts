@@ -162,41 +162,23 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     port: target.port,
     memoryLimitMb: target.memoryMb,
   };
-  if (probe === undefined) {
-    return {
-      ...base,
-      state: "unreachable",
-      health: undefined,
-      ready: undefined,
-      startedAt: undefined,
-      uptimeSeconds: undefined,
-      restarts: undefined,
-      image: undefined,
-      imageCurrent: undefined,
-      memoryUsedMb: undefined,
-      lastBackup: undefined,
-      healthy: false,
-    };
-  }
+  // What is known of a gateway that is not there, or whose host does not answer.
+  const absent = {
+    health: undefined,
+    ready: undefined,
+    startedAt: undefined,
+    uptimeSeconds: undefined,
+    restarts: undefined,
+    image: undefined,
+    imageCurrent: undefined,
+    memoryUsedMb: undefined,
+    healthy: false,
+  };
+  if (probe === undefined) return { ...base, ...absent, state: "unreachable", lastBackup: undefined };
   const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}/`)).sort((a, b) => b.time - a.time)[0];
   const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
   const container = probe.containers.get(target.container);
-  if (container === undefined) {
-    return {
-      ...base,
-      state: "missing",
-      health: undefined,
-      ready: undefined,
-      startedAt: undefined,
-      uptimeSeconds: undefined,
-      restarts: undefined,
-      image: undefined,
-      imageCurrent: undefined,
-      memoryUsedMb: undefined,
-      lastBackup,
-      healthy: false,
-    };
-  }
+  if (container === undefined) return { ...base, ...absent, state: "missing", lastBackup };
   const running = container.State.Status === "running";
   const started = Date.parse(container.State.StartedAt);
   const health = container.State.Health?.Status;

@@ -15,6 +15,7 @@ import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost }
 import { runShell } from "./standin/command-provider";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
+import { poll } from "./wait";
 
 /*
  * End to end: the resources the program registers (from a mock run of a stack file, not
@@ -106,16 +107,6 @@ async function approvals(container: string, endpoint?: DockerEndpoint): Promise<
 async function healthInside(container: string, endpoint?: DockerEndpoint): Promise<string> {
   const probe = await dockerExec(container, ["node", "-e", "fetch('http://127.0.0.1:18789/healthz').then(r=>r.text()).then(t=>console.log(t))"], [], endpoint);
   return probe.output.trim();
-}
-
-async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** Every listening TCP socket on `port` (from /proc/net/tcp), as dotted IPv4 addresses. */

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { Deployer } from "./standin/deployer";
+import { poll } from "./wait";
 
 /*
  * The day-2 verbs (clawfleet status, logs, exec, pairing, devices, backup, restore, doctor)
@@ -83,16 +84,6 @@ function tokenOf(container: string): string {
   const entry = (resource?.revealedInputs["envs"] as string[] | undefined)?.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
   assert.ok(entry, `no token for ${container}`);
   return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
-}
-
-async function poll<T>(what: string, seconds: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /**
