@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { parseDocument, type Document } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { renderServeAdd, renderServeRemove, renderWriteFile } from "../../components/render/commands";
+import { stopTimeoutSeconds } from "../../names";
 import { DeclarationError } from "../../stacks/errors";
 import { parseFleet, readStackFile } from "../../stacks/load";
 import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
@@ -603,11 +604,12 @@ describe("image changes", () => {
 });
 
 describe("graceful shutdown", () => {
-  it("stops every replaced or removed gateway on SIGTERM, cleanly and well inside the stop timeout", () => {
+  it("stops every replaced or removed gateway on SIGTERM, cleanly and before the stop timeout sends SIGKILL", () => {
     assert.ok(deployer.stops.length >= 4, "replacements and removals stopped containers");
     for (const stop of deployer.stops) {
+      // Exit code 0 is the gateway's own clean exit on SIGTERM; Docker's SIGKILL at the timeout would give 137.
       assert.equal(stop.exitCode, 0, `${stop.name} exit code`);
-      assert.ok(stop.seconds < 10, `${stop.name} took ${stop.seconds} s`);
+      assert.ok(stop.seconds < stopTimeoutSeconds, `${stop.name} took ${stop.seconds} s, past the ${stopTimeoutSeconds} s stop timeout`);
       log(`${stop.name} stopped in ${stop.seconds.toFixed(2)} s`);
     }
   });
