@@ -96,8 +96,19 @@ const deferredSdkModules = {
   "runtime/closure/codePaths.js": ["computeCodePaths"],
 };
 
-function deferUnusedSdkModules() {
+/** Defers them while `load` runs (the CLI's modules, and the SDK with them, load at its start). */
+function withUnusedSdkModulesDeferred(load) {
   const Module = require("node:module");
+  const original = Module._load;
+  try {
+    deferUnusedSdkModules(Module);
+    return load();
+  } finally {
+    Module._load = original;
+  }
+}
+
+function deferUnusedSdkModules(Module) {
   let sdk;
   try {
     sdk = path.dirname(require.resolve("@pulumi/pulumi", { paths: [root] }));
@@ -129,16 +140,15 @@ function deferUnusedSdkModules() {
 }
 
 function loadCli() {
-  deferUnusedSdkModules();
   let bundle;
   try {
     bundle = currentBundle() ?? buildBundle();
   } catch {
     bundle = undefined;
   }
-  if (bundle !== undefined) return require(bundle);
+  if (bundle !== undefined) return withUnusedSdkModulesDeferred(() => require(bundle));
   require("tsx/cjs/api").register();
-  return require("../cli/main.ts");
+  return withUnusedSdkModulesDeferred(() => require("../cli/main.ts"));
 }
 
 /**

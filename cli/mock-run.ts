@@ -235,6 +235,8 @@ function propertyDependenciesOf(request: RegisterRequest): Record<string, string
   return dependencies;
 }
 
+const sdkErrors = require("@pulumi/pulumi/errors") as { isGrpcError: (error: unknown) => boolean };
+
 type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: pulumi.Resource[], error?: Error) => void;
 type TransferProperties = (onto: Record<string, unknown>, label: string, props: Record<string, unknown>) => Record<string, Resolver>;
 
@@ -246,7 +248,7 @@ type TransferProperties = (onto: Record<string, unknown>, label: string, props: 
  * and a gRPC error settles nothing.
  */
 const lazyTransferProperties: TransferProperties = (onto, label, props) => {
-  const { isGrpcError } = require("@pulumi/pulumi/errors") as { isGrpcError: (error: unknown) => boolean };
+  const { isGrpcError } = sdkErrors;
   const resolvers: Record<string, Resolver> = {};
   for (const key of Object.keys(props)) {
     if (key === "id" || key === "urn") continue;
