@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { diffPlans, type PlanJsonResource } from "../cli/diff";
@@ -165,7 +165,38 @@ async function measureLocality(base: PlanJsonResource[] | undefined): Promise<Lo
 
 const shortUrn = (urn: string) => urn.split("::").pop() ?? urn;
 
-function render(scale: ScaleRow[], locality: LocalityRow[], gateway: GatewayFigures | undefined, gatewayError: string | undefined, checks: Check[]): string {
+const resultsFile = join(repo, "bench", "results.md");
+const gatewayHeading = "## The real gateway on Docker";
+
+/**
+ * With --no-gateway, the gateway figures of the previous results.md (its section, and the
+ * day it was written) are kept, marked as such, rather than replaced by "not measured".
+ */
+function previousGatewaySection(): string | undefined {
+  let previous: string;
+  try {
+    previous = readFileSync(resultsFile, "utf8");
+  } catch {
+    return undefined;
+  }
+  const start = previous.indexOf(`${gatewayHeading}\n`);
+  const end = previous.indexOf("\n## Checks", start);
+  if (start === -1 || end === -1) return undefined;
+  const body = previous.slice(start + gatewayHeading.length, end).trim();
+  if (body === "" || body.startsWith("Not measured")) return undefined;
+  const written = /^Written by `npm run bench` on (\d{4}-\d{2}-\d{2})/m.exec(previous)?.[1];
+  const kept = /^Kept from the run of \d{4}-\d{2}-\d{2}[^\n]*\n+/;
+  return `Kept from the run of ${written ?? "an earlier day"} (this run had \`--no-gateway\`).\n\n${body.replace(kept, "")}`;
+}
+
+function render(
+  scale: ScaleRow[],
+  locality: LocalityRow[],
+  gateway: GatewayFigures | undefined,
+  gatewayError: string | undefined,
+  keptGateway: string | undefined,
+  checks: Check[],
+): string {
   const lines: string[] = [
     "# clawfleet benchmark",
     "",
@@ -203,8 +234,10 @@ function render(scale: ScaleRow[], locality: LocalityRow[], gateway: GatewayFigu
       "",
     );
   }
-  lines.push("## The real gateway on Docker", "");
-  if (gateway === undefined) {
+  lines.push(gatewayHeading, "");
+  if (gateway === undefined && keptGateway !== undefined && gatewayError === undefined) {
+    lines.push(keptGateway, "");
+  } else if (gateway === undefined) {
     lines.push(gatewayError === undefined ? "Not measured (`--no-gateway`)." : `Not measured: ${gatewayError}`, "");
   } else {
     const perGateway = gateway.rssMb.median;
@@ -303,8 +336,9 @@ async function measureAll(): Promise<number> {
     ok: parseLarge.seconds / parseSmall.seconds <= 6 && parseLarge.seconds < 10,
   });
   if (withGateway) checks.push({ what: "gateway measurements ran", ok: gateway !== undefined });
-  const results = await formatted(render(scale, locality, gateway, gatewayError, checks));
-  writeFileSync(join(repo, "bench", "results.md"), results);
+  const keptGateway = withGateway ? undefined : previousGatewaySection();
+  const results = await formatted(render(scale, locality, gateway, gatewayError, keptGateway, checks));
+  writeFileSync(resultsFile, results);
   process.stdout.write(results);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; wrote bench/results.md`);
   return checks.every((c) => c.ok) ? 0 : 1;

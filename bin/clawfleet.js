@@ -83,6 +83,62 @@ function buildBundle() {
   }
 }
 
+/**
+ * Parts of @pulumi/pulumi that the CLI never runs but the SDK loads up front: the Automation
+ * API (npm's arborist, sigstore, tar) and function serialization (TypeScript's compiler, 9 MB
+ * of source) were a second of every start. Each is loaded when first used instead: a module
+ * is a stand-in until a property of it is read, and an export named here (one the SDK copies
+ * at load time) is a function that loads the module when called.
+ */
+const deferredSdkModules = {
+  "automation/index.js": [],
+  "typescript-shim.js": [],
+  "runtime/closure/codePaths.js": ["computeCodePaths"],
+};
+
+/** Defers them while `load` runs (the CLI's modules, and the SDK with them, load at its start). */
+function withUnusedSdkModulesDeferred(load) {
+  const Module = require("node:module");
+  const original = Module._load;
+  try {
+    deferUnusedSdkModules(Module);
+    return load();
+  } finally {
+    Module._load = original;
+  }
+}
+
+function deferUnusedSdkModules(Module) {
+  let sdk;
+  try {
+    sdk = path.dirname(require.resolve("@pulumi/pulumi", { paths: [root] }));
+  } catch {
+    return;
+  }
+  const deferred = new Map(Object.entries(deferredSdkModules).map(([file, functions]) => [path.join(sdk, file), functions]));
+  const load = Module._load;
+  Module._load = function (request, parent, isMain) {
+    const file = parent?.filename?.startsWith(sdk) ? Module._resolveFilename(request, parent, isMain) : undefined;
+    const functions = file === undefined ? undefined : deferred.get(file);
+    if (functions === undefined || Module._cache[file] !== undefined) return load.apply(this, arguments);
+    let real;
+    const loaded = () => (real ??= load.call(Module, request, parent, isMain));
+    const stubs = new Map(functions.map((name) => [name, (...args) => loaded()[name](...args)]));
+    return new Proxy(
+      {},
+      {
+        get: (_, key) => (real === undefined && key === "__esModule" ? true : real === undefined && stubs.has(key) ? stubs.get(key) : loaded()[key]),
+        has: (_, key) => key in loaded(),
+        ownKeys: () => Reflect.ownKeys(loaded()),
+        getOwnPropertyDescriptor: (_, key) => {
+          const descriptor = Reflect.getOwnPropertyDescriptor(loaded(), key);
+          return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+        },
+      },
+    );
+  };
+}
+
 function loadCli() {
   let bundle;
   try {
@@ -90,9 +146,9 @@ function loadCli() {
   } catch {
     bundle = undefined;
   }
-  if (bundle !== undefined) return require(bundle);
+  if (bundle !== undefined) return withUnusedSdkModulesDeferred(() => require(bundle));
   require("tsx/cjs/api").register();
-  return require("../cli/main.ts");
+  return withUnusedSdkModulesDeferred(() => require("../cli/main.ts"));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { dirname } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
@@ -64,15 +65,23 @@ function mapSecrets(value: unknown, onSecret: (inner: unknown) => unknown): unkn
   if (isSecretEnvelope(value)) return onSecret(value.value);
   if (Array.isArray(value)) return value.map((item) => mapSecrets(item, onSecret));
   if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapSecrets(item, onSecret)]));
+    const mapped: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = mapSecrets((value as Record<string, unknown>)[key], onSecret);
+      // An own `__proto__` key stays a key, as Object.fromEntries keeps it.
+      if (key === "__proto__") Object.defineProperty(mapped, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else mapped[key] = item;
+    }
+    return mapped;
   }
   return value;
 }
 
 function holdsSecret(value: unknown): boolean {
-  let found = false;
-  mapSecrets(value, () => (found = true));
-  return found;
+  if (isSecretEnvelope(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(holdsSecret);
+  return false;
 }
 
 /** A stand-in random value: deterministic per stack, resource and keepers, and easy to find in a scan. */
@@ -125,10 +134,16 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   // read instead, they no longer dominate the heap (see lazyTransferProperties).
   const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
   const transferProperties = rpc.transferProperties;
+  // Each registration passes its inputs, and the mock monitor its answer, through a protobuf
+  // Struct: a message per value, built and read back in the same process. A Struct that
+  // keeps the plain values gives the readers the same objects for far less (see PlainStruct).
+  const struct = protobufStruct();
+  const structFromJavaScript = struct.fromJavaScript;
   Error.stackTraceLimit = 0;
   resourceClass.callsites = () => [];
   debuggable.debuggablePromise = (promise) => promise;
   rpc.transferProperties = lazyTransferProperties;
+  struct.fromJavaScript = plainStructOf(struct, structFromJavaScript);
 
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
@@ -144,6 +159,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
         if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
         const inputs = args.inputs as Record<string, unknown>;
         const secretOutputs = request.getAdditionalsecretoutputsList();
+        let revealed: Record<string, unknown> | undefined;
         const record: PlannedResource = {
           urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${args.name}`,
           type: args.type,
@@ -152,7 +168,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
           custom: args.custom ?? true,
           inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
           secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
-          revealedInputs: mapSecrets(inputs, (inner) => inner) as Record<string, unknown>,
+          // Read by code that applies a plan, never by plan itself: made when first read.
+          get revealedInputs() {
+            revealed ??= mapSecrets(inputs, (inner) => inner) as Record<string, unknown>;
+            return revealed;
+          },
           options: {
             dependsOn: request.getDependenciesList(),
             propertyDependencies: propertyDependenciesOf(request),
@@ -201,6 +221,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     resourceClass.callsites = callsites;
     debuggable.debuggablePromise = debuggablePromise;
     rpc.transferProperties = transferProperties;
+    struct.fromJavaScript = structFromJavaScript;
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
@@ -214,6 +235,8 @@ function propertyDependenciesOf(request: RegisterRequest): Record<string, string
   return dependencies;
 }
 
+const sdkErrors = require("@pulumi/pulumi/errors") as { isGrpcError: (error: unknown) => boolean };
+
 type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: pulumi.Resource[], error?: Error) => void;
 type TransferProperties = (onto: Record<string, unknown>, label: string, props: Record<string, unknown>) => Record<string, Resolver>;
 
@@ -225,7 +248,7 @@ type TransferProperties = (onto: Record<string, unknown>, label: string, props: 
  * and a gRPC error settles nothing.
  */
 const lazyTransferProperties: TransferProperties = (onto, label, props) => {
-  const { isGrpcError } = require("@pulumi/pulumi/errors") as { isGrpcError: (error: unknown) => boolean };
+  const { isGrpcError } = sdkErrors;
   const resolvers: Record<string, Resolver> = {};
   for (const key of Object.keys(props)) {
     if (key === "id" || key === "urn") continue;
@@ -269,6 +292,81 @@ const lazyTransferProperties: TransferProperties = (onto, label, props) => {
   }
   return resolvers;
 };
+
+interface StructMessage {
+  toJavaScript(): Record<string, unknown>;
+  getFieldsMap(): unknown;
+}
+interface StructClass {
+  new (): StructMessage;
+  fromJavaScript(value: Record<string, unknown>): StructMessage;
+}
+
+/** The protobuf Struct class the SDK and its mock monitor use (google-protobuf, as @pulumi/pulumi resolves it). */
+function protobufStruct(): StructClass {
+  const sdk = dirname(require.resolve("@pulumi/pulumi"));
+  return (require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [sdk] })) as { Struct: StructClass }).Struct;
+}
+
+/**
+ * Struct.fromJavaScript and toJavaScript (google-protobuf's struct_pb.js), rule by rule,
+ * over plain values instead of a message per value. As there: only strings, numbers,
+ * booleans, null, arrays and objects (each enumerable key, inherited too) are values, anything
+ * else is "Unexpected struct type."; the values are taken when the Struct is made; each read
+ * gives new objects whose keys come in sorted order (jspb.Map sorts them); a `__proto__` key is
+ * dropped (the map's plain-object store loses it). It is a Struct, so a request holds it as
+ * one; a reader of its fields map gets the real message.
+ */
+function plainStructOf(struct: StructClass, fromJavaScript: StructClass["fromJavaScript"]): StructClass["fromJavaScript"] {
+  class PlainStruct extends struct {
+    readonly #fields: Record<string, unknown>;
+    #message: StructMessage | undefined;
+    constructor(fields: Record<string, unknown>) {
+      super();
+      this.#fields = fields;
+    }
+    override toJavaScript(): Record<string, unknown> {
+      return copyPlain(this.#fields) as Record<string, unknown>;
+    }
+    override getFieldsMap(): unknown {
+      this.#message ??= fromJavaScript(this.toJavaScript());
+      return this.#message.getFieldsMap();
+    }
+  }
+  return (value) => new PlainStruct(structFields(value));
+}
+
+function structValue(value: unknown): unknown {
+  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  if (Array.isArray(value)) {
+    const items: unknown[] = [];
+    for (let index = 0; index < value.length; index += 1) items.push(structValue(value[index]));
+    return items;
+  }
+  if (typeof value === "object") return structFields(value as Record<string, unknown>);
+  throw new Error("Unexpected struct type.");
+}
+
+function structFields(value: Record<string, unknown>): Record<string, unknown> {
+  const converted = new Map<string, unknown>();
+  for (const key in value) converted.set(key, structValue(value[key]));
+  const fields: Record<string, unknown> = {};
+  for (const key of [...converted.keys()].sort()) {
+    if (key !== "__proto__") fields[key] = converted.get(key);
+  }
+  return fields;
+}
+
+/** A copy of plain values (as structFields keeps them), keys in the same order. */
+function copyPlain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyPlain);
+  if (typeof value === "object" && value !== null) {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) copy[key] = copyPlain((value as Record<string, unknown>)[key]);
+    return copy;
+  }
+  return value;
+}
 
 /** The URN type part: parent types joined with `$`, as the engine builds it. */
 function qualifiedType(request: RegisterRequest): string {

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Docum
 import { z } from "zod";
 import { DeclarationError, joinPath, type Problem } from "./errors";
 import { checkSharedMachines } from "./machines";
+import { readPlainYaml } from "./plain-yaml";
 import { allocatePorts, type HostPorts } from "./ports";
 import {
   compareIds,
@@ -97,6 +98,20 @@ export function readStackFile(file: string, text: string): RawDeclaration {
   if (text.length > maxStackFileBytes) {
     throw new DeclarationError(file, [{ path: "", message: `is larger than ${maxStackFileBytes / 1048576} MB; split the fleet into stacks` }]);
   }
+  // Most files are plain YAML, which a simpler reader takes in a fraction of the time; it leaves anything else to the full parse.
+  const root = readPlainYaml(text, maxDepth) ?? readYamlDocument(file, text);
+  if (!isRecord(root) || !isRecord(root["config"])) {
+    throw new DeclarationError(file, [{ path: "", message: "has no config: map; a stack file starts with config: and keys such as clawfleet:hosts" }]);
+  }
+  const raw: RawDeclaration = {};
+  for (const [key, value] of Object.entries(root["config"])) {
+    if (key.startsWith(`${namespace}:`)) setOwn(raw, key.slice(namespace.length + 1), value);
+  }
+  return raw;
+}
+
+/** The full YAML parse of a stack file, with every problem it finds (readStackFile uses it when readPlainYaml declines). */
+export function readYamlDocument(file: string, text: string): unknown {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below with one lookup per key (the parser's own check compares each key with all others).
   const document = parseDocument(text, { uniqueKeys: false, prettyErrors: false, lineCounter });
@@ -114,14 +129,7 @@ export function readStackFile(file: string, text: string): RawDeclaration {
   const context: PlainContext = { file, document, text, lineCounter, aliases: 0, problems: [] };
   const root: unknown = document.contents === null ? null : toPlain(document.contents as YamlNode, context, [], 0);
   if (context.problems.length > 0) throw new DeclarationError(file, context.problems);
-  if (!isRecord(root) || !isRecord(root["config"])) {
-    throw new DeclarationError(file, [{ path: "", message: "has no config: map; a stack file starts with config: and keys such as clawfleet:hosts" }]);
-  }
-  const raw: RawDeclaration = {};
-  for (const [key, value] of Object.entries(root["config"])) {
-    if (key.startsWith(`${namespace}:`)) setOwn(raw, key.slice(namespace.length + 1), value);
-  }
-  return raw;
+  return root;
 }
 
 /** The parser's messages, where they speak of its own internals, in the user's terms. */
