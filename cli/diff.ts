@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { inPlaceContainerFields } from "../names";
-import { DeclarationError } from "../stacks/errors";
-import { readStackFileText } from "../stacks/load";
+import { DeclarationError } from "../declaration/errors";
+import { readStackFileText } from "../declaration/load";
 import { stackNameOf, stackNameProblem } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */

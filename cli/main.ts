@@ -1,4 +1,4 @@
-import { DeclarationError } from "../stacks/errors";
+import { DeclarationError } from "../declaration/errors";
 import { diffStackFiles, ReportedError } from "./diff";
 import { opsUsage, opsVerbs, runOps } from "./ops/main";
 import { planStackFile } from "./plan";

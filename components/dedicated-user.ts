@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DedicatedTenant, Host } from "../stacks/schema";
+import type { DedicatedTenant, Host } from "../declaration/schema";
 import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderMoveState } from "./render/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host, SharedTenant } from "../stacks/schema";
+import type { Host, SharedTenant } from "../declaration/schema";
 import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderPreflight } from "./render/upgrade";
 import { hostCommandRunner } from "./host-command";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { SharedTenant } from "../stacks/schema";
+import type { SharedTenant } from "../declaration/schema";
 import { tenantStateDir, type GatewayResources, type GatewayPlacement } from "./gateway";
 import { renderEnsureStateDir } from "./render/commands";
 import { gateway } from "./render/config";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { PurgedTenant } from "../stacks/schema";
+import type { PurgedTenant } from "../declaration/schema";
 import { dedicatedContainerName } from "./dedicated-user";
 import { tenantStateDir, type GatewayPlacement } from "./gateway";
 import { renderPurge } from "./render/commands";

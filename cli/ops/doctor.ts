@@ -1,6 +1,6 @@
 import { shellQuote } from "../../components/render/commands";
 import { gateway } from "../../components/render/config";
-import type { Fleet, Host } from "../../stacks/schema";
+import type { Fleet, Host } from "../../declaration/schema";
 import { unreachableError, type HostRunner } from "./host-shell";
 import type { TenantTarget } from "./targets";
 

@@ -3,8 +3,8 @@ import { dedicatedContainerName } from "../../components/dedicated-user";
 import { tenantStateDir } from "../../components/gateway";
 import { sharedContainerName } from "../../components/gateway-host";
 import { modelKeyEnv } from "../../components/render/config";
-import { parseFleet, readStackFile } from "../../stacks/load";
-import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../stacks/schema";
+import { parseFleet, readStackFile } from "../../declaration/load";
+import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../declaration/schema";
 import { OpsError } from "./errors";
 
 /** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */

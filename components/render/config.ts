@@ -1,4 +1,12 @@
-import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type DedicatedTenant, type Host, type SharedTenant } from "../../stacks/schema";
+import {
+  channelCredentials,
+  compareIds,
+  type ChannelName,
+  type ChannelsDecl,
+  type DedicatedTenant,
+  type Host,
+  type SharedTenant,
+} from "../../declaration/schema";
 
 /** Facts about the gateway inside its container; one place for each. */
 export const gateway = {

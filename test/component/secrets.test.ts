@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanJsonResource } from "../../cli/diff";
 import { mockRandomValue, runUnderMocks, type PlannedResource } from "../../cli/mock-run";
 import { renderPlanJson, renderPlanTree } from "../../cli/plan-output";
-import { DeclarationError } from "../../stacks/errors";
-import { parseFleet } from "../../stacks/load";
+import { DeclarationError } from "../../declaration/errors";
+import { parseFleet } from "../../declaration/load";
 
 // The program as `pulumi up` runs it: structured config decrypted by the engine, keys marked secret.
 const modelKey = "sk-ant-api03-MODELKEYVALUE0000000000000000";

@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { DeclarationError } from "../../stacks/errors";
-import { maxStackFileBytes, parseFleet, readStackFile, readStackFileText, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../stacks/load";
-import type { DedicatedTenant, SharedTenant } from "../../stacks/schema";
-import { SecretValue } from "../../stacks/secret";
+import { DeclarationError } from "../../declaration/errors";
+import { maxStackFileBytes, parseFleet, readStackFile, readStackFileText, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../declaration/load";
+import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
+import { SecretValue } from "../../declaration/secret";
 
 const file = "stacks/Pulumi.test.yaml";
 const devFile = join(__dirname, "../../stacks/Pulumi.dev.yaml");
