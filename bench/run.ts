@@ -253,7 +253,8 @@ async function main(): Promise<number> {
 
 /** Reading and checking a stack file of `count` tenants on 100 hosts (no program run): it must grow linearly. */
 function measureParse(count: number): { count: number; seconds: number } {
-  const { readStackFile, parseFleet } = require("../declaration/load") as typeof import("../declaration/load");
+  const { readStackFile } = require("../declaration/stack-file") as typeof import("../declaration/stack-file");
+  const { parseFleet } = require("../declaration/parse") as typeof import("../declaration/parse");
   const text = stackYaml({ dedicated: count });
   const started = performance.now();
   try {

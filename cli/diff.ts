@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { inPlaceContainerFields } from "../names";
 import { DeclarationError } from "../declaration/errors";
-import { readStackFileText } from "../declaration/load";
+import { readStackFileText } from "../declaration/stack-file";
 import { stackNameOf, stackNameProblem } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */

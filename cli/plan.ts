@@ -1,6 +1,8 @@
 import { basename } from "node:path";
 import { DeclarationError, type Problem } from "../declaration/errors";
-import { namespace, parseFleet, readStackFile, readStackFileText, type RawDeclaration } from "../declaration/load";
+import { parseFleet } from "../declaration/parse";
+import { namespace, type RawDeclaration } from "../declaration/raw";
+import { readStackFile, readStackFileText } from "../declaration/stack-file";
 import { SecretValue } from "../declaration/secret";
 import { runUnderMocks, type PlannedResource } from "./mock-run";
 

@@ -3,7 +3,8 @@ import { dedicatedContainerName } from "../../components/dedicated-user";
 import { tenantStateDir } from "../../components/gateway";
 import { sharedContainerName } from "../../components/gateway-host";
 import { modelKeyEnv } from "../../components/render/config";
-import { parseFleet, readStackFile } from "../../declaration/load";
+import { parseFleet } from "../../declaration/parse";
+import { readStackFile } from "../../declaration/stack-file";
 import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../declaration/schema";
 import { OpsError } from "./errors";
 

@@ -5,7 +5,7 @@ import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanJsonResource } 
 import { mockRandomValue, runUnderMocks, type PlannedResource } from "../../cli/mock-run";
 import { renderPlanJson, renderPlanTree } from "../../cli/plan-output";
 import { DeclarationError } from "../../declaration/errors";
-import { parseFleet } from "../../declaration/load";
+import { parseFleet } from "../../declaration/parse";
 
 // The program as `pulumi up` runs it: structured config decrypted by the engine, keys marked secret.
 const modelKey = "sk-ant-api03-MODELKEYVALUE0000000000000000";

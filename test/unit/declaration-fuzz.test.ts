@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { DeclarationError } from "../../declaration/errors";
-import { parseFleet, readStackFile, type RawDeclaration } from "../../declaration/load";
+import { parseFleet } from "../../declaration/parse";
+import { type RawDeclaration } from "../../declaration/raw";
+import { readStackFile } from "../../declaration/stack-file";
 import { SecretValue } from "../../declaration/secret";
 
 /**

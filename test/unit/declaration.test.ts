@@ -4,7 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DeclarationError } from "../../declaration/errors";
-import { maxStackFileBytes, parseFleet, readStackFile, readStackFileText, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../declaration/load";
+import { parseFleet } from "../../declaration/parse";
+import { secretPaths, wrapSecretPaths } from "../../declaration/pulumi-config";
+import { type RawDeclaration } from "../../declaration/raw";
+import { maxStackFileBytes, readStackFile, readStackFileText } from "../../declaration/stack-file";
 import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
 import { SecretValue } from "../../declaration/secret";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { DeclarationError } from "../../declaration/errors";
-import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../declaration/load";
+import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../declaration/pulumi-config";
 import { SecretValue } from "../../declaration/secret";
 
 // Config is process-wide runtime state, so these cases live in their own file (node --test runs one process per file).
