@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { inPlaceContainerFields } from "../names";
+import { childRole, componentType, inPlaceContainerFields, replacementPauseSeconds, reservedLabelPrefix, resourceType } from "../names";
 import { DeclarationError } from "../declaration/errors";
 import { readStackFileText } from "../declaration/stack-file";
 import { stackNameOf, stackNameProblem } from "./plan";
@@ -45,12 +45,11 @@ export interface FleetDiff {
   readonly hosts: HostChange[];
 }
 
-const containerType = "docker:index/container:Container";
 const componentTypes: Record<string, string> = {
-  "clawfleet:index:GatewayHost": "host",
-  "clawfleet:index:DedicatedUser": "dedicated",
-  "clawfleet:index:SharedBinding": "shared",
-  "clawfleet:index:TenantPurge": "purge",
+  [componentType.gatewayHost]: "host",
+  [componentType.dedicatedUser]: "dedicated",
+  [componentType.sharedBinding]: "shared",
+  [componentType.tenantPurge]: "purge",
 };
 
 interface Group {
@@ -126,20 +125,20 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       fields.add(`${role} ${old === undefined ? "added" : "removed"}`);
       continue;
     }
-    if (role.endsWith("config")) {
+    if (role.endsWith(childRole.config)) {
       for (const path of changedPaths(parseJson(old.inputs["stdin"]), parseJson(neu.inputs["stdin"]))) fields.add(`config ${path}`);
       for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
       continue;
     }
     // The network follows the container's host; the port claim, the health gate and the pre-upgrade backup follow
     // the port, the container and the image.
-    if (role.endsWith("network") || role.endsWith("claim") || role.endsWith("ready") || role.endsWith("backup")) continue;
+    if ([childRole.network, childRole.claim, childRole.ready, childRole.backup].some((r) => role.endsWith(r))) continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
-    if (role === "preflight") {
+    if (role === childRole.preflight) {
       if (paths.length > 0) fields.add("image preflight");
       continue;
     }
-    if (old.type === containerType) {
+    if (old.type === resourceType.container) {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
       for (const path of paths) fields.add(containerFieldNames[path.split(".")[0] ?? ""] ?? `container ${path}`);
@@ -147,7 +146,7 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       if (paths.some((p) => !inPlaceContainerFields.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
       continue;
     }
-    if (role.endsWith("token")) {
+    if (role.endsWith(childRole.token)) {
       // A new token reaches the container through its (secret) environment: it restarts.
       if (paths.some((p) => p.startsWith("keepers"))) {
         fields.add("token rotation");
@@ -158,8 +157,8 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
     // Serve and limit commands follow the port and the container; name the role, not the script.
     if (paths.length > 0)
       fields.add(
-        role.endsWith("serve") || role.endsWith("limits") || role.endsWith("prepare")
-          ? role.replace(/^shared-/, "shared ")
+        [childRole.serve, childRole.limits, childRole.prepare].some((r) => role.endsWith(r))
+          ? role.replace(new RegExp(`^${childRole.shared}-`), `${childRole.shared} `)
           : paths.map((p) => `${role} ${p}`).join(", "),
       );
   }
@@ -170,7 +169,7 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
 function withoutOwnLabels(inputs: Record<string, unknown>): Record<string, unknown> {
   const labels = inputs["labels"];
   if (!Array.isArray(labels)) return inputs;
-  return { ...inputs, labels: (labels as { label: string }[]).filter((l) => !l.label.startsWith("clawfleet.")) };
+  return { ...inputs, labels: (labels as { label: string }[]).filter((l) => !l.label.startsWith(reservedLabelPrefix)) };
 }
 
 /** A provider reference without its stack, so two stack files of one fleet compare. */
@@ -187,7 +186,7 @@ function hostOf(group: Group): string {
 }
 
 function stateDirOf(group: Group): string | undefined {
-  const state = group.children.get("state") ?? group.children.get("workspace");
+  const state = group.children.get(childRole.state) ?? group.children.get(childRole.workspace);
   const create = typeof state?.inputs["create"] === "string" ? state.inputs["create"] : "";
   return /mkdir -p '([^']+)'/.exec(create)?.[1];
 }
@@ -196,7 +195,7 @@ function stateDirOf(group: Group): string | undefined {
 function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group>): Map<string, string[]> {
   const changes = new Map<string, string[]>();
   const sharedConfig = (groups: Map<string, Group>, host: string): Record<string, unknown> | undefined =>
-    parseJson(groups.get(`host:${host}`)?.children.get("shared-config")?.inputs["stdin"]) as Record<string, unknown> | undefined;
+    parseJson(groups.get(`host:${host}`)?.children.get(`${childRole.shared}-${childRole.config}`)?.inputs["stdin"]) as Record<string, unknown> | undefined;
   for (const [key, group] of after) {
     if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;
     const id = group.component.name;
@@ -250,7 +249,9 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
         });
       else {
         const { fields, replaced } = compareChildren(old, neu);
-        const warnings = replaced ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about 15 s)`] : [];
+        const warnings = replaced
+          ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about ${replacementPauseSeconds} s)`]
+          : [];
         if (fields.includes("image preflight"))
           warnings.push(
             `host ${id}: a new image: it first runs on a copy of one gateway's state and must become healthy, or no gateway changes; each gateway's state is backed up right before its container is replaced; the canary (first dedicated tenant by id) goes first`,
@@ -288,12 +289,12 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       const newHost = hostOf(neu);
       if (oldHost !== newHost) {
         warnings.push(
-          neu.children.has("move")
+          neu.children.has(childRole.move)
             ? `${id}: moves from host ${oldHost} to ${newHost}; the old gateway stops and its state is copied to ${newHost} before the new one starts (the copy on ${oldHost} is renamed aside and kept)`
             : `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: add movedFrom: ${oldHost} to copy it (README, Operations)`,
         );
       }
-      if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
+      if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about ${replacementPauseSeconds} s; state is kept)`);
       if (fields.includes("token rotation"))
         warnings.push(`${id}: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)`);
       tenants.push({ id, effect: replaced ? "replaced" : "changed", tier: tierOf(neu), host: newHost, fields, warnings });

@@ -1,3 +1,4 @@
+import { componentType, resourceType } from "../names";
 import type { PlannedResource } from "./mock-run";
 import type { Plan } from "./plan";
 
@@ -8,9 +9,9 @@ export function renderPlanJson(plan: Plan): string {
 }
 
 const shortTypes: Record<string, string> = {
-  "clawfleet:index:GatewayHost": "host",
-  "clawfleet:index:DedicatedUser": "dedicated tenant",
-  "clawfleet:index:SharedBinding": "shared tenant",
+  [componentType.gatewayHost]: "host",
+  [componentType.dedicatedUser]: "dedicated tenant",
+  [componentType.sharedBinding]: "shared tenant",
 };
 
 /** `docker:index/container:Container` -> `docker:Container`; providers stay as they are. */
@@ -28,15 +29,15 @@ function shortType(type: string): string {
 function summary(resource: PlannedResource): string {
   const inputs = resource.inputs;
   const notes: string[] = [];
-  if (resource.type === "docker:index/container:Container") {
+  if (resource.type === resourceType.container) {
     const ports = inputs["ports"] as { external?: number; ip?: string }[] | undefined;
     const port = ports?.[0];
     notes.push(`image ${String(inputs["image"])}`);
     if (port !== undefined) notes.push(`on ${port.ip ?? "0.0.0.0"}:${port.external ?? "?"}`);
     notes.push(`${String(inputs["memory"])} MB`);
   }
-  if (resource.type === "pulumi:providers:docker") notes.push(String(inputs["host"]));
-  if (resource.type === "docker:index/network:Network") notes.push(String(inputs["name"]));
+  if (resource.type === resourceType.dockerProvider) notes.push(String(inputs["host"]));
+  if (resource.type === resourceType.network) notes.push(String(inputs["name"]));
   if (resource.type.startsWith("command:")) {
     const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
     const tail =

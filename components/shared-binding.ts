@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedTenant } from "../declaration/schema";
-import { tenantStateDir, type GatewayResources, type GatewayPlacement } from "./gateway";
+import type { GatewayResources, GatewayPlacement } from "./gateway";
+import { childName, childRole, componentType, tenantStateDir } from "../names";
 import { renderEnsureStateDir } from "./render/commands";
 import { gateway } from "./render/config";
 
@@ -29,10 +30,10 @@ export class SharedBinding extends pulumi.ComponentResource {
   readonly tailnetUrl: string | undefined;
 
   constructor(name: string, args: SharedBindingArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:SharedBinding", name, { host: args.placement.hostId, tier: "shared" }, opts);
+    super(componentType.sharedBinding, name, { host: args.placement.hostId, tier: "shared" }, opts);
     const { tenant, placement, sharedGateway } = args;
     placement.run(
-      `${name}-workspace`,
+      childName(name, childRole.workspace),
       { create: renderEnsureStateDir({ dir: tenantStateDir(args.stateRoot, "shared", tenant.id), uid: gateway.uid }) },
       { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
     );

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PurgedTenant } from "../declaration/schema";
-import { dedicatedContainerName } from "./dedicated-user";
-import { tenantStateDir, type GatewayPlacement } from "./gateway";
+import type { GatewayPlacement } from "./gateway";
+import { childName, childRole, componentType, dedicatedContainerName, tenantStateDir } from "../names";
 import { renderPurge } from "./render/commands";
 
 export interface TenantPurgeArgs {
@@ -18,10 +18,10 @@ export interface TenantPurgeArgs {
  */
 export class TenantPurge extends pulumi.ComponentResource {
   constructor(name: string, args: TenantPurgeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:TenantPurge", name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
+    super(componentType.tenantPurge, name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
     const { tenant } = args;
     args.placement.run(
-      `${name}-purge`,
+      childName(name, childRole.purge),
       {
         create: renderPurge({
           dir: tenantStateDir(args.stateRoot, tenant.tier, tenant.id),

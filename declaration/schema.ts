@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dockerCpus } from "../names";
+import { dockerCpus, reservedLabelPrefix } from "../names";
 import { systemDirectoryProblem } from "./machines";
 import { SecretValue, looksLikeCredential } from "./secret";
 
@@ -83,8 +83,6 @@ const memoryMb = z
   .min(512, "must be at least 512 (the gateway needs about 700 MB of memory)")
   .max(maxMemoryMb, `must be at most ${maxMemoryMb} (1 TiB); the value is in megabytes, such as 1536`);
 
-/** Labels clawfleet sets on every container; a tenant's labels may not replace them. */
-export const reservedLabelPrefix = "clawfleet.";
 const labelKey = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
 const labels = z.record(
   z

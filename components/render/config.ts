@@ -1,3 +1,4 @@
+import { stateLayout } from "../../names";
 import {
   channelCredentials,
   compareIds,
@@ -122,7 +123,7 @@ export function renderPreflightConfig(): GatewayConfig {
 
 /** Workspace of a shared tenant's agent, inside the shared gateway's state directory. */
 export function sharedWorkspace(tenantId: string): string {
-  return `${gateway.stateDir}/workspaces/${tenantId}`;
+  return `${gateway.stateDir}/${stateLayout.workspaces}/${tenantId}`;
 }
 
 /**
