@@ -30,18 +30,21 @@ function expected(what: string): (issue: { input?: unknown }) => string {
   };
 }
 
-const secretField = z.unknown().transform((value, ctx): SecretValue => {
-  if (value instanceof SecretValue) return value;
-  if (typeof value === "string") {
-    ctx.addIssue({
-      code: "custom",
-      message: `is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>`,
-    });
-  } else {
-    ctx.addIssue({ code: "custom", message: `must be a secret set with: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>` });
-  }
-  return z.NEVER;
-});
+const secretField = z
+  .unknown()
+  .transform((value, ctx): SecretValue => {
+    if (value instanceof SecretValue) return value;
+    if (typeof value === "string") {
+      ctx.addIssue({
+        code: "custom",
+        message: `is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>`,
+      });
+    } else {
+      ctx.addIssue({ code: "custom", message: `must be a secret set with: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>` });
+    }
+    return z.NEVER;
+  })
+  .meta({ type: "secret" });
 
 const port = z
   .number({ error: expected("a port number (an integer from 1024 to 65535)") })
@@ -108,110 +111,123 @@ export const channelCredentials = {
 } as const;
 export type ChannelName = keyof typeof channelCredentials;
 
-const channel = z.strictObject({
-  /** Who may start a direct conversation. Default: pairing (each new user is approved once). */
-  dmPolicy: dmPolicy.default("pairing"),
-  /** Which groups the bot answers in. Default: allowlist. */
-  groupPolicy: z.enum(["open", "disabled", "allowlist"], { error: "must be one of open, disabled, allowlist" }).default("allowlist"),
-  /** Users allowed in addition to those approved at run time (run-time approvals are kept). */
-  allowFrom: allowFrom.optional(),
-  /** The channel's bot credential, from secure config. */
-  token: secretField.optional(),
-});
+const channel = z
+  .strictObject({
+    dmPolicy: dmPolicy.default("pairing").meta({ description: "who may start a direct conversation (pairing: each new user is approved once)" }),
+    groupPolicy: z
+      .enum(["open", "disabled", "allowlist"], { error: "must be one of open, disabled, allowlist" })
+      .default("allowlist")
+      .meta({ description: "which groups the bot answers in" }),
+    allowFrom: allowFrom.optional().meta({ description: "users allowed besides those approved at run time (run-time approvals are kept)" }),
+    token: secretField.optional().meta({ description: "the channel's bot credential, from secure config" }),
+  })
+  .meta({ description: "a chat channel of the gateway" });
 const channels = z.strictObject({ telegram: channel.optional(), discord: channel.optional(), slack: channel.optional() });
+const modelKeys = z
+  .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField)
+  .optional()
+  .meta({ description: "model provider API keys (`anthropic: { secure: ... }`), passed as `<PROVIDER>_API_KEY`" });
 
 const hostKeyRule =
   "the host's SSH public key as <type> <base64>, such as ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...; print it on the host with: cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub";
 
 const ssh = z.strictObject({
-  /** Host name or address the program reaches over SSH (usually the tailnet name). */
-  host: dnsName,
-  /** SSH user; needs to be root or have password-less sudo. Default: root. */
+  host: dnsName.meta({ type: "host name", description: "the name or address the program reaches over SSH (usually the tailnet name)" }),
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name such as deploy")
-    .default("root"),
-  /** SSH port. Default: 22. */
-  port: z.number().int().min(1).max(65535).default(22),
-  /** Private key for the command connection, from secure config. */
-  privateKey: secretField.optional(),
-  /**
-   * The host's SSH public key, `<type> <base64>`: every connection (Docker, commands, state moves)
-   * checks the host against it and refuses any other.
-   */
+    .default("root")
+    .meta({ description: "root, or a user in the docker group with password-less sudo" }),
+  port: z.number().int().min(1).max(65535).default(22).meta({ description: "the SSH port" }),
+  privateKey: secretField.optional().meta({ default: "the ssh-agent", description: "private key for the command connections, from secure config" }),
   hostKey: z
     .string({ error: expected(hostKeyRule) })
-    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{32,}={0,2}$/, `must be ${hostKeyRule}`),
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{32,}={0,2}$/, `must be ${hostKeyRule}`)
+    .meta({
+      description:
+        "the host's SSH public key, `<type> <base64>` (`cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub`); every connection (Docker, commands, state moves) refuses any other",
+    }),
 });
 
 export const hostSchema = z.strictObject({
-  /** Omit to run on this machine (local Docker socket, local shell). */
-  ssh: ssh.optional(),
-  /** Root of all tenant state on the host: `<stateRoot>/users/<id>`, `<stateRoot>/shared`. */
-  stateRoot,
-  /** Host ports for dedicated gateways, inclusive. */
+  ssh: ssh
+    .optional()
+    .meta({ default: "this machine", description: "how to reach the host; omit it to run on this machine (local Docker socket, local shell)" }),
+  stateRoot: stateRoot.meta({
+    type: "absolute path",
+    description: "root of all gateway state on the host, created 0700: `<stateRoot>/users/<id>`, `<stateRoot>/shared`, `<stateRoot>/backups`",
+  }),
   ports: z
-    .strictObject({ from: port, to: port })
-    .refine((r) => r.from <= r.to, { message: "must not be less than from; the range is inclusive, such as { from: 18100, to: 18999 }", path: ["to"] }),
-  /** The shared-tier gateway on this host. */
+    .strictObject({
+      from: port.meta({ type: "port", description: "1024-65535" }),
+      to: port.meta({ type: "port", description: "1024-65535, at least from" }),
+    })
+    .refine((r) => r.from <= r.to, { message: "must not be less than from; the range is inclusive, such as { from: 18100, to: 18999 }", path: ["to"] })
+    .meta({ description: "host ports for dedicated gateways, inclusive (published on 127.0.0.1 only)" }),
   shared: z
     .strictObject({
-      port,
-      model: modelRef.optional(),
-      memoryMb: memoryMb.default(2048),
-      channels: channels.optional(),
-      modelKeys: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField).optional(),
+      port: port.meta({ type: "port", description: "the shared gateway's host port; no dedicated tenant may use it" }),
+      model: modelRef.optional().meta({ type: "model reference", description: "its agents' default model, provider/model" }),
+      memoryMb: memoryMb.default(2048).meta({ description: "container memory limit in MB (at least 512)" }),
+      channels: channels.optional().meta({ description: "its chat channels; bindings route their chats to agents" }),
+      modelKeys,
     })
-    .optional(),
-  /** Tailscale Serve: publish each gateway on the tailnet (never the internet). */
+    .optional()
+    .meta({ description: "the host's shared-tier gateway; shared tenants need it" }),
   tailscale: z
     .strictObject({
-      serve: z.boolean().default(false),
-      /** The host's MagicDNS name; defaults to `ssh.host` when that is a `.ts.net` name. */
-      dnsName: dnsName.optional(),
+      serve: z.boolean().default(false).meta({ description: "publish each gateway with Tailscale Serve on the tailnet (never the internet)" }),
+      dnsName: dnsName.optional().meta({ type: "host name", default: "`ssh.host`, when a `.ts.net` name", description: "the host's MagicDNS name" }),
     })
-    .default({ serve: false }),
-  /** Memory budget for all gateways on the host, in MB; over-commit is an error. */
-  memoryMb: z.number().int().positive().optional(),
+    .default({ serve: false })
+    .meta({ description: "publishing the host's gateways on the tailnet" }),
+  memoryMb: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ default: "no budget", description: "memory budget for all gateways on the host, in MB; over-commit is an error" }),
 });
 
 const binding = z.strictObject({
-  channel: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a channel name such as telegram"),
-  accountId: z.string().min(1).max(128).optional(),
+  channel: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a channel name such as telegram")
+    .meta({ description: "the channel the chat is on, such as telegram" }),
+  accountId: z.string().min(1).max(128).optional().meta({ default: "any", description: "the channel account (bot) it came in on" }),
   peer: z
     .strictObject({
-      kind: z.enum(["direct", "group", "channel"], { error: "must be direct, group or channel" }),
-      id: z.union([z.string().min(1).max(128), z.number().int()]).transform(String),
+      kind: z.enum(["direct", "group", "channel"], { error: "must be direct, group or channel" }).meta({ description: "what the id names" }),
+      id: z
+        .union([z.string().min(1).max(128), z.number().int()])
+        .transform(String)
+        .meta({ type: "string or integer", description: "the user, group or channel id on the channel" }),
     })
-    .optional(),
-  guildId: z.string().min(1).max(128).optional(),
-  teamId: z.string().min(1).max(128).optional(),
-  comment: z.string().max(256).optional(),
+    .optional()
+    .meta({ default: "every chat", description: "one conversation" }),
+  guildId: z.string().min(1).max(128).optional().meta({ default: "any", description: "Discord server" }),
+  teamId: z.string().min(1).max(128).optional().meta({ default: "any", description: "Slack workspace" }),
+  comment: z.string().max(256).optional().meta({ description: "for the reader; not sent to the gateway" }),
 });
 
 const tenantCommon = {
-  /** The host (a key of `hosts`) this tenant runs on. */
-  host: z.string({ error: expected("the name of a host declared under hosts") }),
-  /** Display name of the tenant's agent. Default: the tenant id. */
-  name: z.string().min(1).max(64).optional(),
-  /** Default model, provider/model. */
-  model: modelRef.optional(),
-  labels: labels.optional(),
-  /**
-   * Deletes the tenant's state on the next deploy (its gateway is removed first).
-   * `confirm` must repeat the tenant id. Without it, state is always kept.
-   */
-  purge: z.strictObject({ confirm: z.string() }).optional(),
+  host: z
+    .string({ error: expected("the name of a host declared under hosts") })
+    .meta({ type: "host id", description: "the host it runs on; must be declared, and a shared tenant's host needs `shared`" }),
+  name: z.string().min(1).max(64).optional().meta({ default: "the tenant id", description: "display name of the tenant's agent" }),
+  model: modelRef.optional().meta({ type: "model reference", description: "default model, provider/model (a shared tenant's default: the shared gateway's)" }),
+  labels: labels.optional().meta({ description: "Docker labels on the container; `clawfleet.*` is reserved" }),
+  purge: z
+    .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })
+    .optional()
+    .meta({ description: "deletes the tenant's state on the next deploy (its gateway is removed first); without it, state is always kept" }),
 };
 
 export const dedicatedTenantSchema = z.strictObject({
   tier: z.literal("dedicated"),
   ...tenantCommon,
-  /** Host port on 127.0.0.1; default derived from the tenant id (see README, Ports). */
-  port: port.optional(),
-  /** Container memory limit in MB. Default: 1536. */
-  memoryMb: memoryMb.default(1536),
-  /** CPU limit in cores. Default: 1. */
+  port: port.optional().meta({ type: "port", default: "derived from the id (see Ports)", description: "host port on 127.0.0.1" }),
+  memoryMb: memoryMb.default(1536).meta({ description: "container memory limit in MB (at least 512)" }),
   cpus: z
     .number({ error: "must be a number of CPU cores, such as 1 or 1.5" })
     .positive("must be a number of CPU cores above 0, such as 1 or 1.5")
@@ -219,37 +235,36 @@ export const dedicatedTenantSchema = z.strictObject({
     .refine((cpus) => Number(dockerCpus(cpus)) === cpus, {
       error: (issue) => `cannot be given to Docker exactly (it reads back as ${dockerCpus(Number(issue.input))}); use a value such as 0.5, 1 or 1.25`,
     })
-    .default(1),
-  /** Process limit inside the container. Default: 512. */
-  pidsLimit: z.number().int().min(64).max(65536).default(512),
-  channels: channels.optional(),
-  /** Model provider API keys (`anthropic: {secure: ...}`), passed as `<PROVIDER>_API_KEY`. */
-  modelKeys: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField).optional(),
-  /** Change this value to rotate the gateway token on purpose; nothing else rotates it. */
-  rotation: z.string().min(1).max(64).optional(),
-  /**
-   * The host this tenant ran on before a change of `host`. The next deploy stops the old
-   * gateway and copies its state to the new host before the new gateway starts. Remove it
-   * once the move has been deployed.
-   */
-  movedFrom: z.string().optional(),
-  /**
-   * The id this tenant had before it was renamed. The next deploy stops the old gateway and
-   * copies its state to the new id's directory before the new gateway starts; the old
-   * directory is renamed aside and kept. Remove it once the rename has been deployed.
-   */
-  renamedFrom: z.string().regex(idPattern, `must be the tenant's old id; ${idRule}`).optional(),
+    .default(1)
+    .meta({ description: "CPU limit in cores, such as 0.5 or 1.5" }),
+  pidsLimit: z.number().int().min(64).max(65536).default(512).meta({ description: "process limit inside the container, 64-65536" }),
+  channels: channels.optional().meta({ description: "the gateway's chat channels" }),
+  modelKeys,
+  rotation: z.string().min(1).max(64).optional().meta({ description: "change it to rotate the gateway token on purpose; nothing else rotates it" }),
+  movedFrom: z.string().optional().meta({
+    type: "host id",
+    description: "the host it ran on before a change of host: the next deploy stops the old gateway and copies its state over first; remove it once deployed",
+  }),
+  renamedFrom: z.string().regex(idPattern, `must be the tenant's old id; ${idRule}`).optional().meta({
+    type: "tenant id",
+    description:
+      "the id it had before a rename: the next deploy copies the old id's state over (the old directory is renamed aside and kept); remove it once deployed",
+  }),
 });
 
 export const sharedTenantSchema = z.strictObject({
   tier: z.literal("shared"),
   ...tenantCommon,
-  /** Routing rules that send matching conversations to this tenant's agent. */
-  bindings: z.array(binding).default([]),
+  bindings: z
+    .array(binding)
+    .default([])
+    .meta({ description: "routing rules that send matching chats of the shared gateway to this tenant's agent (OpenClaw's match shape)" }),
 });
 
 /** The tiers a tenant may declare; parseFleet words the error for anything else itself. */
-export const tierSchema = z.enum(["dedicated", "shared"]);
+export const tierSchema = z
+  .enum(["dedicated", "shared"])
+  .meta({ description: "dedicated: its own gateway container; shared: an agent in the host's shared gateway" });
 
 export type HostDecl = z.output<typeof hostSchema>;
 export type DedicatedTenantDecl = z.output<typeof dedicatedTenantSchema>;
@@ -297,4 +312,5 @@ export const imageSchema = z
     /^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/,
     "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)",
   )
-  .refine((ref) => /[:@]/.test(ref.split("/").pop() ?? ""), "must pin a tag or digest (for example :2026.9.6); an untagged image moves under you");
+  .refine((ref) => /[:@]/.test(ref.split("/").pop() ?? ""), "must pin a tag or digest (for example :2026.9.6); an untagged image moves under you")
+  .meta({ type: "image reference", description: "the gateway image, pinned to a tag or digest" });
