@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { childRole, componentType, inPlaceContainerFields, replacementPauseSeconds, reservedLabelPrefix, resourceType } from "../names";
+import type { ComponentFacts } from "../components/facts";
+import { childRole, inPlaceContainerFields, replacementPauseSeconds, reservedLabelPrefix, resourceType } from "../names";
 import { DeclarationError } from "../declaration/errors";
 import { readStackFileText } from "../declaration/stack-file";
 import { stackNameOf, stackNameProblem } from "./plan";
@@ -45,23 +46,25 @@ export interface FleetDiff {
   readonly hosts: HostChange[];
 }
 
-const componentTypes: Record<string, string> = {
-  [componentType.gatewayHost]: "host",
-  [componentType.dedicatedUser]: "dedicated",
-  [componentType.sharedBinding]: "shared",
-  [componentType.tenantPurge]: "purge",
-};
+/** A plan as the diff reads it: the resources and what each component stated about itself. */
+export interface PlanForDiff {
+  readonly resources: readonly PlanJsonResource[];
+  readonly facts: readonly ComponentFacts[];
+}
 
 interface Group {
-  readonly kind: string;
-  readonly component: PlanJsonResource;
-  /** Children by role (the part of the name after `<id>-`). */
+  readonly kind: ComponentFacts["kind"];
+  readonly facts: ComponentFacts;
+  /** Children by the role their component gave them. */
   readonly children: Map<string, PlanJsonResource>;
 }
 
-/** Groups resources under their top-level component, keyed `host:<id>` or `tenant:<id>`. */
-function groupByComponent(resources: readonly PlanJsonResource[]): Map<string, Group> {
+const groupKey = (facts: ComponentFacts): string => `${facts.kind === "host" ? "host" : "tenant"}:${facts.name}`;
+
+/** Groups resources under the top-level component that stated them as its children, keyed `host:<id>` or `tenant:<id>`. */
+function groupByComponent({ resources, facts }: PlanForDiff): Map<string, Group> {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const factsOf = new Map(facts.map((f) => [`${f.type}::${f.name}`, f]));
   const groups = new Map<string, Group>();
   const topOf = (resource: PlanJsonResource): PlanJsonResource => {
     let current = resource;
@@ -69,17 +72,17 @@ function groupByComponent(resources: readonly PlanJsonResource[]): Map<string, G
     return current;
   };
   for (const resource of resources) {
-    const kind = componentTypes[resource.type];
-    if (kind !== undefined && (resource.parent === null || !byUrn.has(resource.parent))) {
-      groups.set(`${kind === "host" ? "host" : "tenant"}:${resource.name}`, { kind, component: resource, children: new Map() });
+    const stated = factsOf.get(`${resource.type}::${resource.name}`);
+    if (stated !== undefined && (resource.parent === null || !byUrn.has(resource.parent))) {
+      groups.set(groupKey(stated), { kind: stated.kind, facts: stated, children: new Map() });
     }
   }
   for (const resource of resources) {
     const top = topOf(resource);
     if (top === resource) continue;
-    const kind = componentTypes[top.type];
-    const group = groups.get(`${kind === "host" ? "host" : "tenant"}:${top.name}`);
-    group?.children.set(resource.name.slice(top.name.length + 1), resource);
+    const stated = factsOf.get(`${top.type}::${top.name}`);
+    const role = stated?.roles[resource.name];
+    if (stated !== undefined && role !== undefined) groups.get(groupKey(stated))?.children.set(role, resource);
   }
   return groups;
 }
@@ -182,13 +185,7 @@ function tierOf(group: Group): string {
 }
 
 function hostOf(group: Group): string {
-  return String(group.component.inputs["host"] ?? "?");
-}
-
-function stateDirOf(group: Group): string | undefined {
-  const state = group.children.get(childRole.state) ?? group.children.get(childRole.workspace);
-  const create = typeof state?.inputs["create"] === "string" ? state.inputs["create"] : "";
-  return /mkdir -p '([^']+)'/.exec(create)?.[1];
+  return group.facts.host;
 }
 
 /** Attributes shared-gateway config changes to the shared tenants whose agent or bindings moved. */
@@ -198,7 +195,7 @@ function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group
     parseJson(groups.get(`host:${host}`)?.children.get(`${childRole.shared}-${childRole.config}`)?.inputs["stdin"]) as Record<string, unknown> | undefined;
   for (const [key, group] of after) {
     if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;
-    const id = group.component.name;
+    const id = group.facts.name;
     const oldHost = hostOf(before.get(key) as Group);
     const newHost = hostOf(group);
     const agentOf = (config: Record<string, unknown> | undefined) => {
@@ -218,7 +215,7 @@ function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group
 
 /** " at <state dir> on host <host>": where a tenant's state lives. */
 function where(group: Group): string {
-  const state = stateDirOf(group);
+  const state = group.facts.stateDir;
   return `${state === undefined ? "" : ` at ${state}`} on host ${hostOf(group)}`;
 }
 
@@ -227,7 +224,7 @@ function removal(id: string, old: Group, fields: string[], warning: string): Ten
 }
 
 /** Compares two plans tenant by tenant and host by host. */
-export function diffPlans(stack: string, base: readonly PlanJsonResource[], head: readonly PlanJsonResource[]): FleetDiff {
+export function diffPlans(stack: string, base: PlanForDiff, head: PlanForDiff): FleetDiff {
   const before = groupByComponent(base);
   const after = groupByComponent(head);
   const tenants: TenantChange[] = [];
@@ -372,7 +369,7 @@ export function renderDiffMarkdown(diff: FleetDiff): string {
  */
 function planInChild(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json"], {
+    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json", "--facts"], {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     child.channel?.unref();
@@ -386,7 +383,7 @@ function planInChild(file: string): Promise<{ code: number | null; stdout: strin
 }
 
 /** Plans a stack file in its own process (the mock runtime is process-wide). An empty file is an empty fleet. */
-async function planJson(file: string): Promise<PlanJsonResource[]> {
+async function planJson(file: string): Promise<PlanForDiff> {
   let text: string;
   try {
     text = readStackFileText(file);
@@ -394,10 +391,11 @@ async function planJson(file: string): Promise<PlanJsonResource[]> {
     if (error instanceof DeclarationError) throw new ReportedError(error.message);
     throw error;
   }
-  if (text.trim() === "") return [];
+  if (text.trim() === "") return { resources: [], facts: [] };
   const { code, stdout, stderr } = await planInChild(file);
   if (code !== 0) throw new ReportedError(stderr.trimEnd() || `clawfleet plan ${file} exited with ${String(code)}`);
-  return (JSON.parse(stdout) as { resources: PlanJsonResource[] }).resources;
+  const { resources, facts } = JSON.parse(stdout) as PlanForDiff;
+  return { resources, facts };
 }
 
 export async function diffStackFiles(baseFile: string, headFile: string, format: "text" | "markdown"): Promise<string> {
@@ -410,10 +408,6 @@ export async function diffStackFiles(baseFile: string, headFile: string, format:
     if (failures.every((failure) => failure instanceof ReportedError)) throw new ReportedError(failures.map((f) => (f as Error).message).join("\n"));
     throw failures.find((failure) => !(failure instanceof ReportedError));
   }
-  const diff = diffPlans(
-    stackNameOf(headFile),
-    (base as PromiseFulfilledResult<PlanJsonResource[]>).value,
-    (head as PromiseFulfilledResult<PlanJsonResource[]>).value,
-  );
+  const diff = diffPlans(stackNameOf(headFile), (base as PromiseFulfilledResult<PlanForDiff>).value, (head as PromiseFulfilledResult<PlanForDiff>).value);
   return format === "markdown" ? renderDiffMarkdown(diff) : renderDiffText(diff);
 }

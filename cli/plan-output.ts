@@ -1,11 +1,12 @@
+import type { ComponentFacts } from "../components/facts";
 import { componentType, resourceType } from "../names";
 import type { PlannedResource } from "./mock-run";
 import type { Plan } from "./plan";
 
-/** `--json`: every registered resource; secrets print as "[secret]". */
-export function renderPlanJson(plan: Plan): string {
+/** `--json`: every registered resource; secrets print as "[secret]". With `facts`, what each component stated about itself. */
+export function renderPlanJson(plan: Plan, facts?: readonly ComponentFacts[]): string {
   const resources = plan.resources.map(({ urn, type, name, parent, inputs, options }) => ({ urn, type, name, parent: parent ?? null, inputs, options }));
-  return `${JSON.stringify({ stack: plan.stack, resources }, null, 2)}\n`;
+  return `${JSON.stringify(facts === undefined ? { stack: plan.stack, resources } : { stack: plan.stack, resources, facts }, null, 2)}\n`;
 }
 
 const shortTypes: Record<string, string> = {

@@ -4,6 +4,7 @@ import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { renderMoveState } from "./render/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
 import { componentType, dedicatedContainerName, gatewayIdentity, tenantLabel, tenantStateDir, tierLabel } from "../names";
+import { recordFacts } from "./facts";
 import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {
@@ -32,12 +33,13 @@ export class DedicatedUser extends pulumi.ComponentResource {
   constructor(name: string, args: DedicatedUserArgs, opts?: pulumi.ComponentResourceOptions) {
     super(componentType.dedicatedUser, name, { host: args.placement.hostId, tier: "dedicated" }, opts);
     const { tenant, placement } = args;
+    const stateDir = tenantStateDir(args.host.stateRoot, "dedicated", tenant.id);
     this.gateway = new GatewayResources(
       name,
       {
         placement,
         containerName: dedicatedContainerName(tenant.id),
-        stateDir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id),
+        stateDir,
         configText: serializeConfig(renderDedicatedConfig(tenant)),
         port: tenant.port,
         memoryMb: tenant.memoryMb,
@@ -60,6 +62,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       },
       this,
     );
+    recordFacts({ kind: "dedicated", type: componentType.dedicatedUser, name, host: placement.hostId, stateDir, roles: this.gateway.roles });
     this.port = tenant.port;
     this.host = placement.hostId;
     this.token = this.gateway.token.result;

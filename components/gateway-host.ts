@@ -19,6 +19,7 @@ import {
   tierLabel,
   workDirOf,
 } from "../names";
+import { recordFacts } from "./facts";
 import { secretEnvOf } from "./secret-env";
 
 export interface GatewayHostArgs {
@@ -114,6 +115,11 @@ export class GatewayHost extends pulumi.ComponentResource {
             },
             this,
           );
+
+    const roles: Record<string, string> = { [childName(name, childRole.docker)]: childRole.docker, [childName(name, childRole.prepare)]: childRole.prepare };
+    if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
+    for (const [child, role] of Object.entries(this.shared?.roles ?? {})) roles[child] = `${childRole.shared}-${role}`;
+    recordFacts({ kind: "host", type: componentType.gatewayHost, name, host: host.id, roles });
 
     this.registerOutputs({ sharedUrl: this.shared?.tailnetUrl ?? this.shared?.loopbackUrl });
   }

@@ -97,20 +97,31 @@ export class GatewayResources {
   readonly port: number;
   readonly loopbackUrl: string;
   readonly tailnetUrl: string | undefined;
+  /** Each child's role, by its resource name. */
+  readonly roles: Record<string, string> = {};
+  private readonly name: string;
+
+  /** The name of the child with `role`, recorded with its role. */
+  private child(role: string): string {
+    const childResource = childName(this.name, role);
+    this.roles[childResource] = role;
+    return childResource;
+  }
 
   constructor(name: string, args: GatewayArgs, parent: pulumi.Resource) {
+    this.name = name;
     const { placement } = args;
     const opts = { parent };
 
     this.token = new random.RandomPassword(
-      childName(name, childRole.token),
+      this.child(childRole.token),
       { length: 48, special: false, ...(args.rotation === undefined ? {} : { keepers: { rotation: args.rotation } }) },
       { ...opts, additionalSecretOutputs: ["result"] },
     );
 
     // State outlives the container and the tenant: no delete command, and kept if removed.
     this.stateDir = placement.run(
-      childName(name, childRole.state),
+      this.child(childRole.state),
       { create: renderEnsureStateDir({ dir: args.stateDir, uid: gateway.uid }) },
       { ...opts, dependsOn: [placement.prepared], retainOnDelete: true },
     );
@@ -120,14 +131,14 @@ export class GatewayResources {
       args.moveState === undefined
         ? undefined
         : new command.local.Command(
-            childName(name, childRole.move),
+            this.child(childRole.move),
             { create: args.moveState, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false },
             { ...opts, dependsOn: [this.stateDir], retainOnDelete: true },
           );
 
     // The file is rewritten in place on change; the gateway hot-reloads it.
     this.configFile = placement.run(
-      childName(name, childRole.config),
+      this.child(childRole.config),
       { create: renderWriteFile({ dir: args.stateDir, file: gateway.configFile, uid: gateway.uid }), stdin: args.configText },
       { ...opts, dependsOn: moved === undefined ? [this.stateDir] : [this.stateDir, moved], retainOnDelete: true },
     );
@@ -142,7 +153,7 @@ export class GatewayResources {
 
     // A gateway that this deploy removes may still hold the port (Pulumi deletes last).
     const claim = placement.run(
-      childName(name, childRole.claim),
+      this.child(childRole.claim),
       {
         create: renderClaimPort({
           hostId: placement.hostId,
@@ -158,14 +169,14 @@ export class GatewayResources {
     // The host label makes a move to another host a replacement: Pulumi keeps a resource whose
     // inputs are unchanged on its old host even when its provider changes.
     const network = new docker.Network(
-      childName(name, childRole.network),
+      this.child(childRole.network),
       { name: args.containerName, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabelOf] },
       { ...opts, provider: placement.docker, deleteBeforeReplace: true },
     );
 
     // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
     const backup = placement.run(
-      childName(name, childRole.backup),
+      this.child(childRole.backup),
       {
         create: renderBackupBeforeUpgrade({
           containerName: args.containerName,
@@ -181,7 +192,7 @@ export class GatewayResources {
 
     const secretEnv = Object.entries(args.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
     this.container = new docker.Container(
-      childName(name, childRole.container),
+      this.child(childRole.container),
       {
         name: args.containerName,
         // A stable hostname lets a replacement reclaim the state lease a killed gateway left behind.
@@ -236,14 +247,14 @@ export class GatewayResources {
 
     // The Docker provider has no pids limit; set it on each new container.
     placement.run(
-      childName(name, childRole.limits),
+      this.child(childRole.limits),
       { create: renderSetPidsLimit({ containerName: args.containerName, pidsLimit: args.pidsLimit }), triggers: [this.container.id] },
       { ...opts, dependsOn: [this.container] },
     );
 
     // Checked for every new container on every deploy: the provider's own wait holds for one run only.
     this.ready = placement.run(
-      childName(name, childRole.ready),
+      this.child(childRole.ready),
       {
         create: renderHealthGate({ containerName: args.containerName, timeoutSeconds: healthGateSeconds }),
         triggers: [this.container.id],
@@ -258,7 +269,7 @@ export class GatewayResources {
       placement.tailnetName === undefined
         ? undefined
         : placement.run(
-            childName(name, childRole.serve),
+            this.child(childRole.serve),
             {
               create: renderServeAdd({ httpsPort: args.port, localPort: args.port }),
               delete: renderServeRemove({ httpsPort: args.port, localPort: args.port, gateway: args.identity }),

@@ -4,6 +4,7 @@ import type { GatewayResources, GatewayPlacement } from "./gateway";
 import { childName, childRole, componentType, tenantStateDir } from "../names";
 import { renderEnsureStateDir } from "./render/commands";
 import { gateway } from "./render/config";
+import { recordFacts } from "./facts";
 
 export interface SharedBindingArgs {
   /** The validated shared-tier tenant. */
@@ -32,11 +33,14 @@ export class SharedBinding extends pulumi.ComponentResource {
   constructor(name: string, args: SharedBindingArgs, opts?: pulumi.ComponentResourceOptions) {
     super(componentType.sharedBinding, name, { host: args.placement.hostId, tier: "shared" }, opts);
     const { tenant, placement, sharedGateway } = args;
+    const workspace = childName(name, childRole.workspace);
+    const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
     placement.run(
-      childName(name, childRole.workspace),
-      { create: renderEnsureStateDir({ dir: tenantStateDir(args.stateRoot, "shared", tenant.id), uid: gateway.uid }) },
+      workspace,
+      { create: renderEnsureStateDir({ dir: stateDir, uid: gateway.uid }) },
       { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
     );
+    recordFacts({ kind: "shared", type: componentType.sharedBinding, name, host: placement.hostId, stateDir, roles: { [workspace]: childRole.workspace } });
     this.agentId = tenant.id;
     this.host = placement.hostId;
     this.port = sharedGateway.port;
