@@ -1,5 +1,5 @@
 import { deployFleet } from "./components/fleet";
-import { loadFleetForPulumi } from "./stacks/load";
+import { loadFleetForPulumi } from "./declaration/pulumi-config";
 
 /** Per tenant: tier, host, port, loopback and tailnet URLs, and the gateway token (secret). */
 export const tenants = deployFleet(loadFleetForPulumi());

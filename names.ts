@@ -1,4 +1,102 @@
-/** Names, timing and provider facts that the program, its commands and the CLI share: one home for each. */
+/** Names, layout, timing and provider facts that the program, its commands and the CLI share: one home for each. */
+
+/**
+ * Pulumi type tokens of clawfleet's components. Each is part of the URN of the component and
+ * of every child under it: renaming one makes `pulumi up` replace all of them.
+ */
+export const componentType = {
+  gatewayHost: "clawfleet:index:GatewayHost",
+  dedicatedUser: "clawfleet:index:DedicatedUser",
+  sharedBinding: "clawfleet:index:SharedBinding",
+  tenantPurge: "clawfleet:index:TenantPurge",
+} as const;
+
+/** Type tokens of the provider resources the CLI describes, as the providers' SDKs register them. */
+export const resourceType = {
+  container: "docker:index/container:Container",
+  network: "docker:index/network:Network",
+  dockerProvider: "pulumi:providers:docker",
+} as const;
+
+/**
+ * Roles of a component's children; a child is named `<component name>-<role>` (childName), and
+ * the name is part of its URN, so a changed role replaces the resource.
+ */
+export const childRole = {
+  // A gateway's resources.
+  token: "token",
+  state: "state",
+  move: "move",
+  config: "config",
+  claim: "claim",
+  network: "network",
+  backup: "backup",
+  container: "container",
+  limits: "limits",
+  ready: "ready",
+  serve: "serve",
+  // A host's: its Docker provider, its preparation, the image preflight and its shared gateway (`shared-<gateway role>`).
+  docker: "docker",
+  prepare: "prepare",
+  preflight: "preflight",
+  shared: "shared",
+  // A shared tenant's workspace; a purged tenant's purge command.
+  workspace: "workspace",
+  purge: "purge",
+} as const;
+
+/** The name of a component's child: `<component name>-<role>`. */
+export function childName(component: string, role: string): string {
+  return `${component}-${role}`;
+}
+
+/** Docker container (and network) name of a dedicated tenant's gateway. */
+export function dedicatedContainerName(tenantId: string): string {
+  return `clawfleet-tenant-${tenantId}`;
+}
+
+/** Docker container (and network) name of a host's shared gateway: one per host id, so a renamed host never collides with itself. */
+export function sharedContainerName(hostId: string): string {
+  return `clawfleet-shared-${hostId}`;
+}
+
+/**
+ * Folders below a host's stateRoot: `users/<id>` per dedicated tenant, `shared` for the shared
+ * gateway (its tenants' workspaces in `shared/workspaces/<id>`), `backups/<container>`, and
+ * `.clawfleet` for clawfleet's own work (the image preflight).
+ */
+export const stateLayout = {
+  users: "users",
+  shared: "shared",
+  workspaces: "workspaces",
+  backups: "backups",
+  work: ".clawfleet",
+} as const;
+
+/** A dedicated tenant's state directory on its host. */
+export function dedicatedStateDir(stateRoot: string, tenantId: string): string {
+  return `${stateRoot}/${stateLayout.users}/${tenantId}`;
+}
+
+/** The shared gateway's state directory on its host. */
+export function sharedStateDir(stateRoot: string): string {
+  return `${stateRoot}/${stateLayout.shared}`;
+}
+
+/** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
+export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", tenantId: string): string {
+  return tier === "dedicated" ? dedicatedStateDir(stateRoot, tenantId) : `${sharedStateDir(stateRoot)}/${stateLayout.workspaces}/${tenantId}`;
+}
+
+/** Where a host keeps gateway backups: one folder per gateway container below it. */
+export function backupRootOf(stateRoot: string): string {
+  return `${stateRoot}/${stateLayout.backups}`;
+}
+
+/** clawfleet's own working folder on a host (the image preflight's copy of state). */
+export function workDirOf(stateRoot: string): string {
+  return `${stateRoot}/${stateLayout.work}`;
+}
 
 /** Docker label on everything clawfleet creates. */
 export const managedLabel = "clawfleet.managed";
@@ -6,9 +104,20 @@ export const managedLabel = "clawfleet.managed";
 export const gatewayLabel = "clawfleet.gateway";
 /** Docker label naming the Pulumi project and stack that own the container. */
 export const stackLabel = "clawfleet.stack";
+/** Docker label naming the host a container or network belongs to. */
+export const hostLabel = "clawfleet.host";
+/** Docker label naming a dedicated gateway's tenant. */
+export const tenantLabel = "clawfleet.tenant";
+/** Docker label naming a gateway's tier. */
+export const tierLabel = "clawfleet.tier";
+/** The prefix of every label clawfleet sets; a tenant's own labels may not use it. */
+export const reservedLabelPrefix = "clawfleet.";
 
 /** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
 export const stopTimeoutSeconds = 30;
+
+/** Seconds chats pause while a gateway container is replaced, as the diff tells reviewers. */
+export const replacementPauseSeconds = 15;
 
 /** Backups kept per gateway of the state taken right before an image change. */
 export const upgradeBackupsKept = 3;

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { ComponentFacts } from "../components/facts";
 import type { PlanJsonResource } from "../cli/diff";
 
 export const repo = resolve(__dirname, "..");
@@ -33,10 +34,13 @@ export interface PlanRun {
   /** Peak resident memory of the process that evaluated the program, in MB. */
   readonly peakMb: number | undefined;
   readonly resources: PlanJson["resources"];
+  /** What the components stated about themselves, when planned with `--facts` (as diff does). */
+  readonly facts: ComponentFacts[];
 }
 
 export interface PlanJson {
   resources: PlanJsonResource[];
+  facts?: ComponentFacts[];
 }
 
 const gnuTime = "/usr/bin/time";
@@ -46,9 +50,9 @@ const gnuTime = "/usr/bin/time";
  * (bin/clawfleet.js), timing it from here. Peak memory comes from GNU time, which reports
  * the largest resident set among the processes it waited for.
  */
-export async function planInChild(file: string, outFile: string): Promise<PlanRun> {
+export async function planInChild(file: string, outFile: string, options: { facts?: boolean } = {}): Promise<PlanRun> {
   const rssFile = `${outFile}.rss`;
-  const command = [process.execPath, join(repo, "bin", "clawfleet.js"), "plan", file, "--json"];
+  const command = [process.execPath, join(repo, "bin", "clawfleet.js"), "plan", file, "--json", ...(options.facts === true ? ["--facts"] : [])];
   const argv = existsSync(gnuTime) ? [gnuTime, "-f", "%M", "-o", rssFile, ...command] : command;
   const started = performance.now();
   const { code, stderr } = await new Promise<{ code: number; stderr: string }>((done, fail) => {
@@ -68,5 +72,5 @@ export async function planInChild(file: string, outFile: string): Promise<PlanRu
   const peakKb = existsSync(rssFile) ? Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) : NaN;
   rmSync(rssFile, { force: true });
   const plan = JSON.parse(readFileSync(outFile, "utf8")) as PlanJson;
-  return { seconds, peakMb: Number.isFinite(peakKb) ? peakKb / 1024 : undefined, resources: plan.resources };
+  return { seconds, peakMb: Number.isFinite(peakKb) ? peakKb / 1024 : undefined, resources: plan.resources, facts: plan.facts ?? [] };
 }

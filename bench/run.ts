@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { diffPlans, type PlanJsonResource } from "../cli/diff";
 import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, tenantsPerHost, type FleetShape, type Variant } from "./fleet";
 import { measureGateways, type GatewayFigures } from "./gateway";
-import { log, planInChild, repo, show, spread, type PlanJson, type Spread } from "./measure";
+import { log, planInChild, repo, show, spread, type Spread } from "./measure";
 
 /*
  * npm run bench [-- --runs N] [--sizes 10,100,1000,5000] [--no-gateway]
@@ -60,9 +60,8 @@ const stackFile = (name: string, shape: FleetShape, variant?: Variant) => {
   return file;
 };
 
-async function measureScale(): Promise<{ rows: ScaleRow[]; base: Map<number, PlanJson["resources"]> }> {
+async function measureScale(): Promise<{ rows: ScaleRow[] }> {
   const rows: ScaleRow[] = [];
-  const base = new Map<number, PlanJson["resources"]>();
   for (const dedicated of sizes) {
     const shape = { dedicated };
     const file = stackFile(`scale-${dedicated}`, shape);
@@ -74,7 +73,6 @@ async function measureScale(): Promise<{ rows: ScaleRow[]; base: Map<number, Pla
       seconds.push(result.seconds);
       if (result.peakMb !== undefined) peaks.push(result.peakMb);
       resources = result.resources.length;
-      if (dedicated === localitySize) base.set(dedicated, result.resources);
       log(
         `plan ${dedicated} dedicated tenants, run ${run + 1}/${runs}: ${result.seconds.toFixed(2)} s, ${result.peakMb?.toFixed(0) ?? "?"} MB, ${resources} resources`,
       );
@@ -90,7 +88,7 @@ async function measureScale(): Promise<{ rows: ScaleRow[]; base: Map<number, Pla
       peakMb: peaks.length === 0 ? undefined : spread(peaks),
     });
   }
-  return { rows, base };
+  return { rows };
 }
 
 /** Resources of one tenant: its component and the children named `<id>-<role>`. */
@@ -105,10 +103,12 @@ function changedUrns(before: readonly PlanJsonResource[], after: readonly PlanJs
   return [...urns].filter((urn) => text(old.get(urn)) !== text(neu.get(urn))).sort();
 }
 
-async function measureLocality(base: PlanJsonResource[] | undefined): Promise<LocalityRow[]> {
+async function measureLocality(): Promise<LocalityRow[]> {
   const shape = { dedicated: localitySize };
   const firstHost = hostIds(shape)[0] as string;
-  if (base === undefined) base = (await planInChild(stackFile("locality-base", shape), join(work, "locality-base.json"))).resources;
+  // Planned with the components' facts, as diff plans (the scale runs plan as a user does, without them).
+  const basePlan = await planInChild(stackFile("locality-base", shape), join(work, "locality-base.json"), { facts: true });
+  const base = basePlan.resources;
   const sharedConfig = `${firstHost}-shared-config`;
   const middle = dedicatedId(localitySize / 2);
   const cases: { change: string; variant: Variant; tenant: string; alsoChanged: string[] }[] = [
@@ -136,7 +136,8 @@ async function measureLocality(base: PlanJsonResource[] | undefined): Promise<Lo
   ];
   const rows: LocalityRow[] = [];
   for (const c of cases) {
-    const head = (await planInChild(stackFile("locality", shape, c.variant), join(work, "locality-head.json"))).resources;
+    const headPlan = await planInChild(stackFile("locality", shape, c.variant), join(work, "locality-head.json"), { facts: true });
+    const head = headPlan.resources;
     const changed = changedUrns(base, head, (r) => ({ type: r.type, parent: r.parent, inputs: r.inputs }));
     // Options (dependsOn: the rollout lanes chain each host's containers) are not inputs: the engine updates nothing for them.
     const optionsOnly = changedUrns(base, head, (r) => r.options).filter((urn) => !changed.includes(urn));
@@ -147,7 +148,7 @@ async function measureLocality(base: PlanJsonResource[] | undefined): Promise<Lo
     const unexpected = changed.filter((urn) => !owned.has(urn) && !expectedOthers.has(urn));
     const missing = [...expectedOthers].filter((urn) => !changed.includes(urn));
     if (changed.filter((urn) => owned.has(urn)).length === 0 && c.change.startsWith("change model of dedicated")) missing.push(`(any resource of ${c.tenant})`);
-    const diff = diffPlans("bench", base, head);
+    const diff = diffPlans("bench", basePlan, headPlan);
     const reviewed = [...diff.hosts.map((h) => `host ${h.id} ${h.effect}`), ...diff.tenants.map((t) => `${t.id} ${t.effect}`)].join(", ") || "no changes";
     rows.push({
       change: c.change,
@@ -286,7 +287,8 @@ async function main(): Promise<number> {
 
 /** Reading and checking a stack file of `count` tenants on 100 hosts (no program run): it must grow linearly. */
 function measureParse(count: number): { count: number; seconds: number } {
-  const { readStackFile, parseFleet } = require("../stacks/load") as typeof import("../stacks/load");
+  const { readStackFile } = require("../declaration/stack-file") as typeof import("../declaration/stack-file");
+  const { parseFleet } = require("../declaration/parse") as typeof import("../declaration/parse");
   const text = stackYaml({ dedicated: count });
   const started = performance.now();
   try {
@@ -302,8 +304,8 @@ function measureParse(count: number): { count: number; seconds: number } {
 async function measureAll(): Promise<number> {
   const started = performance.now();
   const parse = [measureParse(10000), measureParse(40000)];
-  const { rows: scale, base } = await measureScale();
-  const locality = await measureLocality(base.get(localitySize));
+  const { rows: scale } = await measureScale();
+  const locality = await measureLocality();
   let gateway: GatewayFigures | undefined;
   let gatewayError: string | undefined;
   if (withGateway) {

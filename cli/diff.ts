@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { inPlaceContainerFields } from "../names";
-import { DeclarationError } from "../stacks/errors";
-import { readStackFileText } from "../stacks/load";
+import type { ComponentFacts } from "../components/facts";
+import { childRole, inPlaceContainerFields, replacementPauseSeconds, reservedLabelPrefix, resourceType } from "../names";
+import { DeclarationError } from "../declaration/errors";
+import { readStackFileText } from "../declaration/stack-file";
 import { stackNameOf, stackNameProblem } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */
@@ -45,24 +46,25 @@ export interface FleetDiff {
   readonly hosts: HostChange[];
 }
 
-const containerType = "docker:index/container:Container";
-const componentTypes: Record<string, string> = {
-  "clawfleet:index:GatewayHost": "host",
-  "clawfleet:index:DedicatedUser": "dedicated",
-  "clawfleet:index:SharedBinding": "shared",
-  "clawfleet:index:TenantPurge": "purge",
-};
+/** A plan as the diff reads it: the resources and what each component stated about itself. */
+export interface PlanForDiff {
+  readonly resources: readonly PlanJsonResource[];
+  readonly facts: readonly ComponentFacts[];
+}
 
 interface Group {
-  readonly kind: string;
-  readonly component: PlanJsonResource;
-  /** Children by role (the part of the name after `<id>-`). */
+  readonly kind: ComponentFacts["kind"];
+  readonly facts: ComponentFacts;
+  /** Children by the role their component gave them. */
   readonly children: Map<string, PlanJsonResource>;
 }
 
-/** Groups resources under their top-level component, keyed `host:<id>` or `tenant:<id>`. */
-function groupByComponent(resources: readonly PlanJsonResource[]): Map<string, Group> {
+const groupKey = (facts: ComponentFacts): string => `${facts.kind === "host" ? "host" : "tenant"}:${facts.name}`;
+
+/** Groups resources under the top-level component that stated them as its children, keyed `host:<id>` or `tenant:<id>`. */
+function groupByComponent({ resources, facts }: PlanForDiff): Map<string, Group> {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const factsOf = new Map(facts.map((f) => [`${f.type}::${f.name}`, f]));
   const groups = new Map<string, Group>();
   const topOf = (resource: PlanJsonResource): PlanJsonResource => {
     let current = resource;
@@ -70,17 +72,17 @@ function groupByComponent(resources: readonly PlanJsonResource[]): Map<string, G
     return current;
   };
   for (const resource of resources) {
-    const kind = componentTypes[resource.type];
-    if (kind !== undefined && (resource.parent === null || !byUrn.has(resource.parent))) {
-      groups.set(`${kind === "host" ? "host" : "tenant"}:${resource.name}`, { kind, component: resource, children: new Map() });
+    const stated = factsOf.get(`${resource.type}::${resource.name}`);
+    if (stated !== undefined && (resource.parent === null || !byUrn.has(resource.parent))) {
+      groups.set(groupKey(stated), { kind: stated.kind, facts: stated, children: new Map() });
     }
   }
   for (const resource of resources) {
     const top = topOf(resource);
     if (top === resource) continue;
-    const kind = componentTypes[top.type];
-    const group = groups.get(`${kind === "host" ? "host" : "tenant"}:${top.name}`);
-    group?.children.set(resource.name.slice(top.name.length + 1), resource);
+    const stated = factsOf.get(`${top.type}::${top.name}`);
+    const role = stated?.roles[resource.name];
+    if (stated !== undefined && role !== undefined) groups.get(groupKey(stated))?.children.set(role, resource);
   }
   return groups;
 }
@@ -126,20 +128,20 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       fields.add(`${role} ${old === undefined ? "added" : "removed"}`);
       continue;
     }
-    if (role.endsWith("config")) {
+    if (role.endsWith(childRole.config)) {
       for (const path of changedPaths(parseJson(old.inputs["stdin"]), parseJson(neu.inputs["stdin"]))) fields.add(`config ${path}`);
       for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
       continue;
     }
     // The network follows the container's host; the port claim, the health gate and the pre-upgrade backup follow
     // the port, the container and the image.
-    if (role.endsWith("network") || role.endsWith("claim") || role.endsWith("ready") || role.endsWith("backup")) continue;
+    if ([childRole.network, childRole.claim, childRole.ready, childRole.backup].some((r) => role.endsWith(r))) continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
-    if (role === "preflight") {
+    if (role === childRole.preflight) {
       if (paths.length > 0) fields.add("image preflight");
       continue;
     }
-    if (old.type === containerType) {
+    if (old.type === resourceType.container) {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
       for (const path of paths) fields.add(containerFieldNames[path.split(".")[0] ?? ""] ?? `container ${path}`);
@@ -147,7 +149,7 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       if (paths.some((p) => !inPlaceContainerFields.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
       continue;
     }
-    if (role.endsWith("token")) {
+    if (role.endsWith(childRole.token)) {
       // A new token reaches the container through its (secret) environment: it restarts.
       if (paths.some((p) => p.startsWith("keepers"))) {
         fields.add("token rotation");
@@ -158,8 +160,8 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
     // Serve and limit commands follow the port and the container; name the role, not the script.
     if (paths.length > 0)
       fields.add(
-        role.endsWith("serve") || role.endsWith("limits") || role.endsWith("prepare")
-          ? role.replace(/^shared-/, "shared ")
+        [childRole.serve, childRole.limits, childRole.prepare].some((r) => role.endsWith(r))
+          ? role.replace(new RegExp(`^${childRole.shared}-`), `${childRole.shared} `)
           : paths.map((p) => `${role} ${p}`).join(", "),
       );
   }
@@ -170,7 +172,7 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
 function withoutOwnLabels(inputs: Record<string, unknown>): Record<string, unknown> {
   const labels = inputs["labels"];
   if (!Array.isArray(labels)) return inputs;
-  return { ...inputs, labels: (labels as { label: string }[]).filter((l) => !l.label.startsWith("clawfleet.")) };
+  return { ...inputs, labels: (labels as { label: string }[]).filter((l) => !l.label.startsWith(reservedLabelPrefix)) };
 }
 
 /** A provider reference without its stack, so two stack files of one fleet compare. */
@@ -183,23 +185,17 @@ function tierOf(group: Group): string {
 }
 
 function hostOf(group: Group): string {
-  return String(group.component.inputs["host"] ?? "?");
-}
-
-function stateDirOf(group: Group): string | undefined {
-  const state = group.children.get("state") ?? group.children.get("workspace");
-  const create = typeof state?.inputs["create"] === "string" ? state.inputs["create"] : "";
-  return /mkdir -p '([^']+)'/.exec(create)?.[1];
+  return group.facts.host;
 }
 
 /** Attributes shared-gateway config changes to the shared tenants whose agent or bindings moved. */
 function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group>): Map<string, string[]> {
   const changes = new Map<string, string[]>();
   const sharedConfig = (groups: Map<string, Group>, host: string): Record<string, unknown> | undefined =>
-    parseJson(groups.get(`host:${host}`)?.children.get("shared-config")?.inputs["stdin"]) as Record<string, unknown> | undefined;
+    parseJson(groups.get(`host:${host}`)?.children.get(`${childRole.shared}-${childRole.config}`)?.inputs["stdin"]) as Record<string, unknown> | undefined;
   for (const [key, group] of after) {
     if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;
-    const id = group.component.name;
+    const id = group.facts.name;
     const oldHost = hostOf(before.get(key) as Group);
     const newHost = hostOf(group);
     const agentOf = (config: Record<string, unknown> | undefined) => {
@@ -219,7 +215,7 @@ function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group
 
 /** " at <state dir> on host <host>": where a tenant's state lives. */
 function where(group: Group): string {
-  const state = stateDirOf(group);
+  const state = group.facts.stateDir;
   return `${state === undefined ? "" : ` at ${state}`} on host ${hostOf(group)}`;
 }
 
@@ -228,7 +224,7 @@ function removal(id: string, old: Group, fields: string[], warning: string): Ten
 }
 
 /** Compares two plans tenant by tenant and host by host. */
-export function diffPlans(stack: string, base: readonly PlanJsonResource[], head: readonly PlanJsonResource[]): FleetDiff {
+export function diffPlans(stack: string, base: PlanForDiff, head: PlanForDiff): FleetDiff {
   const before = groupByComponent(base);
   const after = groupByComponent(head);
   const tenants: TenantChange[] = [];
@@ -250,7 +246,9 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
         });
       else {
         const { fields, replaced } = compareChildren(old, neu);
-        const warnings = replaced ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about 15 s)`] : [];
+        const warnings = replaced
+          ? [`host ${id}: the shared gateway container is recreated (its tenants' chats pause for about ${replacementPauseSeconds} s)`]
+          : [];
         if (fields.includes("image preflight"))
           warnings.push(
             `host ${id}: a new image: it first runs on a copy of one gateway's state and must become healthy, or no gateway changes; each gateway's state is backed up right before its container is replaced; the canary (first dedicated tenant by id) goes first`,
@@ -288,12 +286,12 @@ export function diffPlans(stack: string, base: readonly PlanJsonResource[], head
       const newHost = hostOf(neu);
       if (oldHost !== newHost) {
         warnings.push(
-          neu.children.has("move")
+          neu.children.has(childRole.move)
             ? `${id}: moves from host ${oldHost} to ${newHost}; the old gateway stops and its state is copied to ${newHost} before the new one starts (the copy on ${oldHost} is renamed aside and kept)`
             : `${id}: moves from host ${oldHost} to ${newHost}; its state stays on ${oldHost}: add movedFrom: ${oldHost} to copy it (README, Operations)`,
         );
       }
-      if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about 15 s; state is kept)`);
+      if (replaced) warnings.push(`${id}: the gateway container is recreated (chats pause for about ${replacementPauseSeconds} s; state is kept)`);
       if (fields.includes("token rotation"))
         warnings.push(`${id}: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)`);
       tenants.push({ id, effect: replaced ? "replaced" : "changed", tier: tierOf(neu), host: newHost, fields, warnings });
@@ -371,7 +369,7 @@ export function renderDiffMarkdown(diff: FleetDiff): string {
  */
 function planInChild(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json"], {
+    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json", "--facts"], {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     child.channel?.unref();
@@ -385,7 +383,7 @@ function planInChild(file: string): Promise<{ code: number | null; stdout: strin
 }
 
 /** Plans a stack file in its own process (the mock runtime is process-wide). An empty file is an empty fleet. */
-async function planJson(file: string): Promise<PlanJsonResource[]> {
+async function planJson(file: string): Promise<PlanForDiff> {
   let text: string;
   try {
     text = readStackFileText(file);
@@ -393,10 +391,11 @@ async function planJson(file: string): Promise<PlanJsonResource[]> {
     if (error instanceof DeclarationError) throw new ReportedError(error.message);
     throw error;
   }
-  if (text.trim() === "") return [];
+  if (text.trim() === "") return { resources: [], facts: [] };
   const { code, stdout, stderr } = await planInChild(file);
   if (code !== 0) throw new ReportedError(stderr.trimEnd() || `clawfleet plan ${file} exited with ${String(code)}`);
-  return (JSON.parse(stdout) as { resources: PlanJsonResource[] }).resources;
+  const { resources, facts } = JSON.parse(stdout) as PlanForDiff;
+  return { resources, facts };
 }
 
 export async function diffStackFiles(baseFile: string, headFile: string, format: "text" | "markdown"): Promise<string> {
@@ -409,10 +408,6 @@ export async function diffStackFiles(baseFile: string, headFile: string, format:
     if (failures.every((failure) => failure instanceof ReportedError)) throw new ReportedError(failures.map((f) => (f as Error).message).join("\n"));
     throw failures.find((failure) => !(failure instanceof ReportedError));
   }
-  const diff = diffPlans(
-    stackNameOf(headFile),
-    (base as PromiseFulfilledResult<PlanJsonResource[]>).value,
-    (head as PromiseFulfilledResult<PlanJsonResource[]>).value,
-  );
+  const diff = diffPlans(stackNameOf(headFile), (base as PromiseFulfilledResult<PlanForDiff>).value, (head as PromiseFulfilledResult<PlanForDiff>).value);
   return format === "markdown" ? renderDiffMarkdown(diff) : renderDiffText(diff);
 }

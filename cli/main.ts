@@ -1,4 +1,5 @@
-import { DeclarationError } from "../stacks/errors";
+import { collectFacts } from "../components/facts";
+import { DeclarationError } from "../declaration/errors";
 import { diffStackFiles, ReportedError } from "./diff";
 import { opsUsage, opsVerbs, runOps } from "./ops/main";
 import { planStackFile } from "./plan";
@@ -17,6 +18,12 @@ export async function main(argv: readonly string[], out: (text: string) => void,
   const flags = new Set(rest.filter((arg) => arg.startsWith("--")));
   const files = rest.filter((arg) => !arg.startsWith("--"));
   try {
+    // --facts (not in the usage: diff passes it to the plan it runs) adds what the components state about themselves.
+    if (command === "plan" && files.length === 1 && flags.has("--facts") && [...flags].every((f) => f === "--json" || f === "--facts")) {
+      const { result: plan, facts } = await collectFacts(() => planStackFile(files[0] as string));
+      out(renderPlanJson(plan, facts));
+      return 0;
+    }
     if (command === "plan" && files.length === 1 && [...flags].every((f) => f === "--json")) {
       const plan = await planStackFile(files[0] as string);
       out(flags.has("--json") ? renderPlanJson(plan) : renderPlanTree(plan));

@@ -1,16 +1,18 @@
+import type { ComponentFacts } from "../components/facts";
+import { componentType, resourceType } from "../names";
 import type { PlannedResource } from "./mock-run";
 import type { Plan } from "./plan";
 
-/** `--json`: every registered resource; secrets print as "[secret]". */
-export function renderPlanJson(plan: Plan): string {
+/** `--json`: every registered resource; secrets print as "[secret]". With `facts`, what each component stated about itself. */
+export function renderPlanJson(plan: Plan, facts?: readonly ComponentFacts[]): string {
   const resources = plan.resources.map(({ urn, type, name, parent, inputs, options }) => ({ urn, type, name, parent: parent ?? null, inputs, options }));
-  return `${JSON.stringify({ stack: plan.stack, resources }, null, 2)}\n`;
+  return `${JSON.stringify(facts === undefined ? { stack: plan.stack, resources } : { stack: plan.stack, resources, facts }, null, 2)}\n`;
 }
 
 const shortTypes: Record<string, string> = {
-  "clawfleet:index:GatewayHost": "host",
-  "clawfleet:index:DedicatedUser": "dedicated tenant",
-  "clawfleet:index:SharedBinding": "shared tenant",
+  [componentType.gatewayHost]: "host",
+  [componentType.dedicatedUser]: "dedicated tenant",
+  [componentType.sharedBinding]: "shared tenant",
 };
 
 /** `docker:index/container:Container` -> `docker:Container`; providers stay as they are. */
@@ -28,15 +30,15 @@ function shortType(type: string): string {
 function summary(resource: PlannedResource): string {
   const inputs = resource.inputs;
   const notes: string[] = [];
-  if (resource.type === "docker:index/container:Container") {
+  if (resource.type === resourceType.container) {
     const ports = inputs["ports"] as { external?: number; ip?: string }[] | undefined;
     const port = ports?.[0];
     notes.push(`image ${String(inputs["image"])}`);
     if (port !== undefined) notes.push(`on ${port.ip ?? "0.0.0.0"}:${port.external ?? "?"}`);
     notes.push(`${String(inputs["memory"])} MB`);
   }
-  if (resource.type === "pulumi:providers:docker") notes.push(String(inputs["host"]));
-  if (resource.type === "docker:index/network:Network") notes.push(String(inputs["name"]));
+  if (resource.type === resourceType.dockerProvider) notes.push(String(inputs["host"]));
+  if (resource.type === resourceType.network) notes.push(String(inputs["name"]));
   if (resource.type.startsWith("command:")) {
     const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
     const tail =

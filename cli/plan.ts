@@ -1,7 +1,9 @@
 import { basename } from "node:path";
-import { DeclarationError, type Problem } from "../stacks/errors";
-import { namespace, parseFleet, readStackFile, readStackFileText, type RawDeclaration } from "../stacks/load";
-import { SecretValue } from "../stacks/secret";
+import { DeclarationError, type Problem } from "../declaration/errors";
+import { parseFleet } from "../declaration/parse";
+import { namespace, type RawDeclaration } from "../declaration/raw";
+import { readStackFile, readStackFileText } from "../declaration/stack-file";
+import { SecretValue } from "../declaration/secret";
 import { runUnderMocks, type PlannedResource } from "./mock-run";
 
 export const project = "clawfleet";

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DedicatedTenant, Host } from "../stacks/schema";
-import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
+import type { DedicatedTenant, Host } from "../declaration/schema";
+import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { renderMoveState } from "./render/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
-import { gatewayIdentity } from "../names";
+import { componentType, dedicatedContainerName, gatewayIdentity, tenantLabel, tenantStateDir, tierLabel } from "../names";
+import { recordFacts } from "./facts";
 import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {
@@ -19,11 +20,6 @@ export interface DedicatedUserArgs {
   readonly after?: readonly pulumi.Resource[] | undefined;
 }
 
-/** Docker container (and network) name of a dedicated tenant's gateway. */
-export function dedicatedContainerName(tenantId: string): string {
-  return `clawfleet-tenant-${tenantId}`;
-}
-
 /** A dedicated-tier user: an own gateway container with its own token, port, state and config. */
 export class DedicatedUser extends pulumi.ComponentResource {
   readonly port: number;
@@ -35,21 +31,22 @@ export class DedicatedUser extends pulumi.ComponentResource {
   readonly gateway: GatewayResources;
 
   constructor(name: string, args: DedicatedUserArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:DedicatedUser", name, { host: args.placement.hostId, tier: "dedicated" }, opts);
+    super(componentType.dedicatedUser, name, { host: args.placement.hostId, tier: "dedicated" }, opts);
     const { tenant, placement } = args;
+    const stateDir = tenantStateDir(args.host.stateRoot, "dedicated", tenant.id);
     this.gateway = new GatewayResources(
       name,
       {
         placement,
         containerName: dedicatedContainerName(tenant.id),
-        stateDir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id),
+        stateDir,
         configText: serializeConfig(renderDedicatedConfig(tenant)),
         port: tenant.port,
         memoryMb: tenant.memoryMb,
         cpus: tenant.cpus,
         pidsLimit: tenant.pidsLimit,
         identity: gatewayIdentity("tenant", tenant.id),
-        labels: { ...tenant.labels, "clawfleet.tenant": tenant.id, "clawfleet.tier": "dedicated" },
+        labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
         secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
         rotation: tenant.rotation,
         after: args.after,
@@ -65,6 +62,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       },
       this,
     );
+    recordFacts({ kind: "dedicated", type: componentType.dedicatedUser, name, host: placement.hostId, stateDir, roles: this.gateway.roles });
     this.port = tenant.port;
     this.host = placement.hostId;
     this.token = this.gateway.token.result;

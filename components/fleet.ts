@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { compareIds, type Fleet, type SharedTenant } from "../stacks/schema";
+import { compareIds, type Fleet, type SharedTenant } from "../declaration/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";

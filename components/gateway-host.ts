@@ -1,12 +1,25 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host, SharedTenant } from "../stacks/schema";
-import { GatewayResources, tenantStateDir, type GatewayPlacement } from "./gateway";
+import type { Host, SharedTenant } from "../declaration/schema";
+import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { renderPreflight } from "./render/upgrade";
 import { hostCommandRunner } from "./host-command";
 import { renderPrepareHost, sshPinOptions } from "./render/commands";
 import { renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
-import { gatewayIdentity, healthGateSeconds } from "../names";
+import {
+  backupRootOf,
+  childName,
+  childRole,
+  componentType,
+  gatewayIdentity,
+  healthGateSeconds,
+  sharedContainerName,
+  sharedStateDir,
+  tenantStateDir,
+  tierLabel,
+  workDirOf,
+} from "../names";
+import { recordFacts } from "./facts";
 import { secretEnvOf } from "./secret-env";
 
 export interface GatewayHostArgs {
@@ -20,11 +33,6 @@ export interface GatewayHostArgs {
   readonly canary: string | undefined;
 }
 
-/** Docker container (and network) name of a host's shared gateway: one per host id, so a renamed host never collides with itself. */
-export function sharedContainerName(hostId: string): string {
-  return `clawfleet-shared-${hostId}`;
-}
-
 /**
  * A gateway host: its Docker engine (local socket or `ssh://`), its preparation (tools,
  * state root 0700, image present) and, when declared, its shared-tier gateway.
@@ -36,19 +44,19 @@ export class GatewayHost extends pulumi.ComponentResource {
   readonly shared: GatewayResources | undefined;
 
   constructor(name: string, args: GatewayHostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:GatewayHost", name, { host: args.host.id }, opts);
+    super(componentType.gatewayHost, name, { host: args.host.id }, opts);
     const { host } = args;
     const run = hostCommandRunner(host);
 
     const dockerProvider = new docker.Provider(
-      `${name}-docker`,
+      childName(name, childRole.docker),
       host.ssh === undefined
         ? { host: "unix:///var/run/docker.sock" }
         : { host: `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, sshOpts: ["-o", "BatchMode=yes", ...sshPinOptions(host.ssh)] },
       { parent: this },
     );
     const prepared = run(
-      `${name}-prepare`,
+      childName(name, childRole.prepare),
       { create: renderPrepareHost({ hostId: host.id, stateRoot: host.stateRoot, image: args.image, tailscale: host.tailscale.serve }) },
       { parent: this },
     );
@@ -56,18 +64,22 @@ export class GatewayHost extends pulumi.ComponentResource {
     // Replaced (and run) whenever the image changes: the new image must reach healthy on a copy of real state
     // (the canary's, or the shared gateway's) before any container is replaced.
     const sampleState =
-      args.canary !== undefined ? tenantStateDir(host.stateRoot, "dedicated", args.canary) : host.shared !== undefined ? `${host.stateRoot}/shared` : undefined;
+      args.canary !== undefined
+        ? tenantStateDir(host.stateRoot, "dedicated", args.canary)
+        : host.shared !== undefined
+          ? sharedStateDir(host.stateRoot)
+          : undefined;
     const preflight =
       sampleState === undefined
         ? undefined
         : run(
-            `${name}-preflight`,
+            childName(name, childRole.preflight),
             {
               create: renderPreflight({
                 hostId: host.id,
                 image: args.image,
                 stateDir: sampleState,
-                workDir: `${host.stateRoot}/.clawfleet`,
+                workDir: workDirOf(host.stateRoot),
                 timeoutSeconds: healthGateSeconds,
                 fallbackConfig: serializeConfig(renderPreflightConfig()),
               }),
@@ -78,7 +90,7 @@ export class GatewayHost extends pulumi.ComponentResource {
 
     const tailnetName = host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
     const stack = `${pulumi.getProject()}/${pulumi.getStack()}`;
-    const backupRoot = `${host.stateRoot}/backups`;
+    const backupRoot = backupRootOf(host.stateRoot);
     this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, preflight, backupRoot, tailnetName, stack };
 
     const shared = host.shared;
@@ -86,23 +98,28 @@ export class GatewayHost extends pulumi.ComponentResource {
       shared === undefined
         ? undefined
         : new GatewayResources(
-            `${name}-shared`,
+            childName(name, childRole.shared),
             {
               placement: this.placement,
               containerName: sharedContainerName(host.id),
               identity: gatewayIdentity("shared", host.id),
-              stateDir: `${host.stateRoot}/shared`,
+              stateDir: sharedStateDir(host.stateRoot),
               configText: serializeConfig(renderSharedConfig(host, args.sharedTenants)),
               port: shared.port,
               memoryMb: shared.memoryMb,
               cpus: 2,
               pidsLimit: 1024,
-              labels: { "clawfleet.tier": "shared" },
+              labels: { [tierLabel]: "shared" },
               secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
               rotation: undefined,
             },
             this,
           );
+
+    const roles: Record<string, string> = { [childName(name, childRole.docker)]: childRole.docker, [childName(name, childRole.prepare)]: childRole.prepare };
+    if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
+    for (const [child, role] of Object.entries(this.shared?.roles ?? {})) roles[child] = `${childRole.shared}-${role}`;
+    recordFacts({ kind: "host", type: componentType.gatewayHost, name, host: host.id, roles });
 
     this.registerOutputs({ sharedUrl: this.shared?.tailnetUrl ?? this.shared?.loopbackUrl });
   }

@@ -4,11 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderBackupBeforeUpgrade } from "./render/upgrade";
 import {
+  childName,
+  childRole,
   dockerCpus,
   upgradeBackupsKept,
   gatewayLabel,
   healthGateSeconds,
   healthStartPeriodSeconds,
+  hostLabel,
   managedLabel,
   recordedOnlyContainerFields,
   stackLabel,
@@ -70,11 +73,6 @@ export interface GatewayArgs {
   readonly after?: readonly pulumi.Resource[] | undefined;
 }
 
-/** Where a tenant's state lives on its host: its own directory, or its workspace in the shared gateway. */
-export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", id: string): string {
-  return tier === "dedicated" ? `${stateRoot}/users/${id}` : `${stateRoot}/shared/workspaces/${id}`;
-}
-
 /** A duration as Go prints it (the provider reads health-check durations back this way). */
 export function goDuration(seconds: number): string {
   const h = Math.floor(seconds / 3600);
@@ -99,20 +97,31 @@ export class GatewayResources {
   readonly port: number;
   readonly loopbackUrl: string;
   readonly tailnetUrl: string | undefined;
+  /** Each child's role, by its resource name. */
+  readonly roles: Record<string, string> = {};
+  private readonly name: string;
+
+  /** The name of the child with `role`, recorded with its role. */
+  private child(role: string): string {
+    const childResource = childName(this.name, role);
+    this.roles[childResource] = role;
+    return childResource;
+  }
 
   constructor(name: string, args: GatewayArgs, parent: pulumi.Resource) {
+    this.name = name;
     const { placement } = args;
     const opts = { parent };
 
     this.token = new random.RandomPassword(
-      `${name}-token`,
+      this.child(childRole.token),
       { length: 48, special: false, ...(args.rotation === undefined ? {} : { keepers: { rotation: args.rotation } }) },
       { ...opts, additionalSecretOutputs: ["result"] },
     );
 
     // State outlives the container and the tenant: no delete command, and kept if removed.
     this.stateDir = placement.run(
-      `${name}-state`,
+      this.child(childRole.state),
       { create: renderEnsureStateDir({ dir: args.stateDir, uid: gateway.uid }) },
       { ...opts, dependsOn: [placement.prepared], retainOnDelete: true },
     );
@@ -122,29 +131,29 @@ export class GatewayResources {
       args.moveState === undefined
         ? undefined
         : new command.local.Command(
-            `${name}-move`,
+            this.child(childRole.move),
             { create: args.moveState, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false },
             { ...opts, dependsOn: [this.stateDir], retainOnDelete: true },
           );
 
     // The file is rewritten in place on change; the gateway hot-reloads it.
     this.configFile = placement.run(
-      `${name}-config`,
+      this.child(childRole.config),
       { create: renderWriteFile({ dir: args.stateDir, file: gateway.configFile, uid: gateway.uid }), stdin: args.configText },
       { ...opts, dependsOn: moved === undefined ? [this.stateDir] : [this.stateDir, moved], retainOnDelete: true },
     );
 
-    const hostLabel = { label: "clawfleet.host", value: placement.hostId };
+    const hostLabelOf = { label: hostLabel, value: placement.hostId };
     const identityLabels = [
       { label: managedLabel, value: "true" },
       { label: gatewayLabel, value: args.identity },
       { label: stackLabel, value: placement.stack },
-      hostLabel,
+      hostLabelOf,
     ];
 
     // A gateway that this deploy removes may still hold the port (Pulumi deletes last).
     const claim = placement.run(
-      `${name}-claim`,
+      this.child(childRole.claim),
       {
         create: renderClaimPort({
           hostId: placement.hostId,
@@ -160,14 +169,14 @@ export class GatewayResources {
     // The host label makes a move to another host a replacement: Pulumi keeps a resource whose
     // inputs are unchanged on its old host even when its provider changes.
     const network = new docker.Network(
-      `${name}-network`,
-      { name: args.containerName, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabel] },
+      this.child(childRole.network),
+      { name: args.containerName, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabelOf] },
       { ...opts, provider: placement.docker, deleteBeforeReplace: true },
     );
 
     // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
     const backup = placement.run(
-      `${name}-backup`,
+      this.child(childRole.backup),
       {
         create: renderBackupBeforeUpgrade({
           containerName: args.containerName,
@@ -183,7 +192,7 @@ export class GatewayResources {
 
     const secretEnv = Object.entries(args.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
     this.container = new docker.Container(
-      `${name}-container`,
+      this.child(childRole.container),
       {
         name: args.containerName,
         // A stable hostname lets a replacement reclaim the state lease a killed gateway left behind.
@@ -238,14 +247,14 @@ export class GatewayResources {
 
     // The Docker provider has no pids limit; set it on each new container.
     placement.run(
-      `${name}-limits`,
+      this.child(childRole.limits),
       { create: renderSetPidsLimit({ containerName: args.containerName, pidsLimit: args.pidsLimit }), triggers: [this.container.id] },
       { ...opts, dependsOn: [this.container] },
     );
 
     // Checked for every new container on every deploy: the provider's own wait holds for one run only.
     this.ready = placement.run(
-      `${name}-ready`,
+      this.child(childRole.ready),
       {
         create: renderHealthGate({ containerName: args.containerName, timeoutSeconds: healthGateSeconds }),
         triggers: [this.container.id],
@@ -260,7 +269,7 @@ export class GatewayResources {
       placement.tailnetName === undefined
         ? undefined
         : placement.run(
-            `${name}-serve`,
+            this.child(childRole.serve),
             {
               create: renderServeAdd({ httpsPort: args.port, localPort: args.port }),
               delete: renderServeRemove({ httpsPort: args.port, localPort: args.port, gateway: args.identity }),

@@ -1,5 +1,5 @@
-import { channelCredentials, type ChannelName, type ChannelsDecl } from "../stacks/schema";
-import type { SecretValue } from "../stacks/secret";
+import { channelCredentials, type ChannelName, type ChannelsDecl } from "../declaration/schema";
+import type { SecretValue } from "../declaration/secret";
 import { modelKeyEnv } from "./render/config";
 
 /** Environment variables a gateway reads its credentials from: model keys and channel tokens. */

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { SharedTenant } from "../stacks/schema";
-import { tenantStateDir, type GatewayResources, type GatewayPlacement } from "./gateway";
+import type { SharedTenant } from "../declaration/schema";
+import type { GatewayResources, GatewayPlacement } from "./gateway";
+import { childName, childRole, componentType, tenantStateDir } from "../names";
 import { renderEnsureStateDir } from "./render/commands";
 import { gateway } from "./render/config";
+import { recordFacts } from "./facts";
 
 export interface SharedBindingArgs {
   /** The validated shared-tier tenant. */
@@ -29,13 +31,16 @@ export class SharedBinding extends pulumi.ComponentResource {
   readonly tailnetUrl: string | undefined;
 
   constructor(name: string, args: SharedBindingArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:SharedBinding", name, { host: args.placement.hostId, tier: "shared" }, opts);
+    super(componentType.sharedBinding, name, { host: args.placement.hostId, tier: "shared" }, opts);
     const { tenant, placement, sharedGateway } = args;
+    const workspace = childName(name, childRole.workspace);
+    const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
     placement.run(
-      `${name}-workspace`,
-      { create: renderEnsureStateDir({ dir: tenantStateDir(args.stateRoot, "shared", tenant.id), uid: gateway.uid }) },
+      workspace,
+      { create: renderEnsureStateDir({ dir: stateDir, uid: gateway.uid }) },
       { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
     );
+    recordFacts({ kind: "shared", type: componentType.sharedBinding, name, host: placement.hostId, stateDir, roles: { [workspace]: childRole.workspace } });
     this.agentId = tenant.id;
     this.host = placement.hostId;
     this.port = sharedGateway.port;

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { PurgedTenant } from "../stacks/schema";
-import { dedicatedContainerName } from "./dedicated-user";
-import { tenantStateDir, type GatewayPlacement } from "./gateway";
+import type { PurgedTenant } from "../declaration/schema";
+import type { GatewayPlacement } from "./gateway";
+import { childName, childRole, componentType, dedicatedContainerName, tenantStateDir } from "../names";
+import { recordFacts } from "./facts";
 import { renderPurge } from "./render/commands";
 
 export interface TenantPurgeArgs {
@@ -18,18 +19,21 @@ export interface TenantPurgeArgs {
  */
 export class TenantPurge extends pulumi.ComponentResource {
   constructor(name: string, args: TenantPurgeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("clawfleet:index:TenantPurge", name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
+    super(componentType.tenantPurge, name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
     const { tenant } = args;
+    const purge = childName(name, childRole.purge);
+    const stateDir = tenantStateDir(args.stateRoot, tenant.tier, tenant.id);
     args.placement.run(
-      `${name}-purge`,
+      purge,
       {
         create: renderPurge({
-          dir: tenantStateDir(args.stateRoot, tenant.tier, tenant.id),
+          dir: stateDir,
           containerName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined,
         }),
       },
       { parent: this, dependsOn: [args.placement.prepared] },
     );
+    recordFacts({ kind: "purge", type: componentType.tenantPurge, name, host: args.placement.hostId, stateDir, roles: { [purge]: childRole.purge } });
     this.registerOutputs({});
   }
 }

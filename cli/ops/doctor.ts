@@ -1,6 +1,7 @@
 import { shellQuote } from "../../components/render/commands";
 import { gateway } from "../../components/render/config";
-import type { Fleet, Host } from "../../stacks/schema";
+import type { Fleet, Host } from "../../declaration/schema";
+import { sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import type { TenantTarget } from "./targets";
 
@@ -21,7 +22,7 @@ const mark = (name: string) => `@@clawfleet-${name}`;
 /** Directories doctor checks on a host: the state root (0700) and each gateway's state directory (uid 1000, 0700). */
 export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { path: string; owner: number | undefined; gatewayOf: string }[] {
   const dirs: { path: string; owner: number | undefined; gatewayOf: string }[] = [{ path: host.stateRoot, owner: undefined, gatewayOf: "the state root" }];
-  if (host.shared !== undefined) dirs.push({ path: `${host.stateRoot}/shared`, owner: gateway.uid, gatewayOf: "the shared gateway" });
+  if (host.shared !== undefined) dirs.push({ path: sharedStateDir(host.stateRoot), owner: gateway.uid, gatewayOf: "the shared gateway" });
   for (const t of targets) if (t.tier === "dedicated") dirs.push({ path: t.gatewayStateDir, owner: gateway.uid, gatewayOf: `tenant ${t.id}` });
   return dirs;
 }

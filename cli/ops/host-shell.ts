@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { shellQuote, sshPinOptions } from "../../components/render/commands";
-import type { Host } from "../../stacks/schema";
+import type { Host } from "../../declaration/schema";
 import { OpsError } from "./errors";
 
 /** What a command printed and how it ended. */

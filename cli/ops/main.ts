@@ -1,4 +1,4 @@
-import { DeclarationError } from "../../stacks/errors";
+import { DeclarationError } from "../../declaration/errors";
 import { backup, restore } from "./backup";
 import { doctor, renderDoctor } from "./doctor";
 import { OpsError } from "./errors";

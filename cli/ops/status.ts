@@ -1,5 +1,5 @@
 import { shellQuote } from "../../components/render/commands";
-import type { Host } from "../../stacks/schema";
+import type { Host } from "../../declaration/schema";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";
 

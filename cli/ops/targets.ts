@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { dedicatedContainerName } from "../../components/dedicated-user";
-import { tenantStateDir } from "../../components/gateway";
-import { sharedContainerName } from "../../components/gateway-host";
 import { modelKeyEnv } from "../../components/render/config";
-import { parseFleet, readStackFile } from "../../stacks/load";
-import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../stacks/schema";
+import { parseFleet } from "../../declaration/parse";
+import { readStackFile } from "../../declaration/stack-file";
+import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../declaration/schema";
+import { backupRootOf, dedicatedContainerName, sharedContainerName, sharedStateDir, tenantStateDir } from "../../names";
 import { OpsError } from "./errors";
 
 /** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */
@@ -79,7 +78,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     port: shared.port,
     memoryMb: shared.memoryMb,
     stateDir: tenantStateDir(host.stateRoot, "shared", tenant.id),
-    gatewayStateDir: `${host.stateRoot}/shared`,
+    gatewayStateDir: sharedStateDir(host.stateRoot),
     agentId: tenant.id,
     secretEnvNames: secretEnvNames(shared.modelKeys, shared.channels),
     channels: Object.keys(shared.channels ?? {}),
@@ -117,5 +116,5 @@ export function findHost(fleet: Fleet, file: string, id: string): Host {
 
 /** Backups on a host: one folder per gateway container below it (`clawfleet backup`, and before an image change). */
 export function backupDirOf(host: Host): string {
-  return `${host.stateRoot}/backups`;
+  return backupRootOf(host.stateRoot);
 }

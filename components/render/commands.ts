@@ -4,7 +4,7 @@
  * never inside the script. Each command is idempotent: running it twice changes nothing more.
  */
 
-import { gatewayLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { gatewayLabel, managedLabel, stackLabel, stateLayout, stopTimeoutSeconds } from "../../names";
 
 /** Quotes a value as one shell word. */
 export function shellQuote(value: string | number): string {
@@ -44,7 +44,7 @@ export function renderPrepareHost({ hostId, stateRoot, image, tailscale }: Prepa
           `command -v tailscale >/dev/null 2>&1 || fail "host "${host}": tailscale is not installed but hosts.${hostId}.tailscale.serve is true; install Tailscale or set serve: false"`,
         ]
       : []),
-    `as_root mkdir -p ${root}/users ${root}/shared`,
+    `as_root mkdir -p ${root}/${stateLayout.users} ${root}/${stateLayout.shared}`,
     `as_root chmod 0700 ${root}`,
     `as_root docker image inspect ${img} >/dev/null 2>&1 || as_root docker pull ${img} >/dev/null || fail "host "${host}": image "${img}" is not on the host and cannot be pulled; load it with docker load (see scripts/build-gateway-image.sh)"`,
   );

@@ -1,4 +1,13 @@
-import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type DedicatedTenant, type Host, type SharedTenant } from "../../stacks/schema";
+import { stateLayout } from "../../names";
+import {
+  channelCredentials,
+  compareIds,
+  type ChannelName,
+  type ChannelsDecl,
+  type DedicatedTenant,
+  type Host,
+  type SharedTenant,
+} from "../../declaration/schema";
 
 /** Facts about the gateway inside its container; one place for each. */
 export const gateway = {
@@ -114,7 +123,7 @@ export function renderPreflightConfig(): GatewayConfig {
 
 /** Workspace of a shared tenant's agent, inside the shared gateway's state directory. */
 export function sharedWorkspace(tenantId: string): string {
-  return `${gateway.stateDir}/workspaces/${tenantId}`;
+  return `${gateway.stateDir}/${stateLayout.workspaces}/${tenantId}`;
 }
 
 /**

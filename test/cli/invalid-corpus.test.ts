@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import { planStackFile } from "../../cli/plan";
-import { DeclarationError } from "../../stacks/errors";
+import { DeclarationError } from "../../declaration/errors";
 
 /**
  * Every broken stack file in test/fixtures/invalid is run through the real CLI:

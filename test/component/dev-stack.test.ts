@@ -3,11 +3,13 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { mockRandomValue, type PlannedResource } from "../../cli/mock-run";
 import { planStackFile, type Plan } from "../../cli/plan";
+import { collectFacts, type ComponentFacts } from "../../components/facts";
 
 // The whole program (index.ts) for the example dev stack, under the mock runtime: one run per file.
 let plan: Plan;
+let facts: ComponentFacts[];
 before(async () => {
-  plan = await planStackFile("stacks/Pulumi.dev.yaml");
+  ({ result: plan, facts } = await collectFacts(() => planStackFile("stacks/Pulumi.dev.yaml")));
 });
 
 function byName(name: string): PlannedResource {
@@ -19,6 +21,26 @@ function byName(name: string): PlannedResource {
 const tokenOf = (name: string) => mockRandomValue("dev", name, { length: 48, special: false });
 
 describe("components of the dev stack", () => {
+  it("state their kind, host, state directory and the role of every child they register", () => {
+    assert.deepEqual(
+      facts.map((f) => [f.kind, f.name, f.host, f.stateDir]),
+      [
+        ["host", "local", "local", undefined],
+        ["dedicated", "alice", "local", "/var/lib/clawfleet/users/alice"],
+        ["shared", "bob", "local", "/var/lib/clawfleet/shared/workspaces/bob"],
+        ["shared", "carol", "local", "/var/lib/clawfleet/shared/workspaces/carol"],
+        ["dedicated", "dave", "local", "/var/lib/clawfleet/users/dave"],
+      ],
+    );
+    for (const stated of facts) {
+      const component = plan.resources.find((r) => !r.custom && r.type === stated.type && r.name === stated.name);
+      assert.ok(component, `no component ${stated.type} ${stated.name}`);
+      const children = plan.resources.filter((r) => r.parent === component.urn).map((r) => r.name);
+      assert.deepEqual(Object.keys(stated.roles).sort(), children.sort(), stated.name);
+      for (const [child, role] of Object.entries(stated.roles)) assert.equal(child, `${stated.name}-${role}`);
+    }
+  });
+
   it("registers one component per host and per tenant, named by host name and tenant id", () => {
     const components = plan.resources.filter((r) => !r.custom).map((r) => `${r.type} ${r.name}`);
     assert.deepEqual(components.sort(), [

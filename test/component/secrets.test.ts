@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanJsonResource } from "../../cli/diff";
+import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanForDiff } from "../../cli/diff";
 import { mockRandomValue, runUnderMocks, type PlannedResource } from "../../cli/mock-run";
 import { renderPlanJson, renderPlanTree } from "../../cli/plan-output";
-import { DeclarationError } from "../../stacks/errors";
-import { parseFleet } from "../../stacks/load";
+import { collectFacts, type ComponentFacts } from "../../components/facts";
+import { DeclarationError } from "../../declaration/errors";
+import { parseFleet } from "../../declaration/parse";
 
 // The program as `pulumi up` runs it: structured config decrypted by the engine, keys marked secret.
 const modelKey = "sk-ant-api03-MODELKEYVALUE0000000000000000";
@@ -46,14 +47,23 @@ function assertNoSecret(text: string, where: string): void {
   for (const secret of secrets) assert.ok(!text.includes(secret), `${where} contains ${secret.slice(0, 16)}...`);
 }
 
+let facts: ComponentFacts[] = [];
+
 before(async () => {
-  const run = await runUnderMocks({
-    project: "clawfleet",
-    stack: "secrets",
-    config: { "clawfleet:image": "ghcr.io/openclaw/openclaw:2026.9.6", "clawfleet:hosts": JSON.stringify(hosts), "clawfleet:tenants": JSON.stringify(tenants) },
-    secretKeys: ["clawfleet:hosts", "clawfleet:tenants"],
-    program: () => require("../../index") as unknown,
-  });
+  const { result: run, facts: stated } = await collectFacts(() =>
+    runUnderMocks({
+      project: "clawfleet",
+      stack: "secrets",
+      config: {
+        "clawfleet:image": "ghcr.io/openclaw/openclaw:2026.9.6",
+        "clawfleet:hosts": JSON.stringify(hosts),
+        "clawfleet:tenants": JSON.stringify(tenants),
+      },
+      secretKeys: ["clawfleet:hosts", "clawfleet:tenants"],
+      program: () => require("../../index") as unknown,
+    }),
+  );
+  facts = stated;
   resources = run.resources;
   outputs = run.outputs as typeof outputs;
 });
@@ -88,8 +98,8 @@ describe("secrets", () => {
   });
 
   it("never appear in a diff, text or markdown", () => {
-    const printed = JSON.parse(renderPlanJson({ stack: "secrets", resources, outputs })) as { resources: PlanJsonResource[] };
-    const diff = diffPlans("secrets", [], printed.resources);
+    const printed = JSON.parse(renderPlanJson({ stack: "secrets", resources, outputs }, facts)) as PlanForDiff;
+    const diff = diffPlans("secrets", { resources: [], facts: [] }, printed);
     assertNoSecret(renderDiffText(diff), "diff");
     assertNoSecret(renderDiffMarkdown(diff), "diff --markdown");
   });

@@ -3,9 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { DeclarationError } from "../../stacks/errors";
-import { parseFleet, readStackFile, type RawDeclaration } from "../../stacks/load";
-import { SecretValue } from "../../stacks/secret";
+import { DeclarationError } from "../../declaration/errors";
+import { parseFleet } from "../../declaration/parse";
+import { type RawDeclaration } from "../../declaration/raw";
+import { readStackFile } from "../../declaration/stack-file";
+import { SecretValue } from "../../declaration/secret";
 
 /**
  * The boundary's contract under arbitrary input: it returns a Fleet or throws one

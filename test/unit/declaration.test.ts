@@ -3,10 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { DeclarationError } from "../../stacks/errors";
-import { maxStackFileBytes, parseFleet, readStackFile, readStackFileText, secretPaths, wrapSecretPaths, type RawDeclaration } from "../../stacks/load";
-import type { DedicatedTenant, SharedTenant } from "../../stacks/schema";
-import { SecretValue } from "../../stacks/secret";
+import { DeclarationError } from "../../declaration/errors";
+import { parseFleet } from "../../declaration/parse";
+import { secretPaths, wrapSecretPaths } from "../../declaration/pulumi-config";
+import { type RawDeclaration } from "../../declaration/raw";
+import { maxStackFileBytes, readStackFile, readStackFileText } from "../../declaration/stack-file";
+import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
+import { SecretValue } from "../../declaration/secret";
 
 const file = "stacks/Pulumi.test.yaml";
 const devFile = join(__dirname, "../../stacks/Pulumi.dev.yaml");

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { stackYaml } from "../../bench/fleet";
-import { readYamlDocument } from "../../stacks/load";
-import { readPlainYaml } from "../../stacks/plain-yaml";
+import { readYamlDocument } from "../../declaration/stack-file";
+import { readPlainYaml } from "../../declaration/plain-yaml";
 
 /**
  * readStackFile reads most files with readPlainYaml and the rest with the full YAML parse:

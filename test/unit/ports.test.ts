@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { allocatePorts, derivePort, fnv1a, type HostPorts, type PortRequest } from "../../stacks/ports";
+import { allocatePorts, derivePort, fnv1a, type HostPorts, type PortRequest } from "../../declaration/ports";
 
 const tenantId = fc.stringMatching(/^[a-z0-9_][a-z0-9_-]{0,20}$/);
 

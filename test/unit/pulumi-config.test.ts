@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { DeclarationError } from "../../stacks/errors";
-import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../stacks/load";
-import { SecretValue } from "../../stacks/secret";
+import { DeclarationError } from "../../declaration/errors";
+import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../declaration/pulumi-config";
+import { SecretValue } from "../../declaration/secret";
 
 // Config is process-wide runtime state, so these cases live in their own file (node --test runs one process per file).
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs }, "clawfleet", "cfgtest");

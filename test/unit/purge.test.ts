@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { renderPurge } from "../../components/render/commands";
-import { DeclarationError } from "../../stacks/errors";
-import { parseFleet, readStackFile } from "../../stacks/load";
+import { DeclarationError } from "../../declaration/errors";
+import { parseFleet } from "../../declaration/parse";
+import { readStackFile } from "../../declaration/stack-file";
 
 const stack = (purge: string) => `config:
   clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6

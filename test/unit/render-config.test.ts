@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import Ajv, { type ValidateFunction } from "ajv";
 import { renderDedicatedConfig, renderSharedConfig, serializeConfig, type GatewayConfig } from "../../components/render/config";
-import { parseFleet, readStackFile } from "../../stacks/load";
-import type { DedicatedTenant, Fleet, SharedTenant } from "../../stacks/schema";
+import { parseFleet } from "../../declaration/parse";
+import { readStackFile } from "../../declaration/stack-file";
+import type { DedicatedTenant, Fleet, SharedTenant } from "../../declaration/schema";
 
 // `openclaw config schema` of the pinned gateway version (see test/fixtures/openclaw/README.md).
 const schema = JSON.parse(readFileSync("test/fixtures/openclaw/config-schema.json", "utf8")) as {

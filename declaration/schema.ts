@@ -1,0 +1,316 @@
+import { z } from "zod";
+import { dockerCpus, reservedLabelPrefix } from "../names";
+import { systemDirectoryProblem } from "./machines";
+import { SecretValue, looksLikeCredential } from "./secret";
+
+/**
+ * The declaration a stack makes under the `clawfleet` config namespace.
+ * Every object is strict: an unknown key is a typo and an error.
+ */
+
+/** OpenClaw's agent id pattern; ids also name directories, containers and shell words. */
+export const idPattern = /^[a-z0-9_][a-z0-9_-]{0,63}$/;
+export const idRule = "use 1-64 characters from a-z, 0-9, _ and -, starting with a letter, digit or _";
+
+/** Orders ids by code point, the same on every machine (unlike localeCompare). */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Placeholder a secret-field message uses for the field's own config path. */
+export const pathToken = "{path}";
+
+/** A field's type message that says "is required" when the field is missing rather than wrong. */
+function expected(what: string): (issue: { input?: unknown }) => string {
+  return ({ input }) => {
+    if (input === undefined) return `is required: ${what}`;
+    if (typeof input === "string" && looksLikeCredential(input)) return `must be ${what}, not a value that looks like a credential`;
+    if (typeof input === "string") return `must be ${what}, not the string ${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input)}`;
+    return `must be ${what}`;
+  };
+}
+
+const secretField = z
+  .unknown()
+  .transform((value, ctx): SecretValue => {
+    if (value instanceof SecretValue) return value;
+    if (typeof value === "string") {
+      ctx.addIssue({
+        code: "custom",
+        message: `is a secret in plain text; remove it from the file and run: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>`,
+      });
+    } else {
+      ctx.addIssue({ code: "custom", message: `must be a secret set with: pulumi config set --secret --path 'clawfleet:${pathToken}' <value>` });
+    }
+    return z.NEVER;
+  })
+  .meta({ type: "secret" });
+
+const port = z
+  .number({ error: expected("a port number (an integer from 1024 to 65535)") })
+  .int("must be a port number (an integer from 1024 to 65535)")
+  .min(1024, "must be a port number from 1024 to 65535 (ports below 1024 need root on the host)")
+  .max(65535, "must be a port number from 1024 to 65535");
+
+const absolutePath = z
+  .string({ error: expected("an absolute path such as /data/clawfleet") })
+  .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path such as /data/clawfleet, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'")
+  .refine((p) => p.replace(/\/+$/, "") !== "", "must not be / itself; use a directory such as /data/clawfleet")
+  .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "must not contain . or .. segments; write the path out in full");
+
+/** A host's state root: an absolute path that is no system or shared directory. */
+const stateRoot = absolutePath.superRefine((path, ctx) => {
+  // A path absolutePath refuses already has its line.
+  if (!absolutePath.safeParse(path).success) return;
+  const problem = systemDirectoryProblem(path);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const modelRef = z
+  .string({ error: expected("a model reference provider/model, such as anthropic/claude-sonnet-4-5") })
+  .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:-]+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
+
+const dnsName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    "must be a host name or IPv4 address, such as gw1.example.ts.net",
+  );
+
+/** 1 TiB: more than any gateway host here has; a larger number is a typo (GB for MB). */
+export const maxMemoryMb = 1048576;
+
+const memoryMb = z
+  .number({ error: "must be a number of megabytes, such as 1536" })
+  .int("must be a whole number of megabytes, such as 1536")
+  .min(512, "must be at least 512 (the gateway needs about 700 MB of memory)")
+  .max(maxMemoryMb, `must be at most ${maxMemoryMb} (1 TiB); the value is in megabytes, such as 1536`);
+
+const labelKey = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+const labels = z.record(
+  z
+    .string()
+    .regex(labelKey, "is not a label name; label names use 1-64 characters from a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit")
+    .refine(
+      (key) => !key.startsWith(reservedLabelPrefix),
+      `is a label clawfleet sets itself (${reservedLabelPrefix}*: managed, tenant, tier, host); rename the label`,
+    ),
+  z.string({ error: expected("a label value (text)") }).max(256),
+);
+
+const dmPolicy = z.enum(["pairing", "allowlist", "open", "disabled"], {
+  error: "must be one of pairing, allowlist, open, disabled",
+});
+const allowFrom = z.array(z.union([z.string().regex(/^[A-Za-z0-9@._+:-]{1,128}$/, "must be a user id or handle"), z.number().int()]));
+
+/** Chat channels clawfleet configures, with the credential each one takes from secure config. */
+export const channelCredentials = {
+  telegram: { field: "botToken", env: "TELEGRAM_BOT_TOKEN" },
+  discord: { field: "token", env: "DISCORD_BOT_TOKEN" },
+  slack: { field: "botToken", env: "SLACK_BOT_TOKEN" },
+} as const;
+export type ChannelName = keyof typeof channelCredentials;
+
+const channel = z
+  .strictObject({
+    dmPolicy: dmPolicy.default("pairing").meta({ description: "who may start a direct conversation (pairing: each new user is approved once)" }),
+    groupPolicy: z
+      .enum(["open", "disabled", "allowlist"], { error: "must be one of open, disabled, allowlist" })
+      .default("allowlist")
+      .meta({ description: "which groups the bot answers in" }),
+    allowFrom: allowFrom.optional().meta({ description: "users allowed besides those approved at run time (run-time approvals are kept)" }),
+    token: secretField.optional().meta({ description: "the channel's bot credential, from secure config" }),
+  })
+  .meta({ description: "a chat channel of the gateway" });
+const channels = z.strictObject({ telegram: channel.optional(), discord: channel.optional(), slack: channel.optional() });
+const modelKeys = z
+  .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField)
+  .optional()
+  .meta({ description: "model provider API keys (`anthropic: { secure: ... }`), passed as `<PROVIDER>_API_KEY`" });
+
+const hostKeyRule =
+  "the host's SSH public key as <type> <base64>, such as ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...; print it on the host with: cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub";
+
+const ssh = z.strictObject({
+  host: dnsName.meta({ type: "host name", description: "the name or address the program reaches over SSH (usually the tailnet name)" }),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name such as deploy")
+    .default("root")
+    .meta({ description: "root, or a user in the docker group with password-less sudo" }),
+  port: z.number().int().min(1).max(65535).default(22).meta({ description: "the SSH port" }),
+  privateKey: secretField.optional().meta({ default: "the ssh-agent", description: "private key for the command connections, from secure config" }),
+  hostKey: z
+    .string({ error: expected(hostKeyRule) })
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]{32,}={0,2}$/, `must be ${hostKeyRule}`)
+    .meta({
+      description:
+        "the host's SSH public key, `<type> <base64>` (`cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub`); every connection (Docker, commands, state moves) refuses any other",
+    }),
+});
+
+export const hostSchema = z.strictObject({
+  ssh: ssh
+    .optional()
+    .meta({ default: "this machine", description: "how to reach the host; omit it to run on this machine (local Docker socket, local shell)" }),
+  stateRoot: stateRoot.meta({
+    type: "absolute path",
+    description: "root of all gateway state on the host, created 0700: `<stateRoot>/users/<id>`, `<stateRoot>/shared`, `<stateRoot>/backups`",
+  }),
+  ports: z
+    .strictObject({
+      from: port.meta({ type: "port", description: "1024-65535" }),
+      to: port.meta({ type: "port", description: "1024-65535, at least from" }),
+    })
+    .refine((r) => r.from <= r.to, { message: "must not be less than from; the range is inclusive, such as { from: 18100, to: 18999 }", path: ["to"] })
+    .meta({ description: "host ports for dedicated gateways, inclusive (published on 127.0.0.1 only)" }),
+  shared: z
+    .strictObject({
+      port: port.meta({ type: "port", description: "the shared gateway's host port; no dedicated tenant may use it" }),
+      model: modelRef.optional().meta({ type: "model reference", description: "its agents' default model, provider/model" }),
+      memoryMb: memoryMb.default(2048).meta({ description: "container memory limit in MB (at least 512)" }),
+      channels: channels.optional().meta({ description: "its chat channels; bindings route their chats to agents" }),
+      modelKeys,
+    })
+    .optional()
+    .meta({ description: "the host's shared-tier gateway; shared tenants need it" }),
+  tailscale: z
+    .strictObject({
+      serve: z.boolean().default(false).meta({ description: "publish each gateway with Tailscale Serve on the tailnet (never the internet)" }),
+      dnsName: dnsName.optional().meta({ type: "host name", default: "`ssh.host`, when a `.ts.net` name", description: "the host's MagicDNS name" }),
+    })
+    .default({ serve: false })
+    .meta({ description: "publishing the host's gateways on the tailnet" }),
+  memoryMb: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ default: "no budget", description: "memory budget for all gateways on the host, in MB; over-commit is an error" }),
+});
+
+const binding = z.strictObject({
+  channel: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a channel name such as telegram")
+    .meta({ description: "the channel the chat is on, such as telegram" }),
+  accountId: z.string().min(1).max(128).optional().meta({ default: "any", description: "the channel account (bot) it came in on" }),
+  peer: z
+    .strictObject({
+      kind: z.enum(["direct", "group", "channel"], { error: "must be direct, group or channel" }).meta({ description: "what the id names" }),
+      id: z
+        .union([z.string().min(1).max(128), z.number().int()])
+        .transform(String)
+        .meta({ type: "string or integer", description: "the user, group or channel id on the channel" }),
+    })
+    .optional()
+    .meta({ default: "every chat", description: "one conversation" }),
+  guildId: z.string().min(1).max(128).optional().meta({ default: "any", description: "Discord server" }),
+  teamId: z.string().min(1).max(128).optional().meta({ default: "any", description: "Slack workspace" }),
+  comment: z.string().max(256).optional().meta({ description: "for the reader; not sent to the gateway" }),
+});
+
+const tenantCommon = {
+  host: z
+    .string({ error: expected("the name of a host declared under hosts") })
+    .meta({ type: "host id", description: "the host it runs on; must be declared, and a shared tenant's host needs `shared`" }),
+  name: z.string().min(1).max(64).optional().meta({ default: "the tenant id", description: "display name of the tenant's agent" }),
+  model: modelRef.optional().meta({ type: "model reference", description: "default model, provider/model (a shared tenant's default: the shared gateway's)" }),
+  labels: labels.optional().meta({ description: "Docker labels on the container; `clawfleet.*` is reserved" }),
+  purge: z
+    .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })
+    .optional()
+    .meta({ description: "deletes the tenant's state on the next deploy (its gateway is removed first); without it, state is always kept" }),
+};
+
+export const dedicatedTenantSchema = z.strictObject({
+  tier: z.literal("dedicated"),
+  ...tenantCommon,
+  port: port.optional().meta({ type: "port", default: "derived from the id (see Ports)", description: "host port on 127.0.0.1" }),
+  memoryMb: memoryMb.default(1536).meta({ description: "container memory limit in MB (at least 512)" }),
+  cpus: z
+    .number({ error: "must be a number of CPU cores, such as 1 or 1.5" })
+    .positive("must be a number of CPU cores above 0, such as 1 or 1.5")
+    .max(64, "must be at most 64 CPU cores")
+    .refine((cpus) => Number(dockerCpus(cpus)) === cpus, {
+      error: (issue) => `cannot be given to Docker exactly (it reads back as ${dockerCpus(Number(issue.input))}); use a value such as 0.5, 1 or 1.25`,
+    })
+    .default(1)
+    .meta({ description: "CPU limit in cores, such as 0.5 or 1.5" }),
+  pidsLimit: z.number().int().min(64).max(65536).default(512).meta({ description: "process limit inside the container, 64-65536" }),
+  channels: channels.optional().meta({ description: "the gateway's chat channels" }),
+  modelKeys,
+  rotation: z.string().min(1).max(64).optional().meta({ description: "change it to rotate the gateway token on purpose; nothing else rotates it" }),
+  movedFrom: z.string().optional().meta({
+    type: "host id",
+    description: "the host it ran on before a change of host: the next deploy stops the old gateway and copies its state over first; remove it once deployed",
+  }),
+  renamedFrom: z.string().regex(idPattern, `must be the tenant's old id; ${idRule}`).optional().meta({
+    type: "tenant id",
+    description:
+      "the id it had before a rename: the next deploy copies the old id's state over (the old directory is renamed aside and kept); remove it once deployed",
+  }),
+});
+
+export const sharedTenantSchema = z.strictObject({
+  tier: z.literal("shared"),
+  ...tenantCommon,
+  bindings: z
+    .array(binding)
+    .default([])
+    .meta({ description: "routing rules that send matching chats of the shared gateway to this tenant's agent (OpenClaw's match shape)" }),
+});
+
+/** The tiers a tenant may declare; parseFleet words the error for anything else itself. */
+export const tierSchema = z
+  .enum(["dedicated", "shared"])
+  .meta({ description: "dedicated: its own gateway container; shared: an agent in the host's shared gateway" });
+
+export type HostDecl = z.output<typeof hostSchema>;
+export type DedicatedTenantDecl = z.output<typeof dedicatedTenantSchema>;
+export type SharedTenantDecl = z.output<typeof sharedTenantSchema>;
+export type ChannelsDecl = z.output<typeof channels>;
+export type BindingDecl = z.output<typeof binding>;
+
+/** A host after validation, with its name. */
+export interface Host extends HostDecl {
+  readonly id: string;
+}
+
+/** A dedicated tenant after validation, with its id and its final host port. */
+export interface DedicatedTenant extends Omit<DedicatedTenantDecl, "port"> {
+  readonly id: string;
+  readonly port: number;
+  /** True when the port was derived from the id rather than pinned. */
+  readonly portDerived: boolean;
+}
+
+export interface SharedTenant extends SharedTenantDecl {
+  readonly id: string;
+}
+
+export type Tenant = DedicatedTenant | SharedTenant;
+
+/** A tenant whose state is to be deleted: it runs nothing any more. */
+export interface PurgedTenant {
+  readonly id: string;
+  readonly tier: "dedicated" | "shared";
+  readonly host: string;
+}
+
+/** The validated declaration of one stack: what everything below the boundary takes. */
+export interface Fleet {
+  readonly image: string;
+  readonly hosts: readonly Host[];
+  readonly tenants: readonly Tenant[];
+  readonly purged: readonly PurgedTenant[];
+}
+
+export const imageSchema = z
+  .string({ error: expected("a gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6") })
+  .regex(
+    /^[a-z0-9][a-z0-9._\-/:@]*[a-zA-Z0-9]$/,
+    "must be an image reference such as ghcr.io/openclaw/openclaw:2026.9.6 (lower-case name, then :tag or @digest)",
+  )
+  .refine((ref) => /[:@]/.test(ref.split("/").pop() ?? ""), "must pin a tag or digest (for example :2026.9.6); an untagged image moves under you")
+  .meta({ type: "image reference", description: "the gateway image, pinned to a tag or digest" });
