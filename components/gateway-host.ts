@@ -32,11 +32,14 @@ export function sharedContainerName(hostId: string): string {
 export class GatewayHost extends pulumi.ComponentResource {
   /** What every gateway on this host is placed with. */
   readonly placement: GatewayPlacement;
-  /** The shared gateway's resources, when the host declares `shared`. */
-  readonly shared: GatewayResources | undefined;
+  private readonly componentName: string;
+  private readonly host: Host;
+  private readonly sharedTenants: readonly SharedTenant[];
+  private sharedGateway: GatewayResources | undefined;
 
   constructor(name: string, args: GatewayHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("clawfleet:index:GatewayHost", name, { host: args.host.id }, opts);
+    this.componentName = name;
     const { host } = args;
     const run = hostCommandRunner(host);
 
@@ -81,18 +84,33 @@ export class GatewayHost extends pulumi.ComponentResource {
     const backupRoot = `${host.stateRoot}/backups`;
     this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, preflight, backupRoot, tailnetName, stack };
 
+    this.host = host;
+    this.sharedTenants = args.sharedTenants;
+  }
+
+  /** The shared gateway's resources, once declared by `addSharedGateway` (none when the host declares no `shared`). */
+  get shared(): GatewayResources | undefined {
+    return this.sharedGateway;
+  }
+
+  /**
+   * Declares the host's shared gateway, when it has one, and completes the host. Its container waits for `after` (the
+   * canary's health gate), so a bad image or config stops at one dedicated tenant instead of reaching every shared one.
+   */
+  addSharedGateway(after: readonly pulumi.Resource[]): void {
+    const { host } = this;
     const shared = host.shared;
-    this.shared =
+    this.sharedGateway =
       shared === undefined
         ? undefined
         : new GatewayResources(
-            `${name}-shared`,
+            `${this.componentName}-shared`,
             {
               placement: this.placement,
               containerName: sharedContainerName(host.id),
               identity: gatewayIdentity("shared", host.id),
               stateDir: `${host.stateRoot}/shared`,
-              configText: serializeConfig(renderSharedConfig(host, args.sharedTenants)),
+              configText: serializeConfig(renderSharedConfig(host, this.sharedTenants)),
               port: shared.port,
               memoryMb: shared.memoryMb,
               cpus: 2,
@@ -100,10 +118,10 @@ export class GatewayHost extends pulumi.ComponentResource {
               labels: { "clawfleet.tier": "shared" },
               secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
               rotation: undefined,
+              after,
             },
             this,
           );
-
-    this.registerOutputs({ sharedUrl: this.shared?.tailnetUrl ?? this.shared?.loopbackUrl });
+    this.registerOutputs({ sharedUrl: this.sharedGateway?.tailnetUrl ?? this.sharedGateway?.loopbackUrl });
   }
 }
