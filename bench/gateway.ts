@@ -1,12 +1,13 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlannedResource } from "../cli/mock-run";
 import { runShell } from "../test/e2e/standin/command-provider";
 import { containerCreateBody } from "../test/e2e/standin/docker-provider";
-import { dockerApi, inspectContainer } from "../test/e2e/docker-api";
-import { log, repo, spread, type Spread } from "./measure";
+import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "../test/e2e/docker-api";
+import { rolloutLanes } from "../components/fleet";
+import { log, repo, show, spread, type Spread } from "./measure";
 
 /*
  * The real gateway from the e2e image, created with the container inputs the program
@@ -34,6 +35,13 @@ export interface GatewayFigures {
   /** Remove + create until `/readyz` is ready, and until Docker reports healthy (what `pulumi up` waits for). */
   readonly replaceReadySeconds: Spread;
   readonly replaceHealthySeconds: Spread;
+  /** The older release's image the upgrades start from (or go back to). */
+  readonly olderImage: string;
+  /** The program's lanes per host (components/fleet.ts rolloutLanes). */
+  readonly programLanes: number;
+  readonly upgrades: readonly UpgradeRun[];
+  readonly badImage: BadImageRun;
+  readonly crashes: readonly CrashRun[];
 }
 
 interface Gateway {
@@ -43,6 +51,13 @@ interface Gateway {
   readonly stateScript: PlannedResource;
   readonly configScript: PlannedResource;
   readonly limitsScript: PlannedResource;
+  readonly backupScript: PlannedResource;
+}
+
+interface BenchPlan {
+  readonly gateways: Gateway[];
+  /** The host's image preflight (`local-preflight`). */
+  readonly preflight: PlannedResource;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,6 +89,10 @@ function benchStack(image: string, stateRoot: string, firstModel: string): strin
 
 /** The program's resources for the bench stack, secrets revealed (test/e2e/plan-revealed.ts). */
 function planGateways(work: string, image: string, firstModel: string): Gateway[] {
+  return planBench(work, image, firstModel).gateways;
+}
+
+function planBench(work: string, image: string, firstModel: string): BenchPlan {
   const dir = mkdtempSync(join(work, "stack-"));
   const file = join(dir, "Pulumi.bench.yaml");
   writeFileSync(file, benchStack(image, join(work, "state"), firstModel));
@@ -85,7 +104,7 @@ function planGateways(work: string, image: string, firstModel: string): Gateway[
     if (found === undefined) throw new Error(`the program registered no ${name}`);
     return found;
   };
-  return benchPorts.map((port, i) => {
+  const gateways = benchPorts.map((port, i) => {
     const id = `g${i + 1}`;
     return {
       id,
@@ -94,18 +113,20 @@ function planGateways(work: string, image: string, firstModel: string): Gateway[
       stateScript: named(`${id}-state`),
       configScript: named(`${id}-config`),
       limitsScript: named(`${id}-limits`),
+      backupScript: named(`${id}-backup`),
     };
   });
+  return { gateways, preflight: named("local-preflight") };
 }
 
 function containerName(gateway: Gateway): string {
   return `${prefix}${gateway.id}`;
 }
 
-async function shell(resource: PlannedResource, stdin?: string): Promise<void> {
+async function shell(resource: PlannedResource, stdin?: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const inputs = resource.revealedInputs;
-  const script = String(inputs["create"]).replaceAll(`clawfleet-tenant-`, prefix);
-  const result = await runShell(script, stdin ?? (inputs["stdin"] as string | undefined), process.env);
+  const script = String(inputs["create"]).replaceAll(`clawfleet-tenant-`, prefix).replaceAll("clawfleet-preflight-", `${prefix}preflight-`);
+  const result = await runShell(script, stdin ?? (inputs["stdin"] as string | undefined), env);
   if (result.code !== 0) throw new Error(`${resource.name} failed (${result.code}): ${result.stderr.trim()}`);
 }
 
@@ -124,14 +145,17 @@ async function stopAndRemoveGateway(gateway: Gateway): Promise<void> {
   await removeGateway(gateway);
 }
 
-/** Creates and starts the gateway as the program declares it; returns the create time. */
-async function createGateway(gateway: Gateway): Promise<number> {
+/** Creates and starts the gateway as the program declares it (on this machine's Docker, or `on` another); returns the create time. */
+async function createGateway(gateway: Gateway, on?: { endpoint: DockerEndpoint; env: NodeJS.ProcessEnv }): Promise<number> {
   const name = containerName(gateway);
   const inputs = { ...gateway.container.revealedInputs, name, networksAdvanced: [{ name }] };
   const started = performance.now();
-  await dockerApi("POST", `/containers/create?name=${encodeURIComponent(name)}`, containerCreateBody(inputs));
-  await dockerApi("POST", `/containers/${name}/start`);
-  await shell(gateway.limitsScript);
+  const endpoint = on?.endpoint;
+  await dockerApi("POST", `/containers/create?name=${encodeURIComponent(name)}`, containerCreateBody(inputs), { endpoint });
+  // The SSH host's daemon has no default bridge: the port is published only once the container is on its own network.
+  if (endpoint !== undefined) await dockerApi("POST", `/networks/${name}/connect`, { Container: name }, { endpoint });
+  await dockerApi("POST", `/containers/${name}/start`, undefined, { endpoint });
+  await shell(gateway.limitsScript, undefined, on?.env);
   return started;
 }
 
@@ -181,15 +205,196 @@ async function logText(gateway: Gateway): Promise<string> {
   return dockerApi<string>("GET", `/containers/${containerName(gateway)}/logs?stdout=true&stderr=true`, undefined, { text: true });
 }
 
+/**
+ * Polls one gateway's `/readyz` every 100 ms and keeps its longest gap: from the first probe
+ * that found it not ready to the next one that found it ready (a gap still open at `stop` ends there).
+ */
+class ReadyWatch {
+  private stopped = false;
+  private downSince: number | undefined;
+  private longest = 0;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly port: number) {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const at = performance.now();
+      const up = await readyOn(this.port).catch(() => false);
+      if (!up && this.downSince === undefined) this.downSince = at;
+      if (up && this.downSince !== undefined) {
+        this.longest = Math.max(this.longest, (at - this.downSince) / 1000);
+        this.downSince = undefined;
+      }
+      await sleep(Math.max(0, 100 - (performance.now() - at)));
+    }
+  }
+
+  /** The longest gap in seconds, 0 when every probe found the gateway ready. */
+  async stop(): Promise<number> {
+    this.stopped = true;
+    await this.loop;
+    return this.downSince === undefined ? this.longest : Math.max(this.longest, (performance.now() - this.downSince) / 1000);
+  }
+}
+
+async function readyOn(port: number): Promise<boolean> {
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+  const body = (await response.json()) as { ready?: boolean };
+  return body.ready === true;
+}
+
+export interface UpgradeRun {
+  readonly lanes: number;
+  readonly from: string;
+  readonly to: string;
+  readonly gateways: number;
+  /** Preflight start until the last gateway is healthy on the new image. */
+  readonly fleetSeconds: number;
+  readonly preflightSeconds: number;
+  /** Longest `/readyz` gap per gateway, in rollout order (canary first). */
+  readonly gaps: readonly { readonly id: string; readonly seconds: number }[];
+}
+
+export interface CrashRun {
+  readonly what: string;
+  /** From the crash until `/readyz` answers ready again. */
+  readonly seconds: number;
+}
+
+/**
+ * An image change as the program rolls it out on one host (components/fleet.ts,
+ * components/gateway-host.ts): the preflight first; then every gateway's backup (each
+ * depends only on the preflight); the canary's replacement (claim: stop the old container,
+ * then create the new one) until Docker reports it healthy; then the others in `lanes`
+ * chains, each waiting for the one `lanes` places before it. `next` is the plan on the new image.
+ */
+async function rollOut(next: BenchPlan, fleet: readonly Gateway[], lanes: number): Promise<{ fleetSeconds: number; preflightSeconds: number }> {
+  const started = performance.now();
+  await shell(next.preflight);
+  const preflightSeconds = (performance.now() - started) / 1000;
+  const backups = new Map(fleet.map((g) => [g.id, shell(g.backupScript)]));
+  const replace = async (gateway: Gateway) => {
+    await backups.get(gateway.id);
+    await stopAndRemoveGateway(gateway);
+    await createGateway(gateway);
+    await untilHealthy(gateway);
+  };
+  const [canary, ...rest] = fleet as [Gateway, ...Gateway[]];
+  await replace(canary);
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      for (let i = lane; i < rest.length; i += lanes) await replace(rest[i] as Gateway);
+    }),
+  );
+  return { fleetSeconds: (performance.now() - started) / 1000, preflightSeconds };
+}
+
+async function upgradeRun(next: BenchPlan, count: number, lanes: number, from: string, to: string): Promise<UpgradeRun> {
+  const fleet = next.gateways.slice(0, count);
+  const watches = fleet.map((g) => new ReadyWatch(g.port));
+  log(`image change ${from} -> ${to} of ${count} gateways in ${lanes} lane(s)`);
+  const { fleetSeconds, preflightSeconds } = await rollOut(next, fleet, lanes);
+  for (const gateway of fleet) await untilReady(gateway);
+  const gaps = await Promise.all(watches.map(async (w, i) => ({ id: fleet[i]?.id ?? "", seconds: await w.stop() })));
+  log(
+    `  ${fleetSeconds.toFixed(1)} s (preflight ${preflightSeconds.toFixed(1)} s); longest gaps ${gaps.map((g) => `${g.id} ${g.seconds.toFixed(1)} s`).join(", ")}`,
+  );
+  return { lanes, from, to, gateways: count, fleetSeconds, preflightSeconds, gaps };
+}
+
+/** Seconds from `crashed` (performance.now()) until the gateway answers ready, probed every 100 ms. */
+async function readyAgain(gateway: Gateway, crashed: number): Promise<number> {
+  await untilReady(gateway);
+  return (performance.now() - crashed) / 1000;
+}
+
+async function crashCases(gateway: Gateway): Promise<CrashRun[]> {
+  const runs: CrashRun[] = [];
+  const name = containerName(gateway);
+  await untilHealthy(gateway);
+  log(`crash: SIGKILL of ${name}'s processes, restarted in place by its restart policy`);
+  const info = await inspectContainer(name);
+  if (info === undefined) throw new Error(`${name} is gone`);
+  let crashed = performance.now();
+  process.kill(info.State.Pid, "SIGKILL");
+  await poll(`${name} restarted by Docker`, 120, async () => ((await inspectContainer(name))?.RestartCount ?? 0) > info.RestartCount);
+  runs.push({ what: "SIGKILL, restarted in place (restart policy)", seconds: await readyAgain(gateway, crashed) });
+  log(`  ready after ${runs.at(-1)?.seconds.toFixed(1)} s`);
+
+  await untilHealthy(gateway);
+  log(`crash: SIGKILL of ${name}, then a replacement container (same hostname) on the same state`);
+  crashed = performance.now();
+  await dockerApi("POST", `/containers/${name}/kill?signal=SIGKILL`);
+  await removeGateway(gateway);
+  await createGateway(gateway);
+  runs.push({ what: "SIGKILL, then replaced (a deploy right after the crash)", seconds: await readyAgain(gateway, crashed) });
+  log(`  ready after ${runs.at(-1)?.seconds.toFixed(1)} s`);
+
+  await untilHealthy(gateway);
+  log(`crash: a process inside ${name} allocates past the memory limit (OOM kill)`);
+  const watch = new ReadyWatch(gateway.port);
+  const hog = await dockerExec(name, ["node", "-e", "const a=[];for(;;)a.push(Buffer.alloc(64<<20,1))"]);
+  if (hog.code !== 137) throw new Error(`the allocating process was not OOM-killed (exit ${hog.code})`);
+  await untilReady(gateway);
+  runs.push({ what: "OOM kill inside the container (the allocating process is the one killed)", seconds: await watch.stop() });
+  log(`  longest gap ${runs.at(-1)?.seconds.toFixed(1)} s`);
+  return runs;
+}
+
+/** The image `base` with an entrypoint that exits at once: what a broken release looks like to the preflight. */
+function brokenImage(base: string): string {
+  const tag = "clawbench/broken-gateway:1";
+  const build = spawnSync("docker", ["build", "-q", "-t", tag, "-"], {
+    input: `FROM ${base}\nENTRYPOINT ["node", "-e", "console.error('broken on purpose'); process.exit(3)"]\nCMD []\n`,
+    encoding: "utf8",
+    env: { ...process.env, DOCKER_BUILDKIT: "0" },
+  });
+  if (build.status !== 0) throw new Error(`docker build of ${tag} failed: ${build.stderr}`);
+  return tag;
+}
+
+export interface BadImageRun {
+  readonly image: string;
+  readonly rejected: boolean;
+  readonly unchanged: boolean;
+  readonly longestGapSeconds: number;
+}
+
+async function badImageRun(work: string, broken: string, fleet: readonly Gateway[]): Promise<BadImageRun> {
+  const plan = planBench(work, broken, "anthropic/claude-sonnet-4-5");
+  const ids = async () => Promise.all(fleet.map(async (g) => (await inspectContainer(containerName(g)))?.Id));
+  const before = await ids();
+  const watches = fleet.map((g) => new ReadyWatch(g.port));
+  log(`image change to ${broken}: the preflight must refuse it`);
+  const rejected = await rollOut(plan, plan.gateways.slice(0, fleet.length), 1).then(
+    () => false,
+    () => true,
+  );
+  const gaps = await Promise.all(watches.map((w) => w.stop()));
+  const unchanged = JSON.stringify(await ids()) === JSON.stringify(before);
+  log(`  refused: ${rejected}, containers unchanged: ${unchanged}, longest gap ${Math.max(...gaps).toFixed(1)} s`);
+  return { image: broken, rejected, unchanged, longestGapSeconds: Math.max(...gaps) };
+}
+
 const reloadLine = "config hot reload applied";
 const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+/** The release the upgrade figures start from; the newer one is scripts/gateway-image.json's default. */
+const olderRelease = "2026.9.5";
+
+function buildImage(...args: string[]): string {
+  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  return built.trim().split("\n").pop() ?? "";
+}
 
 export async function measureGateways(runs: number): Promise<GatewayFigures> {
   log("making sure a Docker daemon answers (scripts/docker-up.sh)");
   execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  const image = built.trim().split("\n").pop() ?? "";
+  const image = buildImage();
   await waitForQuietDocker();
 
   const work = mkdtempSync(join(tmpdir(), "clawfleet-bench-"));
@@ -282,8 +487,44 @@ export async function measureGateways(runs: number): Promise<GatewayFigures> {
       log(`  replace ${run + 1}: ready ${replaceReady.at(-1)?.toFixed(1)} s, healthy ${replaceHealthy.at(-1)?.toFixed(1)} s`);
     }
 
+    log("building or reusing the older release's image (scripts/build-gateway-image.sh --openclaw)");
+    const olderImage = buildImage("--openclaw", olderRelease);
+    await stopAndRemoveGateway(first);
+    const fleetSize = 3;
+    const olderPlan = planBench(work, olderImage, models[0] as string);
+    const newerPlan = planBench(work, image, models[0] as string);
+    // The newer release migrates the state, and the older one refuses it afterwards: each upgrade starts from fresh state.
+    const bootOlderFleet = async () => {
+      const fleet = olderPlan.gateways.slice(0, fleetSize);
+      for (const gateway of fleet) {
+        await stopAndRemoveGateway(gateway);
+        rmSync(join(work, "state", "users", gateway.id), { recursive: true, force: true });
+        await shell(gateway.stateScript);
+        await shell(gateway.configScript);
+      }
+      log(`booting ${fleetSize} gateways on ${olderImage}`);
+      await Promise.all(
+        fleet.map(async (gateway) => {
+          await createGateway(gateway);
+          await untilHealthy(gateway);
+        }),
+      );
+    };
+    await bootOlderFleet();
+    const upgrades = [await upgradeRun(newerPlan, fleetSize, 1, olderImage, image)];
+    const crashes = await crashCases(newerPlan.gateways[0] as Gateway);
+    const badImage = await badImageRun(work, brokenImage(image), newerPlan.gateways.slice(0, fleetSize));
+    await bootOlderFleet();
+    upgrades.push(await upgradeRun(newerPlan, fleetSize, 2, olderImage, image));
+    for (const gateway of newerPlan.gateways.slice(0, fleetSize)) await stopAndRemoveGateway(gateway);
+
     return {
       image,
+      olderImage,
+      programLanes: rolloutLanes,
+      upgrades,
+      badImage,
+      crashes,
       bootSeconds: spread(boot),
       parallelBootSeconds: spread(parallelBoot),
       parallel: together.length,
@@ -299,4 +540,55 @@ export async function measureGateways(runs: number): Promise<GatewayFigures> {
     process.off("SIGTERM", onSignal);
     await cleanup();
   }
+}
+
+const releaseOf = (image: string) => image.split(":").pop()?.split("-")[0] ?? image;
+
+/** The results' upgrade and crash tables (bench/results.md, gateway section). */
+export function renderUpgrades(figures: GatewayFigures): string[] {
+  const f = (n: number) => `${n.toFixed(1)} s`;
+  return [
+    "### Image changes and crashes",
+    "",
+    `Real releases: openclaw ${releaseOf(figures.olderImage)} (\`${figures.olderImage}\`) and ${releaseOf(figures.image)} (\`${figures.image}\`). An image change runs as the program orders it on one host: the preflight on a copy of the canary's state, every gateway's backup (\`openclaw backup create --verify\`), the canary replaced until Docker reports it healthy, then the others in lanes (the program uses ${figures.programLanes}). Each tenant's \`/readyz\` is polled every 100 ms throughout; the longest gap is the time it answered not ready or not at all. For reference, one replacement alone (stop + cold start) took ${show(figures.replaceReadySeconds, "s")} and one cold start ${show(figures.bootSeconds, "s")}.`,
+    "",
+    "| image change | lanes | gateways | preflight to last gateway healthy | of which preflight | longest unavailability per tenant (canary first) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...figures.upgrades.map(
+      (u) =>
+        `| ${releaseOf(u.from)} → ${releaseOf(u.to)} | ${u.lanes} | ${u.gateways} | ${f(u.fleetSeconds)} | ${f(u.preflightSeconds)} | ${u.gaps.map((g) => `${g.id} ${f(g.seconds)}`).join(", ")} |`,
+    ),
+    `| ${releaseOf(figures.image)} → a broken image (exits at once) | - | ${figures.upgrades[0]?.gateways ?? 0} | refused by the preflight: ${figures.badImage.rejected ? "yes" : "NO"}, containers unchanged: ${figures.badImage.unchanged ? "yes" : "NO"} | - | ${f(figures.badImage.longestGapSeconds)} for every tenant |`,
+    "",
+    "| crash | back to `/readyz` ready after |",
+    "| --- | --- |",
+    ...figures.crashes.map((c) => `| ${c.what} | ${f(c.seconds)} |`),
+    "",
+  ];
+}
+
+/** The goals of safe upgrades and crash recovery, as checks. */
+export function gatewayChecks(figures: GatewayFigures): { what: string; ok: boolean }[] {
+  const checks: { what: string; ok: boolean }[] = [];
+  for (const u of figures.upgrades) {
+    // Gateways in two lanes boot two at a time, so their cold start is the parallel one.
+    const coldStart = u.lanes > 1 ? figures.parallelBootSeconds.max : figures.replaceReadySeconds.max;
+    const limit = coldStart + 10;
+    const worst = Math.max(...u.gaps.map((g) => g.seconds));
+    checks.push({
+      what: `${releaseOf(u.from)} → ${releaseOf(u.to)} in ${u.lanes} lane(s): longest unavailability of a tenant ${worst.toFixed(1)} s (stop + cold start ${coldStart.toFixed(1)} s + 10 s at most: no lease wait)`,
+      ok: worst <= limit,
+    });
+  }
+  checks.push({
+    what: `a broken image: refused by the preflight with no container changed and ${figures.badImage.longestGapSeconds.toFixed(1)} s unavailability (0 s)`,
+    ok: figures.badImage.rejected && figures.badImage.unchanged && figures.badImage.longestGapSeconds === 0,
+  });
+  for (const c of figures.crashes) {
+    checks.push({
+      what: `${c.what}: ready after ${c.seconds.toFixed(1)} s (a cold start ${figures.bootSeconds.max.toFixed(1)} s + 10 s at most)`,
+      ok: c.seconds <= figures.bootSeconds.max + 10,
+    });
+  }
+  return checks;
 }

@@ -3,7 +3,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { diffPlans, type PlanJsonResource } from "../cli/diff";
 import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, tenantsPerHost, type FleetShape, type Variant } from "./fleet";
-import { measureGateways, type GatewayFigures } from "./gateway";
+import { gatewayChecks, measureGateways, renderUpgrades, type GatewayFigures } from "./gateway";
 import { log, planInChild, repo, show, spread, type Spread } from "./measure";
 
 /*
@@ -14,7 +14,9 @@ import { log, planInChild, repo, show, spread, type Spread } from "./measure";
  * 2. Diff locality: one tenant added, removed or changed in a 1000-tenant stack changes
  *    that tenant's resources only (and the shared gateway's config for a shared tenant).
  * 3. The real gateway on Docker: boot to ready, memory per gateway, hot reload of a config
- *    change versus container replacement.
+ *    change versus container replacement; a real image change (openclaw 2026.9.5 to the
+ *    default) in 1 and 2 lanes, a broken image, and four crashes, with each tenant's longest
+ *    `/readyz` gap.
  * Writes bench/results.md and prints it; exits 1 when a check fails.
  */
 
@@ -259,6 +261,7 @@ function render(
       `| container replacement: stop + remove + create until \`/readyz\` is ready | ${show(gateway.replaceReadySeconds, "s")} |`,
       `| container replacement until Docker reports healthy (what \`pulumi up\` waits for) | ${show(gateway.replaceHealthySeconds, "s")} |`,
       "",
+      ...renderUpgrades(gateway),
     );
   }
   lines.push("## Checks", "", ...checks.map((c) => `- ${c.ok ? "ok" : "FAILED"}: ${c.what}`), "");
@@ -338,6 +341,7 @@ async function measureAll(): Promise<number> {
     ok: parseLarge.seconds / parseSmall.seconds <= 6 && parseLarge.seconds < 10,
   });
   if (withGateway) checks.push({ what: "gateway measurements ran", ok: gateway !== undefined });
+  if (gateway !== undefined) checks.push(...gatewayChecks(gateway));
   const keptGateway = withGateway ? undefined : previousGatewaySection();
   const results = await formatted(render(scale, locality, gateway, gatewayError, keptGateway, checks));
   writeFileSync(resultsFile, results);

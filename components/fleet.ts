@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { compareIds, type Fleet, type SharedTenant } from "../declaration/schema";
+import { compareIds, type Fleet, type SharedTenant, type Tenant } from "../declaration/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
@@ -47,44 +47,58 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
     ]),
   );
 
-  const outputs: Record<string, TenantOutput> = {};
+  const outputs = new Map<string, TenantOutput>();
   const lanes = new Map<string, DedicatedUser[]>();
-  for (const tenant of ordered) {
+  const hostOf = (tenant: Tenant) => {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
-    const { host, component } = entry;
-    if (tenant.tier === "dedicated") {
-      // lanes[0] is the canary; every other gateway waits for it and for the one `rolloutLanes` places before it.
-      const hostLanes = lanes.get(host.id) ?? [];
-      const canary = hostLanes[0];
-      const previous = hostLanes.length > rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
-      const after = [canary, previous].filter((user): user is DedicatedUser => user !== undefined).map((user) => user.gateway.ready);
-      const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
-      const movedFrom =
-        previousHost === undefined && tenant.renamedFrom === undefined ? undefined : { host: previousHost ?? host, id: tenant.renamedFrom ?? tenant.id };
-      const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, movedFrom, after });
-      hostLanes.push(user);
-      lanes.set(host.id, hostLanes);
-      outputs[tenant.id] = { tier: "dedicated", host: host.id, port: user.port, loopbackUrl: user.loopbackUrl, tailnetUrl: user.tailnetUrl, token: user.token };
-    } else {
-      const sharedGateway = component.shared;
-      if (sharedGateway === undefined)
-        throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
-      const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, stateRoot: host.stateRoot });
-      outputs[tenant.id] = {
-        tier: "shared",
-        host: host.id,
-        port: binding.port,
-        loopbackUrl: binding.loopbackUrl,
-        tailnetUrl: binding.tailnetUrl,
-        token: binding.token,
-      };
-    }
+    return entry;
+  };
+  for (const tenant of ordered) {
+    if (tenant.tier !== "dedicated") continue;
+    const { host, component } = hostOf(tenant);
+    // lanes[0] is the canary; every other gateway waits for it and for the one `rolloutLanes` places before it.
+    const hostLanes = lanes.get(host.id) ?? [];
+    const canary = hostLanes[0];
+    const previous = hostLanes.length > rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
+    const after = [canary, previous].filter((user): user is DedicatedUser => user !== undefined).map((user) => user.gateway.ready);
+    const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
+    const movedFrom =
+      previousHost === undefined && tenant.renamedFrom === undefined ? undefined : { host: previousHost ?? host, id: tenant.renamedFrom ?? tenant.id };
+    const user = new DedicatedUser(tenant.id, { tenant, placement: component.placement, host, movedFrom, after });
+    hostLanes.push(user);
+    lanes.set(host.id, hostLanes);
+    outputs.set(tenant.id, {
+      tier: "dedicated",
+      host: host.id,
+      port: user.port,
+      loopbackUrl: user.loopbackUrl,
+      tailnetUrl: user.tailnetUrl,
+      token: user.token,
+    });
+  }
+  // A shared gateway serves many tenants, so it waits for its host's canary like every other gateway there.
+  for (const { host, component } of hosts.values()) component.addSharedGateway((lanes.get(host.id) ?? []).slice(0, 1).map((canary) => canary.gateway.ready));
+  for (const tenant of ordered) {
+    if (tenant.tier !== "shared") continue;
+    const { host, component } = hostOf(tenant);
+    const sharedGateway = component.shared;
+    if (sharedGateway === undefined)
+      throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
+    const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, stateRoot: host.stateRoot });
+    outputs.set(tenant.id, {
+      tier: "shared",
+      host: host.id,
+      port: binding.port,
+      loopbackUrl: binding.loopbackUrl,
+      tailnetUrl: binding.tailnetUrl,
+      token: binding.token,
+    });
   }
   for (const tenant of fleet.purged) {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
     new TenantPurge(tenant.id, { tenant, placement: entry.component.placement, stateRoot: entry.host.stateRoot });
   }
-  return outputs;
+  return Object.fromEntries(ordered.flatMap((tenant) => (outputs.has(tenant.id) ? [[tenant.id, outputs.get(tenant.id) as TenantOutput]] : [])));
 }

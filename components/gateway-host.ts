@@ -40,11 +40,16 @@ export interface GatewayHostArgs {
 export class GatewayHost extends pulumi.ComponentResource {
   /** What every gateway on this host is placed with. */
   readonly placement: GatewayPlacement;
-  /** The shared gateway's resources, when the host declares `shared`. */
-  readonly shared: GatewayResources | undefined;
+  private readonly componentName: string;
+  private readonly host: Host;
+  private readonly sharedTenants: readonly SharedTenant[];
+  /** Whether the host has an image preflight (a child whose role the facts name). */
+  private readonly hasPreflight: boolean;
+  private sharedGateway: GatewayResources | undefined;
 
   constructor(name: string, args: GatewayHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super(componentType.gatewayHost, name, { host: args.host.id }, opts);
+    this.componentName = name;
     const { host } = args;
     const run = hostCommandRunner(host);
 
@@ -93,8 +98,24 @@ export class GatewayHost extends pulumi.ComponentResource {
     const backupRoot = backupRootOf(host.stateRoot);
     this.placement = { hostId: host.id, image: args.image, docker: dockerProvider, run, prepared, preflight, backupRoot, tailnetName, stack };
 
+    this.host = host;
+    this.sharedTenants = args.sharedTenants;
+    this.hasPreflight = preflight !== undefined;
+  }
+
+  /** The shared gateway's resources, once declared by `addSharedGateway` (none when the host declares no `shared`). */
+  get shared(): GatewayResources | undefined {
+    return this.sharedGateway;
+  }
+
+  /**
+   * Declares the host's shared gateway, when it has one, and completes the host. Its container waits for `after` (the
+   * canary's health gate), so a bad image or config stops at one dedicated tenant instead of reaching every shared one.
+   */
+  addSharedGateway(after: readonly pulumi.Resource[]): void {
+    const { host, componentName: name } = this;
     const shared = host.shared;
-    this.shared =
+    this.sharedGateway =
       shared === undefined
         ? undefined
         : new GatewayResources(
@@ -104,7 +125,7 @@ export class GatewayHost extends pulumi.ComponentResource {
               containerName: sharedContainerName(host.id),
               identity: gatewayIdentity("shared", host.id),
               stateDir: sharedStateDir(host.stateRoot),
-              configText: serializeConfig(renderSharedConfig(host, args.sharedTenants)),
+              configText: serializeConfig(renderSharedConfig(host, this.sharedTenants)),
               port: shared.port,
               memoryMb: shared.memoryMb,
               cpus: 2,
@@ -112,15 +133,16 @@ export class GatewayHost extends pulumi.ComponentResource {
               labels: { [tierLabel]: "shared" },
               secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
               rotation: undefined,
+              after,
             },
             this,
           );
 
     const roles: Record<string, string> = { [childName(name, childRole.docker)]: childRole.docker, [childName(name, childRole.prepare)]: childRole.prepare };
-    if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
-    for (const [child, role] of Object.entries(this.shared?.roles ?? {})) roles[child] = `${childRole.shared}-${role}`;
+    if (this.hasPreflight) roles[childName(name, childRole.preflight)] = childRole.preflight;
+    for (const [child, role] of Object.entries(this.sharedGateway?.roles ?? {})) roles[child] = `${childRole.shared}-${role}`;
     recordFacts({ kind: "host", type: componentType.gatewayHost, name, host: host.id, roles });
 
-    this.registerOutputs({ sharedUrl: this.shared?.tailnetUrl ?? this.shared?.loopbackUrl });
+    this.registerOutputs({ sharedUrl: this.sharedGateway?.tailnetUrl ?? this.sharedGateway?.loopbackUrl });
   }
 }

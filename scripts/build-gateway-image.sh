@@ -4,11 +4,14 @@
 # Usage:
 #   scripts/build-gateway-image.sh             build (or reuse) the image, print its ref
 #   scripts/build-gateway-image.sh --print-ref print the ref that would be built, build nothing
+#   --openclaw <version>                       another openclaw release than the default
+#                                              (an older one to upgrade from, a newer one to try)
 #
-# Inputs: versions in scripts/gateway-image.json, scripts/gateway-image.Dockerfile
+# Inputs: versions in scripts/gateway-image.json (the default), scripts/gateway-image.Dockerfile
 # and this script. The image is tagged
 #   clawfleet/openclaw-gateway:<openclawVersion>-<hash12>
-# where hash12 covers those three files, so an existing tag is reused at once.
+# where hash12 covers those three files and the openclaw version built, so an
+# existing tag is reused at once.
 # The last line on stdout is the image ref; progress goes to stderr.
 #
 # What it needs: a running Docker daemon (scripts/docker-up.sh), root for
@@ -42,13 +45,28 @@ IMAGE_REPO="clawfleet/openclaw-gateway"
 BASE_REPO="clawfleet/debian-minbase"
 
 PRINT_REF=0
-for arg in "$@"; do
-  case "$arg" in
+OPENCLAW_OVERRIDE=""
+while [ "$#" -gt 0 ]; do
+  case "$1" in
     --print-ref) PRINT_REF=1 ;;
-    -h|--help) sed -n '2,25p' "$SCRIPT_PATH"; exit 0 ;;
-    *) die "unknown argument: $arg (try --help)" ;;
+    --openclaw)
+      [ "$#" -ge 2 ] || die "--openclaw needs a version, e.g. --openclaw 2026.9.5"
+      OPENCLAW_OVERRIDE=$2
+      shift
+      ;;
+    -h|--help) sed -n '2,28p' "$SCRIPT_PATH"; exit 0 ;;
+    *) die "unknown argument: $1 (try --help)" ;;
   esac
+  shift
 done
+# An npm version, not a range or a tag: the image tag names exactly what it holds.
+case "$OPENCLAW_OVERRIDE" in
+  "" | [0-9]*.[0-9]*.[0-9]*) ;;
+  *) die "--openclaw takes an exact version such as 2026.9.5, not '$OPENCLAW_OVERRIDE'" ;;
+esac
+case "$OPENCLAW_OVERRIDE" in
+  *[!0-9A-Za-z.-]*) die "--openclaw takes an exact version such as 2026.9.5, not '$OPENCLAW_OVERRIDE'" ;;
+esac
 
 [ -f "$VERSIONS_FILE" ] || die "missing $VERSIONS_FILE"
 [ -f "$DOCKERFILE" ] || die "missing $DOCKERFILE"
@@ -57,7 +75,7 @@ done
 json_field() {
   sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$VERSIONS_FILE" | head -n 1
 }
-OPENCLAW_VERSION="$(json_field openclaw)"
+OPENCLAW_VERSION="${OPENCLAW_OVERRIDE:-$(json_field openclaw)}"
 NODE_VERSION="$(json_field node)"
 [ -n "$OPENCLAW_VERSION" ] || die "no \"openclaw\" version in $VERSIONS_FILE"
 [ -n "$NODE_VERSION" ] || die "no \"node\" version in $VERSIONS_FILE"
@@ -71,9 +89,11 @@ inputs_hash() {
   for f in "$VERSIONS_FILE" "$DOCKERFILE" "$SCRIPT_PATH"; do
     printf '%s %s\n' "$(basename "$f")" "$(wc -c < "$f")"
     cat "$f"
-  done | sha256 12
+  done
+  # Only an override adds a line, so the default build keeps the hash of its three files.
+  if [ -n "$OPENCLAW_OVERRIDE" ]; then printf 'openclaw %s\n' "$OPENCLAW_OVERRIDE"; fi
 }
-INPUTS_HASH="$(inputs_hash)"
+INPUTS_HASH="$(inputs_hash | sha256 12)"
 IMAGE_REF="$IMAGE_REPO:$OPENCLAW_VERSION-$INPUTS_HASH"
 
 if [ "$PRINT_REF" -eq 1 ]; then

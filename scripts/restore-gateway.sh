@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Restore one gateway's state from an archive made by backup-gateway.sh.
 #
-# Usage: scripts/restore-gateway.sh <container> <archive>
+# Usage: scripts/restore-gateway.sh [--no-start] <container> <archive>
 # Steps: stop the container (SIGTERM), verify and unpack the archive with the gateway's
 # own `openclaw backup restore` in a throw-away container of the same image, move the
 # current state aside to <state dir>.before-restore-<time> (kept, never deleted), put
 # the archived state in place, keep the deployed openclaw.json (the stack owns it), and
 # start the container again. Everything in the state (pairings, sessions, approvals)
 # goes back to the archive's time. Run it on the gateway host as root.
+# --no-start leaves the container stopped on the restored state: the way back to an
+# older release, whose image is declared next. Started, the container's own (newer)
+# release would upgrade the restored state again.
 set -euo pipefail
 
-[ "$#" -eq 2 ] || { echo "usage: $0 <container> <archive>" >&2; exit 2; }
+start=1
+if [ "${1:-}" = --no-start ]; then
+  start=0
+  shift
+fi
+[ "$#" -eq 2 ] || { echo "usage: $0 [--no-start] <container> <archive>" >&2; exit 2; }
 container=$1
 archive=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 read -r -a cli <<<"${OPENCLAW_CLI:-node /app/node_modules/openclaw/openclaw.mjs}"
@@ -44,5 +52,9 @@ cp -a "$aside/openclaw.json" "$state_dir/openclaw.json"
 chown -R 1000:1000 "$state_dir"
 chmod 0700 "$state_dir"
 
+if [ "$start" -eq 0 ]; then
+  echo "restore-gateway: $container left stopped on the restored state (--no-start); the previous state is kept at $aside" >&2
+  exit 0
+fi
 docker start "$container" >/dev/null
 echo "restore-gateway: $container restarted; the previous state is kept at $aside" >&2

@@ -87,7 +87,9 @@ export interface BackupBeforeUpgradeArgs {
  * Backs up a gateway's state with the gateway's own `openclaw backup create --verify`, run in
  * a throwaway container of the image the gateway runs now, right before its container is
  * replaced for a new image. Does nothing when there is no container yet or it already runs
- * the new image, so a re-run takes no second backup.
+ * the new image, so a re-run takes no second backup. A stopped gateway's state is backed up
+ * from a copy: it may be older than the image (restored for a rollback), and the backup tool
+ * of a newer release migrates the state it reads.
  */
 export function renderBackupBeforeUpgrade({ containerName, image, stateDir, backupDir, keep }: BackupBeforeUpgradeArgs): string {
   const name = shellQuote(containerName);
@@ -101,12 +103,18 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `as_root chmod 0700 ${dir}`,
     `staging=$(as_root mktemp -d ${shellQuote(`${backupDir}/.staging.XXXXXX`)})`,
     `trap 'as_root rm -rf "$staging"' EXIT`,
-    `as_root chown 1000:1000 "$staging"`,
-    `report=$(as_root docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp -v ${shellQuote(`${stateDir}:/state`)} -v "$staging:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
+    `as_root mkdir "$staging/out"`,
+    `as_root chown 1000:1000 "$staging" "$staging/out"`,
+    `source=${shellQuote(stateDir)}`,
+    `if [ "$(as_root docker inspect --format '{{.State.Running}}' ${name})" != true ]; then`,
+    `  source="$staging/state"`,
+    `  as_root cp -a ${shellQuote(`${stateDir}/.`)} "$source"`,
+    `fi`,
+    `report=$(as_root docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp -v "$source:/state" -v "$staging/out:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
     `archive=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
     `[ -n "$archive" ] || fail "gateway "${name}": the gateway reported no backup archive"`,
     `target=${dir}/"$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$archive")"`,
-    `as_root mv "$staging/$(basename "$archive")" "$target"`,
+    `as_root mv "$staging/out/$(basename "$archive")" "$target"`,
     `as_root chown 0:0 "$target"`,
     `as_root chmod 0600 "$target"`,
     `printf 'clawfleet: gateway %s: state backed up to %s before the image change\\n' ${name} "$target" >&2`,

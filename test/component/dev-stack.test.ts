@@ -25,11 +25,11 @@ describe("components of the dev stack", () => {
     assert.deepEqual(
       facts.map((f) => [f.kind, f.name, f.host, f.stateDir]),
       [
-        ["host", "local", "local", undefined],
         ["dedicated", "alice", "local", "/var/lib/clawfleet/users/alice"],
+        ["dedicated", "dave", "local", "/var/lib/clawfleet/users/dave"],
+        ["host", "local", "local", undefined],
         ["shared", "bob", "local", "/var/lib/clawfleet/shared/workspaces/bob"],
         ["shared", "carol", "local", "/var/lib/clawfleet/shared/workspaces/carol"],
-        ["dedicated", "dave", "local", "/var/lib/clawfleet/users/dave"],
       ],
     );
     for (const stated of facts) {

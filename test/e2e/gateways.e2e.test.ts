@@ -570,38 +570,6 @@ describe("image changes", () => {
       "back on the running image, only the host check (which names the image) runs again",
     );
   });
-
-  it("a new image: preflight first, each gateway's state backed up right before its replacement, pairings kept", async () => {
-    const next = `${image}-next`;
-    assert.equal(spawnSync("docker", ["tag", image, next]).status, 0);
-    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], next));
-    const order = events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`);
-    const at = (step: string) => {
-      const index = order.indexOf(step);
-      assert.ok(index >= 0, `${step} in ${order.join(", ")}`);
-      return index;
-    };
-    assert.ok(at("replace main-preflight") < at("replace erin-container"));
-    assert.ok(at("replace erin-backup") < at("replace erin-container"));
-    assert.ok(at("replace main-shared-backup") < at("replace main-shared-container"));
-    const backups = join(stateRoot, "backups", erin);
-    assert.equal(statSync(backups).mode & 0o777, 0o700);
-    const archives = readdirSync(backups);
-    assert.equal(archives.length, 1, archives.join(", "));
-    assert.equal(statSync(join(backups, archives[0] ?? "")).mode & 0o777, 0o600);
-    assert.equal(readdirSync(join(stateRoot, "backups", shared)).length, 1);
-    assert.equal((await inspectContainer(erin))?.Config["Image"], next);
-    assert.deepEqual(await approvals(erin), ["before-crash"]);
-    assert.deepEqual(await approvals(shared), ["shared-approval"]);
-  });
-
-  it("rolls back by declaring the previous image again (backed up once more; restore-gateway.sh puts a backup back)", async () => {
-    const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], image));
-    assert.deepEqual(opsFor(events, "erin-container"), ["replace"]);
-    assert.equal((await inspectContainer(erin))?.Config["Image"], image);
-    assert.equal(readdirSync(join(stateRoot, "backups", erin)).length, 2);
-    assert.deepEqual(await approvals(erin), ["before-crash"]);
-  });
 });
 
 describe("graceful shutdown", () => {
