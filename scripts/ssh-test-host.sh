@@ -3,7 +3,6 @@
 #
 # Usage: scripts/ssh-test-host.sh up <workdir>
 #        scripts/ssh-test-host.sh down <workdir>
-#        scripts/ssh-test-host.sh crash-dockerd <workdir>
 #
 # up makes network namespace clawfleet-gw2 (10.213.0.2/30; this side of the veth
 # pair is 10.213.0.1), runs a second dockerd inside it, and sshd on
@@ -25,11 +24,6 @@
 # identityFile, dockerSocket, fakeTailscaleDir, knownHostsLine. Progress goes
 # to stderr. up first clears what an earlier, killed run left, so it can be
 # repeated; down stops everything up started and is safe to repeat.
-# crash-dockerd is what a power loss and reboot do to the host's Docker side:
-# dockerd, containerd, the shims, docker-proxy and the containers get SIGKILL at
-# once (sshd and other processes of the namespace live on), then dockerd starts
-# again on the same data root, as at boot; containers come back by their restart
-# policy. It returns once the daemon answers, not when containers are ready.
 #
 # Environment:
 #   CLAWFLEET_GATEWAY_IMAGE  image to copy from the main daemon (optional)
@@ -57,7 +51,7 @@ SUDOERS_FILE=/etc/sudoers.d/clawfleet-gw2-$DEPLOY_USER
 CGROUP_PARENT=/clawfleet-gw2
 WAIT_SECONDS="${CLAWFLEET_GW2_WAIT:-120}"
 
-usage() { sed -n '2,6p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 [ "$#" -eq 2 ] || usage
 ACTION=$1
@@ -336,45 +330,6 @@ up() {
     "$(json_string "$ADDR $host_key")"
 }
 
-# True when the process is part of the host's Docker side: dockerd, containerd, a shim, docker-proxy,
-# or anything a shim started (the containers). Other processes of the namespace (sshd and its
-# sessions, a probe of the tests) live on, as a watcher on another machine would.
-docker_side() {
-  local pid=$1 comm
-  while [ -n "$pid" ] && [ "$pid" -gt 1 ]; do
-    comm=$(ps -o comm= -p "$pid" 2>/dev/null || true)
-    case "$comm" in
-      dockerd | containerd | containerd-shim* | docker-proxy) return 0 ;;
-    esac
-    pid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
-  done
-  return 1
-}
-
-crash_dockerd() {
-  [ -f "$SSHD_PID" ] || die "the SSH host is not up (no $SSHD_PID); run: $0 up $WORKDIR"
-  local pid victims=() round
-  for pid in $(ip netns pids "$NS"); do
-    if docker_side "$pid"; then victims+=("$pid"); fi
-  done
-  [ "${#victims[@]}" -gt 0 ] || die "no Docker processes run in $NS"
-  log "SIGKILL to ${#victims[@]} processes of the host's Docker side"
-  kill -KILL "${victims[@]}" 2>/dev/null || true
-  for round in $(seq 1 300); do
-    local alive=0
-    for pid in "${victims[@]}"; do
-      if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]; then alive=1; fi
-    done
-    [ "$alive" -eq 0 ] && break
-    [ "$round" -lt 300 ] || die "processes of $NS survived SIGKILL for 30s"
-    sleep 0.1
-  done
-  # The killed containerd may linger as a zombie, which dockerd would take for a live containerd to connect to.
-  rm -f "$DOCKERD_PID" "$DOCKER_SOCK" "$DOCKER_DIR/exec/containerd/containerd.pid" "$DOCKER_DIR/exec/containerd/containerd.sock"
-  start_dockerd
-  log "dockerd is back"
-}
-
 down() {
   teardown
   rm -f "$SUDOERS_FILE"
@@ -384,6 +339,5 @@ down() {
 case "$ACTION" in
   up) up ;;
   down) down ;;
-  crash-dockerd) crash_dockerd ;;
   *) usage ;;
 esac

@@ -17,6 +17,7 @@ import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost }
 import { runShell } from "./standin/command-provider";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
+import { addApproval, approvals } from "./pairing-state";
 import { poll } from "./wait";
 
 /*
@@ -74,35 +75,6 @@ function tokenOf(container: string): string {
   const entry = (resource(container).revealedInputs["envs"] as string[]).find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
   assert.ok(entry);
   return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
-}
-
-/** A command that runs one SQL statement on a gateway's state database inside its container (node:sqlite). */
-function sql(statement: string): string[] {
-  const method = statement.startsWith("SELECT") ? "all" : "run";
-  return [
-    "node",
-    "-e",
-    `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
-      `console.log(JSON.stringify(db.prepare(${JSON.stringify(statement)}).${method}()))`,
-  ];
-}
-
-async function addApproval(container: string, entry: string, endpoint?: DockerEndpoint): Promise<void> {
-  const insert = await dockerExec(
-    container,
-    sql(
-      `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '${entry}', 0, ${Date.now()})`,
-    ),
-    [],
-    endpoint,
-  );
-  assert.equal(insert.code, 0, insert.output);
-}
-
-async function approvals(container: string, endpoint?: DockerEndpoint): Promise<string[]> {
-  const rows = await dockerExec(container, sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"), [], endpoint);
-  assert.equal(rows.code, 0, rows.output);
-  return (JSON.parse(rows.output.slice(rows.output.indexOf("["))) as { entry: string }[]).map((r) => r.entry);
 }
 
 /** /healthz as the gateway answers it from inside its container (works on either host). */

@@ -8,6 +8,7 @@ import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
+import { addApproval, approvals } from "./pairing-state";
 import { poll } from "./wait";
 
 /*
@@ -72,32 +73,6 @@ async function deployImage(image: string): Promise<StepEvent[]> {
 function buildImage(...args: string[]): string {
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   return built.trim().split("\n").pop() ?? "";
-}
-
-function sql(statement: string): string[] {
-  const method = statement.startsWith("SELECT") ? "all" : "run";
-  return [
-    "node",
-    "-e",
-    `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync('/state/state/openclaw.sqlite');` +
-      `console.log(JSON.stringify(db.prepare(${JSON.stringify(statement)}).${method}()))`,
-  ];
-}
-
-async function addApproval(container: string, entry: string): Promise<void> {
-  const insert = await dockerExec(
-    container,
-    sql(
-      `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '${entry}', 0, ${Date.now()})`,
-    ),
-  );
-  assert.equal(insert.code, 0, insert.output);
-}
-
-async function approvals(container: string): Promise<string[]> {
-  const rows = await dockerExec(container, sql("SELECT entry FROM channel_pairing_allow_entries ORDER BY entry"));
-  assert.equal(rows.code, 0, rows.output);
-  return (JSON.parse(rows.output.slice(rows.output.indexOf("["))) as { entry: string }[]).map((r) => r.entry);
 }
 
 /** The openclaw version the running container reports (`openclaw --version`). */
