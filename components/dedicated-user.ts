@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DedicatedTenant, Host } from "../declaration/schema";
-import { GatewayResources, type GatewayPlacement } from "./gateway";
-import { renderMoveState } from "./render/commands";
+import { GatewayResources, type GatewayPlacement } from "../runtimes/docker/gateway";
+import { renderMoveState } from "../runtimes/docker/commands";
 import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
 import { componentType, dedicatedContainerName, gatewayIdentity, tenantLabel, tenantStateDir, tierLabel } from "../names";
 import { recordFacts } from "./facts";

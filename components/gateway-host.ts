@@ -1,10 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Host, SharedTenant } from "../declaration/schema";
-import { GatewayResources, type GatewayPlacement } from "./gateway";
-import { renderPreflight } from "./render/upgrade";
-import { hostCommandRunner } from "./host-command";
-import { renderPrepareHost, sshPinOptions } from "./render/commands";
+import { GatewayResources, type GatewayPlacement } from "../runtimes/docker/gateway";
+import { renderPreflight } from "../runtimes/docker/upgrade";
+import { hostCommandRunner } from "../runtimes/docker/host-command";
+import { renderPrepareHost, sshPinOptions } from "../runtimes/docker/commands";
 import { renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
 import {
   backupRootOf,

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedTenant } from "../declaration/schema";
-import type { GatewayResources, GatewayPlacement } from "./gateway";
+import type { GatewayResources, GatewayPlacement } from "../runtimes/docker/gateway";
 import { childName, childRole, componentType, tenantStateDir } from "../names";
-import { renderEnsureStateDir } from "./render/commands";
+import { renderEnsureStateDir } from "../runtimes/docker/commands";
 import { gateway } from "./render/config";
 import { recordFacts } from "./facts";
 

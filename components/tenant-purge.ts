@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PurgedTenant } from "../declaration/schema";
-import type { GatewayPlacement } from "./gateway";
+import type { GatewayPlacement } from "../runtimes/docker/gateway";
 import { childName, childRole, componentType, dedicatedContainerName, tenantStateDir } from "../names";
 import { recordFacts } from "./facts";
-import { renderPurge } from "./render/commands";
+import { renderPurge } from "../runtimes/docker/commands";
 
 export interface TenantPurgeArgs {
   /** The tenant whose declaration confirms `purge`. */

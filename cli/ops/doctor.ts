@@ -1,4 +1,4 @@
-import { shellQuote } from "../../components/render/commands";
+import { shellQuote } from "../../runtimes/docker/commands";
 import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
 import { sharedStateDir } from "../../names";

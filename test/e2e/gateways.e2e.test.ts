@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseDocument, type Document } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
-import { renderServeAdd, renderServeRemove, renderWriteFile } from "../../components/render/commands";
+import { renderServeAdd, renderServeRemove, renderWriteFile } from "../../runtimes/docker/commands";
 import { stopTimeoutSeconds } from "../../names";
 import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";

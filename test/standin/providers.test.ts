@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { goDuration } from "../../components/gateway";
+import { goDuration } from "../../runtimes/docker/gateway";
 import { dockerCpus, inPlaceContainerFields, recordedOnlyContainerFields } from "../../names";
 import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
 import {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderPurge } from "../../components/render/commands";
+import { renderPurge } from "../../runtimes/docker/commands";
 import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";

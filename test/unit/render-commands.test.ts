@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile, shellQuote } from "../../components/render/commands";
+import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile, shellQuote } from "../../runtimes/docker/commands";
 
 // These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));

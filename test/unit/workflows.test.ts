@@ -278,7 +278,7 @@ describe("deploy.yml", () => {
   it("runs on pushes to main that touch the fleet, and by hand for one stack", () => {
     const on = mapAt(wf.doc, "on");
     assert.deepEqual(mapAt(on, "push")["branches"], ["main"]);
-    assert.deepEqual(mapAt(on, "push")["paths"], ["stacks/**", "declaration/**", "components/**", "index.ts", "names.ts", "package*.json"]);
+    assert.deepEqual(mapAt(on, "push")["paths"], ["stacks/**", "declaration/**", "components/**", "runtimes/**", "index.ts", "names.ts", "package*.json"]);
     assert.ok(isMap(mapAt(mapAt(on, "workflow_dispatch"), "inputs")["stack"]));
   });
 

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { renderBackupBeforeUpgrade } from "./render/upgrade";
+import { renderBackupBeforeUpgrade } from "./upgrade";
 import {
   childName,
   childRole,
@@ -16,17 +16,9 @@ import {
   recordedOnlyContainerFields,
   stackLabel,
   stopTimeoutSeconds,
-} from "../names";
-import {
-  renderClaimPort,
-  renderEnsureStateDir,
-  renderHealthGate,
-  renderServeAdd,
-  renderServeRemove,
-  renderSetPidsLimit,
-  renderWriteFile,
-} from "./render/commands";
-import { gateway, healthProbe } from "./render/config";
+} from "../../names";
+import { renderClaimPort, renderEnsureStateDir, renderHealthGate, renderServeAdd, renderServeRemove, renderSetPidsLimit, renderWriteFile } from "./commands";
+import { gateway, healthProbe } from "../../components/render/config";
 import type { HostCommandRunner } from "./host-command";
 
 /** What a host gives each gateway it runs. */

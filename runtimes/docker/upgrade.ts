@@ -3,7 +3,7 @@
  * tenant's state, and a backup of each gateway's state right before its container is
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
-import { healthProbe } from "./config";
+import { healthProbe } from "../../components/render/config";
 import { healthStartPeriodSeconds } from "../../names";
 import { asRoot, fail, script, shellQuote } from "./commands";
 

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { Host } from "../declaration/schema";
+import type { Host } from "../../declaration/schema";
 
 export interface HostCommandArgs {
   readonly create: pulumi.Input<string>;
