@@ -1,11 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DedicatedTenant, Host } from "../declaration/schema";
-import { GatewayResources, type GatewayPlacement } from "../runtimes/docker/gateway";
-import { renderMoveState } from "../runtimes/docker/commands";
-import { gateway, renderDedicatedConfig, serializeConfig } from "./render/config";
-import { componentType, dedicatedContainerName, gatewayIdentity, tenantLabel, tenantStateDir, tierLabel } from "../names";
+import { GatewayResources, type GatewayPlacement } from "./gateway";
+import { dedicatedGatewaySpec } from "./gateway-spec";
+import { componentType } from "../names";
 import { recordFacts } from "./facts";
-import { secretEnvOf } from "./secret-env";
 
 export interface DedicatedUserArgs {
   /** The validated tenant (its port already allocated). */
@@ -20,7 +18,7 @@ export interface DedicatedUserArgs {
   readonly after?: readonly pulumi.Resource[] | undefined;
 }
 
-/** A dedicated-tier user: an own gateway container with its own token, port, state and config. */
+/** A dedicated-tier user: an own gateway with its own token, port, state and config. */
 export class DedicatedUser extends pulumi.ComponentResource {
   readonly port: number;
   readonly host: string;
@@ -33,36 +31,17 @@ export class DedicatedUser extends pulumi.ComponentResource {
   constructor(name: string, args: DedicatedUserArgs, opts?: pulumi.ComponentResourceOptions) {
     super(componentType.dedicatedUser, name, { host: args.placement.hostId, tier: "dedicated" }, opts);
     const { tenant, placement } = args;
-    const stateDir = tenantStateDir(args.host.stateRoot, "dedicated", tenant.id);
-    this.gateway = new GatewayResources(
+    const spec = dedicatedGatewaySpec(tenant, args.host, placement.image, args.movedFrom);
+    this.gateway = new GatewayResources(name, { spec, placement, after: args.after }, this);
+    recordFacts({
+      kind: "dedicated",
+      type: componentType.dedicatedUser,
       name,
-      {
-        placement,
-        containerName: dedicatedContainerName(tenant.id),
-        stateDir,
-        configText: serializeConfig(renderDedicatedConfig(tenant)),
-        port: tenant.port,
-        memoryMb: tenant.memoryMb,
-        cpus: tenant.cpus,
-        pidsLimit: tenant.pidsLimit,
-        identity: gatewayIdentity("tenant", tenant.id),
-        labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
-        secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
-        rotation: tenant.rotation,
-        after: args.after,
-        moveState:
-          args.movedFrom === undefined
-            ? undefined
-            : renderMoveState({
-                from: { dir: tenantStateDir(args.movedFrom.host.stateRoot, "dedicated", args.movedFrom.id), ssh: args.movedFrom.host.ssh },
-                to: { dir: tenantStateDir(args.host.stateRoot, "dedicated", tenant.id), ssh: args.host.ssh },
-                containerName: dedicatedContainerName(args.movedFrom.id),
-                uid: gateway.uid,
-              }),
-      },
-      this,
-    );
-    recordFacts({ kind: "dedicated", type: componentType.dedicatedUser, name, host: placement.hostId, stateDir, roles: this.gateway.roles });
+      host: placement.hostId,
+      stateDir: spec.stateDir,
+      roles: this.gateway.roles,
+      runtimeInputs: this.gateway.inputs,
+    });
     this.port = tenant.port;
     this.host = placement.hostId;
     this.token = this.gateway.token.result;

@@ -6,6 +6,14 @@
 
 export type ComponentKind = "host" | "dedicated" | "shared" | "purge";
 
+/** How the runtime applies a change to one child's inputs, as the diff reports it. */
+export interface RuntimeInputs {
+  /** The declaration field each top-level input carries (`memory`: `memoryMb`); others are named by the input. */
+  readonly fields: Readonly<Record<string, string>>;
+  /** Inputs the runtime changes on the running gateway; a change to any other input, or a new provider, replaces it. */
+  readonly inPlace: readonly string[];
+}
+
 export interface ComponentFacts {
   readonly kind: ComponentKind;
   /** The component's Pulumi type token (`componentType` in names.ts). */
@@ -18,6 +26,8 @@ export interface ComponentFacts {
   readonly stateDir?: string | undefined;
   /** Each child's role, by the child's resource name (`alice-config`: `config`; `gw1-shared-config`: `shared-config`). */
   readonly roles: Readonly<Record<string, string>>;
+  /** For the children that run a gateway, by role: how a change to their inputs reaches it (from the runtime). */
+  readonly runtimeInputs?: Readonly<Record<string, RuntimeInputs>> | undefined;
 }
 
 let collector: ComponentFacts[] | undefined;

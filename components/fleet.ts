@@ -4,6 +4,7 @@ import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
 import { TenantPurge } from "./tenant-purge";
+import type { Runtime } from "../runtimes/runtime";
 
 /** What `pulumi stack output tenants` shows for one tenant; the token is a secret. */
 export interface TenantOutput {
@@ -25,10 +26,10 @@ export const rolloutLanes = 2;
 
 /**
  * Creates every resource a fleet declares: one GatewayHost per host, one DedicatedUser
- * or SharedBinding per tenant. Components are top-level and named by host name or tenant
+ * or SharedBinding per tenant, their gateways run by `runtime`. Components are top-level and named by host name or tenant
  * id, so a tenant's resources keep their identity when other tenants come and go.
  */
-export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
+export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, TenantOutput> {
   const sharedByHost = new Map<string, SharedTenant[]>();
   for (const tenant of fleet.tenants) {
     if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
@@ -42,7 +43,13 @@ export function deployFleet(fleet: Fleet): Record<string, TenantOutput> {
       host.id,
       {
         host,
-        component: new GatewayHost(host.id, { host, image: fleet.image, sharedTenants: sharedByHost.get(host.id) ?? [], canary: canaries.get(host.id) }),
+        component: new GatewayHost(host.id, {
+          host,
+          image: fleet.image,
+          sharedTenants: sharedByHost.get(host.id) ?? [],
+          canary: canaries.get(host.id),
+          runtime,
+        }),
       },
     ]),
   );

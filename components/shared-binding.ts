@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SharedTenant } from "../declaration/schema";
-import type { GatewayResources, GatewayPlacement } from "../runtimes/docker/gateway";
+import type { GatewayResources, GatewayPlacement } from "./gateway";
 import { childName, childRole, componentType, tenantStateDir } from "../names";
-import { renderEnsureStateDir } from "../runtimes/docker/commands";
 import { gateway } from "./render/config";
 import { recordFacts } from "./facts";
 
@@ -35,11 +34,7 @@ export class SharedBinding extends pulumi.ComponentResource {
     const { tenant, placement, sharedGateway } = args;
     const workspace = childName(name, childRole.workspace);
     const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
-    placement.run(
-      workspace,
-      { create: renderEnsureStateDir({ dir: stateDir, uid: gateway.uid }) },
-      { parent: this, dependsOn: [sharedGateway.stateDir], retainOnDelete: true },
-    );
+    placement.runtime.ensureDirectory(workspace, { dir: stateDir, uid: gateway.uid, after: sharedGateway.stateDir }, this);
     recordFacts({ kind: "shared", type: componentType.sharedBinding, name, host: placement.hostId, stateDir, roles: { [workspace]: childRole.workspace } });
     this.agentId = tenant.id;
     this.host = placement.hostId;

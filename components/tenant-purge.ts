@@ -1,9 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PurgedTenant } from "../declaration/schema";
-import type { GatewayPlacement } from "../runtimes/docker/gateway";
+import type { GatewayPlacement } from "./gateway";
 import { childName, childRole, componentType, dedicatedContainerName, tenantStateDir } from "../names";
 import { recordFacts } from "./facts";
-import { renderPurge } from "../runtimes/docker/commands";
 
 export interface TenantPurgeArgs {
   /** The tenant whose declaration confirms `purge`. */
@@ -14,7 +13,7 @@ export interface TenantPurgeArgs {
 
 /**
  * The one way clawfleet deletes state: a tenant declared with `purge: { confirm: <id> }`.
- * Its gateway is gone from the declaration; this removes its container (if still there)
+ * Its gateway is gone from the declaration; this removes the gateway (if still there)
  * and then its state directory. Remove the tenant from the stack afterwards.
  */
 export class TenantPurge extends pulumi.ComponentResource {
@@ -23,16 +22,7 @@ export class TenantPurge extends pulumi.ComponentResource {
     const { tenant } = args;
     const purge = childName(name, childRole.purge);
     const stateDir = tenantStateDir(args.stateRoot, tenant.tier, tenant.id);
-    args.placement.run(
-      purge,
-      {
-        create: renderPurge({
-          dir: stateDir,
-          containerName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined,
-        }),
-      },
-      { parent: this, dependsOn: [args.placement.prepared] },
-    );
+    args.placement.runtime.purge(purge, { stateDir, gatewayName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined }, this);
     recordFacts({ kind: "purge", type: componentType.tenantPurge, name, host: args.placement.hostId, stateDir, roles: { [purge]: childRole.purge } });
     this.registerOutputs({});
   }

@@ -1,4 +1,4 @@
-import { shellQuote } from "../../runtimes/docker/commands";
+import { shellQuote } from "../../runtimes/shell";
 import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
 import { sharedStateDir } from "../../names";

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { shellQuote, sshPinOptions } from "../../runtimes/docker/commands";
+import { shellQuote, sshPinOptions } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
 import { OpsError } from "./errors";
 

@@ -1,4 +1,4 @@
-import { shellQuote } from "../../runtimes/docker/commands";
+import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";

@@ -5,20 +5,7 @@
  */
 
 import { gatewayLabel, managedLabel, stackLabel, stateLayout, stopTimeoutSeconds } from "../../names";
-
-/** Quotes a value as one shell word. */
-export function shellQuote(value: string | number): string {
-  return `'${String(value).replaceAll("'", `'"'"'`)}'`;
-}
-
-/** Runs as root directly, or through password-less sudo for a non-root SSH user. */
-export const asRoot = `as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }`;
-
-export const fail = `fail() { printf 'clawfleet: %s\\n' "$*" >&2; exit 1; }`;
-
-export function script(...lines: string[]): string {
-  return ["set -eu", ...lines].join("\n");
-}
+import { asRoot, fail, script, shellQuote, sshPinOptions, type SshTarget } from "../shell";
 
 export interface PrepareHostArgs {
   readonly hostId: string;
@@ -100,33 +87,6 @@ export function renderPurge({ dir, containerName }: PurgeArgs): string {
     ...(containerName === undefined ? [] : [`as_root docker rm -f ${shellQuote(containerName)} >/dev/null 2>&1 || true`]),
     `as_root rm -rf -- ${shellQuote(dir)}`,
   );
-}
-
-/** How an SSH host is reached, with the host key every connection must present. */
-export interface SshTarget {
-  readonly host: string;
-  readonly user: string;
-  readonly port: number;
-  /** `<type> <base64>`; any other key is refused. */
-  readonly hostKey: string;
-}
-
-/**
- * OpenSSH client options that accept exactly the declared host key: no known_hosts file is
- * read or written, and the key comes from `KnownHostsCommand` (an absolute program, no shell).
- */
-export function sshPinOptions(target: SshTarget): string[] {
-  const pattern = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
-  return [
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "GlobalKnownHostsFile=/dev/null",
-    "-o",
-    `KnownHostsCommand=/bin/echo ${pattern} ${target.hostKey}`,
-  ];
 }
 
 /** Where one side of a state move is: a directory on this machine, or on a host over SSH. */

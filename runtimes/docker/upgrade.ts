@@ -3,9 +3,8 @@
  * tenant's state, and a backup of each gateway's state right before its container is
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
-import { healthProbe } from "../../components/render/config";
-import { healthStartPeriodSeconds } from "../../names";
-import { asRoot, fail, script, shellQuote } from "./commands";
+import type { GatewayHealth } from "../../components/gateway-spec";
+import { asRoot, fail, script, shellQuote } from "../shell";
 
 /** How the gateway's own CLI starts inside the image. */
 const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
@@ -17,7 +16,8 @@ export interface PreflightArgs {
   readonly stateDir: string | undefined;
   /** Where the copy is made, on the same file system (under the state root). */
   readonly workDir: string;
-  readonly timeoutSeconds: number;
+  /** The gateway's health check; the trial has `gateSeconds` to pass it. */
+  readonly health: GatewayHealth;
   /** The config used when the copy holds none yet (the first deploy). */
   readonly fallbackConfig: string;
 }
@@ -30,7 +30,8 @@ export interface PreflightArgs {
  * touched, and the script does not change with the tenant's config, so it runs only when
  * the image does.
  */
-export function renderPreflight({ hostId, image, stateDir, workDir, timeoutSeconds, fallbackConfig }: PreflightArgs): string {
+export function renderPreflight({ hostId, image, stateDir, workDir, health, fallbackConfig }: PreflightArgs): string {
+  const timeoutSeconds = health.gateSeconds;
   const name = shellQuote(`clawfleet-preflight-${hostId}`);
   const img = shellQuote(image);
   const prepareCopy =
@@ -56,7 +57,7 @@ export function renderPreflight({ hostId, image, stateDir, workDir, timeoutSecon
     `as_root chown -R 1000:1000 "$copy"`,
     `as_root chmod 0700 "$copy"`,
     `as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(healthProbe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${healthStartPeriodSeconds}s ${img} >/dev/null`,
+    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
     `  status=$(as_root docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' ${name} 2>/dev/null) || status=gone`,

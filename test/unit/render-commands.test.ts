@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile, shellQuote } from "../../runtimes/docker/commands";
+import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile } from "../../runtimes/docker/commands";
+import { shellQuote } from "../../runtimes/shell";
 
 // These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));

@@ -1,0 +1,160 @@
+import type { DedicatedTenant, Host, SharedTenant } from "../declaration/schema";
+import {
+  dedicatedContainerName,
+  gatewayIdentity,
+  healthGateSeconds,
+  healthStartPeriodSeconds,
+  sharedContainerName,
+  sharedStateDir,
+  tenantLabel,
+  tenantStateDir,
+  tierLabel,
+} from "../names";
+import { gateway, healthProbe, renderDedicatedConfig, renderSharedConfig, serializeConfig } from "./render/config";
+import { secretEnvOf } from "./secret-env";
+
+/** Memory, CPUs and processes one gateway may use. */
+export interface GatewayLimits {
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly pidsLimit: number;
+}
+
+/** How a gateway's health is checked, and how long a new one has to become healthy. */
+export interface GatewayHealth {
+  /** A Node script run inside the gateway: exits 0 when /healthz answers with the gateway's own body. */
+  readonly probe: string;
+  /** Seconds after a start during which failed checks do not count. */
+  readonly startPeriodSeconds: number;
+  /** Seconds a new gateway has to report healthy before the deploy stops. */
+  readonly gateSeconds: number;
+}
+
+/** The gateway process as the image runs it. */
+export interface GatewayProcess {
+  /** Numeric user and group it runs as; its state is owned by it. */
+  readonly uid: number;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Where it finds its state directory. */
+  readonly stateDir: string;
+  /** Its writable home. */
+  readonly home: string;
+}
+
+/**
+ * What one OpenClaw gateway is, independent of what runs it: built from the declaration by the
+ * components, and handed to a runtime (runtimes/runtime.ts) to run.
+ */
+export interface GatewaySpec {
+  /** `tenant/<id>` or `shared/<host id>`. */
+  readonly identity: string;
+  readonly tier: "dedicated" | "shared";
+  /** The host it runs on. */
+  readonly hostId: string;
+  /** Its name on the host and its hostname: fixed, so a replacement reclaims the state lease a killed gateway left behind. */
+  readonly name: string;
+  readonly image: string;
+  /** Host port on 127.0.0.1, and the HTTPS port on the tailnet. */
+  readonly port: number;
+  /** Changing this value rotates the gateway token. */
+  readonly rotation: string | undefined;
+  /** The variable that carries the gateway token. */
+  readonly tokenEnv: string;
+  /** State directory on the host; it outlives the gateway. */
+  readonly stateDir: string;
+  /** The rendered openclaw.json (no secret) and its file name in the state directory. */
+  readonly config: { readonly file: string; readonly text: string };
+  readonly limits: GatewayLimits;
+  /** Labels of the tenant and the tier, beside the ones the runtime sets. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Plain environment, in this order. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Credentials from secure config, such as model keys: variable name -> secret value. */
+  readonly secretEnv: Readonly<Record<string, string>>;
+  readonly health: GatewayHealth;
+  readonly process: GatewayProcess;
+  /** MagicDNS name when the host publishes it with Tailscale Serve. */
+  readonly tailnetName: string | undefined;
+  /** Where its state was before (`movedFrom` host and/or `renamedFrom` id): copied over once, before the config is written. */
+  readonly movedFrom?: { readonly host: Host; readonly stateDir: string; readonly name: string } | undefined;
+}
+
+/** How every gateway's health is checked. */
+export const gatewayHealth: GatewayHealth = { probe: healthProbe, startPeriodSeconds: healthStartPeriodSeconds, gateSeconds: healthGateSeconds };
+
+const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home };
+
+/** The gateway's own switches: state from the mount, config read-only to it, no mDNS. */
+const gatewayEnv = {
+  OPENCLAW_STATE_DIR: gateway.stateDir,
+  OPENCLAW_CONFIG_READONLY: "1",
+  OPENCLAW_DISABLE_BONJOUR: "1",
+  HOME: gateway.home,
+} as const;
+
+/** The host's MagicDNS name when it publishes gateways with Tailscale Serve. */
+export function tailnetNameOf(host: Host): string | undefined {
+  return host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
+}
+
+/** A dedicated tenant's gateway; `movedFrom` names where its state was before, when it moves. */
+export function dedicatedGatewaySpec(
+  tenant: DedicatedTenant,
+  host: Host,
+  image: string,
+  movedFrom?: { readonly host: Host; readonly id: string } | undefined,
+): GatewaySpec {
+  return {
+    identity: gatewayIdentity("tenant", tenant.id),
+    tier: "dedicated",
+    hostId: host.id,
+    name: dedicatedContainerName(tenant.id),
+    image,
+    port: tenant.port,
+    rotation: tenant.rotation,
+    tokenEnv: gateway.tokenEnv,
+    stateDir: tenantStateDir(host.stateRoot, "dedicated", tenant.id),
+    config: { file: gateway.configFile, text: serializeConfig(renderDedicatedConfig(tenant)) },
+    limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
+    labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
+    env: gatewayEnv,
+    secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
+    health: gatewayHealth,
+    process: gatewayProcess,
+    tailnetName: tailnetNameOf(host),
+    movedFrom:
+      movedFrom === undefined
+        ? undefined
+        : {
+            host: movedFrom.host,
+            stateDir: tenantStateDir(movedFrom.host.stateRoot, "dedicated", movedFrom.id),
+            name: dedicatedContainerName(movedFrom.id),
+          },
+  };
+}
+
+/** A host's shared gateway, serving the agents of `tenants`; undefined when the host declares none. */
+export function sharedGatewaySpec(host: Host, image: string, tenants: readonly SharedTenant[]): GatewaySpec | undefined {
+  const shared = host.shared;
+  if (shared === undefined) return undefined;
+  return {
+    identity: gatewayIdentity("shared", host.id),
+    tier: "shared",
+    hostId: host.id,
+    name: sharedContainerName(host.id),
+    image,
+    port: shared.port,
+    rotation: undefined,
+    tokenEnv: gateway.tokenEnv,
+    stateDir: sharedStateDir(host.stateRoot),
+    config: { file: gateway.configFile, text: serializeConfig(renderSharedConfig(host, tenants)) },
+    limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
+    labels: { [tierLabel]: "shared" },
+    env: gatewayEnv,
+    secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
+    health: gatewayHealth,
+    process: gatewayProcess,
+    tailnetName: tailnetNameOf(host),
+  };
+}

@@ -1,0 +1,74 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { backupRootOf, childName, childRole, workDirOf } from "../../names";
+import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands";
+import { runDockerGateway, type DockerHost } from "./gateway";
+import { hostCommandRunner } from "./host-command";
+import { renderPreflight } from "./upgrade";
+import { sshPinOptions } from "../shell";
+import type { HostPreparation, Runtime, RuntimeHost } from "../runtime";
+
+/**
+ * Gateways as Docker containers: per host a Docker provider (local socket or `ssh://`) and
+ * host commands (`local.Command` here, `remote.Command` over SSH) for what Docker does not do.
+ */
+export const dockerRuntime: Runtime = {
+  prepareHost(name: string, { host, image, sampleStateDir, trialConfig, health }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+    const run = hostCommandRunner(host);
+    const dockerProvider = new docker.Provider(
+      childName(name, childRole.docker),
+      host.ssh === undefined
+        ? { host: "unix:///var/run/docker.sock" }
+        : { host: `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`, sshOpts: ["-o", "BatchMode=yes", ...sshPinOptions(host.ssh)] },
+      { parent },
+    );
+    const prepared = run(
+      childName(name, childRole.prepare),
+      { create: renderPrepareHost({ hostId: host.id, stateRoot: host.stateRoot, image, tailscale: host.tailscale.serve }) },
+      { parent },
+    );
+
+    // Replaced (and run) whenever the image changes: the new image must reach healthy on a copy of real state
+    // before any container is replaced.
+    const preflight =
+      sampleStateDir === undefined
+        ? undefined
+        : run(
+            childName(name, childRole.preflight),
+            {
+              create: renderPreflight({
+                hostId: host.id,
+                image,
+                stateDir: sampleStateDir,
+                workDir: workDirOf(host.stateRoot),
+                health,
+                fallbackConfig: trialConfig,
+              }),
+              triggers: [image],
+            },
+            { parent, dependsOn: [prepared] },
+          );
+
+    const dockerHost: DockerHost = {
+      hostId: host.id,
+      ssh: host.ssh,
+      docker: dockerProvider,
+      run,
+      prepared,
+      preflight,
+      backupRoot: backupRootOf(host.stateRoot),
+      stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+    };
+    const roles: Record<string, string> = { [childName(name, childRole.docker)]: childRole.docker, [childName(name, childRole.prepare)]: childRole.prepare };
+    if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
+
+    return {
+      roles,
+      runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),
+      ensureDirectory: (childResource, { dir, uid, after }, owner) =>
+        run(childResource, { create: renderEnsureStateDir({ dir, uid }) }, { parent: owner, dependsOn: [after], retainOnDelete: true }),
+      purge: (childResource, { stateDir, gatewayName }, owner) =>
+        run(childResource, { create: renderPurge({ dir: stateDir, containerName: gatewayName }) }, { parent: owner, dependsOn: [prepared] }),
+    };
+  },
+};

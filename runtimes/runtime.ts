@@ -1,0 +1,59 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { RuntimeInputs } from "../components/facts";
+import type { GatewayHealth, GatewaySpec } from "../components/gateway-spec";
+import type { Host } from "../declaration/schema";
+
+/**
+ * How gateways run: what the components ask of a runtime. A runtime builds its resources as
+ * children of the component that asks, named `<component name>-<role>` (childName in names.ts).
+ */
+export interface Runtime {
+  /** Makes a host ready to run gateways: tools, state root, the image and its trial run. */
+  prepareHost(name: string, args: HostPreparation, parent: pulumi.Resource): RuntimeHost;
+}
+
+export interface HostPreparation {
+  readonly host: Host;
+  readonly image: string;
+  /** The state a new image is first tried on (the canary's, or the shared gateway's); none: no trial. */
+  readonly sampleStateDir: string | undefined;
+  /** The config the trial uses when its copy of the state holds none yet. */
+  readonly trialConfig: string;
+  readonly health: GatewayHealth;
+}
+
+/** What a gateway needs from the component that declares it. */
+export interface GatewayRunArgs {
+  /** The gateway token (secret). */
+  readonly token: pulumi.Output<string>;
+  /** Readiness gates this gateway waits for: the host's canary, and the one before it in its rollout lane. */
+  readonly after: readonly pulumi.Resource[];
+  /** The name of the child with `role`, recorded with its role in the component's facts. */
+  readonly child: (role: string) => string;
+  readonly parent: pulumi.Resource;
+}
+
+/** A gateway as its runtime runs it. */
+export interface RunningGateway {
+  /** Its state directory, once it exists. */
+  readonly stateDir: pulumi.Resource;
+  /** Succeeds once the current gateway is healthy; the next gateway of its lane waits for it. */
+  readonly ready: pulumi.Resource;
+  /** How a change to a child's inputs reaches the gateway, by the child's role. */
+  readonly inputs: Readonly<Record<string, RuntimeInputs>>;
+}
+
+/** A prepared host. */
+export interface RuntimeHost {
+  /** The preparation's children's roles, by resource name. */
+  readonly roles: Readonly<Record<string, string>>;
+  runGateway(spec: GatewaySpec, args: GatewayRunArgs): RunningGateway;
+  /** A directory, owned by the gateway user, that outlives everything (a shared tenant's workspace); after `after`. */
+  ensureDirectory(
+    name: string,
+    args: { readonly dir: string; readonly uid: number; readonly after: pulumi.Resource },
+    parent: pulumi.Resource,
+  ): pulumi.Resource;
+  /** Deletes a tenant's state for good, after removing its own gateway (`gatewayName`) if it still runs. */
+  purge(name: string, args: { readonly stateDir: string; readonly gatewayName: string | undefined }, parent: pulumi.Resource): pulumi.Resource;
+}
