@@ -129,18 +129,6 @@ export const healthStartPeriodSeconds = 120;
 export const healthGateSeconds = 300;
 
 /**
- * docker.Container fields the provider (kreuzwerker v4.5.0 resourceDockerContainerUpdate)
- * changes on the running container with `docker update`, without a restart.
- */
-export const inPlaceContainerFields: readonly string[] = ["memory", "memorySwap", "restart"];
-
-/**
- * docker.Container fields the provider accepts as in-place updates but never applies to a
- * running container; clawfleet replaces the container when they change.
- */
-export const recordedOnlyContainerFields = ["healthcheck", "tmpfs", "init"] as const;
-
-/**
  * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:
  * nine decimals; exactly nine zeros in that text gives one decimal, otherwise trailing zeros
  * are cut, so 1 reads "1.0", 1.5 "1.5" and 10 "10."). cpus forces a new container, so any

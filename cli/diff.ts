@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { ComponentFacts } from "../components/facts";
-import { childRole, inPlaceContainerFields, replacementPauseSeconds, reservedLabelPrefix, resourceType } from "../names";
+import { childRole, replacementPauseSeconds, reservedLabelPrefix } from "../names";
 import { DeclarationError } from "../declaration/errors";
 import { readStackFileText } from "../declaration/stack-file";
 import { stackNameOf, stackNameProblem } from "./plan";
@@ -106,17 +106,6 @@ function parseJson(text: unknown): unknown {
   }
 }
 
-/** Names a container input the way the declaration does. */
-const containerFieldNames: Record<string, string> = {
-  ports: "port",
-  image: "image",
-  memory: "memoryMb",
-  memorySwap: "memoryMb",
-  cpus: "cpus",
-  labels: "labels",
-  envs: "environment (secrets)",
-};
-
 function compareChildren(before: Group, after: Group): { fields: string[]; replaced: boolean } {
   const fields = new Set<string>();
   let replaced = false;
@@ -141,12 +130,14 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       if (paths.length > 0) fields.add("image preflight");
       continue;
     }
-    if (old.type === resourceType.container) {
+    // The runtime states which inputs carry which declaration field, and which it changes on the running gateway.
+    const runtimeInputs = after.facts.runtimeInputs?.[role];
+    if (runtimeInputs !== undefined) {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
-      for (const path of paths) fields.add(containerFieldNames[path.split(".")[0] ?? ""] ?? `container ${path}`);
-      // The Docker provider updates a few fields on the running container; any other change recreates it.
-      if (paths.some((p) => !inPlaceContainerFields.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
+      const child = role.replace(new RegExp(`^${childRole.shared}-`), "");
+      for (const path of paths) fields.add(runtimeInputs.fields[path.split(".")[0] ?? ""] ?? `${child} ${path}`);
+      if (paths.some((p) => !runtimeInputs.inPlace.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
       continue;
     }
     if (role.endsWith(childRole.token)) {
