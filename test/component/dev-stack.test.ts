@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mockRandomValue, type PlannedResource } from "../../cli/mock-run";
 import { planStackFile, type Plan } from "../../cli/plan";
 import { collectFacts, type ComponentFacts } from "../../components/facts";
+import { containerInputs } from "../../runtimes/docker/container-fields";
 
 // The whole program (index.ts) for the example dev stack, under the mock runtime: one run per file.
 let plan: Plan;
@@ -39,6 +40,19 @@ describe("components of the dev stack", () => {
       assert.deepEqual(Object.keys(stated.roles).sort(), children.sort(), stated.name);
       for (const [child, role] of Object.entries(stated.roles)) assert.equal(child, `${stated.name}-${role}`);
     }
+  });
+
+  it("state, from the runtime, how a change to each gateway container's inputs reaches the gateway", () => {
+    assert.deepEqual(
+      facts.map((f) => [f.name, f.runtimeInputs]),
+      [
+        ["alice", { container: containerInputs }],
+        ["dave", { container: containerInputs }],
+        ["local", { "shared-container": containerInputs }],
+        ["bob", undefined],
+        ["carol", undefined],
+      ],
+    );
   });
 
   it("registers one component per host and per tenant, named by host name and tenant id", () => {

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { dedicatedGatewaySpec, gatewayHealth, sharedGatewaySpec, tailnetNameOf } from "../../components/gateway-spec";
+import { renderDedicatedConfig, renderSharedConfig, serializeConfig } from "../../components/render/config";
+import { parseFleet } from "../../declaration/parse";
+import type { DedicatedTenant, Fleet, Host, SharedTenant } from "../../declaration/schema";
+import { readStackFile } from "../../declaration/stack-file";
+import { healthGateSeconds, healthStartPeriodSeconds } from "../../names";
+
+const stack = `config:
+  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
+  clawfleet:hosts:
+    gw1:
+      ssh: { host: gw1.example.ts.net, user: deploy, hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDUZzTanz2CG879Q/C5QdK2PZPff1WcVXzIN8hc23EtF }
+      stateRoot: /data/claw
+      ports: { from: 18100, to: 18199 }
+      shared: { port: 18789, memoryMb: 3072 }
+      tailscale: { serve: true }
+    here: { stateRoot: /srv/claw, ports: { from: 18100, to: 18199 } }
+  clawfleet:tenants:
+    alice: { tier: dedicated, host: gw1, port: 18101, memoryMb: 2048, cpus: 1.5, pidsLimit: 256, rotation: "r1", labels: { team: a } }
+    bob: { tier: shared, host: gw1, bindings: [{ channel: telegram, peer: { kind: direct, id: "1" } }] }
+`;
+const fleet: Fleet = parseFleet("spec.yaml", readStackFile("spec.yaml", stack));
+const host = (id: string) => fleet.hosts.find((h) => h.id === id) as Host;
+const alice = fleet.tenants.find((t) => t.id === "alice") as DedicatedTenant;
+const shared = fleet.tenants.filter((t): t is SharedTenant => t.tier === "shared");
+
+describe("GatewaySpec", () => {
+  it("describes a dedicated tenant's gateway from its declaration", () => {
+    const spec = dedicatedGatewaySpec(alice, host("gw1"), fleet.image);
+    assert.deepEqual(spec, {
+      identity: "tenant/alice",
+      tier: "dedicated",
+      hostId: "gw1",
+      name: "clawfleet-tenant-alice",
+      image: "ghcr.io/openclaw/openclaw:2026.9.6",
+      port: 18101,
+      rotation: "r1",
+      tokenEnv: "OPENCLAW_GATEWAY_TOKEN",
+      stateDir: "/data/claw/users/alice",
+      config: { file: "openclaw.json", text: serializeConfig(renderDedicatedConfig(alice)) },
+      limits: { memoryMb: 2048, cpus: 1.5, pidsLimit: 256 },
+      labels: { team: "a", "clawfleet.tenant": "alice", "clawfleet.tier": "dedicated" },
+      env: { OPENCLAW_STATE_DIR: "/state", OPENCLAW_CONFIG_READONLY: "1", OPENCLAW_DISABLE_BONJOUR: "1", HOME: "/home/node" },
+      secretEnv: {},
+      health: gatewayHealth,
+      process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node" },
+      tailnetName: "gw1.example.ts.net",
+      movedFrom: undefined,
+    });
+    assert.equal(gatewayHealth.startPeriodSeconds, healthStartPeriodSeconds);
+    assert.equal(gatewayHealth.gateSeconds, healthGateSeconds);
+  });
+
+  it("names where a moved or renamed tenant's state was", () => {
+    const spec = dedicatedGatewaySpec(alice, host("gw1"), fleet.image, { host: host("here"), id: "alix" });
+    assert.deepEqual(spec.movedFrom, { host: host("here"), stateDir: "/srv/claw/users/alix", name: "clawfleet-tenant-alix" });
+  });
+
+  it("describes a host's shared gateway, and none for a host without one", () => {
+    const spec = sharedGatewaySpec(host("gw1"), fleet.image, shared);
+    assert.equal(spec?.identity, "shared/gw1");
+    assert.equal(spec?.name, "clawfleet-shared-gw1");
+    assert.equal(spec?.stateDir, "/data/claw/shared");
+    assert.equal(spec?.config.text, serializeConfig(renderSharedConfig(host("gw1"), shared)));
+    assert.deepEqual(spec?.limits, { memoryMb: 3072, cpus: 2, pidsLimit: 1024 });
+    assert.deepEqual(spec?.labels, { "clawfleet.tier": "shared" });
+    assert.equal(spec?.rotation, undefined);
+    assert.equal(sharedGatewaySpec(host("here"), fleet.image, []), undefined);
+  });
+
+  it("publishes on the tailnet only when the host serves, under its dnsName or its .ts.net SSH name", () => {
+    assert.equal(tailnetNameOf(host("gw1")), "gw1.example.ts.net");
+    assert.equal(tailnetNameOf(host("here")), undefined);
+    assert.equal(tailnetNameOf({ ...host("gw1"), tailscale: { serve: true, dnsName: "other.example.ts.net" } }), "other.example.ts.net");
+  });
+});
