@@ -117,27 +117,26 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       fields.add(`${role} ${old === undefined ? "added" : "removed"}`);
       continue;
     }
-    if (role.endsWith(childRole.config)) {
-      for (const path of changedPaths(parseJson(old.inputs["stdin"]), parseJson(neu.inputs["stdin"]))) fields.add(`config ${path}`);
-      for (const path of changedPaths({ ...old.inputs, stdin: undefined }, { ...neu.inputs, stdin: undefined })) fields.add(`config file ${path}`);
+    // The runtime states how a change to each of its children reaches the gateway.
+    const child = after.facts.runtimeChildren?.[role];
+    if (child?.kind === "config") {
+      const { input } = child;
+      for (const path of changedPaths(parseJson(old.inputs[input]), parseJson(neu.inputs[input]))) fields.add(`config ${path}`);
+      for (const path of changedPaths({ ...old.inputs, [input]: undefined }, { ...neu.inputs, [input]: undefined })) fields.add(`config file ${path}`);
       continue;
     }
-    // The network follows the container's host; the port claim, the health gate and the pre-upgrade backup follow
-    // the port, the container and the image.
-    if ([childRole.network, childRole.claim, childRole.ready, childRole.backup].some((r) => role.endsWith(r))) continue;
+    if (child?.kind === "follows") continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
     if (role === childRole.preflight) {
       if (paths.length > 0) fields.add("image preflight");
       continue;
     }
-    // The runtime states which inputs carry which declaration field, and which it changes on the running gateway.
-    const runtimeInputs = after.facts.runtimeInputs?.[role];
-    if (runtimeInputs !== undefined) {
+    if (child?.kind === "gateway") {
       const providerMoved = withoutStack(old.options.provider) !== withoutStack(neu.options.provider);
       if (providerMoved) fields.add("host");
-      const child = role.replace(new RegExp(`^${childRole.shared}-`), "");
-      for (const path of paths) fields.add(runtimeInputs.fields[path.split(".")[0] ?? ""] ?? `${child} ${path}`);
-      if (paths.some((p) => !runtimeInputs.inPlace.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
+      const unshared = role.replace(new RegExp(`^${childRole.shared}-`), "");
+      for (const path of paths) fields.add(child.fields[path.split(".")[0] ?? ""] ?? `${unshared} ${path}`);
+      if (paths.some((p) => !child.inPlace.includes(p.split(".")[0] ?? "")) || providerMoved) replaced = true;
       continue;
     }
     if (role.endsWith(childRole.token)) {
@@ -148,12 +147,9 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
       }
       continue;
     }
-    // Serve and limit commands follow the port and the container; name the role, not the script.
     if (paths.length > 0)
       fields.add(
-        [childRole.serve, childRole.limits, childRole.prepare].some((r) => role.endsWith(r))
-          ? role.replace(new RegExp(`^${childRole.shared}-`), `${childRole.shared} `)
-          : paths.map((p) => `${role} ${p}`).join(", "),
+        child?.kind === "named" ? role.replace(new RegExp(`^${childRole.shared}-`), `${childRole.shared} `) : paths.map((p) => `${role} ${p}`).join(", "),
       );
   }
   return { fields: [...fields], replaced };
@@ -182,8 +178,12 @@ function hostOf(group: Group): string {
 /** Attributes shared-gateway config changes to the shared tenants whose agent or bindings moved. */
 function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group>): Map<string, string[]> {
   const changes = new Map<string, string[]>();
-  const sharedConfig = (groups: Map<string, Group>, host: string): Record<string, unknown> | undefined =>
-    parseJson(groups.get(`host:${host}`)?.children.get(`${childRole.shared}-${childRole.config}`)?.inputs["stdin"]) as Record<string, unknown> | undefined;
+  const sharedConfig = (groups: Map<string, Group>, host: string): Record<string, unknown> | undefined => {
+    const group = groups.get(`host:${host}`);
+    const role = `${childRole.shared}-${childRole.config}`;
+    const child = group?.facts.runtimeChildren?.[role];
+    return child?.kind === "config" ? (parseJson(group?.children.get(role)?.inputs[child.input]) as Record<string, unknown> | undefined) : undefined;
+  };
   for (const [key, group] of after) {
     if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;
     const id = group.facts.name;

@@ -40,7 +40,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       host: placement.hostId,
       stateDir: spec.stateDir,
       roles: this.gateway.roles,
-      runtimeInputs: this.gateway.inputs,
+      runtimeChildren: this.gateway.runtimeChildren,
     });
     this.port = tenant.port;
     this.host = placement.hostId;

@@ -6,13 +6,19 @@
 
 export type ComponentKind = "host" | "dedicated" | "shared" | "purge";
 
-/** How the runtime applies a change to one child's inputs, as the diff reports it. */
-export interface RuntimeInputs {
-  /** The declaration field each top-level input carries (`memory`: `memoryMb`); others are named by the input. */
-  readonly fields: Readonly<Record<string, string>>;
-  /** Inputs the runtime changes on the running gateway; a change to any other input, or a new provider, replaces it. */
-  readonly inPlace: readonly string[];
-}
+/** How a change to one of the runtime's children reaches the gateway, as the diff reports it. */
+export type RuntimeChild =
+  /**
+   * It runs the gateway: `fields` names the declaration field each top-level input carries (`memory`: `memoryMb`);
+   * a change to an input outside `inPlace`, or a new provider, replaces it.
+   */
+  | { readonly kind: "gateway"; readonly fields: Readonly<Record<string, string>>; readonly inPlace: readonly string[] }
+  /** It writes the rendered openclaw.json, which its input `input` carries. */
+  | { readonly kind: "config"; readonly input: string }
+  /** Its changes follow the gateway's own (port, image, a new gateway), so the diff leaves it out. */
+  | { readonly kind: "follows" }
+  /** A change is reported by its role alone (a rendered script says nothing to a reviewer). */
+  | { readonly kind: "named" };
 
 export interface ComponentFacts {
   readonly kind: ComponentKind;
@@ -26,8 +32,8 @@ export interface ComponentFacts {
   readonly stateDir?: string | undefined;
   /** Each child's role, by the child's resource name (`alice-config`: `config`; `gw1-shared-config`: `shared-config`). */
   readonly roles: Readonly<Record<string, string>>;
-  /** For the children that run a gateway, by role: how a change to their inputs reaches it (from the runtime). */
-  readonly runtimeInputs?: Readonly<Record<string, RuntimeInputs>> | undefined;
+  /** How a change to each of the runtime's children reaches the gateway, by the child's role (stated by the runtime). */
+  readonly runtimeChildren?: Readonly<Record<string, RuntimeChild>> | undefined;
 }
 
 let collector: ComponentFacts[] | undefined;

@@ -4,7 +4,7 @@ import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { gatewayHealth, sharedGatewaySpec } from "./gateway-spec";
 import { renderPreflightConfig, serializeConfig } from "./render/config";
 import { childName, childRole, componentType, sharedStateDir, tenantStateDir } from "../names";
-import { recordFacts, type RuntimeInputs } from "./facts";
+import { recordFacts, type RuntimeChild } from "./facts";
 import type { Runtime } from "../runtimes/runtime";
 
 export interface GatewayHostArgs {
@@ -70,15 +70,15 @@ export class GatewayHost extends pulumi.ComponentResource {
 
     const roles: Record<string, string> = { ...this.placement.runtime.roles };
     for (const [child, role] of Object.entries(this.sharedGateway?.roles ?? {})) roles[child] = `${childRole.shared}-${role}`;
-    const runtimeInputs: Record<string, RuntimeInputs> = {};
-    for (const [role, inputs] of Object.entries(this.sharedGateway?.inputs ?? {})) runtimeInputs[`${childRole.shared}-${role}`] = inputs;
+    const runtimeChildren: Record<string, RuntimeChild> = { ...this.placement.runtime.children };
+    for (const [role, child] of Object.entries(this.sharedGateway?.runtimeChildren ?? {})) runtimeChildren[`${childRole.shared}-${role}`] = child;
     recordFacts({
       kind: "host",
       type: componentType.gatewayHost,
       name,
       host: host.id,
       roles,
-      runtimeInputs: this.sharedGateway === undefined ? undefined : runtimeInputs,
+      runtimeChildren,
     });
 
     this.registerOutputs({ sharedUrl: this.sharedGateway?.tailnetUrl ?? this.sharedGateway?.loopbackUrl });

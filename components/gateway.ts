@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { childName, childRole } from "../names";
-import type { RuntimeInputs } from "./facts";
+import type { RuntimeChild } from "./facts";
 import type { GatewaySpec } from "./gateway-spec";
 import type { RuntimeHost } from "../runtimes/runtime";
 
@@ -35,8 +35,8 @@ export class GatewayResources {
   readonly tailnetUrl: string | undefined;
   /** Each child's role, by its resource name. */
   readonly roles: Record<string, string> = {};
-  /** How a change to a child's inputs reaches the gateway, by role (from the runtime). */
-  readonly inputs: Readonly<Record<string, RuntimeInputs>>;
+  /** How a change to each of the runtime's children reaches the gateway, by role (from the runtime). */
+  readonly runtimeChildren: Readonly<Record<string, RuntimeChild>>;
   private readonly name: string;
 
   /** The name of the child with `role`, recorded with its role. */
@@ -56,7 +56,7 @@ export class GatewayResources {
     const running = placement.runtime.runGateway(spec, { token: this.token.result, after: after ?? [], child: (role) => this.child(role), parent });
     this.stateDir = running.stateDir;
     this.ready = running.ready;
-    this.inputs = running.inputs;
+    this.runtimeChildren = running.children;
     this.port = spec.port;
     this.loopbackUrl = `http://127.0.0.1:${spec.port}/`;
     this.tailnetUrl = spec.tailnetName === undefined ? undefined : `https://${spec.tailnetName}:${spec.port}/`;

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { RuntimeInputs } from "../components/facts";
+import type { RuntimeChild } from "../components/facts";
 import type { GatewayHealth, GatewaySpec } from "../components/gateway-spec";
 import type { Host } from "../declaration/schema";
 
@@ -39,14 +39,16 @@ export interface RunningGateway {
   readonly stateDir: pulumi.Resource;
   /** Succeeds once the current gateway is healthy; the next gateway of its lane waits for it. */
   readonly ready: pulumi.Resource;
-  /** How a change to a child's inputs reaches the gateway, by the child's role. */
-  readonly inputs: Readonly<Record<string, RuntimeInputs>>;
+  /** How a change to each of its children reaches the gateway, by the child's role. */
+  readonly children: Readonly<Record<string, RuntimeChild>>;
 }
 
 /** A prepared host. */
 export interface RuntimeHost {
   /** The preparation's children's roles, by resource name. */
   readonly roles: Readonly<Record<string, string>>;
+  /** How a change to each of the preparation's children reaches the gateways, by role. */
+  readonly children: Readonly<Record<string, RuntimeChild>>;
   runGateway(spec: GatewaySpec, args: GatewayRunArgs): RunningGateway;
   /** A directory, owned by the gateway user, that outlives everything (a shared tenant's workspace); after `after`. */
   ensureDirectory(

@@ -1,4 +1,4 @@
-import type { RuntimeInputs } from "../../components/facts";
+import type { RuntimeChild } from "../../components/facts";
 
 /**
  * docker.Container fields the provider (kreuzwerker v4.5.0 resourceDockerContainerUpdate)
@@ -24,4 +24,4 @@ export const containerFieldNames: Readonly<Record<string, string>> = {
 };
 
 /** How a change to a gateway container's inputs reaches the gateway, for the diff. */
-export const containerInputs: RuntimeInputs = { fields: containerFieldNames, inPlace: inPlaceContainerFields };
+export const containerChange: RuntimeChild = { kind: "gateway", fields: containerFieldNames, inPlace: inPlaceContainerFields };

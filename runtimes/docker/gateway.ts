@@ -13,11 +13,12 @@ import {
   renderSetPidsLimit,
   renderWriteFile,
 } from "./commands";
-import { containerInputs, recordedOnlyContainerFields } from "./container-fields";
+import { containerChange, recordedOnlyContainerFields } from "./container-fields";
 import type { HostCommandRunner } from "./host-command";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import type { Host } from "../../declaration/schema";
 import type { GatewayRunArgs, RunningGateway } from "../runtime";
+import type { RuntimeChild } from "../../components/facts";
 
 /** What a prepared Docker host gives each gateway it runs. */
 export interface DockerHost {
@@ -189,7 +190,18 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, dependsOn: [container] },
   );
 
-  if (spec.tailnetName !== undefined)
+  const children: Record<string, RuntimeChild> = {
+    [childRole.config]: { kind: "config", input: "stdin" },
+    // The port claim, the network, the health gate and the pre-upgrade backup follow the port, the host, the container and the image.
+    [childRole.claim]: { kind: "follows" },
+    [childRole.network]: { kind: "follows" },
+    [childRole.backup]: { kind: "follows" },
+    [childRole.container]: containerChange,
+    [childRole.limits]: { kind: "named" },
+    [childRole.ready]: { kind: "follows" },
+  };
+  if (spec.tailnetName !== undefined) {
+    children[childRole.serve] = { kind: "named" };
     host.run(
       child(childRole.serve),
       {
@@ -198,6 +210,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       },
       { ...opts, dependsOn: [ready], replaceOnChanges: ["*"], deleteBeforeReplace: true },
     );
+  }
 
-  return { stateDir, ready, inputs: { [childRole.container]: containerInputs } };
+  return { stateDir, ready, children };
 }

@@ -64,6 +64,7 @@ export const dockerRuntime: Runtime = {
 
     return {
       roles,
+      children: { [childRole.prepare]: { kind: "named" } },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),
       ensureDirectory: (childResource, { dir, uid, after }, owner) =>
         run(childResource, { create: renderEnsureStateDir({ dir, uid }) }, { parent: owner, dependsOn: [after], retainOnDelete: true }),

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { mockRandomValue, type PlannedResource } from "../../cli/mock-run";
 import { planStackFile, type Plan } from "../../cli/plan";
 import { collectFacts, type ComponentFacts } from "../../components/facts";
-import { containerInputs } from "../../runtimes/docker/container-fields";
+import { containerChange } from "../../runtimes/docker/container-fields";
 
 // The whole program (index.ts) for the example dev stack, under the mock runtime: one run per file.
 let plan: Plan;
@@ -42,17 +42,28 @@ describe("components of the dev stack", () => {
     }
   });
 
-  it("state, from the runtime, how a change to each gateway container's inputs reaches the gateway", () => {
+  it("state, from the runtime, how a change to each of its children reaches the gateway", () => {
+    const gateway = (prefix: string) => ({
+      [`${prefix}config`]: { kind: "config", input: "stdin" },
+      [`${prefix}claim`]: { kind: "follows" },
+      [`${prefix}network`]: { kind: "follows" },
+      [`${prefix}backup`]: { kind: "follows" },
+      [`${prefix}container`]: containerChange,
+      [`${prefix}limits`]: { kind: "named" },
+      [`${prefix}ready`]: { kind: "follows" },
+      [`${prefix}serve`]: { kind: "named" },
+    });
     assert.deepEqual(
-      facts.map((f) => [f.name, f.runtimeInputs]),
+      facts.map((f) => [f.name, f.runtimeChildren]),
       [
-        ["alice", { container: containerInputs }],
-        ["dave", { container: containerInputs }],
-        ["local", { "shared-container": containerInputs }],
+        ["alice", gateway("")],
+        ["dave", gateway("")],
+        ["local", { prepare: { kind: "named" }, ...gateway("shared-") }],
         ["bob", undefined],
         ["carol", undefined],
       ],
     );
+    for (const stated of facts) for (const role of Object.keys(stated.runtimeChildren ?? {})) assert.ok(Object.values(stated.roles).includes(role), role);
   });
 
   it("registers one component per host and per tenant, named by host name and tenant id", () => {
