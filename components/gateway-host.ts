@@ -59,7 +59,7 @@ export class GatewayHost extends pulumi.ComponentResource {
   }
 
   /**
-   * Declares the host's shared gateway, when it has one, and completes the host. Its container waits for `after` (the
+   * Declares the host's shared gateway, when it has one, and completes the host. The gateway waits for `after` (the
    * canary's health gate), so a bad image or config stops at one dedicated tenant instead of reaching every shared one.
    */
   addSharedGateway(after: readonly pulumi.Resource[]): void {

@@ -49,6 +49,7 @@ export interface RuntimeHost {
   readonly roles: Readonly<Record<string, string>>;
   /** How a change to each of the preparation's children reaches the gateways, by role. */
   readonly children: Readonly<Record<string, RuntimeChild>>;
+  /** Runs one gateway as `spec` describes it, its children named by `args.child`. */
   runGateway(spec: GatewaySpec, args: GatewayRunArgs): RunningGateway;
   /** A directory, owned by the gateway user, that outlives everything (a shared tenant's workspace); after `after`. */
   ensureDirectory(
