@@ -116,8 +116,8 @@ export const reservedLabelPrefix = "clawfleet.";
 /** Seconds Docker waits after SIGTERM before it kills the gateway (it needs about 2). */
 export const stopTimeoutSeconds = 30;
 
-/** Seconds chats pause while a gateway container is replaced, as the diff tells reviewers. */
-export const replacementPauseSeconds = 15;
+/** Seconds chats pause while a gateway container is replaced, as the diff tells reviewers: stop plus cold start, 28-29 s in bench/results.md. */
+export const replacementPauseSeconds = 30;
 
 /** Backups kept per gateway of the state taken right before an image change. */
 export const upgradeBackupsKept = 3;

@@ -45,13 +45,19 @@ export function renderPreflight({ hostId, image, stateDir, workDir, health, fall
     fail,
     `as_root mkdir -p ${shellQuote(workDir)}`,
     `copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
-    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; as_root rm -rf "$copy"; }`,
+    `tarStatus=$(mktemp)`,
+    `echo 0 >"$tarStatus"`,
+    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; as_root rm -rf "$copy"; rm -f "$tarStatus"; }`,
     `trap cleanup EXIT`,
     `as_root docker rm -f ${name} >/dev/null 2>&1 || true`,
     ...(stateDir === undefined
       ? []
       : [
-          `if as_root test -d ${shellQuote(stateDir)}; then as_root cp -a ${shellQuote(`${stateDir}/.`)} "$copy"/; fi`,
+          // The gateway writes while it is copied: files may vanish or change (tar exits 1), and its cache is left out.
+          `if as_root test -d ${shellQuote(stateDir)}; then`,
+          `  { as_root tar -C ${shellQuote(stateDir)} --anchored --exclude=./cache --ignore-failed-read --warning=no-file-changed --warning=no-file-removed -cf - . || echo "$?" >"$tarStatus"; } | as_root tar -C "$copy" -xpf -`,
+          `  [ "$(cat "$tarStatus")" -le 1 ] || fail "host "${shellQuote(hostId)}": copying the state of ${shellQuote(stateDir)} for the image preflight failed; no gateway was changed"`,
+          `fi`,
           `as_root rm -f "$copy/.clawfleet-moved"`,
         ]),
     `as_root chown -R 1000:1000 "$copy"`,

@@ -134,7 +134,7 @@ describe("clawfleet diff", { concurrency: true }, () => {
       stdout,
       /#### Replaced \(gateway restarts\)\n\n\| tenant \| tier \| host \| fields \|\n\| --- \| --- \| --- \| --- \|\n\| `alice` \| dedicated \| local \| `port`, /,
     );
-    assert.match(stdout, /> :warning: alice: the gateway container is recreated \(chats pause for about 15 s; state is kept\)/);
+    assert.match(stdout, /> :warning: alice: the gateway container is recreated \(chats pause for about 30 s; state is kept\)/);
   });
 
   it("reports a model change as an in-place config change (hot reload, no restart)", async () => {
@@ -200,7 +200,7 @@ describe("clawfleet diff of a token rotation", () => {
         "  alice (dedicated on local): token rotation",
         "",
         "Warnings:",
-        "  ! alice: the gateway container is recreated (chats pause for about 15 s; state is kept)",
+        "  ! alice: the gateway container is recreated (chats pause for about 30 s; state is kept)",
         "  ! alice: the gateway token changes; hand out the new one (pulumi stack output tenants --show-secrets)",
         "",
       ].join("\n"),

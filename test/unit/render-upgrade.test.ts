@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { renderPreflight } from "../../runtimes/docker/upgrade";
+
+// The preflight runs in a real /bin/sh with real tar; `docker` is a fake on PATH that lists the copy it is given.
+const work = mkdtempSync(join(tmpdir(), "clawfleet-upgrade-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const fakeBin = join(work, "bin");
+const seenCopy = join(work, "seen-copy.txt");
+mkdirSync(fakeBin);
+writeFileSync(
+  join(fakeBin, "docker"),
+  [
+    "#!/bin/sh",
+    'case "$1" in',
+    '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; esac; done',
+    `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy} ;; esac ;;`,
+    "  inspect) echo healthy ;;",
+    "esac",
+    "exit 0",
+    "",
+  ].join("\n"),
+);
+chmodSync(join(fakeBin, "docker"), 0o755);
+
+function run(script: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", script], { env: { ...process.env, PATH: `${fakeBin}:${process.env["PATH"] ?? ""}` } });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (status) => resolve({ status, stderr }));
+  });
+}
+
+describe("renderPreflight", () => {
+  it("copies the canary's state without its cache, while the gateway keeps writing files that come and go", async () => {
+    const state = join(work, "users", "alice");
+    for (const dir of ["cache/control-ui-assets", "workspace/cache", "state"]) mkdirSync(join(state, dir), { recursive: true });
+    writeFileSync(join(state, "cache", "control-ui-assets", "core.css.br"), "cached");
+    writeFileSync(join(state, "workspace", "cache", "notes.md"), "the tenant's own");
+    writeFileSync(join(state, "state", "openclaw.sqlite"), "approvals");
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    // What a running gateway does: staging folders written and removed while the copy is read.
+    const churn = spawn("/bin/sh", [
+      "-c",
+      `i=0; while :; do d=${state}/cache/control-ui-assets/.staging-$i; mkdir -p $d && echo x >$d/a && rm -rf ${state}/cache/control-ui-assets/.staging-$((i-1)); echo y >${state}/state/wal-$((i%3)); i=$((i+1)); done`,
+    ]);
+    const churned = new Promise((resolve) => churn.on("close", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const script = renderPreflight({
+      hostId: "local",
+      image: "gw:2",
+      stateDir: state,
+      workDir: join(work, "tmp"),
+      health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 },
+      fallbackConfig: "{}",
+    });
+    const results = await Promise.all([1, 2, 3].map(() => run(script)));
+    churn.kill();
+    await churned;
+    for (const result of results) assert.equal(result.status, 0, result.stderr);
+    const copied = readFileSync(seenCopy, "utf8").trim().split("\n");
+    assert.deepEqual(
+      copied.filter((f) => !f.startsWith("./state/wal-")),
+      ["./openclaw.json", "./state/openclaw.sqlite", "./workspace/cache/notes.md"],
+    );
+  });
+});
