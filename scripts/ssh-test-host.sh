@@ -3,6 +3,7 @@
 #
 # Usage: scripts/ssh-test-host.sh up <workdir>
 #        scripts/ssh-test-host.sh down <workdir>
+#        scripts/ssh-test-host.sh crash-dockerd <workdir>
 #
 # up makes network namespace clawfleet-gw2 (10.213.0.2/30; this side of the veth
 # pair is 10.213.0.1), runs a second dockerd inside it, and sshd on
@@ -24,6 +25,13 @@
 # identityFile, dockerSocket, fakeTailscaleDir, knownHostsLine. Progress goes
 # to stderr. up first clears what an earlier, killed run left, so it can be
 # repeated; down stops everything up started and is safe to repeat.
+# crash-dockerd does to the host's Docker side what a power loss and reboot do:
+# dockerd, containerd, the shims, docker-proxy and every process of the
+# containers get SIGKILL at once (sshd and other processes of the namespace live
+# on); the daemon's exec root is emptied, as a reboot empties /run; then dockerd
+# starts again on the same data root, as at boot, and the containers come back
+# by their restart policy. It returns once the daemon answers, not when the
+# containers are ready.
 #
 # Environment:
 #   CLAWFLEET_GATEWAY_IMAGE  image to copy from the main daemon (optional)
@@ -51,7 +59,7 @@ SUDOERS_FILE=/etc/sudoers.d/clawfleet-gw2-$DEPLOY_USER
 CGROUP_PARENT=/clawfleet-gw2
 WAIT_SECONDS="${CLAWFLEET_GW2_WAIT:-120}"
 
-usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,6p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 [ "$#" -eq 2 ] || usage
 ACTION=$1
@@ -330,6 +338,52 @@ up() {
     "$(json_string "$ADDR $host_key")"
 }
 
+# True when the process is dockerd, containerd, a shim or docker-proxy, or was started by one.
+docker_side() {
+  local pid=$1 comm
+  while [ -n "$pid" ] && [ "$pid" -gt 1 ]; do
+    comm=$(ps -o comm= -p "$pid" 2>/dev/null || true)
+    case "$comm" in
+      dockerd | containerd | containerd-shim* | docker-proxy) return 0 ;;
+    esac
+    pid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+  done
+  return 1
+}
+
+# True while the process exists and is no zombie (this machine's init may never reap the killed ones).
+alive() {
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]
+}
+
+crash_dockerd() {
+  [ -f "$SSHD_PID" ] || die "the SSH host is not up (no $SSHD_PID); run: $0 up $WORKDIR"
+  local pid victims=() round
+  for pid in $(ip netns pids "$NS"); do
+    if docker_side "$pid"; then victims+=("$pid"); fi
+  done
+  # The containers' processes live in network namespaces of their own; their cgroups find them.
+  for pid in $(find /sys/fs/cgroup -path "*$CGROUP_PARENT/*" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un); do
+    victims+=("$pid")
+  done
+  [ "${#victims[@]}" -gt 0 ] || die "no Docker processes run in $NS"
+  log "SIGKILL to ${#victims[@]} processes of the host's Docker side and its containers"
+  kill -KILL "${victims[@]}" 2>/dev/null || true
+  for round in $(seq 1 300); do
+    local left=0
+    for pid in "${victims[@]}"; do
+      if alive "$pid"; then left=1; fi
+    done
+    [ "$left" -eq 0 ] && break
+    [ "$round" -lt 300 ] || die "processes of $NS survived SIGKILL for 30s"
+    sleep 0.1
+  done
+  # A reboot empties /run: no pid file of a dead containerd (whose pid a zombie may still hold), no stale socket.
+  rm -rf "$DOCKER_DIR/exec" "$DOCKERD_PID" "$DOCKER_SOCK"
+  start_dockerd
+  log "dockerd is back"
+}
+
 down() {
   teardown
   rm -f "$SUDOERS_FILE"
@@ -339,5 +393,6 @@ down() {
 case "$ACTION" in
   up) up ;;
   down) down ;;
+  crash-dockerd) crash_dockerd ;;
   *) usage ;;
 esac

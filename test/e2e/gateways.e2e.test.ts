@@ -13,7 +13,7 @@ import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
-import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
+import { crashSshHostDocker, startSshAgent, startSshHost, stopSshHost, watchOutageInsideHost, type SshAgent, type SshHost } from "./ssh-host";
 import { runShell } from "./standin/command-provider";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
@@ -386,6 +386,30 @@ describe("a second host reached only over SSH", () => {
     assert.ok(!("18102" in serveEntries(fakeTailscaleDir)), "and no longer here");
     const aside = readdirSync(join(stateRoot, "users")).filter((name) => name.startsWith("alice.moved-"));
     assert.equal(aside.length, 1, "the old copy is kept aside");
+  });
+
+  it("after a power loss (its Docker side and gateways killed at once, /run emptied) and dockerd started again, is ready within a normal start plus 10 s, pairings intact", async () => {
+    const alice = "clawfleet-tenant-alice";
+    const before = await inspectContainer(alice, remoteDocker);
+    assert.ok(before);
+    const clean = watchOutageInsideHost(18302, 300);
+    await clean.watching;
+    const restarted = Date.now();
+    await dockerApi("POST", `/containers/${alice}/restart?t=${stopTimeoutSeconds}`, undefined, { endpoint: remoteDocker });
+    const normalStart = ((await clean.outage).readyAt - restarted) / 1000;
+    log(`alice on the SSH host: a clean restart is ready after ${normalStart.toFixed(1)} s`);
+
+    const crash = watchOutageInsideHost(18302, 600);
+    await crash.watching;
+    const crashed = Date.now();
+    crashSshHostDocker(remote.workdir);
+    const seconds = ((await crash.outage).readyAt - crashed) / 1000;
+    log(`alice on the SSH host: power loss and dockerd started again -> ready in ${seconds.toFixed(1)} s`);
+    assert.ok(seconds <= normalStart + 10, `ready ${seconds.toFixed(1)} s after the crash; a clean restart took ${normalStart.toFixed(1)} s`);
+    const after = await inspectContainer(alice, remoteDocker);
+    assert.equal(after?.Id, before.Id, "the same container, started again by its restart policy");
+    assert.deepEqual(await approvals(alice, remoteDocker), ["987654321"]);
+    await poll("alice healthy again", 300, async () => ((await inspectContainer(alice, remoteDocker))?.State.Health?.Status === "healthy" ? true : undefined));
   });
 
   it("moves it back in one deploy, with its pairings", async () => {

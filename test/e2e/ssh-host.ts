@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -117,4 +117,63 @@ export function startSshAgent(workdir: string, identityFile: string): SshAgent {
     throw error;
   }
   return { env, stop };
+}
+
+/** Kills the SSH host's whole Docker side (daemon, containerd, shims, gateways) and starts the daemon again, as a power loss and reboot would. */
+export function crashSshHostDocker(workdir: string): void {
+  execFileSync("bash", [script, "crash-dockerd", workdir], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** When a gateway on the SSH host went down and came back, in ms since the epoch. */
+export interface Outage {
+  readonly downAt: number;
+  readonly readyAt: number;
+}
+
+/**
+ * Watches `/readyz` on the SSH host's 127.0.0.1:`port` from inside its network namespace (the
+ * only place that port is published), every 100 ms. `watching` resolves once it has seen the
+ * gateway ready (cause the outage after that); `outage` once the gateway went down and is
+ * ready again.
+ */
+export function watchOutageInsideHost(port: number, seconds: number): { watching: Promise<void>; outage: Promise<Outage> } {
+  const probe = `
+const deadline = Date.now() + ${seconds * 1000};
+let seen = false, downAt;
+const ready = () => fetch("http://127.0.0.1:${port}/readyz", { signal: AbortSignal.timeout(2000) })
+  .then((r) => r.json()).then((b) => b.ready === true, () => false);
+(async () => {
+  for (;;) {
+    const at = Date.now();
+    const up = await ready();
+    if (up && !seen) { seen = true; console.log("watching"); }
+    if (!up && seen && downAt === undefined) downAt = at;
+    if (up && downAt !== undefined) { console.log(JSON.stringify({ downAt, readyAt: Date.now() })); return; }
+    if (Date.now() > deadline) { console.error(!seen ? "never ready" : downAt === undefined ? "never went down" : "not ready again"); process.exit(1); }
+    await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - at))));
+  }
+})();`;
+  const child = spawn("ip", ["netns", "exec", "clawfleet-gw2", process.execPath, "-e", probe], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  const ended = new Promise<string>((resolveEnd, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolveEnd(out);
+      else reject(new Error(`port ${port} on the SSH host: ${err.trim() || `watcher exited ${code}`} within ${seconds} s`));
+    });
+  });
+  const watching = new Promise<void>((resolveWatching, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("watching")) resolveWatching();
+    });
+    ended.catch(reject);
+  });
+  const outage = ended.then((text) => JSON.parse(text.trim().split("\n").pop() ?? "") as Outage);
+  // Either promise may be awaited alone; the other's rejection is reported through the awaited one.
+  outage.catch(() => undefined);
+  watching.catch(() => undefined);
+  return { watching, outage };
 }
