@@ -145,6 +145,21 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   rpc.transferProperties = lazyTransferProperties;
   struct.fromJavaScript = plainStructOf(struct, structFromJavaScript);
 
+  // The SDK registers each resource once its inputs settle, so arrival order follows promise timing;
+  // the plan lists resources in the order the program constructed them instead.
+  const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };
+  const registerResource = resourceRuntime.registerResource;
+  const engineUrns = new WeakMap<object, string>();
+  const constructionOrder = new Map<string, number>();
+  resourceRuntime.registerResource = function (this: unknown, ...args: unknown[]) {
+    const [res, parent, type, name] = args as [object, object | undefined, string, string];
+    const parentUrn = parent === undefined ? "" : (engineUrns.get(parent) ?? "");
+    engineUrns.set(res, engineUrn(options, parentUrn, type, name));
+    constructionOrder.set(registrationKey(parentUrn, type, name), constructionOrder.size);
+    return registerResource.apply(this, args);
+  };
+  const order = new Map<PlannedResource, number>();
+
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
     current = request;
@@ -186,6 +201,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
           },
         };
         resources.push(record);
+        order.set(record, constructionOrder.get(registrationKey(request.getParent(), request.getType(), request.getName())) ?? Number.MAX_SAFE_INTEGER);
         const state: Record<string, unknown> = { ...inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, args.name, inputs);
         for (const key of secretOutputs) {
@@ -215,9 +231,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
       throw failures[0] ?? error;
     }
     if (failures[0] !== undefined) throw failures[0];
+    resources.sort((a, b) => (order.get(a) as number) - (order.get(b) as number));
     return { resources, outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;
+    resourceRuntime.registerResource = registerResource;
     resourceClass.callsites = callsites;
     debuggable.debuggablePromise = debuggablePromise;
     rpc.transferProperties = transferProperties;
@@ -366,6 +384,16 @@ function copyPlain(value: unknown): unknown {
     return copy;
   }
   return value;
+}
+
+function registrationKey(parentUrn: string, type: string, name: string): string {
+  return `${parentUrn}\n${type}\n${name}`;
+}
+
+/** The URN the mock monitor gives a resource (its parent's own type, not the whole chain, before its type). */
+function engineUrn(options: { stack: string; project: string }, parentUrn: string, type: string, name: string): string {
+  const qualified = parentUrn === "" ? type : `${(parentUrn.split("::")[2] ?? "").split("$").pop() ?? ""}$${type}`;
+  return `urn:pulumi:${options.stack}::${options.project}::${qualified}::${name}`;
 }
 
 /** The URN type part: parent types joined with `$`, as the engine builds it. */
