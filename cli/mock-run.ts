@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { fastRegistration, type MockAnswer, type RegisterRequest } from "./mock-register";
 
 /** Resource options the engine would see, read from the registration request. */
 export interface PlannedOptions {
@@ -36,22 +37,6 @@ export interface PlannedResource {
 }
 
 export const secretMarker = "[secret]";
-
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getCustom(): boolean;
-  getProvider(): string;
-  getProtect(): boolean;
-  getRetainondelete(): boolean;
-  getDeletebeforereplace(): boolean;
-  getDependenciesList(): string[];
-  getPropertydependenciesMap(): { forEach(callback: (value: { getUrnsList(): string[] }, key: string) => void): void };
-  getReplaceonchangesList(): string[];
-  getIgnorechangesList(): string[];
-  getAdditionalsecretoutputsList(): string[];
-}
 
 const sig = pulumi.runtime.specialSigKey;
 const secretSig = pulumi.runtime.specialSecretSig;
@@ -147,18 +132,58 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
 
   // The SDK registers each resource once its inputs settle, so arrival order follows promise timing;
   // the plan lists resources in the order the program constructed them instead.
+  const constructionOrder = new Map<string, number>();
+  const order = new Map<PlannedResource, number>();
+  const answer = (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>): MockAnswer => {
+    const secretOutputs = request.getAdditionalsecretoutputsList();
+    let revealed: Record<string, unknown> | undefined;
+    const record: PlannedResource = {
+      urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${name}`,
+      type,
+      name,
+      parent: request.getParent() === "" ? undefined : request.getParent(),
+      custom,
+      inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
+      secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
+      // Read by code that applies a plan, never by plan itself: made when first read.
+      get revealedInputs() {
+        revealed ??= mapSecrets(inputs, (inner) => inner) as Record<string, unknown>;
+        return revealed;
+      },
+      options: {
+        dependsOn: request.getDependenciesList(),
+        propertyDependencies: propertyDependenciesOf(request),
+        provider: request.getProvider() === "" ? undefined : request.getProvider(),
+        protect: request.getProtect(),
+        retainOnDelete: request.getRetainondelete(),
+        deleteBeforeReplace: request.getDeletebeforereplace(),
+        replaceOnChanges: request.getReplaceonchangesList(),
+        ignoreChanges: request.getIgnorechangesList(),
+        additionalSecretOutputs: secretOutputs,
+      },
+    };
+    resources.push(record);
+    order.set(record, constructionOrder.get(registrationKey(request.getParent(), type, name)) ?? Number.MAX_SAFE_INTEGER);
+    const state: Record<string, unknown> = { ...inputs };
+    if (type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, name, inputs);
+    return { id: custom ? `${name}-id` : "", state, secretOutputs: secretOutputs.filter((key) => key in state) };
+  };
   const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };
   const registerResource = resourceRuntime.registerResource;
   const engineUrns = new WeakMap<object, string>();
-  const constructionOrder = new Map<string, number>();
-  resourceRuntime.registerResource = function (this: unknown, ...args: unknown[]) {
-    const [res, parent, type, name] = args as [object, object | undefined, string, string];
-    const parentUrn = parent === undefined ? "" : (engineUrns.get(parent) ?? "");
-    engineUrns.set(res, engineUrn(options, parentUrn, type, name));
-    constructionOrder.set(registrationKey(parentUrn, type, name), constructionOrder.size);
-    return registerResource.apply(this, args);
-  };
-  const order = new Map<PlannedResource, number>();
+  resourceRuntime.registerResource = fastRegistration({
+    sdkRegistration: registerResource,
+    urnOf: (res, parent, type, name) => {
+      const parentUrn = parent === undefined ? "" : (engineUrns.get(parent) ?? "");
+      const urn = engineUrn(options, parentUrn, type, name);
+      engineUrns.set(res, urn);
+      constructionOrder.set(registrationKey(parentUrn, type, name), constructionOrder.size);
+      return urn;
+    },
+    answer,
+    structOf: (value) => struct.fromJavaScript(value),
+    onFailure: (error) => failures.push(error),
+  });
 
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
@@ -172,42 +197,9 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
         const request = current;
         current = undefined;
         if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
-        const inputs = args.inputs as Record<string, unknown>;
-        const secretOutputs = request.getAdditionalsecretoutputsList();
-        let revealed: Record<string, unknown> | undefined;
-        const record: PlannedResource = {
-          urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${args.name}`,
-          type: args.type,
-          name: args.name,
-          parent: request.getParent() === "" ? undefined : request.getParent(),
-          custom: args.custom ?? true,
-          inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
-          secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
-          // Read by code that applies a plan, never by plan itself: made when first read.
-          get revealedInputs() {
-            revealed ??= mapSecrets(inputs, (inner) => inner) as Record<string, unknown>;
-            return revealed;
-          },
-          options: {
-            dependsOn: request.getDependenciesList(),
-            propertyDependencies: propertyDependenciesOf(request),
-            provider: request.getProvider() === "" ? undefined : request.getProvider(),
-            protect: request.getProtect(),
-            retainOnDelete: request.getRetainondelete(),
-            deleteBeforeReplace: request.getDeletebeforereplace(),
-            replaceOnChanges: request.getReplaceonchangesList(),
-            ignoreChanges: request.getIgnorechangesList(),
-            additionalSecretOutputs: secretOutputs,
-          },
-        };
-        resources.push(record);
-        order.set(record, constructionOrder.get(registrationKey(request.getParent(), request.getType(), request.getName())) ?? Number.MAX_SAFE_INTEGER);
-        const state: Record<string, unknown> = { ...inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, args.name, inputs);
-        for (const key of secretOutputs) {
-          if (key in state) state[key] = pulumi.secret(state[key]);
-        }
-        return { id: args.custom === false ? "" : `${args.name}-id`, state };
+        const { id, state, secretOutputs } = answer(request, args.type, args.name, args.custom ?? true, args.inputs as Record<string, unknown>);
+        for (const key of secretOutputs) state[key] = pulumi.secret(state[key]);
+        return { id, state };
       },
       call(args) {
         const error = new Error(`the program called ${args.token}, which the offline plan does not mock`);
