@@ -115,12 +115,14 @@ const notPlain = Symbol("not plain");
 export interface FastRegistrationOptions {
   /** The SDK's registerResource, for what this path does not cover. */
   readonly sdkRegistration: Registration;
-  /** The URN the mock monitor gives a resource constructed with this parent, type and name. */
-  readonly urnOf: (res: object, parent: object | undefined, type: string, name: string) => string;
-  /** The mocks' answer to a registration: records it and returns its id and state. */
-  readonly answer: (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>) => MockAnswer;
-  /** A Struct.fromJavaScript (the plain one: inputs and state are read back through it as the SDK does). */
-  readonly structOf: (value: Record<string, unknown>) => unknown;
+  readonly stack: string;
+  readonly project: string;
+  /** Called for a registration that goes the SDK's way, with its place in construction order. */
+  readonly onSdkRegistration: (parentUrn: string, type: string, name: string, sequence: number) => void;
+  /** The mocks' answer to a registration (the `sequence`-th resource constructed): records it and returns its id and state. */
+  readonly answer: (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>, sequence: number) => MockAnswer;
+  /** The fields of Struct.fromJavaScript(value) as its toJavaScript gives them (inputs and state are read back through it as the SDK does). */
+  readonly fieldsOf: (value: Record<string, unknown>) => Record<string, unknown>;
   /** Called with a registration that failed. */
   readonly onFailure: (error: Error) => void;
 }
@@ -131,7 +133,11 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
   const sig = pulumi.runtime.specialSigKey;
   const secretSig = pulumi.runtime.specialSecretSig;
   const OutputClass = pulumi.Output as unknown as new (...args: unknown[]) => pulumi.Output<unknown>;
-  const urns = new WeakMap<object, string>();
+  // Kept on the resource under symbols rather than in WeakMaps: a young-generation GC walks every weak table that holds young keys.
+  const urnKey = Symbol("clawfleet.urn");
+  const cellKey = Symbol("clawfleet.registration");
+  const urnOf = (resource: object): string | undefined => (resource as Record<symbol, string | undefined>)[urnKey];
+  let constructed = 0;
   const providerRefs = new WeakMap<object, Promise<string | undefined>>();
 
   // One keep-alive for all pending registrations instead of one promise chained per resource.
@@ -177,6 +183,26 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     return fields;
   };
 
+  /** Whether serializeProperty gives back the value as it is: nothing but null, booleans, numbers, strings, arrays and plain objects. */
+  const isPlain = (value: unknown): boolean => {
+    if (value === null || typeof value === "boolean" || typeof value === "number" || typeof value === "string") return true;
+    if (typeof value !== "object") return false;
+    const object: object = value;
+    if (
+      object instanceof Promise ||
+      pulumi.Output.isInstance(object) ||
+      pulumi.Resource.isInstance(object) ||
+      pulumi.asset.Asset.isInstance(object) ||
+      pulumi.asset.Archive.isInstance(object) ||
+      output.isUnknown(object)
+    )
+      return false;
+    if ((object as unknown) instanceof Array) return (object as unknown[]).every((item) => item !== undefined && isPlain(item));
+    for (const key of Object.keys(object)) if (!isPlain((object as Record<string, unknown>)[key])) return false;
+    return true;
+  };
+  const asStruct = (fields: Record<string, unknown>) => ({ toJavaScript: () => fields });
+
   /** serializeResourceProperties: each input serialized, and the resources each depends on. */
   const serializeInputs = async (label: string, props: Record<string, unknown>): Promise<[Record<string, unknown>, Map<string, Set<pulumi.Resource>>]> => {
     const serialized: Record<string, unknown> = {};
@@ -211,7 +237,7 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
   const urnsOf = async (resources: Iterable<pulumi.Resource>, exclude: Set<pulumi.Resource>): Promise<Set<string>> => {
     const known = new Set<string>();
     for (const resource of resources) {
-      const urn = urns.get(resource);
+      const urn = urnOf(resource);
       if (!pulumi.CustomResource.isInstance(resource) || urn === undefined)
         return dependsOn.getAllTransitivelyReferencedResourceURNs(new Set(resources), exclude);
       if (!exclude.has(resource)) known.add(urn);
@@ -244,7 +270,7 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     readonly res: object;
     readonly custom: boolean;
     readonly keys: ReadonlySet<string>;
-    settled?: { readonly urn: string; readonly id: string | undefined; readonly props: Record<string, unknown> } | undefined;
+    settled?: { readonly urn: string; readonly id: string | undefined; readonly props: () => Record<string, unknown> } | undefined;
     failure?: Error | undefined;
     waiting?: {
       readonly promise: Promise<NonNullable<Cell["settled"]>>;
@@ -253,7 +279,6 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     };
     outputs?: Map<string, pulumi.Output<unknown>>;
   }
-  const cells = new WeakMap<object, Cell>();
 
   const settledOf = (cell: Cell): Promise<NonNullable<Cell["settled"]>> => {
     if (cell.settled !== undefined) return Promise.resolve(cell.settled);
@@ -294,7 +319,10 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
       );
     else {
       // resolveProperties: a secret is unwrapped and marked; an output the answer lacks is undefined, and known.
-      const value = settled.then((s) => (Object.prototype.hasOwnProperty.call(s.props, key) ? s.props[key] : undefined));
+      const value = settled.then((s) => {
+        const props = s.props();
+        return Object.prototype.hasOwnProperty.call(props, key) ? props[key] : undefined;
+      });
       output = new OutputClass(
         cell.res,
         value.then((v) => rpc.unwrapRpcSecret(v)),
@@ -314,7 +342,7 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     if (descriptor === undefined) {
       descriptor = {
         get(this: object) {
-          return outputOf(cells.get(this) as Cell, key);
+          return outputOf((this as Record<symbol, Cell>)[cellKey] as Cell, key);
         },
         // The SDK's urn and id are plain properties: a write replaces them.
         set(this: object, value: unknown) {
@@ -343,9 +371,14 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
       unknown,
       unknown,
     ];
-    const urn = options.urnOf(res, parent, type, name);
-    urns.set(res, urn);
-    if (!coveredByFastPath(remote, opts, packageRef)) return options.sdkRegistration.apply(this, args);
+    const parentUrn = parent === undefined ? "" : urnOf(parent);
+    const urn = engineUrn(options, parentUrn ?? "", type, name);
+    const sequence = constructed++;
+    Object.defineProperty(res, urnKey, { value: urn });
+    if (!coveredByFastPath(remote, opts, packageRef) || parentUrn === undefined) {
+      options.onSdkRegistration(parentUrn ?? "", type, name, sequence);
+      return options.sdkRegistration.apply(this, args);
+    }
 
     const label = `resource:${name}[${type}]`;
     started();
@@ -359,7 +392,7 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
       }
     }
     const cell: Cell = { res, custom, keys };
-    cells.set(res, cell);
+    Object.defineProperty(res, cellKey, { value: cell });
     Object.defineProperty(res, "urn", descriptorOf("urn"));
     if (custom) Object.defineProperty(res, "id", descriptorOf("id"));
     for (const key of keys) Object.defineProperty(res, key, descriptorOf(key));
@@ -367,7 +400,6 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     const run = async () => {
       const explicit = await explicitDependencies(opts.dependsOn);
       const [serialized, inputDependencies] = await serializeInputs(label, props);
-      const parentUrn = parent === undefined ? "" : (urns.get(parent) ?? (await (parent.urn as unknown as { promise(): Promise<string> }).promise()));
       const provider = custom && opts.provider !== undefined ? await providerRef(opts.provider) : undefined;
       const exclude = new Set<pulumi.Resource>([res]);
       const dependencyUrns = await urnsOf(new Set(explicit), exclude);
@@ -397,23 +429,29 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
         getIgnorechangesList: () => [...(opts.ignoreChanges ?? [])],
         getAdditionalsecretoutputsList: () => [...(opts.additionalSecretOutputs ?? [])],
       };
-      const inputs = rpc.deserializeProperties(options.structOf(serialized));
-      const answer = options.answer(request, type, name, custom, inputs);
+      const inputs = rpc.deserializeProperties(asStruct(options.fieldsOf(serialized)));
+      const answer = options.answer(request, type, name, custom, inputs, sequence);
       const state = await serializeState(answer);
       // The mock monitor's record of the resource, which registerResourceOutputs updates.
       (settings.getMonitor() as { resources: Map<string, unknown> }).resources.set(urn, { urn, id: answer.id, state });
-      // resolveOutputs: the answer's state, then any input it left out.
-      const allProps = rpc.deserializeProperties(options.structOf(state), false);
-      for (const key of Object.keys(props)) {
-        if (Object.prototype.hasOwnProperty.call(allProps, key)) continue;
-        let value = plain(props[key]);
-        if (value === notPlain) value = await rpc.serializeProperty(`resource:${name}[${type}]#...`, props[key], new Set(), { keepOutputValues: false });
-        if (value !== undefined) allProps[key] = rpc.deserializeProperty(value, false);
+      // resolveOutputs: the answer's state, then any input it left out (serialized again, which gives the same value).
+      const leftOut: Record<string, unknown> = {};
+      for (const key of keys) {
+        if (!Object.prototype.hasOwnProperty.call(state, key) && Object.prototype.hasOwnProperty.call(serialized, key)) leftOut[key] = serialized[key];
       }
-      // resolveProperties: only the resource's own output properties, never its id or urn.
-      const outputs: Record<string, unknown> = {};
-      for (const key of keys) if (Object.prototype.hasOwnProperty.call(allProps, key)) outputs[key] = allProps[key];
-      cell.settled = { urn, id: answer.id || undefined, props: outputs };
+      let outputs: Record<string, unknown> | undefined;
+      // Read back only when an output is read (few are): resolveProperties' values for the resource's own outputs.
+      const readProps = () => {
+        if (outputs !== undefined) return outputs;
+        const allProps = rpc.deserializeProperties(asStruct(options.fieldsOf(state)), false);
+        outputs = {};
+        for (const key of keys) {
+          if (Object.prototype.hasOwnProperty.call(allProps, key)) outputs[key] = allProps[key];
+          else if (Object.prototype.hasOwnProperty.call(leftOut, key)) outputs[key] = rpc.deserializeProperty(leftOut[key], false);
+        }
+        return outputs;
+      };
+      cell.settled = { urn, id: answer.id || undefined, props: readProps };
       cell.waiting?.resolve(cell.settled);
     };
 
@@ -422,9 +460,11 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
       const state: Record<string, unknown> = {};
       let complete = true;
       for (const key of Object.keys(answer.state)) {
-        const value = plain(answer.state[key]);
-        if (value === notPlain) complete = false;
-        else if (value !== undefined) state[key] = answer.secretOutputs.includes(key) ? { [sig]: secretSig, value } : value;
+        const value = answer.state[key];
+        if (value === undefined) continue;
+        // Plain values serialize to themselves (the answer's are read-only from here on).
+        if (!isPlain(value)) complete = false;
+        else state[key] = answer.secretOutputs.includes(key) ? { [sig]: secretSig, value } : value;
       }
       if (complete) return state;
       const withSecrets: Record<string, unknown> = { ...answer.state };
@@ -440,4 +480,10 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
       finished();
     });
   };
+}
+
+/** The URN the mock monitor gives a resource (its parent's own type, not the whole chain, before its type). */
+export function engineUrn(options: { stack: string; project: string }, parentUrn: string, type: string, name: string): string {
+  const qualified = parentUrn === "" ? type : `${(parentUrn.split("::")[2] ?? "").split("$").pop() ?? ""}$${type}`;
+  return `urn:pulumi:${options.stack}::${options.project}::${qualified}::${name}`;
 }

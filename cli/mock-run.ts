@@ -132,9 +132,9 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
 
   // The SDK registers each resource once its inputs settle, so arrival order follows promise timing;
   // the plan lists resources in the order the program constructed them instead.
-  const constructionOrder = new Map<string, number>();
-  const order = new Map<PlannedResource, number>();
-  const answer = (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>): MockAnswer => {
+  const sdkRegistrations = new Map<string, number>();
+  const sequences: number[] = [];
+  const answer = (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>, sequence: number): MockAnswer => {
     const secretOutputs = request.getAdditionalsecretoutputsList();
     let revealed: Record<string, unknown> | undefined;
     const record: PlannedResource = {
@@ -163,25 +163,20 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
       },
     };
     resources.push(record);
-    order.set(record, constructionOrder.get(registrationKey(request.getParent(), type, name)) ?? Number.MAX_SAFE_INTEGER);
+    sequences.push(sequence);
     const state: Record<string, unknown> = { ...inputs };
     if (type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, name, inputs);
     return { id: custom ? `${name}-id` : "", state, secretOutputs: secretOutputs.filter((key) => key in state) };
   };
   const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };
   const registerResource = resourceRuntime.registerResource;
-  const engineUrns = new WeakMap<object, string>();
   resourceRuntime.registerResource = fastRegistration({
     sdkRegistration: registerResource,
-    urnOf: (res, parent, type, name) => {
-      const parentUrn = parent === undefined ? "" : (engineUrns.get(parent) ?? "");
-      const urn = engineUrn(options, parentUrn, type, name);
-      engineUrns.set(res, urn);
-      constructionOrder.set(registrationKey(parentUrn, type, name), constructionOrder.size);
-      return urn;
-    },
+    stack: options.stack,
+    project: options.project,
+    onSdkRegistration: (parentUrn, type, name, sequence) => sdkRegistrations.set(registrationKey(parentUrn, type, name), sequence),
     answer,
-    structOf: (value) => struct.fromJavaScript(value),
+    fieldsOf: structFields,
     onFailure: (error) => failures.push(error),
   });
 
@@ -197,7 +192,8 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
         const request = current;
         current = undefined;
         if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
-        const { id, state, secretOutputs } = answer(request, args.type, args.name, args.custom ?? true, args.inputs as Record<string, unknown>);
+        const sequence = sdkRegistrations.get(registrationKey(request.getParent(), args.type, args.name)) ?? Number.MAX_SAFE_INTEGER;
+        const { id, state, secretOutputs } = answer(request, args.type, args.name, args.custom ?? true, args.inputs as Record<string, unknown>, sequence);
         for (const key of secretOutputs) state[key] = pulumi.secret(state[key]);
         return { id, state };
       },
@@ -223,8 +219,8 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
       throw failures[0] ?? error;
     }
     if (failures[0] !== undefined) throw failures[0];
-    resources.sort((a, b) => (order.get(a) as number) - (order.get(b) as number));
-    return { resources, outputs };
+    const inOrder = resources.map((_, index) => index).sort((a, b) => (sequences[a] as number) - (sequences[b] as number));
+    return { resources: inOrder.map((index) => resources[index] as PlannedResource), outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;
     resourceRuntime.registerResource = registerResource;
@@ -380,12 +376,6 @@ function copyPlain(value: unknown): unknown {
 
 function registrationKey(parentUrn: string, type: string, name: string): string {
   return `${parentUrn}\n${type}\n${name}`;
-}
-
-/** The URN the mock monitor gives a resource (its parent's own type, not the whole chain, before its type). */
-function engineUrn(options: { stack: string; project: string }, parentUrn: string, type: string, name: string): string {
-  const qualified = parentUrn === "" ? type : `${(parentUrn.split("::")[2] ?? "").split("$").pop() ?? ""}$${type}`;
-  return `urn:pulumi:${options.stack}::${options.project}::${qualified}::${name}`;
 }
 
 /** The URN type part: parent types joined with `$`, as the engine builds it. */
