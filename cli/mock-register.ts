@@ -150,21 +150,26 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     if (--pending === 0) keepAlive?.();
   };
 
+  /** A promise, Output, resource, asset, archive or unknown: what serializeProperty does not take as it is (their isInstance checks, inline). */
+  const special = (object: object): boolean => {
+    const flags = object as Record<string, unknown>;
+    return (
+      object instanceof Promise ||
+      flags["__pulumiOutput"] === true ||
+      flags["__pulumiResource"] === true ||
+      flags["__pulumiAsset"] === true ||
+      flags["__pulumiArchive"] === true ||
+      output.isUnknown(object)
+    );
+  };
+
   /** serializeProperty's result for a value without Outputs, promises, resources, assets or unknowns; else notPlain. */
   const plain = (value: unknown): unknown => {
     if (typeof value === "function") return undefined;
     if (value === undefined || value === null || typeof value === "boolean" || typeof value === "number" || typeof value === "string") return value;
     if (typeof value !== "object") return notPlain;
     const object: object = value;
-    if (
-      object instanceof Promise ||
-      pulumi.Output.isInstance(value) ||
-      pulumi.Resource.isInstance(value) ||
-      pulumi.asset.Asset.isInstance(value) ||
-      pulumi.asset.Archive.isInstance(value) ||
-      output.isUnknown(value)
-    )
-      return notPlain;
+    if (special(object)) return notPlain;
     if (object instanceof Array) {
       const items: unknown[] = [];
       for (const item of object as unknown[]) {
@@ -188,15 +193,7 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
     if (value === null || typeof value === "boolean" || typeof value === "number" || typeof value === "string") return true;
     if (typeof value !== "object") return false;
     const object: object = value;
-    if (
-      object instanceof Promise ||
-      pulumi.Output.isInstance(object) ||
-      pulumi.Resource.isInstance(object) ||
-      pulumi.asset.Asset.isInstance(object) ||
-      pulumi.asset.Archive.isInstance(object) ||
-      output.isUnknown(object)
-    )
-      return false;
+    if (special(object)) return false;
     if ((object as unknown) instanceof Array) return (object as unknown[]).every((item) => item !== undefined && isPlain(item));
     for (const key of Object.keys(object)) if (!isPlain((object as Record<string, unknown>)[key])) return false;
     return true;

@@ -354,11 +354,20 @@ function structValue(value: unknown): unknown {
 }
 
 function structFields(value: Record<string, unknown>): Record<string, unknown> {
-  const converted = new Map<string, unknown>();
-  for (const key in value) converted.set(key, structValue(value[key]));
+  const keys: string[] = [];
+  const converted: unknown[] = [];
+  let sorted = true;
+  for (const key in value) {
+    if (keys.length > 0 && !((keys[keys.length - 1] as string) < key)) sorted = false;
+    keys.push(key);
+    converted.push(structValue(value[key]));
+  }
+  // Keys are unique, so an index order by key is the order jspb.Map's sort gives them.
+  const order = sorted ? keys.map((_, index) => index) : keys.map((_, index) => index).sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
   const fields: Record<string, unknown> = {};
-  for (const key of [...converted.keys()].sort()) {
-    if (key !== "__proto__") fields[key] = converted.get(key);
+  for (const index of order) {
+    const key = keys[index] as string;
+    if (key !== "__proto__") fields[key] = converted[index];
   }
   return fields;
 }
