@@ -481,6 +481,16 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
 
 /** The URN the mock monitor gives a resource (its parent's own type, not the whole chain, before its type). */
 export function engineUrn(options: { stack: string; project: string }, parentUrn: string, type: string, name: string): string {
-  const qualified = parentUrn === "" ? type : `${(parentUrn.split("::")[2] ?? "").split("$").pop() ?? ""}$${type}`;
+  const parentType = urnTypePart(parentUrn);
+  const qualified = parentUrn === "" ? type : `${parentType.slice(parentType.lastIndexOf("$") + 1)}$${type}`;
   return `urn:pulumi:${options.stack}::${options.project}::${qualified}::${name}`;
+}
+
+/** `urn.split("::")[2] ?? ""` (the URN's type part), without the array. */
+export function urnTypePart(urn: string): string {
+  const first = urn.indexOf("::");
+  const second = first === -1 ? -1 : urn.indexOf("::", first + 2);
+  if (second === -1) return "";
+  const third = urn.indexOf("::", second + 2);
+  return third === -1 ? urn.slice(second + 2) : urn.slice(second + 2, third);
 }

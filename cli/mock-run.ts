@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { fastRegistration, type MockAnswer, type RegisterRequest } from "./mock-register";
+import { fastRegistration, urnTypePart, type MockAnswer, type RegisterRequest } from "./mock-register";
 
 /** Resource options the engine would see, read from the registration request. */
 export interface PlannedOptions {
@@ -391,6 +391,6 @@ function registrationKey(parentUrn: string, type: string, name: string): string 
 function qualifiedType(request: RegisterRequest): string {
   const parent = request.getParent();
   if (parent === "") return request.getType();
-  const parentType = parent.split("::")[2] ?? "";
+  const parentType = urnTypePart(parent);
   return `${parentType}$${request.getType()}`;
 }
