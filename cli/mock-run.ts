@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { fastRegistration, urnTypePart, type MockAnswer, type RegisterRequest } from "./mock-register";
 
 /** Resource options the engine would see, read from the registration request. */
 export interface PlannedOptions {
@@ -36,22 +37,6 @@ export interface PlannedResource {
 }
 
 export const secretMarker = "[secret]";
-
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getCustom(): boolean;
-  getProvider(): string;
-  getProtect(): boolean;
-  getRetainondelete(): boolean;
-  getDeletebeforereplace(): boolean;
-  getDependenciesList(): string[];
-  getPropertydependenciesMap(): { forEach(callback: (value: { getUrnsList(): string[] }, key: string) => void): void };
-  getReplaceonchangesList(): string[];
-  getIgnorechangesList(): string[];
-  getAdditionalsecretoutputsList(): string[];
-}
 
 const sig = pulumi.runtime.specialSigKey;
 const secretSig = pulumi.runtime.specialSecretSig;
@@ -145,6 +130,56 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   rpc.transferProperties = lazyTransferProperties;
   struct.fromJavaScript = plainStructOf(struct, structFromJavaScript);
 
+  // The SDK registers each resource once its inputs settle, so arrival order follows promise timing;
+  // the plan lists resources in the order the program constructed them instead.
+  const sdkRegistrations = new Map<string, number>();
+  const sequences: number[] = [];
+  const answer = (request: RegisterRequest, type: string, name: string, custom: boolean, inputs: Record<string, unknown>, sequence: number): MockAnswer => {
+    const secretOutputs = request.getAdditionalsecretoutputsList();
+    let revealed: Record<string, unknown> | undefined;
+    const record: PlannedResource = {
+      urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${name}`,
+      type,
+      name,
+      parent: request.getParent() === "" ? undefined : request.getParent(),
+      custom,
+      inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
+      secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
+      // Read by code that applies a plan, never by plan itself: made when first read.
+      get revealedInputs() {
+        revealed ??= mapSecrets(inputs, (inner) => inner) as Record<string, unknown>;
+        return revealed;
+      },
+      options: {
+        dependsOn: request.getDependenciesList(),
+        propertyDependencies: propertyDependenciesOf(request),
+        provider: request.getProvider() === "" ? undefined : request.getProvider(),
+        protect: request.getProtect(),
+        retainOnDelete: request.getRetainondelete(),
+        deleteBeforeReplace: request.getDeletebeforereplace(),
+        replaceOnChanges: request.getReplaceonchangesList(),
+        ignoreChanges: request.getIgnorechangesList(),
+        additionalSecretOutputs: secretOutputs,
+      },
+    };
+    resources.push(record);
+    sequences.push(sequence);
+    const state: Record<string, unknown> = { ...inputs };
+    if (type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, name, inputs);
+    return { id: custom ? `${name}-id` : "", state, secretOutputs: secretOutputs.filter((key) => key in state) };
+  };
+  const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };
+  const registerResource = resourceRuntime.registerResource;
+  resourceRuntime.registerResource = fastRegistration({
+    sdkRegistration: registerResource,
+    stack: options.stack,
+    project: options.project,
+    onSdkRegistration: (parentUrn, type, name, sequence) => sdkRegistrations.set(registrationKey(parentUrn, type, name), sequence),
+    answer,
+    fieldsOf: structFields,
+    onFailure: (error) => failures.push(error),
+  });
+
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
     current = request;
@@ -157,41 +192,10 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
         const request = current;
         current = undefined;
         if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
-        const inputs = args.inputs as Record<string, unknown>;
-        const secretOutputs = request.getAdditionalsecretoutputsList();
-        let revealed: Record<string, unknown> | undefined;
-        const record: PlannedResource = {
-          urn: `urn:pulumi:${options.stack}::${options.project}::${qualifiedType(request)}::${args.name}`,
-          type: args.type,
-          name: args.name,
-          parent: request.getParent() === "" ? undefined : request.getParent(),
-          custom: args.custom ?? true,
-          inputs: mapSecrets(inputs, () => secretMarker) as Record<string, unknown>,
-          secretInputs: Object.keys(inputs).filter((key) => holdsSecret(inputs[key])),
-          // Read by code that applies a plan, never by plan itself: made when first read.
-          get revealedInputs() {
-            revealed ??= mapSecrets(inputs, (inner) => inner) as Record<string, unknown>;
-            return revealed;
-          },
-          options: {
-            dependsOn: request.getDependenciesList(),
-            propertyDependencies: propertyDependenciesOf(request),
-            provider: request.getProvider() === "" ? undefined : request.getProvider(),
-            protect: request.getProtect(),
-            retainOnDelete: request.getRetainondelete(),
-            deleteBeforeReplace: request.getDeletebeforereplace(),
-            replaceOnChanges: request.getReplaceonchangesList(),
-            ignoreChanges: request.getIgnorechangesList(),
-            additionalSecretOutputs: secretOutputs,
-          },
-        };
-        resources.push(record);
-        const state: Record<string, unknown> = { ...inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, args.name, inputs);
-        for (const key of secretOutputs) {
-          if (key in state) state[key] = pulumi.secret(state[key]);
-        }
-        return { id: args.custom === false ? "" : `${args.name}-id`, state };
+        const sequence = sdkRegistrations.get(registrationKey(request.getParent(), args.type, args.name)) ?? Number.MAX_SAFE_INTEGER;
+        const { id, state, secretOutputs } = answer(request, args.type, args.name, args.custom ?? true, args.inputs as Record<string, unknown>, sequence);
+        for (const key of secretOutputs) state[key] = pulumi.secret(state[key]);
+        return { id, state };
       },
       call(args) {
         const error = new Error(`the program called ${args.token}, which the offline plan does not mock`);
@@ -215,9 +219,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
       throw failures[0] ?? error;
     }
     if (failures[0] !== undefined) throw failures[0];
-    return { resources, outputs };
+    const inOrder = resources.map((_, index) => index).sort((a, b) => (sequences[a] as number) - (sequences[b] as number));
+    return { resources: inOrder.map((index) => resources[index] as PlannedResource), outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;
+    resourceRuntime.registerResource = registerResource;
     resourceClass.callsites = callsites;
     debuggable.debuggablePromise = debuggablePromise;
     rpc.transferProperties = transferProperties;
@@ -348,11 +354,20 @@ function structValue(value: unknown): unknown {
 }
 
 function structFields(value: Record<string, unknown>): Record<string, unknown> {
-  const converted = new Map<string, unknown>();
-  for (const key in value) converted.set(key, structValue(value[key]));
+  const keys: string[] = [];
+  const converted: unknown[] = [];
+  let sorted = true;
+  for (const key in value) {
+    if (keys.length > 0 && !((keys[keys.length - 1] as string) < key)) sorted = false;
+    keys.push(key);
+    converted.push(structValue(value[key]));
+  }
+  // Keys are unique, so an index order by key is the order jspb.Map's sort gives them.
+  const order = sorted ? keys.map((_, index) => index) : keys.map((_, index) => index).sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
   const fields: Record<string, unknown> = {};
-  for (const key of [...converted.keys()].sort()) {
-    if (key !== "__proto__") fields[key] = converted.get(key);
+  for (const index of order) {
+    const key = keys[index] as string;
+    if (key !== "__proto__") fields[key] = converted[index];
   }
   return fields;
 }
@@ -368,10 +383,14 @@ function copyPlain(value: unknown): unknown {
   return value;
 }
 
+function registrationKey(parentUrn: string, type: string, name: string): string {
+  return `${parentUrn}\n${type}\n${name}`;
+}
+
 /** The URN type part: parent types joined with `$`, as the engine builds it. */
 function qualifiedType(request: RegisterRequest): string {
   const parent = request.getParent();
   if (parent === "") return request.getType();
-  const parentType = parent.split("::")[2] ?? "";
+  const parentType = urnTypePart(parent);
   return `${parentType}$${request.getType()}`;
 }
