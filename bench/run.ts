@@ -360,4 +360,8 @@ main()
       process.exitCode = 1;
     },
   )
-  .finally(() => rmSync(work, { recursive: true, force: true }));
+  .finally(() => {
+    rmSync(work, { recursive: true, force: true });
+    // A crash case that timed out may leave a socket open; the run is over all the same.
+    process.exit();
+  });

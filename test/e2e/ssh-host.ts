@@ -140,8 +140,13 @@ export function watchOutageInsideHost(port: number, seconds: number): { watching
   const probe = `
 const deadline = Date.now() + ${seconds * 1000};
 let seen = false, downAt;
-const ready = () => fetch("http://127.0.0.1:${port}/readyz", { signal: AbortSignal.timeout(2000) })
-  .then((r) => r.json()).then((b) => b.ready === true, () => false);
+// A ref'd timer per probe: with AbortSignal.timeout's unref'd one, a request the proxy left hanging let node exit 0 mid-watch.
+const ready = () => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 2000);
+  return fetch("http://127.0.0.1:${port}/readyz", { signal: abort.signal })
+    .then((r) => r.json()).then((b) => b.ready === true, () => false).finally(() => clearTimeout(timer));
+};
 (async () => {
   for (;;) {
     const at = Date.now();
@@ -160,7 +165,8 @@ const ready = () => fetch("http://127.0.0.1:${port}/readyz", { signal: AbortSign
   const ended = new Promise<string>((resolveEnd, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
-      if (code === 0) resolveEnd(out);
+      if (code === 0 && out.includes("readyAt")) resolveEnd(out);
+      else if (code === 0) reject(new Error(`port ${port} on the SSH host: the watcher ended without a result`));
       else reject(new Error(`port ${port} on the SSH host: ${err.trim() || `watcher exited ${code}`} within ${seconds} s`));
     });
   });
