@@ -89,6 +89,11 @@ TS_DIR="$WORKDIR/tailscale"
 SEEN_TS=/run/clawfleet-fake-tailscale
 
 # Sends TERM to the process in a pid file when its name matches, waits, then KILLs.
+# True while the process exists and is no zombie (this machine's init may never reap the killed ones).
+alive() {
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]
+}
+
 stop_pidfile() {
   local file=$1 name=$2 pid waited=0
   [ -f "$file" ] || return 0
@@ -96,7 +101,7 @@ stop_pidfile() {
   if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(ps -o comm= -p "$pid" 2>/dev/null || true)" = "$name" ]; then
     log "stopping $name ($pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]; do
+    while alive "$pid"; do
       if [ "$waited" -ge 300 ]; then
         log "$name ($pid) ignored TERM for 30s; killing it"
         kill -KILL "$pid" 2>/dev/null || true
@@ -349,11 +354,6 @@ docker_side() {
     pid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
   done
   return 1
-}
-
-# True while the process exists and is no zombie (this machine's init may never reap the killed ones).
-alive() {
-  kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]
 }
 
 crash_dockerd() {
