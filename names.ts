@@ -11,13 +11,6 @@ export const componentType = {
   tenantPurge: "clawfleet:index:TenantPurge",
 } as const;
 
-/** Type tokens of the provider resources the CLI describes, as the providers' SDKs register them. */
-export const resourceType = {
-  container: "docker:index/container:Container",
-  network: "docker:index/network:Network",
-  dockerProvider: "pulumi:providers:docker",
-} as const;
-
 /**
  * Roles of a component's children; a child is named `<component name>-<role>` (childName), and
  * the name is part of its URN, so a changed role replaces the resource.

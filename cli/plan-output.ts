@@ -1,7 +1,8 @@
 import type { ComponentFacts } from "../components/facts";
-import { componentType, resourceType } from "../names";
+import { componentType } from "../names";
 import type { PlannedResource } from "./mock-run";
 import type { Plan } from "./plan";
+import { runtimeOps } from "./runtime";
 
 /** `--json`: every registered resource; secrets print as "[secret]". With `facts`, what each component stated about itself. */
 export function renderPlanJson(plan: Plan, facts?: readonly ComponentFacts[]): string {
@@ -28,27 +29,7 @@ function shortType(type: string): string {
 
 /** What a reader wants to see of a resource on one line. */
 function summary(resource: PlannedResource): string {
-  const inputs = resource.inputs;
-  const notes: string[] = [];
-  if (resource.type === resourceType.container) {
-    const ports = inputs["ports"] as { external?: number; ip?: string }[] | undefined;
-    const port = ports?.[0];
-    notes.push(`image ${String(inputs["image"])}`);
-    if (port !== undefined) notes.push(`on ${port.ip ?? "0.0.0.0"}:${port.external ?? "?"}`);
-    notes.push(`${String(inputs["memory"])} MB`);
-  }
-  if (resource.type === resourceType.dockerProvider) notes.push(String(inputs["host"]));
-  if (resource.type === resourceType.network) notes.push(String(inputs["name"]));
-  if (resource.type.startsWith("command:")) {
-    const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
-    const tail =
-      create
-        .split("\n")
-        .filter((line) => line.trim() !== "")
-        .pop() ?? "";
-    notes.push(tail.length > 90 ? `${tail.slice(0, 87)}...` : tail);
-    if (typeof inputs["stdin"] === "string") notes.push(`stdin ${inputs["stdin"].length} bytes`);
-  }
+  const notes = [...(runtimeOps.describe(resource) ?? [])];
   if (resource.options.retainOnDelete) notes.push("kept on delete");
   if (resource.options.deleteBeforeReplace) notes.push("delete before replace");
   if (resource.secretInputs.length > 0) notes.push(`secret: ${resource.secretInputs.join(", ")}`);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { healthGateSeconds } from "../../names";
+import { runtimeOps } from "../runtime";
 import { openclawCli, inspectGateway, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
@@ -11,8 +12,8 @@ import { backupDirOf, type TenantTarget } from "./targets";
 /** The repository's scripts folder, found from this file (cli/ops/) or from the CLI bundle (dist/). */
 export function scriptsDir(from = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "scripts", "backup-gateway.sh"))) return join(dir, "scripts");
-    if (dirname(dir) === dir) throw new OpsError("cannot find scripts/backup-gateway.sh next to the clawfleet CLI");
+    if (existsSync(join(dir, "scripts", runtimeOps.scripts.backup))) return join(dir, "scripts");
+    if (dirname(dir) === dir) throw new OpsError(`cannot find scripts/${runtimeOps.scripts.backup} next to the clawfleet CLI`);
   }
 }
 
@@ -47,7 +48,7 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
     );
   }
   io.err(`clawfleet: backing up ${target.container} on host ${target.host.id} into ${dir} with openclaw backup create --verify; the gateway keeps running`);
-  const script = readFileSync(join(scriptsDir(), "backup-gateway.sh"));
+  const script = readFileSync(join(scriptsDir(), runtimeOps.scripts.backup));
   const result = await withProgress(
     io.err,
     `still backing up ${target.container}`,
@@ -94,7 +95,7 @@ export async function restore(
   io.err(
     `clawfleet: restoring ${target.container} on host ${target.host.id} from ${archive}: the gateway stops, its state goes back to the archive's time, then it starts again`,
   );
-  const script = readFileSync(join(scriptsDir(), "restore-gateway.sh"));
+  const script = readFileSync(join(scriptsDir(), runtimeOps.scripts.restore));
   const result = await withProgress(
     io.err,
     `still restoring ${target.container}`,

@@ -1,16 +1,13 @@
 import { shellQuote } from "../../runtimes/shell";
 import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
+import type { Check } from "../../runtimes/ops";
+import { runtimeOps } from "../runtime";
 import { sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import type { TenantTarget } from "./targets";
 
-/** One check on one host: passed, or a problem with the command or change that fixes it. */
-export interface Check {
-  readonly ok: boolean;
-  readonly what: string;
-  readonly fix?: string;
-}
+export type { Check };
 
 export interface HostReport {
   readonly host: string;
@@ -27,13 +24,11 @@ export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { pat
   return dirs;
 }
 
-/** One script per host: Docker, the image, Tailscale Serve's config, state directory owners and modes, memory. */
+/** One script per host: the runtime and the image, Tailscale Serve's config, state directory owners and modes, memory. */
 export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly string[]): string {
   return [
-    `echo ${mark("docker")}`,
-    `docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1`,
-    `echo ${mark("image")}`,
-    `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo present; else echo absent; fi`,
+    `echo ${mark("runtime")}`,
+    ...runtimeOps.doctorProbe(image),
     `echo ${mark("serve")}`,
     ...(serve ? [`if command -v tailscale >/dev/null 2>&1; then tailscale serve status --json 2>&1 || echo "@@failed"; else echo "@@not-installed"; fi`] : []),
     `echo ${mark("dirs")}`,
@@ -136,29 +131,7 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
   if (found === undefined)
     return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
   const checks: Check[] = [];
-  const dockerVersion = (found.get("docker") ?? []).join("\n").trim();
-  const dockerOk = /^\d+\.\d+/.test(dockerVersion);
-  checks.push(
-    dockerOk
-      ? { ok: true, what: `Docker ${dockerVersion} answers` }
-      : {
-          ok: false,
-          what: `Docker does not answer: ${dockerVersion}`,
-          fix: "start it (systemctl start docker), and let the SSH user use it (usermod -aG docker <user>)",
-        },
-  );
-  if (dockerOk) {
-    const present = (found.get("image") ?? []).join("").trim() === "present";
-    checks.push(
-      present
-        ? { ok: true, what: `image ${fleet.image} is present` }
-        : {
-            ok: false,
-            what: `image ${fleet.image} is not on the host`,
-            fix: `pull or load it: docker pull ${fleet.image} (or docker load, see scripts/build-gateway-image.sh); pulumi up does this too`,
-          },
-    );
-  }
+  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image));
   if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, targets), found.get("serve") ?? []));
 
   const wanted = new Map(stateDirsOf(host, targets).map((d) => [d.path, d]));

@@ -1,3 +1,5 @@
+import type { GatewayState } from "../../runtimes/ops";
+import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { OpsError } from "./errors";
 import { Redactor } from "./redact";
@@ -6,30 +8,17 @@ import type { TenantTarget } from "./targets";
 /** How the gateway's own CLI is started inside the clawfleet gateway image. */
 export const openclawCli: readonly string[] = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
 
-/** What a verb needs to know about a tenant's gateway container before it touches it. */
-export interface GatewayFacts {
-  /** Docker's state: running, exited, restarting, paused, created, dead; `missing` when there is no container. */
-  readonly status: string;
-  /** Docker's health status, when the container has a health check. */
-  readonly health: string | undefined;
-  /** The container's environment (it holds the gateway token: keep it in memory only). */
-  readonly env: readonly string[];
-}
+/** What a verb needs to know about a tenant's gateway before it touches it. */
+export type GatewayFacts = GatewayState;
 
-const factsFormat = "{{json .State}}\t{{json .Config.Env}}";
-
-/** Reads a tenant's gateway container: its state, health and environment (one `docker inspect`). */
+/** Reads a tenant's gateway: its state, health and environment (one command on its host). */
 export async function inspectGateway(runner: HostRunner, target: TenantTarget): Promise<GatewayFacts> {
-  const result = await runner.run(target.host, ["docker", "inspect", "--type", "container", "--format", factsFormat, target.container]);
+  const result = await runner.run(target.host, runtimeOps.inspectCommand(target.container));
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  if (result.code !== 0) {
-    if (/No such (object|container)/i.test(result.stderr)) return { status: "missing", health: undefined, env: [] };
-    throw new OpsError(`host ${describeHost(target.host)}: docker inspect ${target.container} failed: ${result.stderr.trim()}`);
-  }
-  const [stateText = "{}", envText = "[]"] = result.stdout.trim().split("\t");
-  const state = JSON.parse(stateText) as { Status?: string; Health?: { Status?: string } };
-  return { status: state.Status ?? "unknown", health: state.Health?.Status, env: JSON.parse(envText) as string[] };
+  const facts = runtimeOps.readGateway(result);
+  if ("error" in facts) throw new OpsError(`host ${describeHost(target.host)}: gateway ${target.container}: ${facts.error}`);
+  return facts;
 }
 
 /** The error for a gateway that is not running, naming the tenant, where it is and what to do. */
@@ -55,7 +44,7 @@ export interface GatewayCliRun {
 }
 
 /**
- * Runs the gateway's own CLI in the tenant's gateway container (`docker exec`) and returns
+ * Runs the gateway's own CLI inside the tenant's gateway and returns
  * its output redacted. `live` also hands each line over as it arrives.
  */
 export async function runGatewayCli(
@@ -68,7 +57,7 @@ export async function runGatewayCli(
   const { live, progress } = options;
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const running = runner.stream(target.host, ["docker", "exec", target.container, ...openclawCli, ...args], {
+  const running = runner.stream(target.host, runtimeOps.execCommand(target.container, [...openclawCli, ...args]), {
     onStdout: (line) => {
       const clean = redactor.redact(line);
       stdout.push(clean);

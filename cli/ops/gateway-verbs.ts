@@ -1,4 +1,6 @@
 import { firstJson, gatewayCliReason, inspectGateway, notRunningMessage, requireRunning, runGatewayCli } from "./gateway-access";
+import type { LogsOptions } from "../../runtimes/ops";
+import { runtimeOps } from "../runtime";
 import { OpsError } from "./errors";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { Redactor } from "./redact";
@@ -16,26 +18,15 @@ function sharedNote(target: TenantTarget, what: string): string {
   return `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway (${target.container}); ${what}`;
 }
 
-export interface LogsOptions {
-  readonly follow: boolean;
-  readonly since: string | undefined;
-  readonly tail: string | undefined;
-}
+export type { LogsOptions };
 
-/** `docker logs` of the tenant's gateway, with every secret in its environment redacted. Works on a stopped gateway too. */
+/** The log of the tenant's gateway, with every secret in its environment redacted. Works on a stopped gateway too. */
 export async function logs(runner: HostRunner, target: TenantTarget, stackFile: string, options: LogsOptions, io: Writers): Promise<number> {
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = new Redactor(facts.env, target.secretEnvNames);
   if (target.tier === "shared") io.err(sharedNote(target, "these are that gateway's logs, for all of its tenants"));
-  const argv = [
-    "docker",
-    "logs",
-    ...(options.follow ? ["--follow"] : []),
-    ...(options.since === undefined ? [] : ["--since", options.since]),
-    ...(options.tail === undefined ? [] : ["--tail", options.tail]),
-    target.container,
-  ];
+  const argv = runtimeOps.logsCommand(target.container, options);
   let errors = "";
   const code = await runner.stream(target.host, argv, {
     onStdout: (line) => io.out(redactor.redact(line)),

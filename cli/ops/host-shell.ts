@@ -1,14 +1,11 @@
 import { spawn } from "node:child_process";
 import { shellQuote, sshPinOptions } from "../../runtimes/shell";
+import type { CommandResult } from "../../runtimes/ops";
 import type { Host } from "../../declaration/schema";
+import { runtimeOps } from "../runtime";
 import { OpsError } from "./errors";
 
-/** What a command printed and how it ended. */
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type { CommandResult };
 
 export interface RunOptions {
   /** Run as root: through `sudo -n` unless the user (local, or the SSH user) is root already. */
@@ -69,7 +66,7 @@ export function commandLine(host: Host, argv: readonly string[], options: { root
 /** OpenSSH exits 255 when it cannot connect or authenticate; the remote command's own codes pass through. */
 const sshFailureCode = 255;
 
-/** Turns a failure to reach the host (not a failure of the command) into the error users read. */
+/** Turns a failure to reach the host or its runtime (not a failure of the command) into the error users read. */
 export function unreachableError(host: Host, result: CommandResult): OpsError | undefined {
   if (host.ssh !== undefined && result.code === sshFailureCode) {
     const reason = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "ssh failed";
@@ -77,12 +74,8 @@ export function unreachableError(host: Host, result: CommandResult): OpsError | 
       `host ${describeHost(host)} is unreachable: ${reason}; check that it is up and that ssh -p ${host.ssh.port} ${host.ssh.user}@${host.ssh.host} works with your key in ssh-agent`,
     );
   }
-  if (/Cannot connect to the Docker daemon|error during connect/.test(result.stderr)) {
-    return new OpsError(`host ${describeHost(host)}: the Docker daemon does not answer; start it (systemctl start docker) and retry`);
-  }
-  if (result.code === 127 && /docker/.test(result.stderr)) {
-    return new OpsError(`host ${describeHost(host)}: docker is not installed; install docker.io (Debian) or Docker Engine`);
-  }
+  const runtimeFailure = runtimeOps.hostFailure(result);
+  if (runtimeFailure !== undefined) return new OpsError(`host ${describeHost(host)}: ${runtimeFailure}`);
   if (/sudo: a password is required|sudo: a terminal is required/.test(result.stderr)) {
     const user = host.ssh?.user ?? "this user";
     return new OpsError(`host ${describeHost(host)}: this needs root, and ${user} has no password-less sudo; run it as root or allow sudo -n`);

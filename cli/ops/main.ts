@@ -1,6 +1,7 @@
 import { DeclarationError } from "../../declaration/errors";
 import { backup, restore } from "./backup";
 import { doctor, renderDoctor } from "./doctor";
+import { runtimeOps } from "../runtime";
 import { OpsError } from "./errors";
 import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList, type Writers } from "./gateway-verbs";
 import { processRunner, withProgress, type HostRunner } from "./host-shell";
@@ -27,7 +28,7 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     flags: { "--json": "boolean", "--host": "value" },
     summary: "every declared tenant: state, health, ready, uptime, restarts, image, memory, last backup",
     help: [
-      "Asks every host at once (one probe per host: docker inspect, docker stats, /readyz, the backup folder).",
+      `Asks every host at once (one probe per host: ${runtimeOps.name}'s view of each gateway, its memory in use, /readyz, the backup folder).`,
       "A declared tenant without a container shows as missing; a host that does not answer as unreachable.",
       "Exits 1 when any tenant is not healthy, naming each one on stderr.",
       "  --json         one JSON object instead of the table",
@@ -39,8 +40,8 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     flags: { "--follow": "boolean", "--since": "value", "--tail": "value" },
     summary: "the tenant's gateway logs, secrets redacted",
     help: [
-      "docker logs of the tenant's gateway container (a shared tenant: its host's shared gateway), on its host.",
-      "The gateway token and every declared secret are read from the container and replaced by [redacted NAME].",
+      `The log ${runtimeOps.name} keeps of the tenant's gateway (a shared tenant: its host's shared gateway), read on its host.`,
+      "The gateway token and every declared secret are read from the gateway's environment and replaced by [redacted NAME].",
       "  --follow, -f      keep printing new lines",
       "  --since <time>    only lines since then: 10m, 2h, 2026-11-24T08:00:00",
       "  --tail <n>        only the last n lines",

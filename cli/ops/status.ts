@@ -1,5 +1,7 @@
 import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
+import type { GatewayStatus } from "../../runtimes/ops";
+import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";
 
@@ -9,9 +11,9 @@ export interface TenantStatus {
   readonly host: string;
   readonly tier: "dedicated" | "shared";
   readonly container: string;
-  /** Docker's state, `missing` (declared, no container) or `unreachable` (its host did not answer). */
+  /** The runtime's state word, `missing` (declared, no gateway) or `unreachable` (its host did not answer). */
   readonly state: string;
-  /** Docker's health status, or undefined when unknown. */
+  /** The runtime's health status, or undefined when unknown. */
   readonly health: string | undefined;
   /** `/readyz` answered ready; undefined when it could not be asked. */
   readonly ready: boolean | undefined;
@@ -41,21 +43,14 @@ export interface FleetStatus {
 const section = (name: string) => `@@clawfleet-${name}`;
 
 /**
- * One script per host: `docker inspect` of every declared container, `docker stats` of the
- * running ones, `/readyz` of each port, and the backup folder's archives, in one round trip.
+ * One script per host: what the runtime knows of every declared gateway, `/readyz` of each
+ * port, and the backup folder's archives, in one round trip.
  */
 export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string): string {
-  const names = containers.map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
-    `echo ${section("inspect")}`,
-    `docker inspect --type container ${names} 2>/dev/null || true`,
-    `echo ${section("stats")}`,
-    `running=""`,
-    `for name in $(docker ps --format '{{.Names}}'); do`,
-    `  case " ${containers.join(" ")} " in *" $name "*) running="$running $name" ;; esac`,
-    `done`,
-    `if [ -n "$running" ]; then docker stats --no-stream --format '{{json .}}' $running 2>/dev/null || true; fi`,
+    `echo ${section("runtime")}`,
+    ...runtimeOps.statusProbe(containers),
     `echo ${section("ready")}`,
     `if command -v curl >/dev/null 2>&1; then get() { curl -s -m 3 "$1"; }`,
     `elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 3 -O - "$1"; }`,
@@ -74,42 +69,13 @@ export function renderStatusProbe(containers: readonly string[], ports: readonly
   ].join("\n");
 }
 
-interface InspectedContainer {
-  Name: string;
-  State: { Status: string; StartedAt: string; Health?: { Status: string } };
-  RestartCount: number;
-  Config: { Image: string };
-}
-
-/** What one host's probe reported, keyed by container name and port. */
+/** What one host's probe reported, keyed by gateway name and port. */
 export interface HostProbe {
   readonly now: number;
-  readonly containers: ReadonlyMap<string, InspectedContainer>;
-  readonly memoryMb: ReadonlyMap<string, number>;
+  readonly gateways: ReadonlyMap<string, GatewayStatus>;
   readonly ready: ReadonlyMap<number, boolean | undefined>;
   /** Newest archive time (epoch seconds) per file name prefix `<container>-`. */
   readonly backups: readonly { readonly file: string; readonly time: number }[];
-}
-
-/** Megabytes in a size as `docker stats` prints it: 712.3MiB, 1.5GiB, 980kB. */
-export function parseDockerSize(text: string): number | undefined {
-  const match = /^([\d.]+)\s*([KMGT]?i?B)$/i.exec(text.trim());
-  if (match === null) return undefined;
-  const value = Number(match[1]);
-  const unit = (match[2] ?? "B").toLowerCase();
-  const factor: Record<string, number> = {
-    b: 1 / 1048576,
-    kib: 1 / 1024,
-    kb: 1000 / 1048576,
-    mib: 1,
-    mb: 1e6 / 1048576,
-    gib: 1024,
-    gb: 1e9 / 1048576,
-    tib: 1048576,
-    tb: 1e12 / 1048576,
-  };
-  const f = factor[unit];
-  return f === undefined ? undefined : value * f;
 }
 
 /** Parses the probe's output (see renderStatusProbe). */
@@ -128,16 +94,7 @@ export function parseStatusProbe(text: string): HostProbe {
     sections.get(current)?.push(line);
   }
   if (!sections.has("end")) throw new Error("the status probe did not finish");
-  const inspectText = (sections.get("inspect") ?? []).join("\n").trim();
-  const inspected = inspectText === "" ? [] : (JSON.parse(inspectText) as InspectedContainer[]);
-  const containers = new Map(inspected.map((c) => [c.Name.replace(/^\//, ""), c]));
-  const memoryMb = new Map<string, number>();
-  for (const line of sections.get("stats") ?? []) {
-    if (line.trim() === "") continue;
-    const stats = JSON.parse(line) as { Name: string; MemUsage: string };
-    const used = parseDockerSize(stats.MemUsage.split("/")[0] ?? "");
-    if (used !== undefined) memoryMb.set(stats.Name, used);
-  }
+  const gateways = runtimeOps.readStatus(sections.get("runtime") ?? []);
   const ready = new Map<number, boolean | undefined>();
   for (const line of sections.get("ready") ?? []) {
     const match = /^(\d+) ?(.*)$/.exec(line);
@@ -149,7 +106,7 @@ export function parseStatusProbe(text: string): HostProbe {
     .map((line) => /^(\d+) (.+)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ time: Number(m[1]), file: m[2] ?? "" }));
-  return { now, containers, memoryMb, ready, backups };
+  return { now, gateways, ready, backups };
 }
 
 /** A tenant's status from its host's probe. */
@@ -177,23 +134,23 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   if (probe === undefined) return { ...base, ...absent, state: "unreachable", lastBackup: undefined };
   const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}/`)).sort((a, b) => b.time - a.time)[0];
   const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
-  const container = probe.containers.get(target.container);
-  if (container === undefined) return { ...base, ...absent, state: "missing", lastBackup };
-  const running = container.State.Status === "running";
-  const started = Date.parse(container.State.StartedAt);
-  const health = container.State.Health?.Status;
+  const gateway = probe.gateways.get(target.container);
+  if (gateway === undefined) return { ...base, ...absent, state: "missing", lastBackup };
+  const running = gateway.status === "running";
+  const started = Date.parse(gateway.startedAt);
+  const health = gateway.health;
   return {
     ...base,
-    state: container.State.Status,
+    state: gateway.status,
     // A stopped container keeps its last health status, which says nothing about now.
     health: running ? health : undefined,
     ready: running ? probe.ready.get(target.port) : false,
-    startedAt: running ? container.State.StartedAt : undefined,
+    startedAt: running ? gateway.startedAt : undefined,
     uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
-    restarts: container.RestartCount,
-    image: container.Config.Image,
-    imageCurrent: container.Config.Image === image,
-    memoryUsedMb: running ? probe.memoryMb.get(target.container) : undefined,
+    restarts: gateway.restarts,
+    image: gateway.image,
+    imageCurrent: gateway.image === image,
+    memoryUsedMb: running ? gateway.memoryMb : undefined,
     lastBackup,
     healthy: running && health === "healthy",
   };

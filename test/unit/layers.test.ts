@@ -6,8 +6,8 @@ import { describe, it } from "node:test";
 // The program's layers (README, Layout): how a gateway runs stays behind runtimes/runtime.ts, Docker in runtimes/docker/.
 
 const repo = resolve(__dirname, "..", "..");
-/** The one place that picks the runtime. */
-const wiringPoint = "index.ts";
+/** Where the runtime is picked: index.ts for the program, cli/runtime.ts for the CLI (which must not load the program's providers). */
+const wiringPoints = ["index.ts", "cli/runtime.ts"];
 const dockerPackages = ["@pulumi/docker", "@pulumi/command"];
 
 function programFiles(): string[] {
@@ -29,9 +29,9 @@ interface Import {
 /** Every static import, re-export and require of a file. */
 function importsOf(file: string, text: string): Import[] {
   const found: Import[] = [];
-  const pattern = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^;]*?\bfrom\s+"([^"]+)"|\brequire\("([^"]+)"\)|\bimport\("([^"]+)"\)/g;
+  const pattern = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^;]*?\bfrom\s+"([^"]+)"|\brequire\("([^"]+)"\)|\bimport\("([^"]+)"\)|(?:^|\n)\s*import\s+"([^"]+)"/g;
   for (const match of text.matchAll(pattern)) {
-    const specifier = match[3] ?? match[4] ?? match[5] ?? "";
+    const specifier = match[3] ?? match[4] ?? match[5] ?? match[6] ?? "";
     const target = specifier.startsWith(".") ? relative(repo, resolve(repo, dirname(file), specifier)).replaceAll("\\", "/") : specifier;
     const withExtension = specifier.startsWith(".") && !target.endsWith(".ts") ? resolveTs(target) : target;
     found.push({ target: withExtension, typeOnly: match[2] !== undefined });
@@ -59,11 +59,12 @@ describe("layers", () => {
   it("finds the program's imports", () => {
     assert.ok(imports.get("index.ts")?.some((i) => i.target === "runtimes/docker/runtime.ts"));
     assert.ok(imports.get("runtimes/docker/gateway.ts")?.some((i) => i.target === "@pulumi/docker"));
+    assert.ok(imports.get("cli/runtime.ts")?.some((i) => i.target === "runtimes/docker/ops.ts"));
   });
 
-  it("keeps Docker and host commands in runtimes/docker/, reached only from the wiring point", () => {
+  it("keeps Docker and host commands in runtimes/docker/, reached only from the wiring points", () => {
     const leaks = files.flatMap((file) =>
-      isDocker(file) || file === wiringPoint
+      isDocker(file) || wiringPoints.includes(file)
         ? []
         : (imports.get(file) ?? [])
             .filter((i) => isDocker(i.target) || dockerPackages.some((name) => isPackage(i.target, name)))
@@ -100,6 +101,37 @@ describe("layers", () => {
       ),
     );
     assert.deepEqual(leaks, []);
+  });
+
+  it("runs no docker command outside runtimes/docker/", () => {
+    const command = /\bdocker (inspect|exec|logs|ps|stats|run|rm|stop|start|version|image|pull|load|update|network|volume)\b/;
+    const leaks = files
+      .filter((file) => !isDocker(file))
+      .flatMap((file) =>
+        readFileSync(join(repo, file), "utf8")
+          .split("\n")
+          .map((line, index) => ({ line, at: `${file}:${index + 1}` }))
+          .filter(({ line }) => !/^\s*(\/\/|\*|\/\*\*)/.test(line) && command.test(line))
+          .map(({ at }) => at),
+      );
+    assert.deepEqual(leaks, []);
+  });
+
+  it("keeps Pulumi and the providers out of what the CLI's verbs load from the runtime (loading Pulumi alone takes over a second)", () => {
+    const loaded = new Set<string>();
+    const visit = (file: string): void => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      for (const { target, typeOnly } of imports.get(file) ?? []) {
+        if (typeOnly) continue;
+        if (imports.has(target)) visit(target);
+        else loaded.add(target);
+      }
+    };
+    visit("cli/runtime.ts");
+    assert.ok(loaded.has("runtimes/docker/ops.ts"));
+    const pulumi = [...loaded].filter((target) => target.startsWith("@pulumi/"));
+    assert.deepEqual(pulumi, []);
   });
 
   // Type-only imports are erased before anything runs, so only value imports can form a cycle.

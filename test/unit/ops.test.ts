@@ -4,9 +4,10 @@ import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/op
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseVerb, runOps, verbs } from "../../cli/ops/main";
 import { Redactor } from "../../cli/ops/redact";
-import { formatUptime, parseDockerSize, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, type FleetStatus } from "../../cli/ops/status";
+import { formatUptime, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, type FleetStatus } from "../../cli/ops/status";
 import { allTargets, findTarget, loadFleet } from "../../cli/ops/targets";
 import { OpsError } from "../../cli/ops/errors";
+import { parseDockerSize } from "../../runtimes/docker/ops";
 
 const prod = "stacks/Pulumi.prod.yaml";
 const dev = "stacks/Pulumi.dev.yaml";
@@ -147,24 +148,18 @@ describe("redaction", () => {
 
 const probeOutput = [
   "@@clawfleet-now 1795500000",
-  "@@clawfleet-inspect",
-  JSON.stringify([
-    {
-      Name: "/clawfleet-tenant-alice",
-      State: { Status: "running", StartedAt: "2026-11-24T00:00:00Z", Health: { Status: "healthy" } },
-      RestartCount: 0,
-      Config: { Image: "ghcr.io/openclaw/openclaw:2026.9.6" },
-    },
-    {
-      Name: "/clawfleet-shared-local",
-      State: { Status: "running", StartedAt: "2026-11-24T02:38:00Z", Health: { Status: "healthy" } },
-      RestartCount: 2,
-      Config: { Image: "ghcr.io/openclaw/openclaw:2026.9.5" },
-    },
-  ]),
-  "@@clawfleet-stats",
-  JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "712.5MiB / 1.5GiB" }),
-  JSON.stringify({ Name: "clawfleet-shared-local", MemUsage: "1.25GiB / 2GiB" }),
+  "@@clawfleet-runtime",
+  // What `docker inspect --format` and `docker stats --format` print, one line per container.
+  [
+    "inspect",
+    '"/clawfleet-tenant-alice"\t{"Status":"running","StartedAt":"2026-11-24T00:00:00Z","Health":{"Status":"healthy"}}\t0\t"ghcr.io/openclaw/openclaw:2026.9.6"',
+  ].join(" "),
+  [
+    "inspect",
+    '"/clawfleet-shared-local"\t{"Status":"running","StartedAt":"2026-11-24T02:38:00Z","Health":{"Status":"healthy"}}\t2\t"ghcr.io/openclaw/openclaw:2026.9.5"',
+  ].join(" "),
+  `stats ${JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "712.5MiB / 1.5GiB" })}`,
+  `stats ${JSON.stringify({ Name: "clawfleet-shared-local", MemUsage: "1.25GiB / 2GiB" })}`,
   "@@clawfleet-ready",
   '18101 {"ready":true}',
   '18789 {"ready":false,"failing":["channels"]}',
@@ -338,10 +333,9 @@ describe("doctor", () => {
     assert.ok(host);
     const targets = allTargets(fleet).filter((t) => t.tier === "dedicated");
     const output = [
-      "@@clawfleet-docker",
-      "27.5.1",
-      "@@clawfleet-image",
-      "absent",
+      "@@clawfleet-runtime",
+      "version 27.5.1",
+      "image absent",
       "@@clawfleet-serve",
       "@@not-installed",
       "@@clawfleet-dirs",

@@ -1,0 +1,83 @@
+/**
+ * What the CLI asks of a runtime, apart from deploying: the commands a day-2 verb runs on a
+ * gateway's host and how to read what they print, and how `clawfleet plan` describes the
+ * runtime's resources. Pure: nothing here loads Pulumi or a provider, so the day-2 verbs start fast.
+ */
+
+/** What a command printed and how it ended. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A gateway as its runtime reports it. */
+export interface GatewayState {
+  /** The runtime's state word (running, exited, restarting, ...); `missing` when there is no such gateway. */
+  readonly status: string;
+  /** The runtime's health status, when the gateway has a health check. */
+  readonly health: string | undefined;
+  /** The gateway's environment (it holds the gateway token: keep it in memory only). */
+  readonly env: readonly string[];
+}
+
+/** One gateway's line in a host's status probe. */
+export interface GatewayStatus {
+  readonly status: string;
+  readonly health: string | undefined;
+  /** ISO time of the current start. */
+  readonly startedAt: string;
+  readonly restarts: number;
+  readonly image: string;
+  /** Memory in use, in MB (running gateways only). */
+  readonly memoryMb: number | undefined;
+}
+
+/** One check on one host: passed, or a problem with the command or change that fixes it. */
+export interface Check {
+  readonly ok: boolean;
+  readonly what: string;
+  readonly fix?: string;
+}
+
+export interface LogsOptions {
+  readonly follow: boolean;
+  readonly since: string | undefined;
+  readonly tail: string | undefined;
+}
+
+/** A planned resource as `clawfleet plan` shows it. */
+export interface ResourceView {
+  readonly type: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+}
+
+export interface RuntimeOps {
+  /** The runtime's name in messages: `Docker`. */
+  readonly name: string;
+  /**
+   * The repository's scripts (in scripts/) that back a gateway up with `openclaw backup create --verify` and
+   * restore it, run on its host as `bash -s -- <gateway> <dir or archive>` with OPENCLAW_CLI set.
+   */
+  readonly scripts: { readonly backup: string; readonly restore: string };
+  /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
+  inspectCommand(gateway: string): string[];
+  /** The gateway's state, or the reason the runtime could not tell (the host's own failures are read before). */
+  readGateway(result: CommandResult): GatewayState | { readonly error: string };
+  /** Runs `argv` inside the running gateway. */
+  execCommand(gateway: string, argv: readonly string[]): string[];
+  /** Prints the gateway's log; works on a stopped gateway too. */
+  logsCommand(gateway: string, options: LogsOptions): string[];
+  /** Shell lines of the status probe that print what readStatus reads, for the declared `gateways`. */
+  statusProbe(gateways: readonly string[]): string[];
+  /** The probe's lines, by gateway name; a gateway that is not there has none. */
+  readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus>;
+  /** Shell lines of the doctor probe that print what doctorChecks reads. */
+  doctorProbe(image: string): string[];
+  /** The doctor's checks of the runtime on one host: it answers, it has the image. */
+  doctorChecks(lines: readonly string[], image: string): Check[];
+  /** A failure of the runtime itself (its daemon down, not installed), as a message with its fix; undefined otherwise. */
+  hostFailure(result: CommandResult): string | undefined;
+  /** Notes that `clawfleet plan` prints after one of the runtime's resources; undefined for types it does not own. */
+  describe(resource: ResourceView): string[] | undefined;
+}

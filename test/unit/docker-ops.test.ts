@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { dockerOps, dockerResourceType } from "../../runtimes/docker/ops";
+
+// The Docker runtime's day-2 side: the commands the verbs run on a host and how their output is read.
+
+describe("the Docker runtime's day-2 commands", () => {
+  it("reads a gateway's state, health and environment, a missing one, and a failure with Docker's own words", () => {
+    assert.deepEqual(dockerOps.inspectCommand("clawfleet-tenant-alice"), [
+      "docker",
+      "inspect",
+      "--type",
+      "container",
+      "--format",
+      "{{json .State}}\t{{json .Config.Env}}",
+      "clawfleet-tenant-alice",
+    ]);
+    assert.deepEqual(dockerOps.readGateway({ code: 0, stdout: '{"Status":"restarting","Health":{"Status":"starting"}}\t["A=1"]\n', stderr: "" }), {
+      status: "restarting",
+      health: "starting",
+      env: ["A=1"],
+    });
+    assert.deepEqual(dockerOps.readGateway({ code: 1, stdout: "", stderr: "Error: No such container: clawfleet-tenant-alice\n" }), {
+      status: "missing",
+      health: undefined,
+      env: [],
+    });
+    assert.deepEqual(dockerOps.readGateway({ code: 1, stdout: "", stderr: "permission denied while trying to connect\n" }), {
+      error: "docker inspect failed: permission denied while trying to connect",
+    });
+  });
+
+  it("runs the gateway's CLI with docker exec and reads logs with the options given", () => {
+    assert.deepEqual(dockerOps.execCommand("clawfleet-shared-gw1", ["node", "cli.mjs", "status"]), [
+      "docker",
+      "exec",
+      "clawfleet-shared-gw1",
+      "node",
+      "cli.mjs",
+      "status",
+    ]);
+    assert.deepEqual(dockerOps.logsCommand("clawfleet-tenant-alice", { follow: true, since: "10m", tail: "50" }), [
+      "docker",
+      "logs",
+      "--follow",
+      "--since",
+      "10m",
+      "--tail",
+      "50",
+      "clawfleet-tenant-alice",
+    ]);
+    assert.deepEqual(dockerOps.logsCommand("clawfleet-tenant-alice", { follow: false, since: undefined, tail: undefined }), [
+      "docker",
+      "logs",
+      "clawfleet-tenant-alice",
+    ]);
+  });
+
+  it("reports memory only for a running gateway, and nothing for one Docker does not know", () => {
+    const status = dockerOps.readStatus([
+      'inspect "/clawfleet-tenant-alice"\t{"Status":"exited","StartedAt":"2026-11-24T00:00:00Z"}\t3\t"img:1"',
+      `stats ${JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "10MiB / 1GiB" })}`,
+      'inspect "/clawfleet-tenant-bob"\t{"Status":"running","StartedAt":"2026-11-24T01:00:00Z","Health":{"Status":"healthy"}}\t0\t"img:2"',
+      `stats ${JSON.stringify({ Name: "clawfleet-tenant-bob", MemUsage: "1.5GiB / 2GiB" })}`,
+    ]);
+    assert.deepEqual(Object.fromEntries(status), {
+      "clawfleet-tenant-alice": { status: "exited", health: undefined, startedAt: "2026-11-24T00:00:00Z", restarts: 3, image: "img:1", memoryMb: undefined },
+      "clawfleet-tenant-bob": { status: "running", health: "healthy", startedAt: "2026-11-24T01:00:00Z", restarts: 0, image: "img:2", memoryMb: 1536 },
+    });
+    assert.equal(status.get("clawfleet-tenant-carol"), undefined);
+  });
+
+  it("never asks for a container's environment in the status probe (it holds the gateway token)", () => {
+    const probe = dockerOps.statusProbe(["clawfleet-tenant-alice"]).join("\n");
+    assert.match(probe, /docker inspect --type container --format '[^']*' 'clawfleet-tenant-alice'/);
+    assert.doesNotMatch(probe, /Env/);
+  });
+
+  it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {
+    assert.deepEqual(dockerOps.doctorChecks(["version Cannot connect to the Docker daemon at unix:///var/run/docker.sock."], "img:1"), [
+      {
+        ok: false,
+        what: "Docker does not answer: Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
+        fix: "start it (systemctl start docker), and let the SSH user use it (usermod -aG docker <user>)",
+      },
+    ]);
+    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present"], "img:1"), [
+      { ok: true, what: "Docker 27.5.1 answers" },
+      { ok: true, what: "image img:1 is present" },
+    ]);
+  });
+
+  it("names a host whose Docker is down or missing, and leaves other failures to the caller", () => {
+    assert.equal(
+      dockerOps.hostFailure({
+        code: 1,
+        stdout: "",
+        stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+      }),
+      "the Docker daemon does not answer; start it (systemctl start docker) and retry",
+    );
+    assert.equal(
+      dockerOps.hostFailure({ code: 127, stdout: "", stderr: "sh: 1: docker: not found" }),
+      "docker is not installed; install docker.io (Debian) or Docker Engine",
+    );
+    assert.equal(dockerOps.hostFailure({ code: 1, stdout: "", stderr: "Error: No such object: x" }), undefined);
+  });
+
+  it("describes its own resources in the plan and no others", () => {
+    assert.deepEqual(
+      dockerOps.describe({ type: dockerResourceType.container, inputs: { image: "img:1", ports: [{ ip: "127.0.0.1", external: 18101 }], memory: 1536 } }),
+      ["image img:1", "on 127.0.0.1:18101", "1536 MB"],
+    );
+    assert.deepEqual(dockerOps.describe({ type: dockerResourceType.provider, inputs: { host: "ssh://deploy@gw2:22" } }), ["ssh://deploy@gw2:22"]);
+    assert.deepEqual(dockerOps.describe({ type: "command:remote:Command", inputs: { create: "set -eu\nrun a\nrun b\n", stdin: "12345" } }), [
+      "run b",
+      "stdin 5 bytes",
+    ]);
+    assert.equal(dockerOps.describe({ type: "random:index/randomPassword:RandomPassword", inputs: {} }), undefined);
+  });
+});
