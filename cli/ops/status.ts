@@ -1,6 +1,7 @@
 import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
 import type { GatewayStatus } from "../../runtimes/ops";
+import { heldChannelsProbe } from "../../components/render/config";
 import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";
@@ -17,6 +18,11 @@ export interface TenantStatus {
   readonly health: string | undefined;
   /** `/readyz` answered ready; undefined when it could not be asked. */
   readonly ready: boolean | undefined;
+  /**
+   * Declared channels openclaw's restart-loop breaker keeps from starting on their own (after 3 unclean boots within
+   * 5 minutes); undefined when not asked (no channel declared, not running) or the gateway could not tell.
+   */
+  readonly channelsHeld: readonly string[] | undefined;
   readonly startedAt: string | undefined;
   readonly uptimeSeconds: number | undefined;
   readonly restarts: number | undefined;
@@ -43,14 +49,23 @@ export interface FleetStatus {
 const section = (name: string) => `@@clawfleet-${name}`;
 
 /**
- * One script per host: what the runtime knows of every declared gateway, `/readyz` of each
- * port, and the backup folder's archives, in one round trip.
+ * One script per host: what the runtime knows of every declared gateway, the channels held
+ * by the restart-loop breaker in each that declares one, `/readyz` of each port, and the
+ * backup folder's archives, in one round trip.
  */
-export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string): string {
+export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string, withChannels: readonly string[] = []): string {
+  const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", heldChannelsProbe]).map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
     `echo ${section("runtime")}`,
     ...runtimeOps.statusProbe(containers),
+    // Asked inside each gateway that declares a channel, 8 at a time; each answers with one short line.
+    `echo ${section("held")}`,
+    ...withChannels.flatMap((name, index) => [
+      `( out=$(timeout 20 ${ask(name)} 2>/dev/null | tail -n 1); echo ${shellQuote(name)} "$out" ) &`,
+      ...((index + 1) % 8 === 0 ? ["wait"] : []),
+    ]),
+    `wait`,
     `echo ${section("ready")}`,
     `if command -v curl >/dev/null 2>&1; then get() { curl -s -m 3 "$1"; }`,
     `elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 3 -O - "$1"; }`,
@@ -74,8 +89,20 @@ export interface HostProbe {
   readonly now: number;
   readonly gateways: ReadonlyMap<string, GatewayStatus>;
   readonly ready: ReadonlyMap<number, boolean | undefined>;
+  /** Channels held by the restart-loop breaker, by gateway name; undefined when the gateway could not tell. */
+  readonly held: ReadonlyMap<string, readonly string[] | undefined>;
   /** Newest archive time (epoch seconds) per file name prefix `<container>-`. */
   readonly backups: readonly { readonly file: string; readonly time: number }[];
+}
+
+/** A gateway's answer to heldChannelsProbe: the channels, or undefined when it could not tell (`?`, nothing, cut short). */
+function heldChannels(answer: string): readonly string[] | undefined {
+  try {
+    const value = JSON.parse(answer) as unknown;
+    return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses the probe's output (see renderStatusProbe). */
@@ -106,7 +133,14 @@ export function parseStatusProbe(text: string): HostProbe {
     .map((line) => /^(\d+) (.+)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ time: Number(m[1]), file: m[2] ?? "" }));
-  return { now, gateways, ready, backups };
+  const held = new Map<string, readonly string[] | undefined>();
+  for (const line of sections.get("held") ?? []) {
+    const match = /^(\S+) ?(.*)$/.exec(line);
+    if (match === null) continue;
+    const answer = (match[2] ?? "").trim();
+    held.set(match[1] ?? "", heldChannels(answer));
+  }
+  return { now, gateways, ready, held, backups };
 }
 
 /** A tenant's status from its host's probe. */
@@ -123,6 +157,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   const absent = {
     health: undefined,
     ready: undefined,
+    channelsHeld: undefined,
     startedAt: undefined,
     uptimeSeconds: undefined,
     restarts: undefined,
@@ -139,12 +174,14 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   const running = gateway.status === "running";
   const started = Date.parse(gateway.startedAt);
   const health = gateway.health;
+  const held = running && target.channels.length > 0 ? probe.held.get(target.container) : undefined;
   return {
     ...base,
     state: gateway.status,
     // A stopped container keeps its last health status, which says nothing about now.
     health: running ? health : undefined,
     ready: running ? probe.ready.get(target.port) : false,
+    channelsHeld: held,
     startedAt: running ? gateway.startedAt : undefined,
     uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
     restarts: gateway.restarts,
@@ -152,7 +189,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     imageCurrent: gateway.image === image,
     memoryUsedMb: running ? gateway.memoryMb : undefined,
     lastBackup,
-    healthy: running && health === "healthy",
+    healthy: running && health === "healthy" && (held ?? []).length === 0,
   };
 }
 
@@ -172,7 +209,8 @@ export async function collectStatus(
       if (mine.length === 0) return;
       const containers = [...new Set(mine.map((t) => t.container))];
       const ports = [...new Set(mine.map((t) => t.port))];
-      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, ports, backupDirOf(host))], { root: true });
+      const withChannels = [...new Set(mine.filter((t) => t.channels.length > 0).map((t) => t.container))];
+      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, ports, backupDirOf(host), withChannels)], { root: true });
       const error = unreachableError(host, result);
       if (error !== undefined) {
         unreachable.push({ host: host.id, error: error.message });
@@ -252,6 +290,9 @@ export function describeProblem(row: TenantStatus): string {
   if (row.state === "missing") return "no container";
   if (row.state === "unreachable") return `host ${row.host} unreachable`;
   if (row.state !== "running") return row.state;
+  if (row.health === "healthy" && row.channelsHeld !== undefined && row.channelsHeld.length > 0) {
+    return `restart-loop breaker holds ${row.channelsHeld.join(", ")}`;
+  }
   return row.health === undefined ? "no health check" : row.health;
 }
 
@@ -261,8 +302,15 @@ export function renderStatusJson(status: FleetStatus): string {
   return JSON.stringify(status, (_key, value: unknown) => (value === undefined ? null : value), 2);
 }
 
-/** The line on stderr when `status` exits 1. */
+/** The lines on stderr when `status` exits 1: who is not healthy, and how to start channels the breaker holds. */
 export function unhealthyMessage(status: FleetStatus): string {
   const bad = status.tenants.filter((t) => !t.healthy);
-  return `${bad.length} of ${status.tenants.length} tenants are not healthy: ${bad.map((t) => `${t.tenant} (${describeProblem(t)})`).join(", ")}`;
+  const lines = [`${bad.length} of ${status.tenants.length} tenants are not healthy: ${bad.map((t) => `${t.tenant} (${describeProblem(t)})`).join(", ")}`];
+  const held = bad.find((t) => t.state === "running" && t.health === "healthy" && (t.channelsHeld?.length ?? 0) > 0);
+  if (held !== undefined) {
+    lines.push(
+      `after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${status.stack} ${held.tenant} -- gateway call channels.start --params '${JSON.stringify({ channel: held.channelsHeld?.[0] })}'`,
+    );
+  }
+  return lines.join("\nclawfleet: ");
 }

@@ -29,6 +29,13 @@ export const gateway = {
 export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
 
 /**
+ * Probe run inside a running gateway: the channels openclaw's restart-loop breaker keeps from starting (after 3
+ * unclean boots within 5 minutes), as a JSON array, or `?` when it cannot tell. /readyz names them only to a caller
+ * with the gateway token, which this way never leaves the container.
+ */
+export const heldChannelsProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}}}).then(r=>r.json()).then(b=>console.log(JSON.stringify(Array.isArray(b.suppressed)?b.suppressed:[])),()=>console.log('?'))`;
+
+/**
  * The model a gateway uses when the declaration names none. Written out explicitly: a
  * gateway without a default model falls back to a provider whose plugin it downloads at run time.
  */

@@ -48,7 +48,9 @@ function stackText(): string {
     "      tier: dedicated",
     "      host: opshost",
     "      port: 18501",
-    "      channels: { telegram: { dmPolicy: pairing } }",
+    // A bot token (the placeholder a secure value becomes here) makes the gateway run a Telegram account: it starts and
+    // stays up offline, which is what the restart-loop breaker holds back.
+    "      channels: { telegram: { dmPolicy: pairing, token: { secure: v1:T3BzYUJvdFRva2Vu:v1:c2FsdA== } } }",
     "    opsb: { tier: dedicated, host: opshost, port: 18502 }",
     "    opsc:",
     "      tier: shared",
@@ -384,6 +386,51 @@ describe("backup and restore through the CLI", () => {
       result.stderr.trim(),
       "clawfleet: tenant opsc is an agent in host opshost's shared gateway; a restore puts back the state of every tenant on it (opsc); add --whole-gateway to do that",
     );
+  });
+});
+
+describe("openclaw's restart-loop breaker", () => {
+  it("shows in status when 3 unclean starts within 5 minutes keep a gateway's channels stopped, and exec starts them again", async () => {
+    const readyz = async (): Promise<true | undefined> => {
+      const response = await fetch("http://127.0.0.1:18501/readyz", { signal: AbortSignal.timeout(3000) });
+      return /"ready":true/.test(await response.text()) ? true : undefined;
+    };
+    for (const round of [1, 2, 3]) {
+      const before = await inspectContainer("clawfleet-tenant-opsa");
+      assert.ok(before?.State.Running);
+      process.kill(before.State.Pid, "SIGKILL");
+      await poll(`opsa back after SIGKILL ${round}`, 240, async () => {
+        const now = await inspectContainer("clawfleet-tenant-opsa");
+        return now?.State.Running === true && now.State.Pid !== before.State.Pid ? true : undefined;
+      });
+      await poll(`opsa ready after SIGKILL ${round}`, 240, readyz);
+      log(`opsa: SIGKILL ${round}, ready again`);
+    }
+    const held = await poll("status naming the held channel", 240, async () => {
+      const result = await clawfleet("status", stackFile, "--json");
+      const opsa = (JSON.parse(result.stdout) as { tenants: { tenant: string; channelsHeld: string[] | null; healthy: boolean }[] }).tenants.find(
+        (t) => t.tenant === "opsa",
+      );
+      return opsa?.channelsHeld?.length === 1 ? { result, opsa } : undefined;
+    });
+    assert.deepEqual(held.opsa.channelsHeld, ["telegram"]);
+    assert.equal(held.opsa.healthy, false);
+    assert.equal(held.result.code, 1);
+    const table = await clawfleet("status", stackFile);
+    assert.equal(table.code, 1);
+    assert.deepEqual(table.stderr.trim().split("\n").slice(-2), [
+      "clawfleet: 1 of 3 tenants are not healthy: opsa (restart-loop breaker holds telegram)",
+      `clawfleet: after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${stackFile} opsa -- gateway call channels.start --params '{"channel":"telegram"}'`,
+    ]);
+
+    const start = await clawfleet("exec", stackFile, "opsa", "--", "gateway", "call", "channels.start", "--params", '{"channel":"telegram"}');
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /"started": true/);
+    const healthy = await poll("status healthy again", 240, async () => {
+      const result = await clawfleet("status", stackFile);
+      return result.code === 0 ? result : undefined;
+    });
+    assert.equal(healthy.stderr, "");
   });
 });
 

@@ -4,7 +4,7 @@ import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/op
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseVerb, runOps, verbs } from "../../cli/ops/main";
 import { Redactor } from "../../cli/ops/redact";
-import { formatUptime, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, type FleetStatus } from "../../cli/ops/status";
+import { formatUptime, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, unhealthyMessage, type FleetStatus } from "../../cli/ops/status";
 import { allTargets, findTarget, loadFleet } from "../../cli/ops/targets";
 import { OpsError } from "../../cli/ops/errors";
 import { parseDockerSize } from "../../runtimes/docker/ops";
@@ -199,6 +199,7 @@ describe("status", () => {
       state: "missing",
       health: null,
       ready: null,
+      channelsHeld: null,
       startedAt: null,
       uptimeSeconds: null,
       restarts: null,
@@ -226,6 +227,43 @@ describe("status", () => {
       "clawfleet: host gw2 (deploy@gw2.example-tailnet.ts.net:22) is unreachable: ssh: connect to host gw2.example-tailnet.ts.net port 22: No route to host; check that it is up and that ssh -p 22 deploy@gw2.example-tailnet.ts.net works with your key in ssh-agent",
     );
     assert.match(result.err.split("\n").pop() ?? "", /^clawfleet: \d+ of \d+ tenants are not healthy: .*frank \(host gw2 unreachable\)/);
+  });
+
+  it("counts a gateway whose channels openclaw's restart-loop breaker holds as not healthy, and says how to start them", async () => {
+    const fleet = await loadFleet(dev);
+    const withHeld = probeOutput.replace(
+      "@@clawfleet-ready",
+      '@@clawfleet-held\nclawfleet-tenant-alice ["telegram"]\nclawfleet-shared-local []\n@@clawfleet-ready',
+    );
+    const rows = allTargets(fleet).map((t) => tenantStatus(t, parseStatusProbe(withHeld), fleet.image));
+    assert.deepEqual(
+      rows.map((r) => [r.tenant, r.health, r.channelsHeld, r.healthy]),
+      [
+        ["alice", "healthy", ["telegram"], false],
+        ["bob", "healthy", undefined, true],
+        ["carol", "healthy", undefined, true],
+        ["dave", undefined, undefined, false],
+      ],
+    );
+    assert.equal(
+      unhealthyMessage({ stack: dev, image: fleet.image, healthy: false, tenants: rows, unreachable: [] }),
+      [
+        "2 of 4 tenants are not healthy: alice (restart-loop breaker holds telegram), dave (no container)",
+        `clawfleet: after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${dev} alice -- gateway call channels.start --params '{"channel":"telegram"}'`,
+      ].join("\n"),
+    );
+    const unknown = probeOutput.replace("@@clawfleet-ready", "@@clawfleet-held\nclawfleet-tenant-alice ?\n@@clawfleet-ready");
+    const alice = tenantStatus(allTargets(fleet)[0]!, parseStatusProbe(unknown), fleet.image);
+    assert.deepEqual([alice.channelsHeld, alice.healthy], [undefined, true], "a gateway that cannot tell is judged by its health check");
+  });
+
+  it("asks only the gateways that declare a channel, inside the gateway, where the token stays", async () => {
+    const runner = fakeRunner(() => ({ code: 0, stdout: probeOutput, stderr: "" }));
+    await ops("status", [dev], runner);
+    const script = runner.calls[0] ?? "";
+    assert.match(script, /\( out=\$\(timeout 20 'docker' 'exec' 'clawfleet-tenant-alice' 'node' '-e' 'fetch\(/);
+    assert.equal(script.match(/timeout 20/g)?.length, 1, "dave and the shared gateway declare no channel");
+    assert.doesNotMatch(script, /OPENCLAW_GATEWAY_TOKEN=/);
   });
 
   it("reads docker's sizes and prints uptimes compactly", () => {
