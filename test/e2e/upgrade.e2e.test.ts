@@ -174,10 +174,7 @@ describe(`a real upgrade, openclaw ${olderVersion} to the default release, and b
       const agentDb = `agent database for agent upa /state/agents/upa/agent/openclaw-agent.sqlite uses schema 23; this build supports 21; writer build ${newerVersion}.`;
       const refusedOne = `Gateway refused startup because 1 OpenClaw database schema(s) are newer than this build. ${stateDb}`;
       const refusedTwo = `Gateway refused startup because 2 OpenClaw database schema(s) are newer than this build. ${stateDb}`;
-      assert.ok(
-        error.message.includes(refusedOne) || (error.message.includes(refusedTwo) && error.message.includes(agentDb)),
-        error.message,
-      );
+      assert.ok(error.message.includes(refusedOne) || (error.message.includes(refusedTwo) && error.message.includes(agentDb)), error.message);
       assert.ok(error.message.includes("or stop the service and restore your pre-upgrade backup created with openclaw backup create."), error.message);
       assert.ok(
         error.message.includes(
