@@ -112,6 +112,9 @@ export const stopTimeoutSeconds = 30;
 /** Seconds chats pause while a gateway container is replaced, as the diff tells reviewers: stop plus cold start, 28-29 s in bench/results.md. */
 export const replacementPauseSeconds = 30;
 
+/** Gateways of a host replaced at the same time after its canary, unless the host declares rollout.lanes. */
+export const defaultRolloutLanes = 2;
+
 /** Backups kept per gateway of the state taken right before an image change. */
 export const upgradeBackupsKept = 3;
 

@@ -8,8 +8,7 @@ import { runShell } from "../test/e2e/standin/command-provider";
 import { containerCreateBody } from "../test/e2e/standin/docker-provider";
 import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "../test/e2e/docker-api";
 import { crashSshHostDocker, startSshHost, stopSshHost, watchOutageInsideHost } from "../test/e2e/ssh-host";
-import { rolloutLanes } from "../components/fleet";
-import { stopTimeoutSeconds } from "../names";
+import { defaultRolloutLanes, stopTimeoutSeconds } from "../names";
 import { log, repo, show, spread, type Spread } from "./measure";
 
 /*
@@ -40,7 +39,7 @@ export interface GatewayFigures {
   readonly replaceHealthySeconds: Spread;
   /** The older release's image the upgrades start from (or go back to). */
   readonly olderImage: string;
-  /** The program's lanes per host (components/fleet.ts rolloutLanes). */
+  /** The program's lanes per host when a host declares none (names.ts defaultRolloutLanes). */
   readonly programLanes: number;
   readonly upgrades: readonly UpgradeRun[];
   readonly badImage: BadImageRun;
@@ -589,7 +588,7 @@ export async function measureGateways(runs: number): Promise<GatewayFigures> {
     return {
       image,
       olderImage,
-      programLanes: rolloutLanes,
+      programLanes: defaultRolloutLanes,
       upgrades,
       badImage,
       crashes,

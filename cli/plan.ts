@@ -58,7 +58,11 @@ export interface Plan {
  * Secure values become placeholders, random values are deterministic. Throws
  * DeclarationError for an invalid declaration, before any resource is registered.
  */
+/** The stack file this process planned: Node loads the program once, so a second plan would repeat the first one's resources. */
+let planned: string | undefined;
+
 export async function planStackFile(file: string): Promise<Plan> {
+  if (planned !== undefined) throw new Error(`the program runs once per process and ran for ${planned}; plan ${file} in a process of its own`);
   const nameProblem = stackNameProblem(file);
   let raw: RawDeclaration;
   try {
@@ -72,6 +76,7 @@ export async function planStackFile(file: string): Promise<Plan> {
   if (nameProblem !== undefined) throw new DeclarationError(file, [nameProblem]);
   const stack = stackNameOf(file);
   const { config, secretKeys } = engineConfigOf(raw);
+  planned = file;
   const { resources, outputs } = await runUnderMocks({
     project,
     stack,

@@ -17,14 +17,6 @@ export interface TenantOutput {
 }
 
 /**
- * Gateways replaced or created at the same time on one host, after its canary (the first
- * dedicated tenant by id) is healthy. Each lane is a chain: a gateway starts only when the
- * one before it is healthy, so a failing health check stops the rollout instead of taking
- * down every tenant.
- */
-export const rolloutLanes = 2;
-
-/**
  * Creates every resource a fleet declares: one GatewayHost per host, one DedicatedUser
  * or SharedBinding per tenant, their gateways run by `runtime`. Components are top-level and named by host name or tenant
  * id, so a tenant's resources keep their identity when other tenants come and go.
@@ -34,10 +26,14 @@ export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, Tena
   for (const tenant of fleet.tenants) {
     if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
   }
-  const ordered = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
-  // The first dedicated tenant by id goes first on its host; the image preflight uses its state.
+  // The canary (declared, or the first dedicated tenant by id) goes first on its host; the image preflight uses its state.
   const canaries = new Map<string, string>();
-  for (const tenant of ordered) if (tenant.tier === "dedicated" && !canaries.has(tenant.host)) canaries.set(tenant.host, tenant.id);
+  for (const host of fleet.hosts) if (host.rollout.canary !== undefined) canaries.set(host.id, host.rollout.canary);
+  const byId = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
+  for (const tenant of byId) if (tenant.tier === "dedicated" && !canaries.has(tenant.host)) canaries.set(tenant.host, tenant.id);
+  // A declared canary is created first; otherwise the canary is already its host's first by id.
+  const declaredCanary = (tenant: Tenant) => fleet.hosts.some((host) => host.id === tenant.host && host.rollout.canary === tenant.id);
+  const ordered = [...byId.filter(declaredCanary), ...byId.filter((tenant) => !declaredCanary(tenant))];
   const hosts = new Map(
     fleet.hosts.map((host) => [
       host.id,
@@ -64,10 +60,12 @@ export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, Tena
   for (const tenant of ordered) {
     if (tenant.tier !== "dedicated") continue;
     const { host, component } = hostOf(tenant);
-    // lanes[0] is the canary; every other gateway waits for it and for the one `rolloutLanes` places before it.
+    // Gateways replaced or created at the same time after the canary: hostLanes[0] is the canary, and every other gateway
+    // waits for it and for the one `lanes` places before it, so a failing health check stops its lane instead of taking
+    // down every tenant.
     const hostLanes = lanes.get(host.id) ?? [];
     const canary = hostLanes[0];
-    const previous = hostLanes.length > rolloutLanes ? hostLanes[hostLanes.length - rolloutLanes] : undefined;
+    const previous = hostLanes.length > host.rollout.lanes ? hostLanes[hostLanes.length - host.rollout.lanes] : undefined;
     const after = [canary, previous].filter((user): user is DedicatedUser => user !== undefined).map((user) => user.gateway.ready);
     const previousHost = tenant.movedFrom === undefined ? undefined : hosts.get(tenant.movedFrom)?.host;
     const movedFrom =

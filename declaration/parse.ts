@@ -237,6 +237,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   tenants.push(...shared);
   checkMemoryBudgets(hosts, tenants, problems);
   checkChatClaims(shared, problems);
+  checkCanaries(hosts, tenants, purged, raw, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
   return { image, hosts: [...hosts.values()], tenants, purged };
@@ -280,6 +281,40 @@ function checkHost(host: Host, problems: Problem[]): void {
     problems.push({
       path: `${base}.tailscale.dnsName`,
       message: "is required when serve is true and ssh.host is not a .ts.net name; set the host's MagicDNS name, such as gw1.example.ts.net",
+    });
+  }
+}
+
+/** A declared canary must be a dedicated tenant of its host (a tenant with problems of its own is reported there). */
+function checkCanaries(
+  hosts: ReadonlyMap<string, Host>,
+  tenants: readonly Tenant[],
+  purged: readonly PurgedTenant[],
+  raw: RawDeclaration,
+  problems: Problem[],
+): void {
+  for (const host of hosts.values()) {
+    const canary = host.rollout.canary;
+    if (canary === undefined) continue;
+    const tenant = tenants.find((t) => t.id === canary);
+    if (tenant?.tier === "dedicated" && tenant.host === host.id) continue;
+    const declared = isRecord(raw["tenants"]) && Object.hasOwn(raw["tenants"], canary);
+    if (tenant === undefined && declared && !purged.some((t) => t.id === canary)) continue;
+    const candidates = tenants
+      .filter((t) => t.tier === "dedicated" && t.host === host.id)
+      .map((t) => t.id)
+      .sort(compareIds);
+    const why =
+      tenant === undefined
+        ? declared
+          ? "which is being purged"
+          : "which is not declared"
+        : tenant.tier === "shared"
+          ? "a shared tenant, which has no gateway of its own"
+          : `a tenant of host ${tenant.host}`;
+    problems.push({
+      path: `hosts.${host.id}.rollout.canary`,
+      message: `names tenant ${JSON.stringify(canary)}, ${why}; name a dedicated tenant of host ${host.id}${candidates.length === 0 ? "" : ` (${candidates.slice(0, 10).join(", ")}${candidates.length > 10 ? ", ..." : ""})`}, or remove canary`,
     });
   }
 }

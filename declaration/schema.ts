@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dockerCpus, reservedLabelPrefix } from "../names";
+import { defaultRolloutLanes, dockerCpus, reservedLabelPrefix } from "../names";
 import { systemDirectoryProblem } from "./machines";
 import { SecretValue, looksLikeCredential } from "./secret";
 
@@ -187,6 +187,23 @@ export const hostSchema = z.strictObject({
     .positive()
     .optional()
     .meta({ default: "no budget", description: "memory budget for all gateways on the host, in MB; over-commit is an error" }),
+  rollout: z
+    .strictObject({
+      canary: z.string().optional().meta({
+        type: "tenant id",
+        default: "the first dedicated tenant by id",
+        description: "the dedicated tenant of this host whose gateway goes first; the image preflight tries a new image on a copy of its state",
+      }),
+      lanes: z
+        .number()
+        .int()
+        .min(1, "must be at least 1: one gateway at a time after the canary")
+        .max(16, "must be at most 16")
+        .default(defaultRolloutLanes)
+        .meta({ description: "gateways replaced at the same time after the canary, 1-16; on a small host 1 keeps each tenant's pause to one restart" }),
+    })
+    .default({ lanes: defaultRolloutLanes })
+    .meta({ description: "the order in which the host's gateways are created or replaced, each waiting until the one before it in its lane is healthy" }),
 });
 
 const binding = z.strictObject({

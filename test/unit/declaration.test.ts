@@ -655,3 +655,29 @@ describe("values in the wrong place", () => {
     ]);
   });
 });
+
+describe("rollout", () => {
+  test("a host rolls out in 2 lanes after the first dedicated tenant by id unless it declares otherwise", () => {
+    const fleet = parseFleet(file, valid());
+    assert.deepEqual(fleet.hosts[0]?.rollout, { lanes: 2 });
+    const raw = valid();
+    raw["hosts"].gw1.rollout = { canary: "alice", lanes: 1 };
+    assert.deepEqual(parseFleet(file, raw).hosts[0]?.rollout, { canary: "alice", lanes: 1 });
+  });
+
+  test("a canary that is being purged is refused, naming the host's dedicated tenants", () => {
+    const raw = valid();
+    raw["tenants"].carol = { tier: "dedicated", host: "gw1", purge: { confirm: "carol" } };
+    raw["hosts"].gw1.rollout = { canary: "carol" };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.rollout.canary: names tenant "carol", which is being purged; name a dedicated tenant of host gw1 (alice), or remove canary`,
+    ]);
+  });
+
+  test("a canary whose own declaration has problems is reported there only", () => {
+    const raw = valid();
+    raw["tenants"].alice.memoryMb = 10;
+    raw["hosts"].gw1.rollout = { canary: "alice" };
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.memoryMb: must be at least 512 (the gateway needs about 700 MB of memory)`]);
+  });
+});
