@@ -33,7 +33,7 @@ export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').th
  * unclean boots within 5 minutes), as a JSON array, or `?` when it cannot tell. /readyz names them only to a caller
  * with the gateway token, which this way never leaves the container.
  */
-export const heldChannelsProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}}}).then(r=>r.json()).then(b=>console.log(JSON.stringify(Array.isArray(b.suppressed)?b.suppressed:[])),()=>console.log('?'))`;
+export const heldChannelsProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}},signal:AbortSignal.timeout(10000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify(Array.isArray(b.suppressed)?b.suppressed:[])),()=>console.log('?'))`;
 
 /**
  * The model a gateway uses when the declaration names none. Written out explicitly: a
