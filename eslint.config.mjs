@@ -17,4 +17,6 @@ export default tseslint.config(
       "no-throw-literal": "error",
     },
   },
+  // CommonJS helpers (the tests' TypeScript loader) load modules with require().
+  { files: ["**/*.cjs"], rules: { "@typescript-eslint/no-require-imports": "off" } },
 );

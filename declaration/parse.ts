@@ -169,7 +169,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       hostsWithBadRefs.add(id);
     }
     if (isRecord(value["purge"])) {
-      const decl = parseWith(tier === "dedicated" ? dedicatedTenantSchema : sharedTenantSchema, value, base, problems);
+      const decl = tier === "dedicated" ? parseWith(dedicatedTenantSchema, value, base, problems) : parseWith(sharedTenantSchema, value, base, problems);
       if (decl === undefined || hostsWithBadRefs.has(id)) continue;
       if (decl.purge?.confirm !== id) {
         problems.push({
