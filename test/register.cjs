@@ -11,7 +11,8 @@
 const fs = require("node:fs");
 const path = require("node:path");
 const Module = require("node:module");
-const esbuild = require("esbuild");
+// tsx's own esbuild, found through tsx as bin/clawfleet.js finds it (esbuild is not a dependency of its own).
+const esbuild = require(require.resolve("esbuild", { paths: [path.dirname(require.resolve("tsx/package.json"))] }));
 
 const tsconfig = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "tsconfig.json"), "utf8"));
 const tsconfigRaw = { compilerOptions: tsconfig.compilerOptions };
