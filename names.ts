@@ -115,8 +115,8 @@ export const replacementPauseSeconds = 30;
 /** Gateways of a host replaced at the same time after its canary, unless the host declares rollout.lanes. */
 export const defaultRolloutLanes = 2;
 
-/** Backups kept per gateway of the state taken right before an image change. */
-export const upgradeBackupsKept = 3;
+/** Backups kept per gateway of the state taken right before an image change, unless it declares upgradeBackups. */
+export const defaultUpgradeBackups = 3;
 
 /** Seconds after a gateway starts during which failed health checks do not count (it needs 10-25 s, more when busy). */
 export const healthStartPeriodSeconds = 120;

@@ -66,6 +66,8 @@ export interface GatewaySpec {
   /** The rendered openclaw.json (no secret) and its file name in the state directory. */
   readonly config: { readonly file: string; readonly text: string };
   readonly limits: GatewayLimits;
+  /** Backups kept of the state taken right before an image change replaces it. */
+  readonly upgradeBackups: number;
   /** Labels of the tenant and the tier, beside the ones the runtime sets. */
   readonly labels: Readonly<Record<string, string>>;
   /** Plain environment, in this order. */
@@ -117,6 +119,7 @@ export function dedicatedGatewaySpec(
     stateDir: tenantStateDir(host.stateRoot, "dedicated", tenant.id),
     config: { file: gateway.configFile, text: serializeConfig(renderDedicatedConfig(tenant)) },
     limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
+    upgradeBackups: tenant.upgradeBackups,
     labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
     env: gatewayEnv,
     secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
@@ -150,6 +153,7 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     stateDir: sharedStateDir(host.stateRoot),
     config: { file: gateway.configFile, text: serializeConfig(renderSharedConfig(host, tenants)) },
     limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
+    upgradeBackups: shared.upgradeBackups,
     labels: { [tierLabel]: "shared" },
     env: gatewayEnv,
     secretEnv: secretEnvOf(shared.modelKeys, shared.channels),

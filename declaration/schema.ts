@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defaultRolloutLanes, dockerCpus, reservedLabelPrefix } from "../names";
+import { defaultRolloutLanes, defaultUpgradeBackups, dockerCpus, reservedLabelPrefix } from "../names";
 import { systemDirectoryProblem } from "./machines";
 import { SecretValue, looksLikeCredential } from "./secret";
 
@@ -149,6 +149,14 @@ const ssh = z.strictObject({
     }),
 });
 
+const upgradeBackups = z
+  .number()
+  .int()
+  .min(1, "must be at least 1: the backup taken right before an image change is the way back")
+  .max(100, "must be at most 100")
+  .default(defaultUpgradeBackups)
+  .meta({ description: "backups kept of the state taken right before an image change replaces the gateway, 1-100; the oldest go first" });
+
 export const hostSchema = z.strictObject({
   ssh: ssh
     .optional()
@@ -169,6 +177,7 @@ export const hostSchema = z.strictObject({
       port: port.meta({ type: "port", description: "the shared gateway's host port; no dedicated tenant may use it" }),
       model: modelRef.optional().meta({ type: "model reference", description: "its agents' default model, provider/model" }),
       memoryMb: memoryMb.default(2048).meta({ description: "container memory limit in MB (at least 512)" }),
+      upgradeBackups,
       channels: channels.optional().meta({ description: "its chat channels; bindings route their chats to agents" }),
       modelKeys,
     })
@@ -245,6 +254,7 @@ export const dedicatedTenantSchema = z.strictObject({
   ...tenantCommon,
   port: port.optional().meta({ type: "port", default: "derived from the id (see Ports)", description: "host port on 127.0.0.1" }),
   memoryMb: memoryMb.default(1536).meta({ description: "container memory limit in MB (at least 512)" }),
+  upgradeBackups,
   cpus: z
     .number({ error: "must be a number of CPU cores, such as 1 or 1.5" })
     .positive("must be a number of CPU cores above 0, such as 1 or 1.5")

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
-import { childRole, dockerCpus, upgradeBackupsKept, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { childRole, dockerCpus, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -121,7 +121,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         image: spec.image,
         stateDir: spec.stateDir,
         backupDir: `${host.backupRoot}/${spec.name}`,
-        keep: upgradeBackupsKept,
+        keep: spec.upgradeBackups,
       }),
       triggers: [spec.image],
     },

@@ -10,7 +10,7 @@ import { planStackFile } from "../../cli/plan";
 const work = mkdtempSync(join(tmpdir(), "clawfleet-rollout-declared-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-it("goes first with a declared canary, tries the new image on its state, and rolls the rest out one at a time with lanes: 1", async () => {
+it("goes first with a declared canary, tries the new image on its state, rolls the rest out one at a time with lanes: 1, and keeps each gateway's declared number of backups", async () => {
   const file = join(work, "Pulumi.canary.yaml");
   writeFileSync(
     file,
@@ -20,7 +20,9 @@ it("goes first with a declared canary, tries the new image on its state, and rol
       "  clawfleet:hosts:",
       "    h1: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 }, rollout: { canary: dave, lanes: 1 } }",
       "  clawfleet:tenants:",
-      ...["erin", "alice", "dave", "carol", "bob"].map((id, index) => `    ${id}: { tier: dedicated, host: h1, port: ${20001 + index} }`),
+      ...["erin", "alice", "dave", "carol", "bob"].map(
+        (id, index) => `    ${id}: { tier: dedicated, host: h1, port: ${20001 + index}${id === "erin" ? ", upgradeBackups: 5" : ""} }`,
+      ),
       "",
     ].join("\n"),
   );
@@ -33,6 +35,11 @@ it("goes first with a declared canary, tries the new image on its state, and rol
   assert.deepEqual(waitsFor("carol-container"), ["dave-ready", "bob-ready"]);
   assert.deepEqual(waitsFor("erin-container"), ["dave-ready", "carol-ready"]);
   assert.match(String(resources.find((r) => r.name === "h1-preflight")?.inputs["create"]), /as_root tar -C '\/srv\/claw\/users\/dave' /);
+
+  // Each gateway keeps its declared number of pre-upgrade backups (3 unless it says otherwise), the oldest removed first.
+  const create = (name: string) => String(resources.find((r) => r.name === name)?.inputs["create"]);
+  assert.match(create("erin-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-erin' \| tail -n \+6 \|/);
+  assert.match(create("alice-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-alice' \| tail -n \+4 \|/);
 
   await assert.rejects(planStackFile(file), {
     message: `the program runs once per process and ran for ${file}; plan ${file} in a process of its own`,

@@ -107,7 +107,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, cpus, pidsLimit, channels, modelKeys, rotation, movedFrom, renamedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });

@@ -18,7 +18,7 @@ const stack = `config:
       tailscale: { serve: true }
     here: { stateRoot: /srv/claw, ports: { from: 18100, to: 18199 } }
   clawfleet:tenants:
-    alice: { tier: dedicated, host: gw1, port: 18101, memoryMb: 2048, cpus: 1.5, pidsLimit: 256, rotation: "r1", labels: { team: a } }
+    alice: { tier: dedicated, host: gw1, port: 18101, memoryMb: 2048, cpus: 1.5, pidsLimit: 256, rotation: "r1", upgradeBackups: 7, labels: { team: a } }
     bob: { tier: shared, host: gw1, bindings: [{ channel: telegram, peer: { kind: direct, id: "1" } }] }
 `;
 const fleet: Fleet = parseFleet("spec.yaml", readStackFile("spec.yaml", stack));
@@ -41,6 +41,7 @@ describe("GatewaySpec", () => {
       stateDir: "/data/claw/users/alice",
       config: { file: "openclaw.json", text: serializeConfig(renderDedicatedConfig(alice)) },
       limits: { memoryMb: 2048, cpus: 1.5, pidsLimit: 256 },
+      upgradeBackups: 7,
       labels: { team: "a", "clawfleet.tenant": "alice", "clawfleet.tier": "dedicated" },
       env: { OPENCLAW_STATE_DIR: "/state", OPENCLAW_CONFIG_READONLY: "1", OPENCLAW_DISABLE_BONJOUR: "1", HOME: "/home/node" },
       secretEnv: {},
