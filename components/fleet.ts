@@ -32,8 +32,8 @@ export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, Tena
   const byId = [...fleet.tenants].sort((a, b) => compareIds(a.id, b.id));
   for (const tenant of byId) if (tenant.tier === "dedicated" && !canaries.has(tenant.host)) canaries.set(tenant.host, tenant.id);
   // A declared canary is created first; otherwise the canary is already its host's first by id.
-  const declaredCanary = (tenant: Tenant) => fleet.hosts.some((host) => host.id === tenant.host && host.rollout.canary === tenant.id);
-  const ordered = [...byId.filter(declaredCanary), ...byId.filter((tenant) => !declaredCanary(tenant))];
+  const declared = new Set(fleet.hosts.flatMap((host) => host.rollout.canary ?? []));
+  const ordered = [...byId.filter((tenant) => declared.has(tenant.id)), ...byId.filter((tenant) => !declared.has(tenant.id))];
   const hosts = new Map(
     fleet.hosts.map((host) => [
       host.id,

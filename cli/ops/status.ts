@@ -53,7 +53,7 @@ const section = (name: string) => `@@clawfleet-${name}`;
  * by the restart-loop breaker in each that declares one, `/readyz` of each port, and the
  * backup folder's archives, in one round trip.
  */
-export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string, withChannels: readonly string[] = []): string {
+export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string, withChannels: readonly string[]): string {
   const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", heldChannelsProbe]).map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
@@ -285,14 +285,18 @@ export function renderStatusTable(status: FleetStatus, now = Date.now()): string
   return `${renderTable(header, rows)}\n\n${summary}`;
 }
 
+/** The channels the restart-loop breaker holds in a gateway that is otherwise healthy (only a running gateway is asked). */
+function heldByBreaker(row: TenantStatus): readonly string[] {
+  return row.health === "healthy" ? (row.channelsHeld ?? []) : [];
+}
+
 /** Why a tenant is not healthy, in a word or two. */
 export function describeProblem(row: TenantStatus): string {
   if (row.state === "missing") return "no container";
   if (row.state === "unreachable") return `host ${row.host} unreachable`;
   if (row.state !== "running") return row.state;
-  if (row.health === "healthy" && row.channelsHeld !== undefined && row.channelsHeld.length > 0) {
-    return `restart-loop breaker holds ${row.channelsHeld.join(", ")}`;
-  }
+  const held = heldByBreaker(row);
+  if (held.length > 0) return `restart-loop breaker holds ${held.join(", ")}`;
   return row.health === undefined ? "no health check" : row.health;
 }
 
@@ -306,10 +310,10 @@ export function renderStatusJson(status: FleetStatus): string {
 export function unhealthyMessage(status: FleetStatus): string {
   const bad = status.tenants.filter((t) => !t.healthy);
   const lines = [`${bad.length} of ${status.tenants.length} tenants are not healthy: ${bad.map((t) => `${t.tenant} (${describeProblem(t)})`).join(", ")}`];
-  const held = bad.find((t) => t.state === "running" && t.health === "healthy" && (t.channelsHeld?.length ?? 0) > 0);
+  const held = bad.find((t) => heldByBreaker(t).length > 0);
   if (held !== undefined) {
     lines.push(
-      `after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${status.stack} ${held.tenant} -- gateway call channels.start --params '${JSON.stringify({ channel: held.channelsHeld?.[0] })}'`,
+      `after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${status.stack} ${held.tenant} -- gateway call channels.start --params '${JSON.stringify({ channel: heldByBreaker(held)[0] })}'`,
     );
   }
   return lines.join("\nclawfleet: ");
