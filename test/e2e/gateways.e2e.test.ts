@@ -18,7 +18,7 @@ import { runShell } from "./standin/command-provider";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
-import { poll } from "./wait";
+import { fetchText, poll } from "./wait";
 
 /*
  * End to end: the resources the program registers (from a mock run of a stack file, not
@@ -484,7 +484,7 @@ describe("crash recovery: back to ready within a normal start plus 10 s, pairing
   /** Seconds from `since` until /readyz says ready (polled every 100 ms). */
   async function readyAfter(since: number): Promise<number> {
     await poll("erin ready", 300, async () => {
-      const body = (await (await fetch("http://127.0.0.1:18102/readyz", { signal: AbortSignal.timeout(2000) })).json()) as { ready: boolean };
+      const body = JSON.parse(await fetchText("http://127.0.0.1:18102/readyz", 2000)) as { ready: boolean };
       return body.ready ? true : undefined;
     });
     return (Date.now() - since) / 1000;

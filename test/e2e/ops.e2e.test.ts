@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { Deployer } from "./standin/deployer";
-import { poll } from "./wait";
+import { fetchText, poll } from "./wait";
 
 /*
  * The day-2 verbs (clawfleet status, logs, exec, pairing, devices, backup, restore, doctor)
@@ -392,8 +392,7 @@ describe("backup and restore through the CLI", () => {
 describe("openclaw's restart-loop breaker", () => {
   it("shows in status when 3 unclean starts within 5 minutes keep a gateway's channels stopped, and exec starts them again", async () => {
     const readyz = async (): Promise<true | undefined> => {
-      const response = await fetch("http://127.0.0.1:18501/readyz", { signal: AbortSignal.timeout(3000) });
-      return /"ready":true/.test(await response.text()) ? true : undefined;
+      return /"ready":true/.test(await fetchText("http://127.0.0.1:18501/readyz", 3000)) ? true : undefined;
     };
     for (const round of [1, 2, 3]) {
       const before = await inspectContainer("clawfleet-tenant-opsa");

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi } from "./docker-api";
 import { dockerRequestOverSsh, sshDialStdio } from "./docker-transport";
+import { fetchText } from "./wait";
 import { knownHostsFile, pinnedSshBinDir, sshArgs, sshTarget, startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
 
 /*
@@ -175,8 +176,8 @@ describe("the SSH test host", () => {
     // The same answer through an ssh session on the host.
     assert.equal(sshOk(`curl -fsS -m 5 ${url}`), body);
     // This machine's 127.0.0.1 is another host's loopback, and the port is not on 10.213.0.2 either.
-    await assert.rejects(fetch(url, { signal: AbortSignal.timeout(5000) }));
-    await assert.rejects(fetch(`http://${host.address}:${remotePort}/`, { signal: AbortSignal.timeout(5000) }));
+    await assert.rejects(fetchText(url, 5000));
+    await assert.rejects(fetchText(`http://${host.address}:${remotePort}/`, 5000));
     const local = await dockerApi<{ Name: string }[]>("GET", "/containers/json?all=1");
     assert.ok(!local.some((c) => JSON.stringify(c).includes(remoteContainer)), "the container must not be on the local daemon");
     remoteDockerOk(["rm", "-f", remoteContainer]);

@@ -9,7 +9,7 @@ import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
-import { poll } from "./wait";
+import { fetchText, poll } from "./wait";
 
 /*
  * A real upgrade of real gateways: a stack of this file's own (stack upgrade, host uphost,
@@ -84,7 +84,7 @@ async function runningVersion(container: string): Promise<string> {
 
 async function ready(port: number): Promise<void> {
   await poll(`127.0.0.1:${port} /readyz`, 300, async () => {
-    const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })).json()) as { ready: boolean };
+    const body = JSON.parse(await fetchText(`http://127.0.0.1:${port}/readyz`, 2000)) as { ready: boolean };
     return body.ready ? true : undefined;
   });
 }
