@@ -55,7 +55,8 @@ export function sharedContainerName(hostId: string): string {
 
 /**
  * Folders below a host's stateRoot: `users/<id>` per dedicated tenant, `shared` for the shared
- * gateway (its tenants' workspaces in `shared/workspaces/<id>`), `backups/<container>`, and
+ * gateway (its tenants' workspaces in `shared/workspaces/<id>`), `backups/<container>` (taken before
+ * an image change), `backups/manual/<container>` (taken by `clawfleet backup`), and
  * `.clawfleet` for clawfleet's own work (the image preflight).
  */
 export const stateLayout = {
@@ -63,6 +64,7 @@ export const stateLayout = {
   shared: "shared",
   workspaces: "workspaces",
   backups: "backups",
+  manualBackups: "manual",
   work: ".clawfleet",
 } as const;
 
@@ -81,9 +83,17 @@ export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", 
   return tier === "dedicated" ? dedicatedStateDir(stateRoot, tenantId) : `${sharedStateDir(stateRoot)}/${stateLayout.workspaces}/${tenantId}`;
 }
 
-/** Where a host keeps gateway backups: one folder per gateway container below it. */
+/** Where a host keeps gateway backups: one folder per gateway container below it, for the backups taken before an image change. */
 export function backupRootOf(stateRoot: string): string {
   return `${stateRoot}/${stateLayout.backups}`;
+}
+
+/**
+ * Where `clawfleet backup` puts a gateway's archives by default: `<stateRoot>/backups/manual/<container>`,
+ * apart from the ones taken before an image change, so that rotation never deletes them.
+ */
+export function manualBackupDirOf(stateRoot: string, container: string): string {
+  return `${backupRootOf(stateRoot)}/${stateLayout.manualBackups}/${container}`;
 }
 
 /** clawfleet's own working folder on a host (the image preflight's copy of state). */

@@ -205,10 +205,28 @@ function exitWithParent() {
 function quietOnClosedPipe() {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (error) => {
-      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      if (error.code === "EPIPE") endNow(process.exitCode ?? 0);
       throw error;
     });
   }
+}
+
+/** What ends the processes the CLI started (`docker logs --follow`, ssh) with it; set once the CLI is loaded. */
+let stopChildren = () => {};
+/** True once the CLI's work settled or the CLI was told to end: nothing is left unfinished by accident. */
+let settled = false;
+
+/** Ends the CLI now, with the processes it started. */
+function endNow(code, signal = "SIGTERM") {
+  settled = true;
+  stopChildren(signal);
+  process.exit(code);
+}
+
+/** SIGINT, SIGTERM and SIGHUP end the CLI and what it started, with the shell's code for the signal. */
+function endOnSignals() {
+  const numbers = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  for (const [signal, number] of Object.entries(numbers)) process.on(signal, () => endNow(128 + number, signal === "SIGINT" ? "SIGINT" : "SIGTERM"));
 }
 
 exitWithParent();
@@ -217,15 +235,17 @@ if (planNeedsLargerHeap()) runWithLargerHeap();
 else runCli();
 
 function runCli() {
+  endOnSignals();
   // A program whose promises never settle would let Node exit quietly with status 0.
-  let settled = false;
   process.on("exit", (code) => {
     if (!settled && code === 0) {
       process.stderr.write("clawfleet: the program stopped before it finished (a promise never settled)\n");
       process.exitCode = 1;
     }
   });
-  const { main } = loadCli();
+  const cli = loadCli();
+  stopChildren = cli.stopChildren;
+  const { main } = cli;
 
   main(
     process.argv.slice(2),

@@ -5,6 +5,8 @@ import { opsUsage, opsVerbs, runOps } from "./ops/main";
 import { planStackFile } from "./plan";
 import { renderPlanJson, renderPlanTree } from "./plan-output";
 
+export { stopChildren } from "./ops/host-shell";
+
 const usage = `usage:
   clawfleet plan <stack file> [--json]        resources the stack would register (offline)
   clawfleet diff <base file> <head file> [--markdown]   per-tenant review summary of a change

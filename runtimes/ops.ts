@@ -9,6 +9,8 @@ export interface CommandResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** Set when the command was stopped for taking longer than its bound, in seconds. */
+  readonly timedOutSeconds?: number;
 }
 
 /** A gateway as its runtime reports it. */

@@ -4,7 +4,9 @@
 #
 # Usage: scripts/backup-gateway.sh <container> <backup dir>
 #   container   clawfleet-tenant-<id> or clawfleet-shared-<host id>
-#   backup dir  created 0700 if missing; the archive is written 0600
+#   backup dir  an absolute path; created 0700 if missing. An existing folder is used only
+#               when it is root's, mode 0700 and no link (root would otherwise act in a folder
+#               someone else controls). The archive is written 0600.
 # The tool runs in a throw-away container of the gateway's own image, beside the running
 # gateway, on the same state directory. Prints the archive path. Run it on the gateway
 # host (for example over ssh) as root. OPENCLAW_CLI overrides how the CLI is started in
@@ -14,26 +16,55 @@ set -euo pipefail
 [ "$#" -eq 2 ] || { echo "usage: $0 <container> <backup dir>" >&2; exit 2; }
 container=$1
 backup_dir=$2
+# openclaw's own reason for a failure, from its --json answer or its "Reason:" line.
+reason_in() {
+  local reason
+  reason=$(sed -n 's/^ *"message": "\(.*\)",\{0,1\}$/\1/p' "$1" | head -n 1)
+  [ -n "$reason" ] || reason=$(sed -n 's/^\[openclaw\] Reason: //p' "$1" | head -n 1)
+  [ -n "$reason" ] || reason=$(grep -v -e '^\[openclaw\]' -e '^ *$' "$1" | head -n 1)
+  printf '%s' "${reason:-no reason given}"
+}
 read -r -a cli <<<"${OPENCLAW_CLI:-node /app/node_modules/openclaw/openclaw.mjs}"
 
 state_dir=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/state"}}{{.Source}}{{end}}{{end}}' "$container")
 image=$(docker inspect -f '{{.Config.Image}}' "$container")
 [ -n "$state_dir" ] || { echo "backup-gateway: $container has no /state mount" >&2; exit 1; }
 
-mkdir -p "$backup_dir"
-chmod 0700 "$backup_dir"
-staging=$(mktemp -d)
-trap 'rm -rf "$staging"' EXIT
+die() { printf 'backup-gateway: %s\n' "$*" >&2; exit 1; }
+case "$backup_dir" in
+  /*) ;;
+  *) die "the backup folder must be an absolute path on the host, not $backup_dir" ;;
+esac
+if [ -L "$backup_dir" ]; then
+  die "$backup_dir is a link; give the folder it leads to, or a new folder"
+elif [ -e "$backup_dir" ]; then
+  [ -d "$backup_dir" ] || die "$backup_dir exists and is not a folder"
+  owner_mode=$(stat -c '%u %a' "$backup_dir")
+  [ "$owner_mode" = "0 700" ] \
+    || die "$backup_dir exists and is not root's with mode 0700 (owner uid ${owner_mode% *}, mode ${owner_mode#* }); give a new folder, or run chown root:root and chmod 0700 on it first"
+else
+  mkdir -p -- "$(dirname "$backup_dir")"
+  mkdir -m 0700 -- "$backup_dir"
+fi
+staging=$(mktemp -d "$backup_dir/.staging.XXXXXX")
+errors=$(mktemp)
+trap 'rm -rf "$staging" "$errors"' EXIT
 chown 1000:1000 "$staging"
 
-report=$(docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none \
+if ! report=$(docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none \
   -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp \
   -v "$state_dir:/state" -v "$staging:/backup" \
-  --entrypoint "${cli[0]}" "$image" "${cli[@]:1}" backup create --verify --output /backup --json)
+  --entrypoint "${cli[0]}" "$image" "${cli[@]:1}" backup create --verify --output /backup --json 2>"$errors"); then
+  printf '%s\n' "$report" >>"$errors"
+  die "openclaw could not back up $container: $(reason_in "$errors")"
+fi
 archive=$(printf '%s\n' "$report" | sed -n 's/^ *"archivePath": "\([^"]*\)",\{0,1\}$/\1/p' | head -n 1)
 [ -n "$archive" ] || { echo "backup-gateway: the gateway reported no archive path:" >&2; printf '%s\n' "$report" >&2; exit 1; }
+made="$staging/$(basename "$archive")"
+# The file the tool wrote, never a link it could have left in its place.
+if [ ! -f "$made" ] || [ -L "$made" ]; then die "the gateway's backup tool left no archive file at $archive"; fi
 target="$backup_dir/$container-$(basename "$archive")"
-mv "$staging/$(basename "$archive")" "$target"
-chown root:root "$target" 2>/dev/null || true
-chmod 0600 "$target"
+chown -h root:root "$made"
+chmod 0600 "$made"
+mv -T "$made" "$target"
 printf '%s\n' "$target"

@@ -1,13 +1,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { healthGateSeconds } from "../../names";
+import { systemDirectoryProblem } from "../../declaration/machines";
+import { healthGateSeconds, manualBackupDirOf } from "../../names";
 import { runtimeOps } from "../runtime";
 import { openclawCli, inspectGateway, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { Redactor } from "./redact";
-import { backupDirOf, type TenantTarget } from "./targets";
+import type { TenantTarget } from "./targets";
+
+/** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
+const scriptTimeoutSeconds = 3600;
 
 /** The repository's scripts folder, found from this file (cli/ops/) or from the CLI bundle (dist/). */
 export function scriptsDir(from = __dirname): string {
@@ -36,12 +40,26 @@ function lastLine(text: string): string {
   );
 }
 
+/**
+ * Why `--to` cannot be a backup folder, or undefined when it can: the host's root creates it
+ * and chmods it 0700, so it gets the same guard as a state root, and it must be written out
+ * in full (no option-looking or relative value reaches the host's commands).
+ */
+export function backupFolderProblem(to: string): string | undefined {
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(to))
+    return "must be an absolute path on the tenant's host such as /srv/clawfleet-backups, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'";
+  if (to.split("/").some((part) => part === ".." || part === ".")) return "must not contain . or .. segments; write the path out in full";
+  return systemDirectoryProblem(to);
+}
+
 /** Backs up the tenant's gateway state on its host with the gateway's own tool; prints the archive's path on that host. */
 export async function backup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<number> {
+  const problem = to === undefined ? undefined : backupFolderProblem(to);
+  if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = new Redactor(facts.env, target.secretEnvNames);
-  const dir = to ?? `${backupDirOf(target.host)}/${target.container}`;
+  const dir = to ?? manualBackupDirOf(target.host.stateRoot, target.container);
   if (target.tier === "shared") {
     io.err(
       `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,
@@ -52,11 +70,14 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
   const result = await withProgress(
     io.err,
     `still backing up ${target.container}`,
-    runner.run(target.host, scriptArgv([target.container, dir]), { root: true, stdin: script }),
+    runner.run(target.host, scriptArgv([target.container, dir]), { root: true, stdin: script, timeoutSeconds: scriptTimeoutSeconds }),
   );
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  if (result.code !== 0) throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(lastLine(result.stderr))}`);
+  if (result.code !== 0) {
+    const reason = lastLine(result.stderr).replace(/^backup-gateway: /, "");
+    throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(reason)}`);
+  }
   const archive = lastLine(result.stdout);
   io.out(archive);
   io.err(
@@ -65,19 +86,44 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
   return 0;
 }
 
+export interface RestoreOptions {
+  /** Restore a shared tenant: the archive holds, and the restore puts back, its whole gateway. */
+  readonly wholeGateway: boolean;
+  /** The other gateway an archive comes from, named as the refusal named it, when its state goes in on purpose. */
+  readonly fromOtherGateway: string | undefined;
+  /** The most bytes the archive may unpack to. */
+  readonly maxBytes: number;
+}
+
+/** What `--max-size` takes: a whole number of GiB or MiB, as `20G` or `512M`. */
+export function parseSize(text: string): number | undefined {
+  const match = /^([1-9][0-9]{0,5})([GM])$/.exec(text);
+  if (match === null) return undefined;
+  return Number(match[1]) * (match[2] === "G" ? 1024 ** 3 : 1024 ** 2);
+}
+
 /**
  * Restores the tenant's gateway state from an archive on its host (the gateway stops, its
  * state is put back, the stack's openclaw.json is kept), then waits until it is healthy again.
+ * The archive must hold this gateway's state, unpack within the size limit and hold no link
+ * out of the state directory; a gateway that was stopped stays stopped.
  */
 export async function restore(
   runner: HostRunner,
   target: TenantTarget,
   stackFile: string,
   archive: string,
-  wholeGateway: boolean,
+  options: RestoreOptions,
   sharedPeers: readonly string[],
   io: Writers,
 ): Promise<number> {
+  const { wholeGateway } = options;
+  if (!archive.startsWith("/")) {
+    throw new OpsError(
+      `clawfleet restore: the archive ${JSON.stringify(archive)} must be an absolute path on the tenant's host, as clawfleet backup printed it`,
+      2,
+    );
+  }
   if (target.tier === "shared" && !wholeGateway) {
     throw new OpsError(
       `tenant ${target.id} is an agent in host ${target.host.id}'s shared gateway; a restore puts back the state of every tenant on it (${sharedPeers.join(", ")}); add --whole-gateway to do that`,
@@ -99,10 +145,34 @@ export async function restore(
   const result = await withProgress(
     io.err,
     `still restoring ${target.container}`,
-    runner.run(target.host, scriptArgv([target.container, archive]), { root: true, stdin: script }),
+    runner.run(
+      target.host,
+      scriptArgv([
+        "--gateway",
+        target.tier === "shared" ? "shared" : `tenant:${target.id}`,
+        ...(options.fromOtherGateway === undefined ? [] : ["--from-other-gateway", options.fromOtherGateway]),
+        "--max-bytes",
+        String(options.maxBytes),
+        "--",
+        target.container,
+        archive,
+      ]),
+      { root: true, stdin: script, timeoutSeconds: scriptTimeoutSeconds },
+    ),
   );
-  if (result.code !== 0) throw new OpsError(`restore of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(lastLine(result.stderr))}`);
+  const unreachableNow = unreachableError(target.host, result);
+  if (unreachableNow !== undefined) throw unreachableNow;
+  if (result.code !== 0) {
+    const reason = lastLine(result.stderr).replace(/^restore-gateway: /, "");
+    throw new OpsError(`restore of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(reason)}`);
+  }
   const aside = /the previous state is kept at (\S+)/.exec(result.stderr)?.[1];
+  if (/left stopped on the restored state/.test(result.stderr)) {
+    io.out(
+      `restored tenant ${target.id} from ${archive}; the gateway was stopped and stays stopped${aside === undefined ? "" : `; the previous state is kept at ${aside} on host ${target.host.id}`}`,
+    );
+    return 0;
+  }
   io.err(`clawfleet: waiting until ${target.container} is healthy again (at most ${healthGateSeconds} s)`);
   const deadline = Date.now() + healthGateSeconds * 1000;
   const health = await withProgress(

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { shellQuote, sshPinOptions } from "../../runtimes/shell";
 import type { CommandResult } from "../../runtimes/ops";
 import type { Host } from "../../declaration/schema";
@@ -12,6 +12,44 @@ export interface RunOptions {
   readonly root?: boolean;
   /** Bytes for the command's standard input. */
   readonly stdin?: string | Buffer;
+  /** Seconds the command may take before it is stopped and the host counts as not answering (default 120). */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Seconds a host command may take unless it says otherwise: a host that accepts SSH and then
+ * hangs must not hold a verb for ever. CLAWFLEET_HOST_TIMEOUT_SECONDS sets another bound.
+ */
+export function defaultHostTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const set = Number(env["CLAWFLEET_HOST_TIMEOUT_SECONDS"]);
+  return Number.isInteger(set) && set > 0 ? set : 120;
+}
+
+/**
+ * Every process the CLI started that still runs. Each runs in a process group of its own, so
+ * that it and what it started (ssh, docker's client) end with the CLI: on a signal, a closed
+ * pipe or a bound, the whole group is stopped.
+ */
+const liveChildren = new Set<ChildProcess>();
+
+function stopGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Stops every process the CLI started (their whole process groups), as the CLI ends. */
+export function stopChildren(signal: NodeJS.Signals = "SIGTERM"): void {
+  for (const child of liveChildren) stopGroup(child, signal);
+}
+
+function track(child: ChildProcess): ChildProcess {
+  liveChildren.add(child);
+  child.on("close", () => liveChildren.delete(child));
+  return child;
 }
 
 export interface StreamOptions extends RunOptions {
@@ -68,6 +106,13 @@ const sshFailureCode = 255;
 
 /** Turns a failure to reach the host or its runtime (not a failure of the command) into the error users read. */
 export function unreachableError(host: Host, result: CommandResult): OpsError | undefined {
+  if (result.timedOutSeconds !== undefined) {
+    const check =
+      host.ssh === undefined
+        ? "check its Docker daemon (docker info)"
+        : `check that it is up and that ssh -p ${host.ssh.port} ${host.ssh.user}@${host.ssh.host} true answers`;
+    return new OpsError(`host ${describeHost(host)} did not answer within ${result.timedOutSeconds} s; ${check}`);
+  }
   if (host.ssh !== undefined && result.code === sshFailureCode) {
     const reason = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "ssh failed";
     return new OpsError(
@@ -104,16 +149,33 @@ export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buff
 export const processRunner: HostRunner = {
   run(host, argv, options = {}) {
     const [program, ...args] = commandLine(host, argv, { root: options.root, localUid: process.getuid?.() ?? 0 });
+    const bound = options.timeoutSeconds ?? defaultHostTimeoutSeconds();
     return new Promise((resolve, reject) => {
-      const child = spawn(program as string, args, { stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(program as string, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
+      track(child);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stopGroup(child, "SIGTERM");
+        setTimeout(() => stopGroup(child, "SIGKILL"), 5000).unref();
+      }, bound * 1000);
       child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
       child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-      child.on("error", (error: NodeJS.ErrnoException) =>
-        reject(error.code === "ENOENT" ? new OpsError(`${program} is not installed on this machine`) : error),
-      );
-      child.on("close", (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+      child.on("error", (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(error.code === "ENOENT" ? new OpsError(`${program} is not installed on this machine`) : error);
+      });
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({
+          code: code ?? 1,
+          stdout: Buffer.concat(out).toString(),
+          stderr: Buffer.concat(err).toString(),
+          ...(timedOut ? { timedOutSeconds: bound } : {}),
+        });
+      });
       child.stdin.on("error", () => undefined);
       child.stdin.end(options.stdin ?? "");
     });
@@ -121,7 +183,8 @@ export const processRunner: HostRunner = {
   stream(host, argv, options) {
     const [program, ...args] = commandLine(host, argv, { root: options.root, localUid: process.getuid?.() ?? 0 });
     return new Promise((resolve, reject) => {
-      const child = spawn(program as string, args, { stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(program as string, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
+      track(child);
       const out = lineSplitter(options.onStdout);
       const err = lineSplitter(options.onStderr);
       child.stdout.on("data", (chunk: Buffer) => out.push(chunk));

@@ -1,5 +1,5 @@
 import { DeclarationError } from "../../declaration/errors";
-import { backup, restore } from "./backup";
+import { backup, parseSize, restore } from "./backup";
 import { doctor, renderDoctor } from "./doctor";
 import { runtimeOps } from "../runtime";
 import { OpsError } from "./errors";
@@ -88,17 +88,22 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     help: [
       "The gateway keeps running. Prints the archive's path on the tenant's host (0600, in a 0700 folder).",
       "A shared tenant's archive holds its whole shared gateway.",
-      "  --to <dir>    folder on the host (default: <stateRoot>/backups/<container>, where status looks for the last backup and image changes keep theirs)",
+      "  --to <dir>    absolute folder on the host, new or root's with mode 0700 (default: <stateRoot>/backups/manual/<container>;",
+      "                image changes keep theirs in <stateRoot>/backups/<container>, and rotate only those)",
     ],
   },
   restore: {
     args: [file, "<tenant>", "<archive>"],
-    flags: { "--whole-gateway": "boolean" },
+    flags: { "--whole-gateway": "boolean", "--from-other-gateway": "value", "--max-size": "value" },
     summary: "put the tenant's gateway state back to an archive's time (the gateway restarts)",
     help: [
       "<archive> is a path on the tenant's host, as backup printed it. The current state is kept aside, the",
       "stack's openclaw.json stays, and the command waits until the gateway is healthy again.",
-      "  --whole-gateway    required for a shared tenant: the restore covers every tenant of that gateway",
+      "The archive must hold this gateway's state, unpack to less than --max-size and hold no link out of the",
+      "state directory; a gateway that was stopped stays stopped, and a failure after the swap puts the old state back.",
+      "  --whole-gateway             required for a shared tenant: the restore covers every tenant of that gateway",
+      "  --from-other-gateway <from> put another gateway's state in on purpose (<from> as the refusal names it)",
+      "  --max-size <n>G|<n>M        the most the archive may unpack to (default 10G)",
     ],
   },
   doctor: {
@@ -276,7 +281,12 @@ export async function runOps(
         const peers = allTargets(fleet)
           .filter((t) => t.tier === "shared" && t.host.id === target.host.id)
           .map((t) => t.id);
-        return await restore(runner, target, stackFile, positional(2), parsed.flags.has("--whole-gateway"), peers, io);
+        const maxSize = value(parsed, "--max-size") ?? "10G";
+        const maxBytes = parseSize(maxSize);
+        if (maxBytes === undefined)
+          throw new OpsError(`clawfleet restore: --max-size ${JSON.stringify(maxSize)} is not a size; use a whole number of GiB or MiB such as 20G or 512M`, 2);
+        const options = { wholeGateway: parsed.flags.has("--whole-gateway"), fromOtherGateway: value(parsed, "--from-other-gateway"), maxBytes };
+        return await restore(runner, target, stackFile, positional(2), options, peers, io);
       }
       case "doctor": {
         const hostId = value(parsed, "--host");

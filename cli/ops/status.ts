@@ -2,6 +2,7 @@ import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
 import type { GatewayStatus } from "../../runtimes/ops";
 import { heldChannelsProbe } from "../../components/render/config";
+import { stateLayout } from "../../names";
 import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";
@@ -75,8 +76,9 @@ export function renderStatusProbe(containers: readonly string[], ports: readonly
     `  if [ "$rc" -eq 2 ] && [ -z "$body" ]; then echo "$port unknown"; else echo "$port $(printf '%s' "$body" | tr -d '\\n' | cut -c1-200)"; fi`,
     `done`,
     `echo ${section("backups")}`,
-    // Backups of one gateway live in <backupDir>/<container>/ (taken by `clawfleet backup` or before an image change).
-    `for file in ${shellQuote(backupDir)}/clawfleet-*/*; do`,
+    // Backups of one gateway live in <backupDir>/<container>/ (taken before an image change) and
+    // <backupDir>/manual/<container>/ (taken by `clawfleet backup`).
+    `for file in ${shellQuote(backupDir)}/clawfleet-*/* ${shellQuote(`${backupDir}/${stateLayout.manualBackups}`)}/clawfleet-*/*; do`,
     `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file#${shellQuote(`${backupDir}/`)}}"`,
     `done`,
     `echo ${section("end")}`,
@@ -167,7 +169,9 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     healthy: false,
   };
   if (probe === undefined) return { ...base, ...absent, state: "unreachable", lastBackup: undefined };
-  const newest = probe.backups.filter((b) => b.file.startsWith(`${target.container}/`)).sort((a, b) => b.time - a.time)[0];
+  const newest = probe.backups
+    .filter((b) => [`${target.container}/`, `${stateLayout.manualBackups}/${target.container}/`].some((folder) => b.file.startsWith(folder)))
+    .sort((a, b) => b.time - a.time)[0];
   const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
   const gateway = probe.gateways.get(target.container);
   if (gateway === undefined) return { ...base, ...absent, state: "missing", lastBackup };

@@ -125,6 +125,7 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `as_root chown 0:0 "$target"`,
     `as_root chmod 0600 "$target"`,
     `printf 'clawfleet: gateway %s: state backed up to %s before the image change\\n' ${name} "$target" >&2`,
-    `as_root ls -1t ${dir} | tail -n +${keep + 1} | while read -r old; do as_root rm -f ${dir}/"$old"; done`,
+    // Only its own archives (named by the time they were taken) rotate: others in the folder stay.
+    `as_root ls -1t ${dir} | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +${keep + 1} | while read -r old; do as_root rm -f -- ${dir}/"$old"; done`,
   );
 }

@@ -312,6 +312,77 @@ describe("clawfleet plan as a pipeline stage", () => {
   });
 });
 
+describe("day-2 verbs end with what they started", () => {
+  // A docker client of the test's own on PATH: the gateway runs; `logs` prints a line every 0.2 s for ever, `inspect` can hang.
+  const bin = join(work, "fake-docker");
+  const pidFile = join(work, "fake-docker.pid");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    join(bin, "docker"),
+    [
+      "#!/bin/sh",
+      'case "$1" in',
+      '  inspect) [ -n "$HANG" ] && exec sleep 1000; printf \'{"Status":"running","Health":{"Status":"healthy"}}\\t[]\\n\' ;;',
+      `  logs) echo $$ >${pidFile}; i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.2; done ;;`,
+      "esac",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+
+  function start(args: string[], env: NodeJS.ProcessEnv = {}) {
+    rmSync(pidFile, { force: true });
+    return spawn(process.execPath, ["bin/clawfleet.js", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}`, ...env },
+    });
+  }
+
+  /** True once the fake docker's logs process is gone, within 10 s. */
+  async function logsProcessGone(): Promise<boolean> {
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  }
+
+  function ended(child: ReturnType<typeof start>): Promise<{ code: number | null; stderr: string }> {
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise((resolve) => child.on("close", (code) => resolve({ code, stderr })));
+  }
+
+  it("logs --follow into a reader that closes the pipe ends quietly, and its docker logs ends too", async () => {
+    const child = start(["logs", "stacks/Pulumi.dev.yaml", "alice", "--follow"]);
+    const done = ended(child);
+    child.stdout?.once("data", () => child.stdout?.destroy());
+    const { code, stderr } = await done;
+    assert.deepEqual([code, stderr], [0, ""]);
+    assert.equal(await logsProcessGone(), true, "docker logs --follow outlived the CLI");
+  });
+
+  it("SIGTERM ends logs --follow with the shell's code for it, and its docker logs with it", async () => {
+    const child = start(["logs", "stacks/Pulumi.dev.yaml", "alice", "--follow"]);
+    const done = ended(child);
+    child.stdout?.once("data", () => child.kill("SIGTERM"));
+    const { code } = await done;
+    assert.equal(code, 143);
+    assert.equal(await logsProcessGone(), true, "docker logs --follow outlived the CLI");
+  });
+
+  it("a host that does not answer within the bound is named, and status exits 1", async () => {
+    const { code, stderr } = await ended(start(["status", "stacks/Pulumi.dev.yaml"], { HANG: "1", CLAWFLEET_HOST_TIMEOUT_SECONDS: "2" }));
+    assert.equal(code, 1);
+    assert.equal(stderr.split("\n")[0], "clawfleet: host local did not answer within 2 s; check its Docker daemon (docker info)");
+  });
+});
+
 describe("names that reach the pull-request comment", () => {
   it("a stack file name must give a valid Pulumi stack name", () => {
     assert.equal(stackNameProblem("stacks/Pulumi.dev.yaml"), undefined);

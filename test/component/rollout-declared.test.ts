@@ -38,8 +38,8 @@ it("goes first with a declared canary, tries the new image on its state, rolls t
 
   // Each gateway keeps its declared number of pre-upgrade backups (3 unless it says otherwise), the oldest removed first.
   const create = (name: string) => String(resources.find((r) => r.name === name)?.inputs["create"]);
-  assert.match(create("erin-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-erin' \| tail -n \+6 \|/);
-  assert.match(create("alice-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-alice' \| tail -n \+4 \|/);
+  assert.match(create("erin-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-erin' \| sed -n '[^']*' \| tail -n \+6 \|/);
+  assert.match(create("alice-backup"), /ls -1t '\/srv\/claw\/backups\/clawfleet-tenant-alice' \| sed -n '[^']*' \| tail -n \+4 \|/);
 
   await assert.rejects(planStackFile(file), {
     message: `the program runs once per process and ran for ${file}; plan ${file} in a process of its own`,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
@@ -354,12 +354,29 @@ describe("exec and logs", () => {
   });
 });
 
+/**
+ * A copy of a real archive, changed as a hostile or careless hand would change it: unpacked,
+ * edited in place (its root folder is given), packed again. Nothing signs an archive.
+ */
+function editedArchive(archive: string, name: string, change: (root: string) => void): string {
+  const dir = mkdtempSync(join(work, "archive-"));
+  execFileSync("tar", ["-xzf", archive, "-C", dir]);
+  const [root = ""] = readdirSync(dir);
+  change(join(dir, root));
+  const edited = join(work, name);
+  execFileSync("tar", ["-czf", edited, "-C", dir, root]);
+  return edited;
+}
+
+let opsaArchive = "";
+
 describe("backup and restore through the CLI", () => {
   it("backs up a running tenant into the host's backup folder, which status then reports", async () => {
     const result = await clawfleet("backup", stackFile, "opsa");
     assert.equal(result.code, 0, result.stderr);
     const archive = result.stdout.trim();
-    assert.ok(archive.startsWith(join(stateRoot, "backups", "clawfleet-tenant-opsa", "clawfleet-tenant-opsa-")), archive);
+    opsaArchive = archive;
+    assert.ok(archive.startsWith(join(stateRoot, "backups", "manual", "clawfleet-tenant-opsa", "clawfleet-tenant-opsa-")), archive);
     assert.equal(statSync(archive).mode & 0o777, 0o600);
     const status = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as { tenants: { tenant: string; lastBackup: string | null }[] };
     const opsa = status.tenants.find((t) => t.tenant === "opsa");
@@ -377,6 +394,61 @@ describe("backup and restore through the CLI", () => {
     );
     const allowed = (await pairingStore("clawfleet-tenant-opsa", "readChannelAllowFromStore", ["telegram"])) as string[];
     assert.deepEqual(allowed, ["4242001"]);
+  });
+
+  it("refuses an archive with a link out of the state directory: the host file it leads to stays untouched, the gateway keeps running", async () => {
+    const victim = join(work, "host-file");
+    writeFileSync(victim, "belongs to the host\n", { mode: 0o644 });
+    // openclaw restores a link its manifest lists as external; the link takes the config's place.
+    const evil = editedArchive(opsaArchive, "link-out.tar.gz", (root) => {
+      const config = join(root, "payload", "posix", "state", "openclaw.json");
+      rmSync(config);
+      symlinkSync(victim, config);
+      const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8")) as Record<string, unknown>;
+      manifest["externalSymbolicLinks"] = [{ entryPath: `${basename(root)}/payload/posix/state/openclaw.json`, linkpath: victim }];
+      writeFileSync(join(root, "manifest.json"), JSON.stringify(manifest, null, 2));
+    });
+    const asides = () => readdirSync(join(stateRoot, "users")).filter((d) => d.startsWith("opsa.before-restore-")).length;
+    const before = asides();
+    const result = await clawfleet("restore", stackFile, "opsa", evil);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim().split("\n").pop(),
+      `clawfleet: restore of tenant opsa failed on host opshost: the archive holds a link that leads out of the state directory (openclaw.json -> ${victim}); refused, nothing was changed`,
+    );
+    assert.equal(readFileSync(victim, "utf8"), "belongs to the host\n");
+    assert.deepEqual([statSync(victim).uid, statSync(victim).mode & 0o777], [0, 0o644]);
+    assert.equal(asides(), before, "the state was not swapped");
+    assert.equal((await inspectContainer("clawfleet-tenant-opsa"))?.State.Running, true);
+  });
+
+  it("refuses another tenant's archive, naming it, and puts it in when the copy is meant", async () => {
+    const refused = await clawfleet("restore", stackFile, "opsb", opsaArchive);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr.trim().split("\n").pop(),
+      `clawfleet: restore of tenant opsb failed on host opshost: ${opsaArchive} holds the state of tenant opsa's gateway, not of tenant opsb's gateway; nothing was changed. To put that state into clawfleet-tenant-opsb on purpose, add --from-other-gateway opsa`,
+    );
+    const meant = await clawfleet("restore", stackFile, "opsb", opsaArchive, "--from-other-gateway", "opsa");
+    assert.equal(meant.code, 0, meant.stderr);
+    assert.match(meant.stdout, /^restored tenant opsb from .*; the gateway is healthy; /m);
+    // The stack's own config stays: opsb's gateway still serves opsb.
+    assert.match(readFileSync(join(stateRoot, "users", "opsb", "openclaw.json"), "utf8"), /"opsb": \{/);
+  });
+
+  it("refuses an archive that unpacks to more than --max-size, and a file that is no openclaw archive with openclaw's own reason", async () => {
+    const big = await clawfleet("restore", stackFile, "opsa", opsaArchive, "--max-size", "1M");
+    assert.equal(big.code, 1);
+    assert.match(
+      big.stderr.trim().split("\n").pop() ?? "",
+      /^clawfleet: restore of tenant opsa failed on host opshost: \S+ unpacks to \d+ bytes, more than the limit of 1048576 bytes \(clawfleet restore --max-size\); nothing was changed$/,
+    );
+    const foreign = editedArchive(opsaArchive, "no-manifest.tar.gz", (root) => rmSync(join(root, "manifest.json")));
+    const notOurs = await clawfleet("restore", stackFile, "opsa", foreign);
+    assert.equal(
+      notOurs.stderr.trim().split("\n").pop(),
+      "clawfleet: restore of tenant opsa failed on host opshost: openclaw refused the archive: Backup archive verification failed: /staging/archive.tar.gz. Expected exactly one backup manifest entry, found 0.; nothing was changed",
+    );
   });
 
   it("refuses to restore a shared tenant alone, since that restores every tenant of its gateway", async () => {
@@ -455,6 +527,13 @@ describe("a stopped gateway", () => {
     assert.equal(devices.stderr.trim(), exec.stderr.trim());
     const logs = await clawfleet("logs", stackFile, "opsb", "--tail", "5");
     assert.equal(logs.code, 0, logs.stderr);
+  });
+
+  it("stays stopped after a restore", async () => {
+    const result = await clawfleet("restore", stackFile, "opsb", opsaArchive, "--from-other-gateway", "opsa");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^restored tenant opsb from .*; the gateway was stopped and stays stopped; the previous state is kept at /m);
+    assert.equal((await inspectContainer("clawfleet-tenant-opsb"))?.State.Running, false);
   });
 
   it("names an unknown tenant and lists the declared ones", async () => {

@@ -166,6 +166,8 @@ const probeOutput = [
   "@@clawfleet-backups",
   "1795400000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
   "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
+  // Taken by `clawfleet backup`, in the manual folder: the newest counts as well.
+  "1795495000 manual/clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T03-23-20.tar.gz",
   "@@clawfleet-end",
   "",
 ].join("\n");
@@ -180,7 +182,7 @@ describe("status", () => {
       renderStatusTable(status, 1795500000 * 1000),
       [
         "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                              PORT   MEMORY              LAST BACKUP",
-        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   2h 46m ago",
+        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   1h 23m ago",
         "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
         "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
         "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           never",
@@ -326,6 +328,122 @@ describe("exec, pairing and devices", () => {
     assert.equal(result.code, 0);
     assert.equal(result.out, "approved telegram sender 4242 on tenant alice's gateway (clawfleet-tenant-alice); they can write to the bot now");
     assert.match(result.err, /the approval itself is stored$/);
+  });
+});
+
+describe("backup and restore", () => {
+  const running = { code: 0, stdout: '{"Status":"running","Health":{"Status":"healthy"}}\t[]', stderr: "" };
+  /** The arguments of the last script the runner was asked to run. */
+  const scriptArgs = (calls: readonly string[]) =>
+    calls
+      .filter((c) => c.includes(" bash -s -- "))
+      .pop()
+      ?.split(" bash -s -- ")[1];
+
+  it("refuses a --to that is relative, looks like an option, or is a shared or system directory, before anything runs on the host", async () => {
+    const runner = fakeRunner(() => running);
+    const refusals: [string, string][] = [
+      [
+        "backups",
+        "clawfleet backup: --to \"backups\" must be an absolute path on the tenant's host such as /srv/clawfleet-backups, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'",
+      ],
+      [
+        "--to=--help",
+        "clawfleet backup: --to \"--help\" must be an absolute path on the tenant's host such as /srv/clawfleet-backups, using only A-Z, a-z, 0-9, '.', '_', '-' and '/'",
+      ],
+      ["/srv/a/../etc", 'clawfleet backup: --to "/srv/a/../etc" must not contain . or .. segments; write the path out in full'],
+      [
+        "/etc",
+        'clawfleet backup: --to "/etc" is /etc, a system directory that host preparation would chmod 0700; use a directory of its own such as /srv/clawfleet or /var/lib/clawfleet',
+      ],
+      [
+        "/tmp",
+        'clawfleet backup: --to "/tmp" is /tmp, a directory other programs or users share; host preparation would chmod it 0700 and a purge deletes below it: use a directory of its own such as /srv/clawfleet',
+      ],
+    ];
+    for (const [to, message] of refusals) {
+      const result = await ops("backup", [dev, "alice", ...(to.startsWith("--to=") ? [to] : ["--to", to])], runner);
+      assert.deepEqual([result.code, result.err], [2, message], to);
+    }
+    assert.deepEqual(runner.calls, []);
+  });
+
+  it("backs up into the manual folder, apart from the pre-upgrade archives, and reports openclaw's reason for a failure", async () => {
+    const runner = fakeRunner((_host, argv) =>
+      argv[1] === "inspect" ? running : { code: 0, stdout: "/var/lib/clawfleet/backups/manual/clawfleet-tenant-alice/a.tar.gz\n", stderr: "" },
+    );
+    const result = await ops("backup", [dev, "alice"], runner);
+    assert.equal(result.code, 0, result.err);
+    assert.equal(scriptArgs(runner.calls), "clawfleet-tenant-alice /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice");
+    const failing = fakeRunner((_host, argv) =>
+      argv[1] === "inspect"
+        ? running
+        : { code: 1, stdout: "", stderr: "backup-gateway: openclaw could not back up clawfleet-tenant-alice: JSON5 parse failed at line 1\n" },
+    );
+    const failed = await ops("backup", [dev, "alice"], failing);
+    assert.equal(
+      failed.err.split("\n").pop(),
+      "clawfleet: backup of tenant alice failed on host local: openclaw could not back up clawfleet-tenant-alice: JSON5 parse failed at line 1",
+    );
+  });
+
+  it("tells the restore script which gateway the archive must come from, the size limit, and an intended copy from another gateway", async () => {
+    const runner = fakeRunner((_host, argv) => (argv[1] === "inspect" ? running : { code: 0, stdout: "", stderr: "" }));
+    await ops("restore", [dev, "alice", "/var/lib/clawfleet/backups/a.tar.gz"], runner);
+    assert.equal(scriptArgs(runner.calls), "--gateway tenant:alice --max-bytes 10737418240 -- clawfleet-tenant-alice /var/lib/clawfleet/backups/a.tar.gz");
+    await ops("restore", [dev, "bob", "/b.tar.gz", "--whole-gateway", "--from-other-gateway", "alice", "--max-size", "512M"], runner);
+    assert.equal(scriptArgs(runner.calls), "--gateway shared --from-other-gateway alice --max-bytes 536870912 -- clawfleet-shared-local /b.tar.gz");
+  });
+
+  it("refuses a relative archive path and a size that is not one, and passes the script's refusal on in its own words", async () => {
+    const untouched = fakeRunner(() => running);
+    const relative = await ops("restore", [dev, "alice", "a.tar.gz"], untouched);
+    assert.deepEqual(
+      [relative.code, relative.err],
+      [2, 'clawfleet restore: the archive "a.tar.gz" must be an absolute path on the tenant\'s host, as clawfleet backup printed it'],
+    );
+    const size = await ops("restore", [dev, "alice", "/a.tar.gz", "--max-size", "10GB"], untouched);
+    assert.deepEqual([size.code, size.err], [2, 'clawfleet restore: --max-size "10GB" is not a size; use a whole number of GiB or MiB such as 20G or 512M']);
+    assert.deepEqual(untouched.calls, []);
+    const refusing = fakeRunner((_host, argv) =>
+      argv[1] === "inspect"
+        ? running
+        : argv[0] === "test"
+          ? { code: 0, stdout: "", stderr: "" }
+          : {
+              code: 1,
+              stdout: "",
+              stderr:
+                "restore-gateway: /a.tar.gz holds the state of tenant bob's gateway, not of tenant alice's gateway; nothing was changed. To put that state into clawfleet-tenant-alice on purpose, add --from-other-gateway bob\n",
+            },
+    );
+    const refused = await ops("restore", [dev, "alice", "/a.tar.gz"], refusing);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.err.split("\n").pop(),
+      "clawfleet: restore of tenant alice failed on host local: /a.tar.gz holds the state of tenant bob's gateway, not of tenant alice's gateway; nothing was changed. To put that state into clawfleet-tenant-alice on purpose, add --from-other-gateway bob",
+    );
+  });
+
+  it("leaves a gateway that was stopped stopped, without waiting for it to be healthy", async () => {
+    const stopped = { code: 0, stdout: '{"Status":"exited"}\t[]', stderr: "" };
+    const runner = fakeRunner((_host, argv) =>
+      argv[1] === "inspect"
+        ? stopped
+        : {
+            code: 0,
+            stdout: "",
+            stderr:
+              "restore-gateway: clawfleet-tenant-alice left stopped on the restored state; the previous state is kept at /var/lib/clawfleet/users/alice.before-restore-20261203T151353\n",
+          },
+    );
+    const result = await ops("restore", [dev, "alice", "/a.tar.gz"], runner);
+    assert.equal(result.code, 0, result.err);
+    assert.equal(
+      result.out,
+      "restored tenant alice from /a.tar.gz; the gateway was stopped and stays stopped; the previous state is kept at /var/lib/clawfleet/users/alice.before-restore-20261203T151353 on host local",
+    );
+    assert.equal(runner.calls.filter((c) => c.includes("docker inspect")).length, 1, "no wait for health");
   });
 });
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderPreflight } from "../../runtimes/docker/upgrade";
+import { renderBackupBeforeUpgrade, renderPreflight } from "../../runtimes/docker/upgrade";
 
 // The preflight runs in a real /bin/sh with real tar; `docker` is a fake on PATH that lists the copy it is given.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-upgrade-"));
@@ -18,8 +18,10 @@ writeFileSync(
   [
     "#!/bin/sh",
     'case "$1" in',
-    '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; esac; done',
-    `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy} ;; esac ;;`,
+    '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; *:/backup) out=${a%:/backup} ;; esac; done',
+    `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy} ;; esac`,
+    // The backup tool: one new archive in the output folder, named as openclaw names it.
+    '       if [ -n "$out" ]; then : >"$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo \'  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",\'; fi ;;',
     "  inspect) echo healthy ;;",
     "esac",
     "exit 0",
@@ -69,5 +71,34 @@ describe("renderPreflight", () => {
       copied.filter((f) => !f.startsWith("./state/wal-")),
       ["./openclaw.json", "./state/openclaw.sqlite", "./workspace/cache/notes.md"],
     );
+  });
+});
+
+describe("renderBackupBeforeUpgrade", () => {
+  it("keeps the declared number of its own archives and never deletes anything else in the folder, such as a manual backup", async () => {
+    const state = join(work, "users", "bob");
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    const folder = join(work, "backups", "clawfleet-tenant-bob");
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const older = [
+      "20261101T000000Z-2026-11-01T00-00-00.000+00-00-openclaw-backup.tar.gz",
+      "20261102T000000Z-2026-11-02T00-00-00.000+00-00-openclaw-backup.tar.gz",
+      "20261103T000000Z-2026-11-03T00-00-00.000+00-00-openclaw-backup.tar.gz",
+      "clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz",
+      "notes.txt",
+    ];
+    older.forEach((name, i) => {
+      writeFileSync(join(folder, name), "");
+      const day = new Date(Date.UTC(2026, 10, 1 + i)).getTime() / 1000;
+      utimesSync(join(folder, name), day, day);
+    });
+    const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", stateDir: state, backupDir: folder, keep: 2 }));
+    assert.equal(result.status, 0, result.stderr);
+    const kept = readdirSync(folder).sort();
+    assert.equal(kept.length, 4, kept.join(", "));
+    assert.deepEqual(kept.slice(0, 1), ["20261103T000000Z-2026-11-03T00-00-00.000+00-00-openclaw-backup.tar.gz"]);
+    assert.match(kept[1] ?? "", /^\d{8}T\d{6}Z-2026-12-03T10-00-00\.000\+00-00-openclaw-backup\.tar\.gz$/);
+    assert.deepEqual(kept.slice(2), ["clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz", "notes.txt"]);
   });
 });
