@@ -28,7 +28,7 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     flags: { "--json": "boolean", "--host": "value" },
     summary: "every declared tenant: state, health, ready, uptime, restarts, image, memory, last backup",
     help: [
-      `Asks every host at once (one probe per host: ${runtimeOps.name}'s view of each gateway, its memory in use, /readyz, the backup folder).`,
+      `Asks every host at once (one probe per host: ${runtimeOps.name}'s view of each gateway, its memory in use, each gateway's own /readyz asked inside it, the backup folders). A tenant is healthy when Docker's check passes, its gateway says it is ready and no channel is held.`,
       "A declared tenant without a container shows as missing; a host that does not answer as unreachable.",
       "Exits 1 when any tenant is not healthy, naming each one on stderr.",
       "  --json         one JSON object instead of the table",

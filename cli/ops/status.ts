@@ -1,7 +1,7 @@
 import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
 import type { GatewayStatus } from "../../runtimes/ops";
-import { heldChannelsProbe } from "../../components/render/config";
+import { gatewayReadyProbe } from "../../components/render/config";
 import { stateLayout } from "../../names";
 import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
@@ -50,31 +50,23 @@ export interface FleetStatus {
 const section = (name: string) => `@@clawfleet-${name}`;
 
 /**
- * One script per host: what the runtime knows of every declared gateway, the channels held
- * by the restart-loop breaker in each that declares one, `/readyz` of each port, and the
- * backup folder's archives, in one round trip.
+ * One script per host: what the runtime knows of every declared gateway, each running
+ * gateway's own readiness and the channels its restart-loop breaker holds (asked inside it),
+ * and the backup folders' archives, in one round trip.
  */
-export function renderStatusProbe(containers: readonly string[], ports: readonly number[], backupDir: string, withChannels: readonly string[]): string {
-  const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", heldChannelsProbe]).map(shellQuote).join(" ");
+export function renderStatusProbe(containers: readonly string[], backupDir: string): string {
+  const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", gatewayReadyProbe]).map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
     `echo ${section("runtime")}`,
     ...runtimeOps.statusProbe(containers),
-    // Asked inside each gateway that declares a channel, 8 at a time; each answers with one short line.
-    `echo ${section("held")}`,
-    ...withChannels.flatMap((name, index) => [
+    // Asked inside each gateway, 8 at a time; each answers with one short line.
+    `echo ${section("inside")}`,
+    ...containers.flatMap((name, index) => [
       `( out=$(timeout 20 ${ask(name)} 2>/dev/null | tail -n 1); echo ${shellQuote(name)} "$out" ) &`,
       ...((index + 1) % 8 === 0 ? ["wait"] : []),
     ]),
     `wait`,
-    `echo ${section("ready")}`,
-    `if command -v curl >/dev/null 2>&1; then get() { curl -s -m 3 "$1"; }`,
-    `elif command -v wget >/dev/null 2>&1; then get() { wget -q -T 3 -O - "$1"; }`,
-    `else get() { return 2; }; fi`,
-    `for port in ${ports.join(" ")}; do`,
-    `  body=$(get "http://127.0.0.1:$port/readyz" 2>/dev/null); rc=$?`,
-    `  if [ "$rc" -eq 2 ] && [ -z "$body" ]; then echo "$port unknown"; else echo "$port $(printf '%s' "$body" | tr -d '\\n' | cut -c1-200)"; fi`,
-    `done`,
     `echo ${section("backups")}`,
     // Backups of one gateway live in <backupDir>/<container>/ (taken before an image change) and
     // <backupDir>/manual/<container>/ (taken by `clawfleet backup`).
@@ -86,24 +78,31 @@ export function renderStatusProbe(containers: readonly string[], ports: readonly
   ].join("\n");
 }
 
-/** What one host's probe reported, keyed by gateway name and port. */
+/** A gateway's answer to the question asked inside it; undefined parts when it could not tell. */
+export interface InsideAnswer {
+  readonly ready: boolean | undefined;
+  /** Channels held by the restart-loop breaker. */
+  readonly held: readonly string[] | undefined;
+}
+
+/** What one host's probe reported, keyed by gateway name. */
 export interface HostProbe {
   readonly now: number;
   readonly gateways: ReadonlyMap<string, GatewayStatus>;
-  readonly ready: ReadonlyMap<number, boolean | undefined>;
-  /** Channels held by the restart-loop breaker, by gateway name; undefined when the gateway could not tell. */
-  readonly held: ReadonlyMap<string, readonly string[] | undefined>;
+  /** Each running gateway's own answer, by gateway name. */
+  readonly inside: ReadonlyMap<string, InsideAnswer>;
   /** Newest archive time (epoch seconds) per file name prefix `<container>-`. */
   readonly backups: readonly { readonly file: string; readonly time: number }[];
 }
 
-/** A gateway's answer to heldChannelsProbe: the channels, or undefined when it could not tell (`?`, nothing, cut short). */
-function heldChannels(answer: string): readonly string[] | undefined {
+/** A gateway's answer to gatewayReadyProbe; `?`, nothing or a cut-short line tell nothing. */
+function insideAnswer(answer: string): InsideAnswer {
   try {
-    const value = JSON.parse(answer) as unknown;
-    return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
+    const value = JSON.parse(answer) as { ready?: unknown; held?: unknown };
+    const held = Array.isArray(value.held) && value.held.every((v) => typeof v === "string") ? (value.held as string[]) : undefined;
+    return { ready: typeof value.ready === "boolean" ? value.ready : undefined, held };
   } catch {
-    return undefined;
+    return { ready: undefined, held: undefined };
   }
 }
 
@@ -124,25 +123,17 @@ export function parseStatusProbe(text: string): HostProbe {
   }
   if (!sections.has("end")) throw new Error("the status probe did not finish");
   const gateways = runtimeOps.readStatus(sections.get("runtime") ?? []);
-  const ready = new Map<number, boolean | undefined>();
-  for (const line of sections.get("ready") ?? []) {
-    const match = /^(\d+) ?(.*)$/.exec(line);
-    if (match === null) continue;
-    const body = match[2] ?? "";
-    ready.set(Number(match[1]), body === "unknown" ? undefined : /"ready"\s*:\s*true/.test(body));
-  }
   const backups = (sections.get("backups") ?? [])
     .map((line) => /^(\d+) (.+)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ time: Number(m[1]), file: m[2] ?? "" }));
-  const held = new Map<string, readonly string[] | undefined>();
-  for (const line of sections.get("held") ?? []) {
+  const inside = new Map<string, InsideAnswer>();
+  for (const line of sections.get("inside") ?? []) {
     const match = /^(\S+) ?(.*)$/.exec(line);
     if (match === null) continue;
-    const answer = (match[2] ?? "").trim();
-    held.set(match[1] ?? "", heldChannels(answer));
+    inside.set(match[1] ?? "", insideAnswer((match[2] ?? "").trim()));
   }
-  return { now, gateways, ready, held, backups };
+  return { now, gateways, inside, backups };
 }
 
 /** A tenant's status from its host's probe. */
@@ -178,13 +169,14 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   const running = gateway.status === "running";
   const started = Date.parse(gateway.startedAt);
   const health = gateway.health;
-  const held = running && target.channels.length > 0 ? probe.held.get(target.container) : undefined;
+  const answer = running ? probe.inside.get(target.container) : undefined;
+  const held = target.channels.length > 0 ? answer?.held : undefined;
   return {
     ...base,
     state: gateway.status,
     // A stopped container keeps its last health status, which says nothing about now.
     health: running ? health : undefined,
-    ready: running ? probe.ready.get(target.port) : false,
+    ready: running ? answer?.ready : false,
     channelsHeld: held,
     startedAt: running ? gateway.startedAt : undefined,
     uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
@@ -193,7 +185,8 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     imageCurrent: gateway.image === image,
     memoryUsedMb: running ? gateway.memoryMb : undefined,
     lastBackup,
-    healthy: running && health === "healthy" && (held ?? []).length === 0,
+    // Healthy means serving: Docker's check passes, the gateway itself says it is ready, and no channel is held.
+    healthy: running && health === "healthy" && answer?.ready === true && (held ?? []).length === 0,
   };
 }
 
@@ -212,9 +205,7 @@ export async function collectStatus(
       const mine = targets.filter((t) => t.host.id === host.id);
       if (mine.length === 0) return;
       const containers = [...new Set(mine.map((t) => t.container))];
-      const ports = [...new Set(mine.map((t) => t.port))];
-      const withChannels = [...new Set(mine.filter((t) => t.channels.length > 0).map((t) => t.container))];
-      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, ports, backupDirOf(host), withChannels)], { root: true });
+      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host))], { root: true });
       const error = unreachableError(host, result);
       if (error !== undefined) {
         unreachable.push({ host: host.id, error: error.message });
@@ -301,7 +292,8 @@ export function describeProblem(row: TenantStatus): string {
   if (row.state !== "running") return row.state;
   const held = heldByBreaker(row);
   if (held.length > 0) return `restart-loop breaker holds ${held.join(", ")}`;
-  return row.health === undefined ? "no health check" : row.health;
+  if (row.health !== "healthy") return row.health === undefined ? "no health check" : row.health;
+  return row.ready === false ? "not ready" : "readiness unknown";
 }
 
 /** `--json`: the same facts, one object. */

@@ -29,11 +29,12 @@ export const gateway = {
 export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').then(r=>r.text()).then(b=>process.exit(b.includes('"status":"live"')?0:1),()=>process.exit(1))`;
 
 /**
- * Probe run inside a running gateway: the channels openclaw's restart-loop breaker keeps from starting (after 3
- * unclean boots within 5 minutes), as a JSON array, or `?` when it cannot tell. /readyz names them only to a caller
- * with the gateway token, which this way never leaves the container.
+ * Probe run inside a running gateway, asking its own /readyz with its own token (which this way never leaves the
+ * container): `{"ready":<bool>,"held":[...]}`, held being the channels openclaw's restart-loop breaker keeps from
+ * starting (after 3 unclean boots within 5 minutes), or `?` when it cannot tell. Asked inside, the answer is this
+ * gateway's own: another process on its host port cannot answer for it.
  */
-export const heldChannelsProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}},signal:AbortSignal.timeout(10000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify(Array.isArray(b.suppressed)?b.suppressed:[])),()=>console.log('?'))`;
+export const gatewayReadyProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}},signal:AbortSignal.timeout(10000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify({ready:b.ready===true,held:Array.isArray(b.suppressed)?b.suppressed:[]})),()=>console.log('?'))`;
 
 /**
  * The model a gateway uses when the declaration names none. Written out explicitly: a

@@ -4,7 +4,16 @@ import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/op
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseVerb, runOps, verbs } from "../../cli/ops/main";
 import { Redactor } from "../../cli/ops/redact";
-import { formatUptime, parseStatusProbe, renderStatusJson, renderStatusTable, tenantStatus, unhealthyMessage, type FleetStatus } from "../../cli/ops/status";
+import {
+  describeProblem,
+  formatUptime,
+  parseStatusProbe,
+  renderStatusJson,
+  renderStatusTable,
+  tenantStatus,
+  unhealthyMessage,
+  type FleetStatus,
+} from "../../cli/ops/status";
 import { allTargets, findTarget, loadFleet } from "../../cli/ops/targets";
 import { OpsError } from "../../cli/ops/errors";
 import { parseDockerSize } from "../../runtimes/docker/ops";
@@ -144,6 +153,37 @@ describe("redaction", () => {
       "token [redacted OPENCLAW_GATEWAY_TOKEN] key [redacted ANTHROPIC_API_KEY] custom [redacted CUSTOM] home /home/node short",
     );
   });
+  const token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0ffeeddccbbaa9988";
+  const redactor = new Redactor([`OPENCLAW_GATEWAY_TOKEN=${token}`], []);
+  const hidden = "[redacted OPENCLAW_GATEWAY_TOKEN]";
+
+  it("hides a secret in every shape a log can hold it: any case, URL- and JSON-escaped, hex, base64 at any offset", () => {
+    const shapes: [string, string][] = [
+      [token.toUpperCase(), hidden],
+      [encodeURIComponent(token), hidden],
+      [JSON.stringify({ t: token }), `{"t":"${hidden}"}`],
+      [Buffer.from(token).toString("hex"), hidden],
+      // Only the few characters that also encode the neighbours stay.
+      [Buffer.from(`user:${token}`).toString("base64"), `dXNlcjo5${hidden}ODg=`],
+      [Buffer.from(`ab:${token}`).toString("base64url"), `YWI6O${hidden}OTg4`],
+      [Buffer.from(`a:${token}`).toString("base64"), `YTo5${hidden}ODg=`],
+    ];
+    for (const [shape, shown] of shapes) assert.equal(redactor.redact(`auth ${shape} end`), `auth ${shown} end`);
+  });
+
+  it("hides a secret split over two lines, cut short, or with an escape sequence inside it", () => {
+    assert.equal(redactor.redact(`token=${token.slice(0, 30)}`), `token=${hidden}`);
+    assert.equal(redactor.redact(`${token.slice(30)} continues`), `${hidden} continues`);
+    assert.equal(redactor.redact(`cut ${token.slice(5, 20)}...`), `cut ${hidden}...`);
+    assert.equal(redactor.redact(`t=${token.slice(0, 20)}\u001b[0m${token.slice(20)}!`), `t=${hidden}!`);
+  });
+
+  it("makes text outsiders control safe for a terminal: no screen clear, cursor move, title change or overwrite", () => {
+    assert.equal(
+      redactor.redact("Mallory\u001b[2J\u001b[Hall tenants healthy\u001b]0;owned\u0007\rok\u0000\u009b31m\tend"),
+      "Malloryall tenants healthy\\x0dok\\x00\\x9b31m\tend",
+    );
+  });
 });
 
 const probeOutput = [
@@ -160,9 +200,10 @@ const probeOutput = [
   ].join(" "),
   `stats ${JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "712.5MiB / 1.5GiB" })}`,
   `stats ${JSON.stringify({ Name: "clawfleet-shared-local", MemUsage: "1.25GiB / 2GiB" })}`,
-  "@@clawfleet-ready",
-  '18101 {"ready":true}',
-  '18789 {"ready":false,"failing":["channels"]}',
+  // Each gateway's own answer, asked inside it with its token.
+  "@@clawfleet-inside",
+  'clawfleet-tenant-alice {"ready":true,"held":[]}',
+  'clawfleet-shared-local {"ready":false,"held":[]}',
   "@@clawfleet-backups",
   "1795400000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
   "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
@@ -187,7 +228,7 @@ describe("status", () => {
         "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
         "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           never",
         "",
-        "3 of 4 tenants healthy; not healthy: dave (no container)",
+        "1 of 4 tenants healthy; not healthy: bob (not ready), carol (not ready), dave (no container)",
       ].join("\n"),
     );
     const json = JSON.parse(renderStatusJson({ ...status, tenants: rows.slice(3) })) as { tenants: Record<string, unknown>[] };
@@ -233,10 +274,9 @@ describe("status", () => {
 
   it("counts a gateway whose channels openclaw's restart-loop breaker holds as not healthy, and says how to start them", async () => {
     const fleet = await loadFleet(dev);
-    const withHeld = probeOutput.replace(
-      "@@clawfleet-ready",
-      '@@clawfleet-held\nclawfleet-tenant-alice ["telegram"]\nclawfleet-shared-local []\n@@clawfleet-ready',
-    );
+    const withHeld = probeOutput
+      .replace('clawfleet-tenant-alice {"ready":true,"held":[]}', 'clawfleet-tenant-alice {"ready":true,"held":["telegram"]}')
+      .replace('clawfleet-shared-local {"ready":false,"held":[]}', 'clawfleet-shared-local {"ready":true,"held":[]}');
     const rows = allTargets(fleet).map((t) => tenantStatus(t, parseStatusProbe(withHeld), fleet.image));
     assert.deepEqual(
       rows.map((r) => [r.tenant, r.health, r.channelsHeld, r.healthy]),
@@ -254,18 +294,21 @@ describe("status", () => {
         `clawfleet: after 3 unclean starts within 5 minutes openclaw keeps a gateway's channels stopped until 5 minutes pass without another; start one now with: clawfleet exec ${dev} alice -- gateway call channels.start --params '{"channel":"telegram"}'`,
       ].join("\n"),
     );
-    const unknown = probeOutput.replace("@@clawfleet-ready", "@@clawfleet-held\nclawfleet-tenant-alice ?\n@@clawfleet-ready");
+    const unknown = probeOutput.replace('clawfleet-tenant-alice {"ready":true,"held":[]}', "clawfleet-tenant-alice ?");
     const alice = tenantStatus(allTargets(fleet)[0]!, parseStatusProbe(unknown), fleet.image);
-    assert.deepEqual([alice.channelsHeld, alice.healthy], [undefined, true], "a gateway that cannot tell is judged by its health check");
+    assert.deepEqual([alice.channelsHeld, alice.ready, alice.healthy], [undefined, undefined, false], "a gateway that cannot tell is not counted healthy");
+    assert.equal(describeProblem(alice), "readiness unknown");
   });
 
-  it("asks only the gateways that declare a channel, inside the gateway, where the token stays", async () => {
+  it("asks each gateway inside itself, where the token stays, and never its host port, which another process could answer", async () => {
     const runner = fakeRunner(() => ({ code: 0, stdout: probeOutput, stderr: "" }));
-    await ops("status", [dev], runner);
+    const result = await ops("status", [dev], runner);
+    assert.equal(result.code, 1, "bob and carol's gateway is not ready");
     const script = runner.calls[0] ?? "";
     assert.match(script, /\( out=\$\(timeout 20 'docker' 'exec' 'clawfleet-tenant-alice' 'node' '-e' 'fetch\(/);
-    assert.equal(script.match(/timeout 20/g)?.length, 1, "dave and the shared gateway declare no channel");
+    assert.equal(script.match(/timeout 20/g)?.length, 3, "alice, dave and the shared gateway");
     assert.doesNotMatch(script, /OPENCLAW_GATEWAY_TOKEN=/);
+    assert.doesNotMatch(script, /curl|wget|:18101/);
   });
 
   it("reads docker's sizes and prints uptimes compactly", () => {
