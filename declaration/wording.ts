@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { joinPath, type Problem } from "./errors";
-import { pathToken } from "./schema";
+import { hostSchema, pathToken } from "./schema";
 import { SecretValue, looksLikeCredential } from "./secret";
 
 /** Turns one zod issue into problems at `base` + the issue's path. */
-function issueProblems(schema: z.ZodType, base: readonly PropertyKey[], issue: z.core.$ZodIssue): Problem[] {
+function issueProblems(schema: z.ZodType, value: unknown, base: readonly PropertyKey[], issue: z.core.$ZodIssue): Problem[] {
   const segments = [...base, ...issue.path];
   if (issue.code === "invalid_key") {
     // A record's key failed its own schema: its message says what a key must be.
@@ -12,11 +12,25 @@ function issueProblems(schema: z.ZodType, base: readonly PropertyKey[], issue: z
   }
   if (issue.code === "unrecognized_keys") {
     const known = knownKeysAt(schema, issue.path);
-    return issue.keys.map((key) => ({ path: joinPath([...segments, key]), message: unknownKeyMessage(key, known) }));
+    // A shared tenant runs in its host's shared gateway: that gateway's settings are the host's, not the tenant's.
+    const sharedTenant = segments.length === 2 && segments[0] === "tenants" && known.includes("bindings");
+    const tenant = issue.path.reduce<unknown>((v, key) => (typeof v === "object" && v !== null ? (v as Record<PropertyKey, unknown>)[key] : undefined), value);
+    const host =
+      typeof tenant === "object" && tenant !== null && typeof (tenant as { host?: unknown }).host === "string" ? (tenant as { host: string }).host : "<host>";
+    return issue.keys.map((key) => ({
+      path: joinPath([...segments, key]),
+      message:
+        sharedTenant && sharedGatewayKeys.includes(key)
+          ? `is a setting of the host's shared gateway, which serves all of its shared tenants; set it as hosts.${host}.shared.${key}`
+          : unknownKeyMessage(key, known),
+    }));
   }
   const path = joinPath(segments);
   return [{ path, message: issue.message.replaceAll(pathToken, path) }];
 }
+
+/** What a host's shared gateway declares for all of its tenants. */
+const sharedGatewayKeys: readonly string[] = Object.keys(hostSchema.shape.shared.unwrap().shape);
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
   const close = known.filter((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= (key.length <= 4 ? 1 : 2));
@@ -115,6 +129,6 @@ export function describeValue(value: unknown): string {
 export function parseWith<T extends z.ZodType>(schema: T, value: unknown, base: readonly PropertyKey[], problems: Problem[]): z.output<T> | undefined {
   const result = schema.safeParse(value, { error: describeIssue });
   if (result.success) return result.data;
-  for (const issue of result.error.issues) problems.push(...issueProblems(schema, base, issue));
+  for (const issue of result.error.issues) problems.push(...issueProblems(schema, value, base, issue));
   return undefined;
 }

@@ -5,7 +5,7 @@ import type { Check } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
 import { sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
-import type { TenantTarget } from "./targets";
+import { backupDirOf, type TenantTarget } from "./targets";
 
 export type { Check };
 
@@ -25,7 +25,7 @@ export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { pat
 }
 
 /** One script per host: the runtime and the image, Tailscale Serve's config, state directory owners and modes, memory. */
-export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly string[]): string {
+export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly string[], gatewayDirs: readonly string[], backupDir: string): string {
   return [
     `echo ${mark("runtime")}`,
     ...runtimeOps.doctorProbe(image),
@@ -35,6 +35,14 @@ export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly 
     `for dir in ${dirs.map(shellQuote).join(" ")}; do`,
     `  if [ -d "$dir" ]; then echo "$(stat -c '%u %a' "$dir") $dir"; else echo "missing - $dir"; fi`,
     `done`,
+    // The stack's config file in each gateway's state: a link there would make root write elsewhere.
+    `echo ${mark("configs")}`,
+    `for dir in ${gatewayDirs.map(shellQuote).join(" ")}; do`,
+    `  if [ -L "$dir/openclaw.json" ]; then echo "link $dir/openclaw.json -> $(readlink "$dir/openclaw.json")"; fi`,
+    `done`,
+    // Backup folders 0700 and archives 0600, all root's: only what is not.
+    `echo ${mark("backups")}`,
+    `if [ -d ${shellQuote(backupDir)} ]; then find ${shellQuote(backupDir)} -maxdepth 3 \\( -type d ! -perm 700 -o -type f ! -perm 600 -o ! -user 0 \\) -printf '%y %U %m %p\\n' 2>/dev/null | head -n 50; fi`,
     `echo ${mark("memory")}`,
     `grep -E '^(MemTotal|MemAvailable):' /proc/meminfo`,
     `echo ${mark("end")}`,
@@ -161,6 +169,29 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
   }
   if (dirsOk > 0) checks.push({ ok: true, what: `${dirsOk} state directories are 0700${dirsOk > 1 ? ", gateway directories owned by uid 1000" : ""}` });
 
+  for (const line of found.get("configs") ?? []) {
+    const match = /^link (\S+) -> (.*)$/.exec(line);
+    if (match === null) continue;
+    checks.push({
+      ok: false,
+      what: `${match[1] ?? ""} is a link to ${match[2] ?? ""}, not the stack's config file; a deploy or restore would write through it`,
+      fix: `rm ${match[1] ?? ""} and run pulumi up, which writes the file again`,
+    });
+  }
+  for (const line of found.get("backups") ?? []) {
+    const match = /^([df]) (\d+) (\d+) (.+)$/.exec(line);
+    if (match === null) continue;
+    const [, kind, owner, mode, path = ""] = match;
+    const want = kind === "d" ? "700" : "600";
+    const problems = [...(mode !== want ? [`mode ${mode}, not ${want}`] : []), ...(owner !== "0" ? [`owner uid ${owner}, not root`] : [])];
+    if (problems.length === 0) continue;
+    checks.push({
+      ok: false,
+      what: `backup ${kind === "d" ? "folder" : "archive"} ${path} has ${problems.join(" and ")}: archives hold the gateways' credentials`,
+      fix: [...(owner !== "0" ? [`chown root:root ${path}`] : []), ...(mode !== want ? [`chmod 0${want} ${path}`] : [])].join(" && "),
+    });
+  }
+
   const memory = new Map(
     (found.get("memory") ?? []).map((line) => {
       const match = /^(\w+):\s+(\d+) kB/.exec(line);
@@ -200,7 +231,10 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
     hosts.map(async (host) => {
       const mine = targets.filter((t) => t.host.id === host.id);
       const dirs = stateDirsOf(host, mine).map((d) => d.path);
-      const result = await runner.run(host, ["sh", "-c", renderDoctorProbe(fleet.image, host.tailscale.serve, dirs)], { root: true });
+      const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
+      const result = await runner.run(host, ["sh", "-c", renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host))], {
+        root: true,
+      });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
       if (unreachable !== undefined) {
         const [what = unreachable.message, ...fix] = unreachable.message.split("; ");

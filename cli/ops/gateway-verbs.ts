@@ -45,11 +45,22 @@ const agentOption = /^\s+(?:-\w, )?--agent <[^>]+>/m;
 
 /** The gateway's own CLI in the tenant's gateway; a shared tenant's agent is passed where the command takes `--agent`. */
 export async function exec(runner: HostRunner, target: TenantTarget, stackFile: string, args: readonly string[], io: Writers): Promise<number> {
-  const { redactor } = await requireRunning(runner, target, stackFile);
   let argv = [...args];
-  const agentGiven = args.some((a) => a === "--agent" || a.startsWith("--agent="));
-  if (target.tier === "shared" && target.agentId !== undefined && !agentGiven && !args.includes("--help") && args.length > 0) {
-    const help = await runGatewayCli(runner, target, redactor, [...args, "--help"], { progress: io.err });
+  const own = args.indexOf("--") === -1 ? args : args.slice(0, args.indexOf("--"));
+  const agents = own.flatMap((a, i) => (a === "--agent" ? [own[i + 1] ?? ""] : a.startsWith("--agent=") ? [a.slice("--agent=".length)] : []));
+  const agentGiven = agents.length > 0;
+  if (target.tier === "shared" && agents.some((agent) => agent !== target.agentId)) {
+    throw new OpsError(
+      `tenant ${target.id} is agent ${target.agentId ?? target.id} in host ${target.host.id}'s shared gateway; exec acts for that agent only, not --agent ${agents.find((a) => a !== target.agentId) ?? ""}: drop --agent (clawfleet adds --agent ${target.agentId ?? target.id} where the command takes it) or name the other tenant instead`,
+      2,
+    );
+  }
+  const { redactor } = await requireRunning(runner, target, stackFile);
+  if (target.tier === "shared" && target.agentId !== undefined && !agentGiven && !own.includes("--help") && args.length > 0) {
+    // Only the command's words ask for its help: an argument after them (or after --) could make it run.
+    const firstOption = own.findIndex((a) => a.startsWith("-"));
+    const words = firstOption === -1 ? own : own.slice(0, firstOption);
+    const help = await runGatewayCli(runner, target, redactor, [...words, "--help"], { progress: io.err });
     if (agentOption.test(help.stdout.join("\n"))) {
       argv = [...args, "--agent", target.agentId];
       io.err(`clawfleet: running for agent ${target.agentId} in host ${target.host.id}'s shared gateway (--agent ${target.agentId})`);

@@ -167,6 +167,12 @@ export function parseVerb(verb: string, argv: readonly string[]): Parsed {
   const dashes = rest.indexOf("--");
   const own = dashes === -1 ? rest : rest.slice(0, dashes);
   let passThrough = dashes === -1 ? [] : rest.slice(dashes + 1);
+  if (name !== "exec" && passThrough.length > 0) {
+    throw new OpsError(
+      `clawfleet ${name}: unexpected ${passThrough.map((a) => JSON.stringify(a)).join(" ")} after --; only exec passes arguments on to the gateway`,
+      2,
+    );
+  }
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   let help = false;

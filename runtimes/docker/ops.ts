@@ -41,19 +41,31 @@ const statusFormat = "inspect {{json .Name}}\t{{json .State}}\t{{.RestartCount}}
 function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus> {
   const found = new Map<string, { status: string; health: string | undefined; startedAt: string; restarts: number; image: string }>();
   const memory = new Map<string, number>();
+  // One line per container: a line that cannot be read costs that container its facts, not the host's others.
+  const json = (text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
   for (const line of lines) {
     if (line.startsWith("inspect ")) {
       const [name = '""', state = "{}", restarts = "0", image = '""'] = line.slice("inspect ".length).split("\t");
-      const parsed = JSON.parse(state) as InspectedState;
-      found.set((JSON.parse(name) as string).replace(/^\//, ""), {
-        status: parsed.Status ?? "unknown",
-        health: parsed.Health?.Status,
-        startedAt: parsed.StartedAt ?? "",
+      const gateway = json(name);
+      if (typeof gateway !== "string") continue;
+      const parsed = json(state) as InspectedState | undefined;
+      const ran = json(image);
+      found.set(gateway.replace(/^\//, ""), {
+        status: typeof parsed === "object" && parsed !== null ? (parsed.Status ?? "unknown") : "unreadable",
+        health: parsed?.Health?.Status,
+        startedAt: parsed?.StartedAt ?? "",
         restarts: Number(restarts),
-        image: JSON.parse(image) as string,
+        image: typeof ran === "string" ? ran : "",
       });
     } else if (line.startsWith("stats ")) {
-      const stats = JSON.parse(line.slice("stats ".length)) as { Name: string; MemUsage: string };
+      const stats = json(line.slice("stats ".length)) as { Name?: unknown; MemUsage?: unknown } | undefined;
+      if (typeof stats?.Name !== "string" || typeof stats.MemUsage !== "string") continue;
       const used = parseDockerSize(stats.MemUsage.split("/")[0] ?? "");
       if (used !== undefined) memory.set(stats.Name, used);
     }
@@ -129,8 +141,14 @@ export const dockerOps: RuntimeOps = {
       return { error: `docker inspect failed: ${result.stderr.trim()}` };
     }
     const [stateText = "{}", envText = "[]"] = result.stdout.trim().split("\t");
-    const state = JSON.parse(stateText) as InspectedState;
-    return { status: state.Status ?? "unknown", health: state.Health?.Status, env: JSON.parse(envText) as string[] };
+    try {
+      const state = JSON.parse(stateText) as InspectedState;
+      const env = JSON.parse(envText) as unknown;
+      if (typeof state !== "object" || state === null || !Array.isArray(env)) throw new Error("not a state and an environment");
+      return { status: state.Status ?? "unknown", health: state.Health?.Status, env: env.filter((e): e is string => typeof e === "string") };
+    } catch {
+      return { error: `docker inspect answered something clawfleet cannot read: ${JSON.stringify(result.stdout.trim().slice(0, 80))}` };
+    }
   },
   execCommand: (gateway, argv) => ["docker", "exec", gateway, ...argv],
   logsCommand: (gateway, options: LogsOptions) => [

@@ -81,6 +81,17 @@ describe("clawfleet plan", { concurrency: true }, () => {
     assert.equal(code, 2);
     assert.match(stderr, /^usage:\n {2}clawfleet plan <stack file> \[--json\]/);
   });
+
+  it("prints its usage on stdout and exits 0 for --help, and names a misspelt command with the one meant", async () => {
+    const help = await clawfleet("--help");
+    assert.deepEqual([help.code, help.stderr], [0, ""]);
+    assert.match(help.stdout, /^usage:\n {2}clawfleet plan <stack file> \[--json\]/);
+    const typo = await clawfleet("stauts", "stacks/Pulumi.dev.yaml");
+    assert.equal(typo.code, 2);
+    assert.equal(typo.stderr.split("\n")[0], 'clawfleet: unknown command "stauts"; did you mean status?');
+    const unknown = await clawfleet("deploy");
+    assert.equal(unknown.stderr.split("\n")[0], 'clawfleet: unknown command "deploy"');
+  });
 });
 
 describe("clawfleet diff", { concurrency: true }, () => {

@@ -111,6 +111,16 @@ describe("unknown keys", () => {
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
+
+  test("in a shared tenant, a setting of its host's shared gateway points there", () => {
+    const raw = valid();
+    raw["tenants"].bob.upgradeBackups = 5;
+    raw["tenants"].bob.memoryMb = 4096;
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.bob.upgradeBackups: is a setting of the host's shared gateway, which serves all of its shared tenants; set it as hosts.gw1.shared.upgradeBackups`,
+      `${file}: tenants.bob.memoryMb: is a setting of the host's shared gateway, which serves all of its shared tenants; set it as hosts.gw1.shared.memoryMb`,
+    ]);
+  });
 });
 
 describe("stack file syntax", () => {

@@ -28,6 +28,21 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.deepEqual(dockerOps.readGateway({ code: 1, stdout: "", stderr: "permission denied while trying to connect\n" }), {
       error: "docker inspect failed: permission denied while trying to connect",
     });
+    assert.deepEqual(dockerOps.readGateway({ code: 0, stdout: "Warning: something\n", stderr: "" }), {
+      error: 'docker inspect answered something clawfleet cannot read: "Warning: something"',
+    });
+  });
+
+  it("reads every other container of the host when one container's line cannot be read", () => {
+    const status = dockerOps.readStatus([
+      'inspect "/clawfleet-tenant-alice"\t{"Status":"running",\t0\t"img:1"',
+      'inspect "/clawfleet-tenant-bob"\t{"Status":"running","StartedAt":"2026-11-24T01:00:00Z","Health":{"Status":"healthy"}}\t0\t"img:2"',
+      "stats {oops",
+    ]);
+    assert.deepEqual(Object.fromEntries(status), {
+      "clawfleet-tenant-alice": { status: "unreadable", health: undefined, startedAt: "", restarts: 0, image: "img:1", memoryMb: undefined },
+      "clawfleet-tenant-bob": { status: "running", health: "healthy", startedAt: "2026-11-24T01:00:00Z", restarts: 0, image: "img:2", memoryMb: undefined },
+    });
   });
 
   it("runs the gateway's CLI with docker exec and reads logs with the options given", () => {

@@ -333,6 +333,28 @@ describe("exec, pairing and devices", () => {
     assert.equal(result.code, 0);
     assert.equal(result.out, "token [redacted OPENCLAW_GATEWAY_TOKEN]");
     assert.equal(runner.calls.pop(), "local: docker exec clawfleet-shared-local node /app/node_modules/openclaw/openclaw.mjs sessions --json --agent bob");
+    // The help probe asks with the command's words only: nothing after them, or after --, could make it run.
+    assert.equal(runner.calls.pop(), "local: docker exec clawfleet-shared-local node /app/node_modules/openclaw/openclaw.mjs sessions --help");
+    await ops("exec", [dev, "bob", "--", "config", "set", "--", "--help"], runner);
+    assert.ok(
+      runner.calls.includes("local: docker exec clawfleet-shared-local node /app/node_modules/openclaw/openclaw.mjs config set --help"),
+      runner.calls.join("\n"),
+    );
+  });
+
+  it("refuses a shared tenant's exec for another agent, and arguments after -- on verbs that pass none on", async () => {
+    const runner = fakeRunner(() => running);
+    const other = await ops("exec", [dev, "bob", "--", "sessions", "--agent", "carol"], runner);
+    assert.deepEqual(
+      [other.code, other.err],
+      [
+        2,
+        "clawfleet: tenant bob is agent bob in host local's shared gateway; exec acts for that agent only, not --agent carol: drop --agent (clawfleet adds --agent bob where the command takes it) or name the other tenant instead",
+      ],
+    );
+    const dropped = await ops("logs", [dev, "alice", "--", "--tail", "5"], runner);
+    assert.deepEqual([dropped.code, dropped.err], [2, 'clawfleet logs: unexpected "--tail" "5" after --; only exec passes arguments on to the gateway']);
+    assert.deepEqual(runner.calls, []);
   });
 
   it("refuses a gateway that is not running or does not exist, saying what to do", async () => {
@@ -566,6 +588,41 @@ describe("doctor", () => {
         "      fix: lower tenants' memoryMb, move tenants to another host, or add memory",
       ].join("\n"),
     );
+  });
+
+  it("flags a config file that is a link and backups that others can read, each with its fix", async () => {
+    const fleet = await loadFleet(dev);
+    const host = fleet.hosts[0];
+    assert.ok(host);
+    const output = [
+      "@@clawfleet-runtime",
+      "version 27.5.1",
+      "image present",
+      "@@clawfleet-configs",
+      "link /var/lib/clawfleet/users/alice/openclaw.json -> /etc/shadow",
+      "@@clawfleet-backups",
+      "d 0 755 /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice",
+      "f 1000 644 /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice/a.tar.gz",
+      "@@clawfleet-end",
+    ].join("\n");
+    const checks = checkHost(host, [], fleet, output).filter((c) => !c.ok && !c.what.startsWith("Serve") && !c.what.startsWith("tailscale"));
+    assert.deepEqual(checks, [
+      {
+        ok: false,
+        what: "/var/lib/clawfleet/users/alice/openclaw.json is a link to /etc/shadow, not the stack's config file; a deploy or restore would write through it",
+        fix: "rm /var/lib/clawfleet/users/alice/openclaw.json and run pulumi up, which writes the file again",
+      },
+      {
+        ok: false,
+        what: "backup folder /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice has mode 755, not 700: archives hold the gateways' credentials",
+        fix: "chmod 0700 /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice",
+      },
+      {
+        ok: false,
+        what: "backup archive /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice/a.tar.gz has mode 644, not 600 and owner uid 1000, not root: archives hold the gateways' credentials",
+        fix: "chown root:root /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice/a.tar.gz && chmod 0600 /var/lib/clawfleet/backups/manual/clawfleet-tenant-alice/a.tar.gz",
+      },
+    ]);
   });
 });
 
