@@ -128,7 +128,8 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
     if (child?.kind === "follows") continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
     if (role === childRole.preflight) {
-      if (paths.length > 0) fields.add("image preflight");
+      // It runs only when it is replaced, for a new image; a new canary only changes the script kept for next time.
+      if (paths.some((p) => p.split(".")[0] === "triggers")) fields.add("image preflight");
       continue;
     }
     if (child?.kind === "gateway") {

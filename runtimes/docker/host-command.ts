@@ -5,6 +5,8 @@ import type { Host } from "../../declaration/schema";
 export interface HostCommandArgs {
   readonly create: pulumi.Input<string>;
   readonly delete?: pulumi.Input<string>;
+  /** Runs instead of `create` when the inputs change without a replacement; without it, `create` runs again. */
+  readonly update?: pulumi.Input<string>;
   readonly stdin?: pulumi.Input<string>;
   /** Re-runs `create` (by replacement) when any of these change. */
   readonly triggers?: pulumi.Input<unknown>[];

@@ -45,6 +45,10 @@ export const dockerRuntime: Runtime = {
                 fallbackConfig: trialConfig,
               }),
               triggers: [image],
+              // The script names the canary's state directory, which changes when tenants come, go or are
+              // renamed; the command provider would run create again on such an update. The image did not
+              // change, so there is nothing to try: only a replacement (a new image) runs the trial.
+              update: "true",
             },
             { parent, dependsOn: [prepared] },
           );

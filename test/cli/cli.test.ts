@@ -106,6 +106,12 @@ describe("clawfleet diff", { concurrency: true }, () => {
     assert.equal(stdout, "stack dev: 1 added, 0 changed, 0 replaced, 0 removed tenants; 0 hosts changed\n\nAdded:\n  erin (dedicated on local)\n");
   });
 
+  it("adds a tenant that becomes the host's canary without an image trial: only a new image runs one", async () => {
+    const head = variant("add-first", (text) => `${text}    aaron: { tier: dedicated, host: local, port: 18150 }\n`);
+    const { stdout } = await clawfleet("diff", "stacks/Pulumi.dev.yaml", head);
+    assert.equal(stdout, "stack dev: 1 added, 0 changed, 0 replaced, 0 removed tenants; 0 hosts changed\n\nAdded:\n  aaron (dedicated on local)\n");
+  });
+
   it("warns that removing a tenant keeps its state", async () => {
     const head = variant("remove", (text) =>
       replaceOnce(text, "    dave:\n      tier: dedicated\n      host: local\n      model: anthropic/claude-haiku-4-5\n", ""),
