@@ -17,8 +17,10 @@ export interface TenantStatus {
   readonly state: string;
   /** The runtime's health status, or undefined when unknown. */
   readonly health: string | undefined;
-  /** `/readyz` answered ready; undefined when it could not be asked. */
+  /** The gateway's own `/readyz` answered ready; undefined when it could not be asked. */
   readonly ready: boolean | undefined;
+  /** What keeps it from being ready, in openclaw's words: a channel that cannot connect, the state database. */
+  readonly notReady: readonly string[] | undefined;
   /**
    * Declared channels openclaw's restart-loop breaker keeps from starting on their own (after 3 unclean boots within
    * 5 minutes); undefined when not asked (no channel declared, not running) or the gateway could not tell.
@@ -81,6 +83,8 @@ export function renderStatusProbe(containers: readonly string[], backupDir: stri
 /** A gateway's answer to the question asked inside it; undefined parts when it could not tell. */
 export interface InsideAnswer {
   readonly ready: boolean | undefined;
+  /** What keeps it from being ready, in openclaw's words (a channel id, state-database). */
+  readonly failing: readonly string[];
   /** Channels held by the restart-loop breaker. */
   readonly held: readonly string[] | undefined;
 }
@@ -98,11 +102,11 @@ export interface HostProbe {
 /** A gateway's answer to gatewayReadyProbe; `?`, nothing or a cut-short line tell nothing. */
 function insideAnswer(answer: string): InsideAnswer {
   try {
-    const value = JSON.parse(answer) as { ready?: unknown; held?: unknown };
-    const held = Array.isArray(value.held) && value.held.every((v) => typeof v === "string") ? (value.held as string[]) : undefined;
-    return { ready: typeof value.ready === "boolean" ? value.ready : undefined, held };
+    const value = JSON.parse(answer) as { ready?: unknown; failing?: unknown; held?: unknown };
+    const strings = (list: unknown) => (Array.isArray(list) && list.every((v) => typeof v === "string") ? (list as string[]) : undefined);
+    return { ready: typeof value.ready === "boolean" ? value.ready : undefined, failing: strings(value.failing) ?? [], held: strings(value.held) };
   } catch {
-    return { ready: undefined, held: undefined };
+    return { ready: undefined, failing: [], held: undefined };
   }
 }
 
@@ -150,6 +154,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   const absent = {
     health: undefined,
     ready: undefined,
+    notReady: undefined,
     channelsHeld: undefined,
     startedAt: undefined,
     uptimeSeconds: undefined,
@@ -177,6 +182,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     // A stopped container keeps its last health status, which says nothing about now.
     health: running ? health : undefined,
     ready: running ? answer?.ready : false,
+    notReady: answer?.ready === false ? answer.failing : undefined,
     channelsHeld: held,
     startedAt: running ? gateway.startedAt : undefined,
     uptimeSeconds: running && Number.isFinite(started) ? Math.max(0, probe.now - Math.floor(started / 1000)) : undefined,
@@ -293,7 +299,8 @@ export function describeProblem(row: TenantStatus): string {
   const held = heldByBreaker(row);
   if (held.length > 0) return `restart-loop breaker holds ${held.join(", ")}`;
   if (row.health !== "healthy") return row.health === undefined ? "no health check" : row.health;
-  return row.ready === false ? "not ready" : "readiness unknown";
+  if (row.ready !== false) return "readiness unknown";
+  return (row.notReady ?? []).length === 0 ? "not ready" : `not ready: ${(row.notReady ?? []).join(", ")} failing`;
 }
 
 /** `--json`: the same facts, one object. */

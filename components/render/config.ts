@@ -1,4 +1,7 @@
 import { stateLayout } from "../../names";
+import { gatewayRoutes } from "../../declaration/gateway-routes";
+import { modelKeyEnv, providerOf, runtimePin, type GatewayRoutes } from "../../declaration/routes";
+import type { SecretValue } from "../../declaration/secret";
 import {
   channelCredentials,
   compareIds,
@@ -30,11 +33,12 @@ export const healthProbe = `fetch('http://127.0.0.1:${gateway.port}/healthz').th
 
 /**
  * Probe run inside a running gateway, asking its own /readyz with its own token (which this way never leaves the
- * container): `{"ready":<bool>,"held":[...]}`, held being the channels openclaw's restart-loop breaker keeps from
+ * container): `{"ready":<bool>,"failing":[...],"held":[...]}`: what keeps it from being ready (a channel that
+ * cannot connect, the state database), and held being the channels openclaw's restart-loop breaker keeps from
  * starting (after 3 unclean boots within 5 minutes), or `?` when it cannot tell. Asked inside, the answer is this
  * gateway's own: another process on its host port cannot answer for it.
  */
-export const gatewayReadyProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}},signal:AbortSignal.timeout(10000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify({ready:b.ready===true,held:Array.isArray(b.suppressed)?b.suppressed:[]})),()=>console.log('?'))`;
+export const gatewayReadyProbe = `fetch('http://127.0.0.1:${gateway.port}/readyz',{headers:{authorization:'Bearer '+process.env.${gateway.tokenEnv}},signal:AbortSignal.timeout(10000)}).then(r=>r.json()).then(b=>console.log(JSON.stringify({ready:b.ready===true,failing:Array.isArray(b.failing)?b.failing:[],held:Array.isArray(b.suppressed)?b.suppressed:[]})),()=>console.log('?'))`;
 
 /**
  * The model a gateway uses when the declaration names none. Written out explicitly: a
@@ -64,9 +68,10 @@ export interface GatewayConfig {
   };
   agents: {
     ownership?: "explicit";
-    defaults: { model: string; systemAgent?: { agentId: string } };
+    defaults: { model: string; models?: Record<string, { agentRuntime: { id: string } }>; systemAgent?: { agentId: string } };
     entries: Record<string, { name: string; workspace: string; model: string }>;
   };
+  tools?: { web: { search: { enabled: false } } };
   bindings?: {
     agentId: string;
     comment?: string;
@@ -75,9 +80,28 @@ export interface GatewayConfig {
   channels?: Record<string, { dmPolicy: string; groupPolicy: string; allowFrom?: (string | number)[]; [credential: string]: unknown }>;
 }
 
-/** The env variable a model provider's key is passed in: `anthropic` -> `ANTHROPIC_API_KEY`. */
-export function modelKeyEnv(provider: string): string {
-  return `${provider.toUpperCase().replaceAll("-", "_")}_API_KEY`;
+export { modelKeyEnv };
+
+/**
+ * What keeps a gateway's models and keys on code the image holds (declaration/gateway-routes.ts): a provider whose
+ * models openclaw would otherwise hand to a plugin runtime (openai to the Codex harness) is pinned to its own runtime,
+ * and web search is turned off where a key would make openclaw fetch a web search plugin at start.
+ */
+export function routeSettings(
+  models: readonly string[],
+  modelKeys: Readonly<Record<string, SecretValue>> | undefined,
+  routes: GatewayRoutes = gatewayRoutes,
+): { models?: Record<string, { agentRuntime: { id: string } }>; tools?: GatewayConfig["tools"] } {
+  const pins: Record<string, { agentRuntime: { id: string } }> = {};
+  for (const provider of [...new Set(models.map(providerOf))].sort()) {
+    const runtime = routes.providers[provider]?.pinRuntime;
+    if (runtime !== undefined) Object.assign(pins, runtimePin(provider, runtime));
+  }
+  const webSearchOff = Object.keys(modelKeys ?? {}).some((name) => routes.keyEnvs[modelKeyEnv(name)]?.webSearchOff === true);
+  return {
+    ...(Object.keys(pins).length === 0 ? {} : { models: pins }),
+    ...(webSearchOff ? { tools: { web: { search: { enabled: false } } } } : {}),
+  };
 }
 
 function gatewaySection(): GatewayConfig["gateway"] {
@@ -108,12 +132,14 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
 export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const channels = renderChannels(tenant.channels);
   const model = tenant.model ?? defaultModel;
+  const { models, tools } = routeSettings([model], tenant.modelKeys);
   return {
     gateway: gatewaySection(),
     agents: {
-      defaults: { model },
+      defaults: { model, ...(models === undefined ? {} : { models }) },
       entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, model } },
     },
+    ...(tools === undefined ? {} : { tools }),
     ...(channels === undefined ? {} : { channels }),
   };
 }
@@ -151,14 +177,20 @@ export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[])
     tenant.bindings.map(({ comment, ...match }) => ({ agentId: tenant.id, ...(comment === undefined ? {} : { comment }), match })),
   );
   const channels = renderChannels(host.shared?.channels);
+  const { models, tools } = routeSettings([sharedModel, ...Object.values(entries).map((entry) => entry.model)], host.shared?.modelKeys);
   return {
     gateway: gatewaySection(),
     agents: {
       ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),
-      defaults: { model: sharedModel, ...(sorted.length >= 2 && owner !== undefined ? { systemAgent: { agentId: owner } } : {}) },
+      defaults: {
+        model: sharedModel,
+        ...(models === undefined ? {} : { models }),
+        ...(sorted.length >= 2 && owner !== undefined ? { systemAgent: { agentId: owner } } : {}),
+      },
       entries,
     },
     ...(bindings.length === 0 ? {} : { bindings }),
+    ...(tools === undefined ? {} : { tools }),
     ...(channels === undefined ? {} : { channels }),
   };
 }

@@ -203,7 +203,7 @@ const probeOutput = [
   // Each gateway's own answer, asked inside it with its token.
   "@@clawfleet-inside",
   'clawfleet-tenant-alice {"ready":true,"held":[]}',
-  'clawfleet-shared-local {"ready":false,"held":[]}',
+  'clawfleet-shared-local {"ready":false,"failing":["telegram"],"held":[]}',
   "@@clawfleet-backups",
   "1795400000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-23T00-00-00.tar.gz",
   "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
@@ -228,7 +228,7 @@ describe("status", () => {
         "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
         "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           never",
         "",
-        "1 of 4 tenants healthy; not healthy: bob (not ready), carol (not ready), dave (no container)",
+        "1 of 4 tenants healthy; not healthy: bob (not ready: telegram failing), carol (not ready: telegram failing), dave (no container)",
       ].join("\n"),
     );
     const json = JSON.parse(renderStatusJson({ ...status, tenants: rows.slice(3) })) as { tenants: Record<string, unknown>[] };
@@ -242,6 +242,7 @@ describe("status", () => {
       state: "missing",
       health: null,
       ready: null,
+      notReady: null,
       channelsHeld: null,
       startedAt: null,
       uptimeSeconds: null,
@@ -276,7 +277,7 @@ describe("status", () => {
     const fleet = await loadFleet(dev);
     const withHeld = probeOutput
       .replace('clawfleet-tenant-alice {"ready":true,"held":[]}', 'clawfleet-tenant-alice {"ready":true,"held":["telegram"]}')
-      .replace('clawfleet-shared-local {"ready":false,"held":[]}', 'clawfleet-shared-local {"ready":true,"held":[]}');
+      .replace('clawfleet-shared-local {"ready":false,"failing":["telegram"],"held":[]}', 'clawfleet-shared-local {"ready":true,"held":[]}');
     const rows = allTargets(fleet).map((t) => tenantStatus(t, parseStatusProbe(withHeld), fleet.image));
     assert.deepEqual(
       rows.map((r) => [r.tenant, r.health, r.channelsHeld, r.healthy]),
