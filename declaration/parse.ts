@@ -1,7 +1,9 @@
 import { DeclarationError, joinPath, type Problem } from "./errors";
 import { checkSharedMachines } from "./machines";
+import { gatewayRoutes } from "./gateway-routes";
 import { allocatePorts, type HostPorts } from "./ports";
 import { isRecord, namespace, type RawDeclaration } from "./raw";
+import { checkRoutes } from "./routes";
 import {
   compareIds,
   dedicatedTenantSchema,
@@ -237,6 +239,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   tenants.push(...shared);
   checkMemoryBudgets(hosts, tenants, problems);
   checkChatClaims(shared, problems);
+  problems.push(...checkRoutes(gatewayRoutes, hosts.values(), tenants));
   checkCanaries(hosts, tenants, purged, raw, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));

@@ -66,9 +66,10 @@ const stateRoot = absolutePath.superRefine((path, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
 
+// openclaw splits a reference at its first "/": routers name the model as the upstream's own provider/model.
 const modelRef = z
   .string({ error: expected("a model reference provider/model, such as anthropic/claude-sonnet-4-5") })
-  .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9._:-]+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
+  .regex(/^[a-z0-9][a-z0-9._-]*(\/[A-Za-z0-9._:-]+)+$/, "must be a model reference provider/model, such as anthropic/claude-sonnet-4-5");
 
 const dnsName = z
   .string()
@@ -175,7 +176,10 @@ export const hostSchema = z.strictObject({
   shared: z
     .strictObject({
       port: port.meta({ type: "port", description: "the shared gateway's host port; no dedicated tenant may use it" }),
-      model: modelRef.optional().meta({ type: "model reference", description: "its agents' default model, provider/model" }),
+      model: modelRef.optional().meta({
+        type: "model reference",
+        description: "its agents' default model, provider/model (through a router: openrouter/anthropic/claude-sonnet-4-5); see Models",
+      }),
       memoryMb: memoryMb.default(2048).meta({ description: "container memory limit in MB (at least 512)" }),
       upgradeBackups,
       channels: channels.optional().meta({ description: "its chat channels; bindings route their chats to agents" }),
@@ -241,7 +245,9 @@ const tenantCommon = {
     .string({ error: expected("the name of a host declared under hosts") })
     .meta({ type: "host id", description: "the host it runs on; must be declared, and a shared tenant's host needs `shared`" }),
   name: z.string().min(1).max(64).optional().meta({ default: "the tenant id", description: "display name of the tenant's agent" }),
-  model: modelRef.optional().meta({ type: "model reference", description: "default model, provider/model (a shared tenant's default: the shared gateway's)" }),
+  model: modelRef
+    .optional()
+    .meta({ type: "model reference", description: "default model, provider/model (a shared tenant's default: the shared gateway's); see Models" }),
   labels: labels.optional().meta({ description: "Docker labels on the container; `clawfleet.*` is reserved" }),
   purge: z
     .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })
