@@ -205,23 +205,51 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** What status says of each tenant, as JSON. */
+interface StatusJson {
+  healthy: boolean;
+  tenants: {
+    tenant: string;
+    tier: string;
+    container: string;
+    state: string;
+    health: string;
+    ready: boolean | null;
+    notReady: string[] | null;
+    channelsHeld: string[] | null;
+    restarts: number;
+    port: number;
+    image: string;
+    healthy: boolean;
+  }[];
+}
+
+/**
+ * Waits until opsa's gateway says its Telegram account cannot connect: it is offline here, and
+ * openclaw counts a channel as failing once its 120 s connect grace after a start is over.
+ */
+async function opsaTelegramFailing(): Promise<StatusJson> {
+  return poll("opsa's offline Telegram account counted as failing", 300, async () => {
+    const status = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as StatusJson;
+    return status.tenants.find((t) => t.tenant === "opsa")?.notReady?.includes("telegram") === true ? status : undefined;
+  });
+}
+
 describe("clawfleet status", () => {
-  it("reports every declared tenant healthy, from one probe of the host, and exits 0", async () => {
-    const result = await clawfleet("status", stackFile, "--json");
-    assert.equal(result.code, 0, result.stderr);
-    const status = JSON.parse(result.stdout) as {
-      healthy: boolean;
-      tenants: { tenant: string; tier: string; container: string; state: string; health: string; restarts: number; port: number; image: string }[];
-    };
-    assert.equal(status.healthy, true);
+  it("reports each declared tenant from one probe of the host, ready as each gateway itself says, and exits 1 naming one that is not", async () => {
+    const status = await opsaTelegramFailing();
+    assert.equal(status.healthy, false);
     assert.deepEqual(
-      status.tenants.map((t) => [t.tenant, t.tier, t.container, t.state, t.health, t.restarts, t.port, t.image]),
+      status.tenants.map((t) => [t.tenant, t.tier, t.container, t.state, t.health, t.ready, t.restarts, t.port, t.image, t.healthy]),
       [
-        ["opsa", "dedicated", "clawfleet-tenant-opsa", "running", "healthy", 0, 18501, image],
-        ["opsb", "dedicated", "clawfleet-tenant-opsb", "running", "healthy", 0, 18502, image],
-        ["opsc", "shared", "clawfleet-shared-opshost", "running", "healthy", 0, 18889, image],
+        ["opsa", "dedicated", "clawfleet-tenant-opsa", "running", "healthy", false, 0, 18501, image, false],
+        ["opsb", "dedicated", "clawfleet-tenant-opsb", "running", "healthy", true, 0, 18502, image, true],
+        ["opsc", "shared", "clawfleet-shared-opshost", "running", "healthy", true, 0, 18889, image, true],
       ],
     );
+    const result = await clawfleet("status", stackFile);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trim().split("\n").pop(), "clawfleet: 1 of 3 tenants are not healthy: opsa (not ready: telegram failing)");
     log(`status took ${result.seconds.toFixed(1)} s`);
   });
 
@@ -497,11 +525,11 @@ describe("openclaw's restart-loop breaker", () => {
     const start = await clawfleet("exec", stackFile, "opsa", "--", "gateway", "call", "channels.start", "--params", '{"channel":"telegram"}');
     assert.equal(start.code, 0, start.stderr);
     assert.match(start.stdout, /"started": true/);
-    const healthy = await poll("status healthy again", 240, async () => {
-      const result = await clawfleet("status", stackFile);
-      return result.code === 0 ? result : undefined;
+    const released = await poll("status with no channel held", 240, async () => {
+      const status = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as StatusJson;
+      return status.tenants.find((t) => t.tenant === "opsa")?.channelsHeld?.length === 0 ? status : undefined;
     });
-    assert.equal(healthy.stderr, "");
+    assert.deepEqual(released.tenants.find((t) => t.tenant === "opsa")?.state, "running");
   });
 });
 
@@ -509,11 +537,12 @@ describe("a stopped gateway", () => {
   it("shows in status, which exits 1 naming it", async () => {
     await dockerApi("POST", "/containers/clawfleet-tenant-opsb/stop?t=30");
     await poll("opsb stopped", 60, async () => ((await inspectContainer("clawfleet-tenant-opsb"))?.State.Running === false ? true : undefined));
+    await opsaTelegramFailing();
     const result = await clawfleet("status", stackFile);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /^opsb +opshost +dedicated +exited +/m);
-    assert.match(result.stdout, /^opsa +opshost +dedicated +running +healthy +/m);
-    assert.equal(result.stderr.trim().split("\n").pop(), "clawfleet: 1 of 3 tenants are not healthy: opsb (exited)");
+    assert.match(result.stdout, /^opsa +opshost +dedicated +running +healthy +no +/m);
+    assert.equal(result.stderr.trim().split("\n").pop(), "clawfleet: 2 of 3 tenants are not healthy: opsa (not ready: telegram failing), opsb (exited)");
   });
 
   it("is refused by exec and the approvals with what to do, and its logs can still be read", async () => {
