@@ -170,6 +170,19 @@ describe("engine stand-in", () => {
     assert.ok(!things.log.includes("delete after"));
   });
 
+  it("E5: a chain of dependents is deleted from the far end: what depends on a dependent goes before it", async () => {
+    const { things, engine } = setup();
+    const program = (version: number) => [
+      thing("net", { replace: version }, { deleteBeforeReplace: true }),
+      thing("box", { replace: "net-id" }, { dependsOn: [urnOf("net")], propertyDependencies: { replace: [urnOf("net")] } }),
+      thing("lid", { replace: "box-id" }, { dependsOn: [urnOf("box")], propertyDependencies: { replace: [urnOf("box")] } }),
+    ];
+    await engine.apply(program(1));
+    things.log.length = 0;
+    await engine.apply(program(2));
+    assert.deepEqual(things.log.slice(0, 4), ["delete lid", "delete box", "delete net", "create net"]);
+  });
+
   it("E6: replaceOnChanges makes a listed change (or any, with *) a replacement", async () => {
     const { things, engine } = setup();
     await engine.apply([thing("a", { v: 1 }, { replaceOnChanges: ["v"] }), thing("b", { w: 1 }, { replaceOnChanges: ["*"] })]);

@@ -101,8 +101,12 @@ describe("docker provider stand-in", () => {
     assert.deepEqual(state["healthcheck"], { tests: ["CMD", "true"], interval: "10s", timeout: "5s", startPeriod: "1m0s", startInterval: "0s", retries: 3 });
     assert.deepEqual(state["ports"], [{ internal: 18789, external: 18101, ip: "127.0.0.1", protocol: "tcp" }]);
     assert.equal(state["mustRun"], undefined);
-    const stopped = containerStateFromInspect({ ...inspect, State: { Running: false, Status: "exited" } }, sent);
+    const stopped = containerStateFromInspect(
+      { ...inspect, State: { Running: false, Status: "exited" }, NetworkSettings: { ...inspect.NetworkSettings, Ports: {} } },
+      sent,
+    );
     assert.equal(stopped["mustRun"], false);
+    assert.deepEqual(stopped["ports"], [], "a stopped container publishes no port, and must_run was true: the next plan replaces it");
   });
 
   it("D1-D3, D8: replaces for a ForceNew field, updates for the rest, compares sets without order", () => {

@@ -23,7 +23,8 @@ import { PartialCreateError, unknown, type Diff, type ProviderConfig, type Resou
  *    hostname, user, securityOpts, restart, init, readOnly, capabilities (when any), mounts
  *    (with readOnly), tmpfs, memory and memorySwap in MB, cpus as nanoInt64ToDecimalString,
  *    logDriver, logOpts (when set), healthcheck with Go durations (when the container has
- *    one), stopSignal, stopTimeout, ports (when running), and mustRun false when stopped.
+ *    one), stopSignal, stopTimeout, ports (when running or must_run is true in state, so a
+ *    stopped container reads back none and is replaced), and mustRun false when stopped.
  *    It never writes envs, labels or networksAdvanced: state keeps what was sent.
  * D6 Delete: stop with destroyGraceSeconds (0 when unset: an immediate kill), force remove,
  *    wait; "No such container" is success.
@@ -189,7 +190,7 @@ interface Inspect {
     NanoCpus: number;
     LogConfig: { Type: string; Config: Record<string, string> };
   };
-  NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
 }
 
 /** D5: resourceDockerContainerRead, in Pulumi's input names, over the previous state. */
@@ -226,8 +227,10 @@ export function containerStateFromInspect(info: Inspect, previous: Record<string
   }
   state["stopSignal"] = info.Config.StopSignal ?? "";
   state["stopTimeout"] = info.Config.StopTimeout ?? 0;
-  if (info.State.Running && previous["ports"] !== undefined) {
-    state["ports"] = Object.entries(info.NetworkSettings.Ports)
+  // Upstream reads the published ports when the container runs or must_run is true in state: a
+  // stopped container publishes none, so its ports read back empty and the next plan replaces it.
+  if ((info.State.Running || previous["mustRun"] !== false) && previous["ports"] !== undefined) {
+    state["ports"] = Object.entries(info.NetworkSettings.Ports ?? {})
       .flatMap(([key, bindings]) => {
         const [internal, protocol] = key.split("/");
         return (bindings ?? []).map((b) => ({ internal: Number(internal), external: Number(b.HostPort), ip: b.HostIp, protocol }));

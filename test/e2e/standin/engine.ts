@@ -339,8 +339,8 @@ export class Engine {
       }
     };
     visit(target);
-    // Dependents of dependents first.
-    return found.reverse();
+    // Found depth first, each after its own dependents: dependents of dependents go first.
+    return found;
   }
 
   private async step(resource: PlannedResource, byName: Map<string, string>, pendingDeletes: StateEntry[], replacedEarly: Set<string>): Promise<void> {
