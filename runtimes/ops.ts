@@ -54,6 +54,18 @@ export interface ResourceView {
   readonly inputs: Readonly<Record<string, unknown>>;
 }
 
+/** What the declaration says one gateway runs with, as doctor compares it with the running one. */
+export interface DeclaredGateway {
+  /** Its name on the host. */
+  readonly name: string;
+  /** Whose it is, in messages: `tenant alice`, `the shared gateway`. */
+  readonly owner: string;
+  readonly memoryMb: number;
+  readonly pidsLimit: number;
+  /** The numeric user and group it runs as. */
+  readonly uid: number;
+}
+
 export interface RuntimeOps {
   /** The runtime's name in messages: `Docker`. */
   readonly name: string;
@@ -74,10 +86,14 @@ export interface RuntimeOps {
   statusProbe(gateways: readonly string[]): string[];
   /** The probe's lines, by gateway name; a gateway that is not there has none. */
   readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus>;
-  /** Shell lines of the doctor probe that print what doctorChecks reads. */
-  doctorProbe(image: string): string[];
-  /** The doctor's checks of the runtime on one host: it answers, it has the image. */
-  doctorChecks(lines: readonly string[], image: string): Check[];
+  /** Shell lines of the doctor probe that print what doctorChecks reads, for the declared `gateways`. */
+  doctorProbe(image: string, gateways: readonly DeclaredGateway[]): string[];
+  /**
+   * The doctor's checks of the runtime on one host: it answers, it has the image, and each running
+   * gateway still has the isolation and limits it was deployed with (drift by hand: a container
+   * recreated under the same name, a `docker update`, an added capability).
+   */
+  doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[];
   /** A failure of the runtime itself (its daemon down, not installed), as a message with its fix; undefined otherwise. */
   hostFailure(result: CommandResult): string | undefined;
   /** Notes that `clawfleet plan` prints after one of the runtime's resources; undefined for types it does not own. */

@@ -1,7 +1,7 @@
 import { shellQuote } from "../../runtimes/shell";
 import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
-import type { Check } from "../../runtimes/ops";
+import type { Check, DeclaredGateway } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
 import { sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
@@ -24,11 +24,34 @@ export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { pat
   return dirs;
 }
 
+/** Each gateway of these tenants once, as the declaration has it. */
+export function declaredGateways(targets: readonly TenantTarget[]): DeclaredGateway[] {
+  const byName = new Map<string, DeclaredGateway>();
+  for (const { spec, tier, id } of targets) {
+    if (byName.has(spec.name)) continue;
+    byName.set(spec.name, {
+      name: spec.name,
+      owner: tier === "shared" ? "the shared gateway" : `tenant ${id}`,
+      memoryMb: spec.limits.memoryMb,
+      pidsLimit: spec.limits.pidsLimit,
+      uid: spec.process.uid,
+    });
+  }
+  return [...byName.values()];
+}
+
 /** One script per host: the runtime and the image, Tailscale Serve's config, state directory owners and modes, memory. */
-export function renderDoctorProbe(image: string, serve: boolean, dirs: readonly string[], gatewayDirs: readonly string[], backupDir: string): string {
+export function renderDoctorProbe(
+  image: string,
+  serve: boolean,
+  dirs: readonly string[],
+  gatewayDirs: readonly string[],
+  backupDir: string,
+  gateways: readonly DeclaredGateway[],
+): string {
   return [
     `echo ${mark("runtime")}`,
-    ...runtimeOps.doctorProbe(image),
+    ...runtimeOps.doctorProbe(image, gateways),
     `echo ${mark("serve")}`,
     ...(serve ? [`if command -v tailscale >/dev/null 2>&1; then tailscale serve status --json 2>&1 || echo "@@failed"; else echo "@@not-installed"; fi`] : []),
     `echo ${mark("dirs")}`,
@@ -139,7 +162,7 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
   if (found === undefined)
     return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
   const checks: Check[] = [];
-  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image));
+  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(targets)));
   if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, targets), found.get("serve") ?? []));
 
   const wanted = new Map(stateDirsOf(host, targets).map((d) => [d.path, d]));
@@ -232,9 +255,8 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
       const mine = targets.filter((t) => t.host.id === host.id);
       const dirs = stateDirsOf(host, mine).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
-      const result = await runner.run(host, ["sh", "-c", renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host))], {
-        root: true,
-      });
+      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(mine));
+      const result = await runner.run(host, ["sh", "-c", probe], { root: true });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
       if (unreachable !== undefined) {
         const [what = unreachable.message, ...fix] = unreachable.message.split("; ");

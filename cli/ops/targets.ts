@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { modelKeyEnv } from "../../components/render/config";
+import { dedicatedGatewaySpec, sharedGatewaySpec, type GatewaySpec } from "../../components/gateway-spec";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
-import { channelCredentials, compareIds, type ChannelName, type ChannelsDecl, type Fleet, type Host, type Tenant } from "../../declaration/schema";
-import { backupRootOf, dedicatedContainerName, sharedContainerName, sharedStateDir, tenantStateDir } from "../../names";
+import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../../declaration/schema";
+import { backupRootOf, tenantStateDir } from "../../names";
 import { OpsError } from "./errors";
 
 /** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */
@@ -11,6 +11,8 @@ export interface TenantTarget {
   readonly id: string;
   readonly tier: "dedicated" | "shared";
   readonly host: Host;
+  /** Its gateway as the program deploys it (the host's shared gateway for a shared tenant). */
+  readonly spec: GatewaySpec;
   /** The container that runs the tenant's gateway: its own, or the host's shared gateway. */
   readonly container: string;
   /** Host port on 127.0.0.1 (the shared gateway's port for a shared tenant). */
@@ -40,48 +42,34 @@ export async function loadFleet(file: string): Promise<Fleet> {
   return parseFleet(file, readStackFile(file, text));
 }
 
-function secretEnvNames(modelKeys: Readonly<Record<string, unknown>> | undefined, channels: ChannelsDecl | undefined): string[] {
-  const names = Object.keys(modelKeys ?? {}).map(modelKeyEnv);
-  for (const name of Object.keys(channelCredentials) as ChannelName[]) {
-    if (channels?.[name]?.token !== undefined) names.push(channelCredentials[name].env);
-  }
-  return names;
-}
-
 function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
   const host = fleet.hosts.find((h) => h.id === tenant.host);
   // parseFleet guarantees every tenant's host is declared.
   if (host === undefined) throw new OpsError(`tenant ${tenant.id}: host ${tenant.host} is not declared`);
-  if (tenant.tier === "dedicated") {
-    const dir = tenantStateDir(host.stateRoot, "dedicated", tenant.id);
-    return {
-      id: tenant.id,
-      tier: "dedicated",
-      host,
-      container: dedicatedContainerName(tenant.id),
-      port: tenant.port,
-      memoryMb: tenant.memoryMb,
-      stateDir: dir,
-      gatewayStateDir: dir,
-      agentId: undefined,
-      secretEnvNames: secretEnvNames(tenant.modelKeys, tenant.channels),
-      channels: Object.keys(tenant.channels ?? {}),
-    };
-  }
-  const shared = host.shared;
-  if (shared === undefined) throw new OpsError(`tenant ${tenant.id}: host ${host.id} has no shared gateway`);
+  // The same pure spec the program deploys: name, port, limits, state and secrets are worked out once.
+  const spec =
+    tenant.tier === "dedicated"
+      ? dedicatedGatewaySpec(tenant, host, fleet.image)
+      : sharedGatewaySpec(
+          host,
+          fleet.image,
+          fleet.tenants.filter((t): t is SharedTenant => t.tier === "shared" && t.host === host.id),
+        );
+  if (spec === undefined) throw new OpsError(`tenant ${tenant.id}: host ${host.id} has no shared gateway`);
+  const channels = tenant.tier === "dedicated" ? tenant.channels : host.shared?.channels;
   return {
     id: tenant.id,
-    tier: "shared",
+    tier: tenant.tier,
     host,
-    container: sharedContainerName(host.id),
-    port: shared.port,
-    memoryMb: shared.memoryMb,
-    stateDir: tenantStateDir(host.stateRoot, "shared", tenant.id),
-    gatewayStateDir: sharedStateDir(host.stateRoot),
-    agentId: tenant.id,
-    secretEnvNames: secretEnvNames(shared.modelKeys, shared.channels),
-    channels: Object.keys(shared.channels ?? {}),
+    spec,
+    container: spec.name,
+    port: spec.port,
+    memoryMb: spec.limits.memoryMb,
+    stateDir: tenantStateDir(host.stateRoot, tenant.tier, tenant.id),
+    gatewayStateDir: spec.stateDir,
+    agentId: tenant.tier === "shared" ? tenant.id : undefined,
+    secretEnvNames: Object.keys(spec.secretEnv),
+    channels: Object.keys(channels ?? {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { shellQuote } from "../shell";
-import type { Check, CommandResult, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
+import { managedLabel } from "../../names";
+import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
 
 /** Type tokens of the resources this runtime registers, as the providers' SDKs name them. */
 export const dockerResourceType = {
@@ -73,7 +74,53 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
   return new Map([...found].map(([name, status]) => [name, { ...status, memoryMb: status.status === "running" ? memory.get(name) : undefined }]));
 }
 
-function doctorChecks(lines: readonly string[], image: string): Check[] {
+/** The fields of a running container that its isolation and limits are read from, one line each. */
+const driftFormat =
+  "drift {{json .Name}}\t{{json .HostConfig.CapDrop}}\t{{json .HostConfig.CapAdd}}\t{{.HostConfig.ReadonlyRootfs}}\t{{json .HostConfig.SecurityOpt}}\t{{.HostConfig.Memory}}\t{{json .HostConfig.PidsLimit}}\t{{json .Config.User}}\t{{.HostConfig.Privileged}}\t{{.HostConfig.NetworkMode}}\t{{json .Config.Labels}}";
+
+/** How one running gateway differs from what it was deployed with; each entry is a problem and its fix. */
+function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: string; fix: string }[] {
+  const json = (text: string | undefined): unknown => {
+    try {
+      return JSON.parse(text ?? "null") as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const [, capDrop, capAdd, readOnly, securityOpt, memory, pidsLimit, user, privileged, networkMode, labels] = fields;
+  const recreate = `docker rm -f ${declared.name}, then pulumi up --refresh, which creates it as declared`;
+  const problems: { what: string; fix: string }[] = [];
+  const list = (text: string | undefined) => (Array.isArray(json(text)) ? (json(text) as unknown[]).map(String) : []);
+  if (!list(capDrop).includes("ALL")) problems.push({ what: "keeps Linux capabilities (ALL is not dropped)", fix: recreate });
+  if (list(capAdd).length > 0) problems.push({ what: `has capabilities added: ${list(capAdd).join(", ")}`, fix: recreate });
+  if (privileged === "true") problems.push({ what: "runs privileged", fix: recreate });
+  if (readOnly !== "true") problems.push({ what: "has a writable root file system", fix: recreate });
+  if (!list(securityOpt).some((o) => o === "no-new-privileges:true" || o === "no-new-privileges")) {
+    problems.push({ what: "can gain privileges (no-new-privileges is off)", fix: recreate });
+  }
+  if (json(user) !== `${declared.uid}:${declared.uid}`)
+    problems.push({ what: `runs as ${JSON.stringify(json(user))}, not ${declared.uid}:${declared.uid}`, fix: recreate });
+  if (networkMode === "host") problems.push({ what: "shares the host's network", fix: recreate });
+  const labelMap = json(labels);
+  if (typeof labelMap !== "object" || labelMap === null || (labelMap as Record<string, unknown>)[managedLabel] !== "true") {
+    problems.push({ what: "was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate });
+  }
+  if (Number(memory) !== declared.memoryMb * 1048576) {
+    problems.push({
+      what: `has a memory limit of ${Math.round(Number(memory) / 1048576)} MB, not ${declared.memoryMb} MB`,
+      fix: "pulumi up --refresh, which sets it back",
+    });
+  }
+  if (json(pidsLimit) !== declared.pidsLimit) {
+    problems.push({
+      what: `has a process limit of ${String(json(pidsLimit) ?? "none")}, not ${declared.pidsLimit}`,
+      fix: `docker update --pids-limit ${declared.pidsLimit} ${declared.name}`,
+    });
+  }
+  return problems;
+}
+
+function doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[] {
   const value = (key: string) =>
     lines
       .filter((line) => line.startsWith(`${key} `))
@@ -90,7 +137,7 @@ function doctorChecks(lines: readonly string[], image: string): Check[] {
       },
     ];
   }
-  return [
+  const checks: Check[] = [
     { ok: true, what: `Docker ${version} answers` },
     value("image") === "present"
       ? { ok: true, what: `image ${image} is present` }
@@ -100,6 +147,27 @@ function doctorChecks(lines: readonly string[], image: string): Check[] {
           fix: `pull or load it: docker pull ${image} (or docker load, see scripts/build-gateway-image.sh); pulumi up does this too`,
         },
   ];
+  // Each running declared gateway against what it was deployed with; a missing one is status's business.
+  const running = new Map(
+    lines
+      .filter((line) => line.startsWith("drift "))
+      .map((line) => line.slice("drift ".length).split("\t"))
+      .map((fields) => [(fields[0] ?? "").replace(/^"\/?|"$/g, ""), fields] as const),
+  );
+  let clean = 0;
+  for (const declared of gateways) {
+    const fields = running.get(declared.name);
+    if (fields === undefined) continue;
+    const problems = driftOf(fields, declared);
+    if (problems.length === 0) clean += 1;
+    for (const { what, fix } of problems) checks.push({ ok: false, what: `${declared.name} (${declared.owner}) ${what}`, fix });
+  }
+  if (clean > 0)
+    checks.push({
+      ok: true,
+      what: `${clean} running gateway${clean === 1 ? "" : "s"} as deployed: capabilities dropped, read-only root, no new privileges, uid ${gateways[0]?.uid ?? ""}, memory and process limits`,
+    });
+  return checks;
 }
 
 /** The last non-empty line of a host command, cut to fit one line of the plan. */
@@ -168,9 +236,12 @@ export const dockerOps: RuntimeOps = {
     `if [ -n "$running" ]; then docker stats --no-stream --format 'stats {{json .}}' $running 2>/dev/null || true; fi`,
   ],
   readStatus,
-  doctorProbe: (image) => [
+  doctorProbe: (image, gateways) => [
     `echo "version $(docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1)"`,
     `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo "image present"; else echo "image absent"; fi`,
+    ...(gateways.length === 0
+      ? []
+      : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),
   ],
   doctorChecks,
   hostFailure(result) {

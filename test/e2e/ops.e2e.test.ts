@@ -271,6 +271,23 @@ describe("clawfleet status", () => {
     );
     execFileSync("tailscale", ["serve", "--bg", "--yes", "--https=18502", "http://127.0.0.1:18502"], { env: cliEnv });
   });
+
+  it("names a gateway whose limits were changed by hand, with the command that sets each back", async () => {
+    execFileSync("docker", ["update", "--memory", "2g", "--memory-swap", "2g", "--pids-limit", "4096", "clawfleet-tenant-opsb"]);
+    const result = await clawfleet("doctor", stackFile);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      /FIX clawfleet-tenant-opsb \(tenant opsb\) has a memory limit of 2048 MB, not 1536 MB\n {6}fix: pulumi up --refresh, which sets it back\n/,
+    );
+    assert.match(
+      result.stdout,
+      /FIX clawfleet-tenant-opsb \(tenant opsb\) has a process limit of 4096, not 512\n {6}fix: docker update --pids-limit 512 clawfleet-tenant-opsb\n/,
+    );
+    assert.match(result.stdout, /ok {2}2 running gateways as deployed: /);
+    execFileSync("docker", ["update", "--memory", "1536m", "--memory-swap", "1536m", "--pids-limit", "512", "clawfleet-tenant-opsb"]);
+    assert.equal((await clawfleet("doctor", stackFile)).code, 0);
+  });
 });
 
 describe("DM pairing", () => {

@@ -91,15 +91,63 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.doesNotMatch(probe, /Env/);
   });
 
+  it("finds a running gateway that no longer has the isolation and limits it was deployed with, each with its fix", () => {
+    const declared = [
+      { name: "clawfleet-tenant-alice", owner: "tenant alice", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
+      { name: "clawfleet-tenant-bob", owner: "tenant bob", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
+      { name: "clawfleet-tenant-gone", owner: "tenant gone", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
+    ];
+    const line = (name: string, fields: string[]) => `drift "/${name}"\t${fields.join("\t")}`;
+    const asDeployed = [
+      '["ALL"]',
+      "null",
+      "true",
+      '["no-new-privileges:true"]',
+      String(1536 * 1048576),
+      "512",
+      '"1000:1000"',
+      "false",
+      "clawfleet-tenant-alice",
+      '{"clawfleet.managed":"true"}',
+    ];
+    const byHand = ["null", '["NET_ADMIN"]', "false", "null", String(4096 * 1048576), "null", '""', "true", "host", '{"maintainer":"x"}'];
+    const checks = dockerOps.doctorChecks(
+      ["version 27.5.1", "image present", line("clawfleet-tenant-alice", asDeployed), line("clawfleet-tenant-bob", byHand)],
+      "img:1",
+      declared,
+    );
+    const recreate = "docker rm -f clawfleet-tenant-bob, then pulumi up --refresh, which creates it as declared";
+    assert.deepEqual(checks.slice(2), [
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) keeps Linux capabilities (ALL is not dropped)", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has capabilities added: NET_ADMIN", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) runs privileged", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a writable root file system", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) can gain privileges (no-new-privileges is off)", fix: recreate },
+      { ok: false, what: 'clawfleet-tenant-bob (tenant bob) runs as "", not 1000:1000', fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) shares the host's network", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a memory limit of 4096 MB, not 1536 MB", fix: "pulumi up --refresh, which sets it back" },
+      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a process limit of none, not 512", fix: "docker update --pids-limit 512 clawfleet-tenant-bob" },
+      {
+        ok: true,
+        what: "1 running gateway as deployed: capabilities dropped, read-only root, no new privileges, uid 1000, memory and process limits",
+      },
+    ]);
+    assert.match(
+      dockerOps.doctorProbe("img:1", declared).join("\n"),
+      /docker inspect --type container --format 'drift .*' 'clawfleet-tenant-alice' 'clawfleet-tenant-bob'/,
+    );
+  });
+
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {
-    assert.deepEqual(dockerOps.doctorChecks(["version Cannot connect to the Docker daemon at unix:///var/run/docker.sock."], "img:1"), [
+    assert.deepEqual(dockerOps.doctorChecks(["version Cannot connect to the Docker daemon at unix:///var/run/docker.sock."], "img:1", []), [
       {
         ok: false,
         what: "Docker does not answer: Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
         fix: "start it (systemctl start docker), and let the SSH user use it (usermod -aG docker <user>)",
       },
     ]);
-    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present"], "img:1"), [
+    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present"], "img:1", []), [
       { ok: true, what: "Docker 27.5.1 answers" },
       { ok: true, what: "image img:1 is present" },
     ]);
