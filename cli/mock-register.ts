@@ -479,10 +479,16 @@ export function fastRegistration(options: FastRegistrationOptions): Registration
   };
 }
 
-/** The URN the mock monitor gives a resource (its parent's own type, not the whole chain, before its type). */
+/**
+ * The URN the engine gives a resource: the whole chain of its parents' types, then its own
+ * (resource.NewURN with the parent's qualified type). The SDK's mock monitor keeps only the
+ * parent's own type, which agrees only one level down; the plan uses the engine's rule on both
+ * of its registration paths.
+ */
 export function engineUrn(options: { stack: string; project: string }, parentUrn: string, type: string, name: string): string {
   const parentType = urnTypePart(parentUrn);
-  const qualified = parentUrn === "" ? type : `${parentType.slice(parentType.lastIndexOf("$") + 1)}$${type}`;
+  // The stack's own type is never part of a child's.
+  const qualified = parentType === "" || parentType === "pulumi:pulumi:Stack" ? type : `${parentType}$${type}`;
   return `urn:pulumi:${options.stack}::${options.project}::${qualified}::${name}`;
 }
 

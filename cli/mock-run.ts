@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { fastRegistration, urnTypePart, type MockAnswer, type RegisterRequest } from "./mock-register";
+import { engineUrn, fastRegistration, urnTypePart, type MockAnswer, type RegisterRequest } from "./mock-register";
 
 /** Resource options the engine would see, read from the registration request. */
 export interface PlannedOptions {
@@ -37,6 +37,29 @@ export interface PlannedResource {
 }
 
 export const secretMarker = "[secret]";
+
+/** The SDK version the fast registration path was written against and compared with (test/unit/registration.test.ts). */
+export const fastPathSdkVersion = "3.270.0";
+
+/**
+ * How the plan registers resources: `fast` (the default) through cli/mock-register.ts, or `sdk`
+ * through the SDK's own registerResource, which the fast path must match byte for byte.
+ * CLAWFLEET_REGISTRATION chooses; the fast path is used only with the SDK version it was compared
+ * with, and any other installed version takes the SDK's own path.
+ */
+export function registrationPath(env: NodeJS.ProcessEnv, installed = sdkVersion()): "fast" | "sdk" {
+  const chosen = env["CLAWFLEET_REGISTRATION"];
+  if (chosen !== undefined && chosen !== "fast" && chosen !== "sdk") {
+    throw new Error(`CLAWFLEET_REGISTRATION=${JSON.stringify(chosen)} is not a registration path; use fast or sdk (or leave it unset)`);
+  }
+  if (chosen === "sdk" || installed !== fastPathSdkVersion) return "sdk";
+  return "fast";
+}
+
+/** The installed @pulumi/pulumi version. */
+function sdkVersion(): string {
+  return (require("@pulumi/pulumi/package.json") as { version: string }).version;
+}
 
 const sig = pulumi.runtime.specialSigKey;
 const secretSig = pulumi.runtime.specialSecretSig;
@@ -170,15 +193,32 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   };
   const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };
   const registerResource = resourceRuntime.registerResource;
-  resourceRuntime.registerResource = fastRegistration({
-    sdkRegistration: registerResource,
-    stack: options.stack,
-    project: options.project,
-    onSdkRegistration: (parentUrn, type, name, sequence) => sdkRegistrations.set(registrationKey(parentUrn, type, name), sequence),
-    answer,
-    fieldsOf: structFields,
-    onFailure: (error) => failures.push(error),
-  });
+  // The SDK's own path: only the construction order is noted (registerResource(res, parent, type, name, ...)
+  // is called in each constructor), so both paths list resources in the same order.
+  const constructionOrder = new Map<string, number[]>();
+  let constructed = 0;
+  resourceRuntime.registerResource =
+    registrationPath(process.env) === "fast"
+      ? fastRegistration({
+          sdkRegistration: registerResource,
+          stack: options.stack,
+          project: options.project,
+          onSdkRegistration: (parentUrn, type, name, sequence) => sdkRegistrations.set(registrationKey(parentUrn, type, name), sequence),
+          answer,
+          fieldsOf: structFields,
+          onFailure: (error) => failures.push(error),
+        })
+      : function (this: unknown, ...args: unknown[]) {
+          const key = `${String(args[2])}::${String(args[3])}`;
+          const order = constructionOrder.get(key) ?? [];
+          constructionOrder.set(key, [...order, constructed++]);
+          return registerResource.apply(this, args);
+        };
+
+  // The engine's URN rule on the SDK's path too (the mock monitor's own keeps only the parent's last type).
+  const monitorUrn = (MockMonitor.prototype as unknown as { newUrn: (parent: string, type: string, name: string) => string }).newUrn;
+  (MockMonitor.prototype as unknown as { newUrn: (parent: string, type: string, name: string) => string }).newUrn = (parent, type, name) =>
+    engineUrn(options, parent, type, name);
 
   const original = MockMonitor.prototype.registerResource;
   MockMonitor.prototype.registerResource = function (this: MockMonitor, request: RegisterRequest, callback: unknown) {
@@ -192,7 +232,10 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
         const request = current;
         current = undefined;
         if (request === undefined || request.getName() !== args.name) throw new Error(`registration of ${args.name} arrived without its request`);
-        const sequence = sdkRegistrations.get(registrationKey(request.getParent(), args.type, args.name)) ?? Number.MAX_SAFE_INTEGER;
+        const sequence =
+          sdkRegistrations.get(registrationKey(request.getParent(), args.type, args.name)) ??
+          constructionOrder.get(`${args.type}::${args.name}`)?.shift() ??
+          Number.MAX_SAFE_INTEGER;
         const { id, state, secretOutputs } = answer(request, args.type, args.name, args.custom ?? true, args.inputs as Record<string, unknown>, sequence);
         for (const key of secretOutputs) state[key] = pulumi.secret(state[key]);
         return { id, state };
@@ -223,6 +266,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     return { resources: inOrder.map((index) => resources[index] as PlannedResource), outputs };
   } finally {
     MockMonitor.prototype.registerResource = original;
+    (MockMonitor.prototype as unknown as { newUrn: unknown }).newUrn = monitorUrn;
     resourceRuntime.registerResource = registerResource;
     resourceClass.callsites = callsites;
     debuggable.debuggablePromise = debuggablePromise;
