@@ -87,20 +87,45 @@ interface ResourceOptions {
   readonly [option: string]: unknown;
 }
 
-/** Options whose handling (aliases, hooks, transforms, ...) only the SDK's path has. */
-const sdkOnlyOptions = [
-  "aliases",
-  "transforms",
-  "hooks",
-  "stateMigrations",
-  "replaceWith",
-  "deletedWith",
-  "replacementTrigger",
-  "import",
-  "customTimeouts",
-  "hideDiffs",
-  "envVarMappings",
-];
+/**
+ * How the fast path treats every resource option the SDK has: `fast` ones it handles itself; a
+ * registration that sets an `sdk` one goes the SDK's own way; `elsewhere` ones never reach
+ * registerResource (the SDK reads or gets such a resource instead). Typed over the SDK's option
+ * interfaces, so an option a new SDK adds fails to compile here until it is sorted.
+ */
+const optionHandling: { readonly [K in keyof Required<pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions>]: "fast" | "sdk" | "elsewhere" } = {
+  parent: "fast",
+  dependsOn: "fast",
+  protect: "fast",
+  provider: "fast",
+  retainOnDelete: "fast",
+  deleteBeforeReplace: "fast",
+  replaceOnChanges: "fast",
+  ignoreChanges: "fast",
+  additionalSecretOutputs: "fast",
+  id: "elsewhere",
+  urn: "elsewhere",
+  providers: "sdk",
+  version: "sdk",
+  pluginDownloadURL: "sdk",
+  aliases: "sdk",
+  transformations: "sdk",
+  transforms: "sdk",
+  hooks: "sdk",
+  stateMigrations: "sdk",
+  replaceWith: "sdk",
+  deletedWith: "sdk",
+  replacementTrigger: "sdk",
+  import: "sdk",
+  customTimeouts: "sdk",
+  hideDiffs: "sdk",
+  envVarMappings: "sdk",
+};
+
+/** Options whose handling only the SDK's path has. */
+const sdkOnlyOptions = Object.entries(optionHandling)
+  .filter(([, handling]) => handling === "sdk")
+  .map(([option]) => option);
 
 function coveredByFastPath(remote: boolean, opts: ResourceOptions, packageRef: unknown): boolean {
   if (remote || packageRef !== undefined) return false;
