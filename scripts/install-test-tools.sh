@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the command-line tools the end-to-end tests call:
-# ShellCheck (lints the shell scripts) and sqlite3 (reads gateway state).
+# ShellCheck (lints the shell scripts), sqlite3 (reads gateway state) and jq
+# (scripts/install-pulumi.sh reads the Go module proxy's answers with it).
 # Only what is missing is installed, from Debian's apt. Safe to run repeatedly.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ fi
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   log "all tools present"
