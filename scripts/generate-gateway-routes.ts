@@ -1,5 +1,6 @@
 // Writes declaration/gateway-routes.ts: which model providers, model keys and chat channels the gateway image serves,
 // asked of the openclaw package inside the image itself (npx tsx scripts/generate-gateway-routes.ts [--image <ref>]).
+// With --check it writes nothing and exits 1 when the committed table differs from what the image answers.
 //
 // The inventory comes from the package's own files: the bundled plugins' manifests (dist/extensions/*) and openclaw's
 // catalogs of its official external plugins (scripts/lib/official-external-*-catalog.json). What a gateway would
@@ -231,6 +232,18 @@ async function main(): Promise<void> {
     "",
   ].join("\n");
   const formatted = await format(text, { ...(await resolveConfig(outFile)), filepath: outFile });
+  if (process.argv.includes("--check")) {
+    const committed = readFileSync(outFile, "utf8");
+    if (committed !== formatted) {
+      const [ours, theirs] = [committed.split("\n"), formatted.split("\n")];
+      const line = ours.findIndex((text, index) => text !== theirs[index]);
+      throw new Error(
+        `declaration/gateway-routes.ts differs from what ${image} answers, first at line ${line + 1}:\n- ${ours[line] ?? ""}\n+ ${theirs[line] ?? ""}\nrun npx tsx scripts/generate-gateway-routes.ts`,
+      );
+    }
+    process.stderr.write(`gateway routes: declaration/gateway-routes.ts is what ${image} answers\n`);
+    return;
+  }
   writeFileSync(outFile, formatted);
   const usable = Object.entries(routes.providers).filter(([, r]) => r.installsAtStart.length === 0).length;
   process.stderr.write(`gateway routes: ${usable} of ${providers.length} providers start without an install; wrote ${outFile}\n`);
