@@ -511,6 +511,10 @@ describe("openclaw's restart-loop breaker", () => {
     const readyz = async (): Promise<true | undefined> => {
       return /"ready":true/.test(await fetchText("http://127.0.0.1:18501/readyz", 3000)) ? true : undefined;
     };
+    // The breaker holds a channel that was starting when its gateway died. Offline, opsa's Telegram account stops
+    // counting as starting 120 s after a boot, so a clean restart first puts every kill inside that window.
+    await dockerApi("POST", "/containers/clawfleet-tenant-opsa/restart?t=30");
+    await poll("opsa ready after a clean restart", 240, readyz);
     for (const round of [1, 2, 3]) {
       const before = await inspectContainer("clawfleet-tenant-opsa");
       assert.ok(before?.State.Running);
@@ -524,6 +528,7 @@ describe("openclaw's restart-loop breaker", () => {
     }
     const held = await poll("status naming the held channel", 240, async () => {
       const result = await clawfleet("status", stackFile, "--json");
+      log(`status: ${JSON.stringify((JSON.parse(result.stdout) as StatusJson).tenants.find((t) => t.tenant === "opsa"))}`);
       const opsa = (JSON.parse(result.stdout) as { tenants: { tenant: string; channelsHeld: string[] | null; healthy: boolean }[] }).tenants.find(
         (t) => t.tenant === "opsa",
       );
