@@ -1,0 +1,343 @@
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { shellQuote } from "../../../runtimes/shell";
+import type { Op, StepEvent } from "../standin/engine";
+
+/*
+ * Deploys the program through the real Pulumi CLI and engine (built by scripts/install-pulumi.sh),
+ * with the provider stand-ins served as provider plugins (./provider-plugin.ts), the same shape as
+ * ../standin/deployer.ts: `deploy()` returns the steps of the apply, and every apply is followed by
+ * the check Pulumi's own integration tests make, here with Pulumi's own commands:
+ * `pulumi preview --expect-no-changes`, `pulumi refresh --expect-no-changes`, and the preview again.
+ *
+ * Everything is the test's own: a project directory whose Pulumi.yaml runs the repository, a
+ * PULUMI_HOME holding the plugin launchers, a file:// backend and a passphrase secrets provider.
+ */
+
+/** The plugins the SDK packages ask for, each served by provider-plugin.ts. */
+const pluginPackages = ["docker", "command", "random"] as const;
+
+/** One engine event of a step, as `--event-log` writes it (sdk/go/common/apitype/events.go). */
+export interface EngineStep {
+  readonly kind: "pre" | "outputs" | "failed";
+  readonly op: string;
+  readonly urn: string;
+  readonly name: string;
+  readonly type: string;
+  readonly diffs: string[];
+  /** old.retainOnDelete: a delete that only drops the resource from state. */
+  readonly retained: boolean;
+}
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+export interface Timing {
+  readonly command: string;
+  readonly seconds: number;
+}
+
+const replacementOps = new Set(["replace", "create-replacement", "delete-replaced"]);
+
+/** The engine's ops folded into the stand-in's: one step per resource, a replacement's three ops as "replace". */
+export function stepsOf(events: readonly EngineStep[]): StepEvent[] {
+  const byUrn = new Map<string, EngineStep[]>();
+  for (const event of events) {
+    if (event.kind === "failed") continue;
+    byUrn.set(event.urn, [...(byUrn.get(event.urn) ?? []), event]);
+  }
+  const steps: StepEvent[] = [];
+  for (const [urn, list] of byUrn) {
+    const first = list[0] as EngineStep;
+    const ops = new Set(list.map((e) => e.op));
+    const changed = [...new Set(list.flatMap((e) => e.diffs))];
+    let op: Op;
+    if ([...ops].some((o) => replacementOps.has(o))) op = "replace";
+    else if (ops.has("delete")) op = list.some((e) => e.retained) ? "retain" : "delete";
+    else if (ops.has("create")) op = "create";
+    else if (ops.has("update")) op = "update";
+    else if (ops.has("same")) op = "same";
+    else continue; // refresh and read steps are not program steps
+    steps.push({ urn, name: first.name, type: first.type, op, changed: op === "same" ? [] : changed });
+  }
+  return steps;
+}
+
+/** Reads an `--event-log` file. */
+export function readEventLog(file: string): EngineStep[] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const steps: EngineStep[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const event = JSON.parse(line) as Record<string, { metadata?: StepMetadata } | undefined>;
+    for (const [key, kind] of [
+      ["resourcePreEvent", "pre"],
+      ["resOutputsEvent", "outputs"],
+      ["resOpFailedEvent", "failed"],
+    ] as const) {
+      const metadata = event[key]?.metadata;
+      if (metadata === undefined) continue;
+      steps.push({
+        kind,
+        op: metadata.op,
+        urn: metadata.urn,
+        name: metadata.urn.slice(metadata.urn.lastIndexOf("::") + 2),
+        type: metadata.type,
+        diffs: metadata.diffs ?? [],
+        retained: metadata.old?.retainOnDelete === true,
+      });
+    }
+  }
+  return steps;
+}
+
+interface StepMetadata {
+  op: string;
+  urn: string;
+  type: string;
+  diffs?: string[];
+  old?: { retainOnDelete?: boolean } | null;
+}
+
+/** Error diagnostics of a run, from its event log: what a failed command says. */
+function errorsIn(file: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((line) => line.includes('"diagnosticEvent"'))
+    .map((line) => (JSON.parse(line) as { diagnosticEvent: { severity: string; message: string; urn?: string } }).diagnosticEvent)
+    .filter((d) => d.severity === "error")
+    .map((d) => `${d.urn === undefined ? "" : `${d.urn.slice(d.urn.lastIndexOf("::") + 2)}: `}${d.message.trim()}`);
+}
+
+/**
+ * PATH and PULUMI_* of the tools scripts/install-pulumi.sh built (the CLI and the Node.js language
+ * host); fails with one line naming the script when they are not installed.
+ */
+export function pulumiTools(repo: string): Promise<NodeJS.ProcessEnv> {
+  const script = join(repo, "scripts", "install-pulumi.sh");
+  const shell = `out=$(bash ${shellQuote(script)} --print-env --only cli,nodejs) || exit 3; eval "$out"; pulumi version >/dev/null || exit 4; exec ${shellQuote(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  return new Promise((resolve, reject) => {
+    execFile("bash", ["-c", shell], { encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error !== null) {
+        const said = stderr.trim().split("\n").pop() ?? "";
+        reject(
+          new Error(
+            `the real Pulumi CLI and Node.js language host are not installed: run \`bash scripts/install-pulumi.sh --only cli,nodejs\` (it says: ${said})`,
+          ),
+        );
+        return;
+      }
+      const env = JSON.parse(stdout) as NodeJS.ProcessEnv;
+      resolve(Object.fromEntries(Object.entries(env).filter(([key]) => key === "PATH" || key.startsWith("PULUMI_"))));
+    });
+  });
+}
+
+export interface EngineDeployerOptions {
+  readonly repo: string;
+  /** The test's work directory; the project, PULUMI_HOME and backend go under it. */
+  readonly work: string;
+  readonly stack: string;
+  /** Environment of the CLI, and through it of the program and the plugins. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly progress: (line: string) => void;
+}
+
+export class EngineDeployer {
+  readonly project: string;
+  readonly home: string;
+  readonly backend: string;
+  readonly stackFile: string;
+  /** Every pulumi command run, with its wall time. */
+  readonly timings: Timing[] = [];
+  /** The engine events of the last `up` or `destroy`. */
+  lastEvents: EngineStep[] = [];
+  private readonly env: NodeJS.ProcessEnv;
+  private salt = "";
+  private runs = 0;
+
+  private constructor(
+    private readonly options: EngineDeployerOptions,
+    tools: NodeJS.ProcessEnv,
+  ) {
+    this.project = join(options.work, "project");
+    this.home = join(options.work, "pulumi-home");
+    this.backend = join(options.work, "backend");
+    this.stackFile = join(this.project, `Pulumi.${options.stack}.yaml`);
+    const env: NodeJS.ProcessEnv = {
+      ...options.env,
+      ...tools,
+      PULUMI_HOME: this.home,
+      PULUMI_CONFIG_PASSPHRASE: "clawfleet engine e2e",
+      // --event-log is offered only with this set (pkg/cmd/pulumi/operations/up.go).
+      PULUMI_DEBUG_COMMANDS: "true",
+      // The language host built from sdk v3.68.0 ignores Pulumi.yaml's runtime options and always
+      // registers the SDK's ts-node (with this repository's TypeScript); type checking is `npm run lint`'s job.
+      PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+    delete env["NODE_OPTIONS"];
+    this.env = env;
+  }
+
+  /** The project, the plugin launchers, `pulumi login file://...` and `pulumi stack init`. */
+  static async create(options: EngineDeployerOptions): Promise<EngineDeployer> {
+    const deployer = new EngineDeployer(options, await pulumiTools(options.repo));
+    await deployer.setUp();
+    return deployer;
+  }
+
+  private async setUp(): Promise<void> {
+    const { repo, stack } = this.options;
+    for (const dir of [this.project, this.home, this.backend]) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(this.project, "Pulumi.yaml"), `name: clawfleet\nruntime: nodejs\nmain: ${relative(this.project, repo)}\n`);
+    symlinkSync(join(repo, "node_modules"), join(this.project, "node_modules"));
+    for (const pkg of pluginPackages) {
+      const manifest = JSON.parse(readFileSync(join(repo, "node_modules", "@pulumi", pkg, "package.json"), "utf8")) as { pulumi: { version: string } };
+      const version = manifest.pulumi.version;
+      const dir = join(this.home, "plugins", `resource-${pkg}-v${version}`);
+      mkdirSync(dir, { recursive: true });
+      const launcher = join(dir, `pulumi-resource-${pkg}`);
+      const argv = [process.execPath, "--require", join(repo, "test", "register.cjs"), join(repo, "test", "e2e", "engine", "provider-plugin.ts"), pkg, version];
+      writeFileSync(
+        launcher,
+        `#!/bin/sh\n# The ${pkg} provider stand-in as a plugin for the real engine.\nNODE_OPTIONS= exec ${argv.map(shellQuote).join(" ")} "$@"\n`,
+      );
+      chmodSync(launcher, 0o755);
+    }
+    await this.pulumi(["login", `file://${this.backend}`]);
+    await this.pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+    const salt = /^encryptionsalt: .*$/m.exec(readFileSync(this.stackFile, "utf8"));
+    assert.ok(salt, `pulumi stack init wrote no encryptionsalt to ${this.stackFile}`);
+    this.salt = salt[0];
+  }
+
+  /** Runs pulumi in the project directory; fails unless it exits 0 (or `allowFailure`). */
+  async pulumi(args: string[], allowFailure = false, stdin?: string): Promise<RunResult> {
+    const started = Date.now();
+    const result = await new Promise<RunResult>((resolve, reject) => {
+      const end = args.includes("--") ? args.indexOf("--") : args.length;
+      const argv = [...args.slice(0, end), "--non-interactive", "--color", "never", ...args.slice(end)];
+      const child = spawn("pulumi", argv, { cwd: this.project, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
+      child.stdin.end(stdin);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+    });
+    this.timings.push({ command: `pulumi ${args.filter((a) => !a.startsWith("/")).join(" ")}`, seconds: result.seconds });
+    if (result.code !== 0 && !allowFailure) {
+      throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${(result.stdout + result.stderr).trim().split("\n").slice(-30).join("\n")}`);
+    }
+    return result;
+  }
+
+  /** Writes the stack file: the salt pulumi wrote, then the test's `config:` block. */
+  configure(config: string): void {
+    writeFileSync(this.stackFile, `${this.salt}\n${config}`);
+  }
+
+  /** A `secure:` ciphertext of `value` for this stack, made by `pulumi config set --secret`. */
+  async encrypt(value: string): Promise<string> {
+    const before = readFileSync(this.stackFile, "utf8");
+    try {
+      // From stdin, so the value is in no argument list.
+      await this.pulumi(["config", "set", "--secret", "clawfleet:cipherScratch"], false, value);
+      const secure = /clawfleet:cipherScratch:\s*\n?\s*secure: (\S+)/.exec(readFileSync(this.stackFile, "utf8"));
+      assert.ok(secure, "pulumi config set --secret wrote no secure value");
+      return secure[1] as string;
+    } finally {
+      writeFileSync(this.stackFile, before);
+    }
+  }
+
+  /** Runs an engine command with an event log and returns its steps. */
+  private async logged(args: string[], allowFailure: boolean): Promise<{ result: RunResult; events: EngineStep[]; errors: string[] }> {
+    this.runs += 1;
+    const log = join(this.options.work, `events-${this.runs}-${args[0]}.jsonl`);
+    rmSync(log, { force: true });
+    const result = await this.pulumi([...args, "--event-log", log], true);
+    const events = readEventLog(log);
+    const errors = errorsIn(log);
+    if (result.code !== 0 && !allowFailure) {
+      const said = errors.length > 0 ? errors.join("\n") : (result.stdout + result.stderr).trim().split("\n").slice(-30).join("\n");
+      throw new Error(`pulumi ${args.join(" ")} exited ${result.code}:\n${said}`);
+    }
+    return { result, events, errors };
+  }
+
+  /** `pulumi preview`: the steps it plans. */
+  async preview(): Promise<StepEvent[]> {
+    return stepsOf((await this.logged(["preview", "--expect-no-changes"], true)).events);
+  }
+
+  /** `pulumi up` (with `--refresh` when asked), then the idempotence checks. Returns the steps of the apply. */
+  async deploy(options: { refresh?: boolean } = {}): Promise<StepEvent[]> {
+    const up = await this.logged(["up", "--yes", "--skip-preview", ...(options.refresh === true ? ["--refresh"] : [])], false);
+    this.lastEvents = up.events;
+    for (const [label, args] of [
+      ["applying the same program again plans no change", ["preview", "--expect-no-changes"]],
+      ["a refresh right after the apply finds no drift", ["refresh", "--yes", "--expect-no-changes"]],
+      ["and plans no change after the refresh", ["preview", "--expect-no-changes"]],
+    ] as const) {
+      const check = await this.logged([...args], true);
+      const pending = check.events
+        .filter((e) => e.kind !== "failed" && !["same", "refresh"].includes(e.op))
+        .map((e) => `${e.op} ${e.name} ${e.diffs.join(",")}`.trim());
+      const drift = check.events
+        .filter((e) => e.op === "refresh" && e.kind === "outputs" && e.diffs.length > 0)
+        .map((e) => `drift ${e.name} ${e.diffs.join(",")}`);
+      assert.deepEqual([...new Set([...pending, ...drift])], [], label);
+      assert.equal(check.result.code, 0, `${label}: pulumi ${args[0]} exited ${check.result.code}: ${check.errors.join("\n")}`);
+    }
+    return stepsOf(up.events);
+  }
+
+  /** `pulumi destroy`: the steps it took. */
+  async destroy(): Promise<StepEvent[]> {
+    const run = await this.logged(["destroy", "--yes", "--skip-preview"], false);
+    this.lastEvents = run.events;
+    return stepsOf(run.events);
+  }
+
+  /** The engine's own ops for one resource in the last apply, in the order they finished. */
+  opsOf(name: string): string[] {
+    return this.lastEvents.filter((e) => e.name === name && e.kind === "outputs").map((e) => e.op);
+  }
+
+  /** The resources one engine op finished for in the last apply, in order. */
+  finished(op: string): string[] {
+    return this.lastEvents.filter((e) => e.op === op && e.kind === "outputs").map((e) => e.name);
+  }
+
+  /** `pulumi stack export` (secrets stay encrypted). */
+  async exportState(): Promise<string> {
+    return (await this.pulumi(["stack", "export"])).stdout;
+  }
+
+  /** A stack output, secrets shown. */
+  async output(name: string): Promise<unknown> {
+    return JSON.parse((await this.pulumi(["stack", "output", name, "--json", "--show-secrets"])).stdout) as unknown;
+  }
+}
