@@ -287,9 +287,10 @@ export class EngineDeployer {
     return { result, events, errors };
   }
 
-  /** `pulumi preview`: the steps it plans. */
-  async preview(): Promise<StepEvent[]> {
-    return stepsOf((await this.logged(["preview", "--expect-no-changes"], true)).events);
+  /** `pulumi preview --expect-no-changes` (with `--refresh` when asked): the steps it plans, and its exit code. */
+  async preview(options: { refresh?: boolean } = {}): Promise<{ steps: StepEvent[]; code: number }> {
+    const run = await this.logged(["preview", "--expect-no-changes", ...(options.refresh === true ? ["--refresh"] : [])], true);
+    return { steps: stepsOf(run.events), code: run.result.code };
   }
 
   /** `pulumi up` (with `--refresh` when asked), then the idempotence checks. Returns the steps of the apply. */
