@@ -86,13 +86,19 @@ function run(args: readonly string[]): Promise<CliResult> {
 
 const clawfleet = (...args: string[]) => run([join(repo, "bin", "clawfleet.js"), ...args]);
 
-/** Seconds from the container's start to the gateway's own "ready" log line; Docker must call it healthy. */
+/**
+ * Seconds from the container's start to the gateway's own "ready" log line, once Docker calls it healthy. Both are
+ * waited for: /healthz answers before the channels have started (an offline Telegram account takes a while), and on a
+ * busy machine a probe can miss its 5 s three times running, leaving the gateway unhealthy until the next one passes.
+ */
 async function secondsToReady(container: string): Promise<number> {
-  const info = await inspectContainer(container);
-  assert.equal(info?.State.Health?.Status, "healthy", `${container} is ${info?.State.Health?.Status ?? "missing"}`);
-  const ready = (await logsOf(container)).match(/(\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d) \[gateway\] ready/);
-  assert.ok(ready?.[1], `${container} never logged ready`);
-  return (Date.parse(ready[1]) - Date.parse(info?.State.StartedAt ?? "")) / 1000;
+  const { info, ready } = await poll(`${container} healthy and ready`, 240, async () => {
+    const now = await inspectContainer(container);
+    const line = (await logsOf(container)).match(/(\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d) \[gateway\] ready/);
+    return now?.State.Health?.Status === "healthy" && line?.[1] !== undefined ? { info: now, ready: line[1] } : undefined;
+  });
+  assert.equal(info.RestartCount, 0, `${container} restarted`);
+  return (Date.parse(ready) - Date.parse(info.State.StartedAt)) / 1000;
 }
 
 async function logsOf(container: string): Promise<string> {
