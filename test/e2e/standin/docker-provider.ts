@@ -227,8 +227,9 @@ export function containerStateFromInspect(info: Inspect, previous: Record<string
   }
   state["stopSignal"] = info.Config.StopSignal ?? "";
   state["stopTimeout"] = info.Config.StopTimeout ?? 0;
-  // Upstream reads the published ports when the container runs or must_run is true in state: a
-  // stopped container publishes none, so its ports read back empty and the next plan replaces it.
+  // Upstream reads the published ports when the container runs or must_run is true in state
+  // (internal/provider/resource_docker_container_funcs.go, read, around line 800): a stopped
+  // container publishes none, so its ports read back empty and the next plan replaces it.
   if ((info.State.Running || previous["mustRun"] !== false) && previous["ports"] !== undefined) {
     state["ports"] = Object.entries(info.NetworkSettings.Ports ?? {})
       .flatMap(([key, bindings]) => {

@@ -339,7 +339,8 @@ export class Engine {
       }
     };
     visit(target);
-    // Found depth first, each after its own dependents: dependents of dependents go first.
+    // Found depth first, each after its own dependents: dependents of dependents go first, as the engine
+    // deletes them in reverse dependency order (pkg/resource/deploy/step_generator.go, delete-before-replace dependents).
     return found;
   }
 
