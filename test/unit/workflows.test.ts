@@ -283,12 +283,28 @@ describe("deploy.yml", () => {
   });
 
   it("runs pulumi up per stack, gating prod behind the production environment", () => {
-    const [pulumi, ...more] = pulumiSteps(wf);
+    const [pulumi, , ...more] = pulumiSteps(wf);
     assert.ok(pulumi, "no pulumi/actions step");
     assert.equal(more.length, 0);
     assert.equal(pulumi.with["command"], "up");
     assert.equal(pulumi.with["stack-name"], "${{ matrix.stack }}");
     assert.equal(pulumi.job["environment"], "${{ matrix.stack == 'prod' && 'production' || matrix.stack }}");
+  });
+
+  it("runs pulumi preview --expect-no-changes right after the up, on the same stack and backend", () => {
+    const [up, check] = pulumiSteps(wf);
+    assert.ok(up && check, "no second pulumi/actions step after the up");
+    assert.equal(check.jobName, up.jobName);
+    const jobSteps = steps(up.job);
+    const upIndex = jobSteps.findIndex((s) => mapAt(s, "with")["command"] === "up");
+    assert.equal(jobSteps[upIndex + 1]?.["uses"], jobSteps[upIndex]?.["uses"], "the check is not the step right after the up");
+    assert.equal(check.with["command"], "preview");
+    assert.equal(check.with["expect-no-changes"], true);
+    for (const key of ["stack-name", "work-dir", "cloud-url", "pulumi-version"]) {
+      assert.equal(check.with[key], up.with[key], `the check's ${key} differs from the up's`);
+    }
+    assert.deepEqual(mapAt(jobSteps[upIndex + 1], "env"), mapAt(jobSteps[upIndex], "env"));
+    assert.equal(jobSteps[upIndex + 1]?.["if"], undefined, "the check must run after every up");
   });
 
   it("never cancels a running deploy of the same stack", () => {
