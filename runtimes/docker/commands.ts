@@ -252,21 +252,41 @@ export interface HealthGateArgs {
   readonly timeoutSeconds: number;
 }
 
+/** Restarts after a crash that the health gate lets pass before it fails. */
+const allowedRestarts = 1;
+
+/**
+ * Shell function `health_of <container>`: sets `status` to Docker's health of the container (its
+ * state when it has no health check; `restarting` while Docker restarts it after a crash, which
+ * Docker reports as unhealthy; `gone` when there is no such container) and `restarts` to its
+ * restart count. Needs `as_root`.
+ */
+export const healthOf = [
+  `health_of() {`,
+  `  info=$(as_root docker inspect --format ${shellQuote("{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.State.Status}} {{.RestartCount}}")} "$1" 2>/dev/null) || { status=gone; restarts=0; return 0; }`,
+  `  status=\${info%% *}; state=\${info#* }; state=\${state% *}; restarts=\${info##* }`,
+  `  [ "$state" != restarting ] || status=restarting`,
+  `}`,
+].join("\n");
+
 /**
  * Waits until Docker reports the container healthy, and fails otherwise: unhealthy, exited,
- * restarting after a crash, or not healthy in time. It is replaced with every new container, so a
- * gateway that never got healthy stops the rollout on every deploy, not only the first.
+ * restarted more than once after a crash, or not healthy in time. One restart is allowed: on a
+ * busy host openclaw's first start can miss its state-lease heartbeat deadline and exit, and
+ * Docker's restart then comes up fine. It is replaced with every new container, so a gateway that
+ * never got healthy stops the rollout on every deploy, not only the first.
  */
 export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateArgs): string {
   const name = shellQuote(containerName);
-  const format = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.RestartCount}}";
   return script(
     asRoot,
     fail,
+    healthOf,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
-    `  info=$(as_root docker inspect --format ${shellQuote(format)} ${name} 2>/dev/null) || fail "gateway "${name}": its container is gone; run the deploy again"`,
-    `  status=\${info% *}; restarts=\${info##* }`,
+    `  health_of ${name}`,
+    `  [ "$status" != gone ] || fail "gateway "${name}": its container is gone; run the deploy again"`,
+    `  [ "$restarts" -le ${allowedRestarts} ] || fail "gateway "${name}" exited and was restarted $restarts times; read why with: docker logs "${name}`,
     `  case $status in`,
     `    healthy) exit 0 ;;`,
     `    unhealthy | exited | dead)`,
@@ -274,7 +294,6 @@ export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateAr
     `      as_root docker logs --tail 10 ${name} 2>&1 | tail -n 10 >&2 || true`,
     `      fail "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
     `  esac`,
-    `  [ "$restarts" -eq 0 ] || fail "gateway "${name}" exited and was restarted $restarts times; read why with: docker logs "${name}`,
     `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
     `  sleep 2`,
     `done`,

@@ -5,6 +5,7 @@
  */
 import type { GatewayHealth } from "../../components/gateway-spec";
 import { asRoot, fail, script, shellQuote } from "../shell";
+import { healthOf } from "./commands";
 
 /** How the gateway's own CLI starts inside the image. */
 const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
@@ -43,6 +44,7 @@ export function renderPreflight({ hostId, image, stateDir, workDir, health, fall
   return script(
     asRoot,
     fail,
+    healthOf,
     `as_root mkdir -p ${shellQuote(workDir)}`,
     `copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
     `tarStatus=$(mktemp)`,
@@ -63,10 +65,11 @@ export function renderPreflight({ hostId, image, stateDir, workDir, health, fall
     `as_root chown -R 1000:1000 "$copy"`,
     `as_root chmod 0700 "$copy"`,
     `as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `as_root docker run -d --name ${name} --hostname ${name} ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
+    `as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
-    `  status=$(as_root docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' ${name} 2>/dev/null) || status=gone`,
+    // One restart after a crash, as the health gate allows: a busy host can delay the first start.
+    `  health_of ${name}`,
     `  case $status in`,
     `    healthy) exit 0 ;;`,
     `    unhealthy | exited | dead | gone)`,
