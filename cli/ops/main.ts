@@ -7,6 +7,7 @@ import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList, t
 import { processRunner, withProgress, type HostRunner } from "./host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./status";
 import { allTargets, findHost, findTarget, loadFleet } from "./targets";
+import { runWatch } from "./watch";
 
 type FlagKind = "boolean" | "value";
 
@@ -112,12 +113,29 @@ export const verbs: Readonly<Record<string, VerbSpec>> = {
     summary: "per host: Docker, the image, Tailscale Serve, state directory owners and modes, memory",
     help: ["Every problem comes with its fix. Exits 1 when there is any problem.", "  --host <id>    only this host", "  --json         the checks as JSON"],
   },
+  watch: {
+    args: [file],
+    flags: { "--webhook": "value", "--interval": "value", "--timeout": "value", "--once": "boolean", "--json": "boolean" },
+    summary: "keep polling every host and alert once when a gateway, a channel or a host goes wrong, and once when it recovers",
+    help: [
+      "Asks each host what status asks, in a loop of its own, and reports a change: a gateway not healthy or not ready,",
+      "a channel that cannot connect or that openclaw's restart-loop breaker holds, a host that does not answer.",
+      "One alert when a problem starts (problems present at start included), nothing more while it lasts, one",
+      "resolved message when it ends. Lines go to stdout; with a webhook each event is also POSTed to it as JSON.",
+      "Runs until SIGINT or SIGTERM (exit 130 or 143, every ssh and docker process it started stopped).",
+      "  --webhook <url>     POST each event here (or set CLAWFLEET_WEBHOOK_URL, which keeps it out of ps)",
+      "  --interval <s>      seconds between two polls of a host (default 60)",
+      "  --timeout <s>       a host that takes longer counts as not answering (default 60)",
+      "  --once              poll every host once, report what is wrong, exit 0 (nothing) or 1",
+      "  --json              each event as one JSON line (the webhook's payload)",
+    ],
+  },
 };
 
 const subverbs: Readonly<Record<string, readonly string[]>> = { pairing: ["list", "approve"], devices: ["list", "approve"] };
 
 /** The verbs `clawfleet` hands to this module. */
-export const opsVerbs: readonly string[] = ["status", "logs", "exec", "pairing", "devices", "backup", "restore", "doctor"];
+export const opsVerbs: readonly string[] = ["status", "logs", "exec", "pairing", "devices", "backup", "restore", "doctor", "watch"];
 
 function usageLine(name: string, spec: VerbSpec): string {
   const args = spec.args.map((a) => (a.endsWith("?") ? `[${a.slice(0, -1)}]` : a)).join(" ");
@@ -301,6 +319,8 @@ export async function runOps(
         out(parsed.flags.has("--json") ? JSON.stringify({ hosts: reports }, null, 2) : renderDoctor(reports));
         return reports.every((r) => r.checks.every((c) => c.ok)) ? 0 : 1;
       }
+      case "watch":
+        return await runWatch(runner, fleet, stackFile, parsed.flags, process.env, io);
       default:
         throw new OpsError(`unknown command ${parsed.name}`, 2);
     }

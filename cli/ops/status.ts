@@ -196,6 +196,36 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
   };
 }
 
+/** One host's answer: its tenants' lines, or why the host could not be asked (its tenants then show as unreachable). */
+export interface HostStatus {
+  readonly host: string;
+  readonly tenants: readonly TenantStatus[];
+  /** Why the host could not be asked; undefined when it answered. */
+  readonly error: string | undefined;
+}
+
+/**
+ * Asks one host about its declared tenants (one probe): what `status` shows of it, and what
+ * `watch` compares between polls. `timeoutSeconds` bounds the whole probe; a host that takes
+ * longer counts as not answering, and the processes started for it are stopped.
+ */
+export async function probeHost(runner: HostRunner, host: Host, targets: readonly TenantTarget[], image: string, timeoutSeconds?: number): Promise<HostStatus> {
+  const mine = targets.filter((t) => t.host.id === host.id);
+  const containers = [...new Set(mine.map((t) => t.container))];
+  const unanswered = (error: string): HostStatus => ({ host: host.id, tenants: mine.map((t) => tenantStatus(t, undefined, image)), error });
+  const options = timeoutSeconds === undefined ? { root: true } : { root: true, timeoutSeconds };
+  const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host))], options);
+  const error = unreachableError(host, result);
+  if (error !== undefined) return unanswered(error.message);
+  let probe: HostProbe;
+  try {
+    probe = parseStatusProbe(result.stdout);
+  } catch (parseError) {
+    return unanswered(`host ${describeHost(host)}: ${String(parseError)}: ${result.stderr.trim()}`);
+  }
+  return { host: host.id, tenants: mine.map((t) => tenantStatus(t, probe, image)), error: undefined };
+}
+
 /** Asks every host at once (one probe each) and puts the tenants' lines together. */
 export async function collectStatus(
   runner: HostRunner,
@@ -204,28 +234,14 @@ export async function collectStatus(
   stack: string,
   image: string,
 ): Promise<FleetStatus> {
-  const unreachable: { host: string; error: string }[] = [];
-  const probes = new Map<string, HostProbe>();
-  await Promise.all(
-    hosts.map(async (host) => {
-      const mine = targets.filter((t) => t.host.id === host.id);
-      if (mine.length === 0) return;
-      const containers = [...new Set(mine.map((t) => t.container))];
-      const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host))], { root: true });
-      const error = unreachableError(host, result);
-      if (error !== undefined) {
-        unreachable.push({ host: host.id, error: error.message });
-        return;
-      }
-      try {
-        probes.set(host.id, parseStatusProbe(result.stdout));
-      } catch (parseError) {
-        unreachable.push({ host: host.id, error: `host ${describeHost(host)}: ${String(parseError)}: ${result.stderr.trim()}` });
-      }
-    }),
-  );
-  const tenants = targets.map((t) => tenantStatus(t, probes.get(t.host.id), image));
-  unreachable.sort((a, b) => (a.host < b.host ? -1 : 1));
+  const asked = hosts.filter((host) => targets.some((t) => t.host.id === host.id));
+  const answers = await Promise.all(asked.map((host) => probeHost(runner, host, targets, image)));
+  const byTenant = new Map(answers.flatMap((a) => a.tenants).map((t) => [t.tenant, t]));
+  const tenants = targets.map((t) => byTenant.get(t.id) ?? tenantStatus(t, undefined, image));
+  const unreachable = answers
+    .filter((a) => a.error !== undefined)
+    .map((a) => ({ host: a.host, error: a.error ?? "" }))
+    .sort((a, b) => (a.host < b.host ? -1 : 1));
   return { stack, image, healthy: tenants.every((t) => t.healthy) && unreachable.length === 0, tenants, unreachable };
 }
 
