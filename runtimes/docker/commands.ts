@@ -258,16 +258,23 @@ const allowedRestarts = 1;
 /**
  * Shell function `health_of <container>`: sets `status` to Docker's health of the container (its
  * state when it has no health check; `restarting` while Docker restarts it after a crash, which
- * Docker reports as unhealthy; `gone` when there is no such container) and `restarts` to its
- * restart count. Needs `as_root`.
+ * Docker reports as unhealthy; `gone` when there is no such container), `restarts` to its
+ * restart count and `exitcode` to its last exit code. Needs `as_root`.
  */
 export const healthOf = [
   `health_of() {`,
-  `  info=$(as_root docker inspect --format ${shellQuote("{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.State.Status}} {{.RestartCount}}")} "$1" 2>/dev/null) || { status=gone; restarts=0; return 0; }`,
-  `  status=\${info%% *}; state=\${info#* }; state=\${state% *}; restarts=\${info##* }`,
+  `  info=$(as_root docker inspect --format ${shellQuote("{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}")} "$1" 2>/dev/null) || { status=gone; restarts=0; exitcode=0; return 0; }`,
+  // Not every caller reads every field.
+  `  # shellcheck disable=SC2034`,
+  `  read -r status state restarts exitcode <<EOF`,
+  `$info`,
+  `EOF`,
   `  [ "$state" != restarting ] || status=restarting`,
   `}`,
 ].join("\n");
+
+/** Sets `exited` to how the container exited, naming what openclaw's exit code 78 means. */
+export const exitReason = `case $exitcode in 78) exited="exited with code 78 (openclaw refuses to start: its config is invalid, or gateway.maintenance_required, a plugin the image does not bundle)" ;; *) exited="exited (code $exitcode)" ;; esac`;
 
 /**
  * Waits until Docker reports the container healthy, and fails otherwise: unhealthy, exited,
@@ -282,17 +289,29 @@ export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateAr
     asRoot,
     fail,
     healthOf,
+    // The last health check outputs and log lines, for the reason of a failure.
+    `show_why() {`,
+    `  as_root docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}' ${name} 2>/dev/null | tail -n 3 >&2 || true`,
+    `  as_root docker logs --tail 10 ${name} 2>&1 | tail -n 10 >&2 || true`,
+    `}`,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
     `  health_of ${name}`,
     `  [ "$status" != gone ] || fail "gateway "${name}": its container is gone; run the deploy again"`,
-    `  [ "$restarts" -le ${allowedRestarts} ] || fail "gateway "${name}" exited and was restarted $restarts times; read why with: docker logs "${name}`,
+    `  if [ "$restarts" -gt ${allowedRestarts} ]; then`,
+    `    show_why`,
+    `    ${exitReason}`,
+    `    fail "gateway "${name}" $exited and was restarted $restarts times; read why with: docker logs "${name}`,
+    `  fi`,
     `  case $status in`,
     `    healthy) exit 0 ;;`,
-    `    unhealthy | exited | dead)`,
-    `      as_root docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}' ${name} 2>/dev/null | tail -n 3 >&2 || true`,
-    `      as_root docker logs --tail 10 ${name} 2>&1 | tail -n 10 >&2 || true`,
+    `    unhealthy | dead)`,
+    `      show_why`,
     `      fail "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
+    `    exited)`,
+    `      show_why`,
+    `      ${exitReason}`,
+    `      fail "gateway "${name}" $exited; read why with: docker logs "${name} ;;`,
     `  esac`,
     `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
     `  sleep 2`,

@@ -5,7 +5,7 @@
  */
 import type { GatewayHealth } from "../../components/gateway-spec";
 import { asRoot, fail, script, shellQuote } from "../shell";
-import { healthOf } from "./commands";
+import { exitReason, healthOf } from "./commands";
 
 /** How the gateway's own CLI starts inside the image. */
 const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
@@ -74,7 +74,9 @@ export function renderPreflight({ hostId, image, stateDir, workDir, health, fall
     `    healthy) exit 0 ;;`,
     `    unhealthy | exited | dead | gone)`,
     `      as_root docker logs --tail 5 ${name} >&2 2>&1 || true`,
-    `      fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state (it is $status); no gateway was changed. Fix the image or go back to the previous one" ;;`,
+    `      what="it is $status"`,
+    `      [ "$status" != exited ] || { ${exitReason}; what="it $exited"; }`,
+    `      fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state ($what); no gateway was changed. Fix the image or go back to the previous one" ;;`,
     `  esac`,
     `  [ "$(date +%s)" -lt "$deadline" ] || fail "host "${shellQuote(hostId)}": the new image "${img}" was not healthy after ${timeoutSeconds} s on a copy of a tenant's state; no gateway was changed"`,
     `  sleep 2`,

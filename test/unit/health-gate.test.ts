@@ -41,29 +41,29 @@ function gate(states: readonly string[]): { status: number | null; stderr: strin
 
 describe("renderHealthGate", () => {
   it("passes a gateway that becomes healthy", () => {
-    const result = gate(["starting running 0", "starting running 0", "healthy running 0"]);
+    const result = gate(["starting running 0 0", "starting running 0 0", "healthy running 0 0"]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.calls, 3);
   });
 
   it("lets one restart after a crash pass, while Docker reports the restarting container unhealthy", () => {
-    const result = gate(["starting running 0", "unhealthy restarting 1", "starting running 1", "healthy running 1"]);
+    const result = gate(["starting running 0 0", "unhealthy restarting 1 1", "starting running 1 1", "healthy running 1 1"]);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.calls, 4);
   });
 
   it("fails at the second restart, naming the container and where to read why", () => {
-    const result = gate(["starting running 0", "unhealthy restarting 1", "starting running 1", "unhealthy restarting 2", "healthy running 2"]);
+    const result = gate(["starting running 0 0", "unhealthy restarting 1 1", "starting running 1 1", "unhealthy restarting 2 1", "healthy running 2 1"]);
     assert.equal(result.status, 1);
     assert.equal(result.calls, 4);
     assert.equal(
       result.stderr,
-      "clawfleet: gateway clawfleet-tenant-alice exited and was restarted 2 times; read why with: docker logs clawfleet-tenant-alice\n",
+      "gateway log line\nclawfleet: gateway clawfleet-tenant-alice exited (code 1) and was restarted 2 times; read why with: docker logs clawfleet-tenant-alice\n",
     );
   });
 
   it("fails a running gateway that Docker reports unhealthy, with its last log lines", () => {
-    const result = gate(["starting running 0", "unhealthy running 0"]);
+    const result = gate(["starting running 0 0", "unhealthy running 0 0"]);
     assert.equal(result.status, 1);
     assert.equal(
       result.stderr,
@@ -71,8 +71,23 @@ describe("renderHealthGate", () => {
     );
   });
 
+  it("names what openclaw's exit code 78 means", () => {
+    const restarted = gate(["starting running 0 0", "unhealthy restarting 1 78", "unhealthy restarting 2 78"]);
+    assert.equal(restarted.status, 1);
+    assert.equal(
+      restarted.stderr,
+      "gateway log line\nclawfleet: gateway clawfleet-tenant-alice exited with code 78 (openclaw refuses to start: its config is invalid, or gateway.maintenance_required, a plugin the image does not bundle) and was restarted 2 times; read why with: docker logs clawfleet-tenant-alice\n",
+    );
+    const stopped = gate(["starting running 0 0", "exited exited 0 78"]);
+    assert.equal(stopped.status, 1);
+    assert.equal(
+      stopped.stderr,
+      "gateway log line\nclawfleet: gateway clawfleet-tenant-alice exited with code 78 (openclaw refuses to start: its config is invalid, or gateway.maintenance_required, a plugin the image does not bundle); read why with: docker logs clawfleet-tenant-alice\n",
+    );
+  });
+
   it("fails when the container is gone", () => {
-    const result = gate(["starting running 0", "gone"]);
+    const result = gate(["starting running 0 0", "gone"]);
     assert.equal(result.status, 1);
     assert.equal(result.stderr, "clawfleet: gateway clawfleet-tenant-alice: its container is gone; run the deploy again\n");
   });
