@@ -4,6 +4,7 @@ import type { ComponentFacts } from "../components/facts";
 import { childRole, replacementPauseSeconds, reservedLabelPrefix } from "../names";
 import { DeclarationError } from "../declaration/errors";
 import { readStackFileText } from "../declaration/stack-file";
+import { ReportedError } from "./command-line";
 import { stackNameOf, stackNameProblem } from "./plan";
 
 /** A resource as `clawfleet plan --json` prints it. */
@@ -14,11 +15,6 @@ export interface PlanJsonResource {
   parent: string | null;
   inputs: Record<string, unknown>;
   options: { retainOnDelete: boolean; deleteBeforeReplace: boolean; replaceOnChanges: string[]; provider?: string };
-}
-
-/** A failure already worded for the user (printed as is, exit code 1). */
-export class ReportedError extends Error {
-  override readonly name = "ReportedError";
 }
 
 type Effect = "added" | "changed" | "replaced" | "removed";

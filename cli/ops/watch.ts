@@ -393,13 +393,21 @@ export async function watchFleet(
 }
 
 /** A whole number of seconds from 1 to a day, or a usage error naming the flag. */
-function seconds(flags: ReadonlyMap<string, string | true>, flag: string, fallback: number): number {
-  const given = flags.get(flag);
-  if (typeof given !== "string") return fallback;
+function seconds(given: string | undefined, flag: string, fallback: number): number {
+  if (given === undefined) return fallback;
   const value = Number(given);
   if (!/^\d+$/.test(given) || value < 1 || value > 86400)
     throw new OpsError(`clawfleet watch: ${flag} ${JSON.stringify(given)} is not a number of seconds from 1 to 86400`, 2);
   return value;
+}
+
+/** What `clawfleet watch` is given on its command line. */
+export interface WatchFlags {
+  readonly webhook: string | undefined;
+  readonly interval: string | undefined;
+  readonly timeout: string | undefined;
+  readonly once: boolean;
+  readonly json: boolean;
 }
 
 /** `clawfleet watch`: reads its flags (and CLAWFLEET_WEBHOOK_URL from `env`) and watches the whole fleet. */
@@ -407,16 +415,16 @@ export async function runWatch(
   runner: HostRunner,
   fleet: Fleet,
   stackFile: string,
-  flags: ReadonlyMap<string, string | true>,
+  flags: WatchFlags,
   env: NodeJS.ProcessEnv,
   io: Writers,
   signal?: AbortSignal,
 ): Promise<number> {
-  const given = flags.get("--webhook");
-  const text = typeof given === "string" ? given : env["CLAWFLEET_WEBHOOK_URL"];
+  const given = flags.webhook;
+  const text = given ?? env["CLAWFLEET_WEBHOOK_URL"];
   let webhook: URL | undefined;
   if (text !== undefined && text !== "") {
-    const source = typeof given === "string" ? "--webhook" : "CLAWFLEET_WEBHOOK_URL";
+    const source = given !== undefined ? "--webhook" : "CLAWFLEET_WEBHOOK_URL";
     // The URL itself is never printed: its path or user often is the secret.
     try {
       webhook = new URL(text);
@@ -428,10 +436,10 @@ export async function runWatch(
   }
   const options: WatchOptions = {
     stack: stackFile,
-    intervalSeconds: seconds(flags, "--interval", 60),
-    timeoutSeconds: seconds(flags, "--timeout", 60),
-    once: flags.has("--once"),
-    json: flags.has("--json"),
+    intervalSeconds: seconds(flags.interval, "--interval", 60),
+    timeoutSeconds: seconds(flags.timeout, "--timeout", 60),
+    once: flags.once,
+    json: flags.json,
     webhook,
     redactor: watchRedactor(env, webhook),
     signal,

@@ -76,10 +76,20 @@ describe("clawfleet plan", { concurrency: true }, () => {
     );
   });
 
-  it("explains its usage and exits 2 on a wrong command line", async () => {
-    const { code, stderr } = await clawfleet("plan");
-    assert.equal(code, 2);
-    assert.match(stderr, /^usage:\n {2}clawfleet plan <stack file> \[--json\]/);
+  it("names what is wrong with a command line in one line and exits 2", async () => {
+    const missing = await clawfleet("plan");
+    assert.deepEqual([missing.code, missing.stderr], [2, "clawfleet plan: missing <stack file>; usage: clawfleet plan <stack file> [--json] [--facts]\n"]);
+    const unknown = await clawfleet("diff", "stacks/Pulumi.dev.yaml", "stacks/Pulumi.dev.yaml", "--md");
+    assert.deepEqual([unknown.code, unknown.stderr], [2, "clawfleet diff: unknown option --md; see clawfleet diff --help\n"]);
+  });
+
+  it("prints the facts diff compares with --facts, and each command's help with --help", async () => {
+    const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--facts");
+    assert.equal(code, 0);
+    const plan = JSON.parse(stdout) as { facts: { kind: string; name: string; roles: Record<string, string> }[] };
+    assert.deepEqual(plan.facts.find((f) => f.name === "alice")?.roles["alice-container"], "container");
+    const help = await clawfleet("plan", "--help");
+    assert.deepEqual([help.code, help.stdout.split("\n")[0]], [0, "usage: clawfleet plan <stack file> [--json] [--facts]"]);
   });
 
   it("prints its usage on stdout and exits 0 for --help, and names a misspelt command with the one meant", async () => {

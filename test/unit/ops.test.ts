@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/ops/doctor";
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
-import { helpOf, parseVerb, runOps, verbs } from "../../cli/ops/main";
+import { helpOf, parseCommandLine, UsageError } from "../../cli/command-line";
+import { commands } from "../../cli/commands";
+import { main } from "../../cli/main";
 import { Redactor } from "../../cli/ops/redact";
 import {
   describeProblem,
@@ -43,9 +45,8 @@ function fakeRunner(answer: (host: string, argv: readonly string[]) => CommandRe
 async function ops(verb: string, args: string[], runner: HostRunner): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runOps(
-    verb,
-    args,
+  const code = await main(
+    [verb, ...args],
     (t) => out.push(t),
     (t) => err.push(t),
     runner,
@@ -628,40 +629,88 @@ describe("doctor", () => {
 });
 
 describe("arguments and help", () => {
-  it("has --help for every verb", async () => {
-    for (const name of Object.keys(verbs)) {
-      const [verb = "", sub] = name.split(" ");
+  it("has --help for every command, from its table entry", async () => {
+    for (const command of commands) {
       const result = await ops(
-        verb,
-        sub === undefined ? ["--help"] : [sub, "--help"],
+        command.name.split(" ")[0] ?? "",
+        [...command.name.split(" ").slice(1), "--help"],
         fakeRunner(() => ({ code: 1, stdout: "", stderr: "" })),
       );
-      assert.equal(result.code, 0, name);
-      assert.equal(result.out, helpOf(name));
-      assert.match(result.out, new RegExp(`^usage: clawfleet ${name} <stack file>`));
+      assert.equal(result.code, 0, command.name);
+      assert.equal(result.out, helpOf(command));
+      assert.match(result.out, new RegExp(`^usage: clawfleet ${command.name} <`));
+    }
+    const pairing = await ops(
+      "pairing",
+      ["--help"],
+      fakeRunner(() => ({ code: 1, stdout: "", stderr: "" })),
+    );
+    assert.match(pairing.out, /^usage: clawfleet pairing list <stack file> <tenant> <channel> \[--json\]\n[^]*\n\nusage: clawfleet pairing approve /);
+  });
+
+  it("lists each option with its value in the help, aligned", () => {
+    const restore = commands.find((c) => c.name === "restore");
+    assert.ok(restore);
+    assert.deepEqual(helpOf(restore).split("\n").slice(-3), [
+      "  --whole-gateway              required for a shared tenant: the restore covers every tenant of that gateway",
+      "  --from-other-gateway <from>  put another gateway's state in on purpose (<from> as the refusal names it)",
+      "  --max-size <n>G|<n>M         the most the archive may unpack to (default 10G)",
+    ]);
+  });
+
+  it("rejects unknown options, missing arguments and unknown subcommands with exit 2, in one line naming the fix", async () => {
+    const usage = (verb: string, argv: string[]) => {
+      try {
+        parseCommandLine(commands, verb, argv);
+        return "parsed";
+      } catch (error) {
+        assert.ok(error instanceof UsageError);
+        return error.message;
+      }
+    };
+    assert.equal(usage("status", [dev, "--jsno"]), "clawfleet status: unknown option --jsno; see clawfleet status --help");
+    assert.equal(
+      usage("logs", [dev]),
+      "clawfleet logs: missing <tenant>; usage: clawfleet logs <stack file> <tenant> [--follow] [--since <time>] [--tail <n>]",
+    );
+    assert.equal(usage("logs", [dev, "alice", "--since"]), "clawfleet logs: --since needs a value; see clawfleet logs --help");
+    assert.equal(usage("logs", [dev, "alice", "--since", "--tail", "5"]), "clawfleet logs: --since needs a value; see clawfleet logs --help");
+    assert.equal(usage("status", [dev, "--json=yes"]), "clawfleet status: --json takes no value; see clawfleet status --help");
+    assert.equal(usage("status", [dev, "extra"]), 'clawfleet status: unexpected argument "extra"; usage: clawfleet status <stack file> [--json] [--host <id>]');
+    assert.equal(usage("status", [dev, "--", "x"]), 'clawfleet status: unexpected "x" after --; only exec passes arguments on to the gateway');
+    assert.equal(usage("pairing", ["aprove", dev]), 'clawfleet pairing: unknown command "aprove"; use one of: pairing list, pairing approve');
+    assert.equal(usage("exec", [dev, "alice"]), "clawfleet exec: nothing to run; usage: clawfleet exec <stack file> <tenant> -- <openclaw args...>");
+    assert.equal(usage("plan", []), "clawfleet plan: missing <stack file>; usage: clawfleet plan <stack file> [--json] [--facts]");
+    assert.equal(usage("logs", [dev, "alice", "-f", "--since=10m"]), "parsed");
+    const result = await ops(
+      "status",
+      [dev, "--jsno"],
+      fakeRunner(() => ({ code: 1, stdout: "", stderr: "" })),
+    );
+    assert.deepEqual([result.code, result.err], [2, "clawfleet status: unknown option --jsno; see clawfleet status --help"]);
+  });
+
+  it("hands exec what follows its tenant, with or without --", () => {
+    for (const argv of [
+      [dev, "alice", "--", "sessions", "--json"],
+      [dev, "alice", "sessions", "--json"],
+    ]) {
+      const parsed = parseCommandLine(commands, "exec", argv);
+      assert.equal(parsed.kind, "run");
+      if (parsed.kind === "run")
+        assert.deepEqual(
+          [parsed.input.positionals, parsed.input.passThrough],
+          [
+            [dev, "alice"],
+            ["sessions", "--json"],
+          ],
+        );
     }
   });
 
-  it("rejects unknown options, missing arguments and unknown subcommands with exit 2, in words", () => {
-    const usage = (verb: string, argv: string[]) => {
-      try {
-        parseVerb(verb, argv);
-        return "parsed";
-      } catch (error) {
-        assert.ok(error instanceof OpsError);
-        return `${error.exitCode} ${error.message}`;
-      }
-    };
-    assert.equal(usage("status", [dev, "--jsno"]), "2 clawfleet status: unknown option --jsno; see clawfleet status --help");
-    assert.equal(
-      usage("logs", [dev]),
-      "2 clawfleet logs: missing <tenant>; usage: clawfleet logs <stack file> <tenant> [--follow] [--since <value>] [--tail <value>]",
-    );
-    assert.equal(usage("logs", [dev, "alice", "--since"]), "2 clawfleet logs: --since needs a value; see clawfleet logs --help");
-    assert.equal(usage("pairing", ["aprove", dev]), '2 clawfleet pairing: unknown command "aprove"; use one of: pairing list, pairing approve');
-    assert.equal(usage("exec", [dev, "alice"]), "2 clawfleet exec: nothing to run; usage: clawfleet exec <stack file> <tenant> -- <openclaw args...>");
-    assert.equal(usage("logs", [dev, "alice", "-f", "--since=10m"]), "parsed");
-    const exec = parseVerb("exec", [dev, "alice", "--", "sessions", "--json"]);
-    assert.deepEqual(exec.passThrough, ["sessions", "--json"]);
+  it("gives each handler its options typed and defaulted: a boolean not given is false", () => {
+    const parsed = parseCommandLine(commands, "logs", [dev, "alice", "-f", "--since=10m"]);
+    assert.equal(parsed.kind, "run");
+    if (parsed.kind === "run") assert.deepEqual(parsed.input.options, { follow: true, since: "10m", tail: undefined });
   });
 });

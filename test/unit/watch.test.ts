@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
+import { main } from "../../cli/main";
 import { processRunner, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
-import { runOps } from "../../cli/ops/main";
 import { probeHost, type HostStatus } from "../../cli/ops/status";
 import { allTargets, loadFleet, type TenantTarget } from "../../cli/ops/targets";
 import {
@@ -428,9 +428,8 @@ describe("watch: arguments", () => {
   it("refuses a bad interval and a webhook that is not http without printing it", async () => {
     const usage = async (...args: string[]) => {
       const err: string[] = [];
-      const code = await runOps(
-        "watch",
-        args,
+      const code = await main(
+        ["watch", ...args],
         () => undefined,
         (t) => err.push(t),
       );
