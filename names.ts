@@ -28,9 +28,11 @@ export const childRole = {
   limits: "limits",
   ready: "ready",
   serve: "serve",
-  // A host's: its Docker provider, its preparation, the image preflight and its shared gateway (`shared-<gateway role>`).
+  // A host's: its Docker provider, its preparation, what its daemon stores for a gateway container, the image
+  // preflight and its shared gateway (`shared-<gateway role>`).
   docker: "docker",
   prepare: "prepare",
+  readback: "readback",
   preflight: "preflight",
   shared: "shared",
   // A shared tenant's workspace; a purged tenant's purge command.

@@ -109,6 +109,11 @@ export interface MockRunOptions {
   readonly secretKeys: readonly string[];
   /** Runs the program; it registers resources and may throw. */
   readonly program: () => unknown;
+  /**
+   * Outputs a resource has beyond its inputs, by resource name, as the engine would have them in state (a
+   * command's `stdout`); none by default: the offline plan runs nothing.
+   */
+  readonly knownOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export interface MockRunResult {
@@ -187,7 +192,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     };
     resources.push(record);
     sequences.push(sequence);
-    const state: Record<string, unknown> = { ...inputs };
+    const state: Record<string, unknown> = { ...inputs, ...options.knownOutputs?.[name] };
     if (type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, name, inputs);
     return { id: custom ? `${name}-id` : "", state, secretOutputs: secretOutputs.filter((key) => key in state) };
   };

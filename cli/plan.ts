@@ -4,7 +4,7 @@ import { parseFleet } from "../declaration/parse";
 import { namespace, type RawDeclaration } from "../declaration/raw";
 import { readStackFile, readStackFileText } from "../declaration/stack-file";
 import { SecretValue } from "../declaration/secret";
-import { runUnderMocks, type PlannedResource } from "./mock-run";
+import { runUnderMocks, type MockRunOptions, type PlannedResource } from "./mock-run";
 
 export const project = "clawfleet";
 
@@ -61,7 +61,7 @@ export interface Plan {
 /** The stack file this process planned: Node loads the program once, so a second plan would repeat the first one's resources. */
 let planned: string | undefined;
 
-export async function planStackFile(file: string): Promise<Plan> {
+export async function planStackFile(file: string, options: Pick<MockRunOptions, "knownOutputs"> = {}): Promise<Plan> {
   if (planned !== undefined) throw new Error(`the program runs once per process and ran for ${planned}; plan ${file} in a process of its own`);
   const nameProblem = stackNameProblem(file);
   let raw: RawDeclaration;
@@ -83,6 +83,7 @@ export async function planStackFile(file: string): Promise<Plan> {
     config,
     secretKeys,
     program: () => require("../index") as unknown,
+    ...options,
   });
   return { stack, resources, outputs };
 }

@@ -14,6 +14,7 @@ import {
   renderWriteFile,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
+import { gatewayLogDriver, memorySwapOf, type ReadBack } from "./readback";
 import type { HostCommandRunner } from "./host-command";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import type { Host } from "../../declaration/schema";
@@ -35,15 +36,11 @@ export interface DockerHost {
   readonly backupRoot: string;
   /** `<project>/<stack>`, the `clawfleet.stack` label of every container. */
   readonly stack: string;
+  /** What the host's daemon stores for the gateway's log, swap and health-check settings; containers send exactly that. */
+  readonly readBack: pulumi.Output<ReadBack>;
 }
 
-/** A duration as Go prints it (the provider reads health-check durations back this way). */
-export function goDuration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
-}
+export { goDuration } from "./readback";
 
 /**
  * Runs one gateway on a Docker host: state directory, config file, port claim, network,
@@ -146,23 +143,19 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       securityOpts: ["no-new-privileges:true"],
       init: true,
       memory: spec.limits.memoryMb,
-      memorySwap: spec.limits.memoryMb,
+      // No swap on top of memory: the same limit, or -1 where the host keeps no swap limit (it stores -1 then).
+      memorySwap: host.readBack.apply((stored) => memorySwapOf(stored, spec.limits.memoryMb)),
       cpus: dockerCpus(spec.limits.cpus),
       restart: "unless-stopped",
       networksAdvanced: [{ name: network.name }],
-      healthcheck: {
-        tests: ["CMD", "node", "-e", spec.health.probe],
-        interval: goDuration(10),
-        timeout: goDuration(5),
-        retries: 3,
-        startPeriod: goDuration(spec.health.startPeriodSeconds),
-        startInterval: goDuration(0),
-      },
+      // Timings as the host stores them: fields left at zero take the image's HEALTHCHECK values.
+      healthcheck: host.readBack.apply((stored) => ({ tests: ["CMD", "node", "-e", spec.health.probe], ...stored.healthcheck })),
       stopSignal: "SIGTERM",
       stopTimeout: stopTimeoutSeconds,
       destroyGraceSeconds: stopTimeoutSeconds,
-      logDriver: "json-file",
-      logOpts: { "max-size": "10m", "max-file": "3" },
+      logDriver: gatewayLogDriver,
+      // Rotation, plus the daemon's default options as it stores them (logOpts forces a new container).
+      logOpts: host.readBack.apply((stored) => ({ ...stored.logOpts })),
       labels: [...identityLabels, ...Object.entries(spec.labels).map(([label, value]) => ({ label, value }))],
     },
     {

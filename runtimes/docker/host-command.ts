@@ -16,7 +16,10 @@ export interface HostCommandArgs {
  * Runs a shell command on a gateway host: `local.Command` for this machine,
  * `remote.Command` over SSH otherwise. Callers never branch on where the host is.
  */
-export type HostCommandRunner = (name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+export type HostCommandRunner = (name: string, args: HostCommandArgs, opts: pulumi.CustomResourceOptions) => HostCommand;
+
+/** A command resource; `stdout` is what its last `create` (or `update`) printed, kept in state. */
+export type HostCommand = pulumi.CustomResource & { readonly stdout: pulumi.Output<string> };
 
 export function hostCommandRunner(host: Host): HostCommandRunner {
   const ssh = host.ssh;

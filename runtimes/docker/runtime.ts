@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { backupRootOf, childName, childRole, workDirOf } from "../../names";
 import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands";
 import { runDockerGateway, type DockerHost } from "./gateway";
+import { healthTimings, parseReadBack, renderReadBack } from "./readback";
 import { hostCommandRunner } from "./host-command";
 import { renderPreflight } from "./upgrade";
 import { sshPinOptions } from "../shell";
@@ -27,6 +28,16 @@ export const dockerRuntime: Runtime = {
       { create: renderPrepareHost({ hostId: host.id, stateRoot: host.stateRoot, image, tailscale: host.tailscale.serve }) },
       { parent },
     );
+
+    // What the daemon stores for a gateway container from this image (its own defaults merged in); replaced, and run
+    // again, with the image. Its output stays in state, so a preview of an unchanged host knows it.
+    const timings = healthTimings(health);
+    const readBackCommand = run(
+      childName(name, childRole.readback),
+      { create: renderReadBack({ hostId: host.id, image, health: timings }), triggers: [image] },
+      { parent, dependsOn: [prepared] },
+    );
+    const readBack = readBackCommand.stdout.apply((stdout: string | undefined) => parseReadBack(stdout, host.id, timings));
 
     // Replaced (and run) whenever the image changes: the new image must reach healthy on a copy of real state
     // before any container is replaced.
@@ -62,13 +73,19 @@ export const dockerRuntime: Runtime = {
       preflight,
       backupRoot: backupRootOf(host.stateRoot),
       stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+      readBack,
     };
-    const roles: Record<string, string> = { [childName(name, childRole.docker)]: childRole.docker, [childName(name, childRole.prepare)]: childRole.prepare };
+    const roles: Record<string, string> = {
+      [childName(name, childRole.docker)]: childRole.docker,
+      [childName(name, childRole.prepare)]: childRole.prepare,
+      [childName(name, childRole.readback)]: childRole.readback,
+    };
     if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
 
     return {
       roles,
-      children: { [childRole.prepare]: { kind: "named" } },
+      // The read-back follows the image: the gateways' own diff names what reaches them.
+      children: { [childRole.prepare]: { kind: "named" }, [childRole.readback]: { kind: "follows" } },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),
       ensureDirectory: (childResource, { dir, uid, after }, owner) =>
         run(childResource, { create: renderEnsureStateDir({ dir, uid }) }, { parent: owner, dependsOn: [after], retainOnDelete: true }),

@@ -58,7 +58,7 @@ describe("components of the dev stack", () => {
       [
         ["alice", gateway("")],
         ["dave", gateway("")],
-        ["local", { prepare: { kind: "named" }, ...gateway("shared-") }],
+        ["local", { prepare: { kind: "named" }, readback: { kind: "follows" }, ...gateway("shared-") }],
         ["bob", undefined],
         ["carol", undefined],
       ],
@@ -100,6 +100,7 @@ describe("components of the dev stack", () => {
       "local-docker",
       "local-preflight",
       "local-prepare",
+      "local-readback",
       "local-shared-backup",
       "local-shared-claim",
       "local-shared-config",
@@ -141,6 +142,30 @@ describe("components of the dev stack", () => {
     const { interval, timeout, startPeriod } = inputs["healthcheck"] as Record<string, string>;
     assert.deepEqual([interval, timeout, startPeriod], ["10s", "5s", "2m0s"]);
     assert.equal(inputs["wait"], undefined, "the provider checks wait only at create; the ready gate checks every new container");
+  });
+
+  it("sends, offline (no host to ask), the gateway's own log, swap and health-check settings", () => {
+    for (const name of ["alice-container", "local-shared-container"]) {
+      const inputs = byName(name).inputs;
+      assert.equal(inputs["logDriver"], "json-file");
+      assert.deepEqual(inputs["logOpts"], { "max-size": "10m", "max-file": "3" });
+      assert.equal(inputs["memorySwap"], inputs["memory"]);
+      const { tests, ...timings } = inputs["healthcheck"] as Record<string, unknown>;
+      assert.ok(Array.isArray(tests));
+      assert.deepEqual(timings, { interval: "10s", timeout: "5s", startPeriod: "2m0s", startInterval: "0s", retries: 3 });
+    }
+  });
+
+  it("reads back, after the host's preparation, what its daemon stores for a container of the image", () => {
+    const readback = byName("local-readback");
+    assert.equal(readback.type, "command:local:Command");
+    assert.deepEqual(readback.options.dependsOn, [byName("local-prepare").urn], "the image is on the host once the preparation ran");
+    assert.deepEqual(readback.inputs["triggers"], ["ghcr.io/openclaw/openclaw:2026.9.6"], "a new image is read back again");
+    assert.match(
+      String(readback.inputs["create"]),
+      /docker create --label clawfleet\.readback=true --log-driver json-file --log-opt 'max-size=10m' --log-opt 'max-file=3' /,
+    );
+    assert.equal(readback.inputs["delete"], undefined);
   });
 
   it("gives every gateway a hostname of its own, the same for each replacement", () => {

@@ -6,8 +6,10 @@ import { dockerCpus } from "../../names";
 import { inPlaceContainerFields, recordedOnlyContainerFields } from "../../runtimes/docker/container-fields";
 import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
 import {
+  containerCreateBody,
   containerStateFromInspect,
   dockerContainerProvider,
+  memorySwapBytes,
   goDurationOfNanos,
   nanoseconds,
   nanoToDecimalString,
@@ -50,6 +52,37 @@ describe("docker provider stand-in", () => {
     for (const seconds of [0, 5, 10, 60, 90, 3600]) assert.equal(goDuration(seconds), goDurationOfNanos(seconds * 1e9));
     assert.equal(nanoseconds("1m0s"), 60e9);
     assert.equal(nanoseconds("1h0m30s"), 3630e9);
+    // Below a second and with fractions, as Go prints them (an image's HEALTHCHECK may carry any of these).
+    assert.deepEqual([500e6, 1.5e9, 120.5e9, 1500, 7].map(goDurationOfNanos), ["500ms", "1.5s", "2m0.5s", "1.5µs", "7ns"]);
+    assert.deepEqual(["500ms", "1.5s", "2m0.5s", "1.5µs", "7ns"].map(nanoseconds), [500e6, 1.5e9, 120.5e9, 1500, 7]);
+  });
+
+  it("D2, D5: sends memorySwap -1 as is and reads back the -1 a host without swap accounting stores", () => {
+    assert.deepEqual([1536, -1, 0, undefined].map(memorySwapBytes), [1536 * 1024 * 1024, -1, undefined, undefined]);
+    assert.equal((containerCreateBody({ memory: 1536, memorySwap: -1 })["HostConfig"] as Record<string, unknown>)["MemorySwap"], -1);
+    const state = containerStateFromInspect({ ...inspect, HostConfig: { ...inspect.HostConfig, MemorySwap: -1 } }, { memorySwap: 1536 });
+    assert.equal(state["memorySwap"], -1);
+    assert.deepEqual(container.diff(state, { memorySwap: 1536 }), { changed: ["memorySwap"], replaces: [] }, "an update on every deploy");
+    assert.deepEqual(container.diff(state, { memorySwap: -1 }), { changed: [], replaces: [] });
+  });
+
+  it("D5: reads back every log option the daemon stores (its defaults merged in) when log_opts was set, none otherwise", () => {
+    const merged = { ...inspect, HostConfig: { ...inspect.HostConfig, LogConfig: { Type: "json-file", Config: { "max-size": "10m", compress: "true" } } } };
+    const state = containerStateFromInspect(merged, { logOpts: { "max-size": "10m" } });
+    assert.deepEqual(state["logOpts"], { "max-size": "10m", compress: "true" });
+    assert.deepEqual(
+      container.diff(state, { logOpts: { "max-size": "10m" } }),
+      { changed: ["logOpts"], replaces: ["logOpts"] },
+      "a replacement on every deploy",
+    );
+    assert.deepEqual(containerStateFromInspect(merged, { logOpts: {} })["logOpts"], {}, "an empty log_opts is not read back (d.GetOk)");
+    assert.equal(containerStateFromInspect(merged, {})["logOpts"], undefined);
+  });
+
+  it("D5: reads back the start interval the image's HEALTHCHECK filled in", () => {
+    const health = { ...inspect.Config.Healthcheck, StartInterval: 2e9 };
+    const state = containerStateFromInspect({ ...inspect, Config: { ...inspect.Config, Healthcheck: health } }, {});
+    assert.equal((state["healthcheck"] as Record<string, unknown>)["startInterval"], "2s");
   });
 
   const inspect = {

@@ -11,7 +11,9 @@ import { PartialCreateError, unknown, type Diff, type ProviderConfig, type Resou
  *
  * D1 Container fields that force a new container (schema ForceNew): see `replaceFields`.
  * D2 Fields resourceDockerContainerUpdate applies with one ContainerUpdate call, no restart:
- *    memory, memorySwap, restart, cpuShares. must_run false -> true starts the container.
+ *    memory, memorySwap (-1 sent as is), restart, cpuShares. must_run false -> true starts the
+ *    container. Without swap accounting the daemon stores MemorySwap -1 whatever is sent
+ *    (moby daemon/daemon_unix.go verifyPlatformContainerResources), and read writes that back.
  * D3 Fields an update only records in state, never applying them: everything else
  *    (healthcheck, tmpfs, init, wait, waitTimeout, destroyGraceSeconds, ...). An update does
  *    not read back: state after it is the inputs sent.
@@ -22,8 +24,9 @@ import { PartialCreateError, unknown, type Diff, type ProviderConfig, type Resou
  * D5 Read (resourceDockerContainerRead) writes back, from inspect: name, image (Config.Image),
  *    hostname, user, securityOpts, restart, init, readOnly, capabilities (when any), mounts
  *    (with readOnly), tmpfs, memory and memorySwap in MB, cpus as nanoInt64ToDecimalString,
- *    logDriver, logOpts (when set), healthcheck with Go durations (when the container has
- *    one), stopSignal, stopTimeout, ports (when running or must_run is true in state, so a
+ *    logDriver, logOpts (when set: all the daemon stores, its default log-opts merged in),
+ *    healthcheck with Go durations (when the container has one; the fields sent as zero hold
+ *    the image's HEALTHCHECK values, moby daemon/commit.go merge), stopSignal, stopTimeout, ports (when running or must_run is true in state, so a
  *    stopped container reads back none and is replaced), and mustRun false when stopped.
  *    It never writes envs, labels or networksAdvanced: state keeps what was sent.
  * D6 Delete: stop with destroyGraceSeconds (0 when unset: an immediate kill), force remove,
@@ -132,14 +135,26 @@ function diffInputs(olds: Record<string, unknown>, news: Record<string, unknown>
   return { changed, replaces: changed.filter(forceNew) };
 }
 
-/** Go's time.Duration.String() for whole seconds and nanoseconds. */
+/**
+ * Go's time.Duration.String() (go/src/time/time.go, Duration.String and fmtFrac): below a second the
+ * largest of ns, µs, ms with the fraction's trailing zeros cut ("500ms", "1.5µs"); from a second on
+ * h, m and s, hours and minutes only when non-zero before them ("1h0m0s", "2m0.5s").
+ */
 export function goDurationOfNanos(nanos: number): string {
   if (nanos === 0) return "0s";
-  const seconds = nanos / 1e9;
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+  const frac = (value: number, digits: number): string => {
+    const rest = String(value % 10 ** digits)
+      .padStart(digits, "0")
+      .replace(/0+$/, "");
+    return `${Math.floor(value / 10 ** digits)}${rest === "" ? "" : `.${rest}`}`;
+  };
+  if (nanos < 1e3) return `${nanos}ns`;
+  if (nanos < 1e6) return `${frac(nanos, 3)}µs`;
+  if (nanos < 1e9) return `${frac(nanos, 6)}ms`;
+  const h = Math.floor(nanos / 3600e9);
+  const m = Math.floor((nanos % 3600e9) / 60e9);
+  const s = `${frac(nanos % 60e9, 9)}s`;
+  return h > 0 ? `${h}h${m}m${s}` : m > 0 ? `${m}m${s}` : s;
 }
 
 /** helpers.go nanoInt64ToDecimalString. */
@@ -150,13 +165,14 @@ export function nanoToDecimalString(nanos: number): string {
   return nine.replace(/0+$/, "");
 }
 
-/** Docker duration strings ("10s", "1m0s") to nanoseconds. */
+/** Duration strings ("10s", "1m0s", "1.5s", "500ms") to nanoseconds, as Go's time.ParseDuration reads them. */
 export function nanoseconds(duration: string): number {
   let total = 0;
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
+  const re = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g;
   let consumed = 0;
+  const units = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, us: 1e3, µs: 1e3, ns: 1 };
   for (let match = re.exec(duration); match !== null; match = re.exec(duration)) {
-    total += Number(match[1]) * { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6 }[match[2] as "h" | "m" | "s" | "ms"];
+    total += Math.round(Number(match[1]) * units[match[2] as keyof typeof units]);
     consumed += match[0].length;
   }
   if (consumed !== duration.length || duration === "") throw new Error(`stand-in: cannot read duration ${duration}`);
@@ -213,7 +229,10 @@ export function containerStateFromInspect(info: Inspect, previous: Record<string
   state["memorySwap"] = info.HostConfig.MemorySwap > 0 ? info.HostConfig.MemorySwap / 1024 / 1024 : info.HostConfig.MemorySwap;
   if (info.HostConfig.NanoCpus > 0) state["cpus"] = nanoToDecimalString(info.HostConfig.NanoCpus);
   state["logDriver"] = info.HostConfig.LogConfig.Type;
-  if (previous["logOpts"] !== undefined) state["logOpts"] = info.HostConfig.LogConfig.Config;
+  // containerLogOptsForState (funcs.go, read): everything the daemon stores, its own defaults merged in (moby
+  // daemon/logs.go mergeAndVerifyLogConfig), when the state holds a non-empty log_opts (d.GetOk); nothing otherwise.
+  const sentLogOpts = previous["logOpts"];
+  if (typeof sentLogOpts === "object" && sentLogOpts !== null && Object.keys(sentLogOpts).length > 0) state["logOpts"] = info.HostConfig.LogConfig.Config;
   const health = info.Config.Healthcheck;
   if (health !== undefined) {
     state["healthcheck"] = {
@@ -240,6 +259,15 @@ export function containerStateFromInspect(info: Inspect, previous: Record<string
   }
   if (!info.State.Running) state["mustRun"] = false;
   return state;
+}
+
+/**
+ * memory_swap as sent (funcs.go, create around line 342 and update around line 1060): MB to bytes when
+ * positive, -1 (no swap limit) as is, 0 left out (d.GetOk).
+ */
+export function memorySwapBytes(value: unknown): number | undefined {
+  if (typeof value !== "number" || value === 0) return undefined;
+  return value > 0 ? value * 1024 * 1024 : value;
 }
 
 /** The Engine API body ContainerCreate receives for a docker.Container's inputs (D4: no networks yet). */
@@ -282,7 +310,7 @@ export function containerCreateBody(inputs: Record<string, unknown>): Record<str
       SecurityOpt: inputs["securityOpts"],
       Init: inputs["init"] ?? false,
       Memory: typeof inputs["memory"] === "number" ? inputs["memory"] * 1024 * 1024 : undefined,
-      MemorySwap: typeof inputs["memorySwap"] === "number" ? inputs["memorySwap"] * 1024 * 1024 : undefined,
+      MemorySwap: memorySwapBytes(inputs["memorySwap"]),
       NanoCpus: typeof inputs["cpus"] === "string" ? Math.round(Number(inputs["cpus"]) * 1e9) : undefined,
       RestartPolicy: { Name: inputs["restart"] ?? "no" },
       LogConfig: inputs["logDriver"] === undefined ? undefined : { Type: inputs["logDriver"], Config: inputs["logOpts"] ?? {} },
@@ -351,7 +379,7 @@ export function dockerContainerProvider(options: DockerProviderOptions): Resourc
         await api(config, "POST", `/containers/${id}/update`, {
           RestartPolicy: { Name: news["restart"] ?? "no" },
           Memory: typeof news["memory"] === "number" ? news["memory"] * 1024 * 1024 : undefined,
-          MemorySwap: typeof news["memorySwap"] === "number" ? news["memorySwap"] * 1024 * 1024 : undefined,
+          MemorySwap: memorySwapBytes(news["memorySwap"]),
         });
       }
       if (diff.changed.includes("mustRun")) await api(config, "POST", `/containers/${id}/start`);
