@@ -45,7 +45,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
     assert.equal(code, 0);
     const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
-    assert.equal(plan.resources.length, 40);
+    assert.equal(plan.resources.length, 41);
     const container = plan.resources.find((r) => r.name === "alice-container");
     assert.equal(container?.inputs["envs"], "[secret]");
     assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
@@ -59,7 +59,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.equal(lines[0], "stack dev: 35 resources in 5 components");
+    assert.equal(lines[0], "stack dev: 36 resources in 5 components");
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
