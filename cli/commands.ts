@@ -44,13 +44,9 @@ export const commands: readonly Command[] = [
     },
     async run({ positionals: [stackFile = ""], options }, { out }) {
       const { planStackFile, renderPlanJson, renderPlanTree } = planning();
-      if (options.facts) {
-        const { result, facts } = await collectFacts(() => planStackFile(stackFile));
-        out(renderPlanJson(result, facts));
-        return 0;
-      }
-      const plan = await planStackFile(stackFile);
-      out(options.json ? renderPlanJson(plan) : renderPlanTree(plan));
+      // The tree describes each resource by what its component states it does.
+      const { result: plan, facts } = await collectFacts(() => planStackFile(stackFile));
+      out(options.facts ? renderPlanJson(plan, facts) : options.json ? renderPlanJson(plan) : renderPlanTree(plan, facts));
       return 0;
     },
   }),

@@ -27,9 +27,9 @@ function shortType(type: string): string {
   );
 }
 
-/** What a reader wants to see of a resource on one line. */
-function summary(resource: PlannedResource): string {
-  const notes = [...(runtimeOps.describe(resource) ?? [])];
+/** What a reader wants to see of a resource on one line: what it does (as its component states it), then the runtime's notes. */
+function summary(resource: PlannedResource, said: string | undefined): string {
+  const notes = [...(said === undefined ? [] : [said]), ...(runtimeOps.describe(resource) ?? [])];
   if (resource.options.retainOnDelete) notes.push("kept on delete");
   if (resource.options.deleteBeforeReplace) notes.push("delete before replace");
   if (resource.secretInputs.length > 0) notes.push(`secret: ${resource.secretInputs.join(", ")}`);
@@ -37,8 +37,9 @@ function summary(resource: PlannedResource): string {
   return notes.length === 0 ? "" : `  (${notes.join("; ")})`;
 }
 
-/** The default output: components with their children as a tree. */
-export function renderPlanTree(plan: Plan): string {
+/** The default output: components with their children as a tree, each child described by what its component states it does. */
+export function renderPlanTree(plan: Plan, facts: readonly ComponentFacts[] = []): string {
+  const factsOf = new Map(facts.map((f) => [`${f.type}::${f.name}`, f]));
   const children = new Map<string, PlannedResource[]>();
   const roots: PlannedResource[] = [];
   for (const resource of plan.resources) {
@@ -47,14 +48,14 @@ export function renderPlanTree(plan: Plan): string {
   }
   const custom = plan.resources.filter((r) => r.custom).length;
   const lines = [`stack ${plan.stack}: ${custom} resources in ${roots.length} components`];
-  const walk = (resource: PlannedResource, prefix: string, last: boolean, depth: number): void => {
+  const walk = (resource: PlannedResource, stated: ComponentFacts | undefined, prefix: string, last: boolean, depth: number): void => {
     const label = shortType(resource.type);
     const branch = depth === 0 ? "" : last ? "└─ " : "├─ ";
-    lines.push(`${prefix}${branch}${label} ${resource.name}${summary(resource)}`);
+    lines.push(`${prefix}${branch}${label} ${resource.name}${summary(resource, stated?.summaries?.[resource.name])}`);
     const kids = children.get(resource.urn) ?? [];
     const nextPrefix = depth === 0 ? "" : `${prefix}${last ? "   " : "│  "}`;
-    kids.forEach((kid, index) => walk(kid, nextPrefix, index === kids.length - 1, depth + 1));
+    kids.forEach((kid, index) => walk(kid, stated, nextPrefix, index === kids.length - 1, depth + 1));
   };
-  for (const root of roots) walk(root, "", true, 0);
+  for (const root of roots) walk(root, factsOf.get(`${root.type}::${root.name}`), "", true, 0);
   return `${lines.join("\n")}\n`;
 }

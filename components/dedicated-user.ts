@@ -41,6 +41,7 @@ export class DedicatedUser extends pulumi.ComponentResource {
       stateDir: spec.stateDir,
       roles: this.gateway.roles,
       runtimeChildren: this.gateway.runtimeChildren,
+      summaries: this.gateway.summaries,
     });
     this.port = tenant.port;
     this.host = placement.hostId;

@@ -34,6 +34,8 @@ export interface ComponentFacts {
   readonly roles: Readonly<Record<string, string>>;
   /** How a change to each of the runtime's children reaches the gateway, by the child's role (stated by the runtime). */
   readonly runtimeChildren?: Readonly<Record<string, RuntimeChild>> | undefined;
+  /** What a child does, in a few words, by the child's resource name (`alice-claim`: `claims port 18101`): plan's tree shows it. */
+  readonly summaries?: Readonly<Record<string, string>> | undefined;
 }
 
 let collector: ComponentFacts[] | undefined;

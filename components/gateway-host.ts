@@ -79,6 +79,7 @@ export class GatewayHost extends pulumi.ComponentResource {
       host: host.id,
       roles,
       runtimeChildren,
+      summaries: { ...this.placement.runtime.summaries, ...this.sharedGateway?.summaries },
     });
 
     this.registerOutputs({ sharedUrl: this.sharedGateway?.tailnetUrl ?? this.sharedGateway?.loopbackUrl });

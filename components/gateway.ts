@@ -35,14 +35,17 @@ export class GatewayResources {
   readonly tailnetUrl: string | undefined;
   /** Each child's role, by its resource name. */
   readonly roles: Record<string, string> = {};
+  /** What each child does, in a few words, by its resource name (from the runtime). */
+  readonly summaries: Record<string, string> = {};
   /** How a change to each of the runtime's children reaches the gateway, by role (from the runtime). */
   readonly runtimeChildren: Readonly<Record<string, RuntimeChild>>;
   private readonly name: string;
 
-  /** The name of the child with `role`, recorded with its role. */
-  private child(role: string): string {
+  /** The name of the child with `role`, recorded with its role and what it does. */
+  private child(role: string, summary?: string): string {
     const childResource = childName(this.name, role);
     this.roles[childResource] = role;
+    if (summary !== undefined) this.summaries[childResource] = summary;
     return childResource;
   }
 
@@ -53,7 +56,12 @@ export class GatewayResources {
       { length: 48, special: false, ...(spec.rotation === undefined ? {} : { keepers: { rotation: spec.rotation } }) },
       { parent, additionalSecretOutputs: ["result"] },
     );
-    const running = placement.runtime.runGateway(spec, { token: this.token.result, after: after ?? [], child: (role) => this.child(role), parent });
+    const running = placement.runtime.runGateway(spec, {
+      token: this.token.result,
+      after: after ?? [],
+      child: (role, summary) => this.child(role, summary),
+      parent,
+    });
     this.stateDir = running.stateDir;
     this.ready = running.ready;
     this.runtimeChildren = running.children;

@@ -35,7 +35,15 @@ export class SharedBinding extends pulumi.ComponentResource {
     const workspace = childName(name, childRole.workspace);
     const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
     placement.runtime.ensureDirectory(workspace, { dir: stateDir, uid: gateway.uid, after: sharedGateway.stateDir }, this);
-    recordFacts({ kind: "shared", type: componentType.sharedBinding, name, host: placement.hostId, stateDir, roles: { [workspace]: childRole.workspace } });
+    recordFacts({
+      kind: "shared",
+      type: componentType.sharedBinding,
+      name,
+      host: placement.hostId,
+      stateDir,
+      roles: { [workspace]: childRole.workspace },
+      summaries: { [workspace]: `creates the workspace ${stateDir}` },
+    });
     this.agentId = tenant.id;
     this.host = placement.hostId;
     this.port = sharedGateway.port;

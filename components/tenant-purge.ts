@@ -23,7 +23,15 @@ export class TenantPurge extends pulumi.ComponentResource {
     const purge = childName(name, childRole.purge);
     const stateDir = tenantStateDir(args.stateRoot, tenant.tier, tenant.id);
     args.placement.runtime.purge(purge, { stateDir, gatewayName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined }, this);
-    recordFacts({ kind: "purge", type: componentType.tenantPurge, name, host: args.placement.hostId, stateDir, roles: { [purge]: childRole.purge } });
+    recordFacts({
+      kind: "purge",
+      type: componentType.tenantPurge,
+      name,
+      host: args.placement.hostId,
+      stateDir,
+      roles: { [purge]: childRole.purge },
+      summaries: { [purge]: `${tenant.tier === "dedicated" ? "removes the gateway and deletes" : "deletes"} ${stateDir} for good` },
+    });
     this.registerOutputs({});
   }
 }

@@ -28,8 +28,8 @@ export interface GatewayRunArgs {
   readonly token: pulumi.Output<string>;
   /** Readiness gates this gateway waits for: the host's canary, and the one before it in its rollout lane. */
   readonly after: readonly pulumi.Resource[];
-  /** The name of the child with `role`, recorded with its role in the component's facts. */
-  readonly child: (role: string) => string;
+  /** The name of the child with `role`, recorded with its role, and what it does in a few words (`claims port 18101`), in the component's facts. */
+  readonly child: (role: string, summary?: string) => string;
   readonly parent: pulumi.Resource;
 }
 
@@ -47,6 +47,8 @@ export interface RunningGateway {
 export interface RuntimeHost {
   /** The preparation's children's roles, by resource name. */
   readonly roles: Readonly<Record<string, string>>;
+  /** What each of the preparation's children does, in a few words, by resource name. */
+  readonly summaries: Readonly<Record<string, string>>;
   /** How a change to each of the preparation's children reaches the gateways, by role. */
   readonly children: Readonly<Record<string, RuntimeChild>>;
   /** Runs one gateway as `spec` describes it, its children named by `args.child`. */

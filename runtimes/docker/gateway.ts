@@ -53,7 +53,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   // State outlives the container and the tenant: no delete command, and kept if removed.
   const stateDir = host.run(
-    child(childRole.state),
+    child(childRole.state, `creates the state directory ${spec.stateDir}`),
     { create: renderEnsureStateDir({ dir: spec.stateDir, uid }) },
     { ...opts, dependsOn: [host.prepared], retainOnDelete: true },
   );
@@ -63,7 +63,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     spec.movedFrom === undefined
       ? undefined
       : new command.local.Command(
-          child(childRole.move),
+          child(childRole.move, `copies the state from host ${spec.movedFrom.host.id}`),
           {
             create: renderMoveState({
               from: { dir: spec.movedFrom.stateDir, ssh: spec.movedFrom.host.ssh },
@@ -79,7 +79,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   // The file is rewritten in place on change; the gateway hot-reloads it.
   const configFile = host.run(
-    child(childRole.config),
+    child(childRole.config, `writes ${spec.config.file}`),
     { create: renderWriteFile({ dir: spec.stateDir, file: spec.config.file, uid }), stdin: spec.config.text },
     { ...opts, dependsOn: moved === undefined ? [stateDir] : [stateDir, moved], retainOnDelete: true },
   );
@@ -94,7 +94,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   // A gateway that this deploy removes may still hold the port (Pulumi deletes last).
   const claim = host.run(
-    child(childRole.claim),
+    child(childRole.claim, `claims port ${spec.port}`),
     {
       create: renderClaimPort({ hostId: spec.hostId, port: spec.port, gateway: spec.identity, containerName: spec.name, stack: host.stack }),
     },
@@ -111,7 +111,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
   const backup = host.run(
-    child(childRole.backup),
+    child(childRole.backup, "backs up before an image change"),
     {
       create: renderBackupBeforeUpgrade({
         containerName: spec.name,
@@ -171,14 +171,14 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   // The Docker provider has no pids limit; set it on each new container.
   host.run(
-    child(childRole.limits),
+    child(childRole.limits, `limits processes to ${spec.limits.pidsLimit}`),
     { create: renderSetPidsLimit({ containerName: spec.name, pidsLimit: spec.limits.pidsLimit }), triggers: [container.id] },
     { ...opts, dependsOn: [container] },
   );
 
   // Checked for every new container on every deploy: the provider's own wait holds for one run only.
   const ready = host.run(
-    child(childRole.ready),
+    child(childRole.ready, "waits until healthy"),
     { create: renderHealthGate({ containerName: spec.name, timeoutSeconds: spec.health.gateSeconds }), triggers: [container.id] },
     { ...opts, dependsOn: [container] },
   );
@@ -196,7 +196,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   if (spec.tailnetName !== undefined) {
     children[childRole.serve] = { kind: "named" };
     host.run(
-      child(childRole.serve),
+      child(childRole.serve, `serves https ${spec.port}`),
       {
         create: renderServeAdd({ httpsPort: spec.port, localPort: spec.port }),
         delete: renderServeRemove({ httpsPort: spec.port, localPort: spec.port, gateway: spec.identity }),

@@ -171,15 +171,6 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
 }
 
 /** The last non-empty line of a host command, cut to fit one line of the plan. */
-function commandTail(create: string): string {
-  const tail =
-    create
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .pop() ?? "";
-  return tail.length > 90 ? `${tail.slice(0, 87)}...` : tail;
-}
-
 function describe({ type, inputs }: ResourceView): string[] | undefined {
   if (type === dockerResourceType.container) {
     const port = (inputs["ports"] as { external?: number; ip?: string }[] | undefined)?.[0];
@@ -191,10 +182,8 @@ function describe({ type, inputs }: ResourceView): string[] | undefined {
   }
   if (type === dockerResourceType.provider) return [String(inputs["host"])];
   if (type === dockerResourceType.network) return [String(inputs["name"])];
-  if (type.startsWith("command:")) {
-    const create = typeof inputs["create"] === "string" ? inputs["create"] : "";
-    return [commandTail(create), ...(typeof inputs["stdin"] === "string" ? [`stdin ${inputs["stdin"].length} bytes`] : [])];
-  }
+  // What a command does is stated by the component that made it (plan reads its facts); its script says nothing to a reader.
+  if (type.startsWith("command:")) return typeof inputs["stdin"] === "string" ? [`stdin ${inputs["stdin"].length} bytes`] : [];
   return undefined;
 }
 

@@ -80,10 +80,18 @@ export const dockerRuntime: Runtime = {
       [childName(name, childRole.prepare)]: childRole.prepare,
       [childName(name, childRole.readback)]: childRole.readback,
     };
-    if (preflight !== undefined) roles[childName(name, childRole.preflight)] = childRole.preflight;
+    const summaries: Record<string, string> = {
+      [childName(name, childRole.prepare)]: `prepares the host: tools, state root ${host.stateRoot}, image`,
+      [childName(name, childRole.readback)]: "reads back the settings Docker stores for a container of the image",
+    };
+    if (preflight !== undefined) {
+      roles[childName(name, childRole.preflight)] = childRole.preflight;
+      summaries[childName(name, childRole.preflight)] = `tries a new image on a copy of ${sampleStateDir}`;
+    }
 
     return {
       roles,
+      summaries,
       // The read-back follows the image: the gateways' own diff names what reaches them.
       children: { [childRole.prepare]: { kind: "named" }, [childRole.readback]: { kind: "follows" } },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),

@@ -63,6 +63,15 @@ describe("clawfleet plan", { concurrency: true }, () => {
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
+    // Each command by what it does, as its component states it, not by a line of its script.
+    for (const line of [
+      "├─ command:local Command alice-claim  (claims port 18101)",
+      "├─ command:local Command alice-ready  (waits until healthy)",
+      "├─ command:local Command alice-backup  (backs up before an image change)",
+      "└─ command:local Command alice-serve  (serves https 18101; delete before replace)",
+      "└─ command:local Command bob-workspace  (creates the workspace /var/lib/clawfleet/shared/workspaces/bob; kept on delete)",
+    ])
+      assert.ok(lines.includes(line), line);
   });
 
   it("exits 1 with the problems on stderr and prints no resource for an invalid declaration", async () => {

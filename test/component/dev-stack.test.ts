@@ -42,6 +42,33 @@ describe("components of the dev stack", () => {
     }
   });
 
+  it("state what each of their commands does, for plan's tree (none is described by its script)", () => {
+    const commands = plan.resources.filter((r) => r.type.startsWith("command:")).map((r) => r.name);
+    const stated = Object.fromEntries(facts.flatMap((f) => Object.entries(f.summaries ?? {})));
+    assert.deepEqual(Object.keys(stated).sort(), commands.sort());
+    assert.deepEqual(
+      ["alice-state", "alice-config", "alice-claim", "alice-backup", "alice-limits", "alice-ready", "alice-serve"].map((name) => stated[name]),
+      [
+        "creates the state directory /var/lib/clawfleet/users/alice",
+        "writes openclaw.json",
+        "claims port 18101",
+        "backs up before an image change",
+        "limits processes to 512",
+        "waits until healthy",
+        "serves https 18101",
+      ],
+    );
+    assert.deepEqual(
+      ["local-prepare", "local-preflight", "local-shared-claim", "bob-workspace"].map((name) => stated[name]),
+      [
+        "prepares the host: tools, state root /var/lib/clawfleet, image",
+        "tries a new image on a copy of /var/lib/clawfleet/users/alice",
+        "claims port 18789",
+        "creates the workspace /var/lib/clawfleet/shared/workspaces/bob",
+      ],
+    );
+  });
+
   it("state, from the runtime, how a change to each of its children reaches the gateway", () => {
     const gateway = (prefix: string) => ({
       [`${prefix}config`]: { kind: "config", input: "stdin" },

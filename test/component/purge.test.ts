@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { planStackFile } from "../../cli/plan";
+import { collectFacts } from "../../components/facts";
 
 const work = mkdtempSync(join(tmpdir(), "clawfleet-purge-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -21,7 +22,8 @@ it("registers only a purge command for a purged tenant, removing its container b
     erin: { tier: shared, host: h, purge: { confirm: erin } }
 `,
   );
-  const { resources } = await planStackFile(file);
+  const { result, facts } = await collectFacts(() => planStackFile(file));
+  const { resources } = result;
   const children = (component: string) => resources.filter((r) => r.parent?.endsWith(`::${component}`)).map((r) => r.name);
   assert.deepEqual(children("dave"), ["dave-purge"]);
   assert.deepEqual(children("erin"), ["erin-purge"]);
@@ -30,6 +32,10 @@ it("registers only a purge command for a purged tenant, removing its container b
   assert.match(script, /as_root docker rm -f 'clawfleet-tenant-dave' >\/dev\/null 2>&1 \|\| true\nas_root rm -rf -- '\/srv\/claw\/users\/dave'$/);
   assert.match(String(resources.find((r) => r.name === "erin-purge")?.inputs["create"]), /as_root rm -rf -- '\/srv\/claw\/shared\/workspaces\/erin'$/);
   assert.ok(!resources.some((r) => r.name.startsWith("dave-container")));
+  assert.deepEqual(
+    facts.filter((f) => f.kind === "purge").map((f) => f.summaries),
+    [{ "dave-purge": "removes the gateway and deletes /srv/claw/users/dave for good" }, { "erin-purge": "deletes /srv/claw/shared/workspaces/erin for good" }],
+  );
   const shared = String(resources.find((r) => r.name === "h-shared-config")?.inputs["stdin"]);
   assert.ok(!shared.includes("erin"), "a purged shared tenant leaves the shared gateway");
 });

@@ -72,7 +72,7 @@ describe("secrets", () => {
   it("never appear in printed plan inputs, plan JSON or the plan tree", () => {
     assertNoSecret(JSON.stringify(resources.map((r) => r.inputs)), "inputs");
     assertNoSecret(renderPlanJson({ stack: "secrets", resources, outputs }), "plan --json");
-    assertNoSecret(renderPlanTree({ stack: "secrets", resources, outputs }), "plan tree");
+    assertNoSecret(renderPlanTree({ stack: "secrets", resources, outputs }, facts), "plan tree");
   });
 
   it("never appear in command scripts or the config files they write", () => {
