@@ -262,6 +262,7 @@ export const commands: readonly Command[] = [
       webhook: { type: "string", value: "<url>", help: "POST each event here (or set CLAWFLEET_WEBHOOK_URL, which keeps it out of ps)" },
       interval: { type: "string", value: "<s>", help: "seconds between two polls of a host (default 60)" },
       timeout: { type: "string", value: "<s>", help: "a host that takes longer counts as not answering (default 60)" },
+      "backup-max-age": { type: "string", value: "<h>", help: "also alert a gateway whose newest backup on its host is older than this many hours" },
       once: { type: "boolean", help: "poll every host once, report what is wrong, exit 0 (nothing) or 1" },
       json: json("each event as one JSON line (the webhook's payload)"),
     },

@@ -7,10 +7,13 @@ import { formatUptime, probeHost, type HostStatus, type TenantStatus } from "./s
 import { allTargets, type TenantTarget } from "./targets";
 
 /** What can be wrong, each its own alert: one per host, one per gateway, one per channel of a gateway and kind. */
-export type ProblemKind = "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected";
+export type ProblemKind = "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected" | "backup-stale";
 
 export interface Problem {
-  /** Stable over polls: `host/<host>`, `gateway/<host>/<container>`, `channel/<host>/<container>/<channel>/<held|disconnected>`. */
+  /**
+   * Stable over polls: `host/<host>`, `gateway/<host>/<container>`, `backup/<host>/<container>`,
+   * `channel/<host>/<container>/<channel>/<held|disconnected>`.
+   */
   readonly key: string;
   readonly kind: ProblemKind;
   readonly host: string;
@@ -58,7 +61,11 @@ function downReason(row: TenantStatus, channels: readonly string[]): string | un
 }
 
 /** Turns one host's answer to the status probe (the same one `clawfleet status` reads) into problems. */
-export function observeHost(status: HostStatus, targets: readonly TenantTarget[]): Observation {
+export function observeHost(
+  status: HostStatus,
+  targets: readonly TenantTarget[],
+  backups?: { readonly maxAgeSeconds: number; readonly now: Date },
+): Observation {
   const host = status.host;
   const hostScope = `host/${host}`;
   if (status.error !== undefined) {
@@ -85,6 +92,18 @@ export function observeHost(status: HostStatus, targets: readonly TenantTarget[]
     const base = { host, gateway, tenants: rows.map((r) => r.tenant), subject: subjectOf(rows, host) };
     const gatewayScope = `gateway/${host}/${gateway}`;
     scopes.push(gatewayScope);
+    if (backups !== undefined) {
+      // Backups are taken beside a running gateway, so a stopped one's backup alerts too: its state is not copied.
+      const backupScope = `backup/${host}/${gateway}`;
+      scopes.push(backupScope);
+      const taken = row.lastBackup === undefined ? undefined : Date.parse(row.lastBackup);
+      const age = taken === undefined ? undefined : Math.max(0, Math.round((backups.now.getTime() - taken) / 1000));
+      if (age === undefined || age > backups.maxAgeSeconds) {
+        const limit = formatUptime(backups.maxAgeSeconds);
+        const reason = age === undefined ? `no backup yet (at most ${limit} old wanted)` : `last backup ${formatUptime(age)} old, more than ${limit}`;
+        problems.push({ ...base, key: backupScope, kind: "backup-stale", channel: undefined, reason });
+      }
+    }
     const down = downReason(row, channels);
     if (down !== undefined) {
       problems.push({ ...base, key: gatewayScope, kind: "gateway-down", channel: undefined, reason: down });
@@ -178,6 +197,7 @@ function eventText(event: WatchEvent): string {
     "gateway-down": `${problem.subject} is healthy again`,
     "channel-held": `${problem.subject}: the ${problem.channel ?? ""} channel is no longer held`,
     "channel-disconnected": `${problem.subject}: the ${problem.channel ?? ""} channel is connected again`,
+    "backup-stale": `${problem.subject} has a recent backup again`,
   };
   return `${back[problem.kind]} after ${lasted}`;
 }
@@ -338,6 +358,8 @@ export interface WatchOptions {
   /** One poll of every host, then exit: 0 when nothing is wrong, 1 otherwise. */
   readonly once: boolean;
   readonly json: boolean;
+  /** Alert a gateway whose newest backup on its host is older than this (or missing); undefined: not watched. */
+  readonly backupMaxAgeSeconds?: number;
   readonly webhook: URL | undefined;
   readonly redactor: Redactor;
   readonly delivery?: DeliveryOptions;
@@ -373,7 +395,9 @@ export async function watchFleet(
       const started = Date.now();
       const status = await probeHost(runner, host, mine, image, options.timeoutSeconds);
       if (stopped()) return;
-      const step = advance(open, observeHost(status, mine), new Date());
+      const now = new Date();
+      const backups = options.backupMaxAgeSeconds === undefined ? undefined : { maxAgeSeconds: options.backupMaxAgeSeconds, now };
+      const step = advance(open, observeHost(status, mine, backups), now);
       open = step.open;
       for (const event of step.events) {
         const payload = alertPayload(event, options.stack, redact);
@@ -401,11 +425,20 @@ function seconds(given: string | undefined, flag: string, fallback: number): num
   return value;
 }
 
+/** A whole number of hours from 1 to a year, or a usage error naming the flag. */
+function hours(given: string, flag: string): number {
+  const value = Number(given);
+  if (!/^\d+$/.test(given) || value < 1 || value > 8760)
+    throw new OpsError(`clawfleet watch: ${flag} ${JSON.stringify(given)} is not a number of hours from 1 to 8760`, 2);
+  return value;
+}
+
 /** What `clawfleet watch` is given on its command line. */
 export interface WatchFlags {
   readonly webhook: string | undefined;
   readonly interval: string | undefined;
   readonly timeout: string | undefined;
+  readonly "backup-max-age": string | undefined;
   readonly once: boolean;
   readonly json: boolean;
 }
@@ -440,6 +473,7 @@ export async function runWatch(
     timeoutSeconds: seconds(flags.timeout, "--timeout", 60),
     once: flags.once,
     json: flags.json,
+    backupMaxAgeSeconds: flags["backup-max-age"] === undefined ? undefined : hours(flags["backup-max-age"], "--backup-max-age") * 3600,
     webhook,
     redactor: watchRedactor(env, webhook),
     signal,

@@ -39,7 +39,7 @@ interface GatewayAnswer {
 }
 
 /** The probe's output for these gateways, as a host prints it (see renderStatusProbe); a gateway not listed has no container. */
-function probeOutput(gateways: Readonly<Record<string, GatewayAnswer>>): string {
+function probeOutput(gateways: Readonly<Record<string, GatewayAnswer>>, backups: readonly string[] = []): string {
   const lines = ["@@clawfleet-now 1795500000", "@@clawfleet-runtime"];
   for (const [name, g] of Object.entries(gateways)) {
     const state = { Status: g.status ?? "running", StartedAt: "2026-11-24T00:00:00Z", Health: { Status: g.health ?? "healthy" } };
@@ -47,7 +47,7 @@ function probeOutput(gateways: Readonly<Record<string, GatewayAnswer>>): string 
   }
   lines.push("@@clawfleet-inside");
   for (const [name, g] of Object.entries(gateways)) if ((g.status ?? "running") === "running") lines.push(`${name} ${g.inside ?? '{"ready":true,"held":[]}'}`);
-  lines.push("@@clawfleet-backups", "@@clawfleet-end");
+  lines.push("@@clawfleet-backups", ...backups, "@@clawfleet-end");
   return lines.join("\n");
 }
 
@@ -142,6 +142,46 @@ async function run(polls: CommandResult[]): Promise<string[][]> {
   }
   return out;
 }
+
+describe("watch: backups", () => {
+  it("with a maximum age, alerts a gateway whose newest backup is older or missing, once, and resolves when a new one is taken", async () => {
+    const backups = { maxAgeSeconds: 24 * 3600, now: new Date(1795500000 * 1000) };
+    const aliceDaily = "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz";
+    const found = async (lines: string[], now: Date) => {
+      const poll = await devPoll(answered(probeOutput(healthy, lines)));
+      return observeHost(poll.status, poll.targets, { ...backups, now });
+    };
+    const first = await found([aliceDaily], backups.now);
+    assert.deepEqual(
+      first.problems.map((p) => [p.key, p.kind, p.reason]),
+      [
+        ["backup/local/clawfleet-shared-local", "backup-stale", "no backup yet (at most 1d 00h old wanted)"],
+        ["backup/local/clawfleet-tenant-dave", "backup-stale", "no backup yet (at most 1d 00h old wanted)"],
+      ],
+    );
+    const later = new Date(backups.now.getTime() + 2 * 86400 * 1000);
+    const stale = await found([aliceDaily], later);
+    assert.deepEqual(
+      stale.problems.filter((p) => p.gateway === "clawfleet-tenant-alice").map((p) => p.reason),
+      ["last backup 2d 02h old, more than 1d 00h"],
+    );
+    let open = advance(new Map(), stale, later).open;
+    const again = advance(open, await found([aliceDaily], new Date(later.getTime() + 3600 * 1000)), later);
+    assert.deepEqual(again.events, [], "an older backup alerts no more");
+    open = again.open;
+    const fresh = `${Math.floor(later.getTime() / 1000)} manual/clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-26.tar.gz`;
+    const resolved = advance(open, await found([aliceDaily, fresh], later), later);
+    assert.deepEqual(
+      resolved.events.map((e) => `${e.event} ${e.problem.key}`),
+      ["resolved backup/local/clawfleet-tenant-alice"],
+    );
+    const poll = await devPoll(answered(probeOutput(healthy)));
+    assert.ok(
+      observeHost(poll.status, poll.targets).problems.every((p) => p.kind !== "backup-stale"),
+      "not watched without a maximum age",
+    );
+  });
+});
 
 describe("watch: one event per change", () => {
   it("alerts once when a problem starts, stays quiet while it lasts, and resolves once when it ends", async () => {
@@ -437,6 +477,7 @@ describe("watch: arguments", () => {
     };
     assert.equal(await usage(dev, "--interval", "0"), '2 clawfleet watch: --interval "0" is not a number of seconds from 1 to 86400');
     assert.equal(await usage(dev, "--timeout", "5s"), '2 clawfleet watch: --timeout "5s" is not a number of seconds from 1 to 86400');
+    assert.equal(await usage(dev, "--backup-max-age", "1.5"), '2 clawfleet watch: --backup-max-age "1.5" is not a number of hours from 1 to 8760');
     assert.equal(
       await usage(dev, "--webhook", "ftp://user:hunter2hunter2@example.com/x"),
       "2 clawfleet watch: --webhook must be an http:// or https:// address, not ftp:",
