@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { ComponentFacts } from "../components/facts";
-import type { PlanJsonResource } from "../cli/diff";
+import type { PlanJsonResource } from "../cli/diff/compare";
 
 export const repo = resolve(__dirname, "..");
 export const log = (line: string) => process.stderr.write(`bench: ${line}\n`);

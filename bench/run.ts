@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { diffPlans, type PlanJsonResource } from "../cli/diff";
+import { diffPlans, type PlanJsonResource } from "../cli/diff/compare";
 import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, tenantsPerHost, type FleetShape, type Variant } from "./fleet";
 import { gatewayChecks, measureGateways, renderUpgrades, type GatewayFigures } from "./gateway";
 import { log, planInChild, repo, show, spread, type Spread } from "./measure";

@@ -14,7 +14,7 @@ const file = "<stack file>";
 
 // Loaded when they run: the program and the Pulumi SDK behind them take seconds to load, which no day-2 verb needs.
 const planning = () => ({ ...(require("./plan") as typeof import("./plan")), ...(require("./plan-output") as typeof import("./plan-output")) });
-const diffing = () => require("./diff") as typeof import("./diff");
+const diffing = () => require("./diff/run") as typeof import("./diff/run");
 const json = (help: string) => ({ type: "boolean", help }) as const;
 
 /** The tenant a day-2 verb names, with the fleet it was found in. */

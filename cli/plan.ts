@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { DeclarationError, type Problem } from "../declaration/errors";
 import { parseFleet } from "../declaration/parse";
 import { namespace, type RawDeclaration } from "../declaration/raw";
@@ -7,6 +7,9 @@ import { SecretValue } from "../declaration/secret";
 import { runUnderMocks, type MockRunOptions, type PlannedResource } from "./mock-run";
 
 export const project = "clawfleet";
+
+/** The CLI's own entry, bin/clawfleet.js: this file and the bundle in dist/ both sit one folder below the root. */
+export const cliEntry = join(__dirname, "..", "bin", "clawfleet.js");
 
 /** `stacks/Pulumi.dev.yaml` -> `dev`. */
 export function stackNameOf(file: string): string {

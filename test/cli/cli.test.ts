@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
-import { markdownCode, markdownText, renderDiffMarkdown } from "../../cli/diff";
+import { markdownCode, markdownText, renderDiffMarkdown } from "../../cli/diff/render";
 import { mockRandomValue } from "../../cli/mock-run";
 import { stackNameProblem } from "../../cli/plan";
 

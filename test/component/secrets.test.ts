@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { diffPlans, renderDiffMarkdown, renderDiffText, type PlanForDiff } from "../../cli/diff";
+import { diffPlans, type PlanForDiff } from "../../cli/diff/compare";
+import { renderDiffMarkdown, renderDiffText } from "../../cli/diff/render";
 import { mockRandomValue, runUnderMocks, type PlannedResource } from "../../cli/mock-run";
 import { renderPlanJson, renderPlanTree } from "../../cli/plan-output";
 import { collectFacts, type ComponentFacts } from "../../components/facts";

@@ -1,11 +1,6 @@
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import type { ComponentFacts } from "../components/facts";
-import { childRole, replacementPauseSeconds, reservedLabelPrefix } from "../names";
-import { DeclarationError } from "../declaration/errors";
-import { readStackFileText } from "../declaration/stack-file";
-import { ReportedError } from "./command-line";
-import { stackNameOf, stackNameProblem } from "./plan";
+// Compares two plans tenant by tenant and host by host, from what each component stated about itself, and words the warnings.
+import type { ComponentFacts } from "../../components/facts";
+import { childRole, replacementPauseSeconds, reservedLabelPrefix } from "../../names";
 
 /** A resource as `clawfleet plan --json` prints it. */
 export interface PlanJsonResource {
@@ -17,7 +12,7 @@ export interface PlanJsonResource {
   options: { retainOnDelete: boolean; deleteBeforeReplace: boolean; replaceOnChanges: string[]; provider?: string };
 }
 
-type Effect = "added" | "changed" | "replaced" | "removed";
+export type Effect = "added" | "changed" | "replaced" | "removed";
 
 export interface TenantChange {
   readonly id: string;
@@ -286,116 +281,4 @@ export function diffPlans(stack: string, base: PlanForDiff, head: PlanForDiff): 
     }
   }
   return { stack, tenants, hosts };
-}
-
-const effectTitles: Record<Effect, string> = { added: "Added", changed: "Changed in place", replaced: "Replaced (gateway restarts)", removed: "Removed" };
-
-export function renderDiffText(diff: FleetDiff): string {
-  const lines = [`stack ${diff.stack}: ${summaryLine(diff)}`];
-  for (const effect of ["added", "changed", "replaced", "removed"] as const) {
-    const tenants = diff.tenants.filter((t) => t.effect === effect);
-    const hosts = diff.hosts.filter((h) => h.effect === effect);
-    if (tenants.length + hosts.length === 0) continue;
-    lines.push("", `${effectTitles[effect]}:`);
-    for (const h of hosts) lines.push(`  host ${h.id}${h.fields.length > 0 ? `: ${h.fields.join(", ")}` : ""}`);
-    for (const t of tenants) lines.push(`  ${t.id} (${t.tier} on ${t.host})${t.fields.length > 0 ? `: ${t.fields.join(", ")}` : ""}`);
-  }
-  const warnings = [...diff.hosts, ...diff.tenants].flatMap((c) => c.warnings);
-  if (warnings.length > 0) lines.push("", "Warnings:", ...warnings.map((w) => `  ! ${w}`));
-  return `${lines.join("\n")}\n`;
-}
-
-function summaryLine(diff: FleetDiff): string {
-  const count = (effect: Effect) => diff.tenants.filter((t) => t.effect === effect).length;
-  if (diff.tenants.length + diff.hosts.length === 0) return "no changes";
-  return `${count("added")} added, ${count("changed")} changed, ${count("replaced")} replaced, ${count("removed")} removed tenants; ${diff.hosts.length} hosts changed`;
-}
-
-/**
- * Text for a Markdown line or table cell: HTML and Markdown punctuation are escaped, so a
- * name in a stack file cannot open a tag, a comment or a link in the pull-request comment.
- */
-export function markdownText(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replace(/[\\`*_[\]|!#~]/g, (char) => `\\${char}`)
-    .replace(/[\r\n]+/g, " ");
-}
-
-/** A code span that no backtick, pipe or line break in `text` can close early. */
-export function markdownCode(text: string): string {
-  const flat = text.replace(/[\r\n]+/g, " ").replaceAll("|", "\\|");
-  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((run) => run[0].length));
-  const fence = "`".repeat(longest + 1);
-  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
-  return `${fence}${pad}${flat}${pad}${fence}`;
-}
-
-export function renderDiffMarkdown(diff: FleetDiff): string {
-  const codes = (fields: readonly string[]) => fields.map(markdownCode).join(", ");
-  const lines = [`### clawfleet: stack ${markdownCode(diff.stack)}`, "", summaryLine(diff)];
-  for (const effect of ["added", "changed", "replaced", "removed"] as const) {
-    const rows = [
-      ...diff.hosts.filter((h) => h.effect === effect).map((h) => `| host ${markdownCode(h.id)} | | | ${codes(h.fields)} |`),
-      ...diff.tenants
-        .filter((t) => t.effect === effect)
-        .map((t) => `| ${markdownCode(t.id)} | ${markdownText(t.tier)} | ${markdownText(t.host)} | ${codes(t.fields)} |`),
-    ];
-    if (rows.length === 0) continue;
-    lines.push("", `#### ${effectTitles[effect]}`, "", "| tenant | tier | host | fields |", "| --- | --- | --- | --- |", ...rows);
-  }
-  const warnings = [...diff.hosts, ...diff.tenants].flatMap((c) => c.warnings);
-  if (warnings.length > 0) lines.push("", ...warnings.map((w) => `> :warning: ${markdownText(w)}`));
-  return `${lines.join("\n")}\n`;
-}
-
-/**
- * Runs `clawfleet plan <file> --json` in a child process with an IPC channel: the child
- * exits when the channel closes, so it never outlives this process, however that ends.
- */
-function planInChild(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, "..", "bin", "clawfleet.js"), "plan", file, "--json", "--facts"], {
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-    });
-    child.channel?.unref();
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") }));
-  });
-}
-
-/** Plans a stack file in its own process (the mock runtime is process-wide). An empty file is an empty fleet. */
-async function planJson(file: string): Promise<PlanForDiff> {
-  let text: string;
-  try {
-    text = readStackFileText(file);
-  } catch (error) {
-    if (error instanceof DeclarationError) throw new ReportedError(error.message);
-    throw error;
-  }
-  if (text.trim() === "") return { resources: [], facts: [] };
-  const { code, stdout, stderr } = await planInChild(file);
-  if (code !== 0) throw new ReportedError(stderr.trimEnd() || `clawfleet plan ${file} exited with ${String(code)}`);
-  const { resources, facts } = JSON.parse(stdout) as PlanForDiff;
-  return { resources, facts };
-}
-
-export async function diffStackFiles(baseFile: string, headFile: string, format: "text" | "markdown"): Promise<string> {
-  const nameProblem = stackNameProblem(headFile);
-  if (nameProblem !== undefined) throw new DeclarationError(headFile, [nameProblem]);
-  // Both files are planned to the end, so two broken files report both, base first.
-  const [base, head] = await Promise.allSettled([planJson(baseFile), planJson(headFile)]);
-  const failures = [base, head].flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
-  if (failures.length > 0) {
-    if (failures.every((failure) => failure instanceof ReportedError)) throw new ReportedError(failures.map((f) => (f as Error).message).join("\n"));
-    throw failures.find((failure) => !(failure instanceof ReportedError));
-  }
-  const diff = diffPlans(stackNameOf(headFile), (base as PromiseFulfilledResult<PlanForDiff>).value, (head as PromiseFulfilledResult<PlanForDiff>).value);
-  return format === "markdown" ? renderDiffMarkdown(diff) : renderDiffText(diff);
 }
