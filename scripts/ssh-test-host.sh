@@ -37,6 +37,8 @@
 #   CLAWFLEET_GATEWAY_IMAGE  image to copy from the main daemon (optional)
 #   CLAWFLEET_APT_UPDATED=1  the apt index is fresh already
 #   CLAWFLEET_GW2_WAIT       seconds to wait for each daemon (default 120)
+#   CLAWFLEET_GW2_LOG_OPTS=1 the second dockerd gets default log-opts (labels, tag), which it
+#                            merges into every json-file container's own
 #
 # Needs root (namespaces, mounts, users).
 set -euo pipefail
@@ -215,7 +217,10 @@ wait_for() {
 start_dockerd() {
   mkdir -p "$DOCKER_DIR/data" "$DOCKER_DIR/exec" "$DOCKER_SOCK_DIR"
   # Without a key path of its own, dockerd takes its ID from /etc/docker/key.json: the main daemon's ID.
-  printf '{"deprecated-key-path": "%s"}\n' "$DOCKER_DIR/key.json" >"$DOCKER_DIR/daemon.json"
+  local log_opts=''
+  # Default log options, as many hosts set them: the daemon merges them into every json-file container's own.
+  if [ "${CLAWFLEET_GW2_LOG_OPTS:-}" = 1 ]; then log_opts=', "log-driver": "json-file", "log-opts": {"labels": "clawfleet.gateway", "tag": "{{.Name}}"}'; fi
+  printf '{"deprecated-key-path": "%s"%s}\n' "$DOCKER_DIR/key.json" "$log_opts" >"$DOCKER_DIR/daemon.json"
   {
     echo 'set -eu'
     cgroup_mounts

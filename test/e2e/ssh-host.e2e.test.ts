@@ -4,6 +4,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { healthStartPeriodSeconds } from "../../names";
+import {
+  gatewayLogDriver,
+  gatewayLogOpts,
+  healthTimings,
+  memorySwapOf,
+  parseReadBack,
+  readBackLabel,
+  renderReadBack,
+  sentSettings,
+} from "../../runtimes/docker/readback";
+import { sshPinOptions } from "../../runtimes/shell";
+import { dockerContainerProvider } from "./standin/docker-provider";
 import { dockerApi } from "./docker-api";
 import { dockerRequestOverSsh, sshDialStdio } from "./docker-transport";
 import { fetchText } from "./wait";
@@ -76,6 +89,8 @@ before(() => {
   log(`starting the SSH host with ${image}`);
   const started = Date.now();
   mkdirSync(join(work, "host"));
+  // Its daemon has default log options, merged into every container's (what the read-back cases below need).
+  process.env["CLAWFLEET_GW2_LOG_OPTS"] = "1";
   host = startSshHost(join(work, "host"), image);
   log(`SSH host up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   agent = startSshAgent(work, host.identityFile);
@@ -223,6 +238,55 @@ describe("the SSH test host", () => {
     const quota = sshOk(`cat /sys/fs/cgroup/cpu/clawfleet-gw2/${id}/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/clawfleet-gw2/${id}/cpu.max`);
     remoteDocker(["rm", "-f", `${remoteContainer}-cpu`]);
     assert.match(quota, /^(50000|50000 100000)$/);
+  });
+
+  it("merges its default log options into a container's, and the read-back reports what it stores, leaving nothing behind", () => {
+    const timings = healthTimings({ startPeriodSeconds: healthStartPeriodSeconds });
+    const stored = parseReadBack(sshOk(renderReadBack({ hostId: "gw2", image, health: timings })), "gw2", timings);
+    assert.deepEqual(stored.logOpts, { "max-size": "10m", "max-file": "3", labels: "clawfleet.gateway", tag: "{{.Name}}" });
+    // This kernel has swap accounting: the swap limit is stored as sent (no host here stores -1).
+    assert.equal(stored.swapUnlimited, false);
+    // The image's HEALTHCHECK sets interval, timeout, start period and retries, all sent non-zero; Docker 20.10 (API
+    // 1.41) has no start interval to copy, so nothing of the image's shows here.
+    assert.deepEqual(stored.healthcheck, sentSettings(timings).healthcheck);
+    assert.equal(remoteDockerOk(["ps", "-aq", "--filter", `label=${readBackLabel}`]), "", "the read-back container is removed");
+  });
+
+  it("gives a container that sends what the read-back reports the same settings back; its own log options alone would replace it", async () => {
+    const timings = healthTimings({ startPeriodSeconds: healthStartPeriodSeconds });
+    const stored = parseReadBack(sshOk(renderReadBack({ hostId: "gw2", image, health: timings })), "gw2", timings);
+    // The docker provider stand-in (kreuzwerker v4.5.0's create, read and diff) against this host's daemon, over ssh://.
+    const provider = dockerContainerProvider({ env: { ...process.env, ...agent?.env }, progress: log, stops: [] });
+    const target = { host: host.address, user: host.user, port: host.port, hostKey: host.hostKey };
+    const config = {
+      urn: "gw2-docker",
+      inputs: { host: `ssh://${host.user}@${host.address}:${host.port}`, sshOpts: ["-o", "BatchMode=yes", ...sshPinOptions(target)] },
+    };
+    const memory = 512;
+    const inputs = {
+      name: `${remoteContainer}-readback`,
+      image,
+      logDriver: gatewayLogDriver,
+      logOpts: stored.logOpts,
+      memory,
+      memorySwap: memorySwapOf(stored, memory),
+      healthcheck: { tests: ["CMD", "true"], ...stored.healthcheck },
+      restart: "no",
+    };
+    remoteDocker(["rm", "-f", inputs.name]);
+    const { id, outputs } = await provider.create(inputs, config, "urn:gw2-readback");
+    try {
+      const readBackFields = (changed: string[]) => changed.filter((key) => ["logOpts", "memorySwap", "healthcheck"].includes(key));
+      assert.deepEqual(readBackFields(provider.diff(outputs, inputs).changed), [], "after create");
+      const refreshed = await provider.read(id, outputs, config);
+      assert.ok(refreshed);
+      assert.deepEqual(readBackFields(provider.diff(refreshed, inputs).changed), [], "after a refresh");
+      assert.deepEqual(refreshed["logOpts"], { "max-size": "10m", "max-file": "3", labels: "clawfleet.gateway", tag: "{{.Name}}" });
+      // What every deploy did before the read-back: the daemon's defaults read back, the program's two options sent.
+      assert.deepEqual(readBackFields(provider.diff(refreshed, { ...inputs, logOpts: { ...gatewayLogOpts } }).replaces), ["logOpts"]);
+    } finally {
+      await provider.delete(id, outputs, config);
+    }
   });
 
   it("has the fake tailscale on PATH, for sessions and under sudo, with state apart from this machine's", () => {
