@@ -7,6 +7,9 @@ import type { PlanJsonResource } from "../cli/diff/compare";
 export const repo = resolve(__dirname, "..");
 export const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
+/** The section of bench/results.md that `npm run bench:engine` (bench/engine.ts) writes. */
+export const engineHeading = "## The real Pulumi engine";
+
 /** Median, min and max of a few runs. */
 export interface Spread {
   readonly median: number;
@@ -73,4 +76,37 @@ export async function planInChild(file: string, outFile: string, options: { fact
   rmSync(rssFile, { force: true });
   const plan = JSON.parse(readFileSync(outFile, "utf8")) as PlanJson;
   return { seconds, peakMb: Number.isFinite(peakKb) ? peakKb / 1024 : undefined, resources: plan.resources, facts: plan.facts ?? [] };
+}
+
+/**
+ * The markdown with the section under `heading` (up to the next `## ` heading) replaced by
+ * `section`, or `section` appended when there is none: each bench script writes its own part of
+ * bench/results.md and leaves the others as they are.
+ */
+export function replaceSection(markdown: string, heading: string, section: string): string {
+  const body = section.trimEnd();
+  const start = markdown.startsWith(`${heading}\n`) ? 0 : markdown.indexOf(`\n${heading}\n`) + 1;
+  if (start === 0 && !markdown.startsWith(`${heading}\n`)) return `${markdown.trimEnd()}\n\n${body}\n`;
+  const next = markdown.indexOf("\n## ", start + heading.length);
+  const rest = next === -1 ? "" : markdown.slice(next + 1);
+  return `${markdown.slice(0, start)}${body}\n${rest === "" ? "" : `\n${rest}`}`;
+}
+
+/** The section under `heading` (up to the next `## ` heading), or undefined. */
+export function sectionOf(markdown: string, heading: string): string | undefined {
+  const start = markdown.startsWith(`${heading}\n`) ? 0 : markdown.indexOf(`\n${heading}\n`) + 1;
+  if (start === 0 && !markdown.startsWith(`${heading}\n`)) return undefined;
+  const next = markdown.indexOf("\n## ", start + heading.length);
+  return markdown.slice(start, next === -1 ? undefined : next + 1).trimEnd();
+}
+
+/** Markdown as the repository's prettier writes it (unchanged when prettier is missing). */
+export async function formatted(markdown: string): Promise<string> {
+  try {
+    const prettier = require("prettier") as typeof import("prettier");
+    const config = (await prettier.resolveConfig(join(repo, "bench", "results.md"))) ?? {};
+    return await prettier.format(markdown, { ...config, parser: "markdown" });
+  } catch {
+    return markdown;
+  }
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { diffPlans, type PlanJsonResource } from "../cli/diff/compare";
 import { addedDedicatedId, dedicatedId, hostIds, sharedId, sharedPerHost, stackYaml, tenantsPerHost, type FleetShape, type Variant } from "./fleet";
 import { gatewayChecks, measureGateways, renderUpgrades, type GatewayFigures } from "./gateway";
-import { log, planInChild, repo, show, spread, type Spread } from "./measure";
+import { engineHeading, formatted, log, planInChild, repo, sectionOf, show, spread, type Spread } from "./measure";
 
 /*
  * npm run bench [-- --runs N] [--sizes 10,100,1000,5000] [--no-gateway]
@@ -192,6 +192,15 @@ function previousGatewaySection(): string | undefined {
   return `Kept from the run of ${written ?? "an earlier day"} (this run had \`--no-gateway\`).\n\n${body.replace(kept, "")}`;
 }
 
+/** The section `npm run bench:engine` wrote into the previous results.md, if any. */
+function previousEngineSection(): string | undefined {
+  try {
+    return sectionOf(readFileSync(resultsFile, "utf8"), engineHeading);
+  } catch {
+    return undefined;
+  }
+}
+
 function render(
   scale: ScaleRow[],
   locality: LocalityRow[],
@@ -268,16 +277,6 @@ function render(
   return lines.join("\n");
 }
 
-async function formatted(markdown: string): Promise<string> {
-  try {
-    const prettier = require("prettier") as typeof import("prettier");
-    const config = (await prettier.resolveConfig(join(repo, "bench", "results.md"))) ?? {};
-    return await prettier.format(markdown, { ...config, parser: "markdown" });
-  } catch {
-    return markdown;
-  }
-}
-
 async function main(): Promise<number> {
   // Pending fetches to a booting gateway do not keep Node alive on their own.
   const keepAlive = setInterval(() => undefined, 60_000);
@@ -343,7 +342,11 @@ async function measureAll(): Promise<number> {
   if (withGateway) checks.push({ what: "gateway measurements ran", ok: gateway !== undefined });
   if (gateway !== undefined) checks.push(...gatewayChecks(gateway));
   const keptGateway = withGateway ? undefined : previousGatewaySection();
-  const results = await formatted(render(scale, locality, gateway, gatewayError, keptGateway, checks));
+  // The real engine's figures are `npm run bench:engine`'s section: kept as they are.
+  const engineSection = previousEngineSection();
+  const results = await formatted(
+    render(scale, locality, gateway, gatewayError, keptGateway, checks) + (engineSection === undefined ? "" : `\n${engineSection}\n`),
+  );
   writeFileSync(resultsFile, results);
   process.stdout.write(results);
   log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; wrote bench/results.md`);
