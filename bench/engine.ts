@@ -11,7 +11,7 @@ import { stackYaml } from "./fleet";
 import { engineHeading, formatted, log, replaceSection, repo, show, spread, type Spread } from "./measure";
 
 /*
- * npm run bench:engine [-- --runs N] [--large-runs N] [--sizes 10,100,500,1000] [--limit SECONDS] [--no-docker]
+ * npm run bench:engine [-- --runs N] [--large-runs N] [--sizes 10,100,500,1000] [--limit SECONDS] [--lock-wait SECONDS] [--no-docker]
  *
  * The program under the real Pulumi engine: the CLI and Node.js language host that
  * scripts/install-pulumi.sh builds, with the provider stand-ins served as provider plugins by the
@@ -46,6 +46,8 @@ const largeRuns = Number(option("--large-runs") ?? runs);
 const sizes = (option("--sizes") ?? "10,100,500,1000").split(",").map(Number);
 const limitSeconds = Number(option("--limit") ?? 1800);
 const withDocker = !args.includes("--no-docker");
+/** How long the Docker part waits for the e2e suite to let go of Docker. */
+const lockWaitSeconds = Number(option("--lock-wait") ?? 3600);
 
 const lockFile = "/tmp/clawfleet-e2e.lock";
 const stackName = "benchengine";
@@ -266,7 +268,7 @@ interface PreviewRow {
   readonly failure: string | undefined;
 }
 
-/** The load average when the previews began (the Docker part runs before them). */
+/** The load average when the previews began. */
 let previewLoad: number[] = [];
 
 async function measurePreviews(work: string): Promise<PreviewRow[]> {
@@ -364,13 +366,17 @@ interface DockerFigures {
 /** Holds the e2e lock until released: `flock` in a child that lives until its stdin closes. */
 async function takeLock(): Promise<{ release: () => void; waited: number }> {
   const started = performance.now();
-  const child: ChildProcess = spawn("flock", [lockFile, "sh", "-c", "echo locked; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child: ChildProcess = spawn("flock", ["-w", String(lockWaitSeconds), lockFile, "sh", "-c", "echo locked; exec cat >/dev/null"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes("locked")) resolve();
     });
     child.on("error", reject);
-    child.on("exit", (code) => reject(new Error(`flock ${lockFile} exited ${code}`)));
+    child.on("exit", (code) =>
+      reject(new Error(code === 1 ? `the e2e lock (${lockFile}) was not free within ${lockWaitSeconds} s (--lock-wait)` : `flock ${lockFile} exited ${code}`)),
+    );
   });
   return { release: () => child.stdin?.end(), waited: (performance.now() - started) / 1000 };
 }
@@ -597,7 +603,7 @@ async function main(): Promise<number> {
   try {
     const probe = await EngineDeployer.create({ repo, work: join(work, "probe"), stack: "probe", env: process.env, progress: log });
     const version = (await probe.pulumi(["version"])).stdout.trim();
-    // Docker first: its gateways are gone before the previews run.
+    const previews = await measurePreviews(work);
     let docker: DockerFigures | undefined;
     let dockerError: string | undefined;
     if (withDocker) {
@@ -608,7 +614,6 @@ async function main(): Promise<number> {
         log(`docker part failed: ${dockerError}`);
       }
     }
-    const previews = await measurePreviews(work);
     const checks: Check[] = [];
     for (const row of previews) {
       const expected = row.dedicated * 11;
