@@ -576,13 +576,17 @@ function render(
   const small = completed[0];
   const large = completed[completed.length - 1];
   if (small?.seconds !== undefined && large?.seconds !== undefined && small.pssMb !== undefined && large.pssMb !== undefined && large !== small) {
-    const perTenant = (large.seconds.median - small.seconds.median) / (large.dedicated - small.dedicated);
+    const smallCpu = (small.cpuSeconds as Spread).median;
+    const largeCpu = (large.cpuSeconds as Spread).median;
+    // Per tenant from CPU time: wall time on a shared machine is mostly waiting for other work.
+    const perTenant = (largeCpu - smallCpu) / (large.dedicated - small.dedicated);
     const perTenantMb = (large.pssMb.median - small.pssMb.median) / (large.dedicated - small.dedicated);
     lines.push(
-      `In this run, ${large.dedicated} tenants take ${(large.seconds.median / small.seconds.median).toFixed(1)}× the wall time of ${small.dedicated} and ${(large.pssMb.median / small.pssMb.median).toFixed(1)}× the memory (medians): about ${(perTenant * 1000).toFixed(0)} ms and ${perTenantMb.toFixed(2)} MB more per dedicated tenant, over a fixed ${(small.seconds.median - perTenant * small.dedicated).toFixed(0)} s and ${(small.pssMb.median - perTenantMb * small.dedicated).toFixed(0)} MB.`,
+      `In this run, ${large.dedicated} tenants take ${(large.seconds.median / small.seconds.median).toFixed(1)}× the wall time of ${small.dedicated}, ${(largeCpu / smallCpu).toFixed(1)}× the CPU time and ${(large.pssMb.median / small.pssMb.median).toFixed(1)}× the memory (medians): about ${perTenant.toFixed(2)} s of CPU and ${perTenantMb.toFixed(1)} MB more per dedicated tenant, over a fixed ${(smallCpu - perTenant * small.dedicated).toFixed(1)} s and ${(small.pssMb.median - perTenantMb * small.dedicated).toFixed(0)} MB.`,
       "",
     );
   }
+
   lines.push(`### ${gatewayCount} gateways on real Docker`, "");
   if (docker !== undefined) {
     lines.push(
