@@ -28,6 +28,7 @@ export const childRole = {
   limits: "limits",
   ready: "ready",
   serve: "serve",
+  egress: "egress",
   // A host's: its Docker provider, its preparation, what its daemon stores for a gateway container, the image
   // preflight and its shared gateway (`shared-<gateway role>`).
   docker: "docker",
@@ -152,3 +153,16 @@ export function dockerCpus(cpus: number): string {
 export function gatewayIdentity(kind: "tenant" | "shared", id: string): string {
   return `${kind}/${id}`;
 }
+
+/**
+ * Address ranges no gateway reaches unless its declaration allows them (`egress.allow`): private networks,
+ * link-local (the cloud metadata address 169.254.169.254) and the shared address space Tailscale numbers its
+ * nodes from, so a gateway cannot reach the host's LAN, its cloud's metadata or the tailnet through the host.
+ */
+export const egressBlockedRanges = [
+  { cidr: "10.0.0.0/8", what: "private network" },
+  { cidr: "172.16.0.0/12", what: "private network" },
+  { cidr: "192.168.0.0/16", what: "private network" },
+  { cidr: "169.254.0.0/16", what: "link-local, cloud metadata 169.254.169.254" },
+  { cidr: "100.64.0.0/10", what: "shared address space, Tailscale's 100.x addresses" },
+] as const;

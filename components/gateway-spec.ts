@@ -78,8 +78,22 @@ export interface GatewaySpec {
   readonly process: GatewayProcess;
   /** MagicDNS name when the host publishes it with Tailscale Serve. */
   readonly tailnetName: string | undefined;
+  /** Its egress policy: blocked ranges (egressBlockedRanges) except `allow`; undefined when it may reach everything. */
+  readonly egress: GatewayEgress | undefined;
   /** Where its state was before (`movedFrom` host and/or `renamedFrom` id): copied over once, before the config is written. */
   readonly movedFrom?: { readonly host: Host; readonly stateDir: string; readonly name: string } | undefined;
+}
+
+/** A gateway kept from private and link-local addresses, except the ranges it is allowed. */
+export interface GatewayEgress {
+  /** Allowed ranges inside the blocked ones, as iptables prints them (`10.20.0.5/32`), host's first, without repeats. */
+  readonly allow: readonly string[];
+}
+
+/** The egress policy of a host's gateway: the tenant's own over the host's; undefined when it is not blocked. */
+export function egressOf(host: Host, tenant?: DedicatedTenant): GatewayEgress | undefined {
+  if (!(tenant?.egress?.blockPrivate ?? host.egress.blockPrivate)) return undefined;
+  return { allow: [...new Set([...host.egress.allow, ...(tenant?.egress?.allow ?? [])])] };
 }
 
 /** How every gateway's health is checked. */
@@ -126,6 +140,7 @@ export function dedicatedGatewaySpec(
     health: gatewayHealth,
     process: gatewayProcess,
     tailnetName: tailnetNameOf(host),
+    egress: egressOf(host, tenant),
     movedFrom:
       movedFrom === undefined
         ? undefined
@@ -160,5 +175,6 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     health: gatewayHealth,
     process: gatewayProcess,
     tailnetName: tailnetNameOf(host),
+    egress: egressOf(host),
   };
 }

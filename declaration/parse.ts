@@ -206,6 +206,14 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
         });
         continue;
       }
+      const egressHost = hosts.get(decl.host);
+      if (decl.egress?.allow !== undefined && decl.egress.allow.length > 0 && !(decl.egress.blockPrivate ?? egressHost?.egress.blockPrivate ?? true)) {
+        problems.push({
+          path: joinPath([...base, "egress", "allow"]),
+          message: `has no effect: this gateway's egress is not blocked (egress.blockPrivate is false${decl.egress.blockPrivate === undefined ? ` on host ${decl.host}` : ""}); remove allow, or set tenants.${id}.egress.blockPrivate: true`,
+        });
+        continue;
+      }
       dedicated.push({ id, decl });
     } else {
       const decl = parseWith(sharedTenantSchema, value, base, problems);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defaultRolloutLanes, defaultUpgradeBackups, dockerCpus, reservedLabelPrefix } from "../names";
+import { egressAllowProblem, normalizeEgressAllow } from "./egress";
 import { systemDirectoryProblem } from "./machines";
 import { SecretValue, looksLikeCredential } from "./secret";
 
@@ -158,6 +159,19 @@ const upgradeBackups = z
   .default(defaultUpgradeBackups)
   .meta({ description: "backups kept of the state taken right before an image change replaces the gateway, 1-100; the oldest go first" });
 
+/** An address range a gateway may reach although it lies in a blocked range; names are refused (iptables would resolve them once). */
+const egressAllow = z
+  .array(
+    z
+      .string({ error: expected("an IPv4 address or range, such as 10.20.0.0/16") })
+      .superRefine((text, ctx) => {
+        const problem = egressAllowProblem(text);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .transform(normalizeEgressAllow),
+  )
+  .meta({ type: "list of IPv4 address or range" });
+
 export const hostSchema = z.strictObject({
   ssh: ssh
     .optional()
@@ -200,6 +214,18 @@ export const hostSchema = z.strictObject({
     .positive()
     .optional()
     .meta({ default: "no budget", description: "memory budget for all gateways on the host, in MB; over-commit is an error" }),
+  egress: z
+    .strictObject({
+      blockPrivate: z
+        .boolean()
+        .default(true)
+        .meta({ description: "keep every gateway from opening connections to private, link-local and 100.64.0.0/10 addresses; see Egress" }),
+      allow: egressAllow.default([]).meta({
+        description: "address ranges inside those a gateway may reach anyway, such as an internal model proxy (10.20.0.5); addresses, not names",
+      }),
+    })
+    .default({ blockPrivate: true, allow: [] })
+    .meta({ description: "what the host's gateways may connect to, enforced by host firewall rules (DOCKER-USER); see Egress" }),
   rollout: z
     .strictObject({
       canary: z.string().optional().meta({
@@ -273,6 +299,13 @@ export const dedicatedTenantSchema = z.strictObject({
   pidsLimit: z.number().int().min(64).max(65536).default(512).meta({ description: "process limit inside the container, 64-65536" }),
   channels: channels.optional().meta({ description: "the gateway's chat channels" }),
   modelKeys,
+  egress: z
+    .strictObject({
+      blockPrivate: z.boolean().optional().meta({ default: "the host's", description: "`false` lets this gateway reach private and link-local addresses" }),
+      allow: egressAllow.optional().meta({ default: "none", description: "address ranges this gateway may reach besides the host's `egress.allow`" }),
+    })
+    .optional()
+    .meta({ default: "the host's", description: "this gateway's own egress policy, over the host's" }),
   rotation: z.string().min(1).max(64).optional().meta({ description: "change it to rotate the gateway token on purpose; nothing else rotates it" }),
   movedFrom: z.string().optional().meta({
     type: "host id",

@@ -22,7 +22,9 @@ function issueProblems(schema: z.ZodType, value: unknown, base: readonly Propert
       message:
         sharedTenant && sharedGatewayKeys.includes(key)
           ? `is a setting of the host's shared gateway, which serves all of its shared tenants; set it as hosts.${host}.shared.${key}`
-          : unknownKeyMessage(key, known),
+          : sharedTenant && key === "egress"
+            ? `is a gateway's setting, and a shared tenant runs in its host's shared gateway, which follows hosts.${host}.egress; set it there, or set tier: dedicated`
+            : unknownKeyMessage(key, known),
     }));
   }
   const path = joinPath(segments);

@@ -64,6 +64,10 @@ export interface DeclaredGateway {
   readonly pidsLimit: number;
   /** The numeric user and group it runs as. */
   readonly uid: number;
+  /** Its egress policy: the ranges allowed inside the blocked ones; undefined when it is not blocked. */
+  readonly egressAllow: readonly string[] | undefined;
+  /** The program's resource that sets its egress rules (`alice-egress`), named in the fix. */
+  readonly egressResource: string;
 }
 
 export interface RuntimeOps {

@@ -3,7 +3,7 @@ import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
 import type { Check, DeclaredGateway } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
-import { sharedStateDir } from "../../names";
+import { childName, childRole, sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { backupDirOf, type TenantTarget } from "./targets";
 
@@ -35,6 +35,8 @@ export function declaredGateways(targets: readonly TenantTarget[]): DeclaredGate
       memoryMb: spec.limits.memoryMb,
       pidsLimit: spec.limits.pidsLimit,
       uid: spec.process.uid,
+      egressAllow: spec.egress?.allow,
+      egressResource: tier === "shared" ? childName(childName(spec.hostId, childRole.shared), childRole.egress) : childName(id, childRole.egress),
     });
   }
   return [...byName.values()];

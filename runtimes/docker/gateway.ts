@@ -14,6 +14,7 @@ import {
   renderWriteFile,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
+import { renderEgressApply, renderEgressRemove } from "./egress";
 import { gatewayLogDriver, memorySwapOf, type ReadBack } from "./readback";
 import type { HostCommandRunner } from "./host-command";
 import type { GatewaySpec } from "../../components/gateway-spec";
@@ -109,6 +110,20 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, provider: host.docker, deleteBeforeReplace: true },
   );
 
+  // In place before the container starts; a new network (a new bridge) takes the old rules away first.
+  const egress =
+    spec.egress === undefined
+      ? undefined
+      : host.run(
+          child(childRole.egress),
+          {
+            create: renderEgressApply({ hostId: spec.hostId, network: spec.name, allow: spec.egress.allow }),
+            delete: renderEgressRemove({ network: spec.name }),
+            triggers: [network.id],
+          },
+          { ...opts, dependsOn: [network], deleteBeforeReplace: true },
+        );
+
   // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
   const backup = host.run(
     child(childRole.backup, "backs up before an image change"),
@@ -161,7 +176,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     {
       ...opts,
       provider: host.docker,
-      dependsOn: [configFile, claim, backup, ...args.after],
+      dependsOn: [configFile, claim, backup, ...(egress === undefined ? [] : [egress]), ...args.after],
       // The container name and host port are fixed, so the old container must go first.
       deleteBeforeReplace: true,
       // The provider records a change of these without applying it to the running container.
@@ -193,6 +208,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     [childRole.limits]: { kind: "named" },
     [childRole.ready]: { kind: "follows" },
   };
+  if (egress !== undefined) children[childRole.egress] = { kind: "named" };
   if (spec.tailnetName !== undefined) {
     children[childRole.serve] = { kind: "named" };
     host.run(

@@ -1,5 +1,6 @@
 import { shellQuote } from "../shell";
 import { managedLabel } from "../../names";
+import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";
 import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
 
 /** Type tokens of the resources this runtime registers, as the providers' SDKs name them. */
@@ -120,6 +121,11 @@ function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: 
   return problems;
 }
 
+/** The declared gateways whose egress is blocked. */
+function egressOf(gateways: readonly DeclaredGateway[]): DeclaredEgress[] {
+  return gateways.flatMap((g) => (g.egressAllow === undefined ? [] : [{ name: g.name, owner: g.owner, allow: g.egressAllow, resource: g.egressResource }]));
+}
+
 function doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[] {
   const value = (key: string) =>
     lines
@@ -162,6 +168,10 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
     if (problems.length === 0) clean += 1;
     for (const { what, fix } of problems) checks.push({ ok: false, what: `${declared.name} (${declared.owner}) ${what}`, fix });
   }
+  const { problems: egress, ok: egressOk } = checkEgress(lines, egressOf(gateways));
+  for (const { gateway, what, fix } of egress) checks.push({ ok: false, what: `${gateway.name} (${gateway.owner}) ${what}`, fix });
+  if (egressOk > 0)
+    checks.push({ ok: true, what: `egress rules in place for ${egressOk} gateway${egressOk === 1 ? "" : "s"}: private, link-local and 100.64.0.0/10 refused` });
   if (clean > 0)
     checks.push({
       ok: true,
@@ -231,6 +241,7 @@ export const dockerOps: RuntimeOps = {
     ...(gateways.length === 0
       ? []
       : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),
+    ...egressProbe(egressOf(gateways)),
   ],
   doctorChecks,
   hostFailure(result) {

@@ -107,7 +107,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, rotation, movedFrom, renamedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
@@ -689,5 +689,50 @@ describe("rollout", () => {
     raw["tenants"].alice.memoryMb = 10;
     raw["hosts"].gw1.rollout = { canary: "alice" };
     assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.memoryMb: must be at least 512 (the gateway needs about 700 MB of memory)`]);
+  });
+});
+
+describe("egress", () => {
+  test("every gateway is kept from private and link-local ranges unless the host or the tenant says otherwise", () => {
+    const fleet = parseFleet(file, valid());
+    assert.deepEqual(fleet.hosts[0]?.egress, { blockPrivate: true, allow: [] });
+    const raw = valid();
+    raw["hosts"].gw1.egress = { allow: ["10.20.0.5", "192.168.7.0/24"] };
+    raw["tenants"].alice.egress = { allow: ["169.254.169.254/32"] };
+    raw["tenants"].dave = { tier: "dedicated", host: "gw1", egress: { blockPrivate: false } };
+    const parsed = parseFleet(file, raw);
+    assert.deepEqual(parsed.hosts[0]?.egress, { blockPrivate: true, allow: ["10.20.0.5/32", "192.168.7.0/24"] });
+    assert.deepEqual((parsed.tenants.find((t) => t.id === "alice") as DedicatedTenant).egress, { allow: ["169.254.169.254/32"] });
+  });
+
+  test("a name, a public range, stray host bits and a non-address each get their fix", () => {
+    const raw = valid();
+    raw["hosts"].gw1.egress = { allow: ["proxy.internal", "8.8.8.0/24", "10.20.0.5/16", "10.300.0.1", 10] };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: hosts.gw1.egress.allow[0]: is a name, not an address range; iptables resolves a name once, when the rule is inserted, so the rule would go stale when the address changes: write the address or range instead, such as 10.20.0.0/16 or 10.20.0.5`,
+      `${file}: hosts.gw1.egress.allow[1]: is outside the ranges a gateway is kept from (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, 100.64.0.0/10); other addresses are always reachable, so remove it`,
+      `${file}: hosts.gw1.egress.allow[2]: has bits set past /16; write the range as 10.20.0.0/16`,
+      `${file}: hosts.gw1.egress.allow[3]: must be an IPv4 address or range, such as 10.20.0.5 or 10.20.0.0/16`,
+      `${file}: hosts.gw1.egress.allow[4]: must be an IPv4 address or range, such as 10.20.0.0/16`,
+    ]);
+  });
+
+  test("a range wider than the blocked one it starts in is refused", () => {
+    const raw = valid();
+    raw["tenants"].alice.egress = { allow: ["0.0.0.0/0", "172.0.0.0/8"] };
+    const outside =
+      "is outside the ranges a gateway is kept from (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, 100.64.0.0/10); other addresses are always reachable, so remove it";
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.egress.allow[0]: ${outside}`, `${file}: tenants.alice.egress.allow[1]: ${outside}`]);
+  });
+
+  test("allow on a tenant whose egress is open, and egress on a shared tenant, name where the setting belongs", () => {
+    const raw = valid();
+    raw["hosts"].gw1.egress = { blockPrivate: false };
+    raw["tenants"].alice.egress = { allow: ["10.20.0.5"] };
+    raw["tenants"].bob.egress = { allow: ["10.20.0.5"] };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.egress.allow: has no effect: this gateway's egress is not blocked (egress.blockPrivate is false on host gw1); remove allow, or set tenants.alice.egress.blockPrivate: true`,
+      `${file}: tenants.bob.egress: is a gateway's setting, and a shared tenant runs in its host's shared gateway, which follows hosts.gw1.egress; set it there, or set tier: dedicated`,
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { egressChainOf } from "../../runtimes/docker/egress";
 import { dockerOps, dockerResourceType } from "../../runtimes/docker/ops";
 
 // The Docker runtime's day-2 side: the commands the verbs run on a host and how their output is read.
@@ -93,9 +94,17 @@ describe("the Docker runtime's day-2 commands", () => {
 
   it("finds a running gateway that no longer has the isolation and limits it was deployed with, each with its fix", () => {
     const declared = [
-      { name: "clawfleet-tenant-alice", owner: "tenant alice", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
-      { name: "clawfleet-tenant-bob", owner: "tenant bob", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
-      { name: "clawfleet-tenant-gone", owner: "tenant gone", memoryMb: 1536, pidsLimit: 512, uid: 1000 },
+      {
+        name: "clawfleet-tenant-alice",
+        owner: "tenant alice",
+        memoryMb: 1536,
+        pidsLimit: 512,
+        uid: 1000,
+        egressAllow: undefined,
+        egressResource: "alice-egress",
+      },
+      { name: "clawfleet-tenant-bob", owner: "tenant bob", memoryMb: 1536, pidsLimit: 512, uid: 1000, egressAllow: undefined, egressResource: "bob-egress" },
+      { name: "clawfleet-tenant-gone", owner: "tenant gone", memoryMb: 1536, pidsLimit: 512, uid: 1000, egressAllow: undefined, egressResource: "gone-egress" },
     ];
     const line = (name: string, fields: string[]) => `drift "/${name}"\t${fields.join("\t")}`;
     const asDeployed = [
@@ -137,6 +146,63 @@ describe("the Docker runtime's day-2 commands", () => {
       dockerOps.doctorProbe("img:1", declared).join("\n"),
       /docker inspect --type container --format 'drift .*' 'clawfleet-tenant-alice' 'clawfleet-tenant-bob'/,
     );
+  });
+
+  it("checks each gateway's egress rules as iptables prints them, and names what differs with the fix", () => {
+    const gateway = (name: string, allow: string[]) => ({
+      name: `clawfleet-tenant-${name}`,
+      owner: `tenant ${name}`,
+      memoryMb: 1536,
+      pidsLimit: 512,
+      uid: 1000,
+      egressAllow: allow,
+      egressResource: `${name}-egress`,
+    });
+    const declared = [gateway("alice", ["10.20.0.5/32"]), gateway("bob", []), gateway("carol", []), gateway("gone", [])];
+    const chainOf = (name: string) => egressChainOf(`clawfleet-tenant-${name}`);
+    const chain = (name: string, extra: string[]) => [
+      `egress-rule -N ${chainOf(name)}`,
+      `egress-rule -A ${chainOf(name)} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `egress-rule -A ${chainOf(name)} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`,
+      `egress-rule -A ${chainOf(name)} -d 10.255.255.53/32 -p tcp -m tcp --dport 53 -j RETURN`,
+      ...extra,
+      ...["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"].map(
+        (cidr) => `egress-rule -A ${chainOf(name)} -d ${cidr} -j REJECT --reject-with icmp-admin-prohibited`,
+      ),
+    ];
+    const jump = (name: string, bridge: string) =>
+      `egress-rule -A DOCKER-USER -i ${bridge} -m comment --comment "clawfleet-egress:clawfleet-tenant-${name}" -j ${chainOf(name)}`;
+    const lines = [
+      "version 20.10.24",
+      "image present",
+      "egress-resolvers 10.255.255.53 ",
+      "egress-network clawfleet-tenant-alice 7a0f1bc70f9c4d5e ",
+      "egress-network clawfleet-tenant-bob 1111111111112222 ",
+      "egress-network clawfleet-tenant-carol 3333333333334444 ",
+      "egress-network clawfleet-tenant-gone missing",
+      "egress-rule -N DOCKER-USER",
+      jump("alice", "br-7a0f1bc70f9c"),
+      jump("carol", "br-333333333333"),
+      "egress-rule -A DOCKER-USER -j RETURN",
+      ...chain("alice", [`egress-rule -A ${chainOf("alice")} -d 10.20.0.5/32 -j RETURN`]),
+      ...chain("carol", [`egress-rule -A ${chainOf("carol")} -d 192.168.1.0/24 -j RETURN`]).filter((l) => !l.includes("100.64.0.0/10")),
+    ];
+    const fix = (name: string) => `re-apply them: pulumi up --target-replace <urn of ${name}-egress> (pulumi stack --show-urns lists it)`;
+    assert.deepEqual(dockerOps.doctorChecks(lines, "img:1", declared).slice(2), [
+      {
+        ok: false,
+        what: `clawfleet-tenant-bob (tenant bob) has no egress rules in place (chain ${chainOf("bob")} is missing): it can reach private and link-local addresses; after a reboot the firewall starts empty`,
+        fix: fix("bob"),
+      },
+      {
+        ok: false,
+        what: "clawfleet-tenant-carol (tenant carol) egress rules differ from the declaration: 100.64.0.0/10 is not blocked; 192.168.1.0/24 is let through but not declared",
+        fix: fix("carol"),
+      },
+      { ok: true, what: "egress rules in place for 1 gateway: private, link-local and 100.64.0.0/10 refused" },
+    ]);
+    const probe = dockerOps.doctorProbe("img:1", declared).join("\n");
+    assert.ok(probe.includes(`iptables -S ${chainOf("alice")} 2>/dev/null | sed 's/^/egress-rule /'`), probe);
   });
 
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {

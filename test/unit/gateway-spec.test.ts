@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dedicatedGatewaySpec, gatewayHealth, sharedGatewaySpec, tailnetNameOf } from "../../components/gateway-spec";
+import { dedicatedGatewaySpec, egressOf, gatewayHealth, sharedGatewaySpec, tailnetNameOf } from "../../components/gateway-spec";
 import { renderDedicatedConfig, renderSharedConfig, serializeConfig } from "../../components/render/config";
 import { parseFleet } from "../../declaration/parse";
 import type { DedicatedTenant, Fleet, Host, SharedTenant } from "../../declaration/schema";
@@ -48,10 +48,23 @@ describe("GatewaySpec", () => {
       health: gatewayHealth,
       process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node" },
       tailnetName: "gw1.example.ts.net",
+      egress: { allow: [] },
       movedFrom: undefined,
     });
     assert.equal(gatewayHealth.startPeriodSeconds, healthStartPeriodSeconds);
     assert.equal(gatewayHealth.gateSeconds, healthGateSeconds);
+  });
+
+  it("keeps a gateway from private ranges by its host's policy, with the tenant's own over it", () => {
+    const gw1 = host("gw1");
+    const allowing = { ...gw1, egress: { blockPrivate: true, allow: ["10.20.0.5/32"] } };
+    assert.deepEqual(egressOf(allowing), { allow: ["10.20.0.5/32"] });
+    assert.deepEqual(egressOf(allowing, { ...alice, egress: { allow: ["10.20.0.5/32", "192.168.7.0/24"] } }), { allow: ["10.20.0.5/32", "192.168.7.0/24"] });
+    assert.equal(egressOf(allowing, { ...alice, egress: { blockPrivate: false } }), undefined);
+    const open = { ...gw1, egress: { blockPrivate: false, allow: ["10.20.0.5/32"] } };
+    assert.equal(egressOf(open), undefined);
+    assert.deepEqual(egressOf(open, { ...alice, egress: { blockPrivate: true } }), { allow: ["10.20.0.5/32"] });
+    assert.deepEqual(sharedGatewaySpec(allowing, fleet.image, shared)?.egress, { allow: ["10.20.0.5/32"] });
   });
 
   it("names where a moved or renamed tenant's state was", () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile } from "../../runtimes/docker/commands";
+import { egressChainOf, renderEgressApply, renderEgressRemove } from "../../runtimes/docker/egress";
 import { shellQuote } from "../../runtimes/shell";
 
 // These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
@@ -136,5 +137,74 @@ describe("renderMoveState", () => {
       ),
       script,
     );
+  });
+});
+
+describe("renderEgressApply", () => {
+  /** A directory of stand-in commands for PATH: each prints its argv to calls.log and exits with the given code. */
+  function fakeTools(codes: Record<string, number>): { dir: string; calls: () => string[] } {
+    const dir = mkdtempSync(join(work, "tools-"));
+    const log = join(dir, "calls.log");
+    for (const [name, code] of Object.entries(codes)) {
+      writeFileSync(join(dir, name), `#!/bin/sh\necho "${name} $*" >> ${shellQuote(log)}\nexit ${code}\n`, { mode: 0o755 });
+    }
+    return { dir, calls: () => readFileSync(log, "utf8").trim().split("\n") };
+  }
+
+  it("names the host and the fix when the firewall has no DOCKER-USER chain, before it touches anything", () => {
+    const tools = fakeTools({ iptables: 1, docker: 0, "iptables-restore": 0 });
+    const script = renderEgressApply({ hostId: "gw1", network: "clawfleet-tenant-alice", allow: [] });
+    const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { PATH: `${tools.dir}:/usr/bin:/bin` } });
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      "clawfleet: host gw1: the firewall has no DOCKER-USER chain (Docker makes it when it manages iptables, its default); start Docker with iptables on, or set hosts.gw1.egress.blockPrivate: false\n",
+    );
+    assert.deepEqual(tools.calls(), ["iptables -S DOCKER-USER"]);
+  });
+
+  it("names the network when it has no bridge on the host", () => {
+    const tools = fakeTools({ iptables: 0, "iptables-restore": 0 });
+    // Docker prints the network's id, and nothing for a bridge name option it was not given.
+    writeFileSync(join(tools.dir, "docker"), `#!/bin/sh\ncase "$*" in *.Id*) echo 00000000cafe0123456789 ;; esac\n`, { mode: 0o755 });
+    const script = renderEgressApply({ hostId: "gw1", network: "clawfleet-tenant-alice", allow: [] });
+    const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { PATH: `${tools.dir}:/usr/bin:/bin` } });
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      "clawfleet: host gw1: network clawfleet-tenant-alice has no bridge br-00000000cafe on the host, so its egress rules would not match; check docker network inspect clawfleet-tenant-alice\n",
+    );
+  });
+
+  it("fills the gateway's own chain in one transaction: connections it did not open, resolvers, allowed ranges, then the blocked ranges", () => {
+    const script = renderEgressApply({ hostId: "gw1", network: "clawfleet-tenant-alice", allow: ["10.20.0.5/32"] });
+    const chain = egressChainOf("clawfleet-tenant-alice");
+    assert.match(chain, /^CLAWFLEET-[0-9a-f]{16}$/);
+    assert.ok(chain.length <= 28, "iptables chain names are at most 28 characters");
+    const echoed = script
+      .split("\n")
+      .filter((line) => line.trim().startsWith("echo '-A"))
+      .map((line) => line.trim().slice("echo '".length, -1));
+    assert.deepEqual(echoed, [
+      `-A ${chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${chain} -d 10.20.0.5/32 -j RETURN`,
+      `-A ${chain} -d 10.0.0.0/8 -j REJECT --reject-with icmp-admin-prohibited`,
+      `-A ${chain} -d 172.16.0.0/12 -j REJECT --reject-with icmp-admin-prohibited`,
+      `-A ${chain} -d 192.168.0.0/16 -j REJECT --reject-with icmp-admin-prohibited`,
+      `-A ${chain} -d 169.254.0.0/16 -j REJECT --reject-with icmp-admin-prohibited`,
+      `-A ${chain} -d 100.64.0.0/10 -j REJECT --reject-with icmp-admin-prohibited`,
+    ]);
+    assert.ok(script.includes("iptables-restore --noflush"));
+  });
+
+  it("removes nothing it cannot find, and exits 0 when the rules are gone already", () => {
+    const tools = fakeTools({ iptables: 1 });
+    const result = spawnSync("/bin/sh", ["-c", renderEgressRemove({ network: "clawfleet-tenant-alice" })], {
+      encoding: "utf8",
+      env: { PATH: `${tools.dir}:/usr/bin:/bin` },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const chain = egressChainOf("clawfleet-tenant-alice");
+    assert.deepEqual(tools.calls(), ["iptables -S DOCKER-USER", `iptables -F ${chain}`, `iptables -X ${chain}`]);
   });
 });
