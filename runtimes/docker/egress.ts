@@ -160,8 +160,10 @@ export function checkEgress(lines: readonly string[], gateways: readonly Declare
   const rules = field("egress-rule");
   const networks = new Map(
     field("egress-network").map((line) => {
-      const [name = "", id = "", bridge = ""] = line.split(" ");
-      return [name, { id, bridge }] as const;
+      const [name = "", id = "", ...option] = line.split(" ");
+      // Go's template prints a missing option as "<no value>" when other fields share the line.
+      const bridge = option.join(" ").trim();
+      return [name, { id, bridge: bridge === "<no value>" ? "" : bridge }] as const;
     }),
   );
   const problems: EgressProblem[] = [];

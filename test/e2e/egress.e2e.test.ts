@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
-import { egressChainOf } from "../../runtimes/docker/egress";
+import { egressChainOf, renderEgressRemove } from "../../runtimes/docker/egress";
 import { dockerExec, inspectContainer } from "./docker-api";
 import { runShell } from "./standin/command-provider";
 import { Deployer } from "./standin/deployer";
@@ -96,6 +96,8 @@ function spawnQuiet(cmd: string, args: string[]): void {
 
 async function teardown(): Promise<void> {
   await deployer?.removeLocalDockerObjects(plan);
+  // What the egress command's delete does, for a run that stopped before the tenant was removed.
+  await runShell(renderEgressRemove({ network: container }), undefined, process.env);
 }
 
 before(async () => {

@@ -176,7 +176,7 @@ describe("the Docker runtime's day-2 commands", () => {
       "version 20.10.24",
       "image present",
       "egress-resolvers 10.255.255.53 ",
-      "egress-network clawfleet-tenant-alice 7a0f1bc70f9c4d5e ",
+      "egress-network clawfleet-tenant-alice 7a0f1bc70f9c4d5e <no value>",
       "egress-network clawfleet-tenant-bob 1111111111112222 ",
       "egress-network clawfleet-tenant-carol 3333333333334444 ",
       "egress-network clawfleet-tenant-gone missing",
