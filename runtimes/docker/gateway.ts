@@ -115,7 +115,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     spec.egress === undefined
       ? undefined
       : host.run(
-          child(childRole.egress),
+          child(childRole.egress, `refuses private and link-local addresses${spec.egress.allow.length === 0 ? "" : ` but ${spec.egress.allow.join(", ")}`}`),
           {
             create: renderEgressApply({ hostId: spec.hostId, network: spec.name, allow: spec.egress.allow }),
             delete: renderEgressRemove({ network: spec.name }),
