@@ -221,7 +221,7 @@ describe("the program under the real Pulumi engine", () => {
     const preflightActions = preflight.stop();
 
     assert.deepEqual([...new Set(steps.map((s) => s.op))], ["create"]);
-    assert.equal(steps.length, 38, "the stack, 4 components, 3 providers and 30 resources");
+    assert.equal(steps.length, 42, "the stack, 4 components, 3 providers and 34 resources");
     assert.equal(await healthz(18802), healthBody);
     assert.equal(await healthz(18803), healthBody);
     assert.equal(await healthz(18880), healthBody);
@@ -300,6 +300,7 @@ describe("the program under the real Pulumi engine", () => {
         "create enga-claim",
         "create enga-config",
         "create enga-container",
+        "create enga-egress",
         "create enga-limits",
         "create enga-network",
         "create enga-ready",
@@ -334,6 +335,7 @@ describe("the program under the real Pulumi engine", () => {
         "delete engb-backup",
         "delete engb-claim",
         "delete engb-container",
+        "delete engb-egress",
         "delete engb-limits",
         "delete engb-network",
         "delete engb-ready",
