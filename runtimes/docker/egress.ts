@@ -70,7 +70,8 @@ export interface EgressArgs {
 /**
  * Sets a gateway's egress rules: the chain is filled in one iptables-restore transaction (a re-run replaces its
  * rules, never adds to them), then one jump from DOCKER-USER for the network's bridge is made sure of. Packets
- * of connections the gateway did not open, the host's DNS resolvers on port 53 and the allowed ranges pass;
+ * of connections the gateway did not open, packets that stay on its own network, the host's DNS resolvers on
+ * port 53 and the allowed ranges pass;
  * new connections to the blocked ranges are refused (icmp admin-prohibited, so a client fails at once).
  */
 export function renderEgressApply({ hostId, network, allow }: EgressArgs): string {
@@ -92,6 +93,10 @@ export function renderEgressApply({ hostId, network, allow }: EgressArgs): strin
     `  echo '*filter'`,
     `  echo ${shellQuote(`:${chain} - [0:0]`)}`,
     `  echo ${shellQuote(rules[0] ?? "")}`,
+    // Traffic that stays on the gateway's own network (a client container joined to it) is not egress; with
+    // br_netfilter on, Docker sends bridged packets through FORWARD too, so without this the gateway's own
+    // network address (in 172.16.0.0/12) would be refused to its neighbours.
+    `  echo "-A ${chain} -o $bridge -j RETURN"`,
     `  for ns in $(resolvers); do`,
     `    echo "-A ${chain} -d $ns/32 -p udp --dport 53 -j RETURN"`,
     `    echo "-A ${chain} -d $ns/32 -p tcp --dport 53 -j RETURN"`,

@@ -163,6 +163,7 @@ describe("the Docker runtime's day-2 commands", () => {
     const chain = (name: string, extra: string[]) => [
       `egress-rule -N ${chainOf(name)}`,
       `egress-rule -A ${chainOf(name)} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `egress-rule -A ${chainOf(name)} -o br-${name} -j RETURN`,
       `egress-rule -A ${chainOf(name)} -d 10.255.255.53/32 -p udp -m udp --dport 53 -j RETURN`,
       `egress-rule -A ${chainOf(name)} -d 10.255.255.53/32 -p tcp -m tcp --dport 53 -j RETURN`,
       ...extra,

@@ -194,6 +194,7 @@ describe("renderEgressApply", () => {
       `-A ${chain} -d 169.254.0.0/16 -j REJECT --reject-with icmp-admin-prohibited`,
       `-A ${chain} -d 100.64.0.0/10 -j REJECT --reject-with icmp-admin-prohibited`,
     ]);
+    assert.ok(script.includes(`  echo "-A ${chain} -o $bridge -j RETURN"`), "packets that stay on the gateway's own network pass");
     assert.ok(script.includes("iptables-restore --noflush"));
   });
 
