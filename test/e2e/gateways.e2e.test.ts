@@ -562,8 +562,8 @@ describe("image changes", () => {
     const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], image));
     assert.deepEqual(
       events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`),
-      ["update main-prepare"],
-      "back on the running image, only the host check (which names the image) runs again",
+      ["update main-prepare", "replace main-readback", "delete main-readback"],
+      "back on the running image, only the host check (which names the image) and the read-back (made from the image) run again",
     );
   });
 });
