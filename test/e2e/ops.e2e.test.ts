@@ -3,6 +3,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
@@ -552,6 +555,102 @@ describe("openclaw's restart-loop breaker", () => {
       return status.tenants.find((t) => t.tenant === "opsa")?.channelsHeld?.length === 0 ? status : undefined;
     });
     assert.deepEqual(released.tenants.find((t) => t.tenant === "opsa")?.state, "running");
+  });
+});
+
+/** A webhook receiver of this suite's own on loopback: records every POSTed body and answers 200. */
+async function webhookReceiver(): Promise<{ url: string; bodies: string[]; close: () => void }> {
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      bodies.push(body);
+      response.writeHead(200).end();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  // A path that stands for the secret a webhook URL often carries: it must never be printed.
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/e2e-secret-path-8c1f2a9d`;
+  return {
+    url,
+    bodies,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
+}
+
+describe("clawfleet watch", () => {
+  it("posts exactly one alert when a gateway is stopped by hand, and one resolved message when it is started again", async () => {
+    // opsa's offline Telegram account is counted as failing 120 s after a start; from then on only opsb changes.
+    await opsaTelegramFailing();
+    const hook = await webhookReceiver();
+    const interval = 2;
+    const watch = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), "watch", stackFile, "--interval", String(interval), "--timeout", "60"], {
+      env: { ...cliEnv, CLAWFLEET_WEBHOOK_URL: hook.url },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    watch.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    watch.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(watch, "exit");
+    const payloads = () =>
+      hook.bodies.map(
+        (b) => JSON.parse(b) as { event: string; kind: string; key: string; tenants: string[]; reason: string; text: string; durationSeconds: number | null },
+      );
+    const opsb = () => payloads().filter((p) => p.key === "gateway/opshost/clawfleet-tenant-opsb");
+    try {
+      // The first poll alerts what is already wrong: opsa's channel.
+      const first = await poll("watch's first poll to reach the webhook", 180, async () =>
+        payloads().find((p) => p.key === "channel/opshost/clawfleet-tenant-opsa/telegram/disconnected"),
+      );
+      assert.equal(first.event, "alert");
+      assert.equal(first.text, "tenant opsa (host opshost): the telegram channel cannot connect");
+      assert.deepEqual(opsb(), []);
+
+      await dockerApi("POST", "/containers/clawfleet-tenant-opsb/stop?t=30");
+      const alert = await poll("the alert for opsb", 120, async () => opsb()[0]);
+      assert.deepEqual([alert.event, alert.kind, alert.tenants], ["alert", "gateway-down", ["opsb"]]);
+      // A poll during the stop (about 1.5 s) finds the container still running but no answer from inside it.
+      assert.ok(["exited", "readiness unknown"].includes(alert.reason), alert.reason);
+      assert.equal(alert.text, `tenant opsb (host opshost) is not healthy: ${alert.reason}`);
+
+      await dockerApi("POST", "/containers/clawfleet-tenant-opsb/start");
+      const resolved = await poll("the resolved message for opsb", 300, async () => opsb().find((p) => p.event === "resolved"));
+      assert.match(resolved.text, /^tenant opsb \(host opshost\) is healthy again after /);
+      // The gateway was down (stopped, then starting) for several polls, and said so once.
+      assert.ok((resolved.durationSeconds ?? 0) >= 3 * interval, `down for ${resolved.durationSeconds} s`);
+      const status = await poll("status to count opsb healthy", 120, async () => {
+        const result = JSON.parse((await clawfleet("status", stackFile, "--json")).stdout) as StatusJson;
+        return result.tenants.find((t) => t.tenant === "opsb")?.healthy === true ? result : undefined;
+      });
+      assert.ok(status);
+      assert.deepEqual(
+        opsb().map((p) => p.event),
+        ["alert", "resolved"],
+      );
+      assert.equal(
+        stdout
+          .trim()
+          .split("\n")
+          .filter((l) => l.includes("tenant opsb")).length,
+        2,
+        stdout,
+      );
+      for (const container of ["clawfleet-tenant-opsa", "clawfleet-tenant-opsb", "clawfleet-shared-opshost"]) {
+        assert.ok(!hook.bodies.join("\n").includes(tokenOf(container)) && !stdout.includes(tokenOf(container)) && !stderr.includes(tokenOf(container)));
+      }
+      assert.ok(!stderr.includes("e2e-secret-path"), stderr);
+    } finally {
+      watch.kill("SIGTERM");
+      hook.close();
+    }
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 143, stderr);
   });
 });
 
