@@ -78,6 +78,8 @@ export interface GatewaySpec {
   readonly process: GatewayProcess;
   /** MagicDNS name when the host publishes it with Tailscale Serve. */
   readonly tailnetName: string | undefined;
+  /** The OCI runtime it runs under; undefined: the daemon's default. */
+  readonly isolation: string | undefined;
   /** Its egress policy: blocked ranges (egressBlockedRanges) except `allow`; undefined when it may reach everything. */
   readonly egress: GatewayEgress | undefined;
   /** Where its state was before (`movedFrom` host and/or `renamedFrom` id): copied over once, before the config is written. */
@@ -141,6 +143,7 @@ export function dedicatedGatewaySpec(
     process: gatewayProcess,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
+    isolation: tenant.isolation ?? host.isolation,
     movedFrom:
       movedFrom === undefined
         ? undefined
@@ -176,5 +179,6 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     process: gatewayProcess,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),
+    isolation: host.isolation,
   };
 }

@@ -172,6 +172,14 @@ const egressAllow = z
   )
   .meta({ type: "list of IPv4 address or range" });
 
+/** An OCI runtime registered with the host's Docker daemon (`--add-runtime` or daemon.json `runtimes`). */
+const isolation = z
+  .string({ error: expected("the name of an OCI runtime the host's Docker daemon knows, such as runsc") })
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    "must be the name of an OCI runtime the host's Docker daemon knows, such as runsc (docker info --format '{{json .Runtimes}}' lists them)",
+  );
+
 export const hostSchema = z.strictObject({
   ssh: ssh
     .optional()
@@ -226,6 +234,11 @@ export const hostSchema = z.strictObject({
     })
     .default({ blockPrivate: true, allow: [] })
     .meta({ description: "what the host's gateways may connect to, enforced by host firewall rules (DOCKER-USER); see Egress" }),
+  isolation: isolation.optional().meta({
+    type: "OCI runtime name",
+    default: "the daemon's default (runc)",
+    description: "the OCI runtime the host's gateways run under, such as runsc (gVisor) or kata; register it with the daemon first (see Isolation)",
+  }),
   rollout: z
     .strictObject({
       canary: z.string().optional().meta({
@@ -306,6 +319,9 @@ export const dedicatedTenantSchema = z.strictObject({
     })
     .optional()
     .meta({ default: "the host's", description: "this gateway's own egress policy, over the host's" }),
+  isolation: isolation
+    .optional()
+    .meta({ type: "OCI runtime name", default: "the host's", description: "the OCI runtime this gateway runs under, over the host's" }),
   rotation: z.string().min(1).max(64).optional().meta({ description: "change it to rotate the gateway token on purpose; nothing else rotates it" }),
   movedFrom: z.string().optional().meta({
     type: "host id",

@@ -64,6 +64,8 @@ export interface DeclaredGateway {
   readonly pidsLimit: number;
   /** The numeric user and group it runs as. */
   readonly uid: number;
+  /** The OCI runtime it is declared to run under; undefined: the daemon's default. */
+  readonly isolation: string | undefined;
   /** Its egress policy: the ranges allowed inside the blocked ones; undefined when it is not blocked. */
   readonly egressAllow: readonly string[] | undefined;
   /** The program's resource that sets its egress rules (`alice-egress`), named in the fix. */

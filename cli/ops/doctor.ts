@@ -35,6 +35,7 @@ export function declaredGateways(targets: readonly TenantTarget[]): DeclaredGate
       memoryMb: spec.limits.memoryMb,
       pidsLimit: spec.limits.pidsLimit,
       uid: spec.process.uid,
+      isolation: spec.isolation,
       egressAllow: spec.egress?.allow,
       egressResource: tier === "shared" ? childName(childName(spec.hostId, childRole.shared), childRole.egress) : childName(id, childRole.egress),
     });

@@ -21,6 +21,7 @@ export const containerFieldNames: Readonly<Record<string, string>> = {
   cpus: "cpus",
   labels: "labels",
   envs: "environment (secrets)",
+  runtime: "isolation",
 };
 
 /** How a change to a gateway container's inputs reaches the gateway, for the diff. */

@@ -157,6 +157,8 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       capabilities: { drops: ["ALL"] },
       securityOpts: ["no-new-privileges:true"],
       init: true,
+      // The OCI runtime (the isolation ladder's second rung); left out, the daemon's default, which the provider reads back.
+      ...(spec.isolation === undefined ? {} : { runtime: spec.isolation }),
       memory: spec.limits.memoryMb,
       // No swap on top of memory: the same limit, or -1 where the host keeps no swap limit (it stores -1 then).
       memorySwap: host.readBack.apply((stored) => memorySwapOf(stored, spec.limits.memoryMb)),

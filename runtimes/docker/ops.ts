@@ -77,7 +77,7 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
 
 /** The fields of a running container that its isolation and limits are read from, one line each. */
 const driftFormat =
-  "drift {{json .Name}}\t{{json .HostConfig.CapDrop}}\t{{json .HostConfig.CapAdd}}\t{{.HostConfig.ReadonlyRootfs}}\t{{json .HostConfig.SecurityOpt}}\t{{.HostConfig.Memory}}\t{{json .HostConfig.PidsLimit}}\t{{json .Config.User}}\t{{.HostConfig.Privileged}}\t{{.HostConfig.NetworkMode}}\t{{json .Config.Labels}}";
+  "drift {{json .Name}}\t{{json .HostConfig.CapDrop}}\t{{json .HostConfig.CapAdd}}\t{{.HostConfig.ReadonlyRootfs}}\t{{json .HostConfig.SecurityOpt}}\t{{.HostConfig.Memory}}\t{{json .HostConfig.PidsLimit}}\t{{json .Config.User}}\t{{.HostConfig.Privileged}}\t{{.HostConfig.NetworkMode}}\t{{json .Config.Labels}}\t{{json .HostConfig.Runtime}}";
 
 /** How one running gateway differs from what it was deployed with; each entry is a problem and its fix. */
 function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: string; fix: string }[] {
@@ -88,7 +88,7 @@ function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: 
       return undefined;
     }
   };
-  const [, capDrop, capAdd, readOnly, securityOpt, memory, pidsLimit, user, privileged, networkMode, labels] = fields;
+  const [, capDrop, capAdd, readOnly, securityOpt, memory, pidsLimit, user, privileged, networkMode, labels, runtime] = fields;
   const recreate = `docker rm -f ${declared.name}, then pulumi up --refresh, which creates it as declared`;
   const problems: { what: string; fix: string }[] = [];
   const list = (text: string | undefined) => (Array.isArray(json(text)) ? (json(text) as unknown[]).map(String) : []);
@@ -105,6 +105,9 @@ function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: 
   const labelMap = json(labels);
   if (typeof labelMap !== "object" || labelMap === null || (labelMap as Record<string, unknown>)[managedLabel] !== "true") {
     problems.push({ what: "was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate });
+  }
+  if (declared.isolation !== undefined && json(runtime) !== declared.isolation) {
+    problems.push({ what: `runs under OCI runtime ${JSON.stringify(json(runtime))}, not ${declared.isolation}`, fix: recreate });
   }
   if (Number(memory) !== declared.memoryMb * 1048576) {
     problems.push({
@@ -143,8 +146,28 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
       },
     ];
   }
+  const known = Object.keys(
+    (() => {
+      try {
+        return JSON.parse(value("runtimes") || "{}") as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })(),
+  );
+  const isolations = [...new Set(gateways.flatMap((g) => (g.isolation === undefined ? [] : [g.isolation])))].sort();
   const checks: Check[] = [
     { ok: true, what: `Docker ${version} answers` },
+    ...isolations.map((runtime): Check => {
+      const users = gateways.filter((g) => g.isolation === runtime).map((g) => g.owner);
+      return known.includes(runtime)
+        ? { ok: true, what: `OCI runtime ${runtime} is registered with Docker (${users.join(", ")})` }
+        : {
+            ok: false,
+            what: `OCI runtime ${runtime}, declared for ${users.join(", ")}, is not registered with Docker (it has ${known.join(", ") || "none"})`,
+            fix: `install it and add it to /etc/docker/daemon.json "runtimes" (then reload dockerd), or change isolation`,
+          };
+    }),
     value("image") === "present"
       ? { ok: true, what: `image ${image} is present` }
       : {
@@ -238,6 +261,7 @@ export const dockerOps: RuntimeOps = {
   doctorProbe: (image, gateways) => [
     `echo "version $(docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1)"`,
     `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo "image present"; else echo "image absent"; fi`,
+    `echo "runtimes $(docker info --format '{{json .Runtimes}}' 2>/dev/null)"`,
     ...(gateways.length === 0
       ? []
       : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),

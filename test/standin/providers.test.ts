@@ -142,6 +142,15 @@ describe("docker provider stand-in", () => {
     assert.deepEqual(stopped["ports"], [], "a stopped container publishes no port, and must_run was true: the next plan replaces it");
   });
 
+  it("D1, D4, D5: sends the OCI runtime on create, reads the daemon's back always, and a change of it replaces the container", () => {
+    assert.equal((containerCreateBody({ image: "i", runtime: "runsc" })["HostConfig"] as { Runtime: string }).Runtime, "runsc");
+    assert.equal((containerCreateBody({ image: "i" })["HostConfig"] as { Runtime: string }).Runtime, "", "unset: the daemon's default");
+    const read = containerStateFromInspect({ ...inspect, HostConfig: { ...inspect.HostConfig, Runtime: "runc" } }, {});
+    assert.equal(read["runtime"], "runc", "Computed: read back even when the program left it out");
+    assert.deepEqual(container.diff(read, { memory: read["memory"] }), { changed: [], replaces: [] }, "left out, it is not compared");
+    assert.deepEqual(container.diff(read, { runtime: "runsc" }), { changed: ["runtime"], replaces: ["runtime"] });
+  });
+
   it("D1-D3, D8: replaces for a ForceNew field, updates for the rest, compares sets without order", () => {
     const olds = { cpus: "1.0", memory: 1536, envs: ["A=1", "B=2"], healthcheck: { interval: "10s" }, restart: "unless-stopped" };
     assert.deepEqual(container.diff(olds, { cpus: "1" }), { changed: ["cpus"], replaces: ["cpus"] });

@@ -107,7 +107,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, rotation, movedFrom, renamedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, isolation, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
@@ -733,6 +733,25 @@ describe("egress", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.egress.allow: has no effect: this gateway's egress is not blocked (egress.blockPrivate is false on host gw1); remove allow, or set tenants.alice.egress.blockPrivate: true`,
       `${file}: tenants.bob.egress: is a gateway's setting, and a shared tenant runs in its host's shared gateway, which follows hosts.gw1.egress; set it there, or set tier: dedicated`,
+    ]);
+  });
+});
+
+describe("isolation", () => {
+  test("an OCI runtime name per host, and per dedicated tenant over it", () => {
+    const raw = valid();
+    raw["hosts"].gw1.isolation = "runsc";
+    raw["tenants"].alice.isolation = "kata-qemu";
+    const fleet = parseFleet(file, raw);
+    assert.equal(fleet.hosts[0]?.isolation, "runsc");
+    assert.equal((fleet.tenants.find((t) => t.id === "alice") as DedicatedTenant).isolation, "kata-qemu");
+  });
+
+  test("a value that is no runtime name says how to list the daemon's", () => {
+    const raw = valid();
+    raw["tenants"].alice.isolation = "gvisor --privileged";
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.isolation: must be the name of an OCI runtime the host's Docker daemon knows, such as runsc (docker info --format '{{json .Runtimes}}' lists them)`,
     ]);
   });
 });

@@ -100,11 +100,30 @@ describe("the Docker runtime's day-2 commands", () => {
         memoryMb: 1536,
         pidsLimit: 512,
         uid: 1000,
+        isolation: "runsc",
         egressAllow: undefined,
         egressResource: "alice-egress",
       },
-      { name: "clawfleet-tenant-bob", owner: "tenant bob", memoryMb: 1536, pidsLimit: 512, uid: 1000, egressAllow: undefined, egressResource: "bob-egress" },
-      { name: "clawfleet-tenant-gone", owner: "tenant gone", memoryMb: 1536, pidsLimit: 512, uid: 1000, egressAllow: undefined, egressResource: "gone-egress" },
+      {
+        name: "clawfleet-tenant-bob",
+        owner: "tenant bob",
+        memoryMb: 1536,
+        pidsLimit: 512,
+        uid: 1000,
+        isolation: "runsc",
+        egressAllow: undefined,
+        egressResource: "bob-egress",
+      },
+      {
+        name: "clawfleet-tenant-gone",
+        owner: "tenant gone",
+        memoryMb: 1536,
+        pidsLimit: 512,
+        uid: 1000,
+        isolation: undefined,
+        egressAllow: undefined,
+        egressResource: "gone-egress",
+      },
     ];
     const line = (name: string, fields: string[]) => `drift "/${name}"\t${fields.join("\t")}`;
     const asDeployed = [
@@ -118,15 +137,23 @@ describe("the Docker runtime's day-2 commands", () => {
       "false",
       "clawfleet-tenant-alice",
       '{"clawfleet.managed":"true"}',
+      '"runsc"',
     ];
-    const byHand = ["null", '["NET_ADMIN"]', "false", "null", String(4096 * 1048576), "null", '""', "true", "host", '{"maintainer":"x"}'];
+    const byHand = ["null", '["NET_ADMIN"]', "false", "null", String(4096 * 1048576), "null", '""', "true", "host", '{"maintainer":"x"}', '"runc"'];
     const checks = dockerOps.doctorChecks(
-      ["version 27.5.1", "image present", line("clawfleet-tenant-alice", asDeployed), line("clawfleet-tenant-bob", byHand)],
+      [
+        "version 27.5.1",
+        "image present",
+        'runtimes {"io.containerd.runc.v2":{"path":"runc"},"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}}',
+        line("clawfleet-tenant-alice", asDeployed),
+        line("clawfleet-tenant-bob", byHand),
+      ],
       "img:1",
       declared,
     );
     const recreate = "docker rm -f clawfleet-tenant-bob, then pulumi up --refresh, which creates it as declared";
-    assert.deepEqual(checks.slice(2), [
+    assert.deepEqual(checks[1], { ok: true, what: "OCI runtime runsc is registered with Docker (tenant alice, tenant bob)" });
+    assert.deepEqual(checks.slice(3), [
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) keeps Linux capabilities (ALL is not dropped)", fix: recreate },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) has capabilities added: NET_ADMIN", fix: recreate },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) runs privileged", fix: recreate },
@@ -135,6 +162,7 @@ describe("the Docker runtime's day-2 commands", () => {
       { ok: false, what: 'clawfleet-tenant-bob (tenant bob) runs as "", not 1000:1000', fix: recreate },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) shares the host's network", fix: recreate },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate },
+      { ok: false, what: 'clawfleet-tenant-bob (tenant bob) runs under OCI runtime "runc", not runsc', fix: recreate },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a memory limit of 4096 MB, not 1536 MB", fix: "pulumi up --refresh, which sets it back" },
       { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a process limit of none, not 512", fix: "docker update --pids-limit 512 clawfleet-tenant-bob" },
       {
@@ -155,6 +183,7 @@ describe("the Docker runtime's day-2 commands", () => {
       memoryMb: 1536,
       pidsLimit: 512,
       uid: 1000,
+      isolation: undefined,
       egressAllow: allow,
       egressResource: `${name}-egress`,
     });
@@ -204,6 +233,27 @@ describe("the Docker runtime's day-2 commands", () => {
     ]);
     const probe = dockerOps.doctorProbe("img:1", declared).join("\n");
     assert.ok(probe.includes(`iptables -S ${chainOf("alice")} 2>/dev/null | sed 's/^/egress-rule /'`), probe);
+  });
+
+  it("names a declared OCI runtime the daemon does not have, with the fix", () => {
+    const declared = [
+      {
+        name: "g",
+        owner: "tenant alice",
+        memoryMb: 1536,
+        pidsLimit: 512,
+        uid: 1000,
+        isolation: "kata",
+        egressAllow: undefined,
+        egressResource: "alice-egress",
+      },
+    ];
+    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present", 'runtimes {"runc":{"path":"runc"}}'], "img:1", declared)[1], {
+      ok: false,
+      what: "OCI runtime kata, declared for tenant alice, is not registered with Docker (it has runc)",
+      fix: 'install it and add it to /etc/docker/daemon.json "runtimes" (then reload dockerd), or change isolation',
+    });
+    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}'/);
   });
 
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {

@@ -49,6 +49,7 @@ describe("GatewaySpec", () => {
       process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node" },
       tailnetName: "gw1.example.ts.net",
       egress: { allow: [] },
+      isolation: undefined,
       movedFrom: undefined,
     });
     assert.equal(gatewayHealth.startPeriodSeconds, healthStartPeriodSeconds);
@@ -65,6 +66,15 @@ describe("GatewaySpec", () => {
     assert.equal(egressOf(open), undefined);
     assert.deepEqual(egressOf(open, { ...alice, egress: { blockPrivate: true } }), { allow: ["10.20.0.5/32"] });
     assert.deepEqual(sharedGatewaySpec(allowing, fleet.image, shared)?.egress, { allow: ["10.20.0.5/32"] });
+  });
+
+  it("runs a gateway under the tenant's OCI runtime, else the host's, else the daemon's default", () => {
+    const gw1 = host("gw1");
+    assert.equal(dedicatedGatewaySpec(alice, gw1, fleet.image).isolation, undefined);
+    const gvisor = { ...gw1, isolation: "runsc" };
+    assert.equal(dedicatedGatewaySpec(alice, gvisor, fleet.image).isolation, "runsc");
+    assert.equal(dedicatedGatewaySpec({ ...alice, isolation: "kata" }, gvisor, fleet.image).isolation, "kata");
+    assert.equal(sharedGatewaySpec(gvisor, fleet.image, shared)?.isolation, "runsc");
   });
 
   it("names where a moved or renamed tenant's state was", () => {

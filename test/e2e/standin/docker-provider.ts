@@ -24,7 +24,7 @@ import { PartialCreateError, unknown, type Diff, type ProviderConfig, type Resou
  * D5 Read (resourceDockerContainerRead) writes back, from inspect: name, image (Config.Image),
  *    hostname, user, securityOpts, restart, init, readOnly, capabilities (when any), mounts
  *    (with readOnly), tmpfs, memory and memorySwap in MB, cpus as nanoInt64ToDecimalString,
- *    logDriver, logOpts (when set: all the daemon stores, its default log-opts merged in),
+ *    runtime (always: Optional+Computed), logDriver, logOpts (when set: all the daemon stores, its default log-opts merged in),
  *    healthcheck with Go durations (when the container has one; the fields sent as zero hold
  *    the image's HEALTHCHECK values, moby daemon/commit.go merge), stopSignal, stopTimeout, ports (when running or must_run is true in state, so a
  *    stopped container reads back none and is replaced), and mustRun false when stopped.
@@ -66,6 +66,8 @@ export const replaceFields = new Set([
   "command",
   "entrypoint",
   "pidMode",
+  // resource_docker_container.go line 300: "runtime" is Optional, Computed and ForceNew.
+  "runtime",
 ]);
 /** D2: resourceDockerContainerUpdate's ContainerUpdate fields. */
 export const updateFields = new Set(["memory", "memorySwap", "restart", "cpuShares"]);
@@ -204,6 +206,7 @@ interface Inspect {
     Memory: number;
     MemorySwap: number;
     NanoCpus: number;
+    Runtime?: string;
     LogConfig: { Type: string; Config: Record<string, string> };
   };
   NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
@@ -228,6 +231,8 @@ export function containerStateFromInspect(info: Inspect, previous: Record<string
   state["memory"] = info.HostConfig.Memory / 1024 / 1024;
   state["memorySwap"] = info.HostConfig.MemorySwap > 0 ? info.HostConfig.MemorySwap / 1024 / 1024 : info.HostConfig.MemorySwap;
   if (info.HostConfig.NanoCpus > 0) state["cpus"] = nanoToDecimalString(info.HostConfig.NanoCpus);
+  // resource_docker_container_funcs.go line 879: d.Set("runtime", container.HostConfig.Runtime), always (Computed).
+  if (info.HostConfig.Runtime !== undefined) state["runtime"] = info.HostConfig.Runtime;
   state["logDriver"] = info.HostConfig.LogConfig.Type;
   // containerLogOptsForState (funcs.go, read): everything the daemon stores, its own defaults merged in (moby
   // daemon/logs.go mergeAndVerifyLogConfig), when the state holds a non-empty log_opts (d.GetOk); nothing otherwise.
@@ -313,6 +318,8 @@ export function containerCreateBody(inputs: Record<string, unknown>): Record<str
       MemorySwap: memorySwapBytes(inputs["memorySwap"]),
       NanoCpus: typeof inputs["cpus"] === "string" ? Math.round(Number(inputs["cpus"]) * 1e9) : undefined,
       RestartPolicy: { Name: inputs["restart"] ?? "no" },
+      // resource_docker_container_funcs.go line 257: Runtime: d.Get("runtime"), "" (the daemon's default) when unset.
+      Runtime: inputs["runtime"] ?? "",
       LogConfig: inputs["logDriver"] === undefined ? undefined : { Type: inputs["logDriver"], Config: inputs["logOpts"] ?? {} },
     },
   };
