@@ -80,7 +80,7 @@ const driftFormat =
   "drift {{json .Name}}\t{{json .HostConfig.CapDrop}}\t{{json .HostConfig.CapAdd}}\t{{.HostConfig.ReadonlyRootfs}}\t{{json .HostConfig.SecurityOpt}}\t{{.HostConfig.Memory}}\t{{json .HostConfig.PidsLimit}}\t{{json .Config.User}}\t{{.HostConfig.Privileged}}\t{{.HostConfig.NetworkMode}}\t{{json .Config.Labels}}\t{{json .HostConfig.Runtime}}";
 
 /** How one running gateway differs from what it was deployed with; each entry is a problem and its fix. */
-function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: string; fix: string }[] {
+function driftOf(fields: readonly string[], declared: DeclaredGateway, defaultRuntime: string): { what: string; fix: string }[] {
   const json = (text: string | undefined): unknown => {
     try {
       return JSON.parse(text ?? "null") as unknown;
@@ -108,6 +108,14 @@ function driftOf(fields: readonly string[], declared: DeclaredGateway): { what: 
   }
   if (declared.isolation !== undefined && json(runtime) !== declared.isolation) {
     problems.push({ what: `runs under OCI runtime ${JSON.stringify(json(runtime))}, not ${declared.isolation}`, fix: recreate });
+  }
+  // Left out, isolation sends no runtime, and the provider's runtime is Optional+Computed: a gateway whose isolation was
+  // removed keeps the runtime it was created with, so it is compared with the daemon's default.
+  if (declared.isolation === undefined && defaultRuntime !== "" && json(runtime) !== defaultRuntime) {
+    problems.push({
+      what: `runs under OCI runtime ${JSON.stringify(json(runtime))}, not the daemon's default ${defaultRuntime} (no isolation is declared)`,
+      fix: `${recreate}, or declare isolation: ${String(json(runtime))}`,
+    });
   }
   if (Number(memory) !== declared.memoryMb * 1048576) {
     problems.push({
@@ -187,7 +195,7 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
   for (const declared of gateways) {
     const fields = running.get(declared.name);
     if (fields === undefined) continue;
-    const problems = driftOf(fields, declared);
+    const problems = driftOf(fields, declared, value("default-runtime"));
     if (problems.length === 0) clean += 1;
     for (const { what, fix } of problems) checks.push({ ok: false, what: `${declared.name} (${declared.owner}) ${what}`, fix });
   }
@@ -261,7 +269,7 @@ export const dockerOps: RuntimeOps = {
   doctorProbe: (image, gateways) => [
     `echo "version $(docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1)"`,
     `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo "image present"; else echo "image absent"; fi`,
-    `echo "runtimes $(docker info --format '{{json .Runtimes}}' 2>/dev/null)"`,
+    `echo "runtimes $(docker info --format '{{json .Runtimes}}{{"\\n"}}default-runtime {{.DefaultRuntime}}' 2>/dev/null)"`,
     ...(gateways.length === 0
       ? []
       : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),

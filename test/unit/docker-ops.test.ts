@@ -253,7 +253,50 @@ describe("the Docker runtime's day-2 commands", () => {
       what: "OCI runtime kata, declared for tenant alice, is not registered with Docker (it has runc)",
       fix: 'install it and add it to /etc/docker/daemon.json "runtimes" (then reload dockerd), or change isolation',
     });
-    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}'/);
+    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}/);
+  });
+
+  it("names a gateway with no isolation declared that runs under another runtime than the daemon's default (isolation removed)", () => {
+    const declared = [
+      {
+        name: "clawfleet-tenant-alice",
+        owner: "tenant alice",
+        memoryMb: 1536,
+        pidsLimit: 512,
+        uid: 1000,
+        isolation: undefined,
+        egressAllow: undefined,
+        egressResource: "alice-egress",
+      },
+    ];
+    const running = (runtime: string) =>
+      [
+        'drift "/clawfleet-tenant-alice"',
+        '["ALL"]',
+        "null",
+        "true",
+        '["no-new-privileges:true"]',
+        String(1536 * 1048576),
+        "512",
+        '"1000:1000"',
+        "false",
+        "clawfleet-tenant-alice",
+        '{"clawfleet.managed":"true"}',
+        JSON.stringify(runtime),
+      ].join("\t");
+    const info = ['runtimes {"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}}', "default-runtime runc"];
+    const checks = (runtime: string, lines = info) =>
+      dockerOps.doctorChecks(["version 27.5.1", "image present", ...lines, running(runtime)], "img:1", declared);
+    assert.deepEqual(checks("runsc").slice(2), [
+      {
+        ok: false,
+        what: 'clawfleet-tenant-alice (tenant alice) runs under OCI runtime "runsc", not the daemon\'s default runc (no isolation is declared)',
+        fix: "docker rm -f clawfleet-tenant-alice, then pulumi up --refresh, which creates it as declared, or declare isolation: runsc",
+      },
+    ]);
+    assert.equal(checks("runc").filter((c) => !c.ok).length, 0);
+    assert.equal(checks("runsc", [info[0] ?? ""]).filter((c) => !c.ok).length, 0, "a daemon that does not say its default: nothing to compare with");
+    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /\{\{"\\n"\}\}default-runtime \{\{\.DefaultRuntime\}\}/);
   });
 
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {
