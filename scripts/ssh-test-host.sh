@@ -33,6 +33,9 @@
 # by their restart policy. It returns once the daemon answers, not when the
 # containers are ready.
 #
+# The second dockerd knows OCI runtime clawfleet-test (this machine's runc under a second name, so a
+# container's declared runtime can be told from the default) and, when this machine has gVisor's runsc, runsc.
+#
 # Environment:
 #   CLAWFLEET_GATEWAY_IMAGE  image to copy from the main daemon (optional)
 #   CLAWFLEET_APT_UPDATED=1  the apt index is fresh already
@@ -59,6 +62,8 @@ DEPLOY_USER=clawdeploy
 SUDOERS_FILE=/etc/sudoers.d/clawfleet-gw2-$DEPLOY_USER
 # Containers of the second daemon get cgroups apart from the main daemon's /docker.
 CGROUP_PARENT=/clawfleet-gw2
+# An OCI runtime the second daemon knows besides its default: runc under another name.
+TEST_RUNTIME=clawfleet-test
 WAIT_SECONDS="${CLAWFLEET_GW2_WAIT:-120}"
 
 usage() { sed -n '2,6p' "${BASH_SOURCE[0]}" >&2; exit 2; }
@@ -220,7 +225,13 @@ start_dockerd() {
   local log_opts=''
   # Default log options, as many hosts set them: the daemon merges them into every json-file container's own.
   if [ "${CLAWFLEET_GW2_LOG_OPTS:-}" = 1 ]; then log_opts=', "log-driver": "json-file", "log-opts": {"labels": "clawfleet.gateway", "tag": "{{.Name}}"}'; fi
-  printf '{"deprecated-key-path": "%s"%s}\n' "$DOCKER_DIR/key.json" "$log_opts" >"$DOCKER_DIR/daemon.json"
+  # OCI runtimes besides the default: runc again under a name of its own (what a declared `isolation` is checked
+  # with), and gVisor's runsc when this machine has it.
+  local runtimes runsc
+  runtimes=$(printf '"%s": {"path": "%s"}' "$TEST_RUNTIME" "$(command -v runc)")
+  runsc=$(command -v runsc || true)
+  if [ -n "$runsc" ]; then runtimes=$(printf '%s, "runsc": {"path": "%s"}' "$runtimes" "$runsc"); fi
+  printf '{"deprecated-key-path": "%s", "runtimes": {%s}%s}\n' "$DOCKER_DIR/key.json" "$runtimes" "$log_opts" >"$DOCKER_DIR/daemon.json"
   {
     echo 'set -eu'
     cgroup_mounts
