@@ -75,64 +75,58 @@ function sdk(): Sdk {
   };
 }
 
-interface ResourceOptions {
-  readonly dependsOn?: unknown;
-  readonly provider?: pulumi.ProviderResource;
-  readonly protect?: boolean;
-  readonly retainOnDelete?: boolean;
-  readonly deleteBeforeReplace?: boolean;
-  readonly replaceOnChanges?: string[];
-  readonly ignoreChanges?: string[];
-  readonly additionalSecretOutputs?: string[];
-  readonly [option: string]: unknown;
-}
+/** Every resource option the SDK has, for a custom or a component resource. */
+type ResourceOptions = pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
 
 /**
- * How the fast path treats every resource option the SDK has: `fast` ones it handles itself; a
- * registration that sets an `sdk` one goes the SDK's own way; `elsewhere` ones never reach
- * registerResource (the SDK reads or gets such a resource instead). Typed over the SDK's option
- * interfaces, so an option a new SDK adds fails to compile here until it is sorted.
+ * What the fast path does with each resource option the SDK has:
+ * - `sent`: it reads the option into the registration request as the SDK does;
+ * - `sdkOnly`: only the SDK's path handles it, so a registration that sets it goes the SDK's way;
+ * - `neverRegistered`: a resource with it is read or looked up, never registered (the SDK calls
+ *   readResource or getResource instead), so it never reaches this path.
+ * Typed over the SDK's own option interfaces: an option a new SDK adds fails to compile here
+ * until it is sorted, instead of being ignored.
  */
-const optionHandling: { readonly [K in keyof Required<pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions>]: "fast" | "sdk" | "elsewhere" } = {
-  parent: "fast",
-  dependsOn: "fast",
-  protect: "fast",
-  provider: "fast",
-  retainOnDelete: "fast",
-  deleteBeforeReplace: "fast",
-  replaceOnChanges: "fast",
-  ignoreChanges: "fast",
-  additionalSecretOutputs: "fast",
-  id: "elsewhere",
-  urn: "elsewhere",
-  providers: "sdk",
-  version: "sdk",
-  pluginDownloadURL: "sdk",
-  aliases: "sdk",
-  transformations: "sdk",
-  transforms: "sdk",
-  hooks: "sdk",
-  stateMigrations: "sdk",
-  replaceWith: "sdk",
-  deletedWith: "sdk",
-  replacementTrigger: "sdk",
-  import: "sdk",
-  customTimeouts: "sdk",
-  hideDiffs: "sdk",
-  envVarMappings: "sdk",
+const optionHandling: { readonly [K in keyof Required<ResourceOptions>]: "sent" | "sdkOnly" | "neverRegistered" } = {
+  parent: "sent",
+  dependsOn: "sent",
+  protect: "sent",
+  provider: "sent",
+  retainOnDelete: "sent",
+  deleteBeforeReplace: "sent",
+  replaceOnChanges: "sent",
+  ignoreChanges: "sent",
+  additionalSecretOutputs: "sent",
+  id: "neverRegistered",
+  urn: "neverRegistered",
+  providers: "sdkOnly",
+  version: "sdkOnly",
+  pluginDownloadURL: "sdkOnly",
+  aliases: "sdkOnly",
+  transformations: "sdkOnly",
+  transforms: "sdkOnly",
+  hooks: "sdkOnly",
+  stateMigrations: "sdkOnly",
+  replaceWith: "sdkOnly",
+  deletedWith: "sdkOnly",
+  replacementTrigger: "sdkOnly",
+  import: "sdkOnly",
+  customTimeouts: "sdkOnly",
+  hideDiffs: "sdkOnly",
+  envVarMappings: "sdkOnly",
 };
 
-/** Options whose handling only the SDK's path has. */
-const sdkOnlyOptions = Object.entries(optionHandling)
-  .filter(([, handling]) => handling === "sdk")
-  .map(([option]) => option);
+const optionNames = Object.keys(optionHandling) as (keyof ResourceOptions)[];
 
+/** Whether the fast path covers a registration: not a remote component, no package reference, no option only the SDK handles set. */
 function coveredByFastPath(remote: boolean, opts: ResourceOptions, packageRef: unknown): boolean {
   if (remote || packageRef !== undefined) return false;
-  return sdkOnlyOptions.every((option) => {
-    const value = opts[option];
-    return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
-  });
+  for (const option of optionNames) {
+    if (optionHandling[option] !== "sdkOnly") continue;
+    const value: unknown = opts[option];
+    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) return false;
+  }
+  return true;
 }
 
 const notPlain = Symbol("not plain");
