@@ -81,13 +81,16 @@ type ResourceOptions = pulumi.CustomResourceOptions & pulumi.ComponentResourceOp
 /**
  * What the fast path does with each resource option the SDK has:
  * - `sent`: it reads the option into the registration request as the SDK does;
+ * - `engineOnly`: the SDK only passes it on to the engine (which provider plugin to load); the mock
+ *   monitor ignores it and the plan does not show it, so the fast path leaves it out as well
+ *   (every provider package sets `version` on each of its resources);
  * - `sdkOnly`: only the SDK's path handles it, so a registration that sets it goes the SDK's way;
  * - `neverRegistered`: a resource with it is read or looked up, never registered (the SDK calls
  *   readResource or getResource instead), so it never reaches this path.
  * Typed over the SDK's own option interfaces: an option a new SDK adds fails to compile here
  * until it is sorted, instead of being ignored.
  */
-const optionHandling: { readonly [K in keyof Required<ResourceOptions>]: "sent" | "sdkOnly" | "neverRegistered" } = {
+const optionHandling: { readonly [K in keyof Required<ResourceOptions>]: "sent" | "engineOnly" | "sdkOnly" | "neverRegistered" } = {
   parent: "sent",
   dependsOn: "sent",
   protect: "sent",
@@ -100,8 +103,8 @@ const optionHandling: { readonly [K in keyof Required<ResourceOptions>]: "sent" 
   id: "neverRegistered",
   urn: "neverRegistered",
   providers: "sdkOnly",
-  version: "sdkOnly",
-  pluginDownloadURL: "sdkOnly",
+  version: "engineOnly",
+  pluginDownloadURL: "engineOnly",
   aliases: "sdkOnly",
   transformations: "sdkOnly",
   transforms: "sdkOnly",
