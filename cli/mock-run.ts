@@ -38,7 +38,7 @@ export interface PlannedResource {
 
 export const secretMarker = "[secret]";
 
-/** The SDK version the fast registration path was written against and compared with (test/unit/registration.test.ts). */
+/** The SDK version the fast registration path was written against and compared with (test/component/registration.test.ts). */
 export const fastPathSdkVersion = "3.270.0";
 
 /**
@@ -114,20 +114,26 @@ export interface MockRunOptions {
    * command's `stdout`); none by default: the offline plan runs nothing.
    */
   readonly knownOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The registration path to use, as CLAWFLEET_REGISTRATION would choose it; CLAWFLEET_REGISTRATION's own by default. */
+  readonly registration?: "fast" | "sdk";
 }
 
 export interface MockRunResult {
   readonly resources: PlannedResource[];
   /** What the program returned (for a stack: its outputs). */
   readonly outputs: unknown;
+  /** How many registrations went the SDK's own way: all with `sdk`; with `fast`, those setting an option only the SDK handles. */
+  readonly sdkRegistrations: number;
 }
 
 /**
  * Evaluates a Pulumi program under the SDK's mock runtime and records every resource it
  * registers with inputs and options. Provider functions are not mocked: a call fails the run.
- * The runtime is process-wide: one run per process.
+ * The runtime is process-wide: one run at a time.
  */
 export async function runUnderMocks(options: MockRunOptions): Promise<MockRunResult> {
+  // Chosen (or refused) before anything in the SDK is changed.
+  const registration = registrationPath(options.registration === undefined ? process.env : { CLAWFLEET_REGISTRATION: options.registration });
   const resources: PlannedResource[] = [];
   const failures: Error[] = [];
   let current: RegisterRequest | undefined;
@@ -203,7 +209,7 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
   const constructionOrder = new Map<string, number[]>();
   let constructed = 0;
   resourceRuntime.registerResource =
-    registrationPath(process.env) === "fast"
+    registration === "fast"
       ? fastRegistration({
           sdkRegistration: registerResource,
           stack: options.stack,
@@ -268,7 +274,11 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     }
     if (failures[0] !== undefined) throw failures[0];
     const inOrder = resources.map((_, index) => index).sort((a, b) => (sequences[a] as number) - (sequences[b] as number));
-    return { resources: inOrder.map((index) => resources[index] as PlannedResource), outputs };
+    return {
+      resources: inOrder.map((index) => resources[index] as PlannedResource),
+      outputs,
+      sdkRegistrations: registration === "fast" ? sdkRegistrations.size : constructed,
+    };
   } finally {
     MockMonitor.prototype.registerResource = original;
     (MockMonitor.prototype as unknown as { newUrn: unknown }).newUrn = monitorUrn;
