@@ -43,6 +43,22 @@ export interface GatewayProcess {
 }
 
 /**
+ * How a gateway is confined, whatever runs it: the hardened container, the first rung of OpenClaw's isolation
+ * ladder. The runtime creates the gateway with it, and doctor compares the running gateway with it.
+ */
+export interface GatewayConfinement {
+  /** Only its state and its scratch space are writable. */
+  readonly readOnlyRoot: boolean;
+  /** Linux capabilities taken away (`ALL`) and given back (none). */
+  readonly dropCapabilities: readonly string[];
+  readonly addCapabilities: readonly string[];
+  /** It can never gain privileges (setuid binaries, file capabilities). */
+  readonly noNewPrivileges: boolean;
+  /** Its port is published on this address of its host only. */
+  readonly publishAddress: string;
+}
+
+/**
  * What one OpenClaw gateway is, independent of what runs it: built from the declaration by the
  * components, and handed to a runtime (runtimes/runtime.ts) to run.
  */
@@ -76,6 +92,7 @@ export interface GatewaySpec {
   readonly secretEnv: Readonly<Record<string, string>>;
   readonly health: GatewayHealth;
   readonly process: GatewayProcess;
+  readonly confinement: GatewayConfinement;
   /** MagicDNS name when the host publishes it with Tailscale Serve. */
   readonly tailnetName: string | undefined;
   /** The OCI runtime it runs under; undefined: the daemon's default. */
@@ -102,6 +119,15 @@ export function egressOf(host: Host, tenant?: DedicatedTenant): GatewayEgress | 
 export const gatewayHealth: GatewayHealth = { probe: healthProbe, startPeriodSeconds: healthStartPeriodSeconds, gateSeconds: healthGateSeconds };
 
 const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home };
+
+/** Every gateway's confinement: read-only root, no capabilities, no new privileges, loopback only. */
+export const gatewayConfinement: GatewayConfinement = {
+  readOnlyRoot: true,
+  dropCapabilities: ["ALL"],
+  addCapabilities: [],
+  noNewPrivileges: true,
+  publishAddress: "127.0.0.1",
+};
 
 /** The gateway's own switches: state from the mount, config read-only to it, no mDNS. */
 const gatewayEnv = {
@@ -141,6 +167,7 @@ export function dedicatedGatewaySpec(
     secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
     health: gatewayHealth,
     process: gatewayProcess,
+    confinement: gatewayConfinement,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
     isolation: tenant.isolation ?? host.isolation,
@@ -177,6 +204,7 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
     health: gatewayHealth,
     process: gatewayProcess,
+    confinement: gatewayConfinement,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),
     isolation: host.isolation,

@@ -3,6 +3,7 @@
  * gateway's host and how to read what they print, and how `clawfleet plan` describes the
  * runtime's resources. Pure: nothing here loads Pulumi or a provider, so the day-2 verbs start fast.
  */
+import type { GatewaySpec } from "../components/gateway-spec";
 
 /** What a command printed and how it ended. */
 export interface CommandResult {
@@ -60,12 +61,8 @@ export interface DeclaredGateway {
   readonly name: string;
   /** Whose it is, in messages: `tenant alice`, `the shared gateway`. */
   readonly owner: string;
-  readonly memoryMb: number;
-  readonly pidsLimit: number;
-  /** The numeric user and group it runs as. */
-  readonly uid: number;
-  /** The OCI runtime it is declared to run under; undefined: the daemon's default. */
-  readonly isolation: string | undefined;
+  /** The gateway as the program deploys it: its running copy is compared with this. */
+  readonly spec: GatewaySpec;
   /** Its egress policy: the ranges allowed inside the blocked ones; undefined when it is not blocked. */
   readonly egressAllow: readonly string[] | undefined;
   /** The program's resource that sets its egress rules (`alice-egress`), named in the fix. */

@@ -32,10 +32,7 @@ export function declaredGateways(targets: readonly TenantTarget[]): DeclaredGate
     byName.set(spec.name, {
       name: spec.name,
       owner: tier === "shared" ? "the shared gateway" : `tenant ${id}`,
-      memoryMb: spec.limits.memoryMb,
-      pidsLimit: spec.limits.pidsLimit,
-      uid: spec.process.uid,
-      isolation: spec.isolation,
+      spec,
       egressAllow: spec.egress?.allow,
       egressResource: tier === "shared" ? childName(childName(spec.hostId, childRole.shared), childRole.egress) : childName(id, childRole.egress),
     });

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
-import { childRole, dockerCpus, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -14,6 +14,7 @@ import {
   renderWriteFile,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
+import { containerSettingsOf } from "./container-settings";
 import { renderEgressApply, renderEgressRemove } from "./egress";
 import { gatewayLogDriver, memorySwapOf, type ReadBack } from "./readback";
 import type { HostCommandRunner } from "./host-command";
@@ -51,6 +52,8 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   const { child } = args;
   const opts = { parent: args.parent };
   const uid = spec.process.uid;
+  // Isolation and limits, as doctor expects them of the running container.
+  const settings = containerSettingsOf(spec);
 
   // State outlives the container and the tenant: no delete command, and kept if removed.
   const stateDir = host.run(
@@ -106,7 +109,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   // inputs are unchanged on its old host even when its provider changes.
   const network = new docker.Network(
     child(childRole.network),
-    { name: spec.name, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabelOf] },
+    { name: settings.network, driver: "bridge", labels: [{ label: managedLabel, value: "true" }, hostLabelOf] },
     { ...opts, provider: host.docker, deleteBeforeReplace: true },
   );
 
@@ -147,22 +150,22 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       name: spec.name,
       // A stable hostname lets a replacement reclaim the state lease a killed gateway left behind.
       hostname: spec.name,
-      image: spec.image,
-      user: `${uid}:${uid}`,
+      image: settings.image,
+      user: settings.user,
       envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`, ...secretEnv],
-      ports: [{ internal: spec.process.port, external: spec.port, ip: "127.0.0.1", protocol: "tcp" }],
+      ports: [{ ...settings.port }],
       mounts: [{ type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false }],
       tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m", [spec.process.home]: `rw,nosuid,nodev,size=64m,uid=${uid},gid=${uid}` },
-      readOnly: true,
-      capabilities: { drops: ["ALL"] },
-      securityOpts: ["no-new-privileges:true"],
+      readOnly: settings.readOnly,
+      capabilities: { drops: [...settings.capDrop], ...(settings.capAdd.length === 0 ? {} : { adds: [...settings.capAdd] }) },
+      securityOpts: [...settings.securityOpts],
       init: true,
       // The OCI runtime (the isolation ladder's second rung); left out, the daemon's default, which the provider reads back.
-      ...(spec.isolation === undefined ? {} : { runtime: spec.isolation }),
-      memory: spec.limits.memoryMb,
+      ...(settings.runtime === undefined ? {} : { runtime: settings.runtime }),
+      memory: settings.memoryMb,
       // No swap on top of memory: the same limit, or -1 where the host keeps no swap limit (it stores -1 then).
-      memorySwap: host.readBack.apply((stored) => memorySwapOf(stored, spec.limits.memoryMb)),
-      cpus: dockerCpus(spec.limits.cpus),
+      memorySwap: host.readBack.apply((stored) => memorySwapOf(stored, settings.memoryMb)),
+      cpus: settings.cpus,
       restart: "unless-stopped",
       networksAdvanced: [{ name: network.name }],
       // Timings as the host stores them: fields left at zero take the image's HEALTHCHECK values.
@@ -189,7 +192,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   // The Docker provider has no pids limit; set it on each new container.
   host.run(
     child(childRole.limits, `limits processes to ${spec.limits.pidsLimit}`),
-    { create: renderSetPidsLimit({ containerName: spec.name, pidsLimit: spec.limits.pidsLimit }), triggers: [container.id] },
+    { create: renderSetPidsLimit({ containerName: spec.name, pidsLimit: settings.pidsLimit }), triggers: [container.id] },
     { ...opts, dependsOn: [container] },
   );
 

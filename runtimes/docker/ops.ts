@@ -1,5 +1,6 @@
 import { shellQuote } from "../shell";
-import { managedLabel } from "../../names";
+import { dockerCpus, managedLabel } from "../../names";
+import { containerSettingsOf } from "./container-settings";
 import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";
 import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
 
@@ -75,63 +76,109 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
   return new Map([...found].map(([name, status]) => [name, { ...status, memoryMb: status.status === "running" ? memory.get(name) : undefined }]));
 }
 
-/** The fields of a running container that its isolation and limits are read from, one line each. */
+/**
+ * The part of `docker inspect` that a gateway's isolation and limits are read from, one JSON line per
+ * container in inspect's own shape; never its environment, which holds the gateway token.
+ */
 const driftFormat =
-  "drift {{json .Name}}\t{{json .HostConfig.CapDrop}}\t{{json .HostConfig.CapAdd}}\t{{.HostConfig.ReadonlyRootfs}}\t{{json .HostConfig.SecurityOpt}}\t{{.HostConfig.Memory}}\t{{json .HostConfig.PidsLimit}}\t{{json .Config.User}}\t{{.HostConfig.Privileged}}\t{{.HostConfig.NetworkMode}}\t{{json .Config.Labels}}\t{{json .HostConfig.Runtime}}";
+  'drift {"Name":{{json .Name}},"Config":{"Image":{{json .Config.Image}},"User":{{json .Config.User}},"Labels":{{json .Config.Labels}}},' +
+  '"HostConfig":{{json .HostConfig}},"NetworkSettings":{"Networks":{{json .NetworkSettings.Networks}}}}';
 
-/** How one running gateway differs from what it was deployed with; each entry is a problem and its fix. */
-function driftOf(fields: readonly string[], declared: DeclaredGateway, defaultRuntime: string): { what: string; fix: string }[] {
-  const json = (text: string | undefined): unknown => {
-    try {
-      return JSON.parse(text ?? "null") as unknown;
-    } catch {
-      return undefined;
-    }
+/** What doctor reads of `docker inspect` (field names as Docker 20.10 prints them). */
+export interface InspectedContainer {
+  readonly Name?: string;
+  readonly Config?: { readonly Image?: string; readonly User?: string; readonly Labels?: Readonly<Record<string, string>> | null };
+  readonly HostConfig?: {
+    readonly CapDrop?: readonly string[] | null;
+    readonly CapAdd?: readonly string[] | null;
+    readonly ReadonlyRootfs?: boolean;
+    readonly SecurityOpt?: readonly string[] | null;
+    readonly Privileged?: boolean;
+    readonly Memory?: number;
+    readonly NanoCpus?: number;
+    readonly PidsLimit?: number | null;
+    readonly PortBindings?: Readonly<Record<string, readonly { readonly HostIp?: string; readonly HostPort?: string }[] | null>> | null;
+    readonly NetworkMode?: string;
+    readonly Runtime?: string;
   };
-  const [, capDrop, capAdd, readOnly, securityOpt, memory, pidsLimit, user, privileged, networkMode, labels, runtime] = fields;
-  const recreate = `docker rm -f ${declared.name}, then pulumi up --refresh, which creates it as declared`;
-  const problems: { what: string; fix: string }[] = [];
-  const list = (text: string | undefined) => (Array.isArray(json(text)) ? (json(text) as unknown[]).map(String) : []);
-  if (!list(capDrop).includes("ALL")) problems.push({ what: "keeps Linux capabilities (ALL is not dropped)", fix: recreate });
-  if (list(capAdd).length > 0) problems.push({ what: `has capabilities added: ${list(capAdd).join(", ")}`, fix: recreate });
-  if (privileged === "true") problems.push({ what: "runs privileged", fix: recreate });
-  if (readOnly !== "true") problems.push({ what: "has a writable root file system", fix: recreate });
-  if (!list(securityOpt).some((o) => o === "no-new-privileges:true" || o === "no-new-privileges")) {
-    problems.push({ what: "can gain privileges (no-new-privileges is off)", fix: recreate });
-  }
-  if (json(user) !== `${declared.uid}:${declared.uid}`)
-    problems.push({ what: `runs as ${JSON.stringify(json(user))}, not ${declared.uid}:${declared.uid}`, fix: recreate });
-  if (networkMode === "host") problems.push({ what: "shares the host's network", fix: recreate });
-  const labelMap = json(labels);
-  if (typeof labelMap !== "object" || labelMap === null || (labelMap as Record<string, unknown>)[managedLabel] !== "true") {
-    problems.push({ what: "was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate });
-  }
-  if (declared.isolation !== undefined && json(runtime) !== declared.isolation) {
-    problems.push({ what: `runs under OCI runtime ${JSON.stringify(json(runtime))}, not ${declared.isolation}`, fix: recreate });
-  }
-  // Left out, isolation sends no runtime, and the provider's runtime is Optional+Computed: a gateway whose isolation was
-  // removed keeps the runtime it was created with, so it is compared with the daemon's default.
-  if (declared.isolation === undefined && defaultRuntime !== "" && json(runtime) !== defaultRuntime) {
-    problems.push({
-      what: `runs under OCI runtime ${JSON.stringify(json(runtime))}, not the daemon's default ${defaultRuntime} (no isolation is declared)`,
-      fix: `${recreate}, or declare isolation: ${String(json(runtime))}`,
-    });
-  }
-  if (Number(memory) !== declared.memoryMb * 1048576) {
-    problems.push({
-      what: `has a memory limit of ${Math.round(Number(memory) / 1048576)} MB, not ${declared.memoryMb} MB`,
-      fix: "pulumi up --refresh, which sets it back",
-    });
-  }
-  if (json(pidsLimit) !== declared.pidsLimit) {
-    problems.push({
-      what: `has a process limit of ${String(json(pidsLimit) ?? "none")}, not ${declared.pidsLimit}`,
-      fix: `docker update --pids-limit ${declared.pidsLimit} ${declared.name}`,
-    });
-  }
-  return problems;
+  readonly NetworkSettings?: { readonly Networks?: Readonly<Record<string, unknown>> | null };
 }
 
+/** One way a running gateway differs from its declaration: the field, both values, and the fix. */
+export interface Drift {
+  readonly field: string;
+  readonly running: string;
+  readonly declared: string;
+  readonly fix: string;
+}
+
+const mb = 1048576;
+const list = (values: readonly string[] | null | undefined) => (values ?? []).join(", ") || "none";
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v) => b.includes(v));
+
+/** How one gateway's container differs from its declaration; each entry is a problem and its fix. */
+export function driftOf(container: InspectedContainer, declared: DeclaredGateway, defaultRuntime: string): Drift[] {
+  const want = containerSettingsOf(declared.spec);
+  const name = declared.spec.name;
+  const recreate = `docker rm -f ${name}, then pulumi up --refresh, which creates it as declared`;
+  const host = container.HostConfig ?? {};
+  const drifts: Drift[] = [];
+  const add = (field: string, running: string, wanted: string, fix = recreate) => drifts.push({ field, running, declared: wanted, fix });
+
+  const image = container.Config?.Image ?? "";
+  if (image !== want.image) add("image", image, want.image);
+  const user = container.Config?.User ?? "";
+  if (user !== want.user) add("user", user === "" ? "the image's default" : user, want.user);
+  if ((host.ReadonlyRootfs ?? false) !== want.readOnly)
+    add("root file system", host.ReadonlyRootfs === true ? "read-only" : "writable", want.readOnly ? "read-only" : "writable");
+  const dropped = host.CapDrop ?? [];
+  if (!want.capDrop.every((cap) => dropped.includes(cap))) add("capabilities dropped", list(dropped), list(want.capDrop));
+  if (!sameSet(host.CapAdd ?? [], want.capAdd)) add("capabilities added", list(host.CapAdd), list(want.capAdd));
+  if (host.Privileged === true) add("privileged", "yes", "no");
+  const options = host.SecurityOpt ?? [];
+  const noNewPrivileges = options.some((o) => o === "no-new-privileges:true" || o === "no-new-privileges");
+  if (noNewPrivileges !== want.securityOpts.includes("no-new-privileges:true"))
+    add("no-new-privileges", noNewPrivileges ? "on" : "off", noNewPrivileges ? "off" : "on");
+  if (container.Config?.Labels?.[managedLabel] !== "true") add("clawfleet labels", "none (recreated by hand?)", `${managedLabel}=true`);
+  const runtime = host.Runtime ?? "";
+  if (want.runtime !== undefined && runtime !== want.runtime) add("runtime", runtime, want.runtime);
+  // Left out, isolation sends no runtime, and the provider's runtime is Optional+Computed: a gateway whose isolation was
+  // removed keeps the runtime it was created with, so it is compared with the daemon's default.
+  if (want.runtime === undefined && defaultRuntime !== "" && runtime !== defaultRuntime) {
+    add("runtime", runtime, `the daemon's default ${defaultRuntime} (no isolation is declared)`, `${recreate}, or declare isolation: ${runtime}`);
+  }
+
+  const memory = host.Memory ?? 0;
+  if (memory !== want.memoryMb * mb) {
+    add(
+      "memory",
+      memory === 0 ? "unlimited" : `${Math.round(memory / mb)} MB`,
+      `${want.memoryMb} MB`,
+      `docker update --memory ${want.memoryMb}m --memory-swap ${want.memoryMb}m ${name}`,
+    );
+  }
+  const nanoCpus = host.NanoCpus ?? 0;
+  if (nanoCpus !== Math.round(Number(want.cpus) * 1e9)) {
+    add("cpus", nanoCpus === 0 ? "unlimited" : dockerCpus(nanoCpus / 1e9), want.cpus, `docker update --cpus ${want.cpus} ${name}`);
+  }
+  const pids = host.PidsLimit ?? 0;
+  if (pids !== want.pidsLimit)
+    add("pids limit", pids <= 0 ? "unlimited" : String(pids), String(want.pidsLimit), `docker update --pids-limit ${want.pidsLimit} ${name}`);
+
+  const published = Object.entries(host.PortBindings ?? {}).flatMap(([inside, bindings]) =>
+    (bindings ?? []).map((b) => `${b.HostIp === undefined || b.HostIp === "" ? "0.0.0.0" : b.HostIp}:${b.HostPort ?? "?"}->${inside}`),
+  );
+  const wantPublished = `${want.port.ip}:${want.port.external}->${want.port.internal}/${want.port.protocol}`;
+  if (published.length !== 1 || published[0] !== wantPublished) add("published port", list(published), wantPublished);
+
+  const networks = host.NetworkMode === "host" ? ["host"] : Object.keys(container.NetworkSettings?.Networks ?? {}).sort();
+  if (!sameSet(networks, [want.network])) {
+    const others = networks.filter((n) => n !== want.network);
+    const onlyExtra = networks.includes(want.network) && host.NetworkMode !== "host";
+    add("networks", list(networks), want.network, onlyExtra ? others.map((n) => `docker network disconnect ${n} ${name}`).join(" && ") : recreate);
+  }
+  return drifts;
+}
 /** The declared gateways whose egress is blocked. */
 function egressOf(gateways: readonly DeclaredGateway[]): DeclaredEgress[] {
   return gateways.flatMap((g) => (g.egressAllow === undefined ? [] : [{ name: g.name, owner: g.owner, allow: g.egressAllow, resource: g.egressResource }]));
@@ -163,11 +210,11 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
       }
     })(),
   );
-  const isolations = [...new Set(gateways.flatMap((g) => (g.isolation === undefined ? [] : [g.isolation])))].sort();
+  const isolations = [...new Set(gateways.flatMap((g) => (g.spec.isolation === undefined ? [] : [g.spec.isolation])))].sort();
   const checks: Check[] = [
     { ok: true, what: `Docker ${version} answers` },
     ...isolations.map((runtime): Check => {
-      const users = gateways.filter((g) => g.isolation === runtime).map((g) => g.owner);
+      const users = gateways.filter((g) => g.spec.isolation === runtime).map((g) => g.owner);
       return known.includes(runtime)
         ? { ok: true, what: `OCI runtime ${runtime} is registered with Docker (${users.join(", ")})` }
         : {
@@ -184,20 +231,24 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
           fix: `pull or load it: docker pull ${image} (or docker load, see scripts/build-gateway-image.sh); pulumi up does this too`,
         },
   ];
-  // Each running declared gateway against what it was deployed with; a missing one is status's business.
-  const running = new Map(
-    lines
-      .filter((line) => line.startsWith("drift "))
-      .map((line) => line.slice("drift ".length).split("\t"))
-      .map((fields) => [(fields[0] ?? "").replace(/^"\/?|"$/g, ""), fields] as const),
-  );
+  // Each declared gateway on the host against its declaration; a missing one is status's business.
+  const inspected = new Map<string, InspectedContainer>();
+  for (const line of lines.filter((l) => l.startsWith("drift "))) {
+    try {
+      const container = JSON.parse(line.slice("drift ".length)) as InspectedContainer;
+      if (typeof container.Name === "string") inspected.set(container.Name.replace(/^\//, ""), container);
+    } catch {
+      // A line that cannot be read is left out; the gateway is then not compared.
+    }
+  }
   let clean = 0;
   for (const declared of gateways) {
-    const fields = running.get(declared.name);
-    if (fields === undefined) continue;
-    const problems = driftOf(fields, declared, value("default-runtime"));
-    if (problems.length === 0) clean += 1;
-    for (const { what, fix } of problems) checks.push({ ok: false, what: `${declared.name} (${declared.owner}) ${what}`, fix });
+    const container = inspected.get(declared.name);
+    if (container === undefined) continue;
+    const drifts = driftOf(container, declared, value("default-runtime"));
+    if (drifts.length === 0) clean += 1;
+    for (const d of drifts)
+      checks.push({ ok: false, what: `${declared.name} (${declared.owner}) ${d.field}: running ${d.running}, declared ${d.declared}`, fix: d.fix });
   }
   const { problems: egress, ok: egressOk } = checkEgress(lines, egressOf(gateways));
   for (const { gateway, what, fix } of egress) checks.push({ ok: false, what: `${gateway.name} (${gateway.owner}) ${what}`, fix });
@@ -206,7 +257,7 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
   if (clean > 0)
     checks.push({
       ok: true,
-      what: `${clean} running gateway${clean === 1 ? "" : "s"} as deployed: capabilities dropped, read-only root, no new privileges, uid ${gateways[0]?.uid ?? ""}, memory and process limits`,
+      what: `${clean} gateway${clean === 1 ? "" : "s"} as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network`,
     });
   return checks;
 }

@@ -69,7 +69,9 @@ function onHost(command: string): string {
 
 /** `docker inspect` of the gateway on the SSH host: its id, OCI runtime and health. */
 function inspectOnHost(): { id: string; runtime: string; health: string } {
-  const [id = "", runtime = "", health = ""] = onHost(`docker inspect --format '{{.Id}} {{.HostConfig.Runtime}} {{.State.Health.Status}}' ${container}`).split(" ");
+  const [id = "", runtime = "", health = ""] = onHost(`docker inspect --format '{{.Id}} {{.HostConfig.Runtime}} {{.State.Health.Status}}' ${container}`).split(
+    " ",
+  );
   return { id, runtime, health };
 }
 
@@ -124,7 +126,7 @@ describe("isolation: an OCI runtime per gateway", () => {
     assert.equal(result.code, 0, result.stdout);
     assert.match(result.stdout, /^host isohost: ok$/m);
     assert.match(result.stdout, /^ {2}ok {2}OCI runtime clawfleet-test is registered with Docker \(tenant isoa\)$/m);
-    assert.match(result.stdout, /ok {2}1 running gateway as deployed: /);
+    assert.match(result.stdout, /ok {2}1 gateway as declared: /);
   });
 
   it("names a declared runtime the daemon lacks, and the gateway running under another, each with its fix", async () => {
@@ -145,7 +147,7 @@ describe("isolation: an OCI runtime per gateway", () => {
     assert.ok(
       result.stdout.includes(
         [
-          `  FIX ${container} (tenant isoa) runs under OCI runtime "clawfleet-test", not kata`,
+          `  FIX ${container} (tenant isoa) runtime: running clawfleet-test, declared kata`,
           `      fix: docker rm -f ${container}, then pulumi up --refresh, which creates it as declared`,
         ].join("\n"),
       ),
@@ -164,7 +166,7 @@ describe("isolation: an OCI runtime per gateway", () => {
     assert.ok(
       drifted.stdout.includes(
         [
-          `  FIX ${container} (tenant isoa) runs under OCI runtime "clawfleet-test", not the daemon's default runc (no isolation is declared)`,
+          `  FIX ${container} (tenant isoa) runtime: running clawfleet-test, declared the daemon's default runc (no isolation is declared)`,
           `      fix: docker rm -f ${container}, then pulumi up --refresh, which creates it as declared, or declare isolation: clawfleet-test`,
         ].join("\n"),
       ),

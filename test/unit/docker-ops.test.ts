@@ -1,9 +1,50 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { dedicatedGatewaySpec, sharedGatewaySpec } from "../../components/gateway-spec";
+import { parseFleet } from "../../declaration/parse";
+import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
+import { readStackFile } from "../../declaration/stack-file";
 import { egressChainOf } from "../../runtimes/docker/egress";
-import { dockerOps, dockerResourceType } from "../../runtimes/docker/ops";
+import { dockerOps, dockerResourceType, driftOf, type InspectedContainer } from "../../runtimes/docker/ops";
+import type { DeclaredGateway } from "../../runtimes/ops";
 
 // The Docker runtime's day-2 side: the commands the verbs run on a host and how their output is read.
+
+/**
+ * A gateway container as Docker 20.10.24 reports it (`docker inspect`, its environment left out: it holds the
+ * token), and the doctor probe's own inspect line run on the same daemon against it and a shared gateway.
+ */
+const fixtures = join(__dirname, "..", "fixtures", "docker");
+const [deployed = {}] = JSON.parse(readFileSync(join(fixtures, "gateway-inspect.json"), "utf8")) as InspectedContainer[];
+const probeLines = () => readFileSync(join(fixtures, "doctor-drift-lines.txt"), "utf8").trim().split("\n");
+
+/** The declaration that gateway was deployed from (ops.e2e.test.ts's stack, in the parts that matter here). */
+const opsFleet = parseFleet(
+  "ops.yaml",
+  readStackFile(
+    "ops.yaml",
+    [
+      "config:",
+      `  clawfleet:image: ${deployed.Config?.Image ?? ""}`,
+      "  clawfleet:hosts:",
+      "    opshost: { stateRoot: /srv/ops, ports: { from: 18500, to: 18599 }, shared: { port: 18889, memoryMb: 1536 } }",
+      "  clawfleet:tenants:",
+      "    opsa: { tier: dedicated, host: opshost, port: 18501 }",
+      "    opsc: { tier: shared, host: opshost }",
+      "",
+    ].join("\n"),
+  ),
+);
+const opsHost = opsFleet.hosts[0];
+const declaredOf = (spec: DeclaredGateway["spec"] | undefined, owner: string): DeclaredGateway => {
+  assert.ok(spec !== undefined);
+  return { name: spec.name, owner, spec, egressAllow: undefined, egressResource: `${owner}-egress` };
+};
+assert.ok(opsHost !== undefined);
+const opsa = declaredOf(dedicatedGatewaySpec(opsFleet.tenants[0] as DedicatedTenant, opsHost, opsFleet.image), "tenant opsa");
+const opsc = declaredOf(sharedGatewaySpec(opsHost, opsFleet.image, [opsFleet.tenants[1] as SharedTenant]), "the shared gateway");
 
 describe("the Docker runtime's day-2 commands", () => {
   it("reads a gateway's state, health and environment, a missing one, and a failure with Docker's own words", () => {
@@ -92,98 +133,116 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.doesNotMatch(probe, /Env/);
   });
 
-  it("finds a running gateway that no longer has the isolation and limits it was deployed with, each with its fix", () => {
-    const declared = [
-      {
-        name: "clawfleet-tenant-alice",
-        owner: "tenant alice",
-        memoryMb: 1536,
-        pidsLimit: 512,
-        uid: 1000,
-        isolation: "runsc",
-        egressAllow: undefined,
-        egressResource: "alice-egress",
-      },
-      {
-        name: "clawfleet-tenant-bob",
-        owner: "tenant bob",
-        memoryMb: 1536,
-        pidsLimit: 512,
-        uid: 1000,
-        isolation: "runsc",
-        egressAllow: undefined,
-        egressResource: "bob-egress",
-      },
-      {
-        name: "clawfleet-tenant-gone",
-        owner: "tenant gone",
-        memoryMb: 1536,
-        pidsLimit: 512,
-        uid: 1000,
-        isolation: undefined,
-        egressAllow: undefined,
-        egressResource: "gone-egress",
-      },
-    ];
-    const line = (name: string, fields: string[]) => `drift "/${name}"\t${fields.join("\t")}`;
-    const asDeployed = [
-      '["ALL"]',
-      "null",
-      "true",
-      '["no-new-privileges:true"]',
-      String(1536 * 1048576),
-      "512",
-      '"1000:1000"',
-      "false",
-      "clawfleet-tenant-alice",
-      '{"clawfleet.managed":"true"}',
-      '"runsc"',
-    ];
-    const byHand = ["null", '["NET_ADMIN"]', "false", "null", String(4096 * 1048576), "null", '""', "true", "host", '{"maintainer":"x"}', '"runc"'];
-    const checks = dockerOps.doctorChecks(
-      [
-        "version 27.5.1",
-        "image present",
-        'runtimes {"io.containerd.runc.v2":{"path":"runc"},"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}}',
-        line("clawfleet-tenant-alice", asDeployed),
-        line("clawfleet-tenant-bob", byHand),
-      ],
-      "img:1",
-      declared,
-    );
-    const recreate = "docker rm -f clawfleet-tenant-bob, then pulumi up --refresh, which creates it as declared";
-    assert.deepEqual(checks[1], { ok: true, what: "OCI runtime runsc is registered with Docker (tenant alice, tenant bob)" });
-    assert.deepEqual(checks.slice(3), [
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) keeps Linux capabilities (ALL is not dropped)", fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has capabilities added: NET_ADMIN", fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) runs privileged", fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a writable root file system", fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) can gain privileges (no-new-privileges is off)", fix: recreate },
-      { ok: false, what: 'clawfleet-tenant-bob (tenant bob) runs as "", not 1000:1000', fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) shares the host's network", fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) was not made by clawfleet (its labels are gone: recreated by hand?)", fix: recreate },
-      { ok: false, what: 'clawfleet-tenant-bob (tenant bob) runs under OCI runtime "runc", not runsc', fix: recreate },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a memory limit of 4096 MB, not 1536 MB", fix: "pulumi up --refresh, which sets it back" },
-      { ok: false, what: "clawfleet-tenant-bob (tenant bob) has a process limit of none, not 512", fix: "docker update --pids-limit 512 clawfleet-tenant-bob" },
+  it("reads a gateway deployed as declared, as Docker 20.10's docker inspect and the probe's own template print it: no drift", () => {
+    assert.deepEqual(driftOf(deployed, opsa, "runc"), []);
+    // The probe's template run on the same Docker against the same gateway and the shared one (tenant opsc's).
+    const lines = probeLines();
+    assert.equal(lines.length, 2);
+    const fromTemplate = JSON.parse((lines[0] ?? "").slice("drift ".length)) as InspectedContainer;
+    // The fields doctor reads are the same in both (the template leaves out fields this client's API version does not know).
+    const read = (c: InspectedContainer) =>
+      Object.fromEntries(
+        (
+          [
+            "CapDrop",
+            "CapAdd",
+            "ReadonlyRootfs",
+            "SecurityOpt",
+            "Privileged",
+            "Memory",
+            "NanoCpus",
+            "PidsLimit",
+            "PortBindings",
+            "NetworkMode",
+            "Runtime",
+          ] as const
+        ).map((key) => [key, c.HostConfig?.[key]]),
+      );
+    assert.deepEqual(read(fromTemplate), read(deployed));
+    assert.deepEqual(driftOf(fromTemplate, opsa, "runc"), []);
+    assert.deepEqual(fromTemplate.Config, { Image: deployed.Config?.Image, User: deployed.Config?.User, Labels: deployed.Config?.Labels });
+    assert.deepEqual(Object.keys(fromTemplate.NetworkSettings?.Networks ?? {}), Object.keys(deployed.NetworkSettings?.Networks ?? {}));
+    assert.deepEqual(dockerOps.doctorChecks(["version 20.10.24", "image present", ...lines], deployed.Config?.Image ?? "", [opsa, opsc]).slice(2), [
       {
         ok: true,
-        what: "1 running gateway as deployed: capabilities dropped, read-only root, no new privileges, uid 1000, memory and process limits",
+        what: "2 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network",
       },
     ]);
+    const probe = dockerOps.doctorProbe("img:1", [opsa, opsc]).join("\n");
     assert.match(
-      dockerOps.doctorProbe("img:1", declared).join("\n"),
-      /docker inspect --type container --format 'drift .*' 'clawfleet-tenant-alice' 'clawfleet-tenant-bob'/,
+      probe,
+      /^docker inspect --type container --format 'drift \{"Name":\{\{json \.Name\}\},[^']*' 'clawfleet-tenant-opsa' 'clawfleet-shared-opshost' 2>\/dev\/null \|\| true$/m,
     );
+    assert.doesNotMatch(probe, /Env/);
+  });
+
+  it("names each field a gateway changed by hand runs with, against its declaration, with the docker update or the replacement that fixes it", () => {
+    const byHand = (hostConfig: Record<string, unknown>, config: Record<string, unknown> = {}, networks?: Record<string, unknown>): InspectedContainer => ({
+      ...deployed,
+      Config: { ...deployed.Config, ...config },
+      HostConfig: { ...deployed.HostConfig, ...hostConfig },
+      NetworkSettings: { ...deployed.NetworkSettings, ...(networks === undefined ? {} : { Networks: networks }) },
+    });
+    const own = deployed.NetworkSettings?.Networks ?? {};
+    const containers = [
+      // docker update --memory 2g --memory-swap 2g --cpus 2 --pids-limit 4096, as inspect then shows it
+      byHand({ Memory: 2147483648, MemorySwap: 2147483648, NanoCpus: 2000000000, PidsLimit: 4096 }),
+      // recreated by hand: another image, root, writable, a capability, privileged, no no-new-privileges, no labels
+      byHand(
+        { CapAdd: ["NET_ADMIN"], CapDrop: null, ReadonlyRootfs: false, Privileged: true, SecurityOpt: null, PidsLimit: null },
+        { Image: "clawfleet/openclaw-gateway:other", User: "", Labels: { maintainer: "x" } },
+      ),
+      // published on every address, on the default bridge too
+      byHand({ PortBindings: { "18789/tcp": [{ HostIp: "", HostPort: "18501" }] } }, {}, { ...own, bridge: {} }),
+      // on the host's network
+      byHand({ NetworkMode: "host", PortBindings: {} }, {}, { host: {} }),
+    ];
+    const name = "clawfleet-tenant-opsa";
+    const recreate = `docker rm -f ${name}, then pulumi up --refresh, which creates it as declared`;
+    const image = deployed.Config?.Image ?? "";
+    assert.deepEqual(
+      containers.map((c) => driftOf(c, opsa, "runc").map((d) => `${d.field}: running ${d.running}, declared ${d.declared} | ${d.fix}`)),
+      [
+        [
+          `memory: running 2048 MB, declared 1536 MB | docker update --memory 1536m --memory-swap 1536m ${name}`,
+          `cpus: running 2.0, declared 1.0 | docker update --cpus 1.0 ${name}`,
+          `pids limit: running 4096, declared 512 | docker update --pids-limit 512 ${name}`,
+        ],
+        [
+          `image: running clawfleet/openclaw-gateway:other, declared ${image} | ${recreate}`,
+          `user: running the image's default, declared 1000:1000 | ${recreate}`,
+          `root file system: running writable, declared read-only | ${recreate}`,
+          `capabilities dropped: running none, declared ALL | ${recreate}`,
+          `capabilities added: running NET_ADMIN, declared none | ${recreate}`,
+          `privileged: running yes, declared no | ${recreate}`,
+          `no-new-privileges: running off, declared on | ${recreate}`,
+          `clawfleet labels: running none (recreated by hand?), declared clawfleet.managed=true | ${recreate}`,
+          `pids limit: running unlimited, declared 512 | docker update --pids-limit 512 ${name}`,
+        ],
+        [
+          `published port: running 0.0.0.0:18501->18789/tcp, declared 127.0.0.1:18501->18789/tcp | ${recreate}`,
+          `networks: running bridge, ${name}, declared ${name} | docker network disconnect bridge ${name}`,
+        ],
+        [`published port: running none, declared 127.0.0.1:18501->18789/tcp | ${recreate}`, `networks: running host, declared ${name} | ${recreate}`],
+      ],
+    );
+    // In doctor: one problem per field, naming the gateway and its tenant; a declared gateway without a container is status's.
+    const checks = dockerOps.doctorChecks(["version 20.10.24", "image present", `drift ${JSON.stringify(containers[0])}`], image, [
+      opsa,
+      { ...opsa, name: "clawfleet-tenant-gone", owner: "tenant gone" },
+    ]);
+    assert.deepEqual(checks.slice(2), [
+      { ok: false, what: `${name} (tenant opsa) memory: running 2048 MB, declared 1536 MB`, fix: `docker update --memory 1536m --memory-swap 1536m ${name}` },
+      { ok: false, what: `${name} (tenant opsa) cpus: running 2.0, declared 1.0`, fix: `docker update --cpus 1.0 ${name}` },
+      { ok: false, what: `${name} (tenant opsa) pids limit: running 4096, declared 512`, fix: `docker update --pids-limit 512 ${name}` },
+    ]);
   });
 
   it("checks each gateway's egress rules as iptables prints them, and names what differs with the fix", () => {
     const gateway = (name: string, allow: string[]) => ({
       name: `clawfleet-tenant-${name}`,
       owner: `tenant ${name}`,
-      memoryMb: 1536,
-      pidsLimit: 512,
-      uid: 1000,
-      isolation: undefined,
+      spec: opsa.spec,
       egressAllow: allow,
       egressResource: `${name}-egress`,
     });
@@ -235,68 +294,39 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.ok(probe.includes(`iptables -S ${chainOf("alice")} 2>/dev/null | sed 's/^/egress-rule /'`), probe);
   });
 
-  it("names a declared OCI runtime the daemon does not have, with the fix", () => {
-    const declared = [
+  it("names a declared OCI runtime the daemon does not have, and a gateway that runs under another one, with the fix", () => {
+    const kata = { ...opsa, spec: { ...opsa.spec, isolation: "kata" } };
+    const lines = ["version 20.10.24", "image present", 'runtimes {"runc":{"path":"runc"}}', "default-runtime runc", `drift ${JSON.stringify(deployed)}`];
+    const checks = dockerOps.doctorChecks(lines, deployed.Config?.Image ?? "", [kata]);
+    assert.deepEqual(checks.slice(1), [
       {
-        name: "g",
-        owner: "tenant alice",
-        memoryMb: 1536,
-        pidsLimit: 512,
-        uid: 1000,
-        isolation: "kata",
-        egressAllow: undefined,
-        egressResource: "alice-egress",
+        ok: false,
+        what: "OCI runtime kata, declared for tenant opsa, is not registered with Docker (it has runc)",
+        fix: 'install it and add it to /etc/docker/daemon.json "runtimes" (then reload dockerd), or change isolation',
       },
-    ];
-    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present", 'runtimes {"runc":{"path":"runc"}}'], "img:1", declared)[1], {
-      ok: false,
-      what: "OCI runtime kata, declared for tenant alice, is not registered with Docker (it has runc)",
-      fix: 'install it and add it to /etc/docker/daemon.json "runtimes" (then reload dockerd), or change isolation',
-    });
-    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}/);
+      { ok: true, what: `image ${deployed.Config?.Image ?? ""} is present` },
+      {
+        ok: false,
+        what: "clawfleet-tenant-opsa (tenant opsa) runtime: running runc, declared kata",
+        fix: "docker rm -f clawfleet-tenant-opsa, then pulumi up --refresh, which creates it as declared",
+      },
+    ]);
+    assert.match(dockerOps.doctorProbe("img:1", [kata]).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}/);
   });
 
   it("names a gateway with no isolation declared that runs under another runtime than the daemon's default (isolation removed)", () => {
-    const declared = [
+    const underRunsc = { ...deployed, HostConfig: { ...deployed.HostConfig, Runtime: "runsc" } };
+    assert.deepEqual(driftOf(underRunsc, opsa, "runc"), [
       {
-        name: "clawfleet-tenant-alice",
-        owner: "tenant alice",
-        memoryMb: 1536,
-        pidsLimit: 512,
-        uid: 1000,
-        isolation: undefined,
-        egressAllow: undefined,
-        egressResource: "alice-egress",
-      },
-    ];
-    const running = (runtime: string) =>
-      [
-        'drift "/clawfleet-tenant-alice"',
-        '["ALL"]',
-        "null",
-        "true",
-        '["no-new-privileges:true"]',
-        String(1536 * 1048576),
-        "512",
-        '"1000:1000"',
-        "false",
-        "clawfleet-tenant-alice",
-        '{"clawfleet.managed":"true"}',
-        JSON.stringify(runtime),
-      ].join("\t");
-    const info = ['runtimes {"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}}', "default-runtime runc"];
-    const checks = (runtime: string, lines = info) =>
-      dockerOps.doctorChecks(["version 27.5.1", "image present", ...lines, running(runtime)], "img:1", declared);
-    assert.deepEqual(checks("runsc").slice(2), [
-      {
-        ok: false,
-        what: 'clawfleet-tenant-alice (tenant alice) runs under OCI runtime "runsc", not the daemon\'s default runc (no isolation is declared)',
-        fix: "docker rm -f clawfleet-tenant-alice, then pulumi up --refresh, which creates it as declared, or declare isolation: runsc",
+        field: "runtime",
+        running: "runsc",
+        declared: "the daemon's default runc (no isolation is declared)",
+        fix: "docker rm -f clawfleet-tenant-opsa, then pulumi up --refresh, which creates it as declared, or declare isolation: runsc",
       },
     ]);
-    assert.equal(checks("runc").filter((c) => !c.ok).length, 0);
-    assert.equal(checks("runsc", [info[0] ?? ""]).filter((c) => !c.ok).length, 0, "a daemon that does not say its default: nothing to compare with");
-    assert.match(dockerOps.doctorProbe("img:1", declared).join("\n"), /\{\{"\\n"\}\}default-runtime \{\{\.DefaultRuntime\}\}/);
+    assert.deepEqual(driftOf(deployed, opsa, "runc"), []);
+    assert.deepEqual(driftOf(underRunsc, opsa, ""), [], "a daemon that does not say its default: nothing to compare with");
+    assert.match(dockerOps.doctorProbe("img:1", [opsa]).join("\n"), /\{\{"\\n"\}\}default-runtime \{\{\.DefaultRuntime\}\}/);
   });
 
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dedicatedGatewaySpec, egressOf, gatewayHealth, sharedGatewaySpec, tailnetNameOf } from "../../components/gateway-spec";
+import { dedicatedGatewaySpec, egressOf, gatewayConfinement, gatewayHealth, sharedGatewaySpec, tailnetNameOf } from "../../components/gateway-spec";
 import { renderDedicatedConfig, renderSharedConfig, serializeConfig } from "../../components/render/config";
 import { parseFleet } from "../../declaration/parse";
 import type { DedicatedTenant, Fleet, Host, SharedTenant } from "../../declaration/schema";
@@ -47,6 +47,7 @@ describe("GatewaySpec", () => {
       secretEnv: {},
       health: gatewayHealth,
       process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node" },
+      confinement: gatewayConfinement,
       tailnetName: "gw1.example.ts.net",
       egress: { allow: [] },
       isolation: undefined,
@@ -54,6 +55,13 @@ describe("GatewaySpec", () => {
     });
     assert.equal(gatewayHealth.startPeriodSeconds, healthStartPeriodSeconds);
     assert.equal(gatewayHealth.gateSeconds, healthGateSeconds);
+    assert.deepEqual(gatewayConfinement, {
+      readOnlyRoot: true,
+      dropCapabilities: ["ALL"],
+      addCapabilities: [],
+      noNewPrivileges: true,
+      publishAddress: "127.0.0.1",
+    });
   });
 
   it("keeps a gateway from private ranges by its host's policy, with the tenant's own over it", () => {
