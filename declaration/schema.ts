@@ -288,6 +288,16 @@ const tenantCommon = {
     .optional()
     .meta({ type: "model reference", description: "default model, provider/model (a shared tenant's default: the shared gateway's); see Models" }),
   labels: labels.optional().meta({ description: "Docker labels on the container; `clawfleet.*` is reserved" }),
+  stateLimitMb: z
+    .number({ error: "must be a size in MB, such as 1024" })
+    .int("must be a whole number of MB, such as 1024")
+    .min(1, "must be at least 1 MB")
+    .optional()
+    .meta({
+      default: "no limit",
+      description:
+        "size in MB the tenant's state directory (a shared tenant's: its workspace) should stay under; `status` shows the size against it, `doctor` and `watch` report it when over; nothing is cut off",
+    }),
   purge: z
     .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })
     .optional()

@@ -5,6 +5,7 @@ import type { Check, DeclaredGateway } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
 import { childName, childRole, sharedStateDir } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
+import { readStateSizes, stateOverLimit, stateSizeProbe } from "./state-size";
 import { backupDirOf, type TenantTarget } from "./targets";
 
 export type { Check };
@@ -48,6 +49,7 @@ export function renderDoctorProbe(
   gatewayDirs: readonly string[],
   backupDir: string,
   gateways: readonly DeclaredGateway[],
+  limitedStateDirs: readonly string[],
 ): string {
   return [
     `echo ${mark("runtime")}`,
@@ -66,6 +68,9 @@ export function renderDoctorProbe(
     // Backup folders 0700 and archives 0600, all root's: only what is not.
     `echo ${mark("backups")}`,
     `if [ -d ${shellQuote(backupDir)} ]; then find ${shellQuote(backupDir)} -maxdepth 3 \\( -type d ! -perm 700 -o -type f ! -perm 600 -o ! -user 0 \\) -printf '%y %U %m %p\\n' 2>/dev/null | head -n 50; fi`,
+    // Only the state of tenants that declare stateLimitMb is measured: du reads every file.
+    `echo ${mark("sizes")}`,
+    ...stateSizeProbe(limitedStateDirs),
     `echo ${mark("memory")}`,
     `grep -E '^(MemTotal|MemAvailable):' /proc/meminfo`,
     `echo ${mark("end")}`,
@@ -215,6 +220,16 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
     });
   }
 
+  const sizes = readStateSizes(found.get("sizes") ?? []);
+  let withinLimit = 0;
+  for (const target of targets.filter((t) => t.stateLimitMb !== undefined)) {
+    const kib = sizes.get(target.stateDir);
+    const over = stateOverLimit(target, kib === undefined ? undefined : kib / 1024);
+    if (over !== undefined) checks.push({ ok: false, ...over });
+    else if (kib !== undefined) withinLimit += 1;
+  }
+  if (withinLimit > 0) checks.push({ ok: true, what: `state of ${withinLimit} tenant${withinLimit === 1 ? "" : "s"} within stateLimitMb` });
+
   const memory = new Map(
     (found.get("memory") ?? []).map((line) => {
       const match = /^(\w+):\s+(\d+) kB/.exec(line);
@@ -255,7 +270,8 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
       const mine = targets.filter((t) => t.host.id === host.id);
       const dirs = stateDirsOf(host, mine).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
-      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(mine));
+      const limited = [...new Set(mine.filter((t) => t.stateLimitMb !== undefined).map((t) => t.stateDir))];
+      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(mine), limited);
       const result = await runner.run(host, ["sh", "-c", probe], { root: true });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
       if (unreachable !== undefined) {

@@ -5,6 +5,7 @@ import { gatewayReadyProbe } from "../../components/render/config";
 import { stateLayout } from "../../names";
 import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
+import { formatMb, readStateSizes, stateSizeProbe } from "./state-size";
 import { backupDirOf, type TenantTarget } from "./targets";
 
 /** One tenant's line in `clawfleet status`. */
@@ -37,6 +38,10 @@ export interface TenantStatus {
   readonly memoryLimitMb: number;
   /** ISO time of the newest archive of this gateway in the host's backup folder. */
   readonly lastBackup: string | undefined;
+  /** Size of the tenant's state directory on the host (its workspace for a shared tenant), in MB; undefined when not measured. */
+  readonly stateMb: number | undefined;
+  /** Its declared `stateLimitMb`; undefined: no limit. */
+  readonly stateLimitMb: number | undefined;
   readonly healthy: boolean;
 }
 
@@ -56,7 +61,7 @@ const section = (name: string) => `@@clawfleet-${name}`;
  * gateway's own readiness and the channels its restart-loop breaker holds (asked inside it),
  * and the backup folders' archives, in one round trip.
  */
-export function renderStatusProbe(containers: readonly string[], backupDir: string): string {
+export function renderStatusProbe(containers: readonly string[], backupDir: string, stateDirs: readonly string[]): string {
   const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", gatewayReadyProbe]).map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
@@ -75,6 +80,8 @@ export function renderStatusProbe(containers: readonly string[], backupDir: stri
     `for file in ${shellQuote(backupDir)}/clawfleet-*/* ${shellQuote(`${backupDir}/${stateLayout.manualBackups}`)}/clawfleet-*/*; do`,
     `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file#${shellQuote(`${backupDir}/`)}}"`,
     `done`,
+    `echo ${section("sizes")}`,
+    ...stateSizeProbe(stateDirs),
     `echo ${section("end")}`,
     `true`,
   ].join("\n");
@@ -97,6 +104,8 @@ export interface HostProbe {
   readonly inside: ReadonlyMap<string, InsideAnswer>;
   /** Newest archive time (epoch seconds) per file name prefix `<container>-`. */
   readonly backups: readonly { readonly file: string; readonly time: number }[];
+  /** KiB used by each state directory measured. */
+  readonly stateKib: ReadonlyMap<string, number>;
 }
 
 /** A gateway's answer to gatewayReadyProbe; `?`, nothing or a cut-short line tell nothing. */
@@ -137,7 +146,7 @@ export function parseStatusProbe(text: string): HostProbe {
     if (match === null) continue;
     inside.set(match[1] ?? "", insideAnswer((match[2] ?? "").trim()));
   }
-  return { now, gateways, inside, backups };
+  return { now, gateways, inside, backups, stateKib: readStateSizes(sections.get("sizes") ?? []) };
 }
 
 /** A tenant's status from its host's probe. */
@@ -149,6 +158,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     container: target.container,
     port: target.port,
     memoryLimitMb: target.memoryMb,
+    stateLimitMb: target.stateLimitMb,
   };
   // What is known of a gateway that is not there, or whose host does not answer.
   const absent = {
@@ -164,13 +174,15 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     memoryUsedMb: undefined,
     healthy: false,
   };
-  if (probe === undefined) return { ...base, ...absent, state: "unreachable", lastBackup: undefined };
+  if (probe === undefined) return { ...base, ...absent, state: "unreachable", lastBackup: undefined, stateMb: undefined };
+  const kib = probe.stateKib.get(target.stateDir);
+  const stateMb = kib === undefined ? undefined : kib / 1024;
   const newest = probe.backups
     .filter((b) => [`${target.container}/`, `${stateLayout.manualBackups}/${target.container}/`].some((folder) => b.file.startsWith(folder)))
     .sort((a, b) => b.time - a.time)[0];
   const lastBackup = newest === undefined ? undefined : new Date(newest.time * 1000).toISOString();
   const gateway = probe.gateways.get(target.container);
-  if (gateway === undefined) return { ...base, ...absent, state: "missing", lastBackup };
+  if (gateway === undefined) return { ...base, ...absent, state: "missing", lastBackup, stateMb };
   const running = gateway.status === "running";
   const started = Date.parse(gateway.startedAt);
   const health = gateway.health;
@@ -191,6 +203,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     imageCurrent: gateway.image === image,
     memoryUsedMb: running ? gateway.memoryMb : undefined,
     lastBackup,
+    stateMb,
     // Healthy means serving: Docker's check passes, the gateway itself says it is ready, and no channel is held.
     healthy: running && health === "healthy" && answer?.ready === true && (held ?? []).length === 0,
   };
@@ -214,7 +227,8 @@ export async function probeHost(runner: HostRunner, host: Host, targets: readonl
   const containers = [...new Set(mine.map((t) => t.container))];
   const unanswered = (error: string): HostStatus => ({ host: host.id, tenants: mine.map((t) => tenantStatus(t, undefined, image)), error });
   const options = timeoutSeconds === undefined ? { root: true } : { root: true, timeoutSeconds };
-  const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host))], options);
+  const stateDirs = [...new Set(mine.map((t) => t.stateDir))];
+  const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host), stateDirs)], options);
   const error = unreachableError(host, result);
   if (error !== undefined) return unanswered(error.message);
   let probe: HostProbe;
@@ -261,6 +275,14 @@ function formatMemory(row: TenantStatus): string {
   return `${used}/${row.memoryLimitMb} MB${share}`;
 }
 
+/** 412 MB, or against the declared limit: 12/1024 MB, 1210/1024 MB (over). */
+export function formatStateSize(row: TenantStatus): string {
+  if (row.stateMb === undefined) return row.stateLimitMb === undefined ? "-" : `-/${row.stateLimitMb} MB`;
+  if (row.stateLimitMb === undefined) return formatMb(row.stateMb);
+  const used = formatMb(row.stateMb).replace(/ MB$/, "");
+  return `${used}/${row.stateLimitMb} MB${row.stateMb > row.stateLimitMb ? " (over)" : ""}`;
+}
+
 function formatBackup(iso: string | undefined, now: number): string {
   if (iso === undefined) return "never";
   return `${formatUptime(Math.max(0, Math.floor(now / 1000) - Math.floor(Date.parse(iso) / 1000)))} ago`;
@@ -279,7 +301,7 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 
 /** The human table: one line per tenant, then a summary line. */
 export function renderStatusTable(status: FleetStatus, now = Date.now()): string {
-  const header = ["TENANT", "HOST", "TIER", "STATE", "HEALTH", "READY", "UPTIME", "RESTARTS", "IMAGE", "PORT", "MEMORY", "LAST BACKUP"];
+  const header = ["TENANT", "HOST", "TIER", "STATE", "HEALTH", "READY", "UPTIME", "RESTARTS", "IMAGE", "PORT", "MEMORY", "STATE SIZE", "LAST BACKUP"];
   const rows = status.tenants.map((row) => [
     row.tenant,
     row.host,
@@ -292,6 +314,7 @@ export function renderStatusTable(status: FleetStatus, now = Date.now()): string
     row.image === undefined ? "-" : row.imageCurrent === false ? `${row.image} (declared: ${status.image})` : row.image,
     String(row.port),
     formatMemory(row),
+    formatStateSize(row),
     formatBackup(row.lastBackup, now),
   ]);
   const bad = status.tenants.filter((t) => !t.healthy);

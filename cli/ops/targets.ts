@@ -29,6 +29,8 @@ export interface TenantTarget {
   readonly secretEnvNames: readonly string[];
   /** Chat channels the tenant's gateway has declared (telegram, discord, slack). */
   readonly channels: readonly string[];
+  /** The size in MB its state should stay under (`stateLimitMb`); undefined: no limit. */
+  readonly stateLimitMb: number | undefined;
 }
 
 /** Reads and validates a stack file; a problem in it is a DeclarationError, as for plan and diff. */
@@ -70,6 +72,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     agentId: tenant.tier === "shared" ? tenant.id : undefined,
     secretEnvNames: Object.keys(spec.secretEnv),
     channels: Object.keys(channels ?? {}),
+    stateLimitMb: tenant.stateLimitMb,
   };
 }
 

@@ -3,16 +3,17 @@ import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { stopChildren, type HostRunner } from "./host-shell";
 import { Redactor } from "./redact";
+import { formatMb } from "./state-size";
 import { formatUptime, probeHost, type HostStatus, type TenantStatus } from "./status";
 import { allTargets, type TenantTarget } from "./targets";
 
 /** What can be wrong, each its own alert: one per host, one per gateway, one per channel of a gateway and kind. */
-export type ProblemKind = "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected" | "backup-stale";
+export type ProblemKind = "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected" | "backup-stale" | "state-over-limit";
 
 export interface Problem {
   /**
    * Stable over polls: `host/<host>`, `gateway/<host>/<container>`, `backup/<host>/<container>`,
-   * `channel/<host>/<container>/<channel>/<held|disconnected>`.
+   * `channel/<host>/<container>/<channel>/<held|disconnected>`, `state/<host>/<tenant>`.
    */
   readonly key: string;
   readonly kind: ProblemKind;
@@ -121,6 +122,24 @@ export function observeHost(
       problems.push({ ...base, key: `${channelScope}/${channel}/held`, kind: "channel-held", channel, reason });
     }
   }
+  // A tenant's state against its stateLimitMb; one that du could not measure this time keeps its last state.
+  for (const row of status.tenants) {
+    if (row.stateLimitMb === undefined || row.stateMb === undefined) continue;
+    const key = `state/${host}/${row.tenant}`;
+    scopes.push(key);
+    if (row.stateMb > row.stateLimitMb) {
+      problems.push({
+        key,
+        kind: "state-over-limit",
+        host,
+        gateway: row.container,
+        tenants: [row.tenant],
+        channel: undefined,
+        subject: `tenant ${row.tenant} (host ${host})`,
+        reason: `its state is ${formatMb(row.stateMb)}, over its stateLimitMb of ${row.stateLimitMb} MB`,
+      });
+    }
+  }
   return { problems, scopes };
 }
 
@@ -198,6 +217,7 @@ function eventText(event: WatchEvent): string {
     "channel-held": `${problem.subject}: the ${problem.channel ?? ""} channel is no longer held`,
     "channel-disconnected": `${problem.subject}: the ${problem.channel ?? ""} channel is connected again`,
     "backup-stale": `${problem.subject} has a recent backup again`,
+    "state-over-limit": `${problem.subject}: its state is within its stateLimitMb again`,
   };
   return `${back[problem.kind]} after ${lasted}`;
 }

@@ -107,7 +107,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, isolation, rotation, movedFrom, renamedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, stateLimitMb, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, isolation, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
@@ -315,6 +315,23 @@ describe("tenants and hosts", () => {
       `${file}: tenants.alice.memoryMb: must be a number of megabytes, such as 1536`,
       `${file}: tenants.alice.pidsLimit: must be a whole number, not number 1.5`,
     ]);
+  });
+
+  test("a state limit is a whole number of MB, at least 1, on either tier", () => {
+    const raw = valid();
+    raw["tenants"].alice.stateLimitMb = 0;
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.stateLimitMb: must be at least 1 MB`]);
+    raw["tenants"].alice.stateLimitMb = "1G";
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.stateLimitMb: must be a size in MB, such as 1024`]);
+    raw["tenants"].alice.stateLimitMb = 2048;
+    raw["tenants"].bob.stateLimitMb = 256;
+    assert.deepEqual(
+      parseFleet(file, raw).tenants.map((t) => [t.id, t.stateLimitMb]),
+      [
+        ["alice", 2048],
+        ["bob", 256],
+      ],
+    );
   });
 
   test("a host's memory budget below what its gateways may use", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkHost, checkServe, expectedServe, renderDoctor } from "../../cli/ops/doctor";
+import { checkHost, checkServe, expectedServe, renderDoctor, renderDoctorProbe } from "../../cli/ops/doctor";
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseCommandLine, UsageError } from "../../cli/command-line";
 import { commands } from "../../cli/commands";
@@ -210,24 +210,32 @@ const probeOutput = [
   "1795490000 clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T02-00-00.tar.gz",
   // Taken by `clawfleet backup`, in the manual folder: the newest counts as well.
   "1795495000 manual/clawfleet-tenant-alice/clawfleet-tenant-alice-2026-11-24T03-23-20.tar.gz",
+  // du -sk of each tenant's state (a shared tenant's workspace); carol's took too long and printed no number.
+  "@@clawfleet-sizes",
+  "size 25600 /var/lib/clawfleet/users/alice",
+  "size 410 /var/lib/clawfleet/shared/workspaces/bob",
+  "size  /var/lib/clawfleet/shared/workspaces/carol",
+  "size 3072 /var/lib/clawfleet/users/dave",
   "@@clawfleet-end",
   "",
 ].join("\n");
 
 describe("status", () => {
-  it("parses one host's probe and reports each tenant: state, health, ready, uptime, restarts, image, memory, last backup", async () => {
+  it("parses one host's probe and reports each tenant: state, health, ready, uptime, restarts, image, memory, state size, last backup", async () => {
     const fleet = await loadFleet(dev);
     const probe = parseStatusProbe(probeOutput);
-    const rows = allTargets(fleet).map((t) => tenantStatus(t, probe, fleet.image));
+    // alice declares stateLimitMb: 20, carol 100.
+    const limits: Record<string, number> = { alice: 20, carol: 100 };
+    const rows = allTargets(fleet).map((t) => tenantStatus({ ...t, stateLimitMb: limits[t.id] }, probe, fleet.image));
     const status: FleetStatus = { stack: dev, image: fleet.image, healthy: false, tenants: rows, unreachable: [] };
     assert.equal(
       renderStatusTable(status, 1795500000 * 1000),
       [
-        "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                              PORT   MEMORY              LAST BACKUP",
-        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   1h 23m ago",
-        "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
-        "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  never",
-        "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           never",
+        "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                              PORT   MEMORY              STATE SIZE       LAST BACKUP",
+        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   25/20 MB (over)  1h 23m ago",
+        "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  0.4 MB           never",
+        "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  -/100 MB         never",
+        "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           3.0 MB           never",
         "",
         "1 of 4 tenants healthy; not healthy: bob (not ready: telegram failing), carol (not ready: telegram failing), dave (no container)",
       ].join("\n"),
@@ -240,6 +248,7 @@ describe("status", () => {
       container: "clawfleet-tenant-dave",
       port: rows[3]?.port,
       memoryLimitMb: 1536,
+      stateLimitMb: null,
       state: "missing",
       health: null,
       ready: null,
@@ -252,8 +261,18 @@ describe("status", () => {
       imageCurrent: null,
       memoryUsedMb: null,
       lastBackup: null,
+      stateMb: 3,
       healthy: false,
     });
+    assert.deepEqual(
+      rows.map((r) => [r.tenant, r.stateMb, r.stateLimitMb]),
+      [
+        ["alice", 25, 20],
+        ["bob", 410 / 1024, undefined],
+        ["carol", undefined, 100],
+        ["dave", 3, undefined],
+      ],
+    );
   });
 
   it("asks each host once, reports an unreachable host's tenants and exits 1 naming them", async () => {
@@ -590,6 +609,43 @@ describe("doctor", () => {
         "      fix: lower tenants' memoryMb, move tenants to another host, or add memory",
       ].join("\n"),
     );
+  });
+
+  it("measures only the state of tenants that declare stateLimitMb, and names one over it with what to do", async () => {
+    const fleet = await loadFleet(dev);
+    const host = fleet.hosts[0];
+    assert.ok(host);
+    const limits: Record<string, number> = { alice: 1024, bob: 64, dave: 512 };
+    const targets = allTargets(fleet).map((t) => ({ ...t, stateLimitMb: limits[t.id] }));
+    const probe = renderDoctorProbe(
+      "img:1",
+      false,
+      [],
+      [],
+      "/var/lib/clawfleet/backups",
+      [],
+      ["/var/lib/clawfleet/users/alice", "/var/lib/clawfleet/shared/workspaces/bob"],
+    );
+    assert.ok(probe.includes("for dir in '/var/lib/clawfleet/users/alice' '/var/lib/clawfleet/shared/workspaces/bob'; do"), probe);
+    assert.ok(probe.includes(`  [ -d "$dir" ] && echo "size $(timeout 30 du -sk -- "$dir" 2>/dev/null | cut -f1) $dir"`), probe);
+    const output = [
+      "@@clawfleet-runtime",
+      "version 27.5.1",
+      "image present",
+      "@@clawfleet-sizes",
+      "size 1239040 /var/lib/clawfleet/users/alice",
+      "size 2048 /var/lib/clawfleet/shared/workspaces/bob",
+      "@@clawfleet-end",
+    ].join("\n");
+    const checks = checkHost({ ...host, tailscale: { serve: false } }, targets, fleet, output).filter((c) => c.what.includes("state"));
+    assert.deepEqual(checks, [
+      {
+        ok: false,
+        what: "tenant alice's state /var/lib/clawfleet/users/alice is 1210 MB, over its stateLimitMb of 1024 MB",
+        fix: "see what grows (du -xh --max-depth 2 /var/lib/clawfleet/users/alice | sort -h | tail), back it up (clawfleet backup) and remove what is not needed, or raise tenants.alice.stateLimitMb",
+      },
+      { ok: true, what: "state of 1 tenant within stateLimitMb" },
+    ]);
   });
 
   it("flags a config file that is a link and backups that others can read, each with its fix", async () => {

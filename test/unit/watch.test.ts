@@ -183,6 +183,36 @@ describe("watch: backups", () => {
   });
 });
 
+describe("watch: state size", () => {
+  it("alerts a tenant whose state grows over its stateLimitMb once, keeps it while du cannot tell, and resolves when it is under again", async () => {
+    const fleet = await loadFleet(dev);
+    const targets = allTargets(fleet).map((t) => (t.id === "alice" ? { ...t, stateLimitMb: 1024 } : t));
+    const poll = async (sizes: string[]) => {
+      const output = probeOutput(healthy).replace("@@clawfleet-end", ["@@clawfleet-sizes", ...sizes, "@@clawfleet-end"].join("\n"));
+      const runner: HostRunner = { run: async () => answered(output), stream: async () => 0 };
+      return observeHost(await probeHost(runner, fleet.hosts[0]!, targets, fleet.image), targets);
+    };
+    const at = new Date(1795500000 * 1000);
+    const over = await poll(["size 1239040 /var/lib/clawfleet/users/alice", "size 99999999 /var/lib/clawfleet/users/dave"]);
+    assert.deepEqual(
+      over.problems.map((p) => [p.key, p.kind, p.gateway, p.tenants, p.reason]),
+      [["state/local/alice", "state-over-limit", "clawfleet-tenant-alice", ["alice"], "its state is 1210 MB, over its stateLimitMb of 1024 MB"]],
+    );
+    const alerted = advance(new Map(), over, at);
+    assert.deepEqual(
+      alerted.events.map((e) => alertPayload(e, dev, (t) => t).text),
+      ["tenant alice (host local): its state is 1210 MB, over its stateLimitMb of 1024 MB"],
+    );
+    const unknown = advance(alerted.open, await poll([]), at);
+    assert.deepEqual(unknown.events, [], "not measured this time: still open, nothing sent");
+    const under = advance(unknown.open, await poll(["size 1024 /var/lib/clawfleet/users/alice"]), new Date(at.getTime() + 600 * 1000));
+    assert.deepEqual(
+      under.events.map((e) => alertPayload(e, dev, (t) => t).text),
+      ["tenant alice (host local): its state is within its stateLimitMb again after 10m 00s"],
+    );
+  });
+});
+
 describe("watch: one event per change", () => {
   it("alerts once when a problem starts, stays quiet while it lasts, and resolves once when it ends", async () => {
     const stopped = answered(probeOutput({ ...healthy, "clawfleet-tenant-alice": { status: "exited" } }));
