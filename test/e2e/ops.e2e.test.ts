@@ -54,7 +54,7 @@ function stackText(): string {
     // A bot token (the placeholder a secure value becomes here) makes the gateway run a Telegram account: it starts and
     // stays up offline, which is what the restart-loop breaker holds back.
     "      channels: { telegram: { dmPolicy: pairing, token: { secure: v1:T3BzYUJvdFRva2Vu:v1:c2FsdA== } } }",
-    "    opsb: { tier: dedicated, host: opshost, port: 18502 }",
+    "    opsb: { tier: dedicated, host: opshost, port: 18502, stateLimitMb: 64 }",
     "    opsc:",
     "      tier: shared",
     "      host: opshost",
@@ -274,22 +274,110 @@ describe("clawfleet status", () => {
     );
     execFileSync("tailscale", ["serve", "--bg", "--yes", "--https=18502", "http://127.0.0.1:18502"], { env: cliEnv });
   });
+});
 
-  it("names a gateway whose limits were changed by hand, with the command that sets each back", async () => {
-    execFileSync("docker", ["update", "--memory", "2g", "--memory-swap", "2g", "--pids-limit", "4096", "clawfleet-tenant-opsb"]);
+/** doctor's problem lines about one gateway, each with its fix line. */
+function problemsOf(doctorOutput: string, container: string): string[] {
+  const lines = doctorOutput.split("\n");
+  return lines.flatMap((line, i) => (line.startsWith(`  FIX ${container} `) ? [`${line.slice("  FIX ".length)} | ${(lines[i + 1] ?? "").trim()}`] : []));
+}
+
+async function healthy(container: string): Promise<void> {
+  await poll(`${container} healthy`, 300, async () => ((await inspectContainer(container))?.State.Health?.Status === "healthy" ? true : undefined));
+}
+
+describe("drift and disk", () => {
+  it("names a gateway whose limits were changed by hand with docker update, and the docker update each fix prints sets it back", async () => {
+    const clean = await clawfleet("doctor", stackFile);
+    assert.equal(clean.code, 0, clean.stdout);
+    assert.match(
+      clean.stdout,
+      /ok {2}3 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network/,
+    );
+    execFileSync("docker", ["update", "--memory", "2g", "--memory-swap", "2g", "--pids-limit", "4096", "--cpus", "2", "clawfleet-tenant-opsb"]);
     const result = await clawfleet("doctor", stackFile);
     assert.equal(result.code, 1);
-    assert.match(
-      result.stdout,
-      /FIX clawfleet-tenant-opsb \(tenant opsb\) has a memory limit of 2048 MB, not 1536 MB\n {6}fix: pulumi up --refresh, which sets it back\n/,
+    const problems = problemsOf(result.stdout, "clawfleet-tenant-opsb");
+    assert.deepEqual(problems, [
+      "clawfleet-tenant-opsb (tenant opsb) memory: running 2048 MB, declared 1536 MB | fix: docker update --memory 1536m --memory-swap 1536m clawfleet-tenant-opsb",
+      "clawfleet-tenant-opsb (tenant opsb) cpus: running 2.0, declared 1.0 | fix: docker update --cpus 1.0 clawfleet-tenant-opsb",
+      "clawfleet-tenant-opsb (tenant opsb) pids limit: running 4096, declared 512 | fix: docker update --pids-limit 512 clawfleet-tenant-opsb",
+    ]);
+    assert.match(result.stdout, /ok {2}2 gateways as declared: /);
+    // The operator runs the fixes as printed.
+    for (const problem of problems) execFileSync("sh", ["-c", problem.split(" | fix: ")[1] ?? ""]);
+    const after = await clawfleet("doctor", stackFile);
+    assert.equal(after.code, 0, after.stdout);
+  });
+
+  it("names a gateway recreated by hand with an added capability, and docker rm -f then pulumi up --refresh puts the declared one back", async () => {
+    const name = "clawfleet-tenant-opsb";
+    const info = await inspectContainer(name);
+    assert.ok(info);
+    // Recreated by hand the way docker inspect shows it, plus NET_ADMIN: same name, labels, limits, network and port.
+    await dockerApi("DELETE", `/containers/${name}?force=true`);
+    await dockerApi("POST", `/containers/create?name=${name}`, {
+      ...info.Config,
+      HostConfig: { ...info.HostConfig, NetworkMode: name, CapAdd: ["NET_ADMIN"] },
+    });
+    await dockerApi("POST", `/containers/${name}/start`);
+    const result = await clawfleet("doctor", stackFile);
+    assert.equal(result.code, 1);
+    assert.deepEqual(problemsOf(result.stdout, name), [
+      `${name} (tenant opsb) capabilities added: running NET_ADMIN, declared none | fix: docker rm -f ${name}, then pulumi up --refresh, which creates it as declared`,
+    ]);
+    execFileSync("docker", ["rm", "-f", name], { stdio: "ignore" });
+    log("pulumi up --refresh after docker rm -f of opsb's gateway");
+    await deployer.engine.refresh();
+    await deployer.deploy(plan);
+    await healthy(name);
+    assert.deepEqual((await inspectContainer(name))?.HostConfig["CapAdd"] ?? null, null);
+    const after = await clawfleet("doctor", stackFile);
+    assert.equal(after.code, 0, after.stdout);
+  });
+
+  it("shows each tenant's state size in status, and names a tenant over its stateLimitMb in status and doctor", async () => {
+    const sizes = async () => {
+      const result = await clawfleet("status", stackFile, "--json");
+      return (JSON.parse(result.stdout) as { tenants: { tenant: string; stateMb: number | null; stateLimitMb: number | null }[] }).tenants;
+    };
+    const before = await sizes();
+    assert.deepEqual(
+      before.map((t) => [t.tenant, typeof t.stateMb === "number" && t.stateMb > 0, t.stateLimitMb]),
+      [
+        ["opsa", true, null],
+        ["opsb", true, 64],
+        ["opsc", true, null],
+      ],
     );
-    assert.match(
-      result.stdout,
-      /FIX clawfleet-tenant-opsb \(tenant opsb\) has a process limit of 4096, not 512\n {6}fix: docker update --pids-limit 512 clawfleet-tenant-opsb\n/,
-    );
-    assert.match(result.stdout, /ok {2}2 running gateways as deployed: /);
-    execFileSync("docker", ["update", "--memory", "1536m", "--memory-swap", "1536m", "--pids-limit", "512", "clawfleet-tenant-opsb"]);
-    assert.equal((await clawfleet("doctor", stackFile)).code, 0);
+    log(`state sizes (MB): ${before.map((t) => `${t.tenant} ${String(t.stateMb)}`).join(", ")}`);
+    const filler = join(stateRoot, "users", "opsb", "clawfleet-e2e-filler");
+    execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=1M", "count=70"], { stdio: "ignore" });
+    try {
+      const table = await clawfleet("status", stackFile);
+      const header = table.stdout.split("\n")[0] ?? "";
+      const column = header.indexOf("STATE SIZE");
+      assert.ok(column > 0, header);
+      const opsb = table.stdout.split("\n").find((line) => line.startsWith("opsb ")) ?? "";
+      assert.match(opsb.slice(column), /^\d+\/64 MB \(over\)/);
+      const mb = (await sizes()).find((t) => t.tenant === "opsb")?.stateMb ?? 0;
+      assert.ok(mb > 70 && mb < 200, String(mb));
+      const doctor = await clawfleet("doctor", stackFile);
+      assert.equal(doctor.code, 1);
+      const dir = join(stateRoot, "users", "opsb");
+      const escaped = dir.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      assert.match(
+        doctor.stdout,
+        new RegExp(
+          `\n {2}FIX tenant opsb's state ${escaped} is \\d+ MB, over its stateLimitMb of 64 MB\n {6}fix: see what grows \\(du -xh --max-depth 2 ${escaped} \\| sort -h \\| tail\\), back it up \\(clawfleet backup\\) and remove what is not needed, or raise tenants\\.opsb\\.stateLimitMb\n`,
+        ),
+      );
+    } finally {
+      rmSync(filler, { force: true });
+    }
+    const after = await clawfleet("doctor", stackFile);
+    assert.equal(after.code, 0, after.stdout);
+    assert.match(after.stdout, /ok {2}state of 1 tenant within stateLimitMb/);
   });
 });
 
