@@ -116,6 +116,8 @@ export const hostLabel = "clawfleet.host";
 export const tenantLabel = "clawfleet.tenant";
 /** Docker label naming a gateway's tier. */
 export const tierLabel = "clawfleet.tier";
+/** Docker label of a container that `clawfleet rollback` or a failed health gate put back on the previous image: the image that failed. */
+export const rollbackLabel = "clawfleet.rollback";
 /** The prefix of every label clawfleet sets; a tenant's own labels may not use it. */
 export const reservedLabelPrefix = "clawfleet.";
 

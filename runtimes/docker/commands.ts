@@ -4,7 +4,7 @@
  * never inside the script. Each command is idempotent: running it twice changes nothing more.
  */
 
-import { gatewayLabel, managedLabel, stackLabel, stateLayout, stopTimeoutSeconds } from "../../names";
+import { gatewayLabel, managedLabel, rollbackLabel, stackLabel, stateLayout, stopTimeoutSeconds } from "../../names";
 import { asRoot, fail, script, shellQuote, sshPinOptions, type SshTarget } from "../shell";
 
 export interface PrepareHostArgs {
@@ -250,7 +250,15 @@ export function renderClaimPort({ hostId, port, gateway, containerName, stack }:
 export interface HealthGateArgs {
   readonly containerName: string;
   readonly timeoutSeconds: number;
+  /**
+   * The way back (renderRollback) and the gateway's pre-upgrade folder: when a new image fails,
+   * the gateway goes back on the image and state it had before, and the gate still fails.
+   */
+  readonly rollback?: { readonly script: string; readonly backupDir: string } | undefined;
 }
+
+/** The file in a gateway's pre-upgrade folder naming the archive of an image change still under way, and its new image. */
+export const pendingFile = ".pending";
 
 /** Restarts after a crash that the health gate lets pass before it fails. */
 const allowedRestarts = 1;
@@ -283,12 +291,37 @@ export const exitReason = `case $exitcode in 78) exited="exited with code 78 (op
  * Docker's restart then comes up fine. It is replaced with every new container, so a gateway that
  * never got healthy stops the rollout on every deploy, not only the first.
  */
-export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateArgs): string {
+export function renderHealthGate({ containerName, timeoutSeconds, rollback }: HealthGateArgs): string {
   const name = shellQuote(containerName);
+  const giveUp =
+    rollback === undefined
+      ? [`give_up() { fail "$1"; }`]
+      : [
+          // After an image change, the previous image goes back on the pre-upgrade state before the deploy fails.
+          `give_up() {`,
+          `  result=$(sh -c ${shellQuote(rollback.script)} rollback auto) || fail "$1; putting the previous image back failed too (above)"`,
+          `  tab=$(printf '\\t')`,
+          `  case $result in`,
+          `    "done$tab"*)`,
+          `      rest=\${result#*"$tab"}; failed=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}; previous=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}`,
+          `      archive=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}; aside=\${rest%%"$tab"*}; now=\${rest#*"$tab"}`,
+          `      fail "$1. It was put back on $previous from $archive (it is $now; the state it had on $failed is kept at $aside). Declare $previous again, or an image that works, and deploy" ;;`,
+          `    *) fail "$1" ;;`,
+          `  esac`,
+          `}`,
+        ];
   return script(
     asRoot,
     fail,
     healthOf,
+    ...giveUp,
+    ...(rollback === undefined
+      ? []
+      : [
+          // A deploy that declares the image a rollback went back from again: the container Pulumi made is gone.
+          `rolled=$(as_root docker inspect --format '{{index .Config.Labels "${rollbackLabel}"}}' ${name} 2>/dev/null || true)`,
+          `[ -z "$rolled" ] || fail "gateway "${name}" runs $(as_root docker inspect --format '{{.Config.Image}}' ${name}), put back there after $rolled failed on it; declare that image again, or an image that works, and deploy"`,
+        ]),
     // The last health check outputs and log lines, for the reason of a failure.
     `show_why() {`,
     `  as_root docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}' ${name} 2>/dev/null | tail -n 3 >&2 || true`,
@@ -301,19 +334,21 @@ export function renderHealthGate({ containerName, timeoutSeconds }: HealthGateAr
     `  if [ "$restarts" -gt ${allowedRestarts} ]; then`,
     `    show_why`,
     `    ${exitReason}`,
-    `    fail "gateway "${name}" $exited and was restarted $restarts times; read why with: docker logs "${name}`,
+    `    give_up "gateway "${name}" $exited and was restarted $restarts times; read why with: docker logs "${name}`,
     `  fi`,
     `  case $status in`,
-    `    healthy) exit 0 ;;`,
+    `    healthy)`,
+    ...(rollback === undefined ? [] : [`      as_root rm -f ${shellQuote(`${rollback.backupDir}/${pendingFile}`)}`]),
+    `      exit 0 ;;`,
     `    unhealthy | dead)`,
     `      show_why`,
-    `      fail "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
+    `      give_up "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
     `    exited)`,
     `      show_why`,
     `      ${exitReason}`,
-    `      fail "gateway "${name}" $exited; read why with: docker logs "${name} ;;`,
+    `      give_up "gateway "${name}" $exited; read why with: docker logs "${name} ;;`,
     `  esac`,
-    `  [ "$(date +%s)" -lt "$deadline" ] || fail "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || give_up "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
     `  sleep 2`,
     `done`,
   );

@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
 import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { gatewayTmpfs, renderRollback } from "./rollback";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -128,6 +129,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         );
 
   // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
+  const backupDir = `${host.backupRoot}/${spec.name}`;
   const backup = host.run(
     child(childRole.backup, "backs up before an image change"),
     {
@@ -135,12 +137,13 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         containerName: spec.name,
         image: spec.image,
         stateDir: spec.stateDir,
-        backupDir: `${host.backupRoot}/${spec.name}`,
+        backupDir,
         keep: spec.upgradeBackups,
       }),
       triggers: [spec.image],
     },
-    { ...opts, dependsOn: [stateDir, ...(host.preflight === undefined ? [] : [host.preflight])] },
+    // In rollout order, right before its container is replaced: the gateways before it are healthy by then.
+    { ...opts, dependsOn: [stateDir, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after] },
   );
 
   const secretEnv = Object.entries(spec.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
@@ -155,7 +158,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`, ...secretEnv],
       ports: [{ ...settings.port }],
       mounts: [{ type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false }],
-      tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m", [spec.process.home]: `rw,nosuid,nodev,size=64m,uid=${uid},gid=${uid}` },
+      tmpfs: gatewayTmpfs(spec),
       readOnly: settings.readOnly,
       capabilities: { drops: [...settings.capDrop], ...(settings.capAdd.length === 0 ? {} : { adds: [...settings.capAdd] }) },
       securityOpts: [...settings.securityOpts],
@@ -199,7 +202,15 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   // Checked for every new container on every deploy: the provider's own wait holds for one run only.
   const ready = host.run(
     child(childRole.ready, "waits until healthy"),
-    { create: renderHealthGate({ containerName: spec.name, timeoutSeconds: spec.health.gateSeconds }), triggers: [container.id] },
+    {
+      create: renderHealthGate({
+        containerName: spec.name,
+        timeoutSeconds: spec.health.gateSeconds,
+        // A new image that fails goes back to the previous one on the pre-upgrade backup before the deploy stops.
+        rollback: { script: renderRollback({ spec, backupDir }), backupDir },
+      }),
+      triggers: [container.id],
+    },
     { ...opts, dependsOn: [container] },
   );
 

@@ -5,7 +5,9 @@
  */
 import type { GatewayHealth } from "../../components/gateway-spec";
 import { asRoot, fail, script, shellQuote } from "../shell";
-import { exitReason, healthOf } from "./commands";
+import { rollbackLabel, stopTimeoutSeconds } from "../../names";
+import { exitReason, healthOf, pendingFile } from "./commands";
+import { previousImageSuffix } from "./rollback";
 
 /** How the gateway's own CLI starts inside the image. */
 const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
@@ -109,8 +111,19 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
   return script(
     asRoot,
     fail,
+    `as_root rm -f ${shellQuote(`${backupDir}/${pendingFile}`)}`,
     `current=$(as_root docker inspect --format '{{.Config.Image}}' ${name} 2>/dev/null) || exit 0`,
-    `[ "$current" != ${shellQuote(image)} ] || exit 0`,
+    // A container put back on the previous image by a rollback is Pulumi's no more: it goes right before the deploy creates the gateway's own.
+    `rolled=$(as_root docker inspect --format '{{index .Config.Labels "${rollbackLabel}"}}' ${name})`,
+    `remove_rolled_back() {`,
+    `  [ -n "$rolled" ] || return 0`,
+    `  printf 'clawfleet: gateway %s: removing the container that runs %s since %s failed on it; %s starts on the same state\\n' ${name} "$current" "$rolled" ${shellQuote(image)} >&2`,
+    `  as_root docker stop -t ${stopTimeoutSeconds} ${name} >/dev/null 2>&1 || true`,
+    `  as_root docker rm -f ${name} >/dev/null`,
+    `}`,
+    // The image that failed declared again: Pulumi's container is unchanged, so the rolled-back one stays (the health gate says so).
+    `[ "$rolled" != ${shellQuote(image)} ] || exit 0`,
+    `if [ "$current" = ${shellQuote(image)} ]; then remove_rolled_back; exit 0; fi`,
     `as_root mkdir -p ${dir}`,
     `as_root chmod 0700 ${dir}`,
     `staging=$(as_root mktemp -d ${shellQuote(`${backupDir}/.staging.XXXXXX`)})`,
@@ -129,8 +142,13 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `as_root mv "$staging/out/$(basename "$archive")" "$target"`,
     `as_root chown 0:0 "$target"`,
     `as_root chmod 0600 "$target"`,
+    // The image it ran, for the way back; and the change under way, which the health gate undoes if the new image fails.
+    `printf '%s\\n' "$current" | as_root tee "$target${previousImageSuffix}" >/dev/null`,
+    `as_root chmod 0600 "$target${previousImageSuffix}"`,
+    `printf '%s\\t%s\\n' "$(basename "$target")" ${shellQuote(image)} | as_root tee ${shellQuote(`${backupDir}/${pendingFile}`)} >/dev/null`,
     `printf 'clawfleet: gateway %s: state backed up to %s before the image change\\n' ${name} "$target" >&2`,
     // Only its own archives (named by the time they were taken) rotate: others in the folder stay.
-    `as_root ls -1t ${dir} | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +${keep + 1} | while read -r old; do as_root rm -f -- ${dir}/"$old"; done`,
+    `as_root ls -1t ${dir} | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +${keep + 1} | while read -r old; do as_root rm -f -- ${dir}/"$old" ${dir}/"$old${previousImageSuffix}"; done`,
+    `remove_rolled_back`,
   );
 }

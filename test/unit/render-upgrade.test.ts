@@ -22,7 +22,7 @@ writeFileSync(
     `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy} ;; esac`,
     // The backup tool: one new archive in the output folder, named as openclaw names it.
     '       if [ -n "$out" ]; then : >"$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo \'  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",\'; fi ;;',
-    "  inspect) echo healthy ;;",
+    '  inspect) case "$*" in *clawfleet.rollback*) ;; *) echo healthy ;; esac ;;',
     "esac",
     "exit 0",
     "",
@@ -90,15 +90,21 @@ describe("renderBackupBeforeUpgrade", () => {
     ];
     older.forEach((name, i) => {
       writeFileSync(join(folder, name), "");
+      if (name.startsWith("2026")) writeFileSync(join(folder, `${name}.image`), "gw:1\n");
       const day = new Date(Date.UTC(2026, 10, 1 + i)).getTime() / 1000;
       utimesSync(join(folder, name), day, day);
     });
     const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", stateDir: state, backupDir: folder, keep: 2 }));
     assert.equal(result.status, 0, result.stderr);
     const kept = readdirSync(folder).sort();
-    assert.equal(kept.length, 4, kept.join(", "));
-    assert.deepEqual(kept.slice(0, 1), ["20261103T000000Z-2026-11-03T00-00-00.000+00-00-openclaw-backup.tar.gz"]);
-    assert.match(kept[1] ?? "", /^\d{8}T\d{6}Z-2026-12-03T10-00-00\.000\+00-00-openclaw-backup\.tar\.gz$/);
-    assert.deepEqual(kept.slice(2), ["clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz", "notes.txt"]);
+    assert.equal(kept.length, 7, kept.join(", "));
+    assert.deepEqual(kept.slice(0, 3), [
+      ".pending",
+      "20261103T000000Z-2026-11-03T00-00-00.000+00-00-openclaw-backup.tar.gz",
+      "20261103T000000Z-2026-11-03T00-00-00.000+00-00-openclaw-backup.tar.gz.image",
+    ]);
+    assert.match(kept[3] ?? "", /^\d{8}T\d{6}Z-2026-12-03T10-00-00\.000\+00-00-openclaw-backup\.tar\.gz$/);
+    assert.equal(kept[4], `${kept[3] ?? ""}.image`, "the image it ran is recorded beside the new archive");
+    assert.deepEqual(kept.slice(5), ["clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz", "notes.txt"]);
   });
 });
