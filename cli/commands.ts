@@ -7,6 +7,7 @@ import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList } 
 import { withProgress } from "./ops/host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./ops/status";
 import { allTargets, findHost, findTarget, loadFleet } from "./ops/targets";
+import { rollback } from "./ops/rollback";
 import { runWatch } from "./ops/watch";
 import { runtimeOps } from "./runtime";
 
@@ -229,6 +230,27 @@ export const commands: readonly Command[] = [
         throw new OpsError(`clawfleet restore: --max-size ${JSON.stringify(maxSize)} is not a size; use a whole number of GiB or MiB such as 20G or 512M`, 2);
       const chosen = { wholeGateway: options["whole-gateway"], fromOtherGateway: options["from-other-gateway"], maxBytes };
       return await restore(runner, target, stackFile, positionals[2] ?? "", chosen, peers, { out, err });
+    },
+  }),
+  command({
+    name: "rollback",
+    group: "day-2",
+    args: [file],
+    summary: "put each dedicated gateway back on the image it ran before its last image change, on the backup taken right before it",
+    help: [
+      "For every dedicated tenant of the host(s) whose gateway runs another image than the one recorded beside its newest",
+      "pre-upgrade archive: that archive goes back into its state directory (the replaced state is kept at",
+      "<state>.before-rollback-<time>, the stack's openclaw.json stays), and a container of the previous image with the",
+      "gateway's settings, environment and labels starts on it. One tenant after the other, each waited for until healthy;",
+      "a gateway that already runs that image is left alone, so running it again does nothing. Declare that image (or one",
+      "that works) before the next pulumi up: its deploy replaces the rolled-back container on the restored state.",
+      "Exits 1 when any rollback failed or a host did not answer.",
+    ],
+    options: { host: { type: "string", value: "<id>", help: "only the tenants of this host" } },
+    async run({ positionals: [stackFile = ""], options }, { out, err, runner }) {
+      const fleet = await loadFleet(stackFile);
+      const hosts = options.host === undefined ? fleet.hosts : [findHost(fleet, stackFile, options.host)];
+      return await rollback(runner, allTargets(fleet), hosts, stackFile, { out, err });
     },
   }),
   command({

@@ -32,6 +32,8 @@ export interface GatewayStatus {
   readonly startedAt: string;
   readonly restarts: number;
   readonly image: string;
+  /** The image that failed when a rollback put this container back on the previous one (`clawfleet rollback`, the health gate). */
+  readonly rolledBackFrom?: string | undefined;
   /** Memory in use, in MB (running gateways only). */
   readonly memoryMb: number | undefined;
 }
@@ -77,6 +79,13 @@ export interface RuntimeOps {
    * restore it, run on its host as `bash -s -- <gateway> <dir or archive>` with OPENCLAW_CLI set.
    */
   readonly scripts: { readonly backup: string; readonly restore: string };
+  /**
+   * A script, run on the gateway's host as root with `any` as its one argument, that puts the gateway back on the
+   * image it ran before its last image change, on the pre-upgrade archive in `backupDir`. It prints one tab-separated
+   * line: `done`, the image that failed, the image put back, the archive, where the replaced state is kept and the
+   * gateway's health; or `none` and why nothing was done.
+   */
+  rollbackScript(spec: GatewaySpec, backupDir: string): string;
   /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
   inspectCommand(gateway: string): string[];
   /** The gateway's state, or the reason the runtime could not tell (the host's own failures are read before). */

@@ -33,6 +33,8 @@ export interface TenantStatus {
   readonly image: string | undefined;
   /** False when the container runs another image than the stack declares (a deploy is pending). */
   readonly imageCurrent: boolean | undefined;
+  /** The image that failed on this gateway when a rollback put it back on the one it runs. */
+  readonly rolledBackFrom: string | undefined;
   readonly port: number;
   readonly memoryUsedMb: number | undefined;
   readonly memoryLimitMb: number;
@@ -171,6 +173,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     restarts: undefined,
     image: undefined,
     imageCurrent: undefined,
+    rolledBackFrom: undefined,
     memoryUsedMb: undefined,
     healthy: false,
   };
@@ -201,6 +204,7 @@ export function tenantStatus(target: TenantTarget, probe: HostProbe | undefined,
     restarts: gateway.restarts,
     image: gateway.image,
     imageCurrent: gateway.image === image,
+    rolledBackFrom: gateway.rolledBackFrom,
     memoryUsedMb: running ? gateway.memoryMb : undefined,
     lastBackup,
     stateMb,
@@ -299,6 +303,17 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** The image a gateway runs, with the declared one when they differ and the one that failed when a rollback put it back. */
+function formatImage(row: TenantStatus, declared: string): string {
+  if (row.image === undefined) return "-";
+  const notes = [
+    ...(row.rolledBackFrom === undefined ? [] : [`rolled back from ${row.rolledBackFrom}`]),
+    // A gateway rolled back from the declared image shows only that.
+    ...(row.imageCurrent === false && row.rolledBackFrom !== declared ? [`declared: ${declared}`] : []),
+  ];
+  return notes.length === 0 ? row.image : `${row.image} (${notes.join("; ")})`;
+}
+
 /** The human table: one line per tenant, then a summary line. */
 export function renderStatusTable(status: FleetStatus, now = Date.now()): string {
   const header = ["TENANT", "HOST", "TIER", "STATE", "HEALTH", "READY", "UPTIME", "RESTARTS", "IMAGE", "PORT", "MEMORY", "STATE SIZE", "LAST BACKUP"];
@@ -311,7 +326,7 @@ export function renderStatusTable(status: FleetStatus, now = Date.now()): string
     row.ready === undefined ? "-" : row.ready ? "yes" : "no",
     formatUptime(row.uptimeSeconds),
     row.restarts === undefined ? "-" : String(row.restarts),
-    row.image === undefined ? "-" : row.imageCurrent === false ? `${row.image} (declared: ${status.image})` : row.image,
+    formatImage(row, status.image),
     String(row.port),
     formatMemory(row),
     formatStateSize(row),

@@ -1,6 +1,7 @@
 import { shellQuote } from "../shell";
-import { dockerCpus, managedLabel } from "../../names";
+import { dockerCpus, managedLabel, rollbackLabel } from "../../names";
 import { containerSettingsOf } from "./container-settings";
+import { renderRollback } from "./rollback";
 import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";
 import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
 
@@ -38,11 +39,11 @@ interface InspectedState {
   Health?: { Status?: string };
 }
 
-/** One line per container: its name, state, restart count and image; never its environment, which holds secrets. */
-const statusFormat = "inspect {{json .Name}}\t{{json .State}}\t{{.RestartCount}}\t{{json .Config.Image}}";
+/** One line per container: its name, state, restart count, image and the image a rollback went back from; never its environment, which holds secrets. */
+const statusFormat = `inspect {{json .Name}}\t{{json .State}}\t{{.RestartCount}}\t{{json .Config.Image}}\t{{json (index .Config.Labels "${rollbackLabel}")}}`;
 
 function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus> {
-  const found = new Map<string, { status: string; health: string | undefined; startedAt: string; restarts: number; image: string }>();
+  const found = new Map<string, { status: string; health: string | undefined; startedAt: string; restarts: number; image: string; rolledBackFrom?: string }>();
   const memory = new Map<string, number>();
   // One line per container: a line that cannot be read costs that container its facts, not the host's others.
   const json = (text: string): unknown => {
@@ -54,7 +55,7 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
   };
   for (const line of lines) {
     if (line.startsWith("inspect ")) {
-      const [name = '""', state = "{}", restarts = "0", image = '""'] = line.slice("inspect ".length).split("\t");
+      const [name = '""', state = "{}", restarts = "0", image = '""', rolled = '""'] = line.slice("inspect ".length).split("\t");
       const gateway = json(name);
       if (typeof gateway !== "string") continue;
       const parsed = json(state) as InspectedState | undefined;
@@ -65,6 +66,7 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
         startedAt: parsed?.StartedAt ?? "",
         restarts: Number(restarts),
         image: typeof ran === "string" ? ran : "",
+        ...(typeof json(rolled) === "string" && json(rolled) !== "" ? { rolledBackFrom: json(rolled) as string } : {}),
       });
     } else if (line.startsWith("stats ")) {
       const stats = json(line.slice("stats ".length)) as { Name?: unknown; MemUsage?: unknown } | undefined;
@@ -283,6 +285,7 @@ function describe({ type, inputs }: ResourceView): string[] | undefined {
 export const dockerOps: RuntimeOps = {
   name: "Docker",
   scripts: { backup: "backup-gateway.sh", restore: "restore-gateway.sh" },
+  rollbackScript: (spec, backupDir) => renderRollback({ spec, backupDir }),
   inspectCommand: (gateway) => ["docker", "inspect", "--type", "container", "--format", "{{json .State}}\t{{json .Config.Env}}", gateway],
   readGateway(result: CommandResult) {
     if (result.code !== 0) {

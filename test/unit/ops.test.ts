@@ -197,7 +197,7 @@ const probeOutput = [
   ].join(" "),
   [
     "inspect",
-    '"/clawfleet-shared-local"\t{"Status":"running","StartedAt":"2026-11-24T02:38:00Z","Health":{"Status":"healthy"}}\t2\t"ghcr.io/openclaw/openclaw:2026.9.5"',
+    '"/clawfleet-shared-local"\t{"Status":"running","StartedAt":"2026-11-24T02:38:00Z","Health":{"Status":"healthy"}}\t2\t"ghcr.io/openclaw/openclaw:2026.9.5"\t"ghcr.io/openclaw/openclaw:2026.9.6"',
   ].join(" "),
   `stats ${JSON.stringify({ Name: "clawfleet-tenant-alice", MemUsage: "712.5MiB / 1.5GiB" })}`,
   `stats ${JSON.stringify({ Name: "clawfleet-shared-local", MemUsage: "1.25GiB / 2GiB" })}`,
@@ -231,11 +231,11 @@ describe("status", () => {
     assert.equal(
       renderStatusTable(status, 1795500000 * 1000),
       [
-        "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                              PORT   MEMORY              STATE SIZE       LAST BACKUP",
-        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                 18101  713/1536 MB (46%)   25/20 MB (over)  1h 23m ago",
-        "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  0.4 MB           never",
-        "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (declared: ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  -/100 MB         never",
-        "dave    local  dedicated  missing  -        -      -       -         -                                                                                  18171  -/1536 MB           3.0 MB           never",
+        "TENANT  HOST   TIER       STATE    HEALTH   READY  UPTIME  RESTARTS  IMAGE                                                                                     PORT   MEMORY              STATE SIZE       LAST BACKUP",
+        "alice   local  dedicated  running  healthy  yes    6h 00m  0         ghcr.io/openclaw/openclaw:2026.9.6                                                        18101  713/1536 MB (46%)   25/20 MB (over)  1h 23m ago",
+        "bob     local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (rolled back from ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  0.4 MB           never",
+        "carol   local  shared     running  healthy  no     3h 22m  2         ghcr.io/openclaw/openclaw:2026.9.5 (rolled back from ghcr.io/openclaw/openclaw:2026.9.6)  18789  1280/2048 MB (63%)  -/100 MB         never",
+        "dave    local  dedicated  missing  -        -      -       -         -                                                                                         18171  -/1536 MB           3.0 MB           never",
         "",
         "1 of 4 tenants healthy; not healthy: bob (not ready: telegram failing), carol (not ready: telegram failing), dave (no container)",
       ].join("\n"),
@@ -259,6 +259,7 @@ describe("status", () => {
       restarts: null,
       image: null,
       imageCurrent: null,
+      rolledBackFrom: null,
       memoryUsedMb: null,
       lastBackup: null,
       stateMb: 3,
