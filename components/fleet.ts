@@ -44,6 +44,7 @@ export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, Tena
           image: fleet.image,
           sharedTenants: sharedByHost.get(host.id) ?? [],
           canary: canaries.get(host.id),
+          dedicated: byId.filter((tenant) => tenant.tier === "dedicated" && tenant.host === host.id).map((tenant) => tenant.id),
           runtime,
         }),
       },

@@ -16,6 +16,8 @@ export interface GatewayHostArgs {
   readonly sharedTenants: readonly SharedTenant[];
   /** The dedicated tenant that goes first on this host; the image preflight runs on a copy of its state. */
   readonly canary: string | undefined;
+  /** Its dedicated tenants by id; with `rollout.preflight: all` a new image is tried on a copy of each one's state. */
+  readonly dedicated?: readonly string[] | undefined;
   /** What runs the host's gateways. */
   readonly runtime: Runtime;
 }
@@ -36,16 +38,15 @@ export class GatewayHost extends pulumi.ComponentResource {
     super(componentType.gatewayHost, name, { host: args.host.id }, opts);
     this.componentName = name;
     const { host } = args;
-    // A new image is tried on a copy of real state (the canary's, or the shared gateway's) before any gateway changes.
-    const sampleStateDir =
-      args.canary !== undefined
-        ? tenantStateDir(host.stateRoot, "dedicated", args.canary)
-        : host.shared !== undefined
-          ? sharedStateDir(host.stateRoot)
-          : undefined;
+    // A new image is tried on a copy of real state (the canary's, or the shared gateway's; with `rollout.preflight:
+    // all`, every gateway's, the canary's first) before any gateway changes.
+    const shared = host.shared === undefined ? [] : [sharedStateDir(host.stateRoot)];
+    const canary = args.canary === undefined ? [] : [tenantStateDir(host.stateRoot, "dedicated", args.canary)];
+    const others = (args.dedicated ?? []).filter((id) => id !== args.canary).map((id) => tenantStateDir(host.stateRoot, "dedicated", id));
+    const sampleStateDirs = host.rollout.preflight === "all" ? [...canary, ...others, ...shared] : [...canary, ...shared].slice(0, 1);
     const runtime = args.runtime.prepareHost(
       name,
-      { host, image: args.image, sampleStateDir, trialConfig: serializeConfig(renderPreflightConfig()), health: gatewayHealth },
+      { host, image: args.image, sampleStateDirs, trialConfig: serializeConfig(renderPreflightConfig()), health: gatewayHealth },
       this,
     );
     this.placement = { hostId: host.id, image: args.image, runtime };

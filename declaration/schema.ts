@@ -253,6 +253,11 @@ export const hostSchema = z.strictObject({
         .max(16, "must be at most 16")
         .default(defaultRolloutLanes)
         .meta({ description: "gateways replaced at the same time after the canary, 1-16; on a small host 1 keeps each tenant's pause to one restart" }),
+      preflight: z.enum(["canary", "all"]).optional().meta({
+        default: "canary",
+        description:
+          "the state a new image is tried on before any gateway changes: a copy of the canary's (or the shared gateway's), or with all a copy of every gateway's on the host, one after the other",
+      }),
     })
     .default({ lanes: defaultRolloutLanes })
     .meta({ description: "the order in which the host's gateways are created or replaced, each waiting until the one before it in its lane is healthy" }),

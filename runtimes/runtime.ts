@@ -15,8 +15,8 @@ export interface Runtime {
 export interface HostPreparation {
   readonly host: Host;
   readonly image: string;
-  /** The state a new image is first tried on (the canary's, or the shared gateway's); none: no trial. */
-  readonly sampleStateDir: string | undefined;
+  /** The state a new image is first tried on, one copy after the other (the canary's, or the shared gateway's; or every gateway's); none: no trial. */
+  readonly sampleStateDirs: readonly string[];
   /** The config the trial uses when its copy of the state holds none yet. */
   readonly trialConfig: string;
   readonly health: GatewayHealth;

@@ -14,7 +14,7 @@ import type { HostPreparation, Runtime, RuntimeHost } from "../runtime";
  * host commands (`local.Command` here, `remote.Command` over SSH) for what Docker does not do.
  */
 export const dockerRuntime: Runtime = {
-  prepareHost(name: string, { host, image, sampleStateDir, trialConfig, health }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+  prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, health }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
     const run = hostCommandRunner(host);
     const dockerProvider = new docker.Provider(
       childName(name, childRole.docker),
@@ -42,7 +42,7 @@ export const dockerRuntime: Runtime = {
     // Replaced (and run) whenever the image changes: the new image must reach healthy on a copy of real state
     // before any container is replaced.
     const preflight =
-      sampleStateDir === undefined
+      sampleStateDirs.length === 0
         ? undefined
         : run(
             childName(name, childRole.preflight),
@@ -50,7 +50,7 @@ export const dockerRuntime: Runtime = {
               create: renderPreflight({
                 hostId: host.id,
                 image,
-                stateDir: sampleStateDir,
+                stateDirs: sampleStateDirs,
                 workDir: workDirOf(host.stateRoot),
                 health,
                 fallbackConfig: trialConfig,
@@ -86,7 +86,10 @@ export const dockerRuntime: Runtime = {
     };
     if (preflight !== undefined) {
       roles[childName(name, childRole.preflight)] = childRole.preflight;
-      summaries[childName(name, childRole.preflight)] = `tries a new image on a copy of ${sampleStateDir}`;
+      summaries[childName(name, childRole.preflight)] =
+        sampleStateDirs.length === 1
+          ? `tries a new image on a copy of ${sampleStateDirs.join("")}`
+          : `tries a new image on a copy of each gateway's state, one after the other: ${sampleStateDirs.join(", ")}`;
     }
 
     return {

@@ -15,25 +15,28 @@ const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
 export interface PreflightArgs {
   readonly hostId: string;
   readonly image: string;
-  /** The tenant whose state is copied (the host's canary); the preflight starts on empty state when it has none. */
-  readonly stateDir: string | undefined;
+  /**
+   * The states copied, one trial after the other (the host's canary's, or every gateway's with
+   * `rollout.preflight: all`); none: one trial on empty state. A directory not there yet is tried as empty state.
+   */
+  readonly stateDirs: readonly string[];
   /** Where the copy is made, on the same file system (under the state root). */
   readonly workDir: string;
-  /** The gateway's health check; the trial has `gateSeconds` to pass it. */
+  /** The gateway's health check; each trial has `gateSeconds` to pass it. */
   readonly health: GatewayHealth;
   /** The config used when the copy holds none yet (the first deploy). */
   readonly fallbackConfig: string;
 }
 
 /**
- * Runs the new image as a throwaway gateway, hardened like the real ones, on a copy of one
- * tenant's state and config (its owner lease removed, so the copy is free to start, and its
- * channels removed, so the trial never talks to chat services), published on no port and on
- * no network, and fails unless Docker reports it healthy in time. Nothing of the fleet is
- * touched, and the script does not change with the tenant's config, so it runs only when
- * the image does.
+ * Runs the new image as a throwaway gateway, hardened like the real ones, on a copy of each
+ * given tenant's state and config in turn (its owner lease removed, so the copy is free to
+ * start, and its channels removed, so the trial never talks to chat services), published on no
+ * port and on no network, and fails at the first copy Docker does not report healthy in time.
+ * Nothing of the fleet is touched, and the script does not change with the tenants' configs, so
+ * it runs only when the image does.
  */
-export function renderPreflight({ hostId, image, stateDir, workDir, health, fallbackConfig }: PreflightArgs): string {
+export function renderPreflight({ hostId, image, stateDirs, workDir, health, fallbackConfig }: PreflightArgs): string {
   const timeoutSeconds = health.gateSeconds;
   const name = shellQuote(`clawfleet-preflight-${hostId}`);
   const img = shellQuote(image);
@@ -48,41 +51,43 @@ export function renderPreflight({ hostId, image, stateDir, workDir, health, fall
     fail,
     healthOf,
     `as_root mkdir -p ${shellQuote(workDir)}`,
-    `copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
+    `copy=`,
     `tarStatus=$(mktemp)`,
-    `echo 0 >"$tarStatus"`,
-    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; as_root rm -rf "$copy"; rm -f "$tarStatus"; }`,
+    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; [ -z "$copy" ] || as_root rm -rf "$copy"; rm -f "$tarStatus"; }`,
     `trap cleanup EXIT`,
-    `as_root docker rm -f ${name} >/dev/null 2>&1 || true`,
-    ...(stateDir === undefined
-      ? []
-      : [
-          // The gateway writes while it is copied: files may vanish or change (tar exits 1), and its cache is left out.
-          `if as_root test -d ${shellQuote(stateDir)}; then`,
-          `  { as_root tar -C ${shellQuote(stateDir)} --anchored --exclude=./cache --ignore-failed-read --warning=no-file-changed --warning=no-file-removed -cf - . || echo "$?" >"$tarStatus"; } | as_root tar -C "$copy" -xpf -`,
-          `  [ "$(cat "$tarStatus")" -le 1 ] || fail "host "${shellQuote(hostId)}": copying the state of ${shellQuote(stateDir)} for the image preflight failed; no gateway was changed"`,
-          `fi`,
-          `as_root rm -f "$copy/.clawfleet-moved"`,
-        ]),
-    `as_root chown -R 1000:1000 "$copy"`,
-    `as_root chmod 0700 "$copy"`,
-    `as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
-    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
-    `while :; do`,
+    // One trial on a copy of the state in $1 (empty: no state yet).
+    `trial() {`,
+    `  as_root docker rm -f ${name} >/dev/null 2>&1 || true`,
+    `  [ -z "$copy" ] || as_root rm -rf "$copy"`,
+    `  copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
+    `  echo 0 >"$tarStatus"`,
+    // The gateway writes while it is copied: files may vanish or change (tar exits 1), and its cache is left out.
+    `  if [ -n "$1" ] && as_root test -d "$1"; then`,
+    `    { as_root tar -C "$1" --anchored --exclude=./cache --ignore-failed-read --warning=no-file-changed --warning=no-file-removed -cf - . || echo "$?" >"$tarStatus"; } | as_root tar -C "$copy" -xpf -`,
+    `    [ "$(cat "$tarStatus")" -le 1 ] || fail "host "${shellQuote(hostId)}": copying the state of $1 for the image preflight failed; no gateway was changed"`,
+    `  fi`,
+    `  as_root rm -f "$copy/.clawfleet-moved"`,
+    `  as_root chown -R 1000:1000 "$copy"`,
+    `  as_root chmod 0700 "$copy"`,
+    `  as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
+    `  as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
+    `  deadline=$(($(date +%s) + ${timeoutSeconds}))`,
+    `  while :; do`,
     // One restart after a crash, as the health gate allows: a busy host can delay the first start.
-    `  health_of ${name}`,
-    `  case $status in`,
-    `    healthy) exit 0 ;;`,
-    `    unhealthy | exited | dead | gone)`,
-    `      as_root docker logs --tail 5 ${name} >&2 2>&1 || true`,
-    `      what="it is $status"`,
-    `      [ "$status" != exited ] || { ${exitReason}; what="it $exited"; }`,
-    `      fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state ($what); no gateway was changed. Fix the image or go back to the previous one" ;;`,
-    `  esac`,
-    `  [ "$(date +%s)" -lt "$deadline" ] || fail "host "${shellQuote(hostId)}": the new image "${img}" was not healthy after ${timeoutSeconds} s on a copy of a tenant's state; no gateway was changed"`,
-    `  sleep 2`,
-    `done`,
+    `    health_of ${name}`,
+    `    case $status in`,
+    `      healthy) return 0 ;;`,
+    `      unhealthy | exited | dead | gone)`,
+    `        as_root docker logs --tail 5 ${name} >&2 2>&1 || true`,
+    `        what="it is $status"`,
+    `        [ "$status" != exited ] || { ${exitReason}; what="it $exited"; }`,
+    `        fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state ($what); no gateway was changed. Fix the image or go back to the previous one" ;;`,
+    `    esac`,
+    `    [ "$(date +%s)" -lt "$deadline" ] || fail "host "${shellQuote(hostId)}": the new image "${img}" was not healthy after ${timeoutSeconds} s on a copy of a tenant's state; no gateway was changed"`,
+    `    sleep 2`,
+    `  done`,
+    `}`,
+    ...(stateDirs.length === 0 ? [`trial ''`] : stateDirs.map((dir) => `trial ${shellQuote(dir)}`)),
   );
 }
 

@@ -34,7 +34,10 @@ it("goes first with a declared canary, tries the new image on its state, rolls t
   assert.deepEqual(waitsFor("bob-container"), ["dave-ready", "alice-ready"]);
   assert.deepEqual(waitsFor("carol-container"), ["dave-ready", "bob-ready"]);
   assert.deepEqual(waitsFor("erin-container"), ["dave-ready", "carol-ready"]);
-  assert.match(String(resources.find((r) => r.name === "h1-preflight")?.inputs["create"]), /as_root tar -C '\/srv\/claw\/users\/dave' /);
+  // Each pre-upgrade backup is taken in the same order, right before its gateway's container is replaced.
+  assert.deepEqual(waitsFor("dave-backup"), []);
+  assert.deepEqual(waitsFor("bob-backup"), ["dave-ready", "alice-ready"]);
+  assert.match(String(resources.find((r) => r.name === "h1-preflight")?.inputs["create"]), /\ntrial '\/srv\/claw\/users\/dave'$/);
 
   // Each gateway keeps its declared number of pre-upgrade backups (3 unless it says otherwise), the oldest removed first.
   const create = (name: string) => String(resources.find((r) => r.name === name)?.inputs["create"]);

@@ -42,7 +42,7 @@ it("rolls gateways out after the host's canary, in two lanes: each waits until t
   const preflight = byName("h1-preflight");
   assert.deepEqual(preflight?.inputs["triggers"], ["example/openclaw:1"]);
   assert.equal(preflight?.inputs["update"], "true", "a new canary or another tenant's state runs no trial: only a new image does");
-  assert.match(String(preflight?.inputs["create"]), /as_root tar -C '\/srv\/claw\/users\/alice' /, "a copy of the canary's state");
+  assert.match(String(preflight?.inputs["create"]), /\ntrial '\/srv\/claw\/users\/alice'$/, "a copy of the canary's state");
   assert.match(String(preflight?.inputs["create"]), /delete c\.channels/, "the trial never talks to chat services");
   assert.equal(preflight?.inputs["stdin"], undefined, "the script does not change with the canary's config");
   for (const id of ["alice", "erin"]) {

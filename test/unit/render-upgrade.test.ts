@@ -12,6 +12,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const fakeBin = join(work, "bin");
 const seenCopy = join(work, "seen-copy.txt");
+const seenEach = join(work, "seen-each.txt");
 mkdirSync(fakeBin);
 writeFileSync(
   join(fakeBin, "docker"),
@@ -19,7 +20,7 @@ writeFileSync(
     "#!/bin/sh",
     'case "$1" in',
     '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; *:/backup) out=${a%:/backup} ;; esac; done',
-    `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy} ;; esac`,
+    `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy}; { echo copy; cd "$src" && find . -type f -name 'own-*' | sort; } >>${seenEach} ;; esac`,
     // The backup tool: one new archive in the output folder, named as openclaw names it.
     '       if [ -n "$out" ]; then : >"$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo \'  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",\'; fi ;;',
     '  inspect) case "$*" in *clawfleet.rollback*) ;; *) echo healthy ;; esac ;;',
@@ -57,7 +58,7 @@ describe("renderPreflight", () => {
     const script = renderPreflight({
       hostId: "local",
       image: "gw:2",
-      stateDir: state,
+      stateDirs: [state],
       workDir: join(work, "tmp"),
       health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 },
       fallbackConfig: "{}",
@@ -71,6 +72,30 @@ describe("renderPreflight", () => {
       copied.filter((f) => !f.startsWith("./state/wal-")),
       ["./openclaw.json", "./state/openclaw.sqlite", "./workspace/cache/notes.md"],
     );
+  });
+});
+
+describe("renderPreflight with rollout.preflight: all", () => {
+  it("tries the image on a copy of each gateway's state in turn, and on empty state for a gateway that has none yet", async () => {
+    const dirs = ["carol", "dave"].map((id) => {
+      const dir = join(work, "all", id);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `own-${id}`), id);
+      return dir;
+    });
+    writeFileSync(seenEach, "");
+    const script = renderPreflight({
+      hostId: "local",
+      image: "gw:2",
+      stateDirs: [...dirs, join(work, "all", "erin")],
+      workDir: join(work, "tmp"),
+      health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 },
+      fallbackConfig: "{}",
+    });
+    const result = await run(script);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(seenEach, "utf8"), "copy\n./own-carol\ncopy\n./own-dave\ncopy\n");
+    assert.deepEqual(readdirSync(join(work, "tmp")), [], "no copy is left behind");
   });
 });
 
