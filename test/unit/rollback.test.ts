@@ -24,7 +24,7 @@ const stack = `config:
   clawfleet:hosts:
     h1: { stateRoot: ${root}, ports: { from: 18100, to: 18199 } }
   clawfleet:tenants:
-    bob: { tier: dedicated, host: h1, port: 18102, memoryMb: 1024, cpus: 1.5, pidsLimit: 256, labels: { team: b } }
+    bob: { tier: dedicated, host: h1, port: 18102, memoryMb: 1024, cpus: 1.5, pidsLimit: 256, labels: { team: b }, isolation: runsc }
 `;
 const fleet = parseFleet("rollback.yaml", readStackFile("rollback.yaml", stack));
 const spec = dedicatedGatewaySpec(fleet.tenants[0] as DedicatedTenant, fleet.hosts[0] as Host, fleet.image);
@@ -141,6 +141,7 @@ describe("renderRollback", () => {
       ...["--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--tmpfs", "/home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000"],
       ...["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--init"],
       ...["--memory", "1024m", "--memory-swap", "1024m", "--cpus", "1.5", "--pids-limit", "256", "--restart", "unless-stopped", "--network", name],
+      ...["--runtime", "runsc"],
       ...["--health-cmd", `node -e ${shellQuote(spec.health.probe)}`, "--health-interval", "10s", "--health-timeout", "5s", "--health-start-period", "120s"],
       ...["--health-retries", "3", "--stop-signal", "SIGTERM", "--stop-timeout", "30"],
       ...["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3", "gw:good"],
