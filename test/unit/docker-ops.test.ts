@@ -14,7 +14,8 @@ import type { DeclaredGateway } from "../../runtimes/ops";
 
 /**
  * A gateway container as Docker 20.10.24 reports it (`docker inspect`, its environment left out: it holds the
- * token), and the doctor probe's own inspect line run on the same daemon against it and a shared gateway.
+ * token): created, not started, on this machine's daemon with the gateway image and a gateway's isolation and limits;
+ * and the doctor probe's own inspect line run on the same daemon against it and a shared gateway's.
  */
 const fixtures = join(__dirname, "..", "fixtures", "docker");
 const [deployed = {}] = JSON.parse(readFileSync(join(fixtures, "gateway-inspect.json"), "utf8")) as InspectedContainer[];
