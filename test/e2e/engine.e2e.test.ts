@@ -243,12 +243,15 @@ describe("the program under the real Pulumi engine", () => {
     assert.equal(outputs["engs"]?.port, 18880);
   });
 
-  it("(b) a memory change is an in-place update: same container", async () => {
+  it("(b) a memory change is an in-place update: same container, and the health gate checks it again", async () => {
     const before = await containerId("clawfleet-tenant-engb");
     (tenants["engb"] as Tenant).memoryMb = 1280;
     const steps = await deploy("(b) memory");
-    assert.deepEqual(changes(steps), ["update engb-container"]);
+    assert.deepEqual(changes(steps), ["update engb-container", "update engb-ready"]);
     assert.deepEqual(stepOf(steps, "engb-container").changed.sort(), ["memory", "memorySwap"]);
+    // The way back after a failed image starts the previous image with the declared limits, so the
+    // gate's script changes with them; the command provider runs create again on update.
+    assert.deepEqual(stepOf(steps, "engb-ready").changed, ["create"]);
     assert.equal(await containerId("clawfleet-tenant-engb"), before);
     const info = await inspectContainer("clawfleet-tenant-engb");
     assert.equal(info?.HostConfig["Memory"], 1280 * 1024 * 1024);

@@ -89,7 +89,11 @@ async function ready(port: number): Promise<void> {
   });
 }
 
-const backupsOf = (container: string) => readdirSync(join(stateRoot, "backups", container)).sort();
+/** A gateway's pre-upgrade archives (each has a `.image` file beside it naming the image it ran). */
+const backupsOf = (container: string) =>
+  readdirSync(join(stateRoot, "backups", container))
+    .filter((file) => file.endsWith(".tar.gz"))
+    .sort();
 
 async function teardown(): Promise<void> {
   await deployer?.removeLocalDockerObjects(plan);
@@ -153,6 +157,11 @@ describe(`a real upgrade, openclaw ${olderVersion} to the default release, and b
     assert.equal(backupsOf(upa).length, 1, backupsOf(upa).join(", "));
     assert.equal(statSync(join(backups, backupsOf(upa)[0] ?? "")).mode & 0o777, 0o600);
     assert.equal(backupsOf(shared).length, 1);
+    // What a rollback goes back to: the image each gateway ran when its archive was taken.
+    for (const container of [upa, shared]) {
+      const archive = join(stateRoot, "backups", container, backupsOf(container)[0] ?? "");
+      assert.equal(readFileSync(`${archive}.image`, "utf8").trim(), older);
+    }
     for (const container of [upa, shared]) {
       assert.equal((await inspectContainer(container))?.Config["Image"], newer);
       assert.match(await runningVersion(container), new RegExp(`\\b${newerVersion.replaceAll(".", "\\.")}\\b`));
