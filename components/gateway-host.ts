@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Host, SharedTenant } from "../declaration/schema";
 import { GatewayResources, type GatewayPlacement } from "./gateway";
-import { gatewayHealth, sharedGatewaySpec } from "./gateway-spec";
-import { renderPreflightConfig, serializeConfig } from "./render/config";
+import { gatewayCommon, sharedGatewaySpec, trialConfig } from "./gateway-spec";
 import { childName, childRole, componentType, sharedStateDir, tenantStateDir } from "../names";
 import { recordFacts, type RuntimeChild } from "./facts";
 import type { Runtime } from "../runtimes/runtime";
@@ -44,11 +43,7 @@ export class GatewayHost extends pulumi.ComponentResource {
     const canary = args.canary === undefined ? [] : [tenantStateDir(host.stateRoot, "dedicated", args.canary)];
     const others = (args.dedicated ?? []).filter((id) => id !== args.canary).map((id) => tenantStateDir(host.stateRoot, "dedicated", id));
     const sampleStateDirs = host.rollout.preflight === "all" ? [...canary, ...others, ...shared] : [...canary, ...shared].slice(0, 1);
-    const runtime = args.runtime.prepareHost(
-      name,
-      { host, image: args.image, sampleStateDirs, trialConfig: serializeConfig(renderPreflightConfig()), health: gatewayHealth },
-      this,
-    );
+    const runtime = args.runtime.prepareHost(name, { host, image: args.image, sampleStateDirs, trialConfig, gateway: gatewayCommon }, this);
     this.placement = { hostId: host.id, image: args.image, runtime };
     this.host = host;
     this.sharedTenants = args.sharedTenants;

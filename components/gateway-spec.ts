@@ -10,7 +10,7 @@ import {
   tenantStateDir,
   tierLabel,
 } from "../names";
-import { gateway, healthProbe, renderDedicatedConfig, renderSharedConfig, serializeConfig } from "./render/config";
+import { gateway, healthProbe, renderDedicatedConfig, renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
 import { secretEnvOf } from "./secret-env";
 
 /** Memory, CPUs and processes one gateway may use. */
@@ -40,6 +40,16 @@ export interface GatewayProcess {
   readonly stateDir: string;
   /** Its writable home. */
   readonly home: string;
+  /** How its own CLI starts inside the image (`openclaw ...`). */
+  readonly cli: readonly string[];
+}
+
+/** The gateway's own switches, in this order: state from the mount, config read-only to it, no mDNS; and its home. */
+export interface GatewayEnv {
+  readonly OPENCLAW_STATE_DIR: string;
+  readonly OPENCLAW_CONFIG_READONLY: string;
+  readonly OPENCLAW_DISABLE_BONJOUR: string;
+  readonly HOME: string;
 }
 
 /**
@@ -87,7 +97,7 @@ export interface GatewaySpec {
   /** Labels of the tenant and the tier, beside the ones the runtime sets. */
   readonly labels: Readonly<Record<string, string>>;
   /** Plain environment, in this order. */
-  readonly env: Readonly<Record<string, string>>;
+  readonly env: GatewayEnv;
   /** Credentials from secure config, such as model keys: variable name -> secret value. */
   readonly secretEnv: Readonly<Record<string, string>>;
   readonly health: GatewayHealth;
@@ -118,7 +128,7 @@ export function egressOf(host: Host, tenant?: DedicatedTenant): GatewayEgress | 
 /** How every gateway's health is checked. */
 export const gatewayHealth: GatewayHealth = { probe: healthProbe, startPeriodSeconds: healthStartPeriodSeconds, gateSeconds: healthGateSeconds };
 
-const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home };
+const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home, cli: gateway.cli };
 
 /** Every gateway's confinement: read-only root, no capabilities, no new privileges, loopback only. */
 export const gatewayConfinement: GatewayConfinement = {
@@ -129,13 +139,29 @@ export const gatewayConfinement: GatewayConfinement = {
   publishAddress: "127.0.0.1",
 };
 
-/** The gateway's own switches: state from the mount, config read-only to it, no mDNS. */
-const gatewayEnv = {
+const gatewayEnv: GatewayEnv = {
   OPENCLAW_STATE_DIR: gateway.stateDir,
   OPENCLAW_CONFIG_READONLY: "1",
   OPENCLAW_DISABLE_BONJOUR: "1",
   HOME: gateway.home,
-} as const;
+};
+
+/**
+ * What every gateway has, whatever its tenant: the process inside, its plain environment, its confinement and its
+ * health check. The runtime reads them from here for the gateway, its image preflight, its backups and its rollback.
+ */
+export type GatewayCommon = Pick<GatewaySpec, "tokenEnv" | "env" | "health" | "process" | "confinement">;
+
+export const gatewayCommon: GatewayCommon = {
+  tokenEnv: gateway.tokenEnv,
+  env: gatewayEnv,
+  health: gatewayHealth,
+  process: gatewayProcess,
+  confinement: gatewayConfinement,
+};
+
+/** The config of the image preflight's gateway when the state it copies holds none yet. */
+export const trialConfig: GatewaySpec["config"] = { file: gateway.configFile, text: serializeConfig(renderPreflightConfig()) };
 
 /** The host's MagicDNS name when it publishes gateways with Tailscale Serve. */
 export function tailnetNameOf(host: Host): string | undefined {
@@ -157,17 +183,13 @@ export function dedicatedGatewaySpec(
     image,
     port: tenant.port,
     rotation: tenant.rotation,
-    tokenEnv: gateway.tokenEnv,
     stateDir: tenantStateDir(host.stateRoot, "dedicated", tenant.id),
     config: { file: gateway.configFile, text: serializeConfig(renderDedicatedConfig(tenant)) },
     limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
     upgradeBackups: tenant.upgradeBackups,
     labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
-    env: gatewayEnv,
     secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
-    health: gatewayHealth,
-    process: gatewayProcess,
-    confinement: gatewayConfinement,
+    ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
     isolation: tenant.isolation ?? host.isolation,
@@ -194,17 +216,13 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     image,
     port: shared.port,
     rotation: undefined,
-    tokenEnv: gateway.tokenEnv,
     stateDir: sharedStateDir(host.stateRoot),
     config: { file: gateway.configFile, text: serializeConfig(renderSharedConfig(host, tenants)) },
     limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
     upgradeBackups: shared.upgradeBackups,
     labels: { [tierLabel]: "shared" },
-    env: gatewayEnv,
     secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
-    health: gatewayHealth,
-    process: gatewayProcess,
-    confinement: gatewayConfinement,
+    ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),
     isolation: host.isolation,

@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { RuntimeChild } from "../components/facts";
-import type { GatewayHealth, GatewaySpec } from "../components/gateway-spec";
+import type { GatewayCommon, GatewaySpec } from "../components/gateway-spec";
 import type { Host } from "../declaration/schema";
 
 /**
@@ -18,8 +18,9 @@ export interface HostPreparation {
   /** The state a new image is first tried on, one copy after the other (the canary's, or the shared gateway's; or every gateway's); none: no trial. */
   readonly sampleStateDirs: readonly string[];
   /** The config the trial uses when its copy of the state holds none yet. */
-  readonly trialConfig: string;
-  readonly health: GatewayHealth;
+  readonly trialConfig: GatewaySpec["config"];
+  /** What every gateway of the host has (process, environment, confinement, health check): the trial runs with it too. */
+  readonly gateway: GatewayCommon;
 }
 
 /** What a gateway needs from the component that declares it. */

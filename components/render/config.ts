@@ -26,6 +26,8 @@ export const gateway = {
   tokenEnv: "OPENCLAW_GATEWAY_TOKEN",
   /** The config file inside the state directory. */
   configFile: "openclaw.json",
+  /** How the gateway's own CLI starts inside the clawfleet gateway image. */
+  cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"],
 } as const;
 
 /** Probe run inside the container: /healthz must answer with the gateway's own body, not the Control UI page. */
@@ -128,6 +130,9 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
   return Object.keys(rendered).length === 0 ? undefined : rendered;
 }
 
+/** Workspace of a gateway's only agent, inside its state directory. */
+const ownWorkspace = `${gateway.stateDir}/workspace`;
+
 /** The whole `openclaw.json` of a dedicated tenant's gateway: one agent, named after the tenant. */
 export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const channels = renderChannels(tenant.channels);
@@ -137,7 +142,7 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
     gateway: gatewaySection(),
     agents: {
       defaults: { model, ...(models === undefined ? {} : { models }) },
-      entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: `${gateway.stateDir}/workspace`, model } },
+      entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: ownWorkspace, model } },
     },
     ...(tools === undefined ? {} : { tools }),
     ...(channels === undefined ? {} : { channels }),
@@ -150,7 +155,7 @@ export function renderPreflightConfig(): GatewayConfig {
     gateway: gatewaySection(),
     agents: {
       defaults: { model: defaultModel },
-      entries: { preflight: { name: "preflight", workspace: `${gateway.stateDir}/workspace`, model: defaultModel } },
+      entries: { preflight: { name: "preflight", workspace: ownWorkspace, model: defaultModel } },
     },
   };
 }

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
 import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
-import { gatewayTmpfs, renderRollback } from "./rollback";
+import { renderRollback } from "./rollback";
 import {
   renderClaimPort,
   renderEnsureStateDir,
@@ -15,7 +15,7 @@ import {
   renderWriteFile,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
-import { containerSettingsOf } from "./container-settings";
+import { containerSettingsOf, healthCheckOf } from "./container-settings";
 import { renderEgressApply, renderEgressRemove } from "./egress";
 import { gatewayLogDriver, memorySwapOf, type ReadBack } from "./readback";
 import type { HostCommandRunner } from "./host-command";
@@ -139,6 +139,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         stateDir: spec.stateDir,
         backupDir,
         keep: spec.upgradeBackups,
+        gateway: spec,
       }),
       triggers: [spec.image],
     },
@@ -158,7 +159,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`, ...secretEnv],
       ports: [{ ...settings.port }],
       mounts: [{ type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false }],
-      tmpfs: gatewayTmpfs(spec),
+      tmpfs: { ...settings.tmpfs },
       readOnly: settings.readOnly,
       capabilities: { drops: [...settings.capDrop], ...(settings.capAdd.length === 0 ? {} : { adds: [...settings.capAdd] }) },
       securityOpts: [...settings.securityOpts],
@@ -172,7 +173,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       restart: "unless-stopped",
       networksAdvanced: [{ name: network.name }],
       // Timings as the host stores them: fields left at zero take the image's HEALTHCHECK values.
-      healthcheck: host.readBack.apply((stored) => ({ tests: ["CMD", "node", "-e", spec.health.probe], ...stored.healthcheck })),
+      healthcheck: host.readBack.apply((stored) => ({ tests: ["CMD", ...healthCheckOf(spec.health)], ...stored.healthcheck })),
       stopSignal: "SIGTERM",
       stopTimeout: stopTimeoutSeconds,
       destroyGraceSeconds: stopTimeoutSeconds,

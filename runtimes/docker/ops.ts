@@ -1,6 +1,6 @@
 import { shellQuote } from "../shell";
 import { dockerCpus, managedLabel, rollbackLabel } from "../../names";
-import { containerSettingsOf } from "./container-settings";
+import { containerSettingsOf, noNewPrivileges } from "./container-settings";
 import { renderRollback } from "./rollback";
 import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";
 import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
@@ -138,9 +138,9 @@ export function driftOf(container: InspectedContainer, declared: DeclaredGateway
   if (!sameSet(host.CapAdd ?? [], want.capAdd)) add("capabilities added", list(host.CapAdd), list(want.capAdd));
   if (host.Privileged === true) add("privileged", "yes", "no");
   const options = host.SecurityOpt ?? [];
-  const noNewPrivileges = options.some((o) => o === "no-new-privileges:true" || o === "no-new-privileges");
-  if (noNewPrivileges !== want.securityOpts.includes("no-new-privileges:true"))
-    add("no-new-privileges", noNewPrivileges ? "on" : "off", noNewPrivileges ? "off" : "on");
+  const noNewPrivilegesOn = options.some((o) => o === noNewPrivileges || o === "no-new-privileges");
+  if (noNewPrivilegesOn !== want.securityOpts.includes(noNewPrivileges))
+    add("no-new-privileges", noNewPrivilegesOn ? "on" : "off", noNewPrivilegesOn ? "off" : "on");
   if (container.Config?.Labels?.[managedLabel] !== "true") add("clawfleet labels", "none (recreated by hand?)", `${managedLabel}=true`);
   const runtime = host.Runtime ?? "";
   if (want.runtime !== undefined && runtime !== want.runtime) add("runtime", runtime, want.runtime);

@@ -5,24 +5,15 @@
  * by the health gate when a new image fails (`auto`) and by `clawfleet rollback` (`any`).
  * POSIX sh, every value single-quoted; running it again changes nothing more.
  */
-import type { GatewaySpec } from "../../components/gateway-spec";
+import type { GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
 import { gatewayLabel, hostLabel, managedLabel, rollbackLabel, stackLabel, stopTimeoutSeconds } from "../../names";
 import { asRoot, fail, script, shellQuote } from "../shell";
 import { healthOf, pendingFile } from "./commands";
-import { containerSettingsOf } from "./container-settings";
+import { bare, confinementFlags, containerSettingsOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";
 import { gatewayLogDriver, gatewayLogOpts, healthTimings } from "./readback";
-
-/** How the gateway's own CLI starts inside the image. */
-const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
 
 /** Beside each pre-upgrade archive: the image the gateway ran when it was taken. */
 export const previousImageSuffix = ".image";
-
-/** The `tmpfs` mounts of a gateway container: its /tmp and its home. */
-export function gatewayTmpfs(spec: Pick<GatewaySpec, "process">): Record<string, string> {
-  const uid = spec.process.uid;
-  return { "/tmp": "rw,nosuid,nodev,size=64m", [spec.process.home]: `rw,nosuid,nodev,size=64m,uid=${uid},gid=${uid}` };
-}
 
 export interface RollbackArgs {
   /** The gateway as the program deploys it: name, port, state, limits, health check, environment names. */
@@ -43,25 +34,25 @@ export function gatewayEnvNames(spec: GatewaySpec): string[] {
  */
 function createArgs(spec: GatewaySpec): string {
   const settings = containerSettingsOf(spec);
+  const flags = confinementFlags(spec);
   const timings = healthTimings(spec.health);
   const q = shellQuote;
   const { port } = settings;
   return [
-    `--name ${q(spec.name)} --hostname ${q(spec.name)} --user ${q(settings.user)}`,
+    `--name ${q(spec.name)} --hostname ${q(spec.name)} ${flags.user}`,
     `--env-file "$work/env" --label-file "$work/labels" --label ${rollbackLabel}="$from"`,
     `--publish ${q(`${port.ip}:${port.external}:${port.internal}/${port.protocol}`)}`,
     `--mount ${q(`type=bind,source=${spec.stateDir},target=${spec.process.stateDir}`)}`,
-    ...Object.entries(gatewayTmpfs(spec)).map(([path, options]) => `--tmpfs ${q(`${path}:${options}`)}`),
-    ...(settings.readOnly ? ["--read-only"] : []),
-    ...settings.capDrop.map((cap) => `--cap-drop ${q(cap)}`),
-    ...settings.capAdd.map((cap) => `--cap-add ${q(cap)}`),
-    ...settings.securityOpts.map((opt) => `--security-opt ${q(opt)}`),
+    ...flags.tmpfs,
+    ...flags.readOnly,
+    ...flags.capabilities,
+    ...flags.securityOpts,
     `--init`,
     `--memory ${settings.memoryMb}m --memory-swap ${settings.memoryMb}m --cpus ${settings.cpus} --pids-limit ${settings.pidsLimit}`,
     `--restart unless-stopped --network ${q(settings.network)}`,
     // The OCI runtime the gateway is declared with (isolation); none: the daemon's default.
     ...(settings.runtime === undefined ? [] : [`--runtime ${q(settings.runtime)}`]),
-    `--health-cmd ${q(`node -e ${q(spec.health.probe)}`)} --health-interval ${timings.intervalSeconds}s --health-timeout ${timings.timeoutSeconds}s --health-start-period ${timings.startPeriodSeconds}s --health-retries ${timings.retries}`,
+    `${healthCmdFlag(spec.health)} --health-interval ${timings.intervalSeconds}s --health-timeout ${timings.timeoutSeconds}s --health-start-period ${timings.startPeriodSeconds}s --health-retries ${timings.retries}`,
     `--stop-signal SIGTERM --stop-timeout ${stopTimeoutSeconds}`,
     `--log-driver ${gatewayLogDriver} ${Object.entries(gatewayLogOpts)
       .map(([key, value]) => `--log-opt ${q(`${key}=${value}`)}`)
@@ -89,10 +80,12 @@ export function renderRollback({ spec, backupDir }: RollbackArgs): string {
   const name = shellQuote(spec.name);
   const dir = shellQuote(backupDir);
   const state = shellQuote(spec.stateDir);
-  const uid = spec.process.uid;
+  const { uid, cli } = spec.process;
   const envNames = ` ${gatewayEnvNames(spec).join(" ")} `;
   const labelNames = ` ${[managedLabel, gatewayLabel, stackLabel, hostLabel, ...Object.keys(spec.labels)].join(" ")} `;
   const timeout = spec.health.gateSeconds;
+  // The archive is unpacked into the staging folder: the restore reads no gateway state, and its home is the writable /tmp.
+  const restoreEnv: Pick<GatewayEnv, "OPENCLAW_STATE_DIR" | "HOME"> = { OPENCLAW_STATE_DIR: "/tmp/unused", HOME: "/tmp" };
   return script(
     asRoot,
     fail,
@@ -123,7 +116,7 @@ export function renderRollback({ spec, backupDir }: RollbackArgs): string {
     `trap 'as_root rm -rf "$work"' EXIT`,
     `as_root cp "$archive" "$work/archive.tar.gz"`,
     `as_root chown -R ${uid}:${uid} "$work"`,
-    `as_root docker run --rm --user ${uid}:${uid} --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/tmp/unused -e HOME=/tmp -v "$work:/staging" --entrypoint ${cli[0]} "$previous" ${cli
+    `as_root docker run --rm ${toolContainerFlags(spec)} ${envFlags(restoreEnv, bare)} -v "$work:/staging" --entrypoint ${cli[0]} "$previous" ${cli
       .slice(1)
       .map(shellQuote)
       .join(

@@ -14,7 +14,7 @@ import type { HostPreparation, Runtime, RuntimeHost } from "../runtime";
  * host commands (`local.Command` here, `remote.Command` over SSH) for what Docker does not do.
  */
 export const dockerRuntime: Runtime = {
-  prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, health }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+  prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, gateway }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
     const run = hostCommandRunner(host);
     const dockerProvider = new docker.Provider(
       childName(name, childRole.docker),
@@ -31,7 +31,7 @@ export const dockerRuntime: Runtime = {
 
     // What the daemon stores for a gateway container from this image (its own defaults merged in); replaced, and run
     // again, with the image. Its output stays in state, so a preview of an unchanged host knows it.
-    const timings = healthTimings(health);
+    const timings = healthTimings(gateway.health);
     const readBackCommand = run(
       childName(name, childRole.readback),
       { create: renderReadBack({ hostId: host.id, image, health: timings }), triggers: [image] },
@@ -52,7 +52,7 @@ export const dockerRuntime: Runtime = {
                 image,
                 stateDirs: sampleStateDirs,
                 workDir: workDirOf(host.stateRoot),
-                health,
+                gateway,
                 fallbackConfig: trialConfig,
               }),
               triggers: [image],

@@ -3,14 +3,12 @@
  * tenant's state, and a backup of each gateway's state right before its container is
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
-import type { GatewayHealth } from "../../components/gateway-spec";
+import type { GatewayCommon, GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
 import { asRoot, fail, script, shellQuote } from "../shell";
 import { rollbackLabel, stopTimeoutSeconds } from "../../names";
 import { exitReason, healthOf, pendingFile } from "./commands";
+import { bare, confinementFlags, containerConfinementOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";
 import { previousImageSuffix } from "./rollback";
-
-/** How the gateway's own CLI starts inside the image. */
-const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
 
 export interface PreflightArgs {
   readonly hostId: string;
@@ -22,10 +20,10 @@ export interface PreflightArgs {
   readonly stateDirs: readonly string[];
   /** Where the copy is made, on the same file system (under the state root). */
   readonly workDir: string;
-  /** The gateway's health check; each trial has `gateSeconds` to pass it. */
-  readonly health: GatewayHealth;
+  /** What every gateway has: the trial runs as the gateway does, and has the health check's `gateSeconds` to pass it. */
+  readonly gateway: GatewayCommon;
   /** The config used when the copy holds none yet (the first deploy). */
-  readonly fallbackConfig: string;
+  readonly fallbackConfig: GatewaySpec["config"];
 }
 
 /**
@@ -36,16 +34,21 @@ export interface PreflightArgs {
  * Nothing of the fleet is touched, and the script does not change with the tenants' configs, so
  * it runs only when the image does.
  */
-export function renderPreflight({ hostId, image, stateDirs, workDir, health, fallbackConfig }: PreflightArgs): string {
+export function renderPreflight({ hostId, image, stateDirs, workDir, gateway, fallbackConfig }: PreflightArgs): string {
+  const { health, process } = gateway;
   const timeoutSeconds = health.gateSeconds;
   const name = shellQuote(`clawfleet-preflight-${hostId}`);
   const img = shellQuote(image);
+  const state = process.stateDir;
   const prepareCopy =
     `const fs=require('node:fs');const {DatabaseSync}=require('node:sqlite');` +
-    `const db='/state/state/openclaw.sqlite';if(fs.existsSync(db)){try{new DatabaseSync(db).exec('DELETE FROM state_leases')}catch(e){}}` +
-    `const f='/state/openclaw.json';let c;try{c=JSON.parse(fs.readFileSync(f,'utf8'))}catch(e){c=${JSON.stringify(JSON.parse(fallbackConfig))}}` +
+    `const db='${state}/state/openclaw.sqlite';if(fs.existsSync(db)){try{new DatabaseSync(db).exec('DELETE FROM state_leases')}catch(e){}}` +
+    `const f='${state}/${fallbackConfig.file}';let c;try{c=JSON.parse(fs.readFileSync(f,'utf8'))}catch(e){c=${JSON.stringify(JSON.parse(fallbackConfig.text))}}` +
     `delete c.channels;fs.writeFileSync(f,JSON.stringify(c,null,2)+'\\n')`;
-  const hardening = `--user 1000:1000 --read-only --cap-drop ALL --security-opt no-new-privileges:true --network none --tmpfs /tmp:rw,nosuid,nodev,size=64m --tmpfs /home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000`;
+  // Confined like the gateway, and on no network.
+  const flags = confinementFlags(gateway, bare);
+  const hardening = [flags.user, ...flags.readOnly, ...flags.capabilities, ...flags.securityOpts, "--network none", ...flags.tmpfs].join(" ");
+  const owner = containerConfinementOf(gateway).user;
   return script(
     asRoot,
     fail,
@@ -67,10 +70,10 @@ export function renderPreflight({ hostId, image, stateDirs, workDir, health, fal
     `    [ "$(cat "$tarStatus")" -le 1 ] || fail "host "${shellQuote(hostId)}": copying the state of $1 for the image preflight failed; no gateway was changed"`,
     `  fi`,
     `  as_root rm -f "$copy/.clawfleet-moved"`,
-    `  as_root chown -R 1000:1000 "$copy"`,
+    `  as_root chown -R ${owner} "$copy"`,
     `  as_root chmod 0700 "$copy"`,
-    `  as_root docker run --rm --user 1000:1000 --network none -v "$copy:/state" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `  as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:/state" -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" --health-cmd ${shellQuote(`node -e ${shellQuote(health.probe)}`)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
+    `  as_root docker run --rm ${flags.user} --network none -v "$copy:${state}" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
+    `  as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:${state}" ${envFlags(gateway.env, bare)} -e ${gateway.tokenEnv}="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" ${healthCmdFlag(health)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
     `  deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `  while :; do`,
     // One restart after a crash, as the health gate allows: a busy host can delay the first start.
@@ -100,6 +103,8 @@ export interface BackupBeforeUpgradeArgs {
   readonly backupDir: string;
   /** Archives kept per gateway; older ones are deleted. */
   readonly keep: number;
+  /** Its user, confinement, state mount and CLI: the backup runs the gateway's own CLI as the gateway would. */
+  readonly gateway: Pick<GatewayCommon, "process" | "confinement" | "env">;
 }
 
 /**
@@ -110,9 +115,17 @@ export interface BackupBeforeUpgradeArgs {
  * from a copy: it may be older than the image (restored for a rollback), and the backup tool
  * of a newer release migrates the state it reads.
  */
-export function renderBackupBeforeUpgrade({ containerName, image, stateDir, backupDir, keep }: BackupBeforeUpgradeArgs): string {
+export function renderBackupBeforeUpgrade({ containerName, image, stateDir, backupDir, keep, gateway }: BackupBeforeUpgradeArgs): string {
   const name = shellQuote(containerName);
   const dir = shellQuote(backupDir);
+  const { process, env } = gateway;
+  const cli = process.cli;
+  // The gateway's state and config switches; its home is the writable /tmp (no tmpfs here: the root stays writable).
+  const toolEnv: Pick<GatewayEnv, "OPENCLAW_STATE_DIR" | "OPENCLAW_CONFIG_READONLY" | "HOME"> = {
+    OPENCLAW_STATE_DIR: env.OPENCLAW_STATE_DIR,
+    OPENCLAW_CONFIG_READONLY: env.OPENCLAW_CONFIG_READONLY,
+    HOME: "/tmp",
+  };
   return script(
     asRoot,
     fail,
@@ -134,13 +147,13 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `staging=$(as_root mktemp -d ${shellQuote(`${backupDir}/.staging.XXXXXX`)})`,
     `trap 'as_root rm -rf "$staging"' EXIT`,
     `as_root mkdir "$staging/out"`,
-    `as_root chown 1000:1000 "$staging" "$staging/out"`,
+    `as_root chown ${containerConfinementOf(gateway).user} "$staging" "$staging/out"`,
     `source=${shellQuote(stateDir)}`,
     `if [ "$(as_root docker inspect --format '{{.State.Running}}' ${name})" != true ]; then`,
     `  source="$staging/state"`,
     `  as_root cp -a ${shellQuote(`${stateDir}/.`)} "$source"`,
     `fi`,
-    `report=$(as_root docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp -v "$source:/state" -v "$staging/out:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
+    `report=$(as_root docker run --rm ${toolContainerFlags(gateway)} ${envFlags(toolEnv, bare)} -v "$source:${process.stateDir}" -v "$staging/out:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
     `archive=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
     `[ -n "$archive" ] || fail "gateway "${name}": the gateway reported no backup archive"`,
     `target=${dir}/"$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$archive")"`,

@@ -46,7 +46,7 @@ describe("GatewaySpec", () => {
       env: { OPENCLAW_STATE_DIR: "/state", OPENCLAW_CONFIG_READONLY: "1", OPENCLAW_DISABLE_BONJOUR: "1", HOME: "/home/node" },
       secretEnv: {},
       health: gatewayHealth,
-      process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node" },
+      process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node", cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"] },
       confinement: gatewayConfinement,
       tailnetName: "gw1.example.ts.net",
       egress: { allow: [] },

@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, u
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { gatewayCommon, trialConfig } from "../../components/gateway-spec";
 import { renderBackupBeforeUpgrade, renderPreflight } from "../../runtimes/docker/upgrade";
 
 // The preflight runs in a real /bin/sh with real tar; `docker` is a fake on PATH that lists the copy it is given.
@@ -13,11 +14,13 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const fakeBin = join(work, "bin");
 const seenCopy = join(work, "seen-copy.txt");
 const seenEach = join(work, "seen-each.txt");
+const calls = join(work, "calls.txt");
 mkdirSync(fakeBin);
 writeFileSync(
   join(fakeBin, "docker"),
   [
     "#!/bin/sh",
+    `printf '%s\\n' "$*" >>${calls}`,
     'case "$1" in',
     '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; *:/backup) out=${a%:/backup} ;; esac; done',
     `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy}; { echo copy; cd "$src" && find . -type f -name 'own-*' | sort; } >>${seenEach} ;; esac`,
@@ -30,6 +33,9 @@ writeFileSync(
   ].join("\n"),
 );
 chmodSync(join(fakeBin, "docker"), 0o755);
+
+/** Every gateway's settings, with a health check that passes at once. */
+const quick = { ...gatewayCommon, health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 } };
 
 function run(script: string): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -60,8 +66,8 @@ describe("renderPreflight", () => {
       image: "gw:2",
       stateDirs: [state],
       workDir: join(work, "tmp"),
-      health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 },
-      fallbackConfig: "{}",
+      gateway: quick,
+      fallbackConfig: { file: "openclaw.json", text: "{}" },
     });
     const results = await Promise.all([1, 2, 3].map(() => run(script)));
     churn.kill();
@@ -89,8 +95,8 @@ describe("renderPreflight with rollout.preflight: all", () => {
       image: "gw:2",
       stateDirs: [...dirs, join(work, "all", "erin")],
       workDir: join(work, "tmp"),
-      health: { probe: "process.exit(0)", startPeriodSeconds: 5, gateSeconds: 30 },
-      fallbackConfig: "{}",
+      gateway: quick,
+      fallbackConfig: { file: "openclaw.json", text: "{}" },
     });
     const result = await run(script);
     assert.equal(result.status, 0, result.stderr);
@@ -119,7 +125,9 @@ describe("renderBackupBeforeUpgrade", () => {
       const day = new Date(Date.UTC(2026, 10, 1 + i)).getTime() / 1000;
       utimesSync(join(folder, name), day, day);
     });
-    const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", stateDir: state, backupDir: folder, keep: 2 }));
+    const result = await run(
+      renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", stateDir: state, backupDir: folder, keep: 2, gateway: gatewayCommon }),
+    );
     assert.equal(result.status, 0, result.stderr);
     const kept = readdirSync(folder).sort();
     assert.equal(kept.length, 7, kept.join(", "));
@@ -131,5 +139,68 @@ describe("renderBackupBeforeUpgrade", () => {
     assert.match(kept[3] ?? "", /^\d{8}T\d{6}Z-2026-12-03T10-00-00\.000\+00-00-openclaw-backup\.tar\.gz$/);
     assert.equal(kept[4], `${kept[3] ?? ""}.image`, "the image it ran is recorded beside the new archive");
     assert.deepEqual(kept.slice(5), ["clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz", "notes.txt"]);
+  });
+});
+
+describe("the preflight's and the backup's containers", () => {
+  const runs = () =>
+    readFileSync(calls, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("run "));
+  const state = join(work, "confined", "users", "carol");
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, "openclaw.json"), "{}\n");
+
+  it("run the trial gateway confined and configured as every gateway is, on no network and no port", async () => {
+    writeFileSync(calls, "");
+    const result = await run(
+      renderPreflight({ hostId: "local", image: "gw:2", stateDirs: [state], workDir: join(work, "tmp"), gateway: quick, fallbackConfig: trialConfig }),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    const [prepare, trial] = runs();
+    assert.match(prepare ?? "", /^run --rm --user 1000:1000 --network none -v \S+:\/state --entrypoint node gw:2 -e /);
+    assert.match(
+      trial ?? "",
+      new RegExp(
+        "^run -d --name clawfleet-preflight-local --hostname clawfleet-preflight-local --restart on-failure:1 " +
+          "--user 1000:1000 --read-only --cap-drop ALL --security-opt no-new-privileges:true --network none " +
+          "--tmpfs /tmp:rw,nosuid,nodev,size=64m --tmpfs /home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000 -v \\S+:/state " +
+          "-e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN=[0-9a-f]{48} --health-cmd ",
+      ),
+    );
+  });
+
+  it("follow the gateways' confinement: a capability given back to every gateway is given back to the trial too", async () => {
+    writeFileSync(calls, "");
+    const gateway = { ...quick, confinement: { ...quick.confinement, addCapabilities: ["NET_BIND_SERVICE"] } };
+    const result = await run(
+      renderPreflight({ hostId: "local", image: "gw:2", stateDirs: [state], workDir: join(work, "tmp"), gateway, fallbackConfig: trialConfig }),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(runs()[1] ?? "", / --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges:true /);
+  });
+
+  it("run the backup tool as the gateway's user, without capabilities, new privileges or network, on the gateway's state", async () => {
+    writeFileSync(calls, "");
+    const folder = join(work, "confined", "backups", "clawfleet-tenant-carol");
+    const result = await run(
+      renderBackupBeforeUpgrade({
+        containerName: "clawfleet-tenant-carol",
+        image: "gw:2",
+        stateDir: state,
+        backupDir: folder,
+        keep: 2,
+        gateway: gatewayCommon,
+      }),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(
+      runs()[0] ?? "",
+      new RegExp(
+        "^run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none " +
+          "-e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp -v \\S+:/state -v \\S+:/backup " +
+          "--entrypoint node \\S+ /app/node_modules/openclaw/openclaw.mjs backup create --verify --output /backup --json$",
+      ),
+    );
   });
 });

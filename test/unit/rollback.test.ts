@@ -147,6 +147,17 @@ describe("renderRollback", () => {
       ...["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3", "gw:good"],
     ]);
     assert.equal(readFileSync(join(setup.fake, `${name}.rolled`), "utf8"), "gw:bad\n");
+    // The previous image unpacks the archive confined as the gateway is, as its user, on no network.
+    const restores = readFileSync(join(setup.fake, "calls"), "utf8")
+      .split("\n")
+      .filter((call) => call.startsWith("run --rm"));
+    assert.deepEqual(
+      restores.map((call) => call.replace(/\S+:\/staging/, "WORK:/staging")),
+      [
+        "run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none -e OPENCLAW_STATE_DIR=/tmp/unused -e HOME=/tmp " +
+          "-v WORK:/staging --entrypoint node gw:good /app/node_modules/openclaw/openclaw.mjs backup restore /staging/archive.tar.gz --target /staging/out --json",
+      ],
+    );
     // Again: nothing more.
     const again = run(rollback, ["any"], setup);
     assert.equal(again.status, 0, again.stderr);
@@ -245,7 +256,11 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("records the previous image beside the archive and the change under way", () => {
     const setup = host("gw:good", undefined);
     rmSync(backups, { recursive: true });
-    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3 }), [], setup);
+    const result = run(
+      renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
+      [],
+      setup,
+    );
     assert.equal(result.status, 0, result.stderr);
     const files = readdirSync(backups).sort();
     assert.equal(files.length, 3, files.join(", "));
@@ -260,7 +275,11 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("removes the container a rollback left before the deploy creates the gateway's own, on the restored state", () => {
     const setup = host("gw:good", "gw:bad");
     writeFileSync(join(setup.fake, `${name}.rolled`), "gw:bad\n");
-    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:good", stateDir: state, backupDir: backups, keep: 3 }), [], setup);
+    const result = run(
+      renderBackupBeforeUpgrade({ containerName: name, image: "gw:good", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
+      [],
+      setup,
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.equal(
       result.stderr,
@@ -274,7 +293,11 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("leaves the rolled-back container running when the image that failed on it is declared again", () => {
     const setup = host("gw:good", undefined);
     writeFileSync(join(setup.fake, `${name}.rolled`), "gw:bad\n");
-    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3 }), [], setup);
+    const result = run(
+      renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
+      [],
+      setup,
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stderr, "");
     assert.equal(readFileSync(join(setup.fake, `${name}.image`), "utf8"), "gw:good\n");
