@@ -91,6 +91,11 @@ export function backupRootOf(stateRoot: string): string {
   return `${stateRoot}/${stateLayout.backups}`;
 }
 
+/** Where a gateway's backups taken before an image change go (and the rollback finds them): `<stateRoot>/backups/<container>`. */
+export function upgradeBackupDirOf(stateRoot: string, container: string): string {
+  return `${backupRootOf(stateRoot)}/${container}`;
+}
+
 /**
  * Where `clawfleet backup` puts a gateway's archives by default: `<stateRoot>/backups/manual/<container>`,
  * apart from the ones taken before an image change, so that rotation never deletes them.

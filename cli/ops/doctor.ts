@@ -1,12 +1,11 @@
 import { shellQuote } from "../../runtimes/shell";
-import { gateway } from "../../components/render/config";
 import type { Fleet, Host } from "../../declaration/schema";
 import type { Check, DeclaredGateway } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
-import { childName, childRole, sharedStateDir } from "../../names";
+import { childName, childRole } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { readStateSizes, stateOverLimit, stateSizeProbe } from "./state-size";
-import { backupDirOf, type TenantTarget } from "./targets";
+import { backupDirOf, hostGateways, type HostGateway, type TenantTarget } from "./targets";
 
 export type { Check };
 
@@ -17,12 +16,12 @@ export interface HostReport {
 
 const mark = (name: string) => `@@clawfleet-${name}`;
 
-/** Directories doctor checks on a host: the state root (0700) and each gateway's state directory (uid 1000, 0700). */
-export function stateDirsOf(host: Host, targets: readonly TenantTarget[]): { path: string; owner: number | undefined; gatewayOf: string }[] {
-  const dirs: { path: string; owner: number | undefined; gatewayOf: string }[] = [{ path: host.stateRoot, owner: undefined, gatewayOf: "the state root" }];
-  if (host.shared !== undefined) dirs.push({ path: sharedStateDir(host.stateRoot), owner: gateway.uid, gatewayOf: "the shared gateway" });
-  for (const t of targets) if (t.tier === "dedicated") dirs.push({ path: t.gatewayStateDir, owner: gateway.uid, gatewayOf: `tenant ${t.id}` });
-  return dirs;
+/** Directories doctor checks on a host: the state root (0700) and each gateway's state directory (0700, its user's). */
+export function stateDirsOf(host: Host, gateways: readonly HostGateway[]): { path: string; owner: number | undefined; gatewayOf: string }[] {
+  return [
+    { path: host.stateRoot, owner: undefined, gatewayOf: "the state root" },
+    ...gateways.map(({ spec, owner }) => ({ path: spec.stateDir, owner: spec.process.uid, gatewayOf: owner })),
+  ];
 }
 
 /** Each gateway of these tenants once, as the declaration has it. */
@@ -99,11 +98,10 @@ interface ServeConfig {
 }
 
 /** The Serve entries a host should have: https port -> local target, with the gateway that owns it. */
-export function expectedServe(host: Host, targets: readonly TenantTarget[]): Map<number, { target: string; owner: string }> {
+export function expectedServe(host: Host, gateways: readonly HostGateway[]): Map<number, { target: string; owner: string }> {
   const expected = new Map<number, { target: string; owner: string }>();
   if (!host.tailscale.serve) return expected;
-  if (host.shared !== undefined) expected.set(host.shared.port, { target: `http://127.0.0.1:${host.shared.port}`, owner: "the shared gateway" });
-  for (const t of targets) if (t.tier === "dedicated") expected.set(t.port, { target: `http://127.0.0.1:${t.port}`, owner: `tenant ${t.id}` });
+  for (const { spec, owner } of gateways) expected.set(spec.port, { target: `http://${spec.confinement.publishAddress}:${spec.port}`, owner });
   return expected;
 }
 
@@ -167,10 +165,11 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
   if (found === undefined)
     return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
   const checks: Check[] = [];
+  const gateways = hostGateways(fleet, host);
   checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(targets)));
-  if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, targets), found.get("serve") ?? []));
+  if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, gateways), found.get("serve") ?? []));
 
-  const wanted = new Map(stateDirsOf(host, targets).map((d) => [d.path, d]));
+  const wanted = new Map(stateDirsOf(host, gateways).map((d) => [d.path, d]));
   let dirsOk = 0;
   for (const line of found.get("dirs") ?? []) {
     const match = /^(\S+) (\S+) (.+)$/.exec(line);
@@ -195,7 +194,8 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
     ];
     checks.push({ ok: false, what: `${path} (${dir.gatewayOf}) has ${problems.join(" and ")}`, fix: fixes.join(" && ") });
   }
-  if (dirsOk > 0) checks.push({ ok: true, what: `${dirsOk} state directories are 0700${dirsOk > 1 ? ", gateway directories owned by uid 1000" : ""}` });
+  const uids = [...new Set(gateways.map(({ spec }) => spec.process.uid))].join(", ");
+  if (dirsOk > 0) checks.push({ ok: true, what: `${dirsOk} state directories are 0700${dirsOk > 1 ? `, gateway directories owned by uid ${uids}` : ""}` });
 
   for (const line of found.get("configs") ?? []) {
     const match = /^link (\S+) -> (.*)$/.exec(line);
@@ -238,7 +238,7 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
   );
   const total = memory.get("MemTotal");
   const available = memory.get("MemAvailable");
-  const limits = targets.filter((t) => t.tier === "dedicated").reduce((sum, t) => sum + t.memoryMb, 0) + (host.shared?.memoryMb ?? 0);
+  const limits = gateways.reduce((sum, { spec }) => sum + spec.limits.memoryMb, 0);
   if (total !== undefined && total > 0) {
     if (host.memoryMb !== undefined && host.memoryMb > total) {
       checks.push({
@@ -268,7 +268,7 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
   return Promise.all(
     hosts.map(async (host) => {
       const mine = targets.filter((t) => t.host.id === host.id);
-      const dirs = stateDirsOf(host, mine).map((d) => d.path);
+      const dirs = stateDirsOf(host, hostGateways(fleet, host)).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
       const limited = [...new Set(mine.filter((t) => t.stateLimitMb !== undefined).map((t) => t.stateDir))];
       const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(mine), limited);

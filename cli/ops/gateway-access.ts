@@ -1,3 +1,4 @@
+import { gatewayCommon } from "../../components/gateway-spec";
 import type { GatewayState } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
@@ -6,7 +7,7 @@ import { Redactor } from "./redact";
 import type { TenantTarget } from "./targets";
 
 /** How the gateway's own CLI is started inside the clawfleet gateway image. */
-export const openclawCli: readonly string[] = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
+export const openclawCli: readonly string[] = gatewayCommon.process.cli;
 
 /** What a verb needs to know about a tenant's gateway before it touches it. */
 export type GatewayFacts = GatewayState;
@@ -57,7 +58,7 @@ export async function runGatewayCli(
   const { live, progress } = options;
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const running = runner.stream(target.host, runtimeOps.execCommand(target.container, [...openclawCli, ...args]), {
+  const running = runner.stream(target.host, runtimeOps.execCommand(target.container, [...target.spec.process.cli, ...args]), {
     onStdout: (line) => {
       const clean = redactor.redact(line);
       stdout.push(clean);

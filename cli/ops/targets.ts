@@ -44,19 +44,21 @@ export async function loadFleet(file: string): Promise<Fleet> {
   return parseFleet(file, readStackFile(file, text));
 }
 
+/** A host's shared gateway as the program deploys it, serving the host's shared tenants; undefined when it declares none. */
+function sharedGatewayOf(fleet: Fleet, host: Host): GatewaySpec | undefined {
+  return sharedGatewaySpec(
+    host,
+    fleet.image,
+    fleet.tenants.filter((t): t is SharedTenant => t.tier === "shared" && t.host === host.id),
+  );
+}
+
 function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
   const host = fleet.hosts.find((h) => h.id === tenant.host);
   // parseFleet guarantees every tenant's host is declared.
   if (host === undefined) throw new OpsError(`tenant ${tenant.id}: host ${tenant.host} is not declared`);
   // The same pure spec the program deploys: name, port, limits, state and secrets are worked out once.
-  const spec =
-    tenant.tier === "dedicated"
-      ? dedicatedGatewaySpec(tenant, host, fleet.image)
-      : sharedGatewaySpec(
-          host,
-          fleet.image,
-          fleet.tenants.filter((t): t is SharedTenant => t.tier === "shared" && t.host === host.id),
-        );
+  const spec = tenant.tier === "dedicated" ? dedicatedGatewaySpec(tenant, host, fleet.image) : sharedGatewayOf(fleet, host);
   if (spec === undefined) throw new OpsError(`tenant ${tenant.id}: host ${host.id} has no shared gateway`);
   const channels = tenant.tier === "dedicated" ? tenant.channels : host.shared?.channels;
   return {
@@ -74,6 +76,23 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     channels: Object.keys(channels ?? {}),
     stateLimitMb: tenant.stateLimitMb,
   };
+}
+
+/** A gateway the program runs on a host, and whose it is, as doctor names it. */
+export interface HostGateway {
+  readonly spec: GatewaySpec;
+  /** `the shared gateway` or `tenant <id>`. */
+  readonly owner: string;
+}
+
+/** The gateways of a host as the program deploys them: its shared gateway (when it declares one), then each dedicated tenant's in id order. */
+export function hostGateways(fleet: Fleet, host: Host): HostGateway[] {
+  const shared = sharedGatewayOf(fleet, host);
+  const dedicated = allTargets(fleet).filter((t) => t.tier === "dedicated" && t.host.id === host.id);
+  return [
+    ...(shared === undefined ? [] : [{ spec: shared, owner: "the shared gateway" }]),
+    ...dedicated.map((t) => ({ spec: t.spec, owner: `tenant ${t.id}` })),
+  ];
 }
 
 /** Every declared tenant in id order (purged tenants run nothing and are left out). */

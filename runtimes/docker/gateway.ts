@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
-import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds, upgradeBackupDirOf } from "../../names";
 import { renderRollback } from "./rollback";
 import {
   renderClaimPort,
@@ -35,8 +35,8 @@ export interface DockerHost {
   readonly prepared: pulumi.Resource;
   /** The new image's trial run on a copy of the canary's state; no container is replaced before it passes. */
   readonly preflight: pulumi.Resource | undefined;
-  /** Where each gateway's pre-upgrade backups go: `<backupRoot>/<gateway>`. */
-  readonly backupRoot: string;
+  /** The host's state root; each gateway's pre-upgrade backups go below it (upgradeBackupDirOf). */
+  readonly stateRoot: string;
   /** `<project>/<stack>`, the `clawfleet.stack` label of every container. */
   readonly stack: string;
   /** What the host's daemon stores for the gateway's log, swap and health-check settings; containers send exactly that. */
@@ -129,7 +129,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         );
 
   // Right before a container is replaced for a new image, its state is backed up with the gateway's own tool.
-  const backupDir = `${host.backupRoot}/${spec.name}`;
+  const backupDir = upgradeBackupDirOf(host.stateRoot, spec.name);
   const backup = host.run(
     child(childRole.backup, "backs up before an image change"),
     {

@@ -18,7 +18,7 @@ export const previousImageSuffix = ".image";
 export interface RollbackArgs {
   /** The gateway as the program deploys it: name, port, state, limits, health check, environment names. */
   readonly spec: GatewaySpec;
-  /** Its pre-upgrade archives: `<backupRoot>/<container>`. */
+  /** Its pre-upgrade archives (upgradeBackupDirOf). */
   readonly backupDir: string;
 }
 

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { backupRootOf, childName, childRole, workDirOf } from "../../names";
+import { childName, childRole, workDirOf } from "../../names";
 import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands";
 import { runDockerGateway, type DockerHost } from "./gateway";
 import { healthTimings, parseReadBack, renderReadBack } from "./readback";
@@ -71,7 +71,7 @@ export const dockerRuntime: Runtime = {
       run,
       prepared,
       preflight,
-      backupRoot: backupRootOf(host.stateRoot),
+      stateRoot: host.stateRoot,
       stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
       readBack,
     };

@@ -16,7 +16,7 @@ import {
   unhealthyMessage,
   type FleetStatus,
 } from "../../cli/ops/status";
-import { allTargets, findTarget, loadFleet } from "../../cli/ops/targets";
+import { allTargets, findTarget, hostGateways, loadFleet } from "../../cli/ops/targets";
 import { OpsError } from "../../cli/ops/errors";
 import { parseDockerSize } from "../../runtimes/docker/ops";
 
@@ -539,7 +539,7 @@ describe("doctor", () => {
     const fleet = await loadFleet(dev);
     const host = fleet.hosts[0];
     assert.ok(host);
-    const expected = expectedServe(host, allTargets(fleet));
+    const expected = expectedServe(host, hostGateways(fleet, host));
     const davePort = allTargets(fleet).find((t) => t.id === "dave")?.port ?? 0;
     const serve = {
       TCP: { "18101": { HTTPS: true }, "18789": { HTTPS: true }, "19000": { HTTPS: true } },
