@@ -8,6 +8,7 @@ import { withProgress } from "./ops/host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./ops/status";
 import { allTargets, findHost, findTarget, loadFleet } from "./ops/targets";
 import { rollback } from "./ops/rollback";
+import { collectUsage, renderUsageJson, renderUsageTable, usageErrors, usageRange } from "./ops/usage";
 import { runWatch } from "./ops/watch";
 import { runtimeOps } from "./runtime";
 
@@ -266,6 +267,39 @@ export const commands: readonly Command[] = [
       const reports = await withProgress(err, "waiting for the hosts to answer", doctor(runner, fleet, hosts, allTargets(fleet)));
       out(options.json ? JSON.stringify({ hosts: reports }, null, 2) : renderDoctor(reports));
       return reports.every((r) => r.checks.every((c) => c.ok)) ? 0 : 1;
+    },
+  }),
+  command({
+    name: "usage",
+    group: "day-2",
+    args: [file],
+    summary: "tokens and estimated cost per tenant and per host, from each gateway's own usage.cost",
+    help: [
+      "Asks each gateway inside its container (openclaw gateway call usage.cost): a dedicated tenant's whole gateway, a shared",
+      "tenant's agent in its host's shared gateway. Cost is openclaw's estimate from the prices of the models' config.",
+      "Hosts are asked a few at a time, each call bounded; a host or gateway that does not answer is named on stderr with",
+      "why, the others still print, and the exit code is 1.",
+    ],
+    options: {
+      since: { type: "string", value: "<YYYY-MM-DD>", help: "from this day (UTC) to today (default: this calendar month, UTC)" },
+      days: { type: "string", value: "<n>", help: "the last n days, today included" },
+      host: { type: "string", value: "<id>", help: "only the tenants of this host" },
+      json: json("one JSON object instead of the table"),
+    },
+    async run({ positionals: [stackFile = ""], options }, { out, err, runner }) {
+      const range = usageRange(options, new Date());
+      const fleet = await loadFleet(stackFile);
+      const hosts = options.host === undefined ? fleet.hosts : [findHost(fleet, stackFile, options.host)];
+      const targets = allTargets(fleet).filter((t) => hosts.includes(t.host));
+      const usage = await withProgress(
+        err,
+        `waiting for ${hosts.length} host${hosts.length === 1 ? "" : "s"} to answer`,
+        collectUsage(runner, targets, hosts, { stack: stackFile, range, hostsAtOnce: 8, timeoutSeconds: 120 }),
+      );
+      const problems = usageErrors(usage);
+      for (const line of problems) err(`clawfleet: ${line}`);
+      out(options.json ? renderUsageJson(usage) : renderUsageTable(usage));
+      return problems.length === 0 ? 0 : 1;
     },
   }),
   command({

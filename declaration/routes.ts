@@ -1,5 +1,5 @@
 import type { Problem } from "./errors";
-import { channelCredentials, type ChannelName, type ChannelsDecl, type Host, type Tenant } from "./schema";
+import { channelCredentials, type ChannelName, type ChannelsDecl, type Host, type ModelProvidersDecl, type Tenant } from "./schema";
 import type { SecretValue } from "./secret";
 
 /**
@@ -84,8 +84,18 @@ export function servedProviders(routes: GatewayRoutes): string[] {
     .sort();
 }
 
-function modelProblem(routes: GatewayRoutes, path: string, model: string): Problem | undefined {
+function modelProblem(routes: GatewayRoutes, path: string, model: string, own: ModelProvidersDecl = {}): Problem | undefined {
   const provider = providerOf(model);
+  // A provider of the gateway's own is configured, not installed: its models need only be listed.
+  const declared = own[provider];
+  if (declared !== undefined) {
+    const id = model.slice(provider.length + 1);
+    if (declared.models.some((m) => m.id === id)) return undefined;
+    return {
+      path,
+      message: `names model ${id}, which modelProviders.${provider} does not list; add it there with its price, or use one of: ${declared.models.map((m) => m.id).join(", ")}`,
+    };
+  }
   const route = routes.providers[provider];
   const served = servedProviders(routes).join(", ");
   if (route === undefined) {
@@ -143,16 +153,19 @@ export function checkRoutes(routes: GatewayRoutes, hosts: Iterable<Host>, tenant
   const add = (problem: Problem | undefined) => {
     if (problem !== undefined) problems.push(problem);
   };
+  const sharedProviders = new Map<string, ModelProvidersDecl>();
   for (const host of hosts) {
     const shared = host.shared;
+    if (shared?.modelProviders !== undefined) sharedProviders.set(host.id, shared.modelProviders);
     if (shared === undefined) continue;
     const base = `hosts.${host.id}.shared`;
-    if (shared.model !== undefined) add(modelProblem(routes, `${base}.model`, shared.model));
+    if (shared.model !== undefined) add(modelProblem(routes, `${base}.model`, shared.model, shared.modelProviders));
     problems.push(...keyProblems(routes, base, shared.modelKeys), ...channelProblems(routes, base, shared.channels));
   }
   for (const tenant of tenants) {
     const base = `tenants.${tenant.id}`;
-    if (tenant.model !== undefined) add(modelProblem(routes, `${base}.model`, tenant.model));
+    const own = tenant.tier === "dedicated" ? tenant.modelProviders : sharedProviders.get(tenant.host);
+    if (tenant.model !== undefined) add(modelProblem(routes, `${base}.model`, tenant.model, own));
     if (tenant.tier === "dedicated") problems.push(...keyProblems(routes, base, tenant.modelKeys), ...channelProblems(routes, base, tenant.channels));
   }
   return problems;

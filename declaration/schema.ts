@@ -130,6 +130,67 @@ const modelKeys = z
   .optional()
   .meta({ description: "model provider API keys (`anthropic: { secure: ... }`), passed as `<PROVIDER>_API_KEY`" });
 
+/** USD per million tokens, as openclaw prices a model (`models.providers.*.models[].cost`). */
+const pricePerMillion = z
+  .number({ error: expected("US dollars per million tokens, such as 3") })
+  .min(0, "must be 0 or more US dollars per million tokens")
+  .meta({ type: "number" });
+
+const providerModel = z.strictObject({
+  id: z
+    .string({ error: expected("the model's id at the provider, such as llama-3.1-8b") })
+    .regex(/^[A-Za-z0-9._:-]+(\/[A-Za-z0-9._:-]+)*$/, "must be the model's id at the provider, such as llama-3.1-8b")
+    .meta({ description: "the model's id at the provider; agents name it `<provider>/<id>`" }),
+  cost: z
+    .strictObject({
+      input: pricePerMillion.meta({ description: "per million input tokens" }),
+      output: pricePerMillion.meta({ description: "per million output tokens" }),
+      cacheRead: pricePerMillion.default(0).meta({ description: "per million tokens read from the prompt cache" }),
+      cacheWrite: pricePerMillion.default(0).meta({ description: "per million tokens written to the prompt cache" }),
+    })
+    .meta({ description: "its price in US dollars per million tokens: what `clawfleet usage` and budgets count" }),
+  contextWindow: z.number().int().positive().optional().meta({ default: "openclaw's", description: "tokens the model takes in" }),
+  maxTokens: z.number().int().positive().optional().meta({ default: "openclaw's", description: "most tokens the model answers with" }),
+});
+
+const modelProviders = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"),
+    z.strictObject({
+      baseUrl: z
+        .string({ error: expected("the provider's API address, such as http://10.20.0.5:4000/v1") })
+        .superRefine((text, ctx) => {
+          let url: URL;
+          try {
+            url = new URL(text);
+          } catch {
+            ctx.addIssue({ code: "custom", message: "must be an http:// or https:// address, such as http://10.20.0.5:4000/v1" });
+            return;
+          }
+          if (url.protocol !== "http:" && url.protocol !== "https:")
+            ctx.addIssue({ code: "custom", message: "must be an http:// or https:// address, such as http://10.20.0.5:4000/v1" });
+          else if (url.username !== "" || url.password !== "" || url.search !== "")
+            ctx.addIssue({
+              code: "custom",
+              message: "must not carry a user, password or query, which would put a credential in the config; declare the key in modelKeys instead",
+            });
+        })
+        .meta({ type: "URL", description: "the provider's API address (for an address in a private range, add it to `egress.allow`)" }),
+      api: z
+        .enum(["openai-completions", "openai-responses", "anthropic-messages"], {
+          error: "must be one of openai-completions, openai-responses, anthropic-messages",
+        })
+        .default("openai-completions")
+        .meta({ description: "the API it speaks: openai-completions for /v1/chat/completions servers (vLLM, LiteLLM, llama.cpp)" }),
+      models: z.array(providerModel).min(1, "must list at least one model").meta({ description: "the models it serves, each with its price" }),
+    }),
+  )
+  .optional()
+  .meta({
+    description:
+      "OpenAI- or Anthropic-compatible model providers of your own (`models.providers` in openclaw), each with its models' prices; its key, when it needs one, is `modelKeys.<provider>`",
+  });
+
 const hostKeyRule =
   "the host's SSH public key as <type> <base64>, such as ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...; print it on the host with: cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub";
 
@@ -206,6 +267,7 @@ export const hostSchema = z.strictObject({
       upgradeBackups,
       channels: channels.optional().meta({ description: "its chat channels; bindings route their chats to agents" }),
       modelKeys,
+      modelProviders,
     })
     .optional()
     .meta({ description: "the host's shared-tier gateway; shared tenants need it" }),
@@ -303,6 +365,20 @@ const tenantCommon = {
       description:
         "size in MB the tenant's state directory (a shared tenant's: its workspace) should stay under; `status` shows the size against it, `doctor` and `watch` report it when over; nothing is cut off",
     }),
+  budget: z
+    .strictObject({
+      usdPerMonth: z
+        .number({ error: expected("a number of US dollars, such as 25") })
+        .positive("must be more than 0 US dollars a month, such as 25; remove budget for no budget")
+        .max(1000000, "must be at most 1000000 US dollars a month")
+        .meta({ type: "number", description: "US dollars of estimated model cost per calendar month (UTC)" }),
+    })
+    .optional()
+    .meta({
+      default: "no budget",
+      description:
+        "the tenant's monthly spend, from its gateway's own cost estimate (`clawfleet usage`); `usage` shows the month's spend against it, `watch` alerts once at 80% and once at 100% of it; nothing is cut off",
+    }),
   purge: z
     .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })
     .optional()
@@ -327,6 +403,7 @@ export const dedicatedTenantSchema = z.strictObject({
   pidsLimit: z.number().int().min(64).max(65536).default(512).meta({ description: "process limit inside the container, 64-65536" }),
   channels: channels.optional().meta({ description: "the gateway's chat channels" }),
   modelKeys,
+  modelProviders,
   egress: z
     .strictObject({
       blockPrivate: z.boolean().optional().meta({ default: "the host's", description: "`false` lets this gateway reach private and link-local addresses" }),
@@ -368,6 +445,7 @@ export type DedicatedTenantDecl = z.output<typeof dedicatedTenantSchema>;
 export type SharedTenantDecl = z.output<typeof sharedTenantSchema>;
 export type ChannelsDecl = z.output<typeof channels>;
 export type BindingDecl = z.output<typeof binding>;
+export type ModelProvidersDecl = z.output<typeof modelProviders>;
 
 /** A host after validation, with its name. */
 export interface Host extends HostDecl {

@@ -53,12 +53,18 @@ export async function runGatewayCli(
   target: TenantTarget,
   redactor: Redactor,
   args: readonly string[],
-  options: { live?: { out: (line: string) => void; err: (line: string) => void }; progress?: (text: string) => void } = {},
+  options: {
+    live?: { out: (line: string) => void; err: (line: string) => void };
+    progress?: (text: string) => void;
+    /** The most it may take before its host counts as not answering (default: the host bound of every command). */
+    timeoutSeconds?: number;
+  } = {},
 ): Promise<GatewayCliRun> {
-  const { live, progress } = options;
+  const { live, progress, timeoutSeconds } = options;
   const stdout: string[] = [];
   const stderr: string[] = [];
   const running = runner.stream(target.host, runtimeOps.execCommand(target.container, [...target.spec.process.cli, ...args]), {
+    ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
     onStdout: (line) => {
       const clean = redactor.redact(line);
       stdout.push(clean);

@@ -31,6 +31,8 @@ export interface TenantTarget {
   readonly channels: readonly string[];
   /** The size in MB its state should stay under (`stateLimitMb`); undefined: no limit. */
   readonly stateLimitMb: number | undefined;
+  /** US dollars of estimated model cost per calendar month (`budget.usdPerMonth`); undefined: no budget. */
+  readonly budgetUsdPerMonth: number | undefined;
 }
 
 /** Reads and validates a stack file; a problem in it is a DeclarationError, as for plan and diff. */
@@ -75,6 +77,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     secretEnvNames: Object.keys(spec.secretEnv),
     channels: Object.keys(channels ?? {}),
     stateLimitMb: tenant.stateLimitMb,
+    budgetUsdPerMonth: tenant.budget?.usdPerMonth,
   };
 }
 

@@ -6,14 +6,16 @@ import { Redactor } from "./redact";
 import { formatMb } from "./state-size";
 import { formatUptime, probeHost, type HostStatus, type TenantStatus } from "./status";
 import { allTargets, type TenantTarget } from "./targets";
+import { collectUsage, formatUsd, monthToDate, type TenantUsage } from "./usage";
 
 /** What can be wrong, each its own alert: one per host, one per gateway, one per channel of a gateway and kind. */
-export type ProblemKind = "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected" | "backup-stale" | "state-over-limit";
+export type ProblemKind =
+  "host-not-answering" | "gateway-down" | "channel-held" | "channel-disconnected" | "backup-stale" | "state-over-limit" | "budget-warning" | "budget-exceeded";
 
 export interface Problem {
   /**
    * Stable over polls: `host/<host>`, `gateway/<host>/<container>`, `backup/<host>/<container>`,
-   * `channel/<host>/<container>/<channel>/<held|disconnected>`, `state/<host>/<tenant>`.
+   * `channel/<host>/<container>/<channel>/<held|disconnected>`, `state/<host>/<tenant>`, `budget/<host>/<tenant>/<80|100>`.
    */
   readonly key: string;
   readonly kind: ProblemKind;
@@ -143,6 +145,44 @@ export function observeHost(
   return { problems, scopes };
 }
 
+/** The shares of a monthly budget that alert, each once: a warning, then the cap. */
+export const budgetThresholds = [
+  { percent: 80, kind: "budget-warning" },
+  { percent: 100, kind: "budget-exceeded" },
+] as const;
+
+/**
+ * Turns this month's usage of a host's tenants with a budget into problems: one at 80% of the budget, one at 100%.
+ * A tenant whose usage could not be read keeps its last state; a new month starts from nothing, which resolves both.
+ */
+export function observeBudgets(usage: readonly TenantUsage[], targets: readonly TenantTarget[], month: string): Observation {
+  const problems: Problem[] = [];
+  const scopes: string[] = [];
+  for (const row of usage) {
+    const target = targets.find((t) => t.id === row.tenant);
+    const budget = target?.budgetUsdPerMonth;
+    if (target === undefined || budget === undefined || row.totals === undefined) continue;
+    const key = `budget/${row.host}/${row.tenant}`;
+    scopes.push(key);
+    const spent = row.totals.totalCost;
+    const share = Math.floor((spent / budget) * 100);
+    for (const { percent, kind } of budgetThresholds) {
+      if (spent < (budget * percent) / 100) continue;
+      problems.push({
+        key: `${key}/${percent}`,
+        kind,
+        host: row.host,
+        gateway: row.container,
+        tenants: [row.tenant],
+        channel: undefined,
+        subject: `tenant ${row.tenant} (host ${row.host})`,
+        reason: `its estimated model cost in ${month} (UTC) is ${formatUsd(spent)}, ${share}% of its budget of ${formatUsd(budget)} a month`,
+      });
+    }
+  }
+  return { problems, scopes };
+}
+
 /** A problem that is open: alerted, not yet resolved. */
 export interface OpenProblem extends Problem {
   /** When a poll first found it (ISO time). */
@@ -209,7 +249,11 @@ function eventText(event: WatchEvent): string {
       ? `${problem.subject} is not answering: ${problem.reason}`
       : problem.kind === "gateway-down"
         ? `${problem.subject} is not healthy: ${problem.reason}`
-        : `${problem.subject}: ${problem.reason}`;
+        : problem.kind === "budget-warning"
+          ? `${problem.subject} has spent 80% of its monthly budget: ${problem.reason}`
+          : problem.kind === "budget-exceeded"
+            ? `${problem.subject} has spent its monthly budget: ${problem.reason}`
+            : `${problem.subject}: ${problem.reason}`;
   }
   const back: Record<ProblemKind, string> = {
     "host-not-answering": `${problem.subject} answers again`,
@@ -218,6 +262,8 @@ function eventText(event: WatchEvent): string {
     "channel-disconnected": `${problem.subject}: the ${problem.channel ?? ""} channel is connected again`,
     "backup-stale": `${problem.subject} has a recent backup again`,
     "state-over-limit": `${problem.subject}: its state is within its stateLimitMb again`,
+    "budget-warning": `${problem.subject}: its estimated model cost this month is under 80% of its budget again`,
+    "budget-exceeded": `${problem.subject}: its estimated model cost this month is under its budget again`,
   };
   return `${back[problem.kind]} after ${lasted}`;
 }
@@ -417,7 +463,17 @@ export async function watchFleet(
       if (stopped()) return;
       const now = new Date();
       const backups = options.backupMaxAgeSeconds === undefined ? undefined : { maxAgeSeconds: options.backupMaxAgeSeconds, now };
-      const step = advance(open, observeHost(status, mine, backups), now);
+      let observation = observeHost(status, mine, backups);
+      // Budgets only where the host answered: the spend of a host that does not answer keeps its last state.
+      const budgeted = status.error === undefined ? mine.filter((t) => t.budgetUsdPerMonth !== undefined) : [];
+      if (budgeted.length > 0) {
+        const range = monthToDate(now);
+        const usage = await collectUsage(runner, budgeted, [host], { stack: options.stack, range, hostsAtOnce: 1, timeoutSeconds: options.timeoutSeconds });
+        if (stopped()) return;
+        const spend = observeBudgets(usage.tenants, budgeted, range.startDate.slice(0, 7));
+        observation = { problems: [...observation.problems, ...spend.problems], scopes: [...observation.scopes, ...spend.scopes] };
+      }
+      const step = advance(open, observation, new Date());
       open = step.open;
       for (const event of step.events) {
         const payload = alertPayload(event, options.stack, redact);

@@ -9,6 +9,7 @@ import {
   type ChannelsDecl,
   type DedicatedTenant,
   type Host,
+  type ModelProvidersDecl,
   type SharedTenant,
 } from "../../declaration/schema";
 
@@ -73,6 +74,7 @@ export interface GatewayConfig {
     defaults: { model: string; models?: Record<string, { agentRuntime: { id: string } }>; systemAgent?: { agentId: string } };
     entries: Record<string, { name: string; workspace: string; model: string }>;
   };
+  models?: { providers: Record<string, ProviderConfig> };
   tools?: { web: { search: { enabled: false } } };
   bindings?: {
     agentId: string;
@@ -83,6 +85,49 @@ export interface GatewayConfig {
 }
 
 export { modelKeyEnv };
+
+/** A model provider of the stack's own, as openclaw's `models.providers.<id>` takes it. */
+export interface ProviderConfig {
+  baseUrl: string;
+  api: string;
+  apiKey?: EnvSecretRef;
+  models: {
+    id: string;
+    name: string;
+    cost: { input: number; output: number; cacheRead: number; cacheWrite: number };
+    contextWindow?: number;
+    maxTokens?: number;
+  }[];
+}
+
+/**
+ * The declared providers as openclaw's config: their key (declared in modelKeys) only as a reference to the variable
+ * that carries it, and each model's price per million tokens, which openclaw's usage records cost by.
+ */
+export function renderModelProviders(
+  providers: ModelProvidersDecl | undefined,
+  modelKeys: Readonly<Record<string, SecretValue>> | undefined,
+): GatewayConfig["models"] {
+  if (providers === undefined || Object.keys(providers).length === 0) return undefined;
+  const rendered: Record<string, ProviderConfig> = {};
+  for (const id of Object.keys(providers).sort()) {
+    const provider = providers[id];
+    if (provider === undefined) continue;
+    rendered[id] = {
+      baseUrl: provider.baseUrl,
+      api: provider.api,
+      ...(modelKeys?.[id] === undefined ? {} : { apiKey: envRef(modelKeyEnv(id)) }),
+      models: provider.models.map((model) => ({
+        id: model.id,
+        name: model.id,
+        cost: { input: model.cost.input, output: model.cost.output, cacheRead: model.cost.cacheRead, cacheWrite: model.cost.cacheWrite },
+        ...(model.contextWindow === undefined ? {} : { contextWindow: model.contextWindow }),
+        ...(model.maxTokens === undefined ? {} : { maxTokens: model.maxTokens }),
+      })),
+    };
+  }
+  return { providers: rendered };
+}
 
 /**
  * What keeps a gateway's models and keys on code the image holds (declaration/gateway-routes.ts): a provider whose
@@ -138,8 +183,10 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const channels = renderChannels(tenant.channels);
   const model = tenant.model ?? defaultModel;
   const { models, tools } = routeSettings([model], tenant.modelKeys);
+  const providers = renderModelProviders(tenant.modelProviders, tenant.modelKeys);
   return {
     gateway: gatewaySection(),
+    ...(providers === undefined ? {} : { models: providers }),
     agents: {
       defaults: { model, ...(models === undefined ? {} : { models }) },
       entries: { [tenant.id]: { name: tenant.name ?? tenant.id, workspace: ownWorkspace, model } },
@@ -183,8 +230,10 @@ export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[])
   );
   const channels = renderChannels(host.shared?.channels);
   const { models, tools } = routeSettings([sharedModel, ...Object.values(entries).map((entry) => entry.model)], host.shared?.modelKeys);
+  const providers = renderModelProviders(host.shared?.modelProviders, host.shared?.modelKeys);
   return {
     gateway: gatewaySection(),
+    ...(providers === undefined ? {} : { models: providers }),
     agents: {
       ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),
       defaults: {

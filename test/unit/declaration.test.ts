@@ -107,7 +107,7 @@ describe("unknown keys", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.channels.discord.allowfrom: is not a field clawfleet knows; did you mean allowFrom?`,
       `${file}: tenants.alice.channels.telegrm: is not a field clawfleet knows; did you mean telegram?`,
-      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, stateLimitMb, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, egress, isolation, rotation, movedFrom, renamedFrom`,
+      `${file}: tenants.alice.ram: is not a field clawfleet knows; the fields here are tier, host, name, model, labels, stateLimitMb, budget, purge, port, memoryMb, upgradeBackups, cpus, pidsLimit, channels, modelKeys, modelProviders, egress, isolation, rotation, movedFrom, renamedFrom`,
       `${file}: tenants.bob.bindings[0].peer.ID: is not a field clawfleet knows; did you mean id?`,
     ]);
   });
@@ -330,6 +330,32 @@ describe("tenants and hosts", () => {
       [
         ["alice", 2048],
         ["bob", 256],
+      ],
+    );
+  });
+
+  test("a budget is a positive number of US dollars a month, on either tier, and names the fix", () => {
+    const raw = valid();
+    raw["tenants"].alice.budget = { usdPerMonth: 0 };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.budget.usdPerMonth: must be more than 0 US dollars a month, such as 25; remove budget for no budget`,
+    ]);
+    raw["tenants"].alice.budget = { usdPerMonth: "25$" };
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.budget.usdPerMonth: must be a number of US dollars, such as 25, not the string "25$"`]);
+    raw["tenants"].alice.budget = {};
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.budget.usdPerMonth: is required: a number of US dollars, such as 25`]);
+    raw["tenants"].alice.budget = { usd: 25 };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.budget.usdPerMonth: is required: a number of US dollars, such as 25`,
+      `${file}: tenants.alice.budget.usd: is not a field clawfleet knows; the fields here are usdPerMonth`,
+    ]);
+    raw["tenants"].alice.budget = { usdPerMonth: 25 };
+    raw["tenants"].bob.budget = { usdPerMonth: 2.5 };
+    assert.deepEqual(
+      parseFleet(file, raw).tenants.map((t) => [t.id, t.budget?.usdPerMonth]),
+      [
+        ["alice", 25],
+        ["bob", 2.5],
       ],
     );
   });

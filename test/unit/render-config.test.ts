@@ -89,6 +89,69 @@ describe("renderDedicatedConfig", () => {
   });
 });
 
+describe("a model provider of the stack's own", () => {
+  const stack = (tenant: string, shared = "") => `config:
+  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
+  clawfleet:hosts: { h: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 }${shared} } }
+  clawfleet:tenants:
+    erin:
+${tenant}
+`;
+  const erin = `      tier: dedicated
+      host: h
+      model: inhouse/small-1
+      modelKeys: { inhouse: { secure: v1:AAAA } }
+      modelProviders:
+        inhouse:
+          baseUrl: http://10.20.0.5:4000/v1
+          models: [{ id: small-1, cost: { input: 3, output: 15 }, contextWindow: 128000 }]`;
+
+  it("renders openclaw's models.providers with each model's price and the key by reference, accepted by the gateway's schema", () => {
+    const config = renderDedicatedConfig(fleetOf(stack(erin)).tenants[0] as DedicatedTenant);
+    assert.deepEqual(config.models, {
+      providers: {
+        inhouse: {
+          baseUrl: "http://10.20.0.5:4000/v1",
+          api: "openai-completions",
+          apiKey: { source: "env", provider: "default", id: "INHOUSE_API_KEY" },
+          models: [{ id: "small-1", name: "small-1", cost: { input: 3, output: 15, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000 }],
+        },
+      },
+    });
+    assert.equal(config.agents.defaults.model, "inhouse/small-1");
+    assert.deepEqual(schemaErrors(config), []);
+    assert.ok(!serializeConfig(config).includes("v1:"));
+  });
+
+  it("renders a shared gateway's providers for its agents", () => {
+    const shared =
+      ", shared: { port: 20100, model: inhouse/small-1, modelProviders: { inhouse: { baseUrl: https://llm.example.com/v1, models: [{ id: small-1, cost: { input: 1, output: 2 } }] } } }";
+    const fleet = fleetOf(stack("      tier: shared\n      host: h", shared));
+    const config = renderSharedConfig(fleet.hosts[0]!, fleet.tenants as SharedTenant[]);
+    assert.deepEqual(Object.keys(config.models?.providers ?? {}), ["inhouse"]);
+    assert.equal(config.models?.providers["inhouse"]?.apiKey, undefined);
+    assert.deepEqual(schemaErrors(config), []);
+  });
+
+  it("refuses a model the provider does not list, a price below 0 and an address that carries a credential, naming the fix", () => {
+    const lines = (tenant: string) => {
+      try {
+        fleetOf(stack(tenant));
+      } catch (error) {
+        return (error as { lines: string[] }).lines;
+      }
+      return ["accepted"];
+    };
+    assert.deepEqual(lines(erin.replace("model: inhouse/small-1", "model: inhouse/large-2")), [
+      "test.yaml: tenants.erin.model: names model large-2, which modelProviders.inhouse does not list; add it there with its price, or use one of: small-1",
+    ]);
+    assert.deepEqual(lines(erin.replace("input: 3", "input: -1").replace("http://10.20.0.5:4000/v1", "http://me:pw@10.20.0.5:4000/v1")), [
+      "test.yaml: tenants.erin.modelProviders.inhouse.baseUrl: must not carry a user, password or query, which would put a credential in the config; declare the key in modelKeys instead",
+      "test.yaml: tenants.erin.modelProviders.inhouse.models[0].cost.input: must be 0 or more US dollars per million tokens",
+    ]);
+  });
+});
+
 describe("renderSharedConfig", () => {
   it("lists one agent per shared tenant with explicit ownership, a system agent and the bindings", () => {
     assert.deepEqual(renderSharedConfig(host, sharedTenants), {
