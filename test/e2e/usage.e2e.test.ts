@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { PlannedResource } from "../../cli/mock-run";
+import type { FleetUsage } from "../../cli/ops/usage";
+import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
+import { Deployer } from "./standin/deployer";
+import { poll } from "./wait";
+
+/*
+ * What a tenant's model turns cost, end to end: one dedicated gateway (stack usage, host ushost, tenant ua, ports
+ * 18980-18989) whose model is served by the suite's own OpenAI-compatible provider (fake-model-provider.ts), priced
+ * in the declaration at 3 and 15 USD per million input and output tokens, deployed through the engine stand-in like
+ * routes.e2e.test.ts. The provider listens on the host's address on Docker's default bridge: a container reaches the
+ * host there, and the address lives on this machine only.
+ */
+
+const repo = resolve(__dirname, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "clawfleet-usage-e2e-"));
+const stateRoot = join(work, "state");
+const stackFile = join(work, "stacks", "Pulumi.usage.yaml");
+const log = (line: string) => process.stderr.write(`usage-e2e: ${line}\n`);
+const container = "clawfleet-tenant-ua";
+const prices = { input: 3, output: 15 };
+const tokens = { promptTokens: 1200, completionTokens: 300 };
+/** The declared key (the stand-in engine hands the gateway a placeholder for it, read back from its environment). */
+const secureKey = "v1:dXNhZ2UtZTJlLWtleQ==:v1:c2FsdA==";
+
+let image = "";
+let deployer: Deployer;
+let plan: PlannedResource[] = [];
+let cliEnv: NodeJS.ProcessEnv;
+let provider: FakeModelProvider;
+
+function stackText(baseUrl: string): string {
+  return [
+    "config:",
+    `  clawfleet:image: ${image}`,
+    "  clawfleet:hosts:",
+    "    ushost:",
+    `      stateRoot: ${stateRoot}`,
+    "      ports: { from: 18980, to: 18989 }",
+    "  clawfleet:tenants:",
+    "    ua:",
+    "      tier: dedicated",
+    "      host: ushost",
+    "      port: 18981",
+    "      model: fakeai/small",
+    `      modelKeys: { fakeai: { secure: ${secureKey} } }`,
+    "      modelProviders:",
+    "        fakeai:",
+    `          baseUrl: ${baseUrl}`,
+    `          models: [{ id: small, cost: { input: ${prices.input}, output: ${prices.output} } }]`,
+    // 0.0081 USD a turn: one turn is 81% of it.
+    "      budget: { usdPerMonth: 0.01 }",
+    "",
+  ].join("\n");
+}
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI as a process, as users run it (asynchronously: the fake provider answers in this process). */
+function clawfleet(...args: string[]): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { cwd: repo, env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function teardown(): Promise<void> {
+  await deployer?.removeLocalDockerObjects(plan);
+}
+
+before(async () => {
+  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  image = built.trim().split("\n").pop() ?? "";
+  const bridge = await dockerApi<{ IPAM: { Config: { Gateway?: string }[] } }>("GET", "/networks/bridge");
+  const address = bridge.IPAM.Config.find((c) => c.Gateway !== undefined)?.Gateway;
+  assert.ok(address !== undefined, "Docker's default bridge has a gateway address");
+  provider = await startFakeModelProvider({ address, model: "small", usage: tokens });
+  log(`fake model provider at ${provider.baseUrl}`);
+  mkdirSync(join(work, "stacks"), { recursive: true });
+  writeFileSync(stackFile, stackText(provider.baseUrl));
+  cliEnv = { ...process.env, PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`, FAKE_TAILSCALE_DIR: join(work, "tailscale") };
+  mkdirSync(join(work, "tailscale"), { recursive: true });
+  const out = join(work, "plan.json");
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
+  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
+  deployer = new Deployer("usage", cliEnv, log);
+  await teardown();
+  const started = Date.now();
+  await deployer.deploy(plan);
+  log(`deployed, health gate passed, in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+});
+
+after(async () => {
+  await teardown();
+  await provider?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("clawfleet usage on a real gateway", () => {
+  it("reports the tokens and the cost the gateway recorded for a real chat turn: the provider's token counts times the declared prices", async () => {
+    // The key reaches the gateway in its environment; the config names only the variable.
+    const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
+    const key = env.find((e) => e.startsWith("FAKEAI_API_KEY="))?.slice("FAKEAI_API_KEY=".length);
+    assert.ok(key !== undefined && key !== "", "the declared key is in the gateway's environment");
+    const config = (await dockerExec(container, ["cat", "/state/openclaw.json"])).output;
+    assert.match(config, /"apiKey": \{\s*"source": "env",\s*"provider": "default",\s*"id": "FAKEAI_API_KEY"\s*\}/);
+    assert.ok(!config.includes(key), "the key's value is not in the config");
+
+    let started = Date.now();
+    const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping", "--json");
+    log(`chat turn through the gateway: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.equal(turn.code, 0, turn.stderr);
+    assert.match(turn.stdout, /"text": "pong"/);
+    assert.equal(provider.completions, 1);
+    const completion = provider.requests.find((r) => r.path.endsWith("/chat/completions"));
+    assert.equal(completion?.apiKey, key, "the declared key reached the provider");
+
+    started = Date.now();
+    const usage = await poll("usage --json with the turn counted", 180, async () => {
+      const result = await clawfleet("usage", stackFile, "--json");
+      const parsed = JSON.parse(result.stdout) as FleetUsage;
+      return result.code === 0 && (parsed.tenants[0]?.totals?.totalTokens ?? 0) > 0 ? { result, parsed } : undefined;
+    });
+    log(`clawfleet usage answered with the turn after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const ua = usage.parsed.tenants[0];
+    assert.equal(ua?.tenant, "ua");
+    assert.equal(ua?.cache, "fresh");
+    assert.equal(ua?.totals?.input, tokens.promptTokens);
+    assert.equal(ua?.totals?.output, tokens.completionTokens);
+    assert.equal(ua?.totals?.totalTokens, tokens.promptTokens + tokens.completionTokens);
+    const expected = (tokens.promptTokens * prices.input + tokens.completionTokens * prices.output) / 1e6;
+    assert.ok(Math.abs((ua?.totals?.totalCost ?? 0) - expected) < 1e-12, `cost ${ua?.totals?.totalCost} is ${expected}`);
+    assert.deepEqual(
+      usage.parsed.hosts.map((h) => [h.host, h.totals.totalTokens, h.error]),
+      [["ushost", 1500, null]],
+    );
+    log(`usage: ${JSON.stringify(ua?.totals)}`);
+
+    const table = await clawfleet("usage", stackFile);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^ua +ushost +dedicated +1,200 +300 +0 +0 +1,500 +\$0\.0081 +\$0\.01\/month \(81% spent\)$/m);
+
+    started = Date.now();
+    const watched = await clawfleet("watch", stackFile, "--once", "--json");
+    log(`watch --once: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const events = watched.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { event: string; kind: string; text: string });
+    assert.deepEqual(
+      events.map((e) => [e.event, e.kind, e.text]),
+      [
+        [
+          "alert",
+          "budget-warning",
+          `tenant ua (host ushost) has spent 80% of its monthly budget: its estimated model cost in ${new Date().toISOString().slice(0, 7)} (UTC) is $0.0081, 81% of its budget of $0.01 a month`,
+        ],
+      ],
+    );
+    assert.equal(watched.code, 1);
+    assert.ok((await inspectContainer(container))?.State.Running);
+  });
+});
