@@ -24,20 +24,15 @@ export function stateDirsOf(host: Host, gateways: readonly HostGateway[]): { pat
   ];
 }
 
-/** Each gateway of these tenants once, as the declaration has it. */
-export function declaredGateways(targets: readonly TenantTarget[]): DeclaredGateway[] {
-  const byName = new Map<string, DeclaredGateway>();
-  for (const { spec, tier, id } of targets) {
-    if (byName.has(spec.name)) continue;
-    byName.set(spec.name, {
-      name: spec.name,
-      owner: tier === "shared" ? "the shared gateway" : `tenant ${id}`,
-      spec,
-      egressAllow: spec.egress?.allow,
-      egressResource: tier === "shared" ? childName(childName(spec.hostId, childRole.shared), childRole.egress) : childName(id, childRole.egress),
-    });
-  }
-  return [...byName.values()];
+/** Each gateway the program runs on a host (a shared gateway also when no tenant is bound to it yet), as the declaration has it. */
+export function declaredGateways(gateways: readonly HostGateway[]): DeclaredGateway[] {
+  return gateways.map(({ spec, owner, tenant }) => ({
+    name: spec.name,
+    owner,
+    spec,
+    egressAllow: spec.egress?.allow,
+    egressResource: tenant === undefined ? childName(childName(spec.hostId, childRole.shared), childRole.egress) : childName(tenant, childRole.egress),
+  }));
 }
 
 /** One script per host: the runtime and the image, Tailscale Serve's config, state directory owners and modes, memory. */
@@ -166,7 +161,7 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
     return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
   const checks: Check[] = [];
   const gateways = hostGateways(fleet, host);
-  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(targets)));
+  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(gateways)));
   if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, gateways), found.get("serve") ?? []));
 
   const wanted = new Map(stateDirsOf(host, gateways).map((d) => [d.path, d]));
@@ -268,10 +263,11 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
   return Promise.all(
     hosts.map(async (host) => {
       const mine = targets.filter((t) => t.host.id === host.id);
-      const dirs = stateDirsOf(host, hostGateways(fleet, host)).map((d) => d.path);
+      const gateways = hostGateways(fleet, host);
+      const dirs = stateDirsOf(host, gateways).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
       const limited = [...new Set(mine.filter((t) => t.stateLimitMb !== undefined).map((t) => t.stateDir))];
-      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(mine), limited);
+      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(gateways), limited);
       const result = await runner.run(host, ["sh", "-c", probe], { root: true });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
       if (unreachable !== undefined) {

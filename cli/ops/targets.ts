@@ -86,6 +86,8 @@ export interface HostGateway {
   readonly spec: GatewaySpec;
   /** `the shared gateway` or `tenant <id>`. */
   readonly owner: string;
+  /** The dedicated tenant whose gateway it is; none for the shared gateway. */
+  readonly tenant?: string;
 }
 
 /** The gateways of a host as the program deploys them: its shared gateway (when it declares one), then each dedicated tenant's in id order. */
@@ -94,7 +96,7 @@ export function hostGateways(fleet: Fleet, host: Host): HostGateway[] {
   const dedicated = allTargets(fleet).filter((t) => t.tier === "dedicated" && t.host.id === host.id);
   return [
     ...(shared === undefined ? [] : [{ spec: shared, owner: "the shared gateway" }]),
-    ...dedicated.map((t) => ({ spec: t.spec, owner: `tenant ${t.id}` })),
+    ...dedicated.map((t) => ({ spec: t.spec, owner: `tenant ${t.id}`, tenant: t.id })),
   ];
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkHost, checkServe, expectedServe, renderDoctor, renderDoctorProbe } from "../../cli/ops/doctor";
+import { checkHost, checkServe, declaredGateways, expectedServe, renderDoctor, renderDoctorProbe } from "../../cli/ops/doctor";
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseCommandLine, UsageError } from "../../cli/command-line";
 import { commands } from "../../cli/commands";
@@ -567,6 +567,26 @@ describe("doctor", () => {
         fix: "if nothing else on the host owns it: tailscale serve --https=19000 off",
       },
       { ok: false, what: "Funnel is on for devbox.example-tailnet.ts.net:19000: it is published to the internet", fix: "tailscale funnel --https=19000 off" },
+    ]);
+  });
+
+  it("checks a host's shared gateway for drift also while no tenant is bound to it", async () => {
+    const loaded = await loadFleet(dev);
+    const fleet = { ...loaded, tenants: loaded.tenants.filter((t) => t.tier !== "shared") };
+    const host = fleet.hosts[0];
+    assert.ok(host);
+    const probe = renderDoctorProbe("img:1", false, [], [], "/var/lib/clawfleet/backups", declaredGateways(hostGateways(fleet, host)), []);
+    assert.match(probe, /--format 'drift [^']*' 'clawfleet-shared-local' 'clawfleet-tenant-alice' 'clawfleet-tenant-dave' /);
+    // Its memory limit raised by hand.
+    const inspected = { Name: "/clawfleet-shared-local", HostConfig: { Memory: 4096 * 1024 * 1024 } };
+    const output = ["@@clawfleet-runtime", "version 27.5.1", "image present", `drift ${JSON.stringify(inspected)}`, "@@clawfleet-end"].join("\n");
+    const checks = checkHost({ ...host, tailscale: { serve: false } }, allTargets(fleet), fleet, output).filter((c) => c.what.includes(" memory: "));
+    assert.deepEqual(checks, [
+      {
+        ok: false,
+        what: "clawfleet-shared-local (the shared gateway) memory: running 4096 MB, declared 2048 MB",
+        fix: "docker update --memory 2048m --memory-swap 2048m clawfleet-shared-local",
+      },
     ]);
   });
 
