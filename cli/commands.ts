@@ -2,6 +2,7 @@ import { collectFacts } from "../components/facts";
 import { command, type Command } from "./command-line";
 import { backup, parseSize, restore } from "./ops/backup";
 import { doctor, renderDoctor } from "./ops/doctor";
+import { offsiteBackup, offsiteList, offsiteRestore } from "./ops/offsite";
 import { OpsError } from "./ops/errors";
 import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList } from "./ops/gateway-verbs";
 import { withProgress } from "./ops/host-shell";
@@ -183,11 +184,14 @@ export const commands: readonly Command[] = [
   command({
     name: "backup",
     group: "day-2",
-    args: [file, "<tenant>"],
-    summary: "snapshot the tenant's gateway state on its host (openclaw backup create --verify)",
+    args: [file, "<tenant>?"],
+    summary: "snapshot the tenant's gateway state on its host (openclaw backup create --verify); --offsite also copies it off the host, encrypted",
     help: [
       "The gateway keeps running. Prints the archive's path on the tenant's host (0600, in a 0700 folder).",
       "A shared tenant's archive holds its whole shared gateway.",
+      "With --offsite (declared in backups.offsite), each archive is encrypted on its host with age to the declared",
+      "recipient and uploaded to the S3 bucket; copies beyond keep are deleted. Without <tenant>: every gateway of the stack.",
+      "The S3 credentials are read with pulumi config get (as pulumi up reads them) and reach the hosts on stdin only.",
     ],
     options: {
       to: {
@@ -198,27 +202,45 @@ export const commands: readonly Command[] = [
           "image changes keep theirs in <stateRoot>/backups/<container>, and rotate only those)",
         ],
       },
+      offsite: { type: "boolean", help: "also encrypt the archive on its host and upload it to the declared bucket" },
+      list: { type: "boolean", help: "list the off-host copies per gateway (count, newest, its age) and back up nothing" },
+      json: json("with --list: the copies as JSON"),
     },
     async run({ positionals, options }, { out, err, runner }) {
-      const { stackFile, target } = await tenantOf(positionals);
+      const [stackFile = "", tenantId] = positionals;
+      if (options.offsite || options.list) {
+        if (options.to !== undefined)
+          throw new OpsError("clawfleet backup: --to cannot go with --offsite or --list; off-host copies start in the default folder", 2);
+        if (options.offsite && options.list) throw new OpsError("clawfleet backup: give --offsite (make copies) or --list (show them), not both", 2);
+        const fleet = await loadFleet(stackFile);
+        const targets = tenantId === undefined ? allTargets(fleet) : [findTarget(fleet, stackFile, tenantId)];
+        if (options.list) return await offsiteList(runner, fleet, targets, stackFile, process.env, new Date(), options.json, { out, err });
+        return await offsiteBackup(runner, fleet, targets, stackFile, process.env, { out, err });
+      }
+      if (tenantId === undefined) throw new OpsError("clawfleet backup: name a tenant, or add --offsite to back up every gateway of the stack off its host", 2);
+      const { target } = await tenantOf(positionals);
       return await backup(runner, target, stackFile, options.to, { out, err });
     },
   }),
   command({
     name: "restore",
     group: "day-2",
-    args: [file, "<tenant>", "<archive>"],
+    args: [file, "<tenant>", "<archive>?"],
     summary: "put the tenant's gateway state back to an archive's time (the gateway restarts)",
     help: [
       "<archive> is a path on the tenant's host, as backup printed it. The current state is kept aside, the",
       "stack's openclaw.json stays, and the command waits until the gateway is healthy again.",
       "The archive must hold this gateway's state, unpack to less than --max-size and hold no link out of the",
       "state directory; a gateway that was stopped stays stopped, and a failure after the swap puts the old state back.",
+      "With --from-offsite, the copy is downloaded and decrypted on the tenant's host (the identity file is read here and",
+      "reaches the host on stdin only, never its disk), then restored with the same checks; the decrypted archive is deleted.",
     ],
     options: {
       "whole-gateway": { type: "boolean", help: "required for a shared tenant: the restore covers every tenant of that gateway" },
       "from-other-gateway": { type: "string", value: "<from>", help: "put another gateway's state in on purpose (<from> as the refusal names it)" },
       "max-size": { type: "string", value: "<n>G|<n>M", help: "the most the archive may unpack to (default 10G)" },
+      "from-offsite": { type: "string", value: "<key>|latest", help: "restore an off-host copy (a key as backup --list prints it, or the newest)" },
+      identity: { type: "string", value: "<file>", help: "with --from-offsite: the age identity file (on this machine) that decrypts the copies" },
     },
     async run({ positionals, options }, { out, err, runner }) {
       const { stackFile, fleet, target } = await tenantOf(positionals);
@@ -230,7 +252,18 @@ export const commands: readonly Command[] = [
       if (maxBytes === undefined)
         throw new OpsError(`clawfleet restore: --max-size ${JSON.stringify(maxSize)} is not a size; use a whole number of GiB or MiB such as 20G or 512M`, 2);
       const chosen = { wholeGateway: options["whole-gateway"], fromOtherGateway: options["from-other-gateway"], maxBytes };
-      return await restore(runner, target, stackFile, positionals[2] ?? "", chosen, peers, { out, err });
+      const fromOffsite = options["from-offsite"];
+      if (fromOffsite !== undefined) {
+        if (positionals[2] !== undefined) throw new OpsError("clawfleet restore: give an <archive> on the host or --from-offsite, not both", 2);
+        const identity = options.identity;
+        if (identity === undefined)
+          throw new OpsError("clawfleet restore: --from-offsite needs --identity <file>, the age identity that decrypts the copies", 2);
+        return await offsiteRestore(runner, fleet, target, stackFile, fromOffsite, identity, chosen, peers, process.env, { out, err });
+      }
+      if (options.identity !== undefined) throw new OpsError("clawfleet restore: --identity goes with --from-offsite", 2);
+      if (positionals[2] === undefined)
+        throw new OpsError("clawfleet restore: give the <archive> on the tenant's host, as backup printed it, or --from-offsite latest", 2);
+      return await restore(runner, target, stackFile, positionals[2], chosen, peers, { out, err });
     },
   }),
   command({

@@ -5,6 +5,7 @@ import { allocatePorts, type HostPorts } from "./ports";
 import { isRecord, namespace, type RawDeclaration } from "./raw";
 import { checkRoutes } from "./routes";
 import {
+  backupsSchema,
   compareIds,
   dedicatedTenantSchema,
   hostSchema,
@@ -24,7 +25,7 @@ import {
 import { looksLikeCredential } from "./secret";
 import { describeValue, parseWith } from "./wording";
 
-const topLevelKeys = ["image", "hosts", "tenants"] as const;
+const topLevelKeys = ["image", "hosts", "tenants", "backups"] as const;
 
 const credentialScanMessage = "looks like a credential in plain text";
 
@@ -115,6 +116,8 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
     raw["image"] === undefined
       ? (problems.push({ path: "image", message: "is required: the gateway image reference, such as ghcr.io/openclaw/openclaw:2026.9.6" }), undefined)
       : parseWith(imageSchema, raw["image"], ["image"], problems);
+
+  const backups = raw["backups"] === undefined ? undefined : parseWith(backupsSchema, raw["backups"], ["backups"], problems);
 
   const hosts = new Map<string, Host>();
   const invalidHosts = new Set<string>();
@@ -251,7 +254,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   checkCanaries(hosts, tenants, purged, raw, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
-  return { image, hosts: [...hosts.values()], tenants, purged };
+  return { image, hosts: [...hosts.values()], tenants, purged, ...(backups === undefined ? {} : { backups }) };
 }
 
 /** A plain-text secret at a secret path is reported by its field; the credential scan's line would repeat it. */

@@ -17,6 +17,10 @@ export const secretPaths: readonly string[] = [
   "hosts.*.shared.channels.*.token",
   "tenants.*.modelKeys.*",
   "tenants.*.channels.*.token",
+  "backups.offsite.s3.accessKeyId",
+  "backups.offsite.s3.secretAccessKey",
+  "hosts.*.backups.offsite.s3.accessKeyId",
+  "hosts.*.backups.offsite.s3.secretAccessKey",
 ];
 
 /**

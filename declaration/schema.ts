@@ -220,6 +220,56 @@ const upgradeBackups = z
   .default(defaultUpgradeBackups)
   .meta({ description: "backups kept of the state taken right before an image change replaces the gateway, 1-100; the oldest go first" });
 
+/** Where `clawfleet backup --offsite` sends each gateway's archives, encrypted on its host first. */
+const offsite = z
+  .strictObject({
+    s3: z
+      .strictObject({
+        endpoint: z
+          .string({ error: expected("the S3 endpoint's URL, such as https://s3.eu-central-1.amazonaws.com") })
+          .regex(
+            /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/,
+            "must be the S3 endpoint's URL with no path, such as https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000; the bucket goes in bucket",
+          )
+          .meta({ type: "URL", description: "the S3-compatible endpoint the hosts upload to, path-style (`<endpoint>/<bucket>/<key>`)" }),
+        bucket: z
+          .string({ error: expected("an S3 bucket name, such as fleet-backups") })
+          .regex(
+            /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+            "must be an S3 bucket name: 3-63 characters from a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+          )
+          .meta({ description: "the bucket, created beforehand" }),
+        prefix: z
+          .string()
+          .regex(/^([A-Za-z0-9._-]+\/)*$/, "must be folder names each ending in /, such as clawfleet/prod/, using only A-Z, a-z, 0-9, '.', '_' and '-'")
+          .default("")
+          .meta({ description: "key prefix; each gateway's copies go under `<prefix><container>/`" }),
+        region: z
+          .string()
+          .regex(/^[a-z0-9-]{1,32}$/, "must be a region name such as eu-central-1 (a-z, 0-9 and -)")
+          .default("us-east-1")
+          .meta({ description: "the region the requests are signed for (SigV4)" }),
+        accessKeyId: secretField.meta({ description: "the access key id, from secure config" }),
+        secretAccessKey: secretField.meta({ description: "the secret access key, from secure config; it reaches a host only on a command's standard input" }),
+      })
+      .meta({ description: "the S3-compatible bucket that holds the copies" }),
+    ageRecipient: z
+      .string({ error: expected("an age public key (age1...), as age-keygen prints it") })
+      .regex(/^age1[02-9ac-hj-np-z]{58}$/, "must be an age public key: age1 and 58 more characters, as age-keygen prints it (age-keygen -y <identity file>)")
+      .meta({ type: "age recipient", description: "each archive is encrypted to it on its host before it leaves; keep the identity off the hosts" }),
+    keep: z
+      .number()
+      .int("must be a whole number of copies, such as 7")
+      .min(1, "must be at least 1: the newest copy is the one a restore needs")
+      .max(1000, "must be at most 1000")
+      .default(7)
+      .meta({ description: "copies kept off the host per gateway, 1-1000; older ones are deleted after each upload" }),
+  })
+  .meta({ description: "off-host copies of the gateways' backups (see Off-host backups)" });
+
+/** Backups of a stack or a host; a host's `offsite` replaces the stack's. */
+export const backupsSchema = z.strictObject({ offsite: offsite.optional() }).meta({ description: "backups that leave the host (see Off-host backups)" });
+
 /** An address range a gateway may reach although it lies in a blocked range; names are refused (iptables would resolve them once). */
 const egressAllow = z
   .array(
@@ -301,6 +351,7 @@ export const hostSchema = z.strictObject({
     default: "the daemon's default (runc)",
     description: "the OCI runtime the host's gateways run under, such as runsc (gVisor) or kata; register it with the daemon first (see Isolation)",
   }),
+  backups: backupsSchema.optional().meta({ default: "the stack's `backups`", description: "this host's off-host backups, over the stack's" }),
   rollout: z
     .strictObject({
       canary: z.string().optional().meta({
@@ -446,6 +497,8 @@ export type SharedTenantDecl = z.output<typeof sharedTenantSchema>;
 export type ChannelsDecl = z.output<typeof channels>;
 export type BindingDecl = z.output<typeof binding>;
 export type ModelProvidersDecl = z.output<typeof modelProviders>;
+export type BackupsDecl = z.output<typeof backupsSchema>;
+export type OffsiteDecl = z.output<typeof offsite>;
 
 /** A host after validation, with its name. */
 export interface Host extends HostDecl {
@@ -479,6 +532,8 @@ export interface Fleet {
   readonly hosts: readonly Host[];
   readonly tenants: readonly Tenant[];
   readonly purged: readonly PurgedTenant[];
+  /** The stack's `backups` (a host's own `backups` replaces it for that host). */
+  readonly backups?: BackupsDecl;
 }
 
 export const imageSchema = z

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the command-line tools the end-to-end tests call:
-# ShellCheck (lints the shell scripts), sqlite3 (reads gateway state) and jq
-# (scripts/install-pulumi.sh reads the Go module proxy's answers with it).
+# ShellCheck (lints the shell scripts), sqlite3 (reads gateway state), jq
+# (scripts/install-pulumi.sh reads the Go module proxy's answers with it) and age
+# (off-host backups encrypt with it on the gateway host, which is this machine in the tests).
 # Only what is missing is installed, from Debian's apt. Safe to run repeatedly.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v age >/dev/null 2>&1 || missing+=(age)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   log "all tools present"

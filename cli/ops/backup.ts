@@ -30,7 +30,7 @@ export function scriptArgv(args: readonly string[]): string[] {
   return ["env", `OPENCLAW_CLI=${openclawCli.join(" ")}`, "bash", "-s", "--", ...args];
 }
 
-function lastLine(text: string): string {
+export function lastLine(text: string): string {
   return (
     text
       .trim()
@@ -54,6 +54,16 @@ export function backupFolderProblem(to: string): string | undefined {
 
 /** Backs up the tenant's gateway state on its host with the gateway's own tool; prints the archive's path on that host. */
 export async function backup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<number> {
+  const archive = await createBackup(runner, target, stackFile, to, io);
+  io.out(archive);
+  io.err(
+    `clawfleet: backed up tenant ${target.id}: ${archive} on host ${describeHost(target.host)} (restore with: clawfleet restore ${stackFile} ${target.id} ${archive})`,
+  );
+  return 0;
+}
+
+/** Makes one archive of the tenant's gateway on its host; resolves to its path there. */
+export async function createBackup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<string> {
   const problem = to === undefined ? undefined : backupFolderProblem(to);
   if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
   const facts = await inspectGateway(runner, target);
@@ -78,12 +88,14 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
     const reason = lastLine(result.stderr).replace(/^backup-gateway: /, "");
     throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(reason)}`);
   }
-  const archive = lastLine(result.stdout);
-  io.out(archive);
-  io.err(
-    `clawfleet: backed up tenant ${target.id}: ${archive} on host ${describeHost(target.host)} (restore with: clawfleet restore ${stackFile} ${target.id} ${archive})`,
+  return lastLine(result.stdout);
+}
+
+/** A restore of a shared tenant puts back its whole gateway: only with --whole-gateway. */
+export function sharedRestoreRefusal(target: TenantTarget, sharedPeers: readonly string[]): OpsError {
+  return new OpsError(
+    `tenant ${target.id} is an agent in host ${target.host.id}'s shared gateway; a restore puts back the state of every tenant on it (${sharedPeers.join(", ")}); add --whole-gateway to do that`,
   );
-  return 0;
 }
 
 export interface RestoreOptions {
@@ -124,11 +136,7 @@ export async function restore(
       2,
     );
   }
-  if (target.tier === "shared" && !wholeGateway) {
-    throw new OpsError(
-      `tenant ${target.id} is an agent in host ${target.host.id}'s shared gateway; a restore puts back the state of every tenant on it (${sharedPeers.join(", ")}); add --whole-gateway to do that`,
-    );
-  }
+  if (target.tier === "shared" && !wholeGateway) throw sharedRestoreRefusal(target, sharedPeers);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = new Redactor(facts.env, target.secretEnvNames);

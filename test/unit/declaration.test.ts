@@ -68,7 +68,7 @@ describe("unknown keys", () => {
     const raw = valid();
     raw["tennants"] = {};
     assert.deepEqual(linesOf(raw), [
-      `${file}: tennants: is not a clawfleet setting (clawfleet:tennants); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants`,
+      `${file}: tennants: is not a clawfleet setting (clawfleet:tennants); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups`,
     ]);
   });
 
@@ -76,7 +76,7 @@ describe("unknown keys", () => {
     const raw = valid();
     raw["tenants\nimage"] = {};
     assert.deepEqual(linesOf(raw), [
-      `${file}: ["tenants\\nimage"]: is not a clawfleet setting (clawfleet:tenants\\nimage); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants`,
+      `${file}: ["tenants\\nimage"]: is not a clawfleet setting (clawfleet:tenants\\nimage); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups`,
     ]);
   });
 
@@ -369,6 +369,14 @@ describe("tenants and hosts", () => {
   });
 });
 
+/** A complete off-host target, its credentials from secure config. */
+function validOffsite(): Editable {
+  return {
+    s3: { endpoint: "https://s3.example.com", bucket: "fleet-backups", accessKeyId: new SecretValue("id"), secretAccessKey: new SecretValue("key") },
+    ageRecipient: `age1${"q".repeat(58)}`,
+  };
+}
+
 describe("secrets", () => {
   /** Sets `value` at a secretPaths pattern with each `*` replaced by a name. */
   function place(raw: Editable, pattern: string, value: unknown): string {
@@ -380,7 +388,8 @@ describe("secrets", () => {
       const key = part === "*" ? (names[parts[index - 1] as string] as string) : part;
       segments.push(key);
       if (index === parts.length - 1) target[key] = value;
-      else target = target[key] ??= {};
+      // An off-host target needs its other fields: only the secret under test is wrong.
+      else target = target[key] ??= key === "offsite" ? validOffsite() : {};
     });
     return segments.join(".");
   }

@@ -728,10 +728,12 @@ describe("arguments and help", () => {
   it("lists each option with its value in the help, aligned", () => {
     const restore = commands.find((c) => c.name === "restore");
     assert.ok(restore);
-    assert.deepEqual(helpOf(restore).split("\n").slice(-3), [
+    assert.deepEqual(helpOf(restore).split("\n").slice(-5), [
       "  --whole-gateway              required for a shared tenant: the restore covers every tenant of that gateway",
       "  --from-other-gateway <from>  put another gateway's state in on purpose (<from> as the refusal names it)",
       "  --max-size <n>G|<n>M         the most the archive may unpack to (default 10G)",
+      "  --from-offsite <key>|latest  restore an off-host copy (a key as backup --list prints it, or the newest)",
+      "  --identity <file>            with --from-offsite: the age identity file (on this machine) that decrypts the copies",
     ]);
   });
 
