@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { PlannedResource } from "../../cli/mock-run";
+import { dockerExec } from "./docker-api";
+import { Deployer } from "./standin/deployer";
+import { poll } from "./wait";
+
+/*
+ * Off-host backups against a real S3-compatible server (gofakes3 built from the Go module proxy by
+ * scripts/install-s3-server.sh, on loopback, checking every SigV4 signature) and Debian's age: one
+ * dedicated gateway (stack offsite, host offhost, tenant offa, port 18971) deployed through the
+ * engine stand-in as ops.e2e.test.ts does; the S3 credentials are real Pulumi secrets (pulumi
+ * config set --secret in a file:// backend), read by the CLI with pulumi config get.
+ */
+
+const repo = resolve(__dirname, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "clawfleet-offsite-e2e-"));
+const project = join(work, "project");
+const stateRoot = join(work, "state");
+const stackFile = join(project, "stacks", "Pulumi.offsite.yaml");
+const identityFile = join(work, "identity.txt");
+const container = "clawfleet-tenant-offa";
+const bucket = "fleet-backups";
+const accessKeyId = `AKOFF${randomBytes(6).toString("hex").toUpperCase()}`;
+const secretAccessKey = `${randomBytes(15).toString("base64")}/x+${randomBytes(6).toString("hex")}`;
+const log = (line: string) => process.stderr.write(`offsite-e2e: ${line}\n`);
+
+let image = "";
+let endpoint = "";
+let server: ChildProcess | undefined;
+let deployer: Deployer;
+let plan: PlannedResource[] = [];
+let cliEnv: NodeJS.ProcessEnv;
+let identitySecret = "";
+/** Every line the CLI printed in this file, to look for secrets in. */
+const printed: string[] = [];
+
+interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+function clawfleet(...args: string[]): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => {
+      printed.push(stdout, stderr);
+      done({ code: code ?? 1, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+/** A signed request of the test's own to the bucket (curl reads the credentials from stdin, as config). */
+function s3(method: string, path: string): Buffer {
+  const emptySha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  return execFileSync(
+    "curl",
+    [
+      "-q",
+      "-sS",
+      "--fail",
+      "--aws-sigv4",
+      "aws:amz:us-east-1:s3",
+      "-K",
+      "-",
+      "-X",
+      method,
+      "-H",
+      `x-amz-content-sha256: ${emptySha}`,
+      `${endpoint}/${bucket}/${path}`,
+    ],
+    { input: `user = "${accessKeyId}:${secretAccessKey}"\n`, maxBuffer: 512 * 1024 * 1024 },
+  );
+}
+
+function keysInBucket(): string[] {
+  const xml = s3("GET", `?list-type=2&prefix=e2e%2F${container}%2F`).toString();
+  return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? "").sort();
+}
+
+function pulumi(args: string[], input?: string): string {
+  return execFileSync("pulumi", args, { cwd: project, env: cliEnv, input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+async function teardown(): Promise<void> {
+  await deployer?.removeLocalDockerObjects(plan);
+}
+
+before(async () => {
+  log("making sure Docker, age and the S3 server are there");
+  execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
+  const builtServer = execFileSync("bash", [join(repo, "scripts", "install-s3-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const serverBin = builtServer.trim().split("\n").pop() ?? "";
+  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  image = built.trim().split("\n").pop() ?? "";
+  const pulumiEnv = execFileSync("bash", [join(repo, "scripts", "install-pulumi.sh"), "--print-env", "--only", "cli,nodejs"], { encoding: "utf8" });
+  const toolPath = /^export PATH=([^:\n]+):/m.exec(pulumiEnv)?.[1];
+  assert.ok(toolPath, `install-pulumi.sh --print-env printed no PATH: ${pulumiEnv}`);
+
+  server = spawn(serverBin, ["-addr", "127.0.0.1:0", "-bucket", bucket], {
+    env: { S3_SERVER_ACCESS_KEY_ID: accessKeyId, S3_SERVER_SECRET_ACCESS_KEY: secretAccessKey },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stderr?.resume();
+  endpoint = await new Promise<string>((done, fail) => {
+    let text = "";
+    server?.stdout?.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(text)?.[1];
+      if (url !== undefined) done(url);
+    });
+    server?.on("exit", (code) => fail(new Error(`s3-server exited with ${code}`)));
+  });
+  log(`S3 server at ${endpoint}`);
+
+  execFileSync("age-keygen", ["-o", identityFile], { stdio: "ignore" });
+  const identity = readFileSync(identityFile, "utf8");
+  identitySecret = /^AGE-SECRET-KEY-1\S+$/m.exec(identity)?.[0] ?? "";
+  const recipient = /public key: (age1\S+)/.exec(identity)?.[1] ?? "";
+
+  mkdirSync(join(project, "stacks"), { recursive: true });
+  mkdirSync(join(work, "backend"));
+  writeFileSync(join(project, "Pulumi.yaml"), "name: clawfleet\nruntime: nodejs\nstackConfigDir: stacks\n");
+  writeFileSync(
+    stackFile,
+    [
+      "config:",
+      `  clawfleet:image: ${image}`,
+      "  clawfleet:hosts:",
+      "    offhost:",
+      `      stateRoot: ${stateRoot}`,
+      "      ports: { from: 18970, to: 18979 }",
+      "  clawfleet:tenants:",
+      "    offa: { tier: dedicated, host: offhost, port: 18971 }",
+      "  clawfleet:backups:",
+      "    offsite:",
+      `      ageRecipient: ${recipient}`,
+      "      keep: 2",
+      "      s3:",
+      `        endpoint: ${endpoint}`,
+      `        bucket: ${bucket}`,
+      "        prefix: e2e/",
+      "",
+    ].join("\n"),
+  );
+  cliEnv = {
+    ...process.env,
+    PATH: `${toolPath}:${process.env["PATH"] ?? ""}`,
+    PULUMI_BACKEND_URL: `file://${join(work, "backend")}`,
+    PULUMI_CONFIG_PASSPHRASE: "clawfleet offsite e2e",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_HOME: join(work, "pulumi-home"),
+  };
+  pulumi(["stack", "init", "offsite", "--secrets-provider", "passphrase"]);
+  // The values go in on stdin, as an operator would type them.
+  pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.accessKeyId"], accessKeyId);
+  pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.secretAccessKey"], secretAccessKey);
+  assert.doesNotMatch(readFileSync(stackFile, "utf8"), new RegExp(secretAccessKey.replace(/[+/]/g, "\\$&")));
+
+  const out = join(work, "plan.json");
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
+  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
+  deployer = new Deployer("offsite", cliEnv, log);
+  await teardown();
+  log("deploying stack offsite: offa on offhost");
+  await deployer.deploy(plan);
+});
+
+after(async () => {
+  await teardown();
+  server?.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function readMarker(): Promise<string> {
+  const result = await dockerExec(container, ["sh", "-c", "cat /state/offsite-marker.txt 2>/dev/null || echo '(none)'"]);
+  return result.output.trim();
+}
+
+describe("off-host backups", () => {
+  it("backup --offsite uploads only age-encrypted archives, keeps the newest 2, and restore --from-offsite latest brings the state back", async () => {
+    await poll("offa healthy", 300, async () => {
+      const state = execFileSync("docker", ["inspect", "-f", "{{.State.Health.Status}}", container], { encoding: "utf8" }).trim();
+      return state === "healthy" ? true : undefined;
+    });
+    const marker = `before-offsite-${randomBytes(4).toString("hex")}`;
+    const write = await dockerExec(container, ["sh", "-c", `echo ${marker} > /state/offsite-marker.txt`]);
+    assert.equal(write.code, 0, write.output);
+
+    const uploads: string[] = [];
+    for (let round = 1; round <= 3; round++) {
+      const result = await clawfleet("backup", stackFile, "--offsite");
+      assert.equal(result.code, 0, result.stderr);
+      const [gateway, key] = result.stdout.trim().split(" ");
+      assert.equal(gateway, container);
+      assert.match(key ?? "", new RegExp(`^e2e/${container}/${container}-.*\\.tar\\.gz\\.age$`));
+      uploads.push(key ?? "");
+      log(`backup --offsite round ${round} took ${result.seconds.toFixed(1)} s`);
+      if (round === 3) assert.match(result.stderr, new RegExp(`deleting 1 older off-host copy of ${container} \\(keep: 2\\): ${uploads[0]}`));
+    }
+    assert.deepEqual(keysInBucket(), [uploads[1], uploads[2]].sort());
+
+    // What left the host: age's format, not a gzip'ed tar; it opens with the operator's identity only.
+    const sealed = s3("GET", uploads[2] ?? "");
+    assert.equal(sealed.subarray(0, 22).toString(), "age-encryption.org/v1\n");
+    assert.notDeepEqual([...sealed.subarray(0, 2)], [0x1f, 0x8b]);
+    assert.ok(!sealed.includes(Buffer.from(marker)), "the marker is readable in the uploaded object");
+    const opened = execFileSync("age", ["-d", "-i", identityFile], { input: sealed, maxBuffer: 512 * 1024 * 1024 });
+    assert.deepEqual([...opened.subarray(0, 2)], [0x1f, 0x8b]);
+    const listing = execFileSync("tar", ["-tzf", "-"], { input: opened, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    assert.match(listing, /\/offsite-marker\.txt/);
+
+    const list = await clawfleet("backup", stackFile, "--list", "--json");
+    assert.equal(list.code, 0, list.stderr);
+    const rows = (JSON.parse(list.stdout) as { gateways: { gateway: string; copies: number; newest: string; ageSeconds: number }[] }).gateways;
+    assert.deepEqual(
+      rows.map((r) => [r.gateway, r.copies, r.newest]),
+      [[container, 2, uploads[2]]],
+    );
+    assert.ok((rows[0]?.ageSeconds ?? -1) >= 0 && (rows[0]?.ageSeconds ?? 999) < 600, `age ${rows[0]?.ageSeconds}`);
+    const table = await clawfleet("backup", stackFile, "--list");
+    assert.match(table.stdout.trimEnd(), new RegExp(`^GATEWAY +HOST +COPIES +NEWEST AGE +NEWEST\\n${container} +offhost +2 +\\d+s +${uploads[2]}$`));
+
+    const change = await dockerExec(container, ["sh", "-c", "echo changed-after-backup > /state/offsite-marker.txt"]);
+    assert.equal(change.code, 0, change.output);
+    const restored = await clawfleet("restore", stackFile, "offa", "--from-offsite", "latest", "--identity", identityFile);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, /^restored tenant offa from .*; the gateway is healthy; the previous state is kept at /);
+    log(`restore --from-offsite latest took ${restored.seconds.toFixed(1)} s`);
+    assert.equal(await readMarker(), marker);
+    // The decrypted archive does not stay on the host; the archives backup made there do.
+    const folder = readdirSync(join(stateRoot, "backups", "manual", container));
+    assert.deepEqual(
+      folder.filter((name) => name.startsWith("offsite-")),
+      [],
+    );
+    assert.equal(folder.filter((name) => name.endsWith(".tar.gz")).length, 3);
+
+    const wrong = join(work, "other-identity.txt");
+    execFileSync("age-keygen", ["-o", wrong], { stdio: "ignore" });
+    const refused = await clawfleet("restore", stackFile, "offa", "--from-offsite", uploads[1] ?? "", "--identity", wrong);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /age could not decrypt .*is the identity the one for the stack's ageRecipient\?/);
+    assert.equal(await readMarker(), marker);
+
+    for (const text of printed) {
+      assert.ok(!text.includes(secretAccessKey), "the S3 secret key was printed");
+      assert.ok(!text.includes(identitySecret), "the age identity was printed");
+    }
+  });
+});
