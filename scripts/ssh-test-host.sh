@@ -13,16 +13,15 @@
 # - /run is a private tmpfs whose docker.sock links to the second daemon's socket,
 #   so `docker` and `docker system dial-stdio` over SSH reach that daemon, also
 #   after the daemon restarted;
-# - /usr/local/sbin is a private tmpfs holding `tailscale`, a wrapper that runs
-#   a copy of the fake (test/e2e/fake-tailscale/tailscale) with FAKE_TAILSCALE_DIR
-#   fixed to /run/clawfleet-fake-tailscale/state, a bind of <workdir>/tailscale:
-#   the host's state belongs to the host, whatever the caller's environment or
-#   sudo's env_reset; sessions get /usr/local/sbin on PATH from sshd_config
-#   (SetEnv), sudo has it in Debian's secure_path;
+# - /usr/local/sbin is a private tmpfs, empty: the tests put the real `tailscale`
+#   CLI there and start the host's own tailscaled in this view, on the default
+#   socket of this private /run (test/e2e/real-tailscale.ts); sessions get
+#   /usr/local/sbin on PATH from sshd_config (SetEnv), sudo has it in Debian's
+#   secure_path;
 # - everything else (/etc, /var, /tmp) is the main machine's file system, so give
 #   this host a stateRoot of its own.
 # The last stdout line is one JSON object: address, port, user, hostKey,
-# identityFile, dockerSocket, fakeTailscaleDir, knownHostsLine. Progress goes
+# identityFile, dockerSocket, knownHostsLine. Progress goes
 # to stderr. up first clears what an earlier, killed run left, so it can be
 # repeated; down stops everything up started and is safe to repeat.
 # crash-dockerd does to the host's Docker side what a power loss and reboot do:
@@ -49,8 +48,6 @@ set -euo pipefail
 log() { printf 'ssh-test-host: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-FAKE_TAILSCALE="$(cd "$SCRIPT_DIR/../test/e2e/fake-tailscale" && pwd)/tailscale"
 NS=clawfleet-gw2
 VETH_HOST=clawgw2-h
 VETH_NS=clawgw2-n
@@ -91,9 +88,6 @@ SSHD_LOG="$WORKDIR/sshd.log"
 SSHD_CONFIG="$WORKDIR/sshd_config"
 HOST_KEY="$WORKDIR/ssh_host_ed25519_key"
 IDENTITY="$WORKDIR/id_ed25519"
-TS_DIR="$WORKDIR/tailscale"
-# Where the SSH host sees the fake and its state: the deploy user may not reach into the workdir's parents.
-SEEN_TS=/run/clawfleet-fake-tailscale
 
 # Sends TERM to the process in a pid file when its name matches, waits, then KILLs.
 # True while the process exists and is no zombie (this machine's init may never reap the killed ones).
@@ -291,10 +285,6 @@ LogLevel VERBOSE
 SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 Subsystem sftp internal-sftp
 EOF
-  # All users reach the fake's state, as any local user's CLI reaches tailscaled.
-  install -d -m 0777 "$TS_DIR"
-  printf '#!/bin/sh\nFAKE_TAILSCALE_DIR=%q exec %q %q "$@"\n' "$SEEN_TS/state" "$(command -v node)" "$SEEN_TS/tailscale" >"$WORKDIR/tailscale-wrapper"
-  chmod 0755 "$WORKDIR/tailscale-wrapper"
   {
     echo 'set -eu'
     cgroup_mounts
@@ -306,10 +296,6 @@ mkdir -m 0755 /run/clawfleet-docker
 mount --bind '$DOCKER_SOCK_DIR' /run/clawfleet-docker
 ln -s /run/clawfleet-docker/docker.sock /run/docker.sock
 mount -t tmpfs -o mode=0755 gw2-sbin /usr/local/sbin
-mkdir -p '$SEEN_TS/state'
-cp '$FAKE_TAILSCALE' '$SEEN_TS/tailscale'
-mount --bind '$TS_DIR' '$SEEN_TS/state'
-cp '$WORKDIR/tailscale-wrapper' /usr/local/sbin/tailscale
 /usr/sbin/sshd -t -f '$SSHD_CONFIG'
 exec /usr/sbin/sshd -D -E '$SSHD_LOG' -f '$SSHD_CONFIG'
 EOF
@@ -353,9 +339,9 @@ up() {
   load_image
   local host_key
   host_key=$(cut -d' ' -f1,2 "$HOST_KEY.pub")
-  printf '{"address":%s,"port":%d,"user":%s,"hostKey":%s,"identityFile":%s,"dockerSocket":%s,"fakeTailscaleDir":%s,"knownHostsLine":%s}\n' \
+  printf '{"address":%s,"port":%d,"user":%s,"hostKey":%s,"identityFile":%s,"dockerSocket":%s,"knownHostsLine":%s}\n' \
     "$(json_string "$ADDR")" "$SSH_PORT" "$(json_string "$DEPLOY_USER")" "$(json_string "$host_key")" \
-    "$(json_string "$IDENTITY")" "$(json_string "$DOCKER_SOCK")" "$(json_string "$TS_DIR")" \
+    "$(json_string "$IDENTITY")" "$(json_string "$DOCKER_SOCK")" \
     "$(json_string "$ADDR $host_key")"
 }
 

@@ -14,6 +14,7 @@ import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
 import { crashSshHostDocker, startSshAgent, startSshHost, stopSshHost, watchOutageInsideHost, type SshAgent, type SshHost } from "./ssh-host";
+import { serveEntries, startControl, startLocalNode, startSshHostNode, type Control, type LocalNode, type TailscaleNode } from "./real-tailscale";
 import { runShell } from "./standin/command-provider";
 import { Deployer, opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
@@ -23,8 +24,9 @@ import { fetchText, poll } from "./wait";
 /*
  * End to end: the resources the program registers (from a mock run of a stack file, not
  * re-typed here) applied to real Docker engines with the real OpenClaw gateway image, the
- * host commands run in a real shell (locally, or over SSH on the second host), Tailscale
- * replaced by the fake CLI in test/e2e/fake-tailscale. The Pulumi engine and providers are
+ * host commands run in a real shell (locally, or over SSH on the second host), each host with
+ * its own real tailscaled logged in to Tailscale's test control server (./real-tailscale.ts;
+ * Serve's configuration is real, no certificate is issued). The Pulumi engine and providers are
  * stood in for by ./standin, and every deploy is followed by the idempotence check: the same
  * program again plans no change and a refresh finds no drift.
  */
@@ -33,7 +35,6 @@ const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-e2e-"));
 const stateRoot = join(work, "state");
 const remoteStateRoot = join(work, "remote-state");
-const fakeTailscaleDir = join(work, "tailscale");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
 const openclaw = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
 const sharedLocal = "clawfleet-shared-local";
@@ -47,6 +48,10 @@ let commandEnv: NodeJS.ProcessEnv;
 let declaration: Document;
 let plan: PlannedResource[] = [];
 let remoteDocker: DockerEndpoint;
+let tailnet: Control | undefined;
+/** This machine's tailscaled and the SSH host's own. */
+let localTs: LocalNode;
+let remoteTs: TailscaleNode;
 
 /** Runs the program for the declaration (stack `dev`) under the mock runtime, in its own process. */
 function planOf(doc: Document): PlannedResource[] {
@@ -97,12 +102,9 @@ function listeners(port: number): string[] {
     });
 }
 
-function serveEntries(dir: string): Record<string, string> {
-  const serve = JSON.parse(readFileSync(join(dir, "serve.json"), "utf8")) as {
-    TCP?: Record<string, unknown>;
-    Web?: Record<string, { Handlers: { "/": { Proxy: string } } }>;
-  };
-  return Object.fromEntries(Object.entries(serve.Web ?? {}).map(([key, web]) => [key.split(":").pop() ?? key, web.Handlers["/"].Proxy]));
+/** Serve entries `{ httpsPort: target }` as the host's tailscaled reports them (`tailscale serve status --json`). */
+function served(node: TailscaleNode): Record<string, string> {
+  return serveEntries(node.serveConfig());
 }
 
 async function teardown(): Promise<void> {
@@ -120,13 +122,11 @@ before(async () => {
   remote = startSshHost(join(work, "gw2"), image);
   agent = startSshAgent(join(work, "gw2"), remote.identityFile);
   remoteDocker = { connect: () => createConnection(remote.dockerSocket) };
-  mkdirSync(fakeTailscaleDir, { recursive: true });
-  commandEnv = {
-    ...process.env,
-    ...agent.env,
-    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
-    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
-  };
+  log("starting Tailscale's test control server and a real tailscaled on each host");
+  tailnet = await startControl(join(work, "tailscale"));
+  localTs = await startLocalNode(tailnet, "gw");
+  remoteTs = await startSshHostNode(tailnet, remote, "gw2");
+  commandEnv = { ...process.env, ...agent.env, PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}` };
   deployer = new Deployer("dev", commandEnv, log);
   declaration = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
   declaration.setIn(["config", "clawfleet:image"], image);
@@ -139,6 +139,9 @@ before(async () => {
 after(async () => {
   await teardown();
   agent?.stop();
+  await remoteTs?.stop();
+  await localTs?.stop();
+  await tailnet?.stop();
   if (remote !== undefined) stopSshHost(remote.workdir);
   rmSync(work, { recursive: true, force: true });
 });
@@ -248,10 +251,15 @@ describe("the dev stack on real Docker", () => {
     assert.ok(existsSync(join(stateRoot, "shared", "workspaces", "bob")));
   });
 
-  it("publishes every gateway with the fake Tailscale Serve, never Funnel", () => {
-    assert.deepEqual(Object.keys(serveEntries(fakeTailscaleDir)).sort(), gateways.map((g) => String(g.port)).sort());
-    const calls = readFileSync(join(fakeTailscaleDir, "calls.jsonl"), "utf8");
-    assert.ok(!calls.includes("funnel"));
+  it("publishes every gateway with Tailscale Serve on its own port, never Funnel", () => {
+    const config = localTs.serveConfig();
+    assert.deepEqual(serveEntries(config), Object.fromEntries(gateways.map((g) => [String(g.port), `http://127.0.0.1:${g.port}`])));
+    assert.deepEqual(Object.keys(config.TCP ?? {}).sort(), gateways.map((g) => String(g.port)).sort());
+    assert.ok(
+      Object.values(config.TCP ?? {}).every((tcp) => tcp.HTTPS === true),
+      "HTTPS on every port",
+    );
+    assert.deepEqual(config.AllowFunnel ?? {}, {}, "nothing published to the internet");
   });
 });
 
@@ -294,7 +302,7 @@ describe("re-deploys", () => {
     assert.notEqual(after?.Id, before?.Id);
     assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
     assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321"]);
-    const serve = serveEntries(fakeTailscaleDir);
+    const serve = served(localTs);
     assert.ok("18102" in serve && !("18101" in serve), "serve entry moved with the port");
   });
 
@@ -307,7 +315,7 @@ describe("re-deploys", () => {
     assert.equal(await inspectContainer("clawfleet-tenant-dave"), undefined);
     assert.ok(existsSync(join(stateRoot, "users", "dave", "openclaw.json")));
     assert.ok(existsSync(join(stateRoot, "users", "dave", "state", "openclaw.sqlite")));
-    const serve = serveEntries(fakeTailscaleDir);
+    const serve = served(localTs);
     assert.ok(!(String(davePort) in serve));
     assert.ok("18102" in serve && "18789" in serve, "other entries stay");
   });
@@ -382,8 +390,8 @@ describe("a second host reached only over SSH", () => {
     assert.deepEqual(Object.keys(info?.NetworkSettings.Networks ?? {}), ["clawfleet-tenant-alice"]);
     assert.equal(await healthInside("clawfleet-tenant-alice", remoteDocker), '{"ok":true,"status":"live"}');
     assert.deepEqual(await approvals("clawfleet-tenant-alice", remoteDocker), ["987654321"]);
-    assert.deepEqual(serveEntries(remote.fakeTailscaleDir), { "18302": "http://127.0.0.1:18302" }, "published by the remote host's tailscale");
-    assert.ok(!("18102" in serveEntries(fakeTailscaleDir)), "and no longer here");
+    assert.deepEqual(served(remoteTs), { "18302": "http://127.0.0.1:18302" }, "published by the remote host's tailscale");
+    assert.ok(!("18102" in served(localTs)), "and no longer here");
     const aside = readdirSync(join(stateRoot, "users")).filter((name) => name.startsWith("alice.moved-"));
     assert.equal(aside.length, 1, "the old copy is kept aside");
   });
@@ -423,7 +431,7 @@ describe("a second host reached only over SSH", () => {
     assert.equal(await inspectContainer("clawfleet-tenant-alice", remoteDocker), undefined);
     assert.deepEqual(await approvals("clawfleet-tenant-alice"), ["987654321", "added-on-remote"]);
     assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
-    assert.deepEqual(serveEntries(remote.fakeTailscaleDir), {});
+    assert.deepEqual(served(remoteTs), {});
     await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "alice", "movedFrom"]));
   });
 });
@@ -441,7 +449,7 @@ describe("renames and reused ports, each in one deploy", () => {
     assert.deepEqual(opsFor(events, "alice-container"), ["delete"]);
     assert.equal(await inspectContainer("clawfleet-tenant-alice"), undefined);
     assert.deepEqual(await approvals("clawfleet-tenant-alicia"), ["987654321", "added-on-remote"]);
-    assert.deepEqual(serveEntries(fakeTailscaleDir)["18102"], "http://127.0.0.1:18102", "the old entry's delete left the new owner's entry");
+    assert.deepEqual(served(localTs)["18102"], "http://127.0.0.1:18102", "the old entry's delete left the new owner's entry");
     assert.equal(await (await fetch("http://127.0.0.1:18102/healthz")).text(), '{"ok":true,"status":"live"}');
     await deploy((doc) => doc.deleteIn(["config", "clawfleet:tenants", "alicia", "renamedFrom"]));
   });
@@ -455,7 +463,7 @@ describe("renames and reused ports, each in one deploy", () => {
     assert.deepEqual(opsFor(events, "alicia-serve"), ["delete"]);
     const info = await inspectContainer("clawfleet-tenant-erin");
     assert.equal(info?.State.Health?.Status, "healthy");
-    assert.equal(serveEntries(fakeTailscaleDir)["18102"], "http://127.0.0.1:18102");
+    assert.equal(served(localTs)["18102"], "http://127.0.0.1:18102");
     assert.ok(existsSync(join(stateRoot, "users", "alicia", "state", "openclaw.sqlite")), "the removed tenant's state is kept");
   });
 
@@ -473,7 +481,7 @@ describe("renames and reused ports, each in one deploy", () => {
     assert.equal(await inspectContainer(sharedLocal), undefined);
     assert.equal(await (await fetch("http://127.0.0.1:18789/healthz")).text(), '{"ok":true,"status":"live"}');
     assert.deepEqual(await approvals("clawfleet-shared-main"), ["shared-approval"]);
-    assert.equal(serveEntries(fakeTailscaleDir)["18789"], "http://127.0.0.1:18789");
+    assert.equal(served(localTs)["18789"], "http://127.0.0.1:18789");
   });
 });
 
@@ -582,29 +590,36 @@ describe("graceful shutdown", () => {
 
 describe("host commands", () => {
   it("serve add is idempotent and remove deletes exactly that entry, tolerating one already gone", async () => {
-    const dir = mkdtempSync(join(work, "serve-"));
-    const env = { ...commandEnv, FAKE_TAILSCALE_DIR: dir };
-    for (let i = 0; i < 2; i += 1) assert.equal((await runShell(renderServeAdd({ httpsPort: 19001, localPort: 19001 }), undefined, env)).code, 0);
-    assert.equal((await runShell(renderServeAdd({ httpsPort: 19002, localPort: 19002 }), undefined, env)).code, 0);
-    assert.deepEqual(Object.keys(serveEntries(dir)).sort(), ["19001", "19002"]);
+    const before = served(localTs);
+    for (let i = 0; i < 2; i += 1) {
+      const add = await runShell(renderServeAdd({ httpsPort: 19001, localPort: 19001 }), undefined, commandEnv);
+      assert.equal(add.code, 0, add.stderr);
+    }
+    assert.equal((await runShell(renderServeAdd({ httpsPort: 19002, localPort: 19002 }), undefined, commandEnv)).code, 0);
+    assert.deepEqual(served(localTs), { ...before, "19001": "http://127.0.0.1:19001", "19002": "http://127.0.0.1:19002" });
     const remove = renderServeRemove({ httpsPort: 19001, localPort: 19001, gateway: "tenant/serve-test" });
-    assert.equal((await runShell(remove, undefined, env)).code, 0);
-    assert.deepEqual(Object.keys(serveEntries(dir)), ["19002"]);
-    const again = await runShell(remove, undefined, env);
+    assert.equal((await runShell(remove, undefined, commandEnv)).code, 0);
+    assert.deepEqual(served(localTs), { ...before, "19002": "http://127.0.0.1:19002" });
+    // The real CLI's answer for an entry that is gone is what the remove script tolerates.
+    const gone = localTs.cli(["serve", "--https=19001", "off"]);
+    assert.equal(gone.status, 1);
+    assert.match(gone.stderr, /^error: failed to remove web serve: handler does not exist$/m);
+    const again = await runShell(remove, undefined, commandEnv);
     assert.equal(again.code, 0, again.stderr);
+    assert.equal((await runShell(renderServeRemove({ httpsPort: 19002, localPort: 19002, gateway: "tenant/serve-test" }), undefined, commandEnv)).code, 0);
+    assert.deepEqual(served(localTs), before);
   });
 
   it("serializes concurrent serve writes on one host instead of failing", async () => {
-    const dir = mkdtempSync(join(work, "serve-"));
-    const env = { ...commandEnv, FAKE_TAILSCALE_DIR: dir, FAKE_TAILSCALE_WRITE_DELAY_MS: "300" };
-    const results = await Promise.all(
-      [19011, 19012, 19013, 19014].map((port) => runShell(renderServeAdd({ httpsPort: port, localPort: port }), undefined, env)),
-    );
+    const before = served(localTs);
+    const ports = [19011, 19012, 19013, 19014];
+    const results = await Promise.all(ports.map((port) => runShell(renderServeAdd({ httpsPort: port, localPort: port }), undefined, commandEnv)));
     assert.deepEqual(
       results.map((r) => r.code),
       [0, 0, 0, 0],
       results.map((r) => r.stderr).join("\n"),
     );
+    assert.deepEqual(served(localTs), { ...before, ...Object.fromEntries(ports.map((p) => [String(p), `http://127.0.0.1:${p}`])) }, "every write arrived");
   });
 
   it("passes shellcheck, every script the program generates", () => {

@@ -20,12 +20,13 @@ import { dockerContainerProvider } from "./standin/docker-provider";
 import { dockerApi } from "./docker-api";
 import { dockerRequestOverSsh, sshDialStdio } from "./docker-transport";
 import { fetchText } from "./wait";
+import { serveEntries, startControl, startLocalNode, startSshHostNode, tailscaleVersion, type ServeConfig } from "./real-tailscale";
 import { knownHostsFile, pinnedSshBinDir, sshArgs, sshTarget, startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
 
 /*
  * The second gateway host (scripts/ssh-test-host.sh) behaves like a remote host: reached only over SSH with a
  * pinned key, a non-root deploy user with sudo and the docker group, its own Docker daemon behind
- * `docker system dial-stdio`, and its own fake tailscale.
+ * `docker system dial-stdio`, and its own real tailscaled (./real-tailscale.ts).
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -289,28 +290,49 @@ describe("the SSH test host", () => {
     }
   });
 
-  it("has the fake tailscale on PATH, for sessions and under sudo, with state apart from this machine's", () => {
-    assert.match(sshOk("tailscale version").split("\n")[0] ?? "", /-fake$/);
-    assert.match(sshOk("sudo -n tailscale version").split("\n")[0] ?? "", /-fake$/);
+  it("has its own real tailscaled, for sessions and under sudo; the deploy user writes Serve only once it is the operator", async () => {
+    const tailnet = await startControl(join(work, "tailscale"));
+    try {
+      const local = await startLocalNode(tailnet, "gw");
+      const remote = await startSshHostNode(tailnet, host, "gw2");
+      assert.equal(sshOk("tailscale version").split("\n")[0], tailscaleVersion.slice(1));
+      assert.equal(sshOk("sudo -n tailscale version").split("\n")[0], tailscaleVersion.slice(1));
+      const status = JSON.parse(sshOk("tailscale status --json")) as { BackendState: string; Self: { HostName: string; ID: string } };
+      assert.equal(status.BackendState, "Running");
+      assert.equal(status.Self.HostName, "gw2");
+      assert.notEqual(status.Self.ID, local.status().Self.ID, "a node of its own, not this machine's");
 
-    const local = join(work, "local-tailscale");
-    const fake = join(repo, "test", "e2e", "fake-tailscale", "tailscale");
-    execFileSync(fake, ["serve", "--bg", "--yes", "--https=8443", "http://127.0.0.1:19001"], {
-      env: { ...process.env, FAKE_TAILSCALE_DIR: local, FAKE_TAILSCALE_WRITE_DELAY_MS: "0" },
-    });
+      const add = "tailscale serve --bg --yes --https=8444 http://127.0.0.1:19002";
+      const denied = ssh(add);
+      assert.equal(denied.status, 1);
+      assert.equal(
+        denied.stderr.trim(),
+        `sending serve config: Access denied: serve config denied\n\nUse 'sudo ${add}'.\nTo not require root, use 'sudo tailscale set --operator=$USER' once.`,
+      );
+      assert.deepEqual(remote.serveConfig(), {}, "nothing written");
+      const notRoot = ssh(`tailscale set --operator=${host.user}`);
+      assert.equal(notRoot.status, 1);
+      assert.match(notRoot.stderr, /^Access denied: checkprefs access denied$/m);
 
-    // A caller's FAKE_TAILSCALE_DIR does not move the host's state.
-    assert.deepEqual(JSON.parse(sshOk(`FAKE_TAILSCALE_DIR=${local} tailscale serve status --json`)), {});
-    const denied = ssh("tailscale serve --bg --yes --https=8444 http://127.0.0.1:19002");
-    assert.equal(denied.status, 1);
-    assert.match(denied.stderr, /^Access denied: serve config denied$/m);
-    sshOk("sudo -n tailscale serve --bg --yes --https=8444 http://127.0.0.1:19002");
-    const remote = JSON.parse(sshOk("tailscale serve status --json")) as { TCP: Record<string, unknown> };
-    assert.deepEqual(Object.keys(remote.TCP), ["8444"]);
-    assert.deepEqual(JSON.parse(readFileSync(join(host.fakeTailscaleDir, "serve.json"), "utf8")), remote);
-    const localServe = JSON.parse(readFileSync(join(local, "serve.json"), "utf8")) as { TCP: Record<string, unknown> };
-    assert.deepEqual(Object.keys(localServe.TCP), ["8443"]);
-    sshOk("sudo -n tailscale serve reset");
+      sshOk(`sudo -n ${add}`);
+      assert.deepEqual(serveEntries(JSON.parse(sshOk("tailscale serve status --json")) as ServeConfig), { "8444": "http://127.0.0.1:19002" });
+      assert.deepEqual(local.serveConfig(), {}, "this machine's tailscaled is untouched");
+
+      sshOk(`sudo -n tailscale set --operator=${host.user}`);
+      sshOk("tailscale serve --bg --yes --https=8445 http://127.0.0.1:19003");
+      sshOk("tailscale serve --https=8444 off");
+      assert.deepEqual(serveEntries(remote.serveConfig()), { "8445": "http://127.0.0.1:19003" }, "the operator's writes arrived");
+      const gone = ssh("tailscale serve --https=8444 off");
+      assert.equal(gone.status, 1);
+      assert.match(gone.stderr, /^error: failed to remove web serve: handler does not exist$/m);
+      sshOk("sudo -n tailscale set --operator= && sudo -n tailscale serve reset");
+      assert.equal(ssh("tailscale serve --https=8445 off").status, 1, "refused again once it is no longer the operator");
+      assert.deepEqual(remote.serveConfig(), {});
+      await remote.stop();
+      await local.stop();
+    } finally {
+      await tailnet.stop();
+    }
   });
 
   it("up again on the same workdir replaces the running host (idempotent)", () => {

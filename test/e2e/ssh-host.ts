@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 /*
  * A second gateway host for the end-to-end tests, reachable only over SSH: scripts/ssh-test-host.sh
  * runs a Docker daemon and sshd in network namespace clawfleet-gw2 (10.213.0.2). See that script for
- * what the SSH host sees (its own /run/docker.sock, the fake tailscale on PATH).
+ * what the SSH host sees (its own /run/docker.sock and /run, an empty /usr/local/sbin for the real
+ * tailscale CLI that ./real-tailscale.ts puts there).
  */
 
 const script = resolve(__dirname, "..", "..", "scripts", "ssh-test-host.sh");
@@ -21,8 +22,6 @@ export interface SshHost {
   identityFile: string;
   /** The second daemon's socket, for checks from this machine; the SSH host sees it as /var/run/docker.sock. */
   dockerSocket: string;
-  /** FAKE_TAILSCALE_DIR of the fake tailscale that `tailscale` on the SSH host runs. */
-  fakeTailscaleDir: string;
   /** `<address> <hostKey>`, a known_hosts line. */
   knownHostsLine: string;
   /** The workdir the host was started in (known_hosts and agent socket live there). */
