@@ -10,6 +10,7 @@ import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
 import { Deployer } from "./standin/deployer";
 import { fetchText, poll } from "./wait";
 
@@ -27,9 +28,11 @@ import { fetchText, poll } from "./wait";
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-ops-e2e-"));
 const stateRoot = join(work, "state");
-const fakeTailscaleDir = join(work, "tailscale");
 const stackFile = join(work, "stacks", "Pulumi.day2ops.yaml");
 const log = (line: string) => process.stderr.write(`ops-e2e: ${line}\n`);
+/** Tailscale's test control server and this machine's real tailscaled for this file (./real-tailscale.ts). */
+let tailnet: Control | undefined;
+let localTs: LocalNode | undefined;
 
 let image = "";
 let deployer: Deployer;
@@ -70,7 +73,7 @@ interface CliResult {
   readonly seconds: number;
 }
 
-/** Runs `clawfleet <args>` as users do (bin/clawfleet.js), with the fake tailscale on PATH. */
+/** Runs `clawfleet <args>` as users do (bin/clawfleet.js), with this file's real tailscaled behind `tailscale` on PATH. */
 function clawfleet(...args: string[]): Promise<CliResult> {
   const started = Date.now();
   return new Promise((done, fail) => {
@@ -185,13 +188,13 @@ before(async () => {
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
-  mkdirSync(fakeTailscaleDir, { recursive: true });
+  tailnet = await startControl(join(work, "tailscale"));
+  localTs = await startLocalNode(tailnet, "gw");
   mkdirSync(join(work, "stacks"), { recursive: true });
   writeFileSync(stackFile, stackText());
   const env = {
     ...process.env,
-    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
-    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
+    PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}`,
   };
   cliEnv = env;
   const out = join(work, "plan.json");
@@ -205,6 +208,8 @@ before(async () => {
 
 after(async () => {
   await teardown();
+  await localTs?.stop();
+  await tailnet?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 

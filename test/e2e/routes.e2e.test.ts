@@ -23,7 +23,6 @@ import { poll } from "./wait";
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-routes-e2e-"));
 const stateRoot = join(work, "state");
-const fakeTailscaleDir = join(work, "tailscale");
 const stackFile = join(work, "stacks", "Pulumi.routes.yaml");
 const log = (line: string) => process.stderr.write(`routes-e2e: ${line}\n`);
 const secure = "{ secure: v1:Um91dGVzVG9rZW4=:v1:c2FsdA== }";
@@ -122,10 +121,10 @@ before(async () => {
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
-  mkdirSync(fakeTailscaleDir, { recursive: true });
   mkdirSync(join(work, "stacks"), { recursive: true });
   writeFileSync(stackFile, stackText());
-  cliEnv = { ...process.env, PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`, FAKE_TAILSCALE_DIR: fakeTailscaleDir };
+  // routehost does not publish on Tailscale (serve is off): nothing here runs tailscale.
+  cliEnv = { ...process.env };
   const out = join(work, "plan.json");
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
   plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];

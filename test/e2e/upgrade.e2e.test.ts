@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -24,7 +24,6 @@ import { fetchText, poll } from "./wait";
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-upgrade-e2e-"));
 const stateRoot = join(work, "state");
-const fakeTailscaleDir = join(work, "tailscale");
 const log = (line: string) => process.stderr.write(`upgrade-e2e: ${line}\n`);
 const olderVersion = "2026.9.5";
 const upa = "clawfleet-tenant-upa";
@@ -109,12 +108,8 @@ before(async () => {
   newerVersion = (JSON.parse(readFileSync(join(repo, "scripts", "gateway-image.json"), "utf8")) as { openclaw: string }).openclaw;
   assert.notEqual(newerVersion, olderVersion, "the default image is the newer release");
   log(`images ${older} and ${newer}`);
-  mkdirSync(fakeTailscaleDir, { recursive: true });
-  const env = {
-    ...process.env,
-    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
-    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
-  };
+  // uphost does not publish on Tailscale (serve is off): nothing here runs tailscale.
+  const env = { ...process.env };
   deployer = new Deployer("upgrade", env, log);
   plan = planOf(older);
   await teardown();
