@@ -2,7 +2,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".e2e/", "test/e2e/fake-tailscale/tailscale", "**/*.mjs", "**/*.js"] },
+  { ignores: ["node_modules/", "dist/", ".e2e/", "**/*.mjs", "**/*.js"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],

@@ -279,6 +279,18 @@ describe("clawfleet status", () => {
     );
     execFileSync("tailscale", ["serve", "--bg", "--yes", "--https=18502", "http://127.0.0.1:18502"], { env: cliEnv });
   });
+
+  it("names a gateway published to the internet with Funnel in doctor, and its fix clears it", async () => {
+    // Tailscale's test control server grants Funnel on 443 and 8080, as a tailnet whose policy allows it does.
+    execFileSync("tailscale", ["funnel", "--bg", "--yes", "--https=443", "http://127.0.0.1:18502"], { env: cliEnv });
+    const result = await clawfleet("doctor", stackFile);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FIX Funnel is on for [a-z0-9.-]+:443: it is published to the internet\n {6}fix: tailscale funnel --https=443 off\n/);
+    execFileSync("tailscale", ["funnel", "--https=443", "off"], { env: cliEnv });
+    const fixed = await clawfleet("doctor", stackFile);
+    assert.equal(fixed.code, 0, fixed.stdout);
+    assert.match(fixed.stdout, /ok {2}Tailscale Serve matches the declaration \(3 entries\)/);
+  });
 });
 
 /** doctor's problem lines about one gateway, each with its fix line. */

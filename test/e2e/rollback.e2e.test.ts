@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -25,7 +25,6 @@ import { fetchText, poll } from "./wait";
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-rollback-e2e-"));
 const stateRoot = join(work, "state");
-const fakeTailscaleDir = join(work, "tailscale");
 const log = (line: string) => process.stderr.write(`rollback-e2e: ${line}\n`);
 const rba = "clawfleet-tenant-rba";
 const rbb = "clawfleet-tenant-rbb";
@@ -135,12 +134,8 @@ before(async () => {
     "",
   ].join("\n");
   execFileSync("docker", ["build", "-q", "-t", bad, "-"], { input: dockerfile, stdio: ["pipe", "inherit", "inherit"] });
-  mkdirSync(fakeTailscaleDir, { recursive: true });
-  const env = {
-    ...process.env,
-    PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`,
-    FAKE_TAILSCALE_DIR: fakeTailscaleDir,
-  };
+  // rbhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
+  const env = { ...process.env };
   cliEnv = env;
   deployer = new Deployer("rollback", env, log);
   plan = planOf(good);
