@@ -54,19 +54,25 @@ let localTs: LocalNode;
 let remoteTs: TailscaleNode;
 
 /** Runs the program for the declaration (stack `dev`) under the mock runtime, in its own process. */
-function planOf(doc: Document): PlannedResource[] {
+function planOf(doc: Document, knownOutputs?: Record<string, Record<string, unknown>>): PlannedResource[] {
   const dir = mkdtempSync(join(work, "stack-"));
   const file = join(dir, "Pulumi.dev.yaml");
   writeFileSync(file, doc.toString());
   const out = join(dir, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out], { cwd: repo, stdio: "inherit" });
+  const known = join(dir, "known.json");
+  if (knownOutputs !== undefined) writeFileSync(known, JSON.stringify(knownOutputs));
+  const args = [join(repo, "test", "e2e", "plan-revealed.ts"), file, out, ...(knownOutputs === undefined ? [] : [known])];
+  execFileSync(process.execPath, ["--import", "tsx", ...args], { cwd: repo, stdio: "inherit" });
   return JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
 }
 
-/** Edits the declaration and deploys it (with the idempotence check). */
+/**
+ * Edits the declaration and deploys it (with the idempotence check). The program runs twice: the second time with
+ * what each host's read-back printed, as the engine hands it over, so containers send what their daemon stores.
+ */
 async function deploy(edit: (doc: Document) => void = () => undefined): Promise<StepEvent[]> {
   edit(declaration);
-  plan = planOf(declaration);
+  plan = planOf(declaration, await deployer.knownOutputs(planOf(declaration)));
   return deployer.deploy(plan);
 }
 
@@ -119,6 +125,8 @@ before(async () => {
   image = built.trim().split("\n").pop() ?? "";
   log(`image ${image}`);
   log("starting the second host, reached only over SSH (scripts/ssh-test-host.sh)");
+  // Its daemon has default log options, merged into every container's: each deploy there must still converge.
+  process.env["CLAWFLEET_GW2_LOG_OPTS"] = "1";
   remote = startSshHost(join(work, "gw2"), image);
   agent = startSshAgent(join(work, "gw2"), remote.identityFile);
   remoteDocker = { connect: () => createConnection(remote.dockerSocket) };

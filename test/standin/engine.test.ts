@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Deployer } from "../e2e/standin/deployer";
 import { DeploymentError, Engine, PartialCreateError, type ResourceProvider } from "../e2e/standin/engine";
 
 // Each rule of the engine stand-in (test/e2e/standin/engine.ts, E1-E10) against an in-memory provider.
@@ -268,5 +272,37 @@ describe("engine stand-in", () => {
       engine.plan([thing("a", { v: 1 }), thing("b")]).map((s) => s.op),
       ["update", "create"],
     );
+  });
+});
+
+describe("deployer: outputs the program reads from a host's read-back", () => {
+  it("runs a new or changed read-back first, as the engine creates it before what waits for its output, and takes an unchanged one from state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clawfleet-known-"));
+    try {
+      const runs = join(dir, "runs");
+      const deployer = new Deployer("s", process.env, () => undefined);
+      const readback = (text: string): PlannedResource => {
+        const inputs = { create: `echo run >>${runs}; echo ${text}`, interpreter: ["/bin/sh", "-c"] };
+        return {
+          ...thing("h-readback"),
+          type: "command:local:Command",
+          urn: "urn:pulumi:s::p::command:local:Command::h-readback",
+          inputs,
+          revealedInputs: inputs,
+        };
+      };
+      const runCount = () => readFileSync(runs, "utf8").split("\n").filter(Boolean).length;
+      assert.deepEqual(await deployer.knownOutputs([readback("one")]), { "h-readback": { stdout: "one" } });
+      assert.equal(runCount(), 1);
+      await deployer.engine.apply([readback("one")]);
+      assert.equal(runCount(), 2, "the apply runs it as the engine would");
+      assert.deepEqual(await deployer.knownOutputs([readback("one")]), { "h-readback": { stdout: "one" } });
+      assert.equal(runCount(), 2, "unchanged: from state, not run");
+      assert.deepEqual(await deployer.knownOutputs([readback("two")]), { "h-readback": { stdout: "two" } });
+      assert.equal(runCount(), 3);
+      assert.deepEqual(await deployer.knownOutputs([thing("a")]), {}, "only read-backs");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
