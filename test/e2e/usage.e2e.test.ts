@@ -95,8 +95,8 @@ before(async () => {
   log(`fake model provider at ${provider.baseUrl}`);
   mkdirSync(join(work, "stacks"), { recursive: true });
   writeFileSync(stackFile, stackText(provider.baseUrl));
-  cliEnv = { ...process.env, PATH: `${join(repo, "test", "e2e", "fake-tailscale")}:${process.env["PATH"] ?? ""}`, FAKE_TAILSCALE_DIR: join(work, "tailscale") };
-  mkdirSync(join(work, "tailscale"), { recursive: true });
+  // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
+  cliEnv = { ...process.env };
   const out = join(work, "plan.json");
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
   plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
