@@ -32,6 +32,11 @@
 # release that holds it in the sdk module (logged; CLAWFLEET_NODEJS_HOST_FALLBACK=0
 # refuses instead). That host ignores Pulumi.yaml's runtime options.
 #
+# docker: pulumi-docker's own provider module is refused by the proxy, so the plugin
+# is the upstream Terraform provider for Docker behind the Terraform bridge, with a
+# mapping of our own onto @pulumi/docker's names (scripts/pulumi-resource-docker;
+# build_docker_bridged below). command and random stay refused.
+#
 # Needs go, curl, jq and node. Progress goes to stderr, a line per step.
 # Exit status 3: the Go module proxy refused a module version; the last lines
 # name each one.
@@ -296,6 +301,49 @@ plugin_spec() {
 
 plugin_dir() { printf '%s/plugins/resource-%s-v%s' "$PULUMI_HOME_DIR" "$1" "$2"; }
 
+# pulumi-docker's provider module is refused by the proxy; the upstream it bridges
+# (kreuzwerker/terraform-provider-docker), the Terraform bridge and the bridge's fork of
+# terraform-plugin-sdk are served. The docker plugin is built from those with a mapping of our
+# own (scripts/pulumi-resource-docker): the upstream provider's own CRUD and Read, the bridge's
+# own diff, under the names of the @pulumi/docker package.
+DOCKER_UPSTREAM=github.com/kreuzwerker/terraform-provider-docker
+DOCKER_UPSTREAM_VERSION=v0.0.0-20260916201441-96d331c98ff4 # v4.6.0 and later fixes, the newest the proxy serves
+SDK_FORK=github.com/pulumi/terraform-plugin-sdk/v2
+SDK_FORK_VERSION=v2.0.0-20250923233607-7f1981c8674a # the fork pulumi-terraform-bridge v3.120.0 replaces the SDK with
+
+# What a docker plugin in the cache was built from; a change rebuilds it.
+docker_build_key() {
+  local sum
+  sum="$(cd "$REPO_DIR/scripts/pulumi-resource-docker" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+  printf '%s %s %s %s\n' "$DOCKER_UPSTREAM_VERSION" "$SDK_FORK_VERSION" "$sum" "$GOVER"
+}
+
+build_docker_bridged() { # version plugin-dir
+  local ver="$1" dir="$2" w up sdk
+  w="$CACHE/src/pulumi-resource-docker-$ver-$GOVER"
+  log "step: plugin docker $ver: the upstream provider $DOCKER_UPSTREAM_VERSION through the Terraform bridge"
+  up="$(mod_download "$DOCKER_UPSTREAM" "$DOCKER_UPSTREAM_VERSION" | jq -r .Dir)"
+  sdk="$(mod_download "$SDK_FORK" "$SDK_FORK_VERSION" | jq -r .Dir)"
+  rm -rf "$w"
+  mkdir -p "$w"
+  cp -R "$REPO_DIR/scripts/pulumi-resource-docker/." "$w/"
+  cp -R "$up" "$w/upstream"
+  cp -R "$sdk" "$w/sdkfork"
+  chmod -R u+w "$w/upstream" "$w/sdkfork"
+  mkdir -p "$w/upstream/clawfleetshim"
+  cp "$w/patches/clawfleetshim.go.in" "$w/upstream/clawfleetshim/shim.go"
+  cp "$w/patches/sdk_generate_resource_config.go.in" "$w/sdkfork/helper/schema/clawfleet_generate_resource_config.go"
+  log "step: plugin docker $ver: building the schema generator (about 15 minutes cold on 2 cores)"
+  (cd "$w" && "$GO" build -trimpath -tags no_compose -o tfgen ./cmd/tfgen) >&2
+  (cd "$w" && VERSION="$ver" ./tfgen schema --out schema) >/dev/null 2>&1 || (cd "$w" && VERSION="$ver" ./tfgen schema --out schema) >&2
+  node "$REPO_DIR/scripts/check-docker-schema.mjs" "$w/schema/schema.json" || die "plugin docker: its schema does not name the properties as @pulumi/docker $ver does (above)"
+  cp "$w/schema/schema.json" "$w/cmd/provider/schema.json"
+  mkdir -p "$dir"
+  (cd "$w" && "$GO" build -trimpath -tags no_compose -ldflags "-w -s -X main.version=$ver" -o "$dir/pulumi-resource-docker.tmp" ./cmd/provider) >&2
+  mv -f "$dir/pulumi-resource-docker.tmp" "$dir/pulumi-resource-docker"
+  docker_build_key >"$dir/.complete"
+}
+
 build_plugin() { # name
   local name="$1" npm root suffix major pmod ver rootver pseudo w dir tags=""
   read -r npm root suffix major pmod < <(plugin_spec "$name")
@@ -324,7 +372,7 @@ build_plugin() { # name
       # provider/go.mod: replace .../terraform-provider-docker => ../upstream, a git submodule
       # (kreuzwerker/terraform-provider-docker) patched with pulumi-docker's patches/.
       # The module zip does not record the submodule's commit; it has to be pinned here.
-      die "plugin docker: the upstream commit of pulumi-docker $ver is not pinned in this script"
+      die "plugin docker: the upstream commit of pulumi-docker $ver is not pinned in this script (build_docker_bridged builds it)"
       ;;
   esac
   (cd "$w" && "$GO" get -tool "$pmod/cmd/pulumi-resource-$name@$pseudo") >&2
@@ -396,12 +444,20 @@ for name in command random docker; do
   read -r npm _ < <(plugin_spec "$name")
   ver="$(npm_version "$npm")"
   dir="$(plugin_dir "$name" "$ver")"
-  if [ -f "$dir/.complete" ] && [ -x "$dir/pulumi-resource-$name" ]; then
+  builder=(build_plugin "$name")
+  fresh=0
+  if [ "$name" = docker ]; then
+    builder=(build_docker_bridged "$ver" "$dir")
+    [ "$(cat "$dir/.complete" 2>/dev/null)" != "$(docker_build_key)" ] || fresh=1
+  elif [ -f "$dir/.complete" ]; then
+    fresh=1
+  fi
+  if [ "$fresh" = 1 ] && [ -x "$dir/pulumi-resource-$name" ]; then
     [ "$PRINT_ENV" = 1 ] || log "cached: plugin $name $ver ($dir)"
   elif [ "$PRINT_ENV" = 1 ]; then
     missing+=("plugin $name $ver ($dir/pulumi-resource-$name)")
   else
-    run_piece "step: plugin $name $ver" build_plugin "$name"
+    run_piece "step: plugin $name $ver" "${builder[@]}"
   fi
 done
 
