@@ -159,6 +159,21 @@ describe("docker provider stand-in", () => {
     assert.deepEqual(container.diff(olds, { envs: ["B=2", "A=1"] }), { changed: [], replaces: [] });
     assert.deepEqual(container.diff({ ...olds, mustRun: false }, { cpus: "1.0" }), { changed: ["mustRun"], replaces: [] });
   });
+
+  it("D8: a set element read back with every field at its zero value is the element the program sent", () => {
+    // As the real provider (the upstream provider through the bridge) writes them to state.
+    const olds = {
+      mounts: [{ bindOptions: null, readOnly: false, source: "/srv/a", target: "/state", tmpfsOptions: null, type: "bind", volumeOptions: null }],
+      networksAdvanced: [{ aliases: [], driverOpts: [], gwPriority: 0, ipv4Address: "", ipv6Address: "", linkLocalIps: [], macAddress: "", name: "net-a" }],
+    };
+    const sent = { mounts: [{ __defaults: [], readOnly: false, source: "/srv/a", target: "/state", type: "bind" }], networksAdvanced: [{ name: "net-a" }] };
+    assert.deepEqual(container.diff(olds, sent), { changed: [], replaces: [] });
+    assert.deepEqual(container.diff(olds, { ...sent, mounts: [{ ...sent.mounts[0], readOnly: true }] }), { changed: ["mounts"], replaces: ["mounts"] });
+    assert.deepEqual(container.diff(olds, { ...sent, networksAdvanced: [{ name: "net-a", aliases: ["gw"] }] }), {
+      changed: ["networksAdvanced"],
+      replaces: ["networksAdvanced"],
+    });
+  });
 });
 
 describe("command and random stand-ins", () => {

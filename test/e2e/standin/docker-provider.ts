@@ -37,7 +37,9 @@ import { PartialCreateError, unknown, type Diff, type ProviderConfig, type Resou
  * D8 Diffs compare the program's inputs with the read-back state; list fields that are sets
  *    in the schema (envs, labels, mounts, securityOpts, capabilities, networksAdvanced; ports
  *    are sorted on read) compare without order. Optional+Computed fields the program leaves
- *    out are not compared.
+ *    out are not compared. Within a set element, a field left out equals the field at its zero
+ *    value (the SDK hashes unset fields as zero): the real provider's state holds every field of
+ *    an element (`bindOptions: null`, `aliases: []`, `gwPriority: 0`).
  * D9 Connection: `unix://` socket, or `ssh://user@host:port`, which runs
  *    `ssh -o ConnectTimeout=30 -T <sshOpts> -l user -p port -- host docker system dial-stdio`
  *    through the system ssh client (docker/cli connhelper): agent, host keys and the remote
@@ -109,12 +111,30 @@ function parseJsonList(value: unknown): string[] {
 
 function canonical(key: string, value: unknown): string {
   if (value === unknown) return "<unknown>";
-  if (setFields.has(key) && Array.isArray(value)) return JSON.stringify(value.map((item) => JSON.stringify(sortKeys(item))).sort());
+  if (setFields.has(key) && Array.isArray(value)) return JSON.stringify(value.map((item) => JSON.stringify(sortKeys(setElement(item)))).sort());
   if (key === "capabilities" && typeof value === "object" && value !== null) {
     const caps = value as { adds?: string[]; drops?: string[] };
     return JSON.stringify({ adds: [...(caps.adds ?? [])].sort(), drops: [...(caps.drops ?? [])].sort() });
   }
   return JSON.stringify(sortKeys(value));
+}
+
+/**
+ * A set element as the provider hashes it: a field left out and a field at its zero value (null,
+ * "", false, 0, an empty list or object) are the same element. The Terraform SDK hashes unset
+ * optional fields as their zero values, and the bridge writes every field of an element back
+ * (`bindOptions: null`, `aliases: []`), with the bookkeeping key `__defaults` in its inputs.
+ */
+function setElement(item: unknown): unknown {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return item;
+  const isZero = (value: unknown) =>
+    value === null ||
+    value === "" ||
+    value === false ||
+    value === 0 ||
+    (Array.isArray(value) && value.length === 0) ||
+    (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+  return Object.fromEntries(Object.entries(item).filter(([key, value]) => key !== "__defaults" && !isZero(value)));
 }
 
 function sortKeys(value: unknown): unknown {
