@@ -331,6 +331,8 @@ export function renderHealthGate({ containerName, timeoutSeconds, rollback }: He
     `while :; do`,
     `  health_of ${name}`,
     `  [ "$status" != gone ] || fail "gateway "${name}": its container is gone; run the deploy again"`,
+    // A stopped container with a health check still reads unhealthy: its exit code says more.
+    `  case $state in exited | dead) status=$state ;; esac`,
     `  if [ "$restarts" -gt ${allowedRestarts} ]; then`,
     `    show_why`,
     `    ${exitReason}`,

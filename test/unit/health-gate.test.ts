@@ -86,6 +86,15 @@ describe("renderHealthGate", () => {
     );
   });
 
+  it("names the exit code of a gateway that exited, although Docker still reports its health unhealthy", () => {
+    const result = gate(["starting running 0 0", "unhealthy exited 0 1"]);
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      "gateway log line\nclawfleet: gateway clawfleet-tenant-alice exited (code 1); read why with: docker logs clawfleet-tenant-alice\n",
+    );
+  });
+
   it("fails when the container is gone", () => {
     const result = gate(["starting running 0 0", "gone"]);
     assert.equal(result.status, 1);
