@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { hostLabel } from "../../names";
-import { dockerApi, inspectContainer } from "./docker-api";
-import { EngineDeployer } from "./engine/deployer";
+import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
+import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { comparableSteps, standinPrediction } from "./engine/standin-prediction";
 import type { StepEvent } from "./standin/engine";
 import { fetchText, poll } from "./wait";
@@ -16,8 +18,11 @@ import { fetchText, poll } from "./wait";
 /*
  * The program under the real Pulumi engine: `pulumi up`, `preview`, `refresh` and `destroy` of the
  * CLI that scripts/install-pulumi.sh builds, running index.ts through the real Node.js language
- * host, with the provider stand-ins (../e2e/standin) served to it as provider plugins
- * (./engine/provider-plugin.ts) against real Docker and a real shell. A stack of this file's own
+ * host, with a real docker provider plugin (the upstream Terraform provider for Docker through the
+ * Terraform bridge, scripts/pulumi-resource-docker) and the command and random stand-ins
+ * (../e2e/standin) served as plugins (./engine/provider-plugin.ts), against real Docker and a real
+ * shell. The stand-in engine's prediction, from the real state, is held against every apply: with
+ * the real provider's state, that checks the docker provider stand-in too. A stack of this file's own
  * (stack engine, host enginehost, tenants enga/engb/engc dedicated and engs shared, ports
  * 18800-18880, state under the test's work directory), local host only, no Tailscale Serve.
  * Every apply is followed by `pulumi preview --expect-no-changes`, `pulumi refresh
@@ -36,6 +41,13 @@ const log = (line: string) => process.stderr.write(`engine-e2e: ${line}\n`);
 
 let image = "";
 let deployer: EngineDeployer;
+/** The second host (scripts/ssh-test-host.sh), its daemon started with default log options; case (h) declares it. */
+let remote: SshHost | undefined;
+let agent: SshAgent | undefined;
+let remoteDocker: DockerEndpoint;
+const remoteId = "engineremote";
+const remoteStateRoot = join(work, "remote-state");
+let remoteDeclared = false;
 let modelKeyCipher = "";
 const started = Date.now();
 /** Wall time of each case's apply and of its idempotence checks. */
@@ -64,6 +76,16 @@ function stackConfig(): string {
           // One gateway boots at a time: this 2-CPU machine runs other suites beside this one.
           rollout: { lanes: 1 },
         },
+        ...(remoteDeclared && remote !== undefined
+          ? {
+              [remoteId]: {
+                ssh: { host: remote.address, user: remote.user, port: remote.port, hostKey: remote.hostKey },
+                stateRoot: remoteStateRoot,
+                ports: { from: 18890, to: 18899 },
+                tailscale: { serve: false },
+              },
+            }
+          : {}),
       },
       "clawfleet:tenants": tenants,
     },
@@ -153,6 +175,9 @@ async function containerId(name: string): Promise<string> {
   return info.Id;
 }
 
+/** `docker events` watchers still running: a case that fails before it stops its own leaves it to after(). */
+const watchers = new Set<{ kill: () => boolean }>();
+
 /** Docker's events for one container name while a deploy runs (actions such as create, start, die, destroy). */
 function watchContainer(name: string): { stop: () => string[] } {
   const actions: string[] = [];
@@ -169,9 +194,11 @@ function watchContainer(name: string): { stop: () => string[] } {
         .filter((line) => line !== ""),
     ),
   );
+  watchers.add(child);
   return {
     stop: () => {
       child.kill();
+      watchers.delete(child);
       return actions;
     },
   };
@@ -194,18 +221,35 @@ async function removeDockerObjects(): Promise<void> {
 before(async () => {
   log("making sure a Docker daemon answers (scripts/docker-up.sh)");
   execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log("setting up the real Pulumi CLI with the provider stand-ins as plugins");
-  deployer = await EngineDeployer.create({ repo, work, stack: "engine", env: process.env, progress: log });
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
   log(`image ${image}`);
+  log("starting the SSH test host, its dockerd with default log options (scripts/ssh-test-host.sh)");
+  process.env["CLAWFLEET_GW2_LOG_OPTS"] = "1";
+  remote = startSshHost(join(work, "gw2"), image);
+  agent = startSshAgent(join(work, "gw2"), remote.identityFile);
+  const socket = remote.dockerSocket;
+  remoteDocker = { connect: () => createConnection(socket) };
+  log("setting up the real Pulumi CLI with the real docker provider and the command and random stand-ins as plugins");
+  deployer = await EngineDeployer.create({
+    repo,
+    work,
+    stack: "engine",
+    // The docker plugin reaches the SSH host with the key in this agent, as a user's would.
+    env: { ...process.env, ...agent.env },
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
   await removeDockerObjects();
   modelKeyCipher = await deployer.encrypt(modelKey);
 });
 
 after(async () => {
+  for (const watcher of watchers) watcher.kill();
   await removeDockerObjects();
+  if (agent !== undefined) process.kill(Number(agent.env.SSH_AGENT_PID));
+  if (remote !== undefined) stopSshHost(join(work, "gw2"));
   log(`timings (s): ${timings.map((t) => `${t.step}: up ${t.apply.toFixed(0)} + checks ${t.checks.toFixed(0)}`).join("; ")}`);
   log(`whole file: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   rmSync(work, { recursive: true, force: true });
@@ -352,14 +396,32 @@ describe("the program under the real Pulumi engine", () => {
     assert.equal(await answers(18802), false);
   });
 
-  it("(h) `pulumi destroy` removes every container and network of the stack; state directories stay", async () => {
+  it("(h) on a host over SSH whose daemon merges default log options, the real provider's read-back converges", async () => {
+    remoteDeclared = true;
+    tenants["engr"] = { tier: "dedicated", host: remoteId, port: 18890 };
+    // deploy() follows the apply with preview and refresh --expect-no-changes: what the provider reads back from
+    // that daemon (log options merged with its defaults, health-check timings) equals what the program sent.
+    const steps = await deploy("(h) ssh host");
+    assert.deepEqual(
+      changes(steps).filter((step) => !step.startsWith("create engr")),
+      [`create ${remoteId}`, `create ${remoteId}-docker`, `create ${remoteId}-preflight`, `create ${remoteId}-prepare`, `create ${remoteId}-readback`].sort(),
+    );
+    const info = await inspectContainer("clawfleet-tenant-engr", remoteDocker);
+    assert.equal(info?.State.Health?.Status, "healthy");
+    const logConfig = info?.HostConfig["LogConfig"] as { Type: string; Config: Record<string, string> };
+    assert.deepEqual(Object.keys(logConfig.Config).sort(), ["labels", "max-file", "max-size", "tag"], "the daemon's defaults merged into the gateway's own");
+    assert.equal(await inspectContainer("clawfleet-tenant-engr"), undefined, "nothing of it on this machine's daemon");
+  });
+
+  it("(i) `pulumi destroy` removes every container and network of the stack; state directories stay", async () => {
     const predicted = await prediction([], false);
     const first = deployer.timings.length;
     const steps = await deployer.destroy();
     assert.deepEqual(comparable(steps), predicted, "the engine stand-in predicted the real engine's destroy");
-    timings.push({ step: "(h) destroy", apply: deployer.timings[first]?.seconds ?? 0, checks: 0 });
+    timings.push({ step: "(i) destroy", apply: deployer.timings[first]?.seconds ?? 0, checks: 0 });
     assert.deepEqual([...new Set(steps.map((s) => s.op))].sort(), ["delete", "retain"]);
     assert.deepEqual(await dockerObjects(), { containers: [], networks: [] });
+    assert.equal(await inspectContainer("clawfleet-tenant-engr", remoteDocker), undefined, "the SSH host's gateway is gone too");
     for (const dir of ["users/enga", "users/engb", "users/engc", "shared"]) assert.equal(existsSync(join(stateRoot, dir, "openclaw.json")), true, dir);
   });
 });

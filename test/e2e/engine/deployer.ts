@@ -16,7 +16,7 @@ import type { Op, StepEvent } from "../standin/engine";
  * PULUMI_HOME holding the plugin launchers, a file:// backend and a passphrase secrets provider.
  */
 
-/** The plugins the SDK packages ask for, each served by provider-plugin.ts. */
+/** The plugins the SDK packages ask for, each served by provider-plugin.ts unless a real one is given. */
 const pluginPackages = ["docker", "command", "random"] as const;
 
 /** One engine event of a step, as `--event-log` writes it (sdk/go/common/apitype/events.go). */
@@ -150,6 +150,33 @@ export function pulumiTools(repo: string): Promise<NodeJS.ProcessEnv> {
   });
 }
 
+/**
+ * The real docker plugin scripts/install-pulumi.sh built (the upstream Terraform provider for Docker
+ * behind the Terraform bridge: scripts/pulumi-resource-docker); fails with one line naming the
+ * script when it is not installed.
+ */
+export function realDockerPlugin(repo: string): Promise<string> {
+  const script = join(repo, "scripts", "install-pulumi.sh");
+  const version = pluginVersion(repo, "docker");
+  const shell = `out=$(bash ${shellQuote(script)} --print-env --only docker) || exit 3; eval "$out"; printf '%s' "$PULUMI_HOME/plugins/resource-docker-v${version}/pulumi-resource-docker"`;
+  return new Promise((resolve, reject) => {
+    execFile("bash", ["-c", shell], { encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error !== null) {
+        const said = stderr.trim().split("\n").pop() ?? "";
+        reject(new Error(`the docker provider plugin is not installed: run \`bash scripts/install-pulumi.sh --only docker\` (it says: ${said})`));
+        return;
+      }
+      resolve(stdout);
+    });
+  });
+}
+
+/** The plugin version an SDK package asks the engine for. */
+function pluginVersion(repo: string, pkg: string): string {
+  const manifest = JSON.parse(readFileSync(join(repo, "node_modules", "@pulumi", pkg, "package.json"), "utf8")) as { pulumi: { version: string } };
+  return manifest.pulumi.version;
+}
+
 export interface EngineDeployerOptions {
   readonly repo: string;
   /** The test's work directory; the project, PULUMI_HOME and backend go under it. */
@@ -158,6 +185,8 @@ export interface EngineDeployerOptions {
   /** Environment of the CLI, and through it of the program and the plugins. */
   readonly env: NodeJS.ProcessEnv;
   readonly progress: (line: string) => void;
+  /** Real plugins by package (a path to the binary); the others are the stand-ins. */
+  readonly plugins?: Partial<Record<(typeof pluginPackages)[number], string>>;
 }
 
 export class EngineDeployer {
@@ -212,11 +241,15 @@ export class EngineDeployer {
     writeFileSync(join(this.project, "Pulumi.yaml"), `name: clawfleet\nruntime: nodejs\nmain: ${relative(this.project, repo)}\n`);
     symlinkSync(join(repo, "node_modules"), join(this.project, "node_modules"));
     for (const pkg of pluginPackages) {
-      const manifest = JSON.parse(readFileSync(join(repo, "node_modules", "@pulumi", pkg, "package.json"), "utf8")) as { pulumi: { version: string } };
-      const version = manifest.pulumi.version;
+      const version = pluginVersion(repo, pkg);
       const dir = join(this.home, "plugins", `resource-${pkg}-v${version}`);
       mkdirSync(dir, { recursive: true });
       const launcher = join(dir, `pulumi-resource-${pkg}`);
+      const real = this.options.plugins?.[pkg];
+      if (real !== undefined) {
+        symlinkSync(real, launcher);
+        continue;
+      }
       const argv = [process.execPath, "--require", join(repo, "test", "register.cjs"), join(repo, "test", "e2e", "engine", "provider-plugin.ts"), pkg, version];
       writeFileSync(
         launcher,
