@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { sshArgs, sshTarget, startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
-import { Deployer, opsFor } from "./standin/deployer";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { poll } from "./wait";
 
@@ -14,8 +15,9 @@ import { poll } from "./wait";
  * `isolation` on a real Docker daemon: the SSH test host's dockerd (scripts/ssh-test-host.sh) knows OCI runtime
  * clawfleet-test, this machine's runc registered under a second name, so a gateway declared with it can be told from
  * one under the daemon's default. A stack of this file's own (stack isolation, host isohost reached only over SSH,
- * tenant isoa, ports 18960-18969 on that host's loopback) is deployed through the engine stand-in like the other e2e
- * files, and every container field is read with `docker inspect` on the host, over SSH. Needs root (the SSH host).
+ * tenant isoa, ports 18960-18969 on that host's loopback) is deployed with the real Pulumi engine and the real docker
+ * provider plugin (./engine/deployer.ts; after every apply preview and refresh must find nothing to change), and
+ * every container field is read with `docker inspect` on the host, over SSH. Needs root (the SSH host).
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -29,7 +31,7 @@ const testRuntime = "clawfleet-test";
 let image = "";
 let host: SshHost;
 let agent: SshAgent | undefined;
-let deployer: Deployer;
+let deployer: EngineDeployer;
 let plan: PlannedResource[] = [];
 
 function stackText(isolation: string | undefined): string {
@@ -51,13 +53,14 @@ function declare(isolation: string | undefined): void {
   writeFileSync(stackFile, stackText(isolation));
 }
 
-/** Plans the stack file as it stands and deploys it (with the stand-in's idempotence check). */
+/** Plans the stack file as it stands (for its inputs) and deploys it with `pulumi up`, then the idempotence checks. */
 async function deploy(isolation: string | undefined): Promise<StepEvent[]> {
   declare(isolation);
   const out = join(work, "plan.json");
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
   plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  return deployer.deploy(plan);
+  deployer.configure(stackText(isolation));
+  return deployer.deploy();
 }
 
 /** A command on the SSH host, as its deploy user. */
@@ -87,7 +90,7 @@ function doctor(): Promise<{ code: number; stdout: string }> {
   });
 }
 
-before(() => {
+before(async () => {
   log("making sure a Docker daemon answers (scripts/docker-up.sh)");
   execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
@@ -98,7 +101,15 @@ before(() => {
   log(`starting the SSH host with ${image}`);
   host = startSshHost(join(work, "host"), image);
   agent = startSshAgent(work, host.identityFile);
-  deployer = new Deployer("isolation", { ...process.env, ...agent.env }, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "isolation",
+    env: { ...process.env, ...agent.env },
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
 });
 
 after(() => {
@@ -159,6 +170,7 @@ describe("isolation: an OCI runtime per gateway", () => {
     const before = inspectOnHost();
     log("removing isolation from tenant isoa");
     const removed = await deploy(undefined);
+    // The provider's runtime is Optional+Computed: left out, the one in state stands, and preview and refresh agree.
     assert.deepEqual(opsFor(removed, "isoa-container"), ["same"], "left out, the runtime is not compared: no change");
     assert.deepEqual(inspectOnHost(), before, "the same container, under the same runtime");
     const drifted = await doctor();
