@@ -6,14 +6,15 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { egressChainOf, renderEgressRemove } from "../../runtimes/docker/egress";
-import { dockerExec, inspectContainer } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { runShell } from "./standin/command-provider";
-import { Deployer } from "./standin/deployer";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { fetchText, poll } from "./wait";
 
 /*
  * The egress policy on real Docker and the real gateway: a stack of this file's own (stack egress, host eghost,
- * tenant ega, ports 18900-18949) deployed through the engine stand-in like the other e2e files. Two HTTP servers of
+ * tenant ega, ports 18900-18949) deployed with the real Pulumi engine and the real docker provider plugin
+ * (./engine/deployer.ts; preview and refresh find nothing to change after each apply). Two HTTP servers of
  * the test's own listen on private addresses inside a network namespace reached from this machine over a veth pair:
  * 10.214.0.2 (blocked) and 10.214.0.3 (declared in egress.allow). Needs root (namespaces, iptables).
  */
@@ -32,7 +33,7 @@ const container = "clawfleet-tenant-ega";
 const port = 18901;
 
 let image = "";
-let deployer: Deployer;
+let deployer: EngineDeployer | undefined;
 let plan: PlannedResource[] = [];
 let server: ChildProcess | undefined;
 
@@ -58,7 +59,9 @@ async function deploy(tenants: string): Promise<void> {
   const out = join(work, "plan.json");
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
   plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  await deployer.deploy(plan);
+  assert.ok(deployer);
+  deployer.configure(stackText(tenants));
+  await deployer.deploy();
 }
 
 /** What a GET of `url` gives from inside the gateway: the body, or the error's code (ECONNREFUSED, EHOSTUNREACH, ...). */
@@ -95,7 +98,9 @@ function spawnQuiet(cmd: string, args: string[]): void {
 }
 
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  // The gateway's container and network share its name.
+  await dockerApi("DELETE", `/containers/${container}?force=true`).catch(() => undefined);
+  await dockerApi("DELETE", `/networks/${container}`).catch(() => undefined);
   // What the egress command's delete does, for a run that stopped before the tenant was removed.
   await runShell(renderEgressRemove({ network: container }), undefined, process.env);
 }
@@ -136,7 +141,15 @@ before(async () => {
   );
   await poll("the test's servers to listen", 30, async () => ((await fetchText(`http://${allowed}:8080/`, 2000)) === `server ${allowed}` ? true : undefined));
 
-  deployer = new Deployer("egress", process.env, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "egress",
+    env: process.env,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
   await teardown();
 });
 
