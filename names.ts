@@ -26,7 +26,6 @@ export const childRole = {
   backup: "backup",
   container: "container",
   limits: "limits",
-  secrets: "secrets",
   ready: "ready",
   serve: "serve",
   egress: "egress",
@@ -60,9 +59,8 @@ export function sharedContainerName(hostId: string): string {
 /**
  * Folders below a host's stateRoot: `users/<id>` per dedicated tenant, `shared` for the shared
  * gateway (its tenants' workspaces in `shared/workspaces/<id>`), `backups/<container>` (taken before
- * an image change), `backups/manual/<container>` (taken by `clawfleet backup`), `secrets/<container>`
- * (each gateway's model keys and channel tokens, mounted read-only into it), and `.clawfleet` for clawfleet's own
- * work (the image preflight).
+ * an image change), `backups/manual/<container>` (taken by `clawfleet backup`), and
+ * `.clawfleet` for clawfleet's own work (the image preflight).
  */
 export const stateLayout = {
   users: "users",
@@ -70,7 +68,6 @@ export const stateLayout = {
   workspaces: "workspaces",
   backups: "backups",
   manualBackups: "manual",
-  secrets: "secrets",
   work: ".clawfleet",
 } as const;
 
@@ -92,11 +89,6 @@ export function tenantStateDir(stateRoot: string, tier: "dedicated" | "shared", 
 /** Where a host keeps gateway backups: one folder per gateway container below it, for the backups taken before an image change. */
 export function backupRootOf(stateRoot: string): string {
   return `${stateRoot}/${stateLayout.backups}`;
-}
-
-/** A gateway's secrets directory on its host, outside its state: `<stateRoot>/secrets/<container>`. */
-export function secretsDirOf(stateRoot: string, container: string): string {
-  return `${stateRoot}/${stateLayout.secrets}/${container}`;
 }
 
 /** Where a gateway's backups taken before an image change go (and the rollback finds them): `<stateRoot>/backups/<container>`. */

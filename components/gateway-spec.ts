@@ -5,14 +5,13 @@ import {
   healthGateSeconds,
   healthStartPeriodSeconds,
   sharedContainerName,
-  secretsDirOf,
   sharedStateDir,
   tenantLabel,
   tenantStateDir,
   tierLabel,
 } from "../names";
 import { gateway, healthProbe, renderDedicatedConfig, renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
-import { secretsOf } from "./secret-env";
+import { secretEnvOf } from "./secret-env";
 
 /** Memory, CPUs and processes one gateway may use. */
 export interface GatewayLimits {
@@ -43,9 +42,6 @@ export interface GatewayProcess {
   readonly home: string;
   /** How its own CLI starts inside the image (`openclaw ...`). */
   readonly cli: readonly string[];
-  /** Where its secrets directory is mounted, read-only, and the file in it. */
-  readonly secretsDir: string;
-  readonly secretsFile: string;
 }
 
 /** The gateway's own switches, in this order: state from the mount, config read-only to it, no mDNS; and its home. */
@@ -102,13 +98,8 @@ export interface GatewaySpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Plain environment, in this order. */
   readonly env: GatewayEnv;
-  /**
-   * Model keys and channel tokens from secure config, name -> secret value: written to the secrets file in
-   * `secretsDir` on the host (never into its environment), which the config refers to (`fileRef`).
-   */
-  readonly secrets: Readonly<Record<string, string>>;
-  /** The host directory holding the secrets file, mounted read-only at `process.secretsDir`; outside the state. */
-  readonly secretsDir: string;
+  /** Credentials from secure config, such as model keys: variable name -> secret value. */
+  readonly secretEnv: Readonly<Record<string, string>>;
   readonly health: GatewayHealth;
   readonly process: GatewayProcess;
   readonly confinement: GatewayConfinement;
@@ -137,15 +128,7 @@ export function egressOf(host: Host, tenant?: DedicatedTenant): GatewayEgress | 
 /** How every gateway's health is checked. */
 export const gatewayHealth: GatewayHealth = { probe: healthProbe, startPeriodSeconds: healthStartPeriodSeconds, gateSeconds: healthGateSeconds };
 
-const gatewayProcess: GatewayProcess = {
-  uid: gateway.uid,
-  port: gateway.port,
-  stateDir: gateway.stateDir,
-  home: gateway.home,
-  cli: gateway.cli,
-  secretsDir: gateway.secretsDir,
-  secretsFile: gateway.secretsFile,
-};
+const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home, cli: gateway.cli };
 
 /** Every gateway's confinement: read-only root, no capabilities, no new privileges, loopback only. */
 export const gatewayConfinement: GatewayConfinement = {
@@ -205,8 +188,7 @@ export function dedicatedGatewaySpec(
     limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
     upgradeBackups: tenant.upgradeBackups,
     labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
-    secrets: secretsOf(tenant.modelKeys, tenant.channels),
-    secretsDir: secretsDirOf(host.stateRoot, dedicatedContainerName(tenant.id)),
+    secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
@@ -239,8 +221,7 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
     upgradeBackups: shared.upgradeBackups,
     labels: { [tierLabel]: "shared" },
-    secrets: secretsOf(shared.modelKeys, shared.channels),
-    secretsDir: secretsDirOf(host.stateRoot, sharedContainerName(host.id)),
+    secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),

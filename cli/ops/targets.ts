@@ -74,7 +74,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     stateDir: tenantStateDir(host.stateRoot, tenant.tier, tenant.id),
     gatewayStateDir: spec.stateDir,
     agentId: tenant.tier === "shared" ? tenant.id : undefined,
-    secretEnvNames: Object.keys(spec.secrets),
+    secretEnvNames: Object.keys(spec.secretEnv),
     channels: Object.keys(channels ?? {}),
     stateLimitMb: tenant.stateLimitMb,
     budgetUsdPerMonth: tenant.budget?.usdPerMonth,

@@ -27,12 +27,6 @@ export const gateway = {
   tokenEnv: "OPENCLAW_GATEWAY_TOKEN",
   /** The config file inside the state directory. */
   configFile: "openclaw.json",
-  /** Where the gateway's secrets directory is mounted read-only: model keys and channel tokens, outside its state. */
-  secretsDir: "/run/clawfleet",
-  /** The JSON file in it: variable-style name -> value. */
-  secretsFile: "secrets.json",
-  /** openclaw's name for the file secret provider that reads it. */
-  secretsProvider: "clawfleet",
   /** How the gateway's own CLI starts inside the clawfleet gateway image. */
   cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"],
 } as const;
@@ -66,26 +60,6 @@ export function envRef(id: string): EnvSecretRef {
   return { source: "env", provider: "default", id };
 }
 
-/** A reference the gateway resolves from its secrets file, at start and on `secrets.reload`: `/<name>` in the JSON. */
-export interface FileSecretRef {
-  readonly source: "file";
-  readonly provider: typeof gateway.secretsProvider;
-  readonly id: string;
-}
-
-export function fileRef(name: string): FileSecretRef {
-  return { source: "file", provider: gateway.secretsProvider, id: `/${name}` };
-}
-
-/** openclaw's file secret provider reading the mounted secrets file as JSON. */
-export interface SecretsSection {
-  providers: Record<string, { source: "file"; path: string; mode: "json" }>;
-}
-
-function secretsSection(): SecretsSection {
-  return { providers: { [gateway.secretsProvider]: { source: "file", path: `${gateway.secretsDir}/${gateway.secretsFile}`, mode: "json" } } };
-}
-
 /** The subset of OpenClaw's config schema that clawfleet writes. */
 export interface GatewayConfig {
   gateway: {
@@ -95,13 +69,12 @@ export interface GatewayConfig {
     auth: { mode: "token"; token: EnvSecretRef };
     tailscale: { mode: "off" };
   };
-  secrets?: SecretsSection;
   agents: {
     ownership?: "explicit";
     defaults: { model: string; models?: Record<string, { agentRuntime: { id: string } }>; systemAgent?: { agentId: string } };
     entries: Record<string, { name: string; workspace: string; model: string }>;
   };
-  models?: { providers: Record<string, ProviderConfig | KeyOnlyProvider> };
+  models?: { providers: Record<string, ProviderConfig> };
   tools?: { web: { search: { enabled: false } } };
   bindings?: {
     agentId: string;
@@ -117,7 +90,7 @@ export { modelKeyEnv };
 export interface ProviderConfig {
   baseUrl: string;
   api: string;
-  apiKey?: FileSecretRef;
+  apiKey?: EnvSecretRef;
   models: {
     id: string;
     name: string;
@@ -127,33 +100,23 @@ export interface ProviderConfig {
   }[];
 }
 
-/** A provider openclaw serves itself (anthropic, openai, ...): only its key, by reference. */
-export interface KeyOnlyProvider {
-  apiKey: FileSecretRef;
-}
-
 /**
- * The providers as openclaw's config: the declared ones with each model's price per million tokens, which openclaw's
- * usage records cost by, and every provider with a key in modelKeys; a key only as a reference into the secrets file.
+ * The declared providers as openclaw's config: their key (declared in modelKeys) only as a reference to the variable
+ * that carries it, and each model's price per million tokens, which openclaw's usage records cost by.
  */
 export function renderModelProviders(
   providers: ModelProvidersDecl | undefined,
   modelKeys: Readonly<Record<string, SecretValue>> | undefined,
 ): GatewayConfig["models"] {
-  const ids = [...new Set([...Object.keys(providers ?? {}), ...Object.keys(modelKeys ?? {})])].sort();
-  if (ids.length === 0) return undefined;
-  const rendered: Record<string, ProviderConfig | KeyOnlyProvider> = {};
-  for (const id of ids) {
-    const provider = providers?.[id];
-    const apiKey = modelKeys?.[id] === undefined ? undefined : fileRef(modelKeyEnv(id));
-    if (provider === undefined) {
-      if (apiKey !== undefined) rendered[id] = { apiKey };
-      continue;
-    }
+  if (providers === undefined || Object.keys(providers).length === 0) return undefined;
+  const rendered: Record<string, ProviderConfig> = {};
+  for (const id of Object.keys(providers).sort()) {
+    const provider = providers[id];
+    if (provider === undefined) continue;
     rendered[id] = {
       baseUrl: provider.baseUrl,
       api: provider.api,
-      ...(apiKey === undefined ? {} : { apiKey }),
+      ...(modelKeys?.[id] === undefined ? {} : { apiKey: envRef(modelKeyEnv(id)) }),
       models: provider.models.map((model) => ({
         id: model.id,
         name: model.id,
@@ -194,11 +157,6 @@ function gatewaySection(): GatewayConfig["gateway"] {
   return { mode: "local", port: gateway.port, bind: "lan", auth: { mode: "token", token: envRef(gateway.tokenEnv) }, tailscale: { mode: "off" } };
 }
 
-/** Whether a gateway has a model key or a channel token, which its config then refers to in the secrets file. */
-function hasSecrets(modelKeys: Readonly<Record<string, SecretValue>> | undefined, channels: ChannelsDecl | undefined): boolean {
-  return Object.keys(modelKeys ?? {}).length > 0 || (Object.keys(channelCredentials) as ChannelName[]).some((name) => channels?.[name]?.token !== undefined);
-}
-
 function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["channels"] {
   if (channels === undefined) return undefined;
   const rendered: NonNullable<GatewayConfig["channels"]> = {};
@@ -211,7 +169,7 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
       dmPolicy: declared.dmPolicy,
       groupPolicy: declared.groupPolicy,
       ...(declared.allowFrom === undefined ? {} : { allowFrom: declared.allowFrom }),
-      ...(declared.token === undefined ? {} : { [field]: fileRef(env) }),
+      ...(declared.token === undefined ? {} : { [field]: envRef(env) }),
     };
   }
   return Object.keys(rendered).length === 0 ? undefined : rendered;
@@ -228,7 +186,6 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const providers = renderModelProviders(tenant.modelProviders, tenant.modelKeys);
   return {
     gateway: gatewaySection(),
-    ...(hasSecrets(tenant.modelKeys, tenant.channels) ? { secrets: secretsSection() } : {}),
     ...(providers === undefined ? {} : { models: providers }),
     agents: {
       defaults: { model, ...(models === undefined ? {} : { models }) },
@@ -276,7 +233,6 @@ export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[])
   const providers = renderModelProviders(host.shared?.modelProviders, host.shared?.modelKeys);
   return {
     gateway: gatewaySection(),
-    ...(hasSecrets(host.shared?.modelKeys, host.shared?.channels) ? { secrets: secretsSection() } : {}),
     ...(providers === undefined ? {} : { models: providers }),
     agents: {
       ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),

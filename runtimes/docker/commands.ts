@@ -73,57 +73,6 @@ export function renderWriteFile({ dir, file, uid }: WriteFileArgs): string {
   );
 }
 
-export interface WriteSecretsArgs {
-  /** The gateway's secrets directory on the host, and the file in it. */
-  readonly dir: string;
-  readonly file: string;
-  readonly uid: number;
-  /** Given on update: the running gateway to ask for `secrets.reload` once the file changed, and how its CLI starts. */
-  readonly reload?: { readonly containerName: string; readonly identity: string; readonly cli: readonly string[] };
-}
-
-/**
- * Writes the secrets on stdin to `<dir>/<file>` the way openclaw's file provider accepts it: a directory only the
- * gateway's user may enter (0700), a single-link file only it may read (0600), replaced by a rename so the
- * read-only mount sees the new file. On update, a changed file is then re-read by the running gateway
- * (`secrets reload`, its own CLI inside it): the same container, no restart. A gateway not running reads it at
- * its next start. The values only ever pass through stdin.
- */
-export function renderWriteSecrets({ dir, file, uid, reload }: WriteSecretsArgs): string {
-  const path = shellQuote(dir);
-  const target = shellQuote(`${dir}/${file}`);
-  const lines = [
-    asRoot,
-    fail,
-    `as_root mkdir -p ${path}`,
-    `as_root chown ${uid}:${uid} ${path}`,
-    `as_root chmod 0700 ${path}`,
-    `tmp=$(as_root mktemp ${shellQuote(`${dir}/.${file}.XXXXXX`)})`,
-    `trap 'as_root rm -f "$tmp"' EXIT`,
-    `as_root tee "$tmp" >/dev/null`,
-    `if as_root cmp -s "$tmp" ${target}; then exit 0; fi`,
-    `as_root chmod 0600 "$tmp"`,
-    `as_root chown ${uid}:${uid} "$tmp"`,
-    `as_root mv -f "$tmp" ${target}`,
-  ];
-  if (reload !== undefined) {
-    const name = shellQuote(reload.containerName);
-    const who = shellQuote(reload.identity);
-    lines.push(
-      `[ "$(as_root docker inspect -f '{{.State.Running}}' ${name} 2>/dev/null || true)" = true ] || exit 0`,
-      `if ! out=$(as_root docker exec ${name} ${reload.cli.map(shellQuote).join(" ")} secrets reload 2>&1); then`,
-      `  fail "gateway "${who}": its secrets file was rewritten, but secrets.reload failed, so it still runs with the keys it had until it restarts: $(printf '%s\\n' "$out" | tail -n 3 | paste -s -d ' ' -)"`,
-      `fi`,
-    );
-  }
-  return script(...lines);
-}
-
-/** Removes a gateway's secrets directory when the gateway goes. */
-export function renderRemoveSecrets({ dir }: { readonly dir: string }): string {
-  return script(asRoot, `as_root rm -rf -- ${shellQuote(dir)}`);
-}
-
 export interface PurgeArgs {
   /** The state directory to delete. */
   readonly dir: string;

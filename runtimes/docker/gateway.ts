@@ -13,8 +13,6 @@ import {
   renderServeRemove,
   renderSetPidsLimit,
   renderWriteFile,
-  renderRemoveSecrets,
-  renderWriteSecrets,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
 import { containerSettingsOf, healthCheckOf } from "./container-settings";
@@ -91,26 +89,6 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, dependsOn: moved === undefined ? [stateDir] : [stateDir, moved], retainOnDelete: true },
   );
 
-  // Model keys and channel tokens, on stdin only, into a file the config refers to. A change rewrites it in place and
-  // the running gateway re-reads it (secrets.reload): no new container. Kept like the config when the gateway goes.
-  const secretsFile = spec.process.secretsFile;
-  const secretsFileWrite = host.run(
-    child(childRole.secrets, `writes its keys to ${spec.secretsDir}/${secretsFile}`),
-    {
-      create: renderWriteSecrets({ dir: spec.secretsDir, file: secretsFile, uid }),
-      update: renderWriteSecrets({
-        dir: spec.secretsDir,
-        file: secretsFile,
-        uid,
-        reload: { containerName: spec.name, identity: spec.identity, cli: spec.process.cli },
-      }),
-      // A gateway that goes takes its keys with it.
-      delete: renderRemoveSecrets({ dir: spec.secretsDir }),
-      stdin: pulumi.secret(`${JSON.stringify(spec.secrets, null, 2)}\n`),
-    },
-    { ...opts, dependsOn: [host.prepared], deleteBeforeReplace: true },
-  );
-
   const hostLabelOf = { label: hostLabel, value: spec.hostId };
   const identityLabels = [
     { label: managedLabel, value: "true" },
@@ -169,6 +147,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, dependsOn: [stateDir, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after] },
   );
 
+  const secretEnv = Object.entries(spec.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
   const container = new docker.Container(
     child(childRole.container),
     {
@@ -177,12 +156,9 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       hostname: spec.name,
       image: settings.image,
       user: settings.user,
-      envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`],
+      envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`, ...secretEnv],
       ports: [{ ...settings.port }],
-      mounts: [
-        { type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false },
-        { type: "bind", source: spec.secretsDir, target: spec.process.secretsDir, readOnly: true },
-      ],
+      mounts: [{ type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false }],
       tmpfs: { ...settings.tmpfs },
       readOnly: settings.readOnly,
       capabilities: { drops: [...settings.capDrop], ...(settings.capAdd.length === 0 ? {} : { adds: [...settings.capAdd] }) },
@@ -209,7 +185,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     {
       ...opts,
       provider: host.docker,
-      dependsOn: [configFile, secretsFileWrite, claim, backup, ...(egress === undefined ? [] : [egress]), ...args.after],
+      dependsOn: [configFile, claim, backup, ...(egress === undefined ? [] : [egress]), ...args.after],
       // The container name and host port are fixed, so the old container must go first.
       deleteBeforeReplace: true,
       // The provider records a change of these without applying it to the running container.
@@ -241,8 +217,6 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   const children: Record<string, RuntimeChild> = {
     [childRole.config]: { kind: "config", input: "stdin" },
-    // A changed key is reported by the role alone: its value is a secret.
-    [childRole.secrets]: { kind: "named" },
     // The port claim, the network, the health gate and the pre-upgrade backup follow the port, the host, the container and the image.
     [childRole.claim]: { kind: "follows" },
     [childRole.network]: { kind: "follows" },

@@ -24,7 +24,7 @@ export interface RollbackArgs {
 
 /** The environment variables a gateway container is given (values are copied from the container, never rendered). */
 export function gatewayEnvNames(spec: GatewaySpec): string[] {
-  return [...Object.keys(spec.env), spec.tokenEnv];
+  return [...Object.keys(spec.env), spec.tokenEnv, ...Object.keys(spec.secretEnv)];
 }
 
 /**
@@ -43,7 +43,6 @@ function createArgs(spec: GatewaySpec): string {
     `--env-file "$work/env" --label-file "$work/labels" --label ${rollbackLabel}="$from"`,
     `--publish ${q(`${port.ip}:${port.external}:${port.internal}/${port.protocol}`)}`,
     `--mount ${q(`type=bind,source=${spec.stateDir},target=${spec.process.stateDir}`)}`,
-    `--mount ${q(`type=bind,source=${spec.secretsDir},target=${spec.process.secretsDir},readonly`)}`,
     ...flags.tmpfs,
     ...flags.readOnly,
     ...flags.capabilities,

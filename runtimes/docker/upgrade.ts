@@ -29,8 +29,7 @@ export interface PreflightArgs {
 /**
  * Runs the new image as a throwaway gateway, hardened like the real ones, on a copy of each
  * given tenant's state and config in turn (its owner lease removed, so the copy is free to
- * start, and its channels removed, so the trial never talks to chat services; its keys' references removed too,
- * since it is given no secrets file), published on no
+ * start, and its channels removed, so the trial never talks to chat services), published on no
  * port and on no network, and fails at the first copy Docker does not report healthy in time.
  * Nothing of the fleet is touched, and the script does not change with the tenants' configs, so
  * it runs only when the image does.
@@ -45,7 +44,7 @@ export function renderPreflight({ hostId, image, stateDirs, workDir, gateway, fa
     `const fs=require('node:fs');const {DatabaseSync}=require('node:sqlite');` +
     `const db='${state}/state/openclaw.sqlite';if(fs.existsSync(db)){try{new DatabaseSync(db).exec('DELETE FROM state_leases')}catch(e){}}` +
     `const f='${state}/${fallbackConfig.file}';let c;try{c=JSON.parse(fs.readFileSync(f,'utf8'))}catch(e){c=${JSON.stringify(JSON.parse(fallbackConfig.text))}}` +
-    `delete c.channels;delete c.secrets;for(const p of Object.values(c.models?.providers??{}))delete p.apiKey;fs.writeFileSync(f,JSON.stringify(c,null,2)+'\\n')`;
+    `delete c.channels;fs.writeFileSync(f,JSON.stringify(c,null,2)+'\\n')`;
   // Confined like the gateway, and on no network.
   const flags = confinementFlags(gateway, bare);
   const hardening = [flags.user, ...flags.readOnly, ...flags.capabilities, ...flags.securityOpts, "--network none", ...flags.tmpfs].join(" ");

@@ -45,10 +45,9 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
     assert.equal(code, 0);
     const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
-    assert.equal(plan.resources.length, 47);
+    assert.equal(plan.resources.length, 44);
     const container = plan.resources.find((r) => r.name === "alice-container");
     assert.equal(container?.inputs["envs"], "[secret]");
-    assert.equal(plan.resources.find((r) => r.name === "alice-secrets")?.inputs["stdin"], "[secret]");
     assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
     assert.equal(container?.urn, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser$docker:index/container:Container::alice-container");
     for (const name of ["alice-token", "dave-token", "local-shared-token"]) {
@@ -60,7 +59,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.equal(lines[0], "stack dev: 42 resources in 5 components");
+    assert.equal(lines[0], "stack dev: 39 resources in 5 components");
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
@@ -69,7 +68,6 @@ describe("clawfleet plan", { concurrency: true }, () => {
       "├─ command:local Command alice-claim  (claims port 18101)",
       "├─ command:local Command alice-ready  (waits until healthy)",
       "├─ command:local Command alice-backup  (backs up before an image change)",
-      "├─ command:local Command alice-secrets  (writes its keys to /var/lib/clawfleet/secrets/clawfleet-tenant-alice/secrets.json; stdin 8 bytes; delete before replace; secret: stdin)",
       "└─ command:local Command alice-serve  (serves https 18101; delete before replace)",
       "└─ command:local Command bob-workspace  (creates the workspace /var/lib/clawfleet/shared/workspaces/bob; kept on delete)",
     ])

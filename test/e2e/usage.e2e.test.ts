@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -27,25 +27,8 @@ const log = (line: string) => process.stderr.write(`usage-e2e: ${line}\n`);
 const container = "clawfleet-tenant-ua";
 const prices = { input: 3, output: 15 };
 const tokens = { promptTokens: 1200, completionTokens: 300 };
-/** The declared key, and the key it is rotated to; the mock run's `[secret]` placeholder stands for the decrypted value. */
+/** The declared key (the stand-in engine hands the gateway a placeholder for it, read back from its environment). */
 const secureKey = "v1:dXNhZ2UtZTJlLWtleQ==:v1:c2FsdA==";
-const rotatedKey = "v1:cm90YXRlZC1rZXk=:v1:c2FsdA==";
-const keyA = "sk-usage-e2e-key-A-0123456789";
-const keyB = "sk-usage-e2e-key-B-9876543210";
-const secretsDir = join(stateRoot, "secrets", container);
-const secretsFile = join(secretsDir, "secrets.json");
-
-/** The gateway's key as its host holds it. */
-function keyOnHost(): string {
-  return (JSON.parse(readFileSync(secretsFile, "utf8")) as Record<string, string>)["FAKEAI_API_KEY"] ?? "";
-}
-
-/** The program for the stack file as it is now (one mock run per process), its secret `key` decrypted as the engine would. */
-function planNow(name: string, key: string): PlannedResource[] {
-  const out = join(work, `${name}.json`);
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
-  return JSON.parse(readFileSync(out, "utf8").replaceAll("[secret]", key)) as PlannedResource[];
-}
 
 let image = "";
 let deployer: Deployer;
@@ -53,7 +36,7 @@ let plan: PlannedResource[] = [];
 let cliEnv: NodeJS.ProcessEnv;
 let provider: FakeModelProvider;
 
-function stackText(baseUrl: string, key = secureKey): string {
+function stackText(baseUrl: string): string {
   return [
     "config:",
     `  clawfleet:image: ${image}`,
@@ -67,7 +50,7 @@ function stackText(baseUrl: string, key = secureKey): string {
     "      host: ushost",
     "      port: 18981",
     "      model: fakeai/small",
-    `      modelKeys: { fakeai: { secure: ${key} } }`,
+    `      modelKeys: { fakeai: { secure: ${secureKey} } }`,
     "      modelProviders:",
     "        fakeai:",
     `          baseUrl: ${baseUrl}`,
@@ -114,7 +97,9 @@ before(async () => {
   writeFileSync(stackFile, stackText(provider.baseUrl));
   // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  plan = planNow("plan", keyA);
+  const out = join(work, "plan.json");
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
+  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
   deployer = new Deployer("usage", cliEnv, log);
   await teardown();
   const started = Date.now();
@@ -130,26 +115,13 @@ after(async () => {
 
 describe("clawfleet usage on a real gateway", () => {
   it("reports the tokens and the cost the gateway recorded for a real chat turn: the provider's token counts times the declared prices", async () => {
-    // The key reaches the gateway in a file only its user may read, mounted read-only; the config refers to it there.
-    const key = keyOnHost();
-    assert.equal(key, keyA, "the declared key is in the gateway's secrets file");
-    const dir = statSync(secretsDir);
-    const file = statSync(secretsFile);
-    assert.deepEqual([dir.mode & 0o777, dir.uid, file.mode & 0o777, file.uid, file.nlink], [0o700, 1000, 0o600, 1000, 1]);
-    const inspected = await inspectContainer(container);
-    const env = (inspected?.Config["Env"] as string[] | undefined) ?? [];
-    assert.ok(!env.some((e) => e.includes(key)), "the key is not in the container's environment");
-    const mounts = (inspected as unknown as { Mounts: { Source: string; Destination: string; RW: boolean }[] }).Mounts;
-    assert.deepEqual(
-      mounts.filter((m) => m.Destination === "/run/clawfleet").map((m) => [m.Source, m.RW]),
-      [[secretsDir, false]],
-    );
+    // The key reaches the gateway in its environment; the config names only the variable.
+    const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
+    const key = env.find((e) => e.startsWith("FAKEAI_API_KEY="))?.slice("FAKEAI_API_KEY=".length);
+    assert.ok(key !== undefined && key !== "", "the declared key is in the gateway's environment");
     const config = (await dockerExec(container, ["cat", "/state/openclaw.json"])).output;
-    assert.match(config, /"apiKey": \{\s*"source": "file",\s*"provider": "clawfleet",\s*"id": "\/FAKEAI_API_KEY"\s*\}/);
+    assert.match(config, /"apiKey": \{\s*"source": "env",\s*"provider": "default",\s*"id": "FAKEAI_API_KEY"\s*\}/);
     assert.ok(!config.includes(key), "the key's value is not in the config");
-    const validate = await clawfleet("exec", stackFile, "ua", "--", "config", "validate");
-    assert.equal(validate.code, 0, validate.stdout + validate.stderr);
-    assert.equal(provider.completions, 0);
 
     let started = Date.now();
     const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping", "--json");
@@ -204,39 +176,5 @@ describe("clawfleet usage on a real gateway", () => {
     );
     assert.equal(watched.code, 1);
     assert.ok((await inspectContainer(container))?.State.Running);
-  });
-
-  it("rotates the key in place: the file is rewritten, the same container re-reads it, and the next turn carries the new key", async () => {
-    const before = await inspectContainer(container);
-    const oldKey = keyOnHost();
-    writeFileSync(stackFile, stackText(provider.baseUrl, rotatedKey));
-    plan = planNow("rotated", keyB);
-    const started = Date.now();
-    const steps = await deployer.deploy(plan);
-    log(`key rotated, secrets reloaded, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    assert.deepEqual(
-      steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`),
-      ["update ua-secrets"],
-    );
-    const newKey = keyOnHost();
-    assert.deepEqual([oldKey, newKey], [keyA, keyB]);
-    const after = await inspectContainer(container);
-    assert.equal(after?.Id, before?.Id, "the same container");
-    assert.equal(after?.State.StartedAt, before?.State.StartedAt, "not restarted");
-    const env = JSON.stringify(after?.Config["Env"]);
-    assert.ok(!env.includes(oldKey) && !env.includes(newKey), "neither key is in the container's environment");
-
-    const served = provider.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
-    const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping again", "--json");
-    assert.equal(turn.code, 0, turn.stderr);
-    const completions = provider.requests.filter((r) => r.path.endsWith("/chat/completions"));
-    assert.deepEqual(
-      completions.map((r) => r.apiKey === newKey),
-      [...completions.slice(0, served).map(() => false), ...completions.slice(served).map(() => true)],
-      "the turns before the rotation carried the old key, the turn after it the new one",
-    );
-    assert.ok(completions.length > served && completions.slice(0, served).every((r) => r.apiKey === oldKey));
-    const logs = execFileSync("/bin/sh", ["-c", `docker logs ${container} 2>&1`], { encoding: "utf8" });
-    assert.ok(!logs.includes(oldKey) && !logs.includes(newKey), "no key in the gateway's log");
   });
 });

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile, renderWriteSecrets } from "../../runtimes/docker/commands";
+import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile } from "../../runtimes/docker/commands";
 import { egressChainOf, renderEgressApply, renderEgressRemove } from "../../runtimes/docker/egress";
 import { shellQuote } from "../../runtimes/shell";
 
@@ -59,88 +59,6 @@ describe("renderWriteFile", () => {
     assert.notEqual(statSync(join(dir, "openclaw.json")).ino, first);
     assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), "two\n");
     assert.deepEqual(readdirSync(dir), ["openclaw.json"]);
-  });
-});
-
-describe("renderWriteSecrets", () => {
-  const cli = ["node", "/app/node_modules/openclaw/openclaw.mjs"];
-  const reload = { containerName: "clawfleet-tenant-alice", identity: "tenant/alice", cli };
-
-  /** A stand-in docker: `inspect` prints `running`, `exec` prints `execOut` and exits `execCode`; each call is logged. */
-  function fakeDocker(running: string, execCode: number, execOut = ""): { path: string; calls: () => string[] } {
-    const dir = mkdtempSync(join(work, "docker-"));
-    const log = join(dir, "calls.log");
-    writeFileSync(log, "");
-    writeFileSync(
-      join(dir, "docker"),
-      [
-        "#!/bin/sh",
-        `echo "docker $*" >> ${shellQuote(log)}`,
-        `case "$1" in inspect) echo ${shellQuote(running)} ;; exec) printf '%s\\n' ${shellQuote(execOut)}; exit ${execCode} ;; esac`,
-      ].join("\n") + "\n",
-      { mode: 0o755 },
-    );
-    return {
-      path: `${dir}:/usr/bin:/bin`,
-      calls: () =>
-        readFileSync(log, "utf8")
-          .split("\n")
-          .filter((line) => line !== ""),
-    };
-  }
-
-  function run(script: string, stdin: string, path: string) {
-    const result = spawnSync("/bin/sh", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: path } });
-    return { status: result.status, stderr: result.stderr };
-  }
-
-  it("creates a directory only the gateway's user may enter and a single-link file only it may read, from stdin", () => {
-    const dir = join(work, "secrets", "clawfleet-tenant-alice");
-    const docker = fakeDocker("true", 0);
-    const result = run(renderWriteSecrets({ dir, file: "secrets.json", uid: 1000 }), '{"ANTHROPIC_API_KEY": "k-1"}\n', docker.path);
-    assert.equal(result.status, 0, result.stderr);
-    const dirStat = statSync(dir);
-    const fileStat = statSync(join(dir, "secrets.json"));
-    assert.deepEqual([dirStat.mode & 0o777, dirStat.uid, dirStat.gid], [0o700, 1000, 1000]);
-    assert.deepEqual([fileStat.mode & 0o777, fileStat.uid, fileStat.gid, fileStat.nlink], [0o600, 1000, 1000, 1]);
-    assert.equal(readFileSync(join(dir, "secrets.json"), "utf8"), '{"ANTHROPIC_API_KEY": "k-1"}\n');
-    assert.deepEqual(readdirSync(dir), ["secrets.json"]);
-    assert.deepEqual(docker.calls(), [], "a first write asks no gateway: it reads the file at its start");
-  });
-
-  it("on update rewrites a changed file in place and has the running gateway reload it; an unchanged one is left alone", () => {
-    const dir = join(work, "secrets", "rotate");
-    const docker = fakeDocker("true", 0, "Secrets reloaded.");
-    run(renderWriteSecrets({ dir, file: "secrets.json", uid: 1000 }), '{"K": "a"}\n', docker.path);
-    const update = renderWriteSecrets({ dir, file: "secrets.json", uid: 1000, reload });
-    assert.equal(run(update, '{"K": "a"}\n', docker.path).status, 0);
-    assert.deepEqual(docker.calls(), []);
-    const result = run(update, '{"K": "b"}\n', docker.path);
-    assert.equal(result.status, 0, result.stderr);
-    assert.equal(readFileSync(join(dir, "secrets.json"), "utf8"), '{"K": "b"}\n');
-    assert.deepEqual(docker.calls(), [
-      "docker inspect -f {{.State.Running}} clawfleet-tenant-alice",
-      "docker exec clawfleet-tenant-alice node /app/node_modules/openclaw/openclaw.mjs secrets reload",
-    ]);
-  });
-
-  it("leaves a gateway that is not running to read the new file at its start", () => {
-    const dir = join(work, "secrets", "stopped");
-    const docker = fakeDocker("false", 0);
-    const result = run(renderWriteSecrets({ dir, file: "secrets.json", uid: 1000, reload }), '{"K": "c"}\n', docker.path);
-    assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(docker.calls(), ["docker inspect -f {{.State.Running}} clawfleet-tenant-alice"]);
-  });
-
-  it("fails naming the gateway and what the gateway said when the reload fails", () => {
-    const dir = join(work, "secrets", "failing");
-    const docker = fakeDocker("true", 1, "gateway closed (1006)\nError: secrets.reload: unresolved ref /K");
-    const result = run(renderWriteSecrets({ dir, file: "secrets.json", uid: 1000, reload }), '{"K": "d"}\n', docker.path);
-    assert.equal(result.status, 1);
-    assert.equal(
-      result.stderr,
-      "clawfleet: gateway tenant/alice: its secrets file was rewritten, but secrets.reload failed, so it still runs with the keys it had until it restarts: gateway closed (1006) Error: secrets.reload: unresolved ref /K\n",
-    );
   });
 });
 

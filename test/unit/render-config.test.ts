@@ -49,9 +49,6 @@ const gatewaySection = {
   tailscale: { mode: "off" },
 };
 
-/** openclaw's file secret provider reading the secrets file mounted read-only into every gateway that has one. */
-const secretsSection = { providers: { clawfleet: { source: "file", path: "/run/clawfleet/secrets.json", mode: "json" } } };
-
 describe("renderDedicatedConfig", () => {
   it("renders a single-agent gateway: local mode, lan bind inside the container, token from the environment", () => {
     assert.deepEqual(renderDedicatedConfig(dedicated("alice")), {
@@ -72,7 +69,7 @@ describe("renderDedicatedConfig", () => {
     }
   });
 
-  it("references channel credentials in the mounted secrets file, never by value", () => {
+  it("references channel credentials by environment variable, never by value", () => {
     const fleet = fleetOf(`config:
   clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
   clawfleet:hosts: { h: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } } }
@@ -84,10 +81,9 @@ describe("renderDedicatedConfig", () => {
 `);
     const config = renderDedicatedConfig(fleet.tenants[0] as DedicatedTenant);
     assert.deepEqual(config.channels, {
-      telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", botToken: { source: "file", provider: "clawfleet", id: "/TELEGRAM_BOT_TOKEN" } },
-      discord: { dmPolicy: "pairing", groupPolicy: "allowlist", token: { source: "file", provider: "clawfleet", id: "/DISCORD_BOT_TOKEN" } },
+      telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", botToken: { source: "env", provider: "default", id: "TELEGRAM_BOT_TOKEN" } },
+      discord: { dmPolicy: "pairing", groupPolicy: "allowlist", token: { source: "env", provider: "default", id: "DISCORD_BOT_TOKEN" } },
     });
-    assert.deepEqual(config.secrets, secretsSection);
     assert.deepEqual(schemaErrors(config), []);
     assert.ok(!serializeConfig(config).includes("v1:"));
   });
@@ -117,24 +113,14 @@ ${tenant}
         inhouse: {
           baseUrl: "http://10.20.0.5:4000/v1",
           api: "openai-completions",
-          apiKey: { source: "file", provider: "clawfleet", id: "/INHOUSE_API_KEY" },
+          apiKey: { source: "env", provider: "default", id: "INHOUSE_API_KEY" },
           models: [{ id: "small-1", name: "small-1", cost: { input: 3, output: 15, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000 }],
         },
       },
     });
     assert.equal(config.agents.defaults.model, "inhouse/small-1");
-    assert.deepEqual(config.secrets, secretsSection);
     assert.deepEqual(schemaErrors(config), []);
     assert.ok(!serializeConfig(config).includes("v1:"));
-  });
-
-  it("refers to the key of a provider openclaw serves itself in the secrets file, with nothing else of it", () => {
-    const config = renderDedicatedConfig(
-      fleetOf(stack("      tier: dedicated\n      host: h\n      modelKeys: { anthropic: { secure: v1:AAAA } }")).tenants[0] as DedicatedTenant,
-    );
-    assert.deepEqual(config.models, { providers: { anthropic: { apiKey: { source: "file", provider: "clawfleet", id: "/ANTHROPIC_API_KEY" } } } });
-    assert.deepEqual(config.secrets, secretsSection);
-    assert.deepEqual(schemaErrors(config), []);
   });
 
   it("renders a shared gateway's providers for its agents", () => {
@@ -144,7 +130,6 @@ ${tenant}
     const config = renderSharedConfig(fleet.hosts[0]!, fleet.tenants as SharedTenant[]);
     assert.deepEqual(Object.keys(config.models?.providers ?? {}), ["inhouse"]);
     assert.equal(config.models?.providers["inhouse"]?.apiKey, undefined);
-    assert.equal(config.secrets, undefined, "no key, no secrets provider");
     assert.deepEqual(schemaErrors(config), []);
   });
 
