@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
-import { Deployer, opsFor } from "./standin/deployer";
+import { hostLabel } from "../../names";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
 import { fetchText, poll } from "./wait";
@@ -15,7 +16,8 @@ import { fetchText, poll } from "./wait";
  * A real upgrade of real gateways: a stack of this file's own (stack upgrade, host uphost,
  * dedicated tenant upa, the canary, and shared tenant upc on the host's shared gateway; ports
  * 18600-18699 and 18989) deployed on openclaw 2026.9.5, then declared on 2026.9.6, then rolled
- * back, through the engine stand-in as gateways.e2e.test.ts does. Both images come from
+ * back, with the real Pulumi engine and the real docker provider plugin (./engine/deployer.ts; after
+ * every apply, preview and refresh find nothing to change). Both images come from
  * scripts/build-gateway-image.sh (the older one with --openclaw). Pairing approvals are rows of
  * the gateway's own state database, made before and between the version changes, so each
  * step shows whose approvals a user keeps.
@@ -32,8 +34,7 @@ const shared = "clawfleet-shared-uphost";
 let older = "";
 let newer = "";
 let newerVersion = "";
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
 
 function stackText(image: string): string {
   return [
@@ -54,19 +55,10 @@ function stackText(image: string): string {
   ].join("\n");
 }
 
-/** The program's resources for the stack on `image` (mock runtime, its own process). */
-function planOf(image: string): PlannedResource[] {
-  const dir = mkdtempSync(join(work, "stack-"));
-  const file = join(dir, "Pulumi.upgrade.yaml");
-  writeFileSync(file, stackText(image));
-  const out = join(dir, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out], { cwd: repo, stdio: "inherit" });
-  return JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-}
-
 async function deployImage(image: string): Promise<StepEvent[]> {
-  plan = planOf(image);
-  return deployer.deploy(plan);
+  assert.ok(deployer);
+  deployer.configure(stackText(image));
+  return deployer.deploy();
 }
 
 function buildImage(...args: string[]): string {
@@ -94,9 +86,14 @@ const backupsOf = (container: string) =>
     .filter((file) => file.endsWith(".tar.gz"))
     .sort();
 
+/** Removes uphost's containers and networks (found by their host label) and the preflight's container. */
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
-  await dockerApi("DELETE", "/containers/clawfleet-preflight-uphost?force=true").catch(() => undefined);
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${hostLabel}=uphost`] }));
+  const containers = await dockerApi<{ Names: string[] }[]>("GET", `/containers/json?all=true&filters=${filters}`);
+  const networks = await dockerApi<{ Name: string }[]>("GET", `/networks?filters=${filters}`);
+  for (const name of [...containers.map((c) => (c.Names[0] ?? "").replace(/^\//, "")), "clawfleet-preflight-uphost"])
+    await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
+  for (const network of networks) await dockerApi("DELETE", `/networks/${network.Name}`).catch(() => undefined);
 }
 
 before(async () => {
@@ -110,11 +107,18 @@ before(async () => {
   log(`images ${older} and ${newer}`);
   // uphost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
-  deployer = new Deployer("upgrade", env, log);
-  plan = planOf(older);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "upgrade",
+    env,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
   await teardown();
   log(`deploying stack upgrade on openclaw ${olderVersion}: upa and the shared gateway of uphost`);
-  await deployer.deploy(plan);
+  await deployImage(older);
 });
 
 // Pending fetches to a booting gateway do not keep Node alive on their own.
@@ -203,7 +207,7 @@ describe(`a real upgrade, openclaw ${olderVersion} to the default release, and b
       assert.equal((await inspectContainer(container))?.State.Running, false);
     }
     const events = await deployImage(older);
-    assert.deepEqual(opsFor(events, "uphost-preflight"), ["replace", "delete"], "the preflight passed on the restored copy");
+    assert.deepEqual(opsFor(events, "uphost-preflight"), ["replace"], "the preflight passed on the restored copy");
     assert.deepEqual(opsFor(events, "upa-container"), ["replace"]);
     assert.deepEqual(opsFor(events, "uphost-shared-container"), ["replace"]);
     for (const container of [upa, shared]) {
