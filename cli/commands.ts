@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { collectFacts } from "../components/facts";
 import { command, type Command } from "./command-line";
 import { backup, parseSize, restore } from "./ops/backup";
@@ -8,6 +9,7 @@ import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList } 
 import { withProgress } from "./ops/host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./ops/status";
 import { allTargets, findHost, findTarget, loadFleet } from "./ops/targets";
+import { noPrometheusError, prometheusTargets, renderFileSd, targetsNotes } from "./ops/prometheus-targets";
 import { rollback } from "./ops/rollback";
 import { collectUsage, renderUsageJson, renderUsageTable, usageErrors, usageRange } from "./ops/usage";
 import { runWatch } from "./ops/watch";
@@ -333,6 +335,27 @@ export const commands: readonly Command[] = [
       for (const line of problems) err(`clawfleet: ${line}`);
       out(options.json ? renderUsageJson(usage) : renderUsageTable(usage));
       return problems.length === 0 ? 0 : 1;
+    },
+  }),
+  command({
+    name: "targets",
+    group: "day-2",
+    args: [file],
+    summary: "a Prometheus file_sd list of the gateways whose host declares observability.prometheus",
+    help: [
+      "One target per gateway, labelled tenant, host, tier, stack and gateway, with the metrics path and scheme. Offline:",
+      "reads only the stack file. The list holds no token; stderr says how each gateway's scrape authenticates.",
+    ],
+    options: { out: { type: "string", value: "<file>", help: "write the list to this file (default: standard output)" } },
+    async run({ positionals: [stackFile = ""], options }, { out, err }) {
+      const fleet = await loadFleet(stackFile);
+      const entries = prometheusTargets(fleet, planning().stackNameOf(stackFile));
+      if (entries.length === 0) throw noPrometheusError(stackFile);
+      const text = renderFileSd(entries);
+      if (options.out === undefined) out(text.trimEnd());
+      else await writeFile(options.out, text);
+      for (const line of targetsNotes(fleet, entries)) err(line);
+      return 0;
     },
   }),
   command({

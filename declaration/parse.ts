@@ -6,6 +6,7 @@ import { isRecord, namespace, type RawDeclaration } from "./raw";
 import { checkRoutes } from "./routes";
 import {
   backupsSchema,
+  observabilitySchema,
   compareIds,
   dedicatedTenantSchema,
   hostSchema,
@@ -25,7 +26,7 @@ import {
 import { looksLikeCredential } from "./secret";
 import { describeValue, parseWith } from "./wording";
 
-const topLevelKeys = ["image", "hosts", "tenants", "backups"] as const;
+const topLevelKeys = ["image", "hosts", "tenants", "backups", "observability"] as const;
 
 const credentialScanMessage = "looks like a credential in plain text";
 
@@ -118,6 +119,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
       : parseWith(imageSchema, raw["image"], ["image"], problems);
 
   const backups = raw["backups"] === undefined ? undefined : parseWith(backupsSchema, raw["backups"], ["backups"], problems);
+  const observability = raw["observability"] === undefined ? undefined : parseWith(observabilitySchema, raw["observability"], ["observability"], problems);
 
   const hosts = new Map<string, Host>();
   const invalidHosts = new Set<string>();
@@ -254,7 +256,14 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   checkCanaries(hosts, tenants, purged, raw, problems);
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
-  return { image, hosts: [...hosts.values()], tenants, purged, ...(backups === undefined ? {} : { backups }) };
+  return {
+    image,
+    hosts: [...hosts.values()],
+    tenants,
+    purged,
+    ...(backups === undefined ? {} : { backups }),
+    ...(observability === undefined ? {} : { observability }),
+  };
 }
 
 /** A plain-text secret at a secret path is reported by its field; the credential scan's line would repeat it. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { backupsSchema, dedicatedTenantSchema, hostSchema, imageSchema, sharedTenantSchema, tierSchema } from "./schema";
+import { backupsSchema, dedicatedTenantSchema, hostSchema, imageSchema, observabilitySchema, sharedTenantSchema, tierSchema } from "./schema";
 
 /**
  * The README's declaration reference, generated from the schema: one row per field with its
@@ -143,6 +143,7 @@ export function declarationReference(): ReferenceRow[] {
     { field: "`tenants.<id>`", type: "map", default: "none", notes: "a stack may declare hosts and no tenant" },
     ...tenantOrder.flatMap((key) => rowsOf(`tenants.<id>.${key}`, tenantFields[key] as z.core.$ZodType, onlyIn)),
     ...fieldRows("backups", backupsSchema, () => ""),
+    ...fieldRows("observability", observabilitySchema, () => ""),
   ];
 }
 

@@ -270,6 +270,16 @@ const offsite = z
 /** Backups of a stack or a host; a host's `offsite` replaces the stack's. */
 export const backupsSchema = z.strictObject({ offsite: offsite.optional() }).meta({ description: "backups that leave the host (see Off-host backups)" });
 
+/** Metrics of a stack's or a host's gateways; a host's `observability` replaces the stack's. */
+export const observabilitySchema = z
+  .strictObject({
+    prometheus: z.boolean().default(false).meta({
+      description:
+        "list the gateways in `clawfleet targets` for Prometheus; their config names no plugin, as the gateway refuses to start with one it does not hold (see Metrics)",
+    }),
+  })
+  .meta({ description: "Prometheus metrics of the gateways (see Metrics)" });
+
 /** An address range a gateway may reach although it lies in a blocked range; names are refused (iptables would resolve them once). */
 const egressAllow = z
   .array(
@@ -352,6 +362,9 @@ export const hostSchema = z.strictObject({
     description: "the OCI runtime the host's gateways run under, such as runsc (gVisor) or kata; register it with the daemon first (see Isolation)",
   }),
   backups: backupsSchema.optional().meta({ default: "the stack's `backups`", description: "this host's off-host backups, over the stack's" }),
+  observability: observabilitySchema
+    .optional()
+    .meta({ default: "the stack's `observability`", description: "this host's gateways' metrics, over the stack's" }),
   rollout: z
     .strictObject({
       canary: z.string().optional().meta({
@@ -499,6 +512,7 @@ export type BindingDecl = z.output<typeof binding>;
 export type ModelProvidersDecl = z.output<typeof modelProviders>;
 export type BackupsDecl = z.output<typeof backupsSchema>;
 export type OffsiteDecl = z.output<typeof offsite>;
+export type ObservabilityDecl = z.output<typeof observabilitySchema>;
 
 /** A host after validation, with its name. */
 export interface Host extends HostDecl {
@@ -534,6 +548,8 @@ export interface Fleet {
   readonly purged: readonly PurgedTenant[];
   /** The stack's `backups` (a host's own `backups` replaces it for that host). */
   readonly backups?: BackupsDecl;
+  /** The stack's `observability` (a host's own replaces it for that host). */
+  readonly observability?: ObservabilityDecl;
 }
 
 export const imageSchema = z

@@ -439,3 +439,35 @@ describe("names that reach the pull-request comment", () => {
     assert.match(markdown, /> :warning: &lt;script&gt;$/m);
   });
 });
+
+describe("targets", () => {
+  it("writes the file_sd list to --out, says on stderr how to authenticate, and prints no token", async () => {
+    const file = variant("targets", (text) => replaceOnce(text, "  clawfleet:hosts:", "  clawfleet:observability: { prometheus: true }\n  clawfleet:hosts:"));
+    const out = join(work, "targets", "sd.json");
+    const result = await clawfleet("targets", file, "--out", out);
+    assert.deepEqual([result.code, result.stdout], [0, ""]);
+    const entries = JSON.parse(readFileSync(out, "utf8")) as { targets: string[]; labels: Record<string, string> }[];
+    assert.deepEqual(
+      entries.map((e) => [e.targets, e.labels["tenant"], e.labels["tier"], e.labels["stack"]]),
+      [
+        [["devbox.example-tailnet.ts.net:18789"], "bob,carol", "shared", "dev"],
+        [["devbox.example-tailnet.ts.net:18101"], "alice", "dedicated", "dev"],
+        [["devbox.example-tailnet.ts.net:18171"], "dave", "dedicated", "dev"],
+      ],
+    );
+    assert.match(result.stderr, /^3 gateways listed; the list holds no token\.\n/);
+    assert.match(result.stderr, /credentials_file: \/etc\/prometheus\/clawfleet\/<gateway>\.token/);
+  });
+
+  it("refuses a stack where no host declares prometheus, naming the field", async () => {
+    const result = await clawfleet("targets", "stacks/Pulumi.dev.yaml");
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [
+        1,
+        "",
+        "clawfleet targets: no host in stacks/Pulumi.dev.yaml declares observability.prometheus; set clawfleet:observability.prometheus (or hosts.<id>.observability.prometheus) to true\n",
+      ],
+    );
+  });
+});

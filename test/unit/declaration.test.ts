@@ -68,7 +68,7 @@ describe("unknown keys", () => {
     const raw = valid();
     raw["tennants"] = {};
     assert.deepEqual(linesOf(raw), [
-      `${file}: tennants: is not a clawfleet setting (clawfleet:tennants); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups`,
+      `${file}: tennants: is not a clawfleet setting (clawfleet:tennants); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups, clawfleet:observability`,
     ]);
   });
 
@@ -76,7 +76,7 @@ describe("unknown keys", () => {
     const raw = valid();
     raw["tenants\nimage"] = {};
     assert.deepEqual(linesOf(raw), [
-      `${file}: ["tenants\\nimage"]: is not a clawfleet setting (clawfleet:tenants\\nimage); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups`,
+      `${file}: ["tenants\\nimage"]: is not a clawfleet setting (clawfleet:tenants\\nimage); known settings: clawfleet:image, clawfleet:hosts, clawfleet:tenants, clawfleet:backups, clawfleet:observability`,
     ]);
   });
 
