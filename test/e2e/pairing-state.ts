@@ -12,17 +12,23 @@ function sql(statement: string): string[] {
   ];
 }
 
-/** Adds a Telegram DM allowlist entry, as approving a pairing at run time does, to a gateway's own state. */
+/**
+ * Adds a Telegram DM allowlist entry, as approving a pairing at run time does, to a gateway's own state. Right after a
+ * gateway came back from a power loss, one insert exited 1 with no output: it is tried again for up to a minute, and a
+ * failure says what the last try printed.
+ */
 export async function addApproval(container: string, entry: string, endpoint?: DockerEndpoint): Promise<void> {
-  const insert = await dockerExec(
-    container,
-    sql(
-      `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '${entry}', 0, ${Date.now()})`,
-    ),
-    [],
-    endpoint,
+  const statement = sql(
+    `INSERT OR REPLACE INTO channel_pairing_allow_entries (channel_key, account_id, entry, sort_order, updated_at) VALUES ('telegram', 'default', '${entry}', 0, ${Date.now()})`,
   );
-  assert.equal(insert.code, 0, insert.output);
+  let last = { code: -1, output: "" };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    last = await dockerExec(container, statement, [], endpoint).catch((error: unknown) => ({ code: -1, output: String(error) }));
+    if (last.code === 0 || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  assert.equal(last.code, 0, `adding approval ${entry} to ${container}: exit ${last.code}: ${last.output || "(no output)"}`);
 }
 
 /** The DM allowlist entries in a gateway's state, sorted. */
