@@ -122,7 +122,9 @@ function canonical(key: string, value: unknown): string {
 /**
  * A set element as the provider hashes it: a field left out and a field at its zero value (null,
  * "", false, 0, an empty list or object) are the same element. The Terraform SDK hashes unset
- * optional fields as their zero values, and the bridge writes every field of an element back
+ * optional fields as their zero values (terraform-plugin-sdk v2 helper/schema/serialize.go,
+ * SerializeResourceForHash: computed-only fields are skipped, a nil value writes nothing), and the
+ * bridge writes every field of an element back
  * (`bindOptions: null`, `aliases: []`), with the bookkeeping key `__defaults` in its inputs.
  */
 function setElement(item: unknown): unknown {
