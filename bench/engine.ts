@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { hostLabel } from "../names";
 import { dockerApi, inspectContainer } from "../test/e2e/docker-api";
-import { EngineDeployer, type RunResult } from "../test/e2e/engine/deployer";
+import { EngineDeployer, realDockerPlugin, type RunResult } from "../test/e2e/engine/deployer";
 import { fetchText, poll } from "../test/e2e/wait";
 import { stackYaml } from "./fleet";
 import { engineHeading, formatted, log, replaceSection, repo, show, spread, type Spread } from "./measure";
@@ -15,13 +15,14 @@ import { engineHeading, formatted, log, replaceSection, repo, show, spread, type
  *                       [--lock-wait SECONDS] [--no-docker]
  *
  * The program under the real Pulumi engine: the CLI and Node.js language host that
- * scripts/install-pulumi.sh builds, with the provider stand-ins served as provider plugins by the
- * engine e2e's machinery (test/e2e/engine: the project, PULUMI_HOME with the plugin launchers, a
+ * scripts/install-pulumi.sh builds, with the real docker provider plugin it builds and the command
+ * and random stand-ins served as provider plugins by the engine e2e's machinery (test/e2e/engine: the project, PULUMI_HOME with the plugin launchers, a
  * file:// backend and a passphrase secrets provider).
  *
  * 1. `pulumi preview` of a new stack of 10, 100, 500 and 1000 dedicated tenants (bench/fleet.ts's
- *    declarations). The plugins do not support preview, so the engine answers every create itself
- *    and nothing reaches Docker or a host. A run past --limit seconds (default 1800) is stopped.
+ *    declarations). Nothing reaches Docker or a host: the docker plugin previews its creates
+ *    offline, and the engine answers the stand-ins' creates itself (they do not support preview).
+ *    A run past --limit seconds (default 1800) is stopped.
  *    The Node.js language host hands the program the whole stack config in one environment
  *    variable (PULUMI_CONFIG), and Linux refuses an exec with one string over 128 KiB
  *    (MAX_ARG_STRLEN): a stack whose config is larger cannot run at all, and the bench says so.
@@ -290,6 +291,7 @@ async function measurePreviews(work: string): Promise<PreviewRow[]> {
       stack: "bench",
       env: process.env,
       progress: log,
+      plugins: { docker: await realDockerPlugin(repo) },
     });
     const stack = stackYaml({ dedicated });
     const configBytes = configEnvBytes(stack);
@@ -470,7 +472,14 @@ async function measureDocker(work: string): Promise<DockerFigures> {
     const dir = mkdtempSync(join(work, "docker-"));
     const stateRoot = join(dir, "state");
     mkdirSync(stateRoot);
-    deployer = await EngineDeployer.create({ repo, work: dir, stack: stackName, env: process.env, progress: log });
+    deployer = await EngineDeployer.create({
+      repo,
+      work: dir,
+      stack: stackName,
+      env: process.env,
+      progress: log,
+      plugins: { docker: await realDockerPlugin(repo) },
+    });
     deployer.configure(dockerStack(image, stateRoot));
 
     const up = await mustSucceed(deployer, `pulumi up of ${gatewayCount} gateways`, ["up", "--yes", "--skip-preview"]);
@@ -541,13 +550,13 @@ function render(
   const lines = [
     engineHeading,
     "",
-    `Written by \`npm run bench:engine\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GB memory, load average at start ${load.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min). The real \`pulumi\` CLI ${version} and Node.js language host (scripts/install-pulumi.sh) run the program; the provider plugins are the repository's stand-ins served as plugins (test/e2e/engine), because the real ones cannot be built here. A file:// backend and the passphrase secrets provider, no service. Each figure is the median of the runs its row names (asked: ${runs}${largeRuns === runs ? "" : `, ${largeRuns} above 100 tenants`}${Number.isFinite(budgetSeconds) ? `, none started past ${budgetSeconds} s of the bench` : ""}), with min–max in brackets.`,
+    `Written by \`npm run bench:engine\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GB memory, load average at start ${load.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min). The real \`pulumi\` CLI ${version} and Node.js language host (scripts/install-pulumi.sh) run the program; the docker provider plugin is the real one it builds (the upstream Terraform provider for Docker through the Terraform bridge), and command and random are the repository's stand-ins served as plugins (test/e2e/engine), because the Go module proxy refuses their modules. A file:// backend and the passphrase secrets provider, no service. Each figure is the median of the runs its row names (asked: ${runs}${largeRuns === runs ? "" : `, ${largeRuns} above 100 tenants`}${Number.isFinite(budgetSeconds) ? `, none started past ${budgetSeconds} s of the bench` : ""}), with min–max in brackets.`,
     "",
     `Memory is the peak of the whole process tree under the \`pulumi\` command (the CLI, the language host, the program's Node.js, the three plugins and the shells they start), sampled from /proc every ${sampleMs} ms: the sum of proportional set sizes (shared pages split between the processes that map them), and the largest single process's resident set. GNU time's \`%M\` on the CLI would report only the latter: the largest resident set among the processes waited for, not their sum (two 200 MB processes at once read 236 MB with it here). CPU time is the tree's user + system time from the same samples: on this shared machine it varies far less than wall time, which waits for the other work.`,
     "",
     "### `pulumi preview` of a new stack",
     "",
-    "bench/fleet.ts's declarations: dedicated tenants on SSH hosts of 100 each (pinned ports, Tailscale Serve), plus 3 shared tenants a host. The plugins do not support preview, so the engine answers each create itself: nothing reaches Docker or a host.",
+    "bench/fleet.ts's declarations: dedicated tenants on SSH hosts of 100 each (pinned ports, Tailscale Serve), plus 3 shared tenants a host. Nothing is created: the docker plugin checks and previews each container and network without reaching a daemon, and the command and random stand-ins do not support preview, so the engine answers their creates itself.",
     "",
     `Load average as the previews began: ${previewLoad.map((l) => l.toFixed(2)).join(", ")}.`,
     "",
@@ -590,7 +599,7 @@ function render(
   lines.push(`### ${gatewayCount} gateways on real Docker`, "");
   if (docker !== undefined) {
     lines.push(
-      `Image \`${docker.image}\`, host \`${hostId}\` (local Docker), one gateway booting at a time (\`rollout.lanes: 1\`), the default 1536 MB limit per gateway. Real containers, networks and host commands through the stand-in plugins; the e2e lock held throughout (waited ${docker.lockWaitSeconds.toFixed(0)} s for it). A plain \`pulumi up\` also runs a preview first; these are \`--skip-preview\`.`,
+      `Image \`${docker.image}\`, host \`${hostId}\` (local Docker), one gateway booting at a time (\`rollout.lanes: 1\`), the default 1536 MB limit per gateway. Real containers and networks through the real docker plugin, host commands through the command stand-in; the e2e lock held throughout (waited ${docker.lockWaitSeconds.toFixed(0)} s for it). A plain \`pulumi up\` also runs a preview first; these are \`--skip-preview\`.`,
       "",
       "| command | wall time | CPU time, process tree | peak memory, process tree (PSS) | largest process (RSS) | result |",
       "| --- | --- | --- | --- | --- | --- |",

@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
+import { hostLabel } from "../../names";
 
 /** How to reach a Docker daemon: the local socket, or a connection made per request (ssh dial-stdio). */
 export interface DockerEndpoint {
@@ -81,4 +82,70 @@ export async function dockerExec(container: string, cmd: string[], env: string[]
   const output = await dockerApi<string>("POST", `/exec/${exec.Id}/start`, { Detach: false, Tty: true }, { text: true, endpoint });
   const info = await dockerApi<{ ExitCode: number }>("GET", `/exec/${exec.Id}/json`, undefined, { endpoint });
   return { code: info.ExitCode, output };
+}
+
+/**
+ * Removes what a test stack left on this machine's Docker: every container and network labelled with one of its
+ * hosts (the program's host label), and the containers named in `extra` (a preflight's trial container).
+ */
+export async function removeHostObjects(hosts: readonly string[], extra: readonly string[] = []): Promise<void> {
+  const containers = [...extra];
+  const networks: string[] = [];
+  // Several label values in one filter match only objects carrying all of them: one query per host.
+  for (const host of hosts) {
+    const filters = encodeURIComponent(JSON.stringify({ label: [`${hostLabel}=${host}`] }));
+    const listed = await dockerApi<{ Names: string[] }[]>("GET", `/containers/json?all=true&filters=${filters}`);
+    containers.push(...listed.map((c) => (c.Names[0] ?? "").replace(/^\//, "")));
+    networks.push(...(await dockerApi<{ Name: string }[]>("GET", `/networks?filters=${filters}`)).map((n) => n.Name));
+  }
+  for (const name of containers) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
+  for (const name of networks) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
+}
+
+/** A container that got SIGTERM and exited: how long it took, and its exit code. */
+export interface ContainerStop {
+  readonly name: string;
+  readonly seconds: number;
+  readonly exitCode: number;
+}
+
+/**
+ * Follows this machine's Docker event stream and records every stop that began with SIGTERM (`docker stop`, a
+ * provider's delete with a grace period): the seconds from the signal to the exit, and the exit code. A kill with
+ * another signal (a test's SIGKILL) or an exit without a signal (an OOM) is not a stop. `ready` resolves once the
+ * daemon has answered, so nothing after it is missed.
+ */
+export function watchStops(accept: (name: string) => boolean): { stops: ContainerStop[]; ready: Promise<void>; close: () => void } {
+  const stops: ContainerStop[] = [];
+  const signalled = new Map<string, number>();
+  const filters = encodeURIComponent(JSON.stringify({ type: ["container"], event: ["kill", "die"] }));
+  let buffered = "";
+  const onEvent = (line: string) => {
+    const event = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> }; timeNano: number };
+    const name = event.Actor.Attributes["name"] ?? "";
+    if (!accept(name)) return;
+    const at = event.timeNano / 1e9;
+    if (event.Action === "kill" && ["15", "SIGTERM"].includes(event.Actor.Attributes["signal"] ?? "")) signalled.set(name, at);
+    if (event.Action === "die" && signalled.has(name)) {
+      stops.push({ name, seconds: at - (signalled.get(name) ?? at), exitCode: Number(event.Actor.Attributes["exitCode"]) });
+      signalled.delete(name);
+    }
+  };
+  const req = request({ socketPath: "/var/run/docker.sock", method: "GET", path: `/events?filters=${filters}` });
+  const ready = new Promise<void>((resolve, reject) => {
+    req.on("response", (res) => {
+      resolve();
+      // close() ends the stream on purpose.
+      res.on("error", () => undefined);
+      res.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString("utf8");
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) if (line.trim() !== "") onEvent(line);
+      });
+    });
+    req.on("error", reject);
+  });
+  req.end();
+  return { stops, ready, close: () => req.destroy() };
 }

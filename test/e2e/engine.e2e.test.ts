@@ -25,8 +25,8 @@ import { fetchText, poll } from "./wait";
  * the real provider's state, that checks the docker provider stand-in too. A stack of this file's own
  * (stack engine, host enginehost, tenants enga/engb/engc dedicated and engs shared, ports
  * 18800-18880, state under the test's work directory), local host only, no Tailscale Serve.
- * Every apply is followed by `pulumi preview --expect-no-changes`, `pulumi refresh
- * --expect-no-changes` and the preview again.
+ * Every apply is followed by `pulumi preview --expect-no-changes` and `pulumi refresh
+ * --expect-no-changes`.
  */
 
 const repo = resolve(__dirname, "..", "..");

@@ -12,23 +12,26 @@ import { stopTimeoutSeconds } from "../../names";
 import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
-import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer, removeHostObjects, watchStops, type ContainerStop, type DockerEndpoint } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { crashSshHostDocker, startSshAgent, startSshHost, stopSshHost, watchOutageInsideHost, type SshAgent, type SshHost } from "./ssh-host";
 import { serveEntries, startControl, startLocalNode, startSshHostNode, type Control, type LocalNode, type TailscaleNode } from "./real-tailscale";
 import { runShell } from "./standin/command-provider";
-import { Deployer, opsFor } from "./standin/deployer";
+import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
 import { fetchText, poll } from "./wait";
 
 /*
- * End to end: the resources the program registers (from a mock run of a stack file, not
- * re-typed here) applied to real Docker engines with the real OpenClaw gateway image, the
- * host commands run in a real shell (locally, or over SSH on the second host), each host with
- * its own real tailscaled logged in to Tailscale's test control server (./real-tailscale.ts;
- * Serve's configuration is real, no certificate is issued). The Pulumi engine and providers are
- * stood in for by ./standin, and every deploy is followed by the idempotence check: the same
- * program again plans no change and a refresh finds no drift.
+ * End to end: the dev stack deployed with the real Pulumi engine and the real docker provider
+ * plugin (./engine/deployer.ts; command and random are the stand-ins served as plugins) onto
+ * real Docker engines with the real OpenClaw gateway image, the host commands run in a real
+ * shell (locally, or over SSH on the second host), each host with its own real tailscaled logged
+ * in to Tailscale's test control server (./real-tailscale.ts; Serve's configuration is real, no
+ * certificate is issued). Every deploy is followed by Pulumi's own idempotence check: `pulumi
+ * preview --expect-no-changes` and `pulumi refresh --expect-no-changes`. What the program
+ * registers is read from a mock run of the same stack file (its scripts, mounts and ports), not
+ * re-typed here.
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -42,49 +45,51 @@ const sharedLocal = "clawfleet-shared-local";
 let image = "";
 let remote: SshHost;
 let agent: SshAgent;
-let deployer: Deployer;
+let deployer: EngineDeployer;
 let commandEnv: NodeJS.ProcessEnv;
 /** The declaration as it stands; each phase edits it and deploys. */
 let declaration: Document;
-let plan: PlannedResource[] = [];
+/** The program's resources for the declaration as it stands, from a mock run (made when first asked for). */
+let planned: PlannedResource[] | undefined;
+/** Every gateway stop on this machine's Docker while the file runs (SIGTERM to exit). */
+let stopWatch: { stops: ContainerStop[]; close: () => void } | undefined;
 let remoteDocker: DockerEndpoint;
 let tailnet: Control | undefined;
 /** This machine's tailscaled and the SSH host's own. */
 let localTs: LocalNode;
 let remoteTs: TailscaleNode;
 
-/** Runs the program for the declaration (stack `dev`) under the mock runtime, in its own process. */
-function planOf(doc: Document, knownOutputs?: Record<string, Record<string, unknown>>): PlannedResource[] {
+/** The program's resources for the declaration as it stands (stack `dev`, mock runtime, its own process). */
+function plan(): PlannedResource[] {
+  if (planned !== undefined) return planned;
   const dir = mkdtempSync(join(work, "stack-"));
   const file = join(dir, "Pulumi.dev.yaml");
-  writeFileSync(file, doc.toString());
+  writeFileSync(file, declaration.toString());
   const out = join(dir, "plan.json");
-  const known = join(dir, "known.json");
-  if (knownOutputs !== undefined) writeFileSync(known, JSON.stringify(knownOutputs));
-  const args = [join(repo, "test", "e2e", "plan-revealed.ts"), file, out, ...(knownOutputs === undefined ? [] : [known])];
-  execFileSync(process.execPath, ["--import", "tsx", ...args], { cwd: repo, stdio: "inherit" });
-  return JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out], { cwd: repo, stdio: "inherit" });
+  planned = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
+  return planned;
 }
 
-/**
- * Edits the declaration and deploys it (with the idempotence check). The program runs twice: the second time with
- * what each host's read-back printed, as the engine hands it over, so containers send what their daemon stores.
- */
+/** Edits the declaration and deploys it with `pulumi up` (then preview and refresh find nothing to change). */
 async function deploy(edit: (doc: Document) => void = () => undefined): Promise<StepEvent[]> {
   edit(declaration);
-  plan = planOf(declaration, await deployer.knownOutputs(planOf(declaration)));
-  return deployer.deploy(plan);
+  planned = undefined;
+  deployer.configure(declaration.toString());
+  return deployer.deploy();
 }
 
 function resource(name: string): PlannedResource {
-  const found = plan.find((r) => r.name === name);
+  const found = plan().find((r) => r.name === name);
   assert.ok(found, `no resource ${name}`);
   return found;
 }
 
-function tokenOf(container: string): string {
-  const entry = (resource(container).revealedInputs["envs"] as string[]).find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
-  assert.ok(entry);
+/** The token in the gateway's environment, where the engine put the random one (`container` is its resource's name). */
+async function tokenOf(container: string): Promise<string> {
+  const info = await inspectContainer(String(resource(container).revealedInputs["name"]));
+  const entry = ((info?.Config["Env"] as string[] | undefined) ?? []).find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
+  assert.ok(entry, `no token in ${container}'s environment`);
   return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
 }
 
@@ -113,8 +118,9 @@ function served(node: TailscaleNode): Record<string, string> {
   return serveEntries(node.serveConfig());
 }
 
+/** Removes this file's containers and networks on this machine (the SSH host goes with its namespace). */
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  await removeHostObjects(["local", "main"], ["clawfleet-preflight-local", "clawfleet-preflight-main"]);
 }
 
 before(async () => {
@@ -135,16 +141,29 @@ before(async () => {
   localTs = await startLocalNode(tailnet, "gw");
   remoteTs = await startSshHostNode(tailnet, remote, "gw2");
   commandEnv = { ...process.env, ...agent.env, PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}` };
-  deployer = new Deployer("dev", commandEnv, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "dev",
+    env: commandEnv,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
   declaration = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
   declaration.setIn(["config", "clawfleet:image"], image);
   declaration.setIn(["config", "clawfleet:hosts", "local", "stateRoot"], stateRoot);
   await teardown().catch(() => undefined);
+  const gatewayName = /^clawfleet-(tenant|shared)-/;
+  const watch = watchStops((name) => gatewayName.test(name));
+  await watch.ready;
+  stopWatch = watch;
   log("deploying the dev stack: 3 gateways boot, two lanes at a time");
   await deploy();
 });
 
 after(async () => {
+  stopWatch?.close();
   await teardown();
   agent?.stop();
   await remoteTs?.stop();
@@ -211,7 +230,7 @@ describe("the dev stack on real Docker", () => {
       assert.equal(wrong.status, 401);
       const authorized = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
         method: "POST",
-        headers: { ...headers, authorization: `Bearer ${tokenOf(container)}` },
+        headers: { ...headers, authorization: `Bearer ${await tokenOf(container)}` },
         body,
       });
       assert.equal(authorized.status, 200, `${container}: ${await authorized.text()}`);
@@ -232,7 +251,7 @@ describe("the dev stack on real Docker", () => {
       const file = join(mounts[0]?.source ?? "", "openclaw.json");
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(file).uid, 1000);
-      assert.ok(!readFileSync(file, "utf8").includes(tokenOf(container)));
+      assert.ok(!readFileSync(file, "utf8").includes(await tokenOf(container)));
       const validate = await dockerExec(name, [...openclaw, "config", "validate"]);
       assert.equal(validate.code, 0, `${name}: ${validate.output}`);
     }
@@ -578,7 +597,7 @@ describe("image changes", () => {
     const events = await deploy((doc) => doc.setIn(["config", "clawfleet:image"], image));
     assert.deepEqual(
       events.filter((e) => e.op !== "same").map((e) => `${e.op} ${e.name}`),
-      ["update main-prepare", "replace main-readback", "delete main-readback"],
+      ["update main-prepare", "replace main-readback"],
       "back on the running image, only the host check (which names the image) and the read-back (made from the image) run again",
     );
   });
@@ -586,8 +605,9 @@ describe("image changes", () => {
 
 describe("graceful shutdown", () => {
   it("stops every replaced or removed gateway on SIGTERM, cleanly and before the stop timeout sends SIGKILL", () => {
-    assert.ok(deployer.stops.length >= 4, "replacements and removals stopped containers");
-    for (const stop of deployer.stops) {
+    const stops = stopWatch?.stops ?? [];
+    assert.ok(stops.length >= 4, `replacements and removals stopped containers: ${JSON.stringify(stops)}`);
+    for (const stop of stops) {
       // Exit code 0 is the gateway's own clean exit on SIGTERM; Docker's SIGKILL at the timeout would give 137.
       assert.equal(stop.exitCode, 0, `${stop.name} exit code`);
       assert.ok(stop.seconds < stopTimeoutSeconds, `${stop.name} took ${stop.seconds} s, past the ${stopTimeoutSeconds} s stop timeout`);
@@ -631,7 +651,7 @@ describe("host commands", () => {
   });
 
   it("passes shellcheck, every script the program generates", () => {
-    const scripts = plan.flatMap((r) => ["create", "delete"].map((key) => r.revealedInputs[key]).filter((s): s is string => typeof s === "string"));
+    const scripts = plan().flatMap((r) => ["create", "delete"].map((key) => r.revealedInputs[key]).filter((s): s is string => typeof s === "string"));
     assert.ok(scripts.length >= 10, `only ${scripts.length} scripts`);
     const dir = mkdtempSync(join(work, "shellcheck-"));
     const files = scripts.map((script, index) => {

@@ -1,28 +1,26 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
-import { dockerExec } from "./docker-api";
-import { Deployer } from "./standin/deployer";
+import { dockerExec, removeHostObjects } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { poll } from "./wait";
 
 /*
  * Off-host backups against a real S3-compatible server (gofakes3 built from the Go module proxy by
  * scripts/install-s3-server.sh, on loopback, checking every SigV4 signature) and Debian's age: one
- * dedicated gateway (stack offsite, host offhost, tenant offa, port 18971) deployed through the
- * engine stand-in as ops.e2e.test.ts does; the S3 credentials are real Pulumi secrets (pulumi
- * config set --secret in a file:// backend), read by the CLI with pulumi config get.
+ * dedicated gateway (stack offsite, host offhost, tenant offa, port 18971) deployed with the real
+ * Pulumi engine and the real docker provider plugin (./engine/deployer.ts); the S3 credentials are
+ * real Pulumi secrets (pulumi config set --secret in a file:// backend), read by the CLI with pulumi
+ * config get in the deployer's project, as a user's shell would.
  */
 
 const repo = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "clawfleet-offsite-e2e-"));
-const project = join(work, "project");
 const stateRoot = join(work, "state");
-const stackFile = join(project, "stacks", "Pulumi.offsite.yaml");
 const identityFile = join(work, "identity.txt");
 const container = "clawfleet-tenant-offa";
 const bucket = "fleet-backups";
@@ -33,8 +31,9 @@ const log = (line: string) => process.stderr.write(`offsite-e2e: ${line}\n`);
 let image = "";
 let endpoint = "";
 let server: ChildProcess | undefined;
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
+/** The deployer's stack file: the one the CLI reads, secrets and all. */
+let stackFile = "";
 let cliEnv: NodeJS.ProcessEnv;
 let identitySecret = "";
 /** Every line the CLI printed in this file, to look for secrets in. */
@@ -91,12 +90,8 @@ function keysInBucket(): string[] {
   return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? "").sort();
 }
 
-function pulumi(args: string[], input?: string): string {
-  return execFileSync("pulumi", args, { cwd: project, env: cliEnv, input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
-}
-
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  await removeHostObjects(["offhost"]);
 }
 
 before(async () => {
@@ -106,9 +101,6 @@ before(async () => {
   const serverBin = builtServer.trim().split("\n").pop() ?? "";
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
-  const pulumiEnv = execFileSync("bash", [join(repo, "scripts", "install-pulumi.sh"), "--print-env", "--only", "cli,nodejs"], { encoding: "utf8" });
-  const toolPath = /^export PATH=([^:\n]+):/m.exec(pulumiEnv)?.[1];
-  assert.ok(toolPath, `install-pulumi.sh --print-env printed no PATH: ${pulumiEnv}`);
 
   server = spawn(serverBin, ["-addr", "127.0.0.1:0", "-bucket", bucket], {
     env: { S3_SERVER_ACCESS_KEY_ID: accessKeyId, S3_SERVER_SECRET_ACCESS_KEY: secretAccessKey },
@@ -131,11 +123,17 @@ before(async () => {
   identitySecret = /^AGE-SECRET-KEY-1\S+$/m.exec(identity)?.[0] ?? "";
   const recipient = /public key: (age1\S+)/.exec(identity)?.[1] ?? "";
 
-  mkdirSync(join(project, "stacks"), { recursive: true });
-  mkdirSync(join(work, "backend"));
-  writeFileSync(join(project, "Pulumi.yaml"), "name: clawfleet\nruntime: nodejs\nstackConfigDir: stacks\n");
-  writeFileSync(
-    stackFile,
+  // offhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "offsite",
+    env: { ...process.env },
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
+  stackFile = deployer.stackFile;
+  deployer.configure(
     [
       "config:",
       `  clawfleet:image: ${image}`,
@@ -156,27 +154,15 @@ before(async () => {
       "",
     ].join("\n"),
   );
-  cliEnv = {
-    ...process.env,
-    PATH: `${toolPath}:${process.env["PATH"] ?? ""}`,
-    PULUMI_BACKEND_URL: `file://${join(work, "backend")}`,
-    PULUMI_CONFIG_PASSPHRASE: "clawfleet offsite e2e",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_HOME: join(work, "pulumi-home"),
-  };
-  pulumi(["stack", "init", "offsite", "--secrets-provider", "passphrase"]);
+  // The CLI runs pulumi as a user's shell would: the tools on PATH, logged in to the stack's backend, the passphrase set.
+  cliEnv = { ...process.env, ...deployer.pulumiEnv };
   // The values go in on stdin, as an operator would type them.
-  pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.accessKeyId"], accessKeyId);
-  pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.secretAccessKey"], secretAccessKey);
+  await deployer.pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.accessKeyId"], false, accessKeyId);
+  await deployer.pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.secretAccessKey"], false, secretAccessKey);
   assert.doesNotMatch(readFileSync(stackFile, "utf8"), new RegExp(secretAccessKey.replace(/[+/]/g, "\\$&")));
-
-  const out = join(work, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
-  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  deployer = new Deployer("offsite", cliEnv, log);
   await teardown();
   log("deploying stack offsite: offa on offhost");
-  await deployer.deploy(plan);
+  await deployer.deploy();
 });
 
 after(async () => {

@@ -8,18 +8,18 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
-import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
-import { Deployer } from "./standin/deployer";
 import { fetchText, poll } from "./wait";
 
 /*
  * The day-2 verbs (clawfleet status, logs, exec, pairing, devices, backup, restore, doctor)
  * against real gateways: a small stack of this file's own (stack day2ops, host opshost,
- * tenants opsa/opsb dedicated and opsc shared, ports 18500-18599 and 18889) deployed through
- * the engine stand-in exactly like gateways.e2e.test.ts does, so the two files never share a
- * container, network, port or state directory. Local host only; the SSH command lines are
+ * tenants opsa/opsb dedicated and opsc shared, ports 18500-18599 and 18889) deployed with the
+ * real Pulumi engine and the real docker provider plugin (./engine/deployer.ts; after every
+ * apply, preview and refresh find nothing to change); it shares no container, network, port or
+ * state directory with another file. Local host only; the SSH command lines are
  * unit-tested (test/unit/ops.test.ts). Approvals start the way users start them: a device
  * connects over WebSocket with a new key and is told "pairing required"; a DM pairing request
  * is stored through the gateway's own pairing store, as its Telegram handler does.
@@ -35,8 +35,11 @@ let tailnet: Control | undefined;
 let localTs: LocalNode | undefined;
 
 let image = "";
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
+/** opsa's Telegram bot token as a real Pulumi secret: `{ secure: <ciphertext> }`. */
+let botToken = "";
+/** Each gateway's token, read from its container after the deploy. */
+const tokens = new Map<string, string>();
 let cliEnv: NodeJS.ProcessEnv;
 
 function stackText(): string {
@@ -56,7 +59,7 @@ function stackText(): string {
     "      port: 18501",
     // A bot token (the placeholder a secure value becomes here) makes the gateway run a Telegram account: it starts and
     // stays up offline, which is what the restart-loop breaker holds back.
-    "      channels: { telegram: { dmPolicy: pairing, token: { secure: v1:T3BzYUJvdFRva2Vu:v1:c2FsdA== } } }",
+    `      channels: { telegram: { dmPolicy: pairing, token: ${botToken} } }`,
     "    opsb: { tier: dedicated, host: opshost, port: 18502, stateLimitMb: 256 }",
     "    opsc:",
     "      tier: shared",
@@ -88,10 +91,19 @@ function clawfleet(...args: string[]): Promise<CliResult> {
 }
 
 function tokenOf(container: string): string {
-  const resource = plan.find((r) => r.type === "docker:index/container:Container" && r.revealedInputs["name"] === container);
-  const entry = (resource?.revealedInputs["envs"] as string[] | undefined)?.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
-  assert.ok(entry, `no token for ${container}`);
-  return entry.slice("OPENCLAW_GATEWAY_TOKEN=".length);
+  const token = tokens.get(container);
+  assert.ok(token, `no token for ${container}`);
+  return token;
+}
+
+/** Reads each gateway's token from its container's environment (where the engine put the random token). */
+async function readTokens(): Promise<void> {
+  for (const container of ["clawfleet-tenant-opsa", "clawfleet-tenant-opsb", "clawfleet-shared-opshost"]) {
+    const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
+    const entry = env.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="));
+    assert.ok(entry, `no token in ${container}'s environment`);
+    tokens.set(container, entry.slice("OPENCLAW_GATEWAY_TOKEN=".length));
+  }
 }
 
 /**
@@ -179,7 +191,7 @@ async function pairingStore(container: string, fn: string, args: unknown): Promi
 }
 
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  await removeHostObjects(["opshost"]);
 }
 
 before(async () => {
@@ -190,20 +202,28 @@ before(async () => {
   image = built.trim().split("\n").pop() ?? "";
   tailnet = await startControl(join(work, "tailscale"));
   localTs = await startLocalNode(tailnet, "gw");
-  mkdirSync(join(work, "stacks"), { recursive: true });
-  writeFileSync(stackFile, stackText());
   const env = {
     ...process.env,
     PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}`,
   };
   cliEnv = env;
-  const out = join(work, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
-  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  deployer = new Deployer("day2ops", env, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "day2ops",
+    env,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
+  botToken = `{ secure: ${await deployer.encrypt("1234567:ops-e2e-offline-bot-token")} }`;
+  mkdirSync(join(work, "stacks"), { recursive: true });
+  writeFileSync(stackFile, stackText());
+  deployer.configure(stackText());
   await teardown();
   log("deploying stack day2ops: opsa, opsb and the shared gateway of opshost");
-  await deployer.deploy(plan);
+  await deployer.deploy();
+  await readTokens();
 });
 
 after(async () => {
@@ -345,8 +365,8 @@ describe("drift and disk", () => {
     ]);
     execFileSync("docker", ["rm", "-f", name], { stdio: "ignore" });
     log("pulumi up --refresh after docker rm -f of opsb's gateway");
-    await deployer.engine.refresh();
-    await deployer.deploy(plan);
+    assert.ok(deployer);
+    await deployer.deploy({ refresh: true });
     await healthy(name);
     assert.deepEqual((await inspectContainer(name))?.HostConfig["CapAdd"] ?? null, null);
     const after = await clawfleet("doctor", stackFile);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
-import { dockerApi, inspectContainer } from "./docker-api";
-import { Deployer, opsFor } from "./standin/deployer";
+import { dockerApi, inspectContainer, removeHostObjects } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { opsFor } from "./standin/deployer";
 import { addApproval, approvals } from "./pairing-state";
 import { fetchText, poll } from "./wait";
 
@@ -19,7 +19,8 @@ import { fetchText, poll } from "./wait";
  * puts it back on the previous image and its pre-upgrade backup before the deploy fails. Then
  * `clawfleet rollback` puts rba back too, `status` names both, and a deploy declaring the good
  * image again replaces the rolled-back containers on their restored state and then plans no change.
- * Through the engine stand-in, as upgrade.e2e.test.ts does.
+ * With the real Pulumi engine and the real docker provider plugin (./engine/deployer.ts; after every
+ * apply, preview and refresh find nothing to change), as upgrade.e2e.test.ts does.
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -33,8 +34,7 @@ const touched = "touched-by-refusing-image";
 
 let good = "";
 let bad = "";
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
 let cliEnv: NodeJS.ProcessEnv = process.env;
 
 function stackText(image: string): string {
@@ -61,17 +61,10 @@ function stackFile(image: string): string {
   return file;
 }
 
-/** The program's resources for the stack on `image` (mock runtime, its own process). */
-function planOf(image: string): PlannedResource[] {
-  const file = stackFile(image);
-  const out = join(work, `plan-${Date.now()}.json`);
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out], { cwd: repo, stdio: "inherit" });
-  return JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-}
-
 async function deployImage(image: string) {
-  plan = planOf(image);
-  return deployer.deploy(plan);
+  assert.ok(deployer);
+  deployer.configure(stackText(image));
+  return deployer.deploy();
 }
 
 /** Runs `clawfleet <args>` as users do (bin/clawfleet.js). */
@@ -101,8 +94,7 @@ const archivesOf = (container: string) =>
     .sort();
 
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
-  await dockerApi("DELETE", "/containers/clawfleet-preflight-rbhost?force=true").catch(() => undefined);
+  await removeHostObjects(["rbhost"], ["clawfleet-preflight-rbhost"]);
 }
 
 before(async () => {
@@ -137,11 +129,18 @@ before(async () => {
   // rbhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
   cliEnv = env;
-  deployer = new Deployer("rollback", env, log);
-  plan = planOf(good);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "rollback",
+    env,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
   await teardown();
   log(`deploying stack rollback on ${good}: rba, then rbb`);
-  await deployer.deploy(plan);
+  await deployImage(good);
 });
 
 // Pending fetches to a booting gateway do not keep Node alive on their own.
@@ -225,7 +224,7 @@ describe("a failed image change goes back by itself", () => {
     const events = await deployImage(good);
     for (const name of ["rba", "rbb"]) {
       assert.deepEqual(opsFor(events, `${name}-container`), ["replace"], `${name}-container`);
-      assert.deepEqual(opsFor(events, `${name}-backup`), ["replace", "delete"], `${name}-backup`);
+      assert.deepEqual(opsFor(events, `${name}-backup`), ["replace"], `${name}-backup`);
     }
     for (const container of [rba, rbb]) {
       const info = await inspectContainer(container);

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
 import { gatewayRoutes } from "../../declaration/gateway-routes";
 import { servedProviders } from "../../declaration/routes";
-import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
-import { Deployer } from "./standin/deployer";
+import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { poll } from "./wait";
 
 /*
@@ -17,7 +16,8 @@ import { poll } from "./wait";
  * install the Codex harness) and one for a three-part OpenRouter reference with its key (web search off, or openclaw
  * would fetch the Perplexity plugin), and a shared gateway whose agents use one model of each provider the image
  * serves (declaration/gateway-routes.ts). Stack `routes`, host routehost, ports 18700-18749 and 18750, deployed
- * through the engine stand-in like ops.e2e.test.ts, so no container, network, port or state directory is shared.
+ * with the real Pulumi engine and the real docker provider plugin (./engine/deployer.ts; after the apply, preview
+ * and refresh find nothing to change); no container, network, port or state directory is shared with another file.
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -25,14 +25,14 @@ const work = mkdtempSync(join(tmpdir(), "clawfleet-routes-e2e-"));
 const stateRoot = join(work, "state");
 const stackFile = join(work, "stacks", "Pulumi.routes.yaml");
 const log = (line: string) => process.stderr.write(`routes-e2e: ${line}\n`);
-const secure = "{ secure: v1:Um91dGVzVG9rZW4=:v1:c2FsdA== }";
 const served = servedProviders(gatewayRoutes);
 /** A shared tenant per provider the image serves; ids follow the provider's name. */
 const providerTenant = (provider: string) => `m-${provider}`;
 
 let image = "";
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
+/** A stand-in credential as a real Pulumi secret: `{ secure: <ciphertext> }`. */
+let secure = "";
 let cliEnv: NodeJS.ProcessEnv;
 
 const channelTenants = [
@@ -112,7 +112,7 @@ async function runningConfig(container: string): Promise<Record<string, unknown>
 }
 
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  await removeHostObjects(["routehost"]);
 }
 
 before(async () => {
@@ -121,20 +121,29 @@ before(async () => {
   log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
-  mkdirSync(join(work, "stacks"), { recursive: true });
-  writeFileSync(stackFile, stackText());
   // routehost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  const out = join(work, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
-  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  deployer = new Deployer("routes", cliEnv, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "routes",
+    env: cliEnv,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
+  secure = `{ secure: ${await deployer.encrypt("routes-e2e-stand-in-credential")} }`;
+  mkdirSync(join(work, "stacks"), { recursive: true });
+  writeFileSync(stackFile, stackText());
+  deployer.configure(stackText());
   await teardown();
   const started = Date.now();
   log(`deploying stack routes: ${channelTenants.length + 2} dedicated gateways and a shared one with ${served.length} providers' agents`);
-  await deployer.deploy(plan).catch(async (error: unknown) => {
+  await deployer.deploy().catch(async (error: unknown) => {
     // The teardown removes the containers: say here why a gateway did not come up.
-    for (const name of plan.filter((r) => r.type === "docker:index/container:Container").map((r) => String(r.revealedInputs["name"]))) {
+    const filters = encodeURIComponent(JSON.stringify({ label: ["clawfleet.host=routehost"] }));
+    const listed = await dockerApi<{ Names: string[] }[]>("GET", `/containers/json?all=true&filters=${filters}`);
+    for (const name of listed.map((c) => (c.Names[0] ?? "").replace(/^\//, ""))) {
       const info = await inspectContainer(name);
       if (info === undefined || info.State.Health?.Status === "healthy") continue;
       const tail = (await logsOf(name).catch(() => "")).trim().split("\n").slice(-15).join("\n");

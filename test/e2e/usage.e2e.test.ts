@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { PlannedResource } from "../../cli/mock-run";
 import type { FleetUsage } from "../../cli/ops/usage";
-import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
+import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
 import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
-import { Deployer } from "./standin/deployer";
 import { poll } from "./wait";
 
 /*
  * What a tenant's model turns cost, end to end: one dedicated gateway (stack usage, host ushost, tenant ua, ports
  * 18980-18989) whose model is served by the suite's own OpenAI-compatible provider (fake-model-provider.ts), priced
- * in the declaration at 3 and 15 USD per million input and output tokens, deployed through the engine stand-in like
- * routes.e2e.test.ts. The provider listens on the host's address on Docker's default bridge: a container reaches the
+ * in the declaration at 3 and 15 USD per million input and output tokens, deployed with the real Pulumi engine and
+ * the real docker provider plugin (./engine/deployer.ts; after the apply, preview and refresh find nothing to
+ * change), its key a real Pulumi secret. The provider listens on the host's address on Docker's default bridge: a container reaches the
  * host there, and the address lives on this machine only.
  */
 
@@ -27,12 +28,12 @@ const log = (line: string) => process.stderr.write(`usage-e2e: ${line}\n`);
 const container = "clawfleet-tenant-ua";
 const prices = { input: 3, output: 15 };
 const tokens = { promptTokens: 1200, completionTokens: 300 };
-/** The declared key (the stand-in engine hands the gateway a placeholder for it, read back from its environment). */
-const secureKey = "v1:dXNhZ2UtZTJlLWtleQ==:v1:c2FsdA==";
+/** The declared key: a Pulumi secret in the stack file, which the engine decrypts for the gateway. */
+const modelKey = `sk-usage-${randomBytes(12).toString("hex")}`;
 
 let image = "";
-let deployer: Deployer;
-let plan: PlannedResource[] = [];
+let deployer: EngineDeployer | undefined;
+let secureKey = "";
 let cliEnv: NodeJS.ProcessEnv;
 let provider: FakeModelProvider;
 
@@ -81,7 +82,7 @@ function clawfleet(...args: string[]): Promise<CliResult> {
 }
 
 async function teardown(): Promise<void> {
-  await deployer?.removeLocalDockerObjects(plan);
+  await removeHostObjects(["ushost"]);
 }
 
 before(async () => {
@@ -93,17 +94,24 @@ before(async () => {
   assert.ok(address !== undefined, "Docker's default bridge has a gateway address");
   provider = await startFakeModelProvider({ address, model: "small", usage: tokens });
   log(`fake model provider at ${provider.baseUrl}`);
-  mkdirSync(join(work, "stacks"), { recursive: true });
-  writeFileSync(stackFile, stackText(provider.baseUrl));
   // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  const out = join(work, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), stackFile, out], { cwd: repo, stdio: "inherit" });
-  plan = JSON.parse(readFileSync(out, "utf8")) as PlannedResource[];
-  deployer = new Deployer("usage", cliEnv, log);
+  log("setting up the real Pulumi CLI with the real docker provider");
+  deployer = await EngineDeployer.create({
+    repo,
+    work: join(work, "engine"),
+    stack: "usage",
+    env: cliEnv,
+    progress: log,
+    plugins: { docker: await realDockerPlugin(repo) },
+  });
+  secureKey = await deployer.encrypt(modelKey);
+  mkdirSync(join(work, "stacks"), { recursive: true });
+  writeFileSync(stackFile, stackText(provider.baseUrl));
+  deployer.configure(stackText(provider.baseUrl));
   await teardown();
   const started = Date.now();
-  await deployer.deploy(plan);
+  await deployer.deploy();
   log(`deployed, health gate passed, in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 });
 
@@ -118,7 +126,7 @@ describe("clawfleet usage on a real gateway", () => {
     // The key reaches the gateway in its environment; the config names only the variable.
     const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
     const key = env.find((e) => e.startsWith("FAKEAI_API_KEY="))?.slice("FAKEAI_API_KEY=".length);
-    assert.ok(key !== undefined && key !== "", "the declared key is in the gateway's environment");
+    assert.equal(key, modelKey, "the declared key, decrypted by the engine, is in the gateway's environment");
     const config = (await dockerExec(container, ["cat", "/state/openclaw.json"])).output;
     assert.match(config, /"apiKey": \{\s*"source": "env",\s*"provider": "default",\s*"id": "FAKEAI_API_KEY"\s*\}/);
     assert.ok(!config.includes(key), "the key's value is not in the config");
