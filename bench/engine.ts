@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { hostLabel } from "../names";
 import { dockerApi, inspectContainer } from "../test/e2e/docker-api";
-import { EngineDeployer, realDockerPlugin, type RunResult } from "../test/e2e/engine/deployer";
+import { EngineDeployer, realPlugins, type RunResult } from "../test/e2e/engine/deployer";
 import { fetchText, poll } from "../test/e2e/wait";
 import { stackYaml } from "./fleet";
 import { engineHeading, formatted, log, replaceSection, repo, show, spread, type Spread } from "./measure";
@@ -291,7 +291,7 @@ async function measurePreviews(work: string): Promise<PreviewRow[]> {
       stack: "bench",
       env: process.env,
       progress: log,
-      plugins: { docker: await realDockerPlugin(repo) },
+      plugins: await realPlugins(repo),
     });
     const stack = stackYaml({ dedicated });
     const configBytes = configEnvBytes(stack);
@@ -478,7 +478,7 @@ async function measureDocker(work: string): Promise<DockerFigures> {
       stack: stackName,
       env: process.env,
       progress: log,
-      plugins: { docker: await realDockerPlugin(repo) },
+      plugins: await realPlugins(repo),
     });
     deployer.configure(dockerStack(image, stateRoot));
 

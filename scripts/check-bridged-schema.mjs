@@ -1,18 +1,35 @@
 #!/usr/bin/env node
-// Checks that the schema of the bridged Docker provider (scripts/pulumi-resource-docker) names
-// every property of docker.Container and docker.Network, and of their nested types, exactly as
-// the installed @pulumi/docker SDK package does: a property the SDK sends under another name
+// Checks that the schema of a provider we bridge ourselves (scripts/pulumi-resource-<package>)
+// names every property of the resources the program uses, and of their nested types, exactly as
+// the installed @pulumi/<package> SDK package does: a property the SDK sends under another name
 // would reach the provider as an unknown input.
 //
-// Usage: node scripts/check-docker-schema.mjs <schema.json>
+// Usage: node scripts/check-bridged-schema.mjs <package> <schema.json>
 // Exit status 1 with one line per difference.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
-const sdkDir = join(repo, "node_modules", "@pulumi", "docker");
-const schema = JSON.parse(readFileSync(process.argv[2], "utf8"));
+/** Per package: the resources the program uses (module, name), and the prefixes of their nested types' names. */
+const checked = {
+  docker: {
+    resources: [
+      ["container", "Container"],
+      ["network", "Network"],
+    ],
+    nested: ["Container", "Network"],
+  },
+  random: { resources: [["randomPassword", "RandomPassword"]], nested: [] },
+};
+const pkg = process.argv[2] ?? "";
+const wanted = checked[pkg];
+if (wanted === undefined) {
+  process.stderr.write(`check-bridged-schema: no checks for package "${pkg}" (known: ${Object.keys(checked).join(", ")})\n`);
+  process.exit(2);
+}
+const sdkDir = join(repo, "node_modules", "@pulumi", pkg);
+const schema = JSON.parse(readFileSync(process.argv[3], "utf8"));
 
 /** Property names of each `export interface` in a declaration file. */
 function interfaces(file) {
@@ -31,23 +48,20 @@ function compare(what, sdk, ours) {
   for (const name of ours) if (!sdk.has(name)) problems.push(`${what}.${name}: in the provider's schema, not in the SDK`);
 }
 
-const nested = interfaces(join("types", "input.d.ts"));
+const nested = wanted.nested.length === 0 ? new Map() : interfaces(join("types", "input.d.ts"));
 for (const [token, type] of Object.entries(schema.types ?? {})) {
   const name = token.slice(token.lastIndexOf(":") + 1);
-  if (name.startsWith("Container") || name.startsWith("Network")) compare(name, nested.get(name), new Set(Object.keys(type.properties ?? {})));
+  if (wanted.nested.some((prefix) => name.startsWith(prefix))) compare(name, nested.get(name), new Set(Object.keys(type.properties ?? {})));
 }
-for (const [module, resource] of [
-  ["container", "Container"],
-  ["network", "Network"],
-]) {
+for (const [module, resource] of wanted.resources) {
   const declared = interfaces(`${module}.d.ts`);
-  const entry = schema.resources?.[`docker:index/${module}:${resource}`];
+  const entry = schema.resources?.[`${pkg}:index/${module}:${resource}`];
   if (entry === undefined) {
-    problems.push(`docker:index/${module}:${resource}: not in the provider's schema`);
+    problems.push(`${pkg}:index/${module}:${resource}: not in the provider's schema`);
     continue;
   }
   compare(`${resource}Args`, declared.get(`${resource}Args`), new Set(Object.keys(entry.inputProperties ?? {})));
   compare(`${resource}State`, declared.get(`${resource}State`), new Set(Object.keys(entry.properties ?? {})));
 }
-for (const line of problems) process.stderr.write(`check-docker-schema: ${line}\n`);
+for (const line of problems) process.stderr.write(`check-bridged-schema: ${line}\n`);
 process.exit(problems.length === 0 ? 0 : 1);

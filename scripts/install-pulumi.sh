@@ -32,10 +32,11 @@
 # release that holds it in the sdk module (logged; CLAWFLEET_NODEJS_HOST_FALLBACK=0
 # refuses instead). That host ignores Pulumi.yaml's runtime options.
 #
-# docker: pulumi-docker's own provider module is refused by the proxy, so the plugin
-# is the upstream Terraform provider for Docker behind the Terraform bridge, with a
-# mapping of our own onto @pulumi/docker's names (scripts/pulumi-resource-docker;
-# build_docker_bridged below). command and random stay refused.
+# docker and random: Pulumi's own provider modules are refused by the proxy, so each
+# plugin is the upstream Terraform provider (kreuzwerker's for Docker, hashicorp's
+# for random values) behind the Terraform bridge, with a mapping of our own onto the
+# @pulumi/<name> package's names (scripts/pulumi-resource-<name>; build_bridged
+# below). command stays refused.
 #
 # Needs go, curl, jq and node. Progress goes to stderr, a line per step.
 # Exit status 3: the Go module proxy refused a module version; the last lines
@@ -294,58 +295,78 @@ install_dynamic_launcher() { # bindir
 plugin_spec() {
   case "$1" in
     command) echo "@pulumi/command github.com/pulumi/pulumi-command - v0 github.com/pulumi/pulumi-command/provider" ;;
-    random) echo "@pulumi/random github.com/pulumi/pulumi-random +incompatible v4 github.com/pulumi/pulumi-random/provider/v4" ;;
-    docker) echo "@pulumi/docker github.com/pulumi/pulumi-docker +incompatible v5 github.com/pulumi/pulumi-docker/provider/v5" ;;
+    # Only their npm package names are read: both are built by build_bridged.
+    random) echo "@pulumi/random - - - -" ;;
+    docker) echo "@pulumi/docker - - - -" ;;
   esac
 }
 
 plugin_dir() { printf '%s/plugins/resource-%s-v%s' "$PULUMI_HOME_DIR" "$1" "$2"; }
 
-# pulumi-docker's provider module is refused by the proxy; the upstream it bridges
-# (kreuzwerker/terraform-provider-docker), the Terraform bridge and the bridge's fork of
-# terraform-plugin-sdk are served. The docker plugin is built from those with a mapping of our
-# own (scripts/pulumi-resource-docker): the upstream provider's own CRUD and Read, the bridge's
-# own diff, under the names of the @pulumi/docker package.
-DOCKER_UPSTREAM=github.com/kreuzwerker/terraform-provider-docker
-DOCKER_UPSTREAM_VERSION=v0.0.0-20260916201441-96d331c98ff4 # v4.6.0 and later fixes, the newest the proxy serves
+# Pulumi's own provider modules for docker and random are refused by the proxy; the upstream
+# Terraform providers they bridge, the Terraform bridge and the bridge's fork of
+# terraform-plugin-sdk are served. Each plugin is built from those with a mapping of our own
+# (scripts/pulumi-resource-<name>): the upstream provider's own CRUD and Read, the bridge's own
+# diff, under the names of the @pulumi/<name> package.
 SDK_FORK=github.com/pulumi/terraform-plugin-sdk/v2
 SDK_FORK_VERSION=v2.0.0-20250923233607-7f1981c8674a # the fork pulumi-terraform-bridge v3.120.0 replaces the SDK with
+# The fork's GRPCProviderServer lacks an RPC of terraform-plugin-go v0.31, which both upstreams need.
+SDK_FORK_PATCH="$REPO_DIR/scripts/pulumi-resource-docker/patches/sdk_generate_resource_config.go.in"
 
-# What a docker plugin in the cache was built from; a change rebuilds it.
-docker_build_key() {
-  local sum
-  sum="$(cd "$REPO_DIR/scripts/pulumi-resource-docker" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
-  printf '%s %s %s %s\n' "$DOCKER_UPSTREAM_VERSION" "$SDK_FORK_VERSION" "$sum" "$GOVER"
+# Per bridged plugin: the upstream module, its version, and the build tags.
+bridged_upstream() {
+  case "$1" in
+    # kreuzwerker's provider: v4.6.0 and later fixes, the newest the proxy serves. Built as pulumi-docker's Makefile does.
+    docker) echo "github.com/kreuzwerker/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4 no_compose" ;;
+    # hashicorp's provider on the plugin framework (bridged by the bridge's pkg/pf), the newest commit the proxy serves.
+    random) echo "github.com/hashicorp/terraform-provider-random v1.3.2-0.20260824155315-e1092b0cfc07 -" ;;
+  esac
 }
 
-build_docker_bridged() { # version plugin-dir
-  local ver="$1" dir="$2" w up sdk
-  w="$CACHE/src/pulumi-resource-docker-$ver-$GOVER"
-  log "step: plugin docker $ver: the upstream provider $DOCKER_UPSTREAM_VERSION through the Terraform bridge"
-  up="$(mod_download "$DOCKER_UPSTREAM" "$DOCKER_UPSTREAM_VERSION" | jq -r .Dir)"
+# What a bridged plugin in the cache was built from; a change rebuilds it.
+bridged_build_key() { # name
+  local sum upstream version
+  read -r upstream version _ < <(bridged_upstream "$1")
+  case "$1" in
+    docker) sum="$(cd "$REPO_DIR/scripts/pulumi-resource-docker" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)" ;;
+    *) sum="$( (cd "$REPO_DIR/scripts/pulumi-resource-$1" && find . -type f | LC_ALL=C sort | xargs sha256sum; sha256sum <"$SDK_FORK_PATCH") | sha256sum | cut -c1-12)" ;;
+  esac
+  printf '%s %s %s %s\n' "$version" "$SDK_FORK_VERSION" "$sum" "$GOVER"
+}
+
+build_bridged() { # name version plugin-dir
+  local name="$1" ver="$2" dir="$3" w up sdk upstream upstream_version tags
+  read -r upstream upstream_version tags < <(bridged_upstream "$name")
+  [ "$tags" != - ] || tags=""
+  w="$CACHE/src/pulumi-resource-$name-$ver-$GOVER"
+  log "step: plugin $name $ver: the upstream provider $upstream@$upstream_version through the Terraform bridge"
+  up="$(mod_download "$upstream" "$upstream_version" | jq -r .Dir)"
   sdk="$(mod_download "$SDK_FORK" "$SDK_FORK_VERSION" | jq -r .Dir)"
   rm -rf "$w"
   mkdir -p "$w"
-  cp -R "$REPO_DIR/scripts/pulumi-resource-docker/." "$w/"
+  cp -R "$REPO_DIR/scripts/pulumi-resource-$name/." "$w/"
   cp -R "$up" "$w/upstream"
   cp -R "$sdk" "$w/sdkfork"
   chmod -R u+w "$w/upstream" "$w/sdkfork"
   mkdir -p "$w/upstream/clawfleetshim"
   cp "$w/patches/clawfleetshim.go.in" "$w/upstream/clawfleetshim/shim.go"
-  cp "$w/patches/sdk_generate_resource_config.go.in" "$w/sdkfork/helper/schema/clawfleet_generate_resource_config.go"
-  log "step: plugin docker $ver: building the schema generator (about 15 minutes cold on 2 cores)"
-  (cd "$w" && "$GO" build -trimpath -tags no_compose -o tfgen ./cmd/tfgen) >&2
+  cp "$SDK_FORK_PATCH" "$w/sdkfork/helper/schema/clawfleet_generate_resource_config.go"
+  log "step: plugin $name $ver: building the schema generator (about 15 minutes cold on 2 cores)"
+  (cd "$w" && "$GO" build -trimpath ${tags:+-tags "$tags"} -o tfgen ./cmd/tfgen) >&2
   (cd "$w" && VERSION="$ver" ./tfgen schema --out schema) >/dev/null 2>&1 || (cd "$w" && VERSION="$ver" ./tfgen schema --out schema) >&2
-  node "$REPO_DIR/scripts/check-docker-schema.mjs" "$w/schema/schema.json" || die "plugin docker: its schema does not name the properties as @pulumi/docker $ver does (above)"
+  node "$REPO_DIR/scripts/check-bridged-schema.mjs" "$name" "$w/schema/schema.json" ||
+    die "plugin $name: its schema does not name the properties as @pulumi/$name $ver does (above)"
   cp "$w/schema/schema.json" "$w/cmd/provider/schema.json"
+  # The framework bridge embeds the metadata that tfgen wrote beside the schema.
+  if [ -d "$w/info" ] && [ -f "$w/info/bridge-metadata.json" ]; then cp "$w/schema/bridge-metadata.json" "$w/info/bridge-metadata.json"; fi
   mkdir -p "$dir"
-  (cd "$w" && "$GO" build -trimpath -tags no_compose -ldflags "-w -s -X main.version=$ver" -o "$dir/pulumi-resource-docker.tmp" ./cmd/provider) >&2
-  mv -f "$dir/pulumi-resource-docker.tmp" "$dir/pulumi-resource-docker"
-  docker_build_key >"$dir/.complete"
+  (cd "$w" && "$GO" build -trimpath ${tags:+-tags "$tags"} -ldflags "-w -s -X main.version=$ver" -o "$dir/pulumi-resource-$name.tmp" ./cmd/provider) >&2
+  mv -f "$dir/pulumi-resource-$name.tmp" "$dir/pulumi-resource-$name"
+  bridged_build_key "$name" >"$dir/.complete"
 }
 
-build_plugin() { # name
-  local name="$1" npm root suffix major pmod ver rootver pseudo w dir tags=""
+build_plugin() { # name (command: Pulumi's own provider module, a native Go provider)
+  local name="$1" npm root suffix major pmod ver rootver pseudo w dir
   read -r npm root suffix major pmod < <(plugin_spec "$name")
   [ "$suffix" != - ] || suffix=""
   ver="$(npm_version "$npm")"
@@ -356,36 +377,13 @@ build_plugin() { # name
   mod_download "$root" "$rootver" >/dev/null
   pseudo="$(pseudo_of "$major" "$root" "$rootver")"
   mod_download "$pmod" "$pseudo" >/dev/null
-  # Not reached on 2026-12-03: the proxy refused every provider module version above.
-  # What follows is the build as the providers' Makefiles do it, written from them.
+  # Not reached on 2026-12-04: the proxy refused the provider module above.
+  # What follows is the build as the provider's Makefile does it, written from it.
   w="$(new_wrapper "pulumi-resource-$name-$ver-$GOVER" "clawfleet.local/tools/pulumi-resource-$name")"
   copy_replaces "$w" "$pmod" "$pseudo"
-  case "$name" in
-    random)
-      # provider/go.mod: replace .../terraform-provider-random/shim => ./shim (a nested module).
-      local shimpseudo
-      shimpseudo="v0.0.0-${pseudo#v4.0.0-}"
-      mod_download github.com/pulumi/pulumi-random/provider/shim "$shimpseudo" >/dev/null
-      (cd "$w" && "$GO" mod edit -replace="github.com/terraform-providers/terraform-provider-random/shim=github.com/pulumi/pulumi-random/provider/shim@$shimpseudo")
-      ;;
-    docker)
-      # provider/go.mod: replace .../terraform-provider-docker => ../upstream, a git submodule
-      # (kreuzwerker/terraform-provider-docker) patched with pulumi-docker's patches/.
-      # The module zip does not record the submodule's commit; it has to be pinned here.
-      die "plugin docker: the upstream commit of pulumi-docker $ver is not pinned in this script (build_docker_bridged builds it)"
-      ;;
-  esac
   (cd "$w" && "$GO" get -tool "$pmod/cmd/pulumi-resource-$name@$pseudo") >&2
-  if [ "$name" != command ]; then
-    # cmd/pulumi-resource-<name>/main.go embeds schema-embed.json (git-ignored): generate it
-    # from the committed schema.json, as `make schema` does (VERSION=<v> go generate).
-    local src
-    src="$(cd "$w" && "$GO" list -m -f '{{.Dir}}' "$pmod")/cmd/pulumi-resource-$name"
-    (cd "$src" && VERSION="$ver" "$GO" run ./generate.go) >&2
-  fi
-  [ "$name" != docker ] || tags="-tags=no_compose" # as pulumi-docker's Makefile builds it
   mkdir -p "$dir"
-  (cd "$w" && "$GO" build -trimpath $tags -ldflags "-w -s -X $pmod/pkg/version.Version=$ver" \
+  (cd "$w" && "$GO" build -trimpath -ldflags "-w -s -X $pmod/pkg/version.Version=$ver" \
     -o "$dir/pulumi-resource-$name.tmp" "$pmod/cmd/pulumi-resource-$name") >&2
   mv -f "$dir/pulumi-resource-$name.tmp" "$dir/pulumi-resource-$name"
   touch "$dir/.complete"
@@ -446,9 +444,9 @@ for name in command random docker; do
   dir="$(plugin_dir "$name" "$ver")"
   builder=(build_plugin "$name")
   fresh=0
-  if [ "$name" = docker ]; then
-    builder=(build_docker_bridged "$ver" "$dir")
-    [ "$(cat "$dir/.complete" 2>/dev/null)" != "$(docker_build_key)" ] || fresh=1
+  if [ "$name" = docker ] || [ "$name" = random ]; then
+    builder=(build_bridged "$name" "$ver" "$dir")
+    [ "$(cat "$dir/.complete" 2>/dev/null)" != "$(bridged_build_key "$name")" ] || fresh=1
   elif [ -f "$dir/.complete" ]; then
     fresh=1
   fi

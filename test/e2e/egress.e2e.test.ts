@@ -8,7 +8,7 @@ import type { PlannedResource } from "../../cli/mock-run";
 import { egressChainOf, renderEgressRemove } from "../../runtimes/docker/egress";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { runShell } from "./standin/command-provider";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { fetchText, poll } from "./wait";
 
 /*
@@ -148,7 +148,7 @@ before(async () => {
     stack: "egress",
     env: process.env,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   await teardown();
 });

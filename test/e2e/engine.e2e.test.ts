@@ -10,7 +10,7 @@ import type { PlannedResource } from "../../cli/mock-run";
 import { hostLabel } from "../../names";
 import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
 import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { comparableSteps, standinPrediction } from "./engine/standin-prediction";
 import type { StepEvent } from "./standin/engine";
 import { fetchText, poll } from "./wait";
@@ -239,7 +239,7 @@ before(async () => {
     // The docker plugin reaches the SSH host with the key in this agent, as a user's would.
     env: { ...process.env, ...agent.env },
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   await removeDockerObjects();
   modelKeyCipher = await deployer.encrypt(modelKey);

@@ -13,7 +13,7 @@ import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects, watchStops, type ContainerStop, type DockerEndpoint } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { crashSshHostDocker, startSshAgent, startSshHost, stopSshHost, watchOutageInsideHost, type SshAgent, type SshHost } from "./ssh-host";
 import { serveEntries, startControl, startLocalNode, startSshHostNode, type Control, type LocalNode, type TailscaleNode } from "./real-tailscale";
 import { runShell } from "./standin/command-provider";
@@ -148,7 +148,7 @@ before(async () => {
     stack: "dev",
     env: commandEnv,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   declaration = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
   declaration.setIn(["config", "clawfleet:image"], image);

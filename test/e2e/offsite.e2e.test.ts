@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerExec, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { poll } from "./wait";
 
 /*
@@ -130,7 +130,7 @@ before(async () => {
     stack: "offsite",
     env: { ...process.env },
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   stackFile = deployer.stackFile;
   deployer.configure(

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
 import { fetchText, poll } from "./wait";
 
@@ -214,7 +214,7 @@ before(async () => {
     stack: "day2ops",
     env,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   botToken = `{ secure: ${await deployer.encrypt("1234567:ops-e2e-offline-bot-token")} }`;
   mkdirSync(join(work, "stacks"), { recursive: true });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { opsFor } from "./standin/deployer";
 import { addApproval, approvals } from "./pairing-state";
 import { fetchText, poll } from "./wait";
@@ -136,7 +136,7 @@ before(async () => {
     stack: "rollback",
     env,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   await teardown();
   log(`deploying stack rollback on ${good}: rba, then rbb`);

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { gatewayRoutes } from "../../declaration/gateway-routes";
 import { servedProviders } from "../../declaration/routes";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { poll } from "./wait";
 
 /*
@@ -130,7 +130,7 @@ before(async () => {
     stack: "routes",
     env: cliEnv,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   secure = `{ secure: ${await deployer.encrypt("routes-e2e-stand-in-credential")} }`;
   mkdirSync(join(work, "stacks"), { recursive: true });

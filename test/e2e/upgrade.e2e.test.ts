@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
 import { hostLabel } from "../../names";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
@@ -114,7 +114,7 @@ before(async () => {
     stack: "upgrade",
     env,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   await teardown();
   log(`deploying stack upgrade on openclaw ${olderVersion}: upa and the shared gateway of uphost`);

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FleetUsage } from "../../cli/ops/usage";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realDockerPlugin } from "./engine/deployer";
+import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
 import { poll } from "./wait";
 
@@ -81,6 +81,24 @@ function clawfleet(...args: string[]): Promise<CliResult> {
   });
 }
 
+/**
+ * This machine's address on Docker's default bridge, where a container reaches the host: the bridge's gateway as
+ * Docker reports it, or (Docker 20.10 started afresh reports the subnet only) the local address inside its subnet.
+ */
+async function defaultBridgeAddress(): Promise<string> {
+  const bridge = await dockerApi<{ IPAM: { Config: { Gateway?: string; Subnet?: string }[] } }>("GET", "/networks/bridge");
+  const reported = bridge.IPAM.Config.find((c) => c.Gateway !== undefined)?.Gateway;
+  if (reported !== undefined) return reported;
+  const subnet = bridge.IPAM.Config.find((c) => c.Subnet?.includes(".") === true)?.Subnet ?? "";
+  const [base = "", bits = "32"] = subnet.split("/");
+  const network = (ip: string) => Math.floor(ip.split(".").reduce((n, part) => n * 256 + Number(part), 0) / 2 ** (32 - Number(bits)));
+  const inside = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a?.family === "IPv4" && network(a.address) === network(base));
+  assert.ok(inside !== undefined, `this machine has an address on Docker's default bridge (${subnet})`);
+  return inside.address;
+}
+
 async function teardown(): Promise<void> {
   await removeHostObjects(["ushost"]);
 }
@@ -89,9 +107,7 @@ before(async () => {
   execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
   const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   image = built.trim().split("\n").pop() ?? "";
-  const bridge = await dockerApi<{ IPAM: { Config: { Gateway?: string }[] } }>("GET", "/networks/bridge");
-  const address = bridge.IPAM.Config.find((c) => c.Gateway !== undefined)?.Gateway;
-  assert.ok(address !== undefined, "Docker's default bridge has a gateway address");
+  const address = await defaultBridgeAddress();
   provider = await startFakeModelProvider({ address, model: "small", usage: tokens });
   log(`fake model provider at ${provider.baseUrl}`);
   // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
@@ -103,7 +119,7 @@ before(async () => {
     stack: "usage",
     env: cliEnv,
     progress: log,
-    plugins: { docker: await realDockerPlugin(repo) },
+    plugins: await realPlugins(repo),
   });
   secureKey = await deployer.encrypt(modelKey);
   mkdirSync(join(work, "stacks"), { recursive: true });

@@ -7,7 +7,8 @@ import type { Op, StepEvent } from "../standin/engine";
 
 /*
  * Deploys the program through the real Pulumi CLI and engine (built by scripts/install-pulumi.sh),
- * with the provider stand-ins served as provider plugins (./provider-plugin.ts), the same shape as
+ * with the real plugins it is given and the provider stand-ins served as provider plugins for the
+ * others (./provider-plugin.ts), the same shape as
  * ../standin/deployer.ts: `deploy()` returns the steps of the apply, and every apply is followed by
  * the check Pulumi's own integration tests make (ProgramTest: a preview that plans nothing, then a
  * refresh that finds nothing), here with Pulumi's own commands: `pulumi preview --expect-no-changes`
@@ -153,22 +154,25 @@ export function pulumiTools(repo: string): Promise<NodeJS.ProcessEnv> {
 }
 
 /**
- * The real docker plugin scripts/install-pulumi.sh built (the upstream Terraform provider for Docker
- * behind the Terraform bridge: scripts/pulumi-resource-docker); fails with one line naming the
- * script when it is not installed.
+ * The real plugins scripts/install-pulumi.sh built: docker and random, each the upstream Terraform provider behind the
+ * Terraform bridge with a mapping of ours onto the SDK package's names (scripts/pulumi-resource-<name>). Fails with
+ * one line naming the script when they are not installed. command has no real plugin here (the proxy refuses it).
  */
-export function realDockerPlugin(repo: string): Promise<string> {
+export function realPlugins(repo: string): Promise<{ docker: string; random: string }> {
   const script = join(repo, "scripts", "install-pulumi.sh");
-  const version = pluginVersion(repo, "docker");
-  const shell = `out=$(bash ${shellQuote(script)} --print-env --only docker) || exit 3; eval "$out"; printf '%s' "$PULUMI_HOME/plugins/resource-docker-v${version}/pulumi-resource-docker"`;
+  const [docker, random] = ["docker", "random"].map((pkg) => `"$PULUMI_HOME/plugins/resource-${pkg}-v${pluginVersion(repo, pkg)}/pulumi-resource-${pkg}"`);
+  const shell = `out=$(bash ${shellQuote(script)} --print-env --only docker,random) || exit 3; eval "$out"; printf '%s\\n' ${docker} ${random}`;
   return new Promise((resolve, reject) => {
     execFile("bash", ["-c", shell], { encoding: "utf8" }, (error, stdout, stderr) => {
       if (error !== null) {
         const said = stderr.trim().split("\n").pop() ?? "";
-        reject(new Error(`the docker provider plugin is not installed: run \`bash scripts/install-pulumi.sh --only docker\` (it says: ${said})`));
+        reject(
+          new Error(`the docker and random provider plugins are not installed: run \`bash scripts/install-pulumi.sh --only docker,random\` (it says: ${said})`),
+        );
         return;
       }
-      resolve(stdout);
+      const [dockerPath = "", randomPath = ""] = stdout.trim().split("\n");
+      resolve({ docker: dockerPath, random: randomPath });
     });
   });
 }
