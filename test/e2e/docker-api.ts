@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
 import { hostLabel } from "../../names";
+import { renderEgressRemove } from "../../runtimes/docker/egress";
 
 /** How to reach a Docker daemon: the local socket, or a connection made per request (ssh dial-stdio). */
 export interface DockerEndpoint {
@@ -86,7 +88,8 @@ export async function dockerExec(container: string, cmd: string[], env: string[]
 
 /**
  * Removes what a test stack left on this machine's Docker: every container and network labelled with one of its
- * hosts (the program's host label), and the containers named in `extra` (a preflight's trial container).
+ * hosts (the program's host label), the containers named in `extra` (a preflight's trial container), and each
+ * network's egress chain in DOCKER-USER, as the egress command's delete removes it.
  */
 export async function removeHostObjects(hosts: readonly string[], extra: readonly string[] = []): Promise<void> {
   const containers = [...extra];
@@ -100,6 +103,7 @@ export async function removeHostObjects(hosts: readonly string[], extra: readonl
   }
   for (const name of containers) await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
   for (const name of networks) await dockerApi("DELETE", `/networks/${name}`).catch(() => undefined);
+  for (const name of networks) spawnSync("sh", ["-c", renderEgressRemove({ network: name })], { stdio: "ignore" });
 }
 
 /** A container that got SIGTERM and exited: how long it took, and its exit code. */

@@ -198,6 +198,10 @@ describe("command and random stand-ins", () => {
   it("R1: a new password for any changed input, the same value the mock run used", async () => {
     const random = randomPasswordProvider("dev");
     assert.deepEqual(random.diff({ length: 48, keepers: { rotation: "1" } }, { length: 48, keepers: { rotation: "2" } }).replaces, ["keepers"]);
+    // The real provider's state holds every argument, defaults included; the program sends what it sets.
+    const realState = { length: 48, special: false, upper: true, lower: true, numeric: true, minSpecial: 0, overrideSpecial: null, keepers: null };
+    assert.deepEqual(random.diff(realState, { length: 48, special: false }).changed, []);
+    assert.deepEqual(random.diff(realState, { length: 48, special: false, keepers: { rotation: "1" } }).replaces, ["keepers"]);
     const { outputs } = await random.create({ length: 8 }, { urn: "default:random", inputs: {} }, "urn:pulumi:dev::p::t::alice-token");
     assert.equal(typeof outputs["result"], "string");
     assert.equal(String(outputs["result"]).length, 8);

@@ -130,11 +130,27 @@ export function commandProvider(env: NodeJS.ProcessEnv, remote: boolean, progres
   };
 }
 
+/**
+ * What terraform-provider-random's random_password holds for an argument left out (its schema's defaults): the real
+ * provider's state has every one of them, the program sends only what it sets.
+ */
+const passwordDefaults: Record<string, unknown> = {
+  special: true,
+  upper: true,
+  lower: true,
+  numeric: true,
+  minSpecial: 0,
+  overrideSpecial: "",
+  keepers: {},
+};
+
 export function randomPasswordProvider(stack: string): ResourceProvider {
   return {
     diff(olds, news) {
       const keys = ["length", "special", "keepers", "upper", "lower", "numeric", "minSpecial", "overrideSpecial"];
-      const changed = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
+      const value = (bag: Record<string, unknown>, key: string) => JSON.stringify(bag[key] ?? passwordDefaults[key]);
+      // Every argument of random_password forces a new password (RequiresReplace in its schema).
+      const changed = keys.filter((key) => value(olds, key) !== value(news, key));
       return { changed, replaces: changed };
     },
     create(inputs, _config, urn) {
