@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { networkInterfaces, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FleetUsage } from "../../cli/ops/usage";
@@ -83,7 +83,7 @@ function clawfleet(...args: string[]): Promise<CliResult> {
 
 /**
  * This machine's address on Docker's default bridge, where a container reaches the host: the bridge's gateway as
- * Docker reports it, or (Docker 20.10 started afresh reports the subnet only) the local address inside its subnet.
+ * Docker reports it, or (Docker 20.10 started afresh reports the subnet only) this machine's address inside its subnet.
  */
 async function defaultBridgeAddress(): Promise<string> {
   const bridge = await dockerApi<{ IPAM: { Config: { Gateway?: string; Subnet?: string }[] } }>("GET", "/networks/bridge");
@@ -92,11 +92,13 @@ async function defaultBridgeAddress(): Promise<string> {
   const subnet = bridge.IPAM.Config.find((c) => c.Subnet?.includes(".") === true)?.Subnet ?? "";
   const [base = "", bits = "32"] = subnet.split("/");
   const network = (ip: string) => Math.floor(ip.split(".").reduce((n, part) => n * 256 + Number(part), 0) / 2 ** (32 - Number(bits)));
-  const inside = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a?.family === "IPv4" && network(a.address) === network(base));
+  // From `ip`: Node's interface list leaves out docker0 while no container is on it (the link is down).
+  const addresses = [...execFileSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" }).matchAll(/ inet (\d+\.\d+\.\d+\.\d+)\//g)].map(
+    (m) => m[1] ?? "",
+  );
+  const inside = addresses.find((address) => network(address) === network(base));
   assert.ok(inside !== undefined, `this machine has an address on Docker's default bridge (${subnet})`);
-  return inside.address;
+  return inside;
 }
 
 async function teardown(): Promise<void> {
