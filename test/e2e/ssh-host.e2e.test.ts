@@ -5,18 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { healthStartPeriodSeconds } from "../../names";
-import {
-  gatewayLogDriver,
-  gatewayLogOpts,
-  healthTimings,
-  memorySwapOf,
-  parseReadBack,
-  readBackLabel,
-  renderReadBack,
-  sentSettings,
-} from "../../runtimes/docker/readback";
-import { sshPinOptions } from "../../runtimes/shell";
-import { dockerContainerProvider } from "./standin/docker-provider";
+import { healthTimings, parseReadBack, readBackLabel, renderReadBack, sentSettings } from "../../runtimes/docker/readback";
 import { dockerApi } from "./docker-api";
 import { dockerRequestOverSsh, sshDialStdio } from "./docker-transport";
 import { fetchText } from "./wait";
@@ -251,43 +240,6 @@ describe("the SSH test host", () => {
     // 1.41) has no start interval to copy, so nothing of the image's shows here.
     assert.deepEqual(stored.healthcheck, sentSettings(timings).healthcheck);
     assert.equal(remoteDockerOk(["ps", "-aq", "--filter", `label=${readBackLabel}`]), "", "the read-back container is removed");
-  });
-
-  it("gives a container that sends what the read-back reports the same settings back; its own log options alone would replace it", async () => {
-    const timings = healthTimings({ startPeriodSeconds: healthStartPeriodSeconds });
-    const stored = parseReadBack(sshOk(renderReadBack({ hostId: "gw2", image, health: timings })), "gw2", timings);
-    // The docker provider stand-in (kreuzwerker v4.5.0's create, read and diff) against this host's daemon, over ssh://.
-    const provider = dockerContainerProvider({ env: { ...process.env, ...agent?.env }, progress: log, stops: [] });
-    const target = { host: host.address, user: host.user, port: host.port, hostKey: host.hostKey };
-    const config = {
-      urn: "gw2-docker",
-      inputs: { host: `ssh://${host.user}@${host.address}:${host.port}`, sshOpts: ["-o", "BatchMode=yes", ...sshPinOptions(target)] },
-    };
-    const memory = 512;
-    const inputs = {
-      name: `${remoteContainer}-readback`,
-      image,
-      logDriver: gatewayLogDriver,
-      logOpts: stored.logOpts,
-      memory,
-      memorySwap: memorySwapOf(stored, memory),
-      healthcheck: { tests: ["CMD", "true"], ...stored.healthcheck },
-      restart: "no",
-    };
-    remoteDocker(["rm", "-f", inputs.name]);
-    const { id, outputs } = await provider.create(inputs, config, "urn:gw2-readback");
-    try {
-      const readBackFields = (changed: string[]) => changed.filter((key) => ["logOpts", "memorySwap", "healthcheck"].includes(key));
-      assert.deepEqual(readBackFields(provider.diff(outputs, inputs).changed), [], "after create");
-      const refreshed = await provider.read(id, outputs, config);
-      assert.ok(refreshed);
-      assert.deepEqual(readBackFields(provider.diff(refreshed, inputs).changed), [], "after a refresh");
-      assert.deepEqual(refreshed["logOpts"], { "max-size": "10m", "max-file": "3", labels: "clawfleet.gateway", tag: "{{.Name}}" });
-      // What every deploy did before the read-back: the daemon's defaults read back, the program's two options sent.
-      assert.deepEqual(readBackFields(provider.diff(refreshed, { ...inputs, logOpts: { ...gatewayLogOpts } }).replaces), ["logOpts"]);
-    } finally {
-      await provider.delete(id, outputs, config);
-    }
   });
 
   it("has its own real tailscaled, for sessions and under sudo; the deploy user writes Serve only once it is the operator", async () => {
