@@ -130,12 +130,13 @@ function errorsIn(file: string): string[] {
 }
 
 /**
- * PATH and PULUMI_* of the tools scripts/install-pulumi.sh built (the CLI and the Node.js language
- * host); fails with one line naming the script when they are not installed.
+ * PULUMI_* of the tools scripts/install-pulumi.sh built (the CLI and the Node.js language host), and in PATH only the
+ * folders it puts first; fails with one line naming the script when they are not installed.
  */
 export function pulumiTools(repo: string): Promise<NodeJS.ProcessEnv> {
   const script = join(repo, "scripts", "install-pulumi.sh");
-  const shell = `out=$(bash ${shellQuote(script)} --print-env --only cli,nodejs) || exit 3; eval "$out"; pulumi version >/dev/null || exit 4; exec ${shellQuote(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  // The folders the script puts first: PATH after its lines, less PATH before them.
+  const shell = `before=$PATH; out=$(bash ${shellQuote(script)} --print-env --only cli,nodejs) || exit 3; eval "$out"; pulumi version >/dev/null || exit 4; PATH=\${PATH%":$before"} exec ${shellQuote(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`;
   return new Promise((resolve, reject) => {
     execFile("bash", ["-c", shell], { encoding: "utf8" }, (error, stdout, stderr) => {
       if (error !== null) {
@@ -219,6 +220,8 @@ export class EngineDeployer {
     const env: NodeJS.ProcessEnv = {
       ...options.env,
       ...tools,
+      // The tools first, then what the test gives the program and the plugins (a tailscale of its own, say).
+      PATH: `${tools["PATH"] ?? ""}:${options.env["PATH"] ?? process.env["PATH"] ?? ""}`,
       PULUMI_HOME: this.home,
       PULUMI_CONFIG_PASSPHRASE: "clawfleet engine e2e",
       // --event-log is offered only with this set (pkg/cmd/pulumi/operations/up.go).
