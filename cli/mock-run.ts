@@ -199,7 +199,9 @@ export async function runUnderMocks(options: MockRunOptions): Promise<MockRunRes
     resources.push(record);
     sequences.push(sequence);
     const state: Record<string, unknown> = { ...inputs, ...options.knownOutputs?.[name] };
-    if (type === "random:index/randomPassword:RandomPassword") state["result"] = mockRandomValue(options.stack, name, inputs);
+    // A password the engine holds in state (known outputs) stays; a new one gets the mock value.
+    if (type === "random:index/randomPassword:RandomPassword" && options.knownOutputs?.[name]?.["result"] === undefined)
+      state["result"] = mockRandomValue(options.stack, name, inputs);
     return { id: custom ? `${name}-id` : "", state, secretOutputs: secretOutputs.filter((key) => key in state) };
   };
   const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...args: unknown[]) => void };

@@ -11,7 +11,7 @@ import { hostLabel } from "../../names";
 import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
 import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
 import { EngineDeployer, realPlugins } from "./engine/deployer";
-import { comparableSteps, standinPrediction } from "./engine/standin-prediction";
+import { comparableSteps, knownTokens, standinPrediction } from "./engine/standin-prediction";
 import type { StepEvent } from "./standin/engine";
 import { fetchText, poll } from "./wait";
 
@@ -92,14 +92,19 @@ function stackConfig(): string {
   });
 }
 
-/** The program's resources for the declaration, from a mock run in a process of its own, secrets revealed. */
-function mockPlan(): PlannedResource[] {
+/**
+ * The program's resources for the declaration, from a mock run in a process of its own, secrets revealed; `known`
+ * are outputs the engine hands the program from state (the gateway tokens the real random provider made).
+ */
+function mockPlan(known: Record<string, Record<string, unknown>>): PlannedResource[] {
   const dir = mkdtempSync(join(work, "mock-"));
   mkdirSync(join(dir, "stacks"));
   const file = join(dir, "stacks", "Pulumi.engine.yaml");
   writeFileSync(file, stackConfig());
   const out = join(dir, "plan.json");
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out], { cwd: repo, stdio: "inherit" });
+  const knownFile = join(dir, "known.json");
+  writeFileSync(knownFile, JSON.stringify(known), { mode: 0o600 });
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "test", "e2e", "plan-revealed.ts"), file, out, knownFile], { cwd: repo, stdio: "inherit" });
   // The mock run cannot decrypt: the one secure value of this stack reads "[secret]" there.
   return JSON.parse(readFileSync(out, "utf8").replaceAll("[secret]", modelKey)) as PlannedResource[];
 }
@@ -109,10 +114,14 @@ function comparable(steps: readonly StepEvent[]): string[] {
   return changes(comparableSteps(steps));
 }
 
-/** What the engine stand-in predicts from the real engine's state (see engine/standin-prediction.ts). */
-async function prediction(program: readonly PlannedResource[], refresh: boolean): Promise<string[]> {
+/**
+ * What the engine stand-in predicts from the real engine's state (see engine/standin-prediction.ts) for the program as
+ * declared now, or for none (a destroy).
+ */
+async function prediction(program: "declared" | "none", refresh: boolean): Promise<string[]> {
   const exported = (await deployer.pulumi(["stack", "export", "--show-secrets"])).stdout;
-  return comparable(await standinPrediction({ stack: "engine", env: process.env, exported, program, refresh }));
+  const resources = program === "none" ? [] : mockPlan(knownTokens(exported));
+  return comparable(await standinPrediction({ stack: "engine", env: process.env, exported, program: resources, refresh }));
 }
 
 /**
@@ -121,7 +130,7 @@ async function prediction(program: readonly PlannedResource[], refresh: boolean)
  */
 async function deploy(step: string, options: { refresh?: boolean } = {}): Promise<StepEvent[]> {
   deployer.configure(stackConfig());
-  const predicted = await prediction(mockPlan(), options.refresh === true);
+  const predicted = await prediction("declared", options.refresh === true);
   const first = deployer.timings.length;
   const steps = await deployer.deploy(options);
   const runs = deployer.timings.slice(first);
@@ -414,7 +423,7 @@ describe("the program under the real Pulumi engine", () => {
   });
 
   it("(i) `pulumi destroy` removes every container and network of the stack; state directories stay", async () => {
-    const predicted = await prediction([], false);
+    const predicted = await prediction("none", false);
     const first = deployer.timings.length;
     const steps = await deployer.destroy();
     assert.deepEqual(comparable(steps), predicted, "the engine stand-in predicted the real engine's destroy");

@@ -84,6 +84,18 @@ export function standinStateOf(exported: string): StateEntry[] {
     }));
 }
 
+/**
+ * The outputs the engine hands the program from state that the mock run cannot make up: each gateway token the real
+ * random provider made, by resource name (the mock run gives a new one its own value).
+ */
+export function knownTokens(exported: string): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    standinStateOf(exported)
+      .filter((entry) => entry.type === "random:index/randomPassword:RandomPassword")
+      .map((entry) => [entry.name, { result: entry.outputs["result"] }]),
+  );
+}
+
 /** The stand-in's steps for `program` against the real state, after the stand-in's own refresh when asked. */
 export async function standinPrediction(options: {
   stack: string;
