@@ -551,8 +551,11 @@ describe("crash recovery: back to ready within a normal start plus 10 s, pairing
     assert.deepEqual(opsFor(events, "erin-container"), ["replace"]);
     const info = await inspectContainer(erin);
     assert.equal(info?.State.Health?.Status, "healthy");
-    const created = Date.parse(info?.State.StartedAt ?? "");
-    const seconds = await readyAfter(created);
+    // From the gateway's own "ready" log line: the deploy returns only after preview and refresh have checked it.
+    const logs = await dockerApi<string>("GET", `/containers/${erin}/logs?stdout=true&stderr=true`, undefined, { text: true });
+    const readyAt = /(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:\d\d)) \[gateway\] ready/.exec(logs)?.[1];
+    assert.ok(readyAt !== undefined, `erin's log has its ready line:\n${logs.slice(-2000)}`);
+    const seconds = (Date.parse(readyAt) - Date.parse(info?.State.StartedAt ?? "")) / 1000;
     log(`erin: replacement after SIGKILL -> ready ${seconds.toFixed(1)} s after its start`);
     assert.ok(seconds <= normalStart + 10, `${seconds} s after the replacement started, normal start ${normalStart} s`);
     assert.deepEqual(await approvals(erin), ["before-crash"]);
