@@ -141,7 +141,7 @@ before(async () => {
   );
   await poll("the test's servers to listen", 30, async () => ((await fetchText(`http://${allowed}:8080/`, 2000)) === `server ${allowed}` ? true : undefined));
 
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

@@ -18,13 +18,14 @@ import { fetchText, poll } from "./wait";
 /*
  * The program under the real Pulumi engine: `pulumi up`, `preview`, `refresh` and `destroy` of the
  * CLI that scripts/install-pulumi.sh builds, running index.ts through the real Node.js language
- * host, with a real docker provider plugin (the upstream Terraform provider for Docker through the
- * Terraform bridge, scripts/pulumi-resource-docker) and the command and random stand-ins
- * (../e2e/standin) served as plugins (./engine/provider-plugin.ts), against real Docker and a real
+ * host, with real docker and random provider plugins (the upstream Terraform providers through the
+ * Terraform bridge, scripts/pulumi-resource-docker and -random) and the command stand-in
+ * (../e2e/standin) served as a plugin (./engine/provider-plugin.ts), against real Docker and a real
  * shell. The stand-in engine's prediction, from the real state, is held against every apply: with
- * the real provider's state, that checks the docker provider stand-in too. A stack of this file's own
- * (stack engine, host enginehost, tenants enga/engb/engc dedicated and engs shared, ports
- * 18800-18880, state under the test's work directory), local host only, no Tailscale Serve.
+ * the real providers' state, that checks the docker and random stand-ins too. A stack of this file's
+ * own (stack engine, host enginehost, tenants enga/engb/engc dedicated and engs shared, ports
+ * 18800-18880, state under the test's work directory), local host and the SSH test host, no
+ * Tailscale Serve.
  * Every apply is followed by `pulumi preview --expect-no-changes` and `pulumi refresh
  * --expect-no-changes`.
  */
@@ -240,7 +241,7 @@ before(async () => {
   agent = startSshAgent(join(work, "gw2"), remote.identityFile);
   const socket = remote.dockerSocket;
   remoteDocker = { connect: () => createConnection(socket) };
-  log("setting up the real Pulumi CLI with the real docker provider and the command and random stand-ins as plugins");
+  log("setting up the real Pulumi CLI with the real docker and random providers and the command stand-in as a plugin");
   deployer = await EngineDeployer.create({
     repo,
     work,

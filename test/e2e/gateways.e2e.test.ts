@@ -141,7 +141,7 @@ before(async () => {
   localTs = await startLocalNode(tailnet, "gw");
   remoteTs = await startSshHostNode(tailnet, remote, "gw2");
   commandEnv = { ...process.env, ...agent.env, PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}` };
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

@@ -101,7 +101,7 @@ before(async () => {
   log(`starting the SSH host with ${image}`);
   host = startSshHost(join(work, "host"), image);
   agent = startSshAgent(work, host.identityFile);
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

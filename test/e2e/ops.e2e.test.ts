@@ -207,7 +207,7 @@ before(async () => {
     PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}`,
   };
   cliEnv = env;
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

@@ -129,7 +129,7 @@ before(async () => {
   // rbhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
   cliEnv = env;
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

@@ -123,7 +123,7 @@ before(async () => {
   image = built.trim().split("\n").pop() ?? "";
   // routehost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),

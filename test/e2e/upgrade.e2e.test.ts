@@ -107,7 +107,7 @@ before(async () => {
   log(`images ${older} and ${newer}`);
   // uphost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
-  log("setting up the real Pulumi CLI with the real docker provider");
+  log("setting up the real Pulumi CLI with the real docker and random providers");
   deployer = await EngineDeployer.create({
     repo,
     work: join(work, "engine"),
