@@ -4,8 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
-import { hostLabel } from "../../names";
+import { dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer, realPlugins } from "./engine/deployer";
 import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
@@ -86,14 +85,9 @@ const backupsOf = (container: string) =>
     .filter((file) => file.endsWith(".tar.gz"))
     .sort();
 
-/** Removes uphost's containers and networks (found by their host label) and the preflight's container. */
+/** Removes uphost's containers, networks and egress chains (found by their host label) and the preflight's container. */
 async function teardown(): Promise<void> {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`${hostLabel}=uphost`] }));
-  const containers = await dockerApi<{ Names: string[] }[]>("GET", `/containers/json?all=true&filters=${filters}`);
-  const networks = await dockerApi<{ Name: string }[]>("GET", `/networks?filters=${filters}`);
-  for (const name of [...containers.map((c) => (c.Names[0] ?? "").replace(/^\//, "")), "clawfleet-preflight-uphost"])
-    await dockerApi("DELETE", `/containers/${name}?force=true`).catch(() => undefined);
-  for (const network of networks) await dockerApi("DELETE", `/networks/${network.Name}`).catch(() => undefined);
+  await removeHostObjects(["uphost"], ["clawfleet-preflight-uphost"]);
 }
 
 before(async () => {

@@ -131,8 +131,10 @@ export function commandProvider(env: NodeJS.ProcessEnv, remote: boolean, progres
 }
 
 /**
- * What terraform-provider-random's random_password holds for an argument left out (its schema's defaults): the real
- * provider's state has every one of them, the program sends only what it sets.
+ * What terraform-provider-random's random_password holds for an argument left out (its schema's defaults,
+ * internal/provider/resource_password.go at e1092b0cfc07: special, upper, lower and numeric `booldefault.StaticBool(true)`,
+ * min_* `int64default.StaticInt64(0)`, override_special none): the real provider's state has every one of them, the
+ * program sends only what it sets. A missing override_special and an empty one compare alike.
  */
 const passwordDefaults: Record<string, unknown> = {
   special: true,
