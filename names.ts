@@ -109,20 +109,10 @@ export function workDirOf(stateRoot: string): string {
   return `${stateRoot}/${stateLayout.work}`;
 }
 
-/** Docker label on everything clawfleet creates. */
-export const managedLabel = "clawfleet.managed";
-/** Docker label naming the gateway a container runs: `tenant/<id>` or `shared/<host id>`. */
-export const gatewayLabel = "clawfleet.gateway";
-/** Docker label naming the Pulumi project and stack that own the container. */
-export const stackLabel = "clawfleet.stack";
-/** Docker label naming the host a container or network belongs to. */
-export const hostLabel = "clawfleet.host";
-/** Docker label naming a dedicated gateway's tenant. */
+/** Label naming a dedicated gateway's tenant, beside the tenant's own labels. */
 export const tenantLabel = "clawfleet.tenant";
-/** Docker label naming a gateway's tier. */
+/** Label naming a gateway's tier. */
 export const tierLabel = "clawfleet.tier";
-/** Docker label of a container that `clawfleet rollback` or a failed health gate put back on the previous image: the image that failed. */
-export const rollbackLabel = "clawfleet.rollback";
 /** The prefix of every label clawfleet sets; a tenant's own labels may not use it. */
 export const reservedLabelPrefix = "clawfleet.";
 

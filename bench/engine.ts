@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { hostLabel } from "../names";
+import { hostLabel } from "../runtimes/docker/names";
 import { dockerApi, inspectContainer } from "../test/e2e/docker-api";
 import { EngineDeployer, realPlugins, type RunResult } from "../test/e2e/engine/deployer";
 import { fetchText, poll } from "../test/e2e/wait";

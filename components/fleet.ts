@@ -4,7 +4,7 @@ import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
 import { TenantPurge } from "./tenant-purge";
-import type { Runtime } from "../runtimes/runtime";
+import type { Runtime } from "./runtime";
 
 /** What `pulumi stack output tenants` shows for one tenant; the token is a secret. */
 export interface TenantOutput {

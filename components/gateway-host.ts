@@ -4,7 +4,7 @@ import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { gatewayCommon, sharedGatewaySpec, trialConfig } from "./gateway-spec";
 import { childName, childRole, componentType, sharedStateDir, tenantStateDir } from "../names";
 import { recordFacts, type RuntimeChild } from "./facts";
-import type { Runtime } from "../runtimes/runtime";
+import type { Runtime } from "./runtime";
 
 export interface GatewayHostArgs {
   /** The validated host declaration. */

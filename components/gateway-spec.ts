@@ -70,7 +70,7 @@ export interface GatewayConfinement {
 
 /**
  * What one OpenClaw gateway is, independent of what runs it: built from the declaration by the
- * components, and handed to a runtime (runtimes/runtime.ts) to run.
+ * components, and handed to a runtime (components/runtime.ts) to run.
  */
 export interface GatewaySpec {
   /** `tenant/<id>` or `shared/<host id>`. */

@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { childName, childRole } from "../names";
 import type { RuntimeChild } from "./facts";
 import type { GatewaySpec } from "./gateway-spec";
-import type { RuntimeHost } from "../runtimes/runtime";
+import type { RuntimeHost } from "./runtime";
 
 /** What a host gives each gateway it runs. */
 export interface GatewayPlacement {

@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SharedTenant } from "../declaration/schema";
 import type { GatewayResources, GatewayPlacement } from "./gateway";
 import { childName, childRole, componentType, tenantStateDir } from "../names";
-import { gateway } from "./render/config";
 import { recordFacts } from "./facts";
 
 export interface SharedBindingArgs {
@@ -34,7 +33,7 @@ export class SharedBinding extends pulumi.ComponentResource {
     const { tenant, placement, sharedGateway } = args;
     const workspace = childName(name, childRole.workspace);
     const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
-    placement.runtime.ensureDirectory(workspace, { dir: stateDir, uid: gateway.uid, after: sharedGateway.stateDir }, this);
+    placement.runtime.ensureWorkspace(workspace, { tenantId: tenant.id, after: sharedGateway.stateDir }, this);
     recordFacts({
       kind: "shared",
       type: componentType.sharedBinding,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PurgedTenant } from "../declaration/schema";
 import type { GatewayPlacement } from "./gateway";
-import { childName, childRole, componentType, dedicatedContainerName, tenantStateDir } from "../names";
+import { childName, childRole, componentType, tenantStateDir } from "../names";
 import { recordFacts } from "./facts";
 
 export interface TenantPurgeArgs {
@@ -22,7 +22,7 @@ export class TenantPurge extends pulumi.ComponentResource {
     const { tenant } = args;
     const purge = childName(name, childRole.purge);
     const stateDir = tenantStateDir(args.stateRoot, tenant.tier, tenant.id);
-    args.placement.runtime.purge(purge, { stateDir, gatewayName: tenant.tier === "dedicated" ? dedicatedContainerName(tenant.id) : undefined }, this);
+    args.placement.runtime.purgeTenant(purge, { tier: tenant.tier, tenantId: tenant.id }, this);
     recordFacts({
       kind: "purge",
       type: componentType.tenantPurge,

@@ -4,7 +4,8 @@
  * never inside the script. Each command is idempotent: running it twice changes nothing more.
  */
 
-import { gatewayLabel, managedLabel, rollbackLabel, stackLabel, stateLayout, stopTimeoutSeconds } from "../../names";
+import { stateLayout, stopTimeoutSeconds } from "../../names";
+import { gatewayLabel, managedLabel, rollbackLabel, stackLabel } from "./names";
 import { asRoot, fail, script, shellQuote, sshPinOptions, type SshTarget } from "../shell";
 
 export interface PrepareHostArgs {

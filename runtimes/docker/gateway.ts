@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
-import { childRole, gatewayLabel, hostLabel, managedLabel, stackLabel, stopTimeoutSeconds, upgradeBackupDirOf } from "../../names";
+import { childRole, stopTimeoutSeconds, upgradeBackupDirOf } from "../../names";
+import { gatewayLabel, hostLabel, managedLabel, stackLabel } from "./names";
 import { renderRollback } from "./rollback";
 import {
   renderClaimPort,
@@ -21,7 +22,7 @@ import { gatewayLogDriver, memorySwapOf, type ReadBack } from "./readback";
 import type { HostCommandRunner } from "./host-command";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import type { Host } from "../../declaration/schema";
-import type { GatewayRunArgs, RunningGateway } from "../runtime";
+import type { GatewayRunArgs, RunningGateway } from "../../components/runtime";
 import type { RuntimeChild } from "../../components/facts";
 
 /** What a prepared Docker host gives each gateway it runs. */

@@ -1,5 +1,6 @@
 import { shellQuote } from "../shell";
-import { dockerCpus, managedLabel, rollbackLabel } from "../../names";
+import { dockerCpus } from "../../names";
+import { managedLabel, rollbackLabel } from "./names";
 import { containerSettingsOf, noNewPrivileges } from "./container-settings";
 import { renderRollback } from "./rollback";
 import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";

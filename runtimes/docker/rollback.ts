@@ -6,7 +6,8 @@
  * POSIX sh, every value single-quoted; running it again changes nothing more.
  */
 import type { GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
-import { gatewayLabel, hostLabel, managedLabel, rollbackLabel, stackLabel, stopTimeoutSeconds } from "../../names";
+import { stopTimeoutSeconds } from "../../names";
+import { gatewayLabel, hostLabel, managedLabel, rollbackLabel, stackLabel } from "./names";
 import { asRoot, fail, script, shellQuote } from "../shell";
 import { healthOf, pendingFile } from "./commands";
 import { bare, confinementFlags, containerSettingsOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";

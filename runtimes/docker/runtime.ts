@@ -1,13 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { childName, childRole, workDirOf } from "../../names";
+import { childName, childRole, dedicatedContainerName, tenantStateDir, workDirOf } from "../../names";
 import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands";
 import { runDockerGateway, type DockerHost } from "./gateway";
 import { healthTimings, parseReadBack, renderReadBack } from "./readback";
 import { hostCommandRunner } from "./host-command";
 import { renderPreflight } from "./upgrade";
 import { sshPinOptions } from "../shell";
-import type { HostPreparation, Runtime, RuntimeHost } from "../runtime";
+import type { HostPreparation, Runtime, RuntimeHost } from "../../components/runtime";
 
 /**
  * Gateways as Docker containers: per host a Docker provider (local socket or `ssh://`) and
@@ -98,10 +98,23 @@ export const dockerRuntime: Runtime = {
       // The read-back follows the image: the gateways' own diff names what reaches them.
       children: { [childRole.prepare]: { kind: "named" }, [childRole.readback]: { kind: "follows" } },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),
-      ensureDirectory: (childResource, { dir, uid, after }, owner) =>
-        run(childResource, { create: renderEnsureStateDir({ dir, uid }) }, { parent: owner, dependsOn: [after], retainOnDelete: true }),
-      purge: (childResource, { stateDir, gatewayName }, owner) =>
-        run(childResource, { create: renderPurge({ dir: stateDir, containerName: gatewayName }) }, { parent: owner, dependsOn: [prepared] }),
+      ensureWorkspace: (childResource, { tenantId, after }, owner) =>
+        run(
+          childResource,
+          { create: renderEnsureStateDir({ dir: tenantStateDir(host.stateRoot, "shared", tenantId), uid: gateway.process.uid }) },
+          { parent: owner, dependsOn: [after], retainOnDelete: true },
+        ),
+      purgeTenant: (childResource, { tier, tenantId }, owner) =>
+        run(
+          childResource,
+          {
+            create: renderPurge({
+              dir: tenantStateDir(host.stateRoot, tier, tenantId),
+              containerName: tier === "dedicated" ? dedicatedContainerName(tenantId) : undefined,
+            }),
+          },
+          { parent: owner, dependsOn: [prepared] },
+        ),
     };
   },
 };

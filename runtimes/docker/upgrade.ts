@@ -5,7 +5,8 @@
  */
 import type { GatewayCommon, GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
 import { asRoot, fail, script, shellQuote } from "../shell";
-import { rollbackLabel, stopTimeoutSeconds } from "../../names";
+import { stopTimeoutSeconds } from "../../names";
+import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
 import { bare, confinementFlags, containerConfinementOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";
 import { previousImageSuffix } from "./rollback";

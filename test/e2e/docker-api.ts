@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import type { Duplex } from "node:stream";
-import { hostLabel } from "../../names";
+import { hostLabel } from "../../runtimes/docker/names";
 import { renderEgressRemove } from "../../runtimes/docker/egress";
 
 /** How to reach a Docker daemon: the local socket, or a connection made per request (ssh dial-stdio). */

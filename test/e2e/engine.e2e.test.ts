@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
-import { hostLabel } from "../../names";
+import { hostLabel } from "../../runtimes/docker/names";
 import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
 import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
 import { EngineDeployer, realPlugins } from "./engine/deployer";

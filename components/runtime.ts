@@ -1,10 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { RuntimeChild } from "../components/facts";
-import type { GatewayCommon, GatewaySpec } from "../components/gateway-spec";
+import type { RuntimeChild } from "./facts";
+import type { GatewayCommon, GatewaySpec } from "./gateway-spec";
 import type { Host } from "../declaration/schema";
 
 /**
- * How gateways run: what the components ask of a runtime. A runtime builds its resources as
+ * How gateways run: what the components ask of a runtime, in their own words (a host, a gateway, a tenant's
+ * workspace, a purge of a tenant); where and how that lands (paths, users, containers) is the runtime's. A runtime builds its resources as
  * children of the component that asks, named `<component name>-<role>` (childName in names.ts).
  */
 export interface Runtime {
@@ -54,12 +55,8 @@ export interface RuntimeHost {
   readonly children: Readonly<Record<string, RuntimeChild>>;
   /** Runs one gateway as `spec` describes it, its children named by `args.child`. */
   runGateway(spec: GatewaySpec, args: GatewayRunArgs): RunningGateway;
-  /** A directory, owned by the gateway user, that outlives everything (a shared tenant's workspace); after `after`. */
-  ensureDirectory(
-    name: string,
-    args: { readonly dir: string; readonly uid: number; readonly after: pulumi.Resource },
-    parent: pulumi.Resource,
-  ): pulumi.Resource;
-  /** Deletes a tenant's state for good, after removing its own gateway (`gatewayName`) if it still runs. */
-  purge(name: string, args: { readonly stateDir: string; readonly gatewayName: string | undefined }, parent: pulumi.Resource): pulumi.Resource;
+  /** A shared tenant's workspace inside the host's shared gateway, kept for good (it outlives the binding); after `after`. */
+  ensureWorkspace(name: string, args: { readonly tenantId: string; readonly after: pulumi.Resource }, parent: pulumi.Resource): pulumi.Resource;
+  /** Deletes a tenant's state for good, after removing its own gateway if it still runs (a dedicated tenant's). */
+  purgeTenant(name: string, args: { readonly tier: "dedicated" | "shared"; readonly tenantId: string }, parent: pulumi.Resource): pulumi.Resource;
 }
