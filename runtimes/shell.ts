@@ -43,3 +43,45 @@ export function sshPinOptions(target: SshTarget): string[] {
     `KnownHostsCommand=/bin/echo ${pattern} ${target.hostKey}`,
   ];
 }
+
+/** The here-document delimiter of `inlineScript`; a script holding this line cannot be inlined. */
+const scriptDelimiter = "CLAWFLEET_SCRIPT";
+
+/**
+ * A script file as one command line that runs anywhere a shell does (here, or as an SSH session's command): its text
+ * in a quoted here-document, run by `sh -c` under `name`, with the values as positional parameters and `env` as the
+ * command's environment, so no value is ever parsed as shell.
+ */
+export function inlineScript(name: string, text: string, args: readonly (string | number)[], env: Readonly<Record<string, string>> = {}): string {
+  if (text.split("\n").includes(scriptDelimiter)) throw new Error(`script ${name} holds the line ${scriptDelimiter}, which ends it early`);
+  const assignments = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)} `);
+  return [
+    `${assignments.join("")}sh -c "$(cat <<'${scriptDelimiter}'`,
+    text.replace(/\n+$/, ""),
+    scriptDelimiter,
+    `)" ${[name, ...args].map(shellQuote).join(" ")}`,
+  ].join("\n");
+}
+
+/** The single-quoted words `shellQuote` makes, read back, from the start of `text` up to its end. */
+function quotedWords(text: string): string[] {
+  const words: string[] = [];
+  const word = /'((?:[^']|'"'"')*)'(?: |$)/y;
+  while (word.lastIndex < text.length) {
+    const match = word.exec(text);
+    if (match === null) throw new Error(`not a list of quoted words at ${JSON.stringify(text.slice(word.lastIndex, word.lastIndex + 40))}`);
+    words.push((match[1] ?? "").replaceAll(`'"'"'`, "'"));
+  }
+  return words;
+}
+
+/** What `inlineScript` was given, read back from its command line: the script's name, its values and its text. */
+export function readInlineScript(command: string): { name: string; text: string; args: string[] } {
+  const opening = `sh -c "$(cat <<'${scriptDelimiter}'\n`;
+  const closing = `\n${scriptDelimiter}\n)" `;
+  const start = command.indexOf(opening);
+  const end = command.indexOf(closing);
+  if (start < 0 || end < 0) throw new Error("not a command made by inlineScript");
+  const [name = "", ...args] = quotedWords(command.slice(end + closing.length));
+  return { name, text: command.slice(start + opening.length, end), args };
+}

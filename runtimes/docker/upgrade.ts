@@ -4,11 +4,12 @@
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
 import type { GatewayCommon, GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
-import { asRoot, fail, script, shellQuote } from "../shell";
+import { asRoot, fail, inlineScript, readInlineScript, script, shellQuote } from "../shell";
 import { stopTimeoutSeconds } from "../../names";
 import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
-import { bare, confinementFlags, containerConfinementOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";
+import { bare, confinementFlags, containerConfinementOf, envFlags, healthCheckOf, toolContainerFlags } from "./container-settings";
+import { hostScript, hostScriptFiles } from "./scripts";
 import { previousImageSuffix } from "./rollback";
 
 export interface PreflightArgs {
@@ -37,62 +38,40 @@ export interface PreflightArgs {
  */
 export function renderPreflight({ hostId, image, stateDirs, workDir, gateway, fallbackConfig }: PreflightArgs): string {
   const { health, process } = gateway;
-  const timeoutSeconds = health.gateSeconds;
-  const name = shellQuote(`clawfleet-preflight-${hostId}`);
-  const img = shellQuote(image);
-  const state = process.stateDir;
-  const prepareCopy =
-    `const fs=require('node:fs');const {DatabaseSync}=require('node:sqlite');` +
-    `const db='${state}/state/openclaw.sqlite';if(fs.existsSync(db)){try{new DatabaseSync(db).exec('DELETE FROM state_leases')}catch(e){}}` +
-    `const f='${state}/${fallbackConfig.file}';let c;try{c=JSON.parse(fs.readFileSync(f,'utf8'))}catch(e){c=${JSON.stringify(JSON.parse(fallbackConfig.text))}}` +
-    `delete c.channels;fs.writeFileSync(f,JSON.stringify(c,null,2)+'\\n')`;
-  // Confined like the gateway, and on no network.
+  // Confined like the gateway (its user included), and on no network (the script adds that).
   const flags = confinementFlags(gateway, bare);
-  const hardening = [flags.user, ...flags.readOnly, ...flags.capabilities, ...flags.securityOpts, "--network none", ...flags.tmpfs].join(" ");
-  const owner = containerConfinementOf(gateway).user;
-  return script(
-    asRoot,
-    fail,
-    healthOf,
-    `as_root mkdir -p ${shellQuote(workDir)}`,
-    `copy=`,
-    `tarStatus=$(mktemp)`,
-    `cleanup() { as_root docker rm -f ${name} >/dev/null 2>&1 || true; [ -z "$copy" ] || as_root rm -rf "$copy"; rm -f "$tarStatus"; }`,
-    `trap cleanup EXIT`,
-    // One trial on a copy of the state in $1 (empty: no state yet).
-    `trial() {`,
-    `  as_root docker rm -f ${name} >/dev/null 2>&1 || true`,
-    `  [ -z "$copy" ] || as_root rm -rf "$copy"`,
-    `  copy=$(as_root mktemp -d ${shellQuote(`${workDir}/preflight.XXXXXX`)})`,
-    `  echo 0 >"$tarStatus"`,
-    // The gateway writes while it is copied: files may vanish or change (tar exits 1), and its cache is left out.
-    `  if [ -n "$1" ] && as_root test -d "$1"; then`,
-    `    { as_root tar -C "$1" --anchored --exclude=./cache --ignore-failed-read --warning=no-file-changed --warning=no-file-removed -cf - . || echo "$?" >"$tarStatus"; } | as_root tar -C "$copy" -xpf -`,
-    `    [ "$(cat "$tarStatus")" -le 1 ] || fail "host "${shellQuote(hostId)}": copying the state of $1 for the image preflight failed; no gateway was changed"`,
-    `  fi`,
-    `  as_root rm -f "$copy/.clawfleet-moved"`,
-    `  as_root chown -R ${owner} "$copy"`,
-    `  as_root chmod 0700 "$copy"`,
-    `  as_root docker run --rm ${flags.user} --network none -v "$copy:${state}" --entrypoint node ${img} -e ${shellQuote(prepareCopy)} >/dev/null`,
-    `  as_root docker run -d --name ${name} --hostname ${name} --restart on-failure:1 ${hardening} -v "$copy:${state}" ${envFlags(gateway.env, bare)} -e ${gateway.tokenEnv}="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')" ${healthCmdFlag(health)} --health-interval 2s --health-retries 3 --health-start-period ${health.startPeriodSeconds}s ${img} >/dev/null`,
-    `  deadline=$(($(date +%s) + ${timeoutSeconds}))`,
-    `  while :; do`,
-    // One restart after a crash, as the health gate allows: a busy host can delay the first start.
-    `    health_of ${name}`,
-    `    case $status in`,
-    `      healthy) return 0 ;;`,
-    `      unhealthy | exited | dead | gone)`,
-    `        as_root docker logs --tail 5 ${name} >&2 2>&1 || true`,
-    `        what="it is $status"`,
-    `        [ "$status" != exited ] || { ${exitReason}; what="it $exited"; }`,
-    `        fail "host "${shellQuote(hostId)}": the new image "${img}" did not start on a copy of a tenant's state ($what); no gateway was changed. Fix the image or go back to the previous one" ;;`,
-    `    esac`,
-    `    [ "$(date +%s)" -lt "$deadline" ] || fail "host "${shellQuote(hostId)}": the new image "${img}" was not healthy after ${timeoutSeconds} s on a copy of a tenant's state; no gateway was changed"`,
-    `    sleep 2`,
-    `  done`,
-    `}`,
-    ...(stateDirs.length === 0 ? [`trial ''`] : stateDirs.map((dir) => `trial ${shellQuote(dir)}`)),
+  const [node, flag, probe] = healthCheckOf(health);
+  return inlineScript(
+    "clawfleet-preflight",
+    script(asRoot, fail, healthOf, `exit_reason() { ${exitReason}; }`, hostScript(hostScriptFiles.preflight)),
+    [
+      hostId,
+      image,
+      workDir,
+      health.gateSeconds,
+      health.startPeriodSeconds,
+      `${node} ${flag} ${shellQuote(probe)}`,
+      gateway.tokenEnv,
+      containerConfinementOf(gateway).user,
+      process.stateDir,
+      fallbackConfig.file,
+      JSON.stringify(JSON.parse(fallbackConfig.text)),
+      hostScript(hostScriptFiles.prepareTrialState),
+      ...stateDirs,
+    ],
+    {
+      TRIAL_FLAGS: [flags.user, ...flags.readOnly, ...flags.capabilities, ...flags.securityOpts, ...flags.tmpfs].join(" "),
+      TRIAL_ENV: envFlags(gateway.env, bare),
+    },
   );
+}
+
+/** How many values preflight.sh takes before the state directories. */
+const preflightFixedArgs = 12;
+
+/** The state directories a rendered preflight tries, in its order. */
+export function preflightStateDirsOf(command: string): string[] {
+  return readInlineScript(command).args.slice(preflightFixedArgs);
 }
 
 export interface BackupBeforeUpgradeArgs {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { planStackFile } from "../../cli/plan";
+import { preflightStateDirsOf } from "../../runtimes/docker/upgrade";
 
 // One plan per file: Node loads the program once per process (rollout.test.ts plans the default order).
 
@@ -37,7 +38,7 @@ it("goes first with a declared canary, tries the new image on its state, rolls t
   // Each pre-upgrade backup is taken in the same order, right before its gateway's container is replaced.
   assert.deepEqual(waitsFor("dave-backup"), []);
   assert.deepEqual(waitsFor("bob-backup"), ["dave-ready", "alice-ready"]);
-  assert.match(String(resources.find((r) => r.name === "h1-preflight")?.inputs["create"]), /\ntrial '\/srv\/claw\/users\/dave'$/);
+  assert.deepEqual(preflightStateDirsOf(String(resources.find((r) => r.name === "h1-preflight")?.inputs["create"])), ["/srv/claw/users/dave"]);
 
   // Each gateway keeps its declared number of pre-upgrade backups (3 unless it says otherwise), the oldest removed first.
   const create = (name: string) => String(resources.find((r) => r.name === name)?.inputs["create"]);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { planStackFile } from "../../cli/plan";
+import { preflightStateDirsOf } from "../../runtimes/docker/upgrade";
 
 // One plan per file: Node loads the program once per process.
 
@@ -30,10 +31,7 @@ it("with rollout.preflight: all, tries a new image on a copy of every gateway's 
     ].join("\n"),
   );
   const { resources } = await planStackFile(file);
-  const trials = (name: string) =>
-    String(resources.find((r) => r.name === name)?.inputs["create"])
-      .split("\n")
-      .filter((line) => line.startsWith("trial "));
-  assert.deepEqual(trials("h1-preflight"), ["trial '/srv/claw/users/carol'", "trial '/srv/claw/users/alice'", "trial '/srv/claw/shared'"]);
-  assert.deepEqual(trials("h2-preflight"), ["trial '/srv/claw2/users/dave'"], "the canary's only, by default");
+  const trials = (name: string) => preflightStateDirsOf(String(resources.find((r) => r.name === name)?.inputs["create"]));
+  assert.deepEqual(trials("h1-preflight"), ["/srv/claw/users/carol", "/srv/claw/users/alice", "/srv/claw/shared"]);
+  assert.deepEqual(trials("h2-preflight"), ["/srv/claw2/users/dave"], "the canary's only, by default");
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { planStackFile } from "../../cli/plan";
+import { preflightStateDirsOf } from "../../runtimes/docker/upgrade";
 
 const work = mkdtempSync(join(tmpdir(), "clawfleet-rollout-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -42,8 +43,8 @@ it("rolls gateways out after the host's canary, in two lanes: each waits until t
   const preflight = byName("h1-preflight");
   assert.deepEqual(preflight?.inputs["triggers"], ["example/openclaw:1"]);
   assert.equal(preflight?.inputs["update"], "true", "a new canary or another tenant's state runs no trial: only a new image does");
-  assert.match(String(preflight?.inputs["create"]), /\ntrial '\/srv\/claw\/users\/alice'$/, "a copy of the canary's state");
-  assert.match(String(preflight?.inputs["create"]), /delete c\.channels/, "the trial never talks to chat services");
+  assert.deepEqual(preflightStateDirsOf(String(preflight?.inputs["create"])), ["/srv/claw/users/alice"], "a copy of the canary's state");
+  assert.match(String(preflight?.inputs["create"]), /delete config\.channels;/, "the trial never talks to chat services");
   assert.equal(preflight?.inputs["stdin"], undefined, "the script does not change with the canary's config");
   for (const id of ["alice", "erin"]) {
     const backup = byName(`${id}-backup`);

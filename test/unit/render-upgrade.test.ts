@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gatewayCommon, trialConfig } from "../../components/gateway-spec";
-import { renderBackupBeforeUpgrade, renderPreflight } from "../../runtimes/docker/upgrade";
+import { hostScript, hostScriptFiles } from "../../runtimes/docker/scripts";
+import { preflightStateDirsOf, renderBackupBeforeUpgrade, renderPreflight } from "../../runtimes/docker/upgrade";
+import { readInlineScript } from "../../runtimes/shell";
 
 // The preflight runs in a real /bin/sh with real tar; `docker` is a fake on PATH that lists the copy it is given.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-upgrade-"));
@@ -105,6 +107,68 @@ describe("renderPreflight with rollout.preflight: all", () => {
   });
 });
 
+describe("the trial's copy of a state (runtimes/docker/scripts/prepare-trial-state.mjs)", () => {
+  const prepare = (dir: string, fallback: string) =>
+    spawnSync(process.execPath, ["--input-type=module", "-e", hostScript(hostScriptFiles.prepareTrialState), dir, "openclaw.json", fallback], {
+      encoding: "utf8",
+    });
+
+  it("keeps the tenant's config but its channels, so the trial never talks to a chat service", () => {
+    const dir = join(work, "trial-copy");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "openclaw.json"), JSON.stringify({ agents: { defaults: { model: "openai/gpt-5.1" } }, channels: { telegram: { enabled: true } } }));
+    const result = prepare(dir, "{}");
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), `${JSON.stringify({ agents: { defaults: { model: "openai/gpt-5.1" } } }, null, 2)}\n`);
+  });
+
+  it("gives a copy with no readable config the fallback config, without its channels", () => {
+    const dir = join(work, "trial-empty");
+    mkdirSync(dir, { recursive: true });
+    const result = prepare(dir, JSON.stringify({ gateway: { mode: "local" }, channels: {} }));
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), `${JSON.stringify({ gateway: { mode: "local" } }, null, 2)}\n`);
+  });
+});
+
+describe("the preflight script (runtimes/docker/scripts/preflight.sh)", () => {
+  it("passes shellcheck as the command it is rendered into runs it", () => {
+    const file = join(work, "preflight-rendered.sh");
+    const rendered = renderPreflight({
+      hostId: "local",
+      image: "gw:2",
+      stateDirs: ["/srv/a"],
+      workDir: "/srv/work",
+      gateway: gatewayCommon,
+      fallbackConfig: trialConfig,
+    });
+    const body = rendered.slice(rendered.indexOf("\n") + 1, rendered.lastIndexOf("\nCLAWFLEET_SCRIPT\n"));
+    writeFileSync(file, `#!/bin/sh\n${body}\n`);
+    const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stdout);
+  });
+
+  it("is one here-document in the command: no value of the stack is ever read as shell", () => {
+    const rendered = renderPreflight({
+      hostId: "local",
+      image: "gw:2'; touch /tmp/pwned; '",
+      stateDirs: ["/srv/$(id)"],
+      workDir: "/srv/work",
+      gateway: gatewayCommon,
+      fallbackConfig: trialConfig,
+    });
+    assert.ok(rendered.startsWith(`TRIAL_FLAGS='--user 1000:1000 --read-only`), rendered.split("\n")[0]);
+    assert.match(rendered.split("\n")[0] ?? "", / sh -c "\$\(cat <<'CLAWFLEET_SCRIPT'$/);
+    const args = rendered.slice(rendered.indexOf("\nCLAWFLEET_SCRIPT\n") + "\nCLAWFLEET_SCRIPT\n".length);
+    assert.ok(args.startsWith(`)" 'clawfleet-preflight' 'local' 'gw:2'"'"'; touch /tmp/pwned; '"'"'' `), args.slice(0, 120));
+    assert.ok(args.endsWith(` '/srv/$(id)'`), args.slice(-120));
+    const read = readInlineScript(rendered);
+    assert.deepEqual(read.args.slice(0, 2), ["local", "gw:2'; touch /tmp/pwned; '"]);
+    assert.equal(read.args[11], hostScript(hostScriptFiles.prepareTrialState), "the trial's copy is readied by the file's own text");
+    assert.deepEqual(preflightStateDirsOf(rendered), ["/srv/$(id)"]);
+  });
+});
+
 describe("renderBackupBeforeUpgrade", () => {
   it("keeps the declared number of its own archives and never deletes anything else in the folder, such as a manual backup", async () => {
     const state = join(work, "users", "bob");
@@ -158,13 +222,13 @@ describe("the preflight's and the backup's containers", () => {
     );
     assert.equal(result.status, 0, result.stderr);
     const [prepare, trial] = runs();
-    assert.match(prepare ?? "", /^run --rm --user 1000:1000 --network none -v \S+:\/state --entrypoint node gw:2 -e /);
+    assert.match(prepare ?? "", /^run --rm --user 1000:1000 --network none -v \S+:\/state --entrypoint node gw:2 --input-type=module -e /);
     assert.match(
       trial ?? "",
       new RegExp(
         "^run -d --name clawfleet-preflight-local --hostname clawfleet-preflight-local --restart on-failure:1 " +
-          "--user 1000:1000 --read-only --cap-drop ALL --security-opt no-new-privileges:true --network none " +
-          "--tmpfs /tmp:rw,nosuid,nodev,size=64m --tmpfs /home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000 -v \\S+:/state " +
+          "--user 1000:1000 --read-only --cap-drop ALL --security-opt no-new-privileges:true " +
+          "--tmpfs /tmp:rw,nosuid,nodev,size=64m --tmpfs /home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000 --network none -v \\S+:/state " +
           "-e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e OPENCLAW_DISABLE_BONJOUR=1 -e HOME=/home/node -e OPENCLAW_GATEWAY_TOKEN=[0-9a-f]{48} --health-cmd ",
       ),
     );
