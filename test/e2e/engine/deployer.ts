@@ -348,11 +348,15 @@ export class EngineDeployer {
   async deploy(options: { refresh?: boolean } = {}): Promise<StepEvent[]> {
     const up = await this.logged(["up", "--yes", "--skip-preview", ...(options.refresh === true ? ["--refresh"] : [])], false);
     this.lastEvents = up.events;
-    for (const [label, args] of [
+    // Both at once: a preview takes no lock on a file:// backend (pkg/backend/diy/backend.go locks only for update,
+    // refresh, destroy and import), and each reads the state the apply left.
+    const checks = [
       ["applying the same program again plans no change", ["preview", "--expect-no-changes"]],
       ["a refresh right after the apply finds no drift", ["refresh", "--yes", "--expect-no-changes"]],
-    ] as const) {
-      const check = await this.logged([...args], true);
+    ] as const;
+    const runs = await Promise.all(checks.map(([, args]) => this.logged([...args], true)));
+    for (const [index, [label, args]] of checks.entries()) {
+      const check = runs[index] as Awaited<ReturnType<EngineDeployer["logged"]>>;
       const pending = check.events
         .filter((e) => e.kind !== "failed" && !["same", "refresh"].includes(e.op))
         .map((e) => `${e.op} ${e.name} ${e.diffs.join(",")}`.trim());
