@@ -18,7 +18,12 @@ export type RuntimeChild =
   /** Its changes follow the gateway's own (port, image, a new gateway), so the diff leaves it out. */
   | { readonly kind: "follows" }
   /** A change is reported by its role alone (a rendered script says nothing to a reviewer). */
-  | { readonly kind: "named" };
+  | { readonly kind: "named" }
+  /**
+   * It acts only when one of `runsOn` changes (it is replaced then), and is reported as `label`; a change to any other
+   * input only updates what it keeps for next time, and is left out (the image preflight: it runs for a new image).
+   */
+  | { readonly kind: "runs-on"; readonly runsOn: readonly string[]; readonly label: string };
 
 export interface ComponentFacts {
   readonly kind: ComponentKind;

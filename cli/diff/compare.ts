@@ -118,9 +118,8 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
     }
     if (child?.kind === "follows") continue;
     const paths = changedPaths(withoutOwnLabels(old.inputs), withoutOwnLabels(neu.inputs));
-    if (role === childRole.preflight) {
-      // It runs only when it is replaced, for a new image; a new canary only changes the script kept for next time.
-      if (paths.some((p) => p.split(".")[0] === "triggers")) fields.add("image preflight");
+    if (child?.kind === "runs-on") {
+      if (paths.some((p) => child.runsOn.includes(p.split(".")[0] ?? ""))) fields.add(child.label);
       continue;
     }
     if (child?.kind === "gateway") {

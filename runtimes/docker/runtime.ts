@@ -96,7 +96,12 @@ export const dockerRuntime: Runtime = {
       roles,
       summaries,
       // The read-back follows the image: the gateways' own diff names what reaches them.
-      children: { [childRole.prepare]: { kind: "named" }, [childRole.readback]: { kind: "follows" } },
+      // The preflight runs only when it is replaced, for a new image; a new canary only changes the script kept for next time.
+      children: {
+        [childRole.prepare]: { kind: "named" },
+        [childRole.readback]: { kind: "follows" },
+        [childRole.preflight]: { kind: "runs-on", runsOn: ["triggers"], label: "image preflight" },
+      },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),
       ensureWorkspace: (childResource, { tenantId, after }, owner) =>
         run(
