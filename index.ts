@@ -3,4 +3,4 @@ import { loadFleetForPulumi } from "./declaration/pulumi-config";
 import { dockerRuntime } from "./runtimes/docker/runtime";
 
 /** Per tenant: tier, host, port, loopback and tailnet URLs, and the gateway token (secret). */
-export const tenants = deployFleet(loadFleetForPulumi(), dockerRuntime);
+export const tenants = deployFleet(loadFleetForPulumi(), () => dockerRuntime);

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { compareIds, type Fleet, type SharedTenant, type Tenant } from "../declaration/schema";
+import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../declaration/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";
 import { SharedBinding } from "./shared-binding";
@@ -18,10 +18,11 @@ export interface TenantOutput {
 
 /**
  * Creates every resource a fleet declares: one GatewayHost per host, one DedicatedUser
- * or SharedBinding per tenant, their gateways run by `runtime`. Components are top-level and named by host name or tenant
+ * or SharedBinding per tenant, their gateways run by the runtime `runtimeOf` picks for their host (each host's own, so
+ * one fleet can hold hosts of different runtimes). Components are top-level and named by host name or tenant
  * id, so a tenant's resources keep their identity when other tenants come and go.
  */
-export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, TenantOutput> {
+export function deployFleet(fleet: Fleet, runtimeOf: (host: Host) => Runtime): Record<string, TenantOutput> {
   const sharedByHost = new Map<string, SharedTenant[]>();
   for (const tenant of fleet.tenants) {
     if (tenant.tier === "shared") sharedByHost.set(tenant.host, [...(sharedByHost.get(tenant.host) ?? []), tenant]);
@@ -45,7 +46,7 @@ export function deployFleet(fleet: Fleet, runtime: Runtime): Record<string, Tena
           sharedTenants: sharedByHost.get(host.id) ?? [],
           canary: canaries.get(host.id),
           dedicated: byId.filter((tenant) => tenant.tier === "dedicated" && tenant.host === host.id).map((tenant) => tenant.id),
-          runtime,
+          runtime: runtimeOf(host),
         }),
       },
     ]),
