@@ -7,8 +7,9 @@ import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
 import { egressChainOf, renderEgressRemove } from "../../runtimes/docker/egress";
 import { dockerApi, dockerExec, inspectContainer } from "./docker-api";
+import { gatewayImage } from "./gateway-image";
 import { runShell } from "./standin/command-provider";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
 import { fetchText, poll } from "./wait";
 
 /*
@@ -106,11 +107,7 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log);
   mkdirSync(join(work, "stacks"), { recursive: true });
 
   log(`servers on ${blocked} and ${allowed} in network namespace ${ns}`);
@@ -141,14 +138,12 @@ before(async () => {
   );
   await poll("the test's servers to listen", 30, async () => ((await fetchText(`http://${allowed}:8080/`, 2000)) === `server ${allowed}` ? true : undefined));
 
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "egress",
     env: process.env,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   await teardown();
 });

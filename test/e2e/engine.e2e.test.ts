@@ -9,8 +9,9 @@ import { stringify } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { hostLabel } from "../../runtimes/docker/names";
 import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
+import { gatewayImage } from "./gateway-image";
 import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
 import { comparableSteps, knownTokens, standinPrediction } from "./engine/standin-prediction";
 import type { StepEvent } from "./standin/engine";
 import { fetchText, poll } from "./wait";
@@ -230,11 +231,7 @@ async function removeDockerObjects(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log);
   log(`image ${image}`);
   log("starting the SSH test host, its dockerd with default log options (scripts/ssh-test-host.sh)");
   process.env["CLAWFLEET_GW2_LOG_OPTS"] = "1";
@@ -242,15 +239,13 @@ before(async () => {
   agent = startSshAgent(join(work, "gw2"), remote.identityFile);
   const socket = remote.dockerSocket;
   remoteDocker = { connect: () => createConnection(socket) };
-  log("setting up the real Pulumi CLI with the real docker and random providers and the command stand-in as a plugin");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work,
     stack: "engine",
     // The docker plugin reaches the SSH host with the key in this agent, as a user's would.
     env: { ...process.env, ...agent.env },
     progress: log,
-    plugins: await realPlugins(repo),
   });
   await removeDockerObjects();
   modelKeyCipher = await deployer.encrypt(modelKey);

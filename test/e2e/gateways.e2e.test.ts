@@ -13,7 +13,8 @@ import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects, watchStops, type ContainerStop, type DockerEndpoint } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { crashSshHostDocker, startSshAgent, startSshHost, stopSshHost, watchOutageInsideHost, type SshAgent, type SshHost } from "./ssh-host";
 import { serveEntries, startControl, startLocalNode, startSshHostNode, type Control, type LocalNode, type TailscaleNode } from "./real-tailscale";
 import { runShell } from "./standin/command-provider";
@@ -124,11 +125,7 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log, { testTools: true });
   log(`image ${image}`);
   log("starting the second host, reached only over SSH (scripts/ssh-test-host.sh)");
   // Its daemon has default log options, merged into every container's: each deploy there must still converge.
@@ -141,14 +138,12 @@ before(async () => {
   localTs = await startLocalNode(tailnet, "gw");
   remoteTs = await startSshHostNode(tailnet, remote, "gw2");
   commandEnv = { ...process.env, ...agent.env, PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}` };
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "dev",
     env: commandEnv,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   declaration = parseDocument(readFileSync(join(repo, "stacks", "Pulumi.dev.yaml"), "utf8"));
   declaration.setIn(["config", "clawfleet:image"], image);

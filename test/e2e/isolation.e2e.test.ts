@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PlannedResource } from "../../cli/mock-run";
+import { gatewayImage } from "./gateway-image";
 import { sshArgs, sshTarget, startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
 import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { poll } from "./wait";
@@ -91,24 +92,18 @@ function doctor(): Promise<{ code: number; stdout: string }> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log, { testTools: true });
   mkdirSync(join(work, "stacks"), { recursive: true });
   mkdirSync(join(work, "host"));
   log(`starting the SSH host with ${image}`);
   host = startSshHost(join(work, "host"), image);
   agent = startSshAgent(work, host.identityFile);
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "isolation",
     env: { ...process.env, ...agent.env },
     progress: log,
-    plugins: await realPlugins(repo),
   });
 });
 

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerExec, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { poll } from "./wait";
 
 /*
@@ -95,12 +96,10 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure Docker, age and the S3 server are there");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
+  image = gatewayImage(repo, log, { testTools: true });
+  log("making sure the S3 server is there (scripts/install-s3-server.sh)");
   const builtServer = execFileSync("bash", [join(repo, "scripts", "install-s3-server.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const serverBin = builtServer.trim().split("\n").pop() ?? "";
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
 
   server = spawn(serverBin, ["-addr", "127.0.0.1:0", "-bucket", bucket], {
     env: { S3_SERVER_ACCESS_KEY_ID: accessKeyId, S3_SERVER_SECRET_ACCESS_KEY: secretAccessKey },
@@ -124,14 +123,7 @@ before(async () => {
   const recipient = /public key: (age1\S+)/.exec(identity)?.[1] ?? "";
 
   // offhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
-  deployer = await EngineDeployer.create({
-    repo,
-    work: join(work, "engine"),
-    stack: "offsite",
-    env: { ...process.env },
-    progress: log,
-    plugins: await realPlugins(repo),
-  });
+  deployer = await EngineDeployer.real({ repo, work: join(work, "engine"), stack: "offsite", env: { ...process.env }, progress: log });
   stackFile = deployer.stackFile;
   deployer.configure(
     [

@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
 import { fetchText, poll } from "./wait";
 
@@ -195,11 +196,7 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log);
   tailnet = await startControl(join(work, "tailscale"));
   localTs = await startLocalNode(tailnet, "gw");
   const env = {
@@ -207,14 +204,12 @@ before(async () => {
     PATH: `${localTs.pathDir}:${process.env["PATH"] ?? ""}`,
   };
   cliEnv = env;
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "day2ops",
     env,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   botToken = `{ secure: ${await deployer.encrypt("1234567:ops-e2e-offline-bot-token")} }`;
   mkdirSync(join(work, "stacks"), { recursive: true });

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerApi, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { opsFor } from "./standin/deployer";
 import { addApproval, approvals } from "./pairing-state";
 import { fetchText, poll } from "./wait";
@@ -98,13 +99,7 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  good =
-    execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
-      .trim()
-      .split("\n")
-      .pop() ?? "";
+  good = gatewayImage(repo, log);
   bad = `clawfleet/refusing-gateway:${good.split(":").pop() ?? ""}`;
   log(`building ${bad} on ${good}: it refuses a state directory holding ${marker}`);
   const entry = [
@@ -129,14 +124,12 @@ before(async () => {
   // rbhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
   cliEnv = env;
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "rollback",
     env,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   await teardown();
   log(`deploying stack rollback on ${good}: rba, then rbb`);

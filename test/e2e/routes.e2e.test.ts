@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,7 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { gatewayRoutes } from "../../declaration/gateway-routes";
 import { servedProviders } from "../../declaration/routes";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { poll } from "./wait";
 
 /*
@@ -116,21 +117,15 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log);
   // routehost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "routes",
     env: cliEnv,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   secure = `{ secure: ${await deployer.encrypt("routes-e2e-stand-in-credential")} }`;
   mkdirSync(join(work, "stacks"), { recursive: true });

@@ -8,6 +8,7 @@ import { healthStartPeriodSeconds } from "../../names";
 import { healthTimings, parseReadBack, readBackLabel, renderReadBack, sentSettings } from "../../runtimes/docker/readback";
 import { dockerApi } from "./docker-api";
 import { dockerRequestOverSsh, sshDialStdio } from "./docker-transport";
+import { gatewayImage } from "./gateway-image";
 import { fetchText } from "./wait";
 import { serveEntries, startControl, startLocalNode, startSshHostNode, tailscaleVersion, type ServeConfig } from "./real-tailscale";
 import { knownHostsFile, pinnedSshBinDir, sshArgs, sshTarget, startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
@@ -72,10 +73,7 @@ async function teardown(): Promise<void> {
 }
 
 before(() => {
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh"), "--with-test-tools"], { stdio: ["ignore", "inherit", "inherit"] });
-  log("building or reusing the gateway image (scripts/build-gateway-image.sh)");
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log, { testTools: true });
   log(`starting the SSH host with ${image}`);
   const started = Date.now();
   mkdirSync(join(work, "host"));

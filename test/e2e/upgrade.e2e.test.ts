@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
 import { opsFor } from "./standin/deployer";
 import type { StepEvent } from "./standin/engine";
 import { addApproval, approvals } from "./pairing-state";
@@ -60,11 +61,6 @@ async function deployImage(image: string): Promise<StepEvent[]> {
   return deployer.deploy();
 }
 
-function buildImage(...args: string[]): string {
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh"), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  return built.trim().split("\n").pop() ?? "";
-}
-
 /** The openclaw version the running container reports (`openclaw --version`). */
 async function runningVersion(container: string): Promise<string> {
   const result = await dockerExec(container, ["node", "/app/node_modules/openclaw/openclaw.mjs", "--version"]);
@@ -91,24 +87,20 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  log("making sure a Docker daemon answers (scripts/docker-up.sh)");
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  log(`building or reusing the gateway images: openclaw ${olderVersion}, and the default from scripts/gateway-image.json`);
-  older = buildImage("--openclaw", olderVersion);
-  newer = buildImage();
+  log(`the gateway images: openclaw ${olderVersion}, and the default from scripts/gateway-image.json`);
+  older = gatewayImage(repo, log, { args: ["--openclaw", olderVersion] });
+  newer = gatewayImage(repo, log);
   newerVersion = (JSON.parse(readFileSync(join(repo, "scripts", "gateway-image.json"), "utf8")) as { openclaw: string }).openclaw;
   assert.notEqual(newerVersion, olderVersion, "the default image is the newer release");
   log(`images ${older} and ${newer}`);
   // uphost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   const env = { ...process.env };
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "upgrade",
     env,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   await teardown();
   log(`deploying stack upgrade on openclaw ${olderVersion}: upa and the shared gateway of uphost`);

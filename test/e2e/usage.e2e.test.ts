@@ -7,8 +7,9 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FleetUsage } from "../../cli/ops/usage";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
-import { EngineDeployer, realPlugins } from "./engine/deployer";
+import { EngineDeployer } from "./engine/deployer";
 import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
+import { gatewayImage } from "./gateway-image";
 import { poll } from "./wait";
 
 /*
@@ -106,22 +107,18 @@ async function teardown(): Promise<void> {
 }
 
 before(async () => {
-  execFileSync("bash", [join(repo, "scripts", "docker-up.sh")], { stdio: ["ignore", "inherit", "inherit"] });
-  const built = execFileSync("bash", [join(repo, "scripts", "build-gateway-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  image = built.trim().split("\n").pop() ?? "";
+  image = gatewayImage(repo, log);
   const address = await defaultBridgeAddress();
   provider = await startFakeModelProvider({ address, model: "small", usage: tokens });
   log(`fake model provider at ${provider.baseUrl}`);
   // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
-  log("setting up the real Pulumi CLI with the real docker and random providers");
-  deployer = await EngineDeployer.create({
+  deployer = await EngineDeployer.real({
     repo,
     work: join(work, "engine"),
     stack: "usage",
     env: cliEnv,
     progress: log,
-    plugins: await realPlugins(repo),
   });
   secureKey = await deployer.encrypt(modelKey);
   mkdirSync(join(work, "stacks"), { recursive: true });

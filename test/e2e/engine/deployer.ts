@@ -237,6 +237,15 @@ export class EngineDeployer {
     this.env = env;
   }
 
+  /**
+   * The deployer every e2e suite uses: the real CLI and engine with the real docker and random plugins (command is the
+   * stand-in, served as a plugin: the proxy refuses its module).
+   */
+  static async real(options: Omit<EngineDeployerOptions, "plugins">): Promise<EngineDeployer> {
+    options.progress("setting up the real Pulumi CLI with the real docker and random providers and the command stand-in as a plugin");
+    return EngineDeployer.create({ ...options, plugins: await realPlugins(options.repo) });
+  }
+
   /** The project, the plugin launchers, `pulumi login file://...` and `pulumi stack init`. */
   static async create(options: EngineDeployerOptions): Promise<EngineDeployer> {
     const deployer = new EngineDeployer(options, await pulumiTools(options.repo));
