@@ -86,7 +86,15 @@ describe("components of the dev stack", () => {
       [
         ["alice", gateway("")],
         ["dave", gateway("")],
-        ["local", { prepare: { kind: "named" }, readback: { kind: "follows" }, ...gateway("shared-") }],
+        [
+          "local",
+          {
+            prepare: { kind: "named" },
+            readback: { kind: "follows" },
+            preflight: { kind: "runs-on", runsOn: ["triggers"], label: "image preflight" },
+            ...gateway("shared-"),
+          },
+        ],
         ["bob", undefined],
         ["carol", undefined],
       ],
