@@ -223,6 +223,13 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
     } else {
       const decl = parseWith(sharedTenantSchema, value, base, problems);
       if (decl === undefined || hostsWithBadRefs.has(id)) continue;
+      if (decl.budget?.enforce === true) {
+        problems.push({
+          path: joinPath([...base, "budget", "enforce"]),
+          message: `would stop the channels of host ${decl.host}'s shared gateway, which every shared tenant there uses; remove enforce (watch still alerts at the budget), or make the tenant dedicated`,
+        });
+        continue;
+      }
       if (hosts.get(decl.host)?.shared === undefined) {
         problems.push({
           path: joinPath([...base, "host"]),

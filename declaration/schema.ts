@@ -124,7 +124,15 @@ const channel = z
     token: secretField.optional().meta({ description: "the channel's bot credential, from secure config" }),
   })
   .meta({ description: "a chat channel of the gateway" });
-const channels = z.strictObject({ telegram: channel.optional(), discord: channel.optional(), slack: channel.optional() });
+const telegram = channel
+  .extend({
+    apiRoot: z
+      .url({ protocol: /^https?$/, error: "must be an http or https URL of a Bot API server, such as http://10.0.0.5:8081" })
+      .optional()
+      .meta({ default: "Telegram's own", description: "the Bot API server the channel talks to: a self-hosted one (`telegram-bot-api`)" }),
+  })
+  .meta({ description: "the Telegram channel of the gateway" });
+const channels = z.strictObject({ telegram: telegram.optional(), discord: channel.optional(), slack: channel.optional() });
 const modelKeys = z
   .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField)
   .optional()
@@ -436,12 +444,19 @@ const tenantCommon = {
         .positive("must be more than 0 US dollars a month, such as 25; remove budget for no budget")
         .max(1000000, "must be at most 1000000 US dollars a month")
         .meta({ type: "number", description: "US dollars of estimated model cost per calendar month (UTC)" }),
+      enforce: z
+        .boolean({ error: expected("true or false") })
+        .default(false)
+        .meta({
+          description:
+            "at the budget, `watch` stops the gateway's chat channels (credentials and pairings kept) and starts them again once the month's spend is under it (the next month); dedicated tenants only",
+        }),
     })
     .optional()
     .meta({
       default: "no budget",
       description:
-        "the tenant's monthly spend, from its gateway's own cost estimate (`clawfleet usage`); `usage` shows the month's spend against it, `watch` alerts once at 80% and once at 100% of it; nothing is cut off",
+        "the tenant's monthly spend, from its gateway's own cost estimate (`clawfleet usage`); `usage` shows the month's spend against it, `watch` alerts once at 80% and once at 100% of it; nothing is cut off unless `enforce` is true",
     }),
   purge: z
     .strictObject({ confirm: z.string().meta({ description: "must repeat the tenant id" }) })

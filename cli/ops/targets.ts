@@ -33,6 +33,8 @@ export interface TenantTarget {
   readonly stateLimitMb: number | undefined;
   /** US dollars of estimated model cost per calendar month (`budget.usdPerMonth`); undefined: no budget. */
   readonly budgetUsdPerMonth: number | undefined;
+  /** `budget.enforce`: at the budget, `watch` stops the gateway's channels (dedicated tenants only). */
+  readonly budgetEnforce: boolean;
 }
 
 /** Reads and validates a stack file; a problem in it is a DeclarationError, as for plan and diff. */
@@ -78,6 +80,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     channels: Object.keys(channels ?? {}),
     stateLimitMb: tenant.stateLimitMb,
     budgetUsdPerMonth: tenant.budget?.usdPerMonth,
+    budgetEnforce: tenant.budget?.enforce === true,
   };
 }
 

@@ -1,4 +1,5 @@
 import { channelCredentials, type Fleet, type Host } from "../../declaration/schema";
+import { enforceBudgets } from "./budget-enforce";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { stopChildren, type HostRunner } from "./host-shell";
@@ -470,7 +471,10 @@ export async function watchFleet(
         const range = monthToDate(now);
         const usage = await collectUsage(runner, budgeted, [host], { stack: options.stack, range, hostsAtOnce: 1, timeoutSeconds: options.timeoutSeconds });
         if (stopped()) return;
-        const spend = observeBudgets(usage.tenants, budgeted, range.startDate.slice(0, 7));
+        const month = range.startDate.slice(0, 7);
+        const spend = observeBudgets(usage.tenants, budgeted, month);
+        await enforceBudgets(runner, usage.tenants, budgeted, month, log);
+        if (stopped()) return;
         observation = { problems: [...observation.problems, ...spend.problems], scopes: [...observation.scopes, ...spend.scopes] };
       }
       const step = advance(open, observation, new Date());

@@ -170,6 +170,7 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
       groupPolicy: declared.groupPolicy,
       ...(declared.allowFrom === undefined ? {} : { allowFrom: declared.allowFrom }),
       ...(declared.token === undefined ? {} : { [field]: envRef(env) }),
+      ...("apiRoot" in declared && declared.apiRoot !== undefined ? { apiRoot: declared.apiRoot } : {}),
     };
   }
   return Object.keys(rendered).length === 0 ? undefined : rendered;

@@ -9,6 +9,7 @@ import type { FleetUsage } from "../../cli/ops/usage";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
+import { startFakeTelegram, type FakeTelegram } from "./fake-telegram";
 import { gatewayImage } from "./gateway-image";
 import { poll } from "./wait";
 
@@ -37,6 +38,10 @@ let deployer: EngineDeployer | undefined;
 let secureKey = "";
 let cliEnv: NodeJS.ProcessEnv;
 let provider: FakeModelProvider;
+let telegram: FakeTelegram;
+let botToken = "";
+/** The declared budget in US dollars a month; the enforcement case raises it. */
+let budgetUsd = 0.01;
 
 function stackText(baseUrl: string): string {
   return [
@@ -57,8 +62,10 @@ function stackText(baseUrl: string): string {
     "        fakeai:",
     `          baseUrl: ${baseUrl}`,
     `          models: [{ id: small, cost: { input: ${prices.input}, output: ${prices.output} } }]`,
+    // Its Telegram channel talks to the suite's own Bot API server (fake-telegram.ts).
+    `      channels: { telegram: { apiRoot: "${telegram.apiRoot}", token: { secure: ${botToken} } } }`,
     // 0.0081 USD a turn: one turn is 81% of it.
-    "      budget: { usdPerMonth: 0.01 }",
+    `      budget: { usdPerMonth: ${budgetUsd}, enforce: true }`,
     "",
   ].join("\n");
 }
@@ -111,6 +118,8 @@ before(async () => {
   const address = await defaultBridgeAddress();
   provider = await startFakeModelProvider({ address, model: "small", usage: tokens });
   log(`fake model provider at ${provider.baseUrl}`);
+  telegram = await startFakeTelegram(address);
+  log(`fake Telegram Bot API at ${telegram.apiRoot}`);
   // ushost does not publish on Tailscale (serve is off): nothing here runs tailscale.
   cliEnv = { ...process.env };
   deployer = await EngineDeployer.real({
@@ -121,6 +130,7 @@ before(async () => {
     progress: log,
   });
   secureKey = await deployer.encrypt(modelKey);
+  botToken = await deployer.encrypt("7654321:usage-e2e-bot-token");
   mkdirSync(join(work, "stacks"), { recursive: true });
   writeFileSync(stackFile, stackText(provider.baseUrl));
   deployer.configure(stackText(provider.baseUrl));
@@ -133,6 +143,7 @@ before(async () => {
 after(async () => {
   await teardown();
   await provider?.close();
+  await telegram?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -199,5 +210,56 @@ describe("clawfleet usage on a real gateway", () => {
     );
     assert.equal(watched.code, 1);
     assert.ok((await inspectContainer(container))?.State.Running);
+  });
+
+  it("with budget.enforce, stops the tenant's channel at its budget and starts it again under it, in the same running gateway", async () => {
+    const channel = async () => {
+      const status = await clawfleet("exec", stackFile, "ua", "--", "gateway", "call", "channels.status", "--json");
+      assert.equal(status.code, 0, status.stderr);
+      return (JSON.parse(status.stdout.slice(status.stdout.indexOf("{"))) as { channels: { telegram: { running: boolean } } }).channels.telegram;
+    };
+    const startedAt = (await inspectContainer(container))?.State.StartedAt;
+    assert.equal((await channel()).running, true, "the channel runs against the suite's Bot API server");
+    assert.ok(telegram.calls.some((c) => c.method === "getUpdates" && c.token === "7654321:usage-e2e-bot-token"));
+
+    const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping again", "--json");
+    assert.equal(turn.code, 0, turn.stderr);
+    const spent = (2 * (tokens.promptTokens * prices.input + tokens.completionTokens * prices.output)) / 1e6;
+    await poll("usage --json with the second turn counted", 180, async () => {
+      const result = await clawfleet("usage", stackFile, "--json");
+      const cost = (JSON.parse(result.stdout) as FleetUsage).tenants[0]?.totals?.totalCost ?? 0;
+      return result.code === 0 && Math.abs(cost - spent) < 1e-12 ? true : undefined;
+    });
+    const month = new Date().toISOString().slice(0, 7);
+
+    const over = await clawfleet("watch", stackFile, "--once", "--json");
+    assert.ok(
+      over.stderr.includes(
+        `clawfleet watch: tenant ua (host ushost): its budget is spent ($0.02 of $0.01 in ${month}, UTC): stopped its telegram channel; its credentials and pairings are kept, and it starts again once the month's spend is under the budget\n`,
+      ),
+      over.stderr,
+    );
+    assert.deepEqual(
+      over.stdout
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { kind: string }).kind),
+      ["budget-warning", "budget-exceeded"],
+    );
+    assert.equal((await channel()).running, false, "the channel is stopped");
+
+    // A new month, or a larger budget: the spend is under it again.
+    budgetUsd = 1;
+    writeFileSync(stackFile, stackText(provider.baseUrl));
+    const under = await clawfleet("watch", stackFile, "--once", "--json");
+    assert.ok(
+      under.stderr.includes(
+        `clawfleet watch: tenant ua (host ushost): its spend in ${month} ($0.02) is under its budget of $1.00: started its telegram channel again\n`,
+      ),
+      under.stderr,
+    );
+    assert.equal((await channel()).running, true, "the channel runs again");
+    assert.equal((await inspectContainer(container))?.State.StartedAt, startedAt, "the same gateway, never restarted");
+    assert.ok(!`${over.stdout}${over.stderr}${under.stdout}${under.stderr}`.includes("usage-e2e-bot-token"), "the bot token is in no output");
   });
 });

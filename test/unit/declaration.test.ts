@@ -334,6 +334,37 @@ describe("tenants and hosts", () => {
     );
   });
 
+  test("a budget is enforced only on a dedicated tenant: stopping a shared gateway's channels would stop every tenant on it", () => {
+    const raw = valid();
+    raw["tenants"].alice.budget = { usdPerMonth: 25, enforce: true };
+    raw["tenants"].bob.budget = { usdPerMonth: 5, enforce: true };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.bob.budget.enforce: would stop the channels of host gw1's shared gateway, which every shared tenant there uses; remove enforce (watch still alerts at the budget), or make the tenant dedicated`,
+    ]);
+    raw["tenants"].bob.budget = { usdPerMonth: 5 };
+    assert.deepEqual(
+      parseFleet(file, raw).tenants.map((t) => [t.id, t.budget?.enforce]),
+      [
+        ["alice", true],
+        ["bob", false],
+      ],
+    );
+    raw["tenants"].alice.budget = { usdPerMonth: 25, enforce: "yes" };
+    assert.deepEqual(linesOf(raw), [`${file}: tenants.alice.budget.enforce: must be true or false, not the string "yes"`]);
+  });
+
+  test("a Telegram channel may name its own Bot API server; only an http or https URL", () => {
+    const raw = valid();
+    raw["tenants"].alice.channels = { telegram: { apiRoot: "ftp://bots.example" } };
+    assert.deepEqual(linesOf(raw), [
+      `${file}: tenants.alice.channels.telegram.apiRoot: must be an http or https URL of a Bot API server, such as http://10.0.0.5:8081`,
+    ]);
+    raw["tenants"].alice.channels = { discord: { apiRoot: "http://10.0.0.5:8081" } };
+    assert.match(linesOf(raw)[0] ?? "", /^stacks\/Pulumi\.test\.yaml: tenants\.alice\.channels\.discord\.apiRoot: is not a field clawfleet knows/);
+    raw["tenants"].alice.channels = { telegram: { apiRoot: "http://10.0.0.5:8081" } };
+    assert.equal((parseFleet(file, raw).tenants.find((t) => t.id === "alice") as DedicatedTenant).channels?.telegram?.apiRoot, "http://10.0.0.5:8081");
+  });
+
   test("a budget is a positive number of US dollars a month, on either tier, and names the fix", () => {
     const raw = valid();
     raw["tenants"].alice.budget = { usdPerMonth: 0 };
@@ -347,7 +378,7 @@ describe("tenants and hosts", () => {
     raw["tenants"].alice.budget = { usd: 25 };
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.budget.usdPerMonth: is required: a number of US dollars, such as 25`,
-      `${file}: tenants.alice.budget.usd: is not a field clawfleet knows; the fields here are usdPerMonth`,
+      `${file}: tenants.alice.budget.usd: is not a field clawfleet knows; the fields here are usdPerMonth, enforce`,
     ]);
     raw["tenants"].alice.budget = { usdPerMonth: 25 };
     raw["tenants"].bob.budget = { usdPerMonth: 2.5 };

@@ -87,6 +87,18 @@ describe("renderDedicatedConfig", () => {
     assert.deepEqual(schemaErrors(config), []);
     assert.ok(!serializeConfig(config).includes("v1:"));
   });
+
+  it("points a Telegram channel at its own Bot API server when the stack names one, accepted by the gateway's schema", () => {
+    const fleet = fleetOf(`config:
+  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
+  clawfleet:hosts: { h: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } } }
+  clawfleet:tenants:
+    erin: { tier: dedicated, host: h, channels: { telegram: { apiRoot: "http://10.0.0.5:8081", token: { secure: v1:AAAA } } } }
+`);
+    const config = renderDedicatedConfig(fleet.tenants[0] as DedicatedTenant);
+    assert.deepEqual(config.channels?.["telegram"]?.["apiRoot"], "http://10.0.0.5:8081");
+    assert.deepEqual(schemaErrors(config), []);
+  });
 });
 
 describe("a model provider of the stack's own", () => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { main } from "../../cli/main";
+import { enforceStep } from "../../cli/ops/budget-enforce";
 import { processRunner, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { probeHost, type HostStatus } from "../../cli/ops/status";
 import { allTargets, loadFleet, type TenantTarget } from "../../cli/ops/targets";
@@ -66,6 +67,23 @@ const healthy = {
   "clawfleet-tenant-dave": {},
   "clawfleet-shared-local": {},
 } satisfies Record<string, GatewayAnswer>;
+
+describe("watch: budget.enforce, from the gateway's own channel state", () => {
+  it("stops a running channel at the budget, starts a stopped one under it, and leaves a channel that never started to openclaw", () => {
+    const running = { running: true, lastStopAt: null };
+    const stopped = { running: false, lastStopAt: 1796416553569 };
+    const neverStarted = { running: false, lastStopAt: null };
+    assert.deepEqual(
+      [running, stopped, neverStarted, undefined].map((channel) => [enforceStep(true, channel), enforceStep(false, channel)]),
+      [
+        ["stop", undefined],
+        [undefined, "start"],
+        [undefined, undefined],
+        [undefined, undefined],
+      ],
+    );
+  });
+});
 
 describe("watch: what a poll finds wrong", () => {
   it("finds nothing in a fleet that serves, and one problem per gateway, channel and host otherwise", async () => {
