@@ -15,13 +15,14 @@ import { engineHeading, formatted, log, replaceSection, repo, show, spread, type
  *                       [--lock-wait SECONDS] [--no-docker]
  *
  * The program under the real Pulumi engine: the CLI and Node.js language host that
- * scripts/install-pulumi.sh builds, with the real docker provider plugin it builds and the command
- * and random stand-ins served as provider plugins by the engine e2e's machinery (test/e2e/engine: the project, PULUMI_HOME with the plugin launchers, a
- * file:// backend and a passphrase secrets provider).
+ * scripts/install-pulumi.sh builds, with the real docker and random provider plugins it builds and the command
+ * stand-in served as a provider plugin by the engine e2e's machinery (test/e2e/engine: the project, PULUMI_HOME with
+ * the plugin launchers, a file:// backend and a passphrase secrets provider).
  *
  * 1. `pulumi preview` of a new stack of 10, 100, 500 and 1000 dedicated tenants (bench/fleet.ts's
  *    declarations). Nothing reaches Docker or a host: the docker plugin previews its creates
- *    offline, and the engine answers the stand-ins' creates itself (they do not support preview).
+ *    offline, as the random plugin does its passwords, and the engine answers the command stand-in's creates
+ *    itself (it does not support preview).
  *    A run past --limit seconds (default 1800) is stopped.
  *    The Node.js language host hands the program the whole stack config in one environment
  *    variable (PULUMI_CONFIG), and Linux refuses an exec with one string over 128 KiB
@@ -550,13 +551,13 @@ function render(
   const lines = [
     engineHeading,
     "",
-    `Written by \`npm run bench:engine\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GB memory, load average at start ${load.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min). The real \`pulumi\` CLI ${version} and Node.js language host (scripts/install-pulumi.sh) run the program; the docker provider plugin is the real one it builds (the upstream Terraform provider for Docker through the Terraform bridge), and command and random are the repository's stand-ins served as plugins (test/e2e/engine), because the Go module proxy refuses their modules. A file:// backend and the passphrase secrets provider, no service. Each figure is the median of the runs its row names (asked: ${runs}${largeRuns === runs ? "" : `, ${largeRuns} above 100 tenants`}${Number.isFinite(budgetSeconds) ? `, none started past ${budgetSeconds} s of the bench` : ""}), with min–max in brackets.`,
+    `Written by \`npm run bench:engine\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GB memory, load average at start ${load.map((l) => l.toFixed(2)).join(", ")} (1, 5, 15 min). The real \`pulumi\` CLI ${version} and Node.js language host (scripts/install-pulumi.sh) run the program; the docker and random provider plugins are the real ones it builds (the upstream Terraform providers through the Terraform bridge), and command is the repository's stand-in served as a plugin (test/e2e/engine), because the Go module proxy refuses its modules. A file:// backend and the passphrase secrets provider, no service. Each figure is the median of the runs its row names (asked: ${runs}${largeRuns === runs ? "" : `, ${largeRuns} above 100 tenants`}${Number.isFinite(budgetSeconds) ? `, none started past ${budgetSeconds} s of the bench` : ""}), with min–max in brackets.`,
     "",
     `Memory is the peak of the whole process tree under the \`pulumi\` command (the CLI, the language host, the program's Node.js, the three plugins and the shells they start), sampled from /proc every ${sampleMs} ms: the sum of proportional set sizes (shared pages split between the processes that map them), and the largest single process's resident set. GNU time's \`%M\` on the CLI would report only the latter: the largest resident set among the processes waited for, not their sum (two 200 MB processes at once read 236 MB with it here). CPU time is the tree's user + system time from the same samples: on this shared machine it varies far less than wall time, which waits for the other work.`,
     "",
     "### `pulumi preview` of a new stack",
     "",
-    "bench/fleet.ts's declarations: dedicated tenants on SSH hosts of 100 each (pinned ports, Tailscale Serve), plus 3 shared tenants a host. Nothing is created: the docker plugin checks and previews each container and network without reaching a daemon, and the command and random stand-ins do not support preview, so the engine answers their creates itself.",
+    "bench/fleet.ts's declarations: dedicated tenants on SSH hosts of 100 each (pinned ports, Tailscale Serve), plus 3 shared tenants a host. Nothing is created: the docker plugin checks and previews each container and network without reaching a daemon, the random plugin previews each password as unknown, and the command stand-in does not support preview, so the engine answers its creates itself.",
     "",
     `Load average as the previews began: ${previewLoad.map((l) => l.toFixed(2)).join(", ")}.`,
     "",
