@@ -5,8 +5,9 @@ import type { Host } from "../declaration/schema";
 
 /**
  * How gateways run: what the components ask of a runtime, in their own words (a host, a gateway, a tenant's
- * workspace, a purge of a tenant); where and how that lands (paths, users, containers) is the runtime's. A runtime builds its resources as
- * children of the component that asks, named `<component name>-<role>` (childName in names.ts).
+ * workspace, a purge of a tenant); where and how that lands (paths, users, containers) is the runtime's. A runtime
+ * builds its resources as children of the component that asks, named `<component name>-<role>` (childName in
+ * names.ts).
  */
 export interface Runtime {
   /** Makes a host ready to run gateways: tools, state root, the image and its trial run. */
