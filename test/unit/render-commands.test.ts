@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFile } from "../../runtimes/docker/commands";
 import { egressChainOf, renderEgressApply, renderEgressRemove } from "../../runtimes/docker/egress";
-import { shellQuote } from "../../runtimes/shell";
+import { inlineScript, readInlineScript, shellQuote } from "../../runtimes/shell";
 
 // These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));
@@ -22,6 +22,24 @@ describe("shellQuote", () => {
     for (const value of ["plain", "it's", "$(touch /tmp/pwned)", "`id`", "a; rm -rf /", "line\nbreak", '"quoted"', "", "*", "-n"]) {
       assert.equal(execFileSync("/bin/sh", ["-c", `printf '%s' ${shellQuote(value)}`], { encoding: "utf8" }), value);
     }
+  });
+});
+
+describe("inlineScript", () => {
+  const hostile = ["plain", "it's", "$(touch /tmp/pwned)", "`id`", "a; rm -rf /", "line\nbreak", '"quoted"', "", "*", "-n", "CLAWFLEET_SCRIPT", "'"];
+
+  it("runs the script in a real sh with each value as one positional parameter and the environment as given, whatever they hold", () => {
+    const script = ['for value in "$@"; do printf "[%s]" "$value"; done', 'printf "{%s}" "$0" "$EXTRA"'].join("\n");
+    const command = inlineScript("clawfleet-test", script, hostile, { EXTRA: "x'y $(id)" });
+    const printed = execFileSync("/bin/sh", ["-c", command], { encoding: "utf8" });
+    assert.equal(printed, `${hostile.map((v) => `[${v}]`).join("")}{clawfleet-test}{x'y $(id)}`);
+    assert.deepEqual(readInlineScript(command), { name: "clawfleet-test", text: script, args: hostile });
+  });
+
+  it("refuses a script holding its here-document's delimiter as a line, which would end it early", () => {
+    assert.throws(() => inlineScript("clawfleet-test", "echo a\nCLAWFLEET_SCRIPT\necho b", []), {
+      message: "script clawfleet-test holds the line CLAWFLEET_SCRIPT, which ends it early",
+    });
   });
 });
 
