@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -80,6 +80,26 @@ describe("renderPreflight", () => {
       copied.filter((f) => !f.startsWith("./state/wal-")),
       ["./openclaw.json", "./state/openclaw.sqlite", "./workspace/cache/notes.md"],
     );
+  });
+});
+
+describe("renderPreflight on a state the tenant wrote links into", () => {
+  it("copies a link as a link and changes the owner of nothing outside the copy, as root", async () => {
+    const state = join(work, "linked", "users", "mallory");
+    mkdirSync(state, { recursive: true });
+    const outside = join(work, "linked", "host-file");
+    writeFileSync(outside, "the host's");
+    chownSync(outside, 0, 0);
+    symlinkSync(outside, join(state, "evil"));
+    symlinkSync(join(work, "linked"), join(state, "evil-dir"));
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    const result = await run(
+      renderPreflight({ hostId: "local", image: "gw:2", stateDirs: [state], workDir: join(work, "tmp"), gateway: quick, fallbackConfig: trialConfig }),
+    );
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual([statSync(outside).uid, statSync(outside).gid], [0, 0], "the file a link in the state names keeps its owner");
+    assert.equal(statSync(join(work, "linked")).uid, 0, "the folder a link in the state names keeps its owner");
+    assert.equal(readFileSync(outside, "utf8"), "the host's");
   });
 });
 
