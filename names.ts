@@ -29,6 +29,7 @@ export const childRole = {
   ready: "ready",
   serve: "serve",
   egress: "egress",
+  secrets: "secrets",
   // A host's: its Docker provider, its preparation, what its daemon stores for a gateway container, the image
   // preflight and its shared gateway (`shared-<gateway role>`).
   docker: "docker",
@@ -59,8 +60,9 @@ export function sharedContainerName(hostId: string): string {
 /**
  * Folders below a host's stateRoot: `users/<id>` per dedicated tenant, `shared` for the shared
  * gateway (its tenants' workspaces in `shared/workspaces/<id>`), `backups/<container>` (taken before
- * an image change), `backups/manual/<container>` (taken by `clawfleet backup`), and
- * `.clawfleet` for clawfleet's own work (the image preflight).
+ * an image change), `backups/manual/<container>` (taken by `clawfleet backup`), `secrets/<container>` (the
+ * gateway's credentials file, outside its state so that no backup holds it), and `.clawfleet` for clawfleet's own
+ * work (the image preflight).
  */
 export const stateLayout = {
   users: "users",
@@ -68,6 +70,7 @@ export const stateLayout = {
   workspaces: "workspaces",
   backups: "backups",
   manualBackups: "manual",
+  secrets: "secrets",
   work: ".clawfleet",
 } as const;
 
@@ -102,6 +105,11 @@ export function upgradeBackupDirOf(stateRoot: string, container: string): string
  */
 export function manualBackupDirOf(stateRoot: string, container: string): string {
   return `${backupRootOf(stateRoot)}/${stateLayout.manualBackups}/${container}`;
+}
+
+/** Where a gateway's credentials file lives on its host: `<stateRoot>/secrets/<container>`, mounted read-only into it. */
+export function secretsDirOf(stateRoot: string, container: string): string {
+  return `${stateRoot}/${stateLayout.secrets}/${container}`;
 }
 
 /** clawfleet's own working folder on a host (the image preflight's copy of state). */

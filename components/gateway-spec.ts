@@ -5,13 +5,14 @@ import {
   healthGateSeconds,
   healthStartPeriodSeconds,
   sharedContainerName,
+  secretsDirOf,
   sharedStateDir,
   tenantLabel,
   tenantStateDir,
   tierLabel,
 } from "../names";
 import { gateway, healthProbe, renderDedicatedConfig, renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
-import { secretEnvOf } from "./secret-env";
+import { gatewaySecretsOf, type GatewaySecrets } from "./secrets";
 
 /** Memory, CPUs and processes one gateway may use. */
 export interface GatewayLimits {
@@ -42,6 +43,9 @@ export interface GatewayProcess {
   readonly home: string;
   /** How its own CLI starts inside the image (`openclaw ...`). */
   readonly cli: readonly string[];
+  /** Where its credentials file is mounted (read-only), and the file's name there. */
+  readonly secretsDir: string;
+  readonly secretsFile: string;
 }
 
 /** The gateway's own switches, in this order: state from the mount, config read-only to it, no mDNS; and its home. */
@@ -98,8 +102,10 @@ export interface GatewaySpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Plain environment, in this order. */
   readonly env: GatewayEnv;
-  /** Credentials from secure config, such as model keys: variable name -> secret value. */
-  readonly secretEnv: Readonly<Record<string, string>>;
+  /** Credentials from secure config: model keys and channel tokens, in its credentials file or its environment. */
+  readonly secrets: GatewaySecrets;
+  /** Where its credentials file is kept on its host (secretsDirOf), outside its state. */
+  readonly secretsDir: string;
   readonly health: GatewayHealth;
   readonly process: GatewayProcess;
   readonly confinement: GatewayConfinement;
@@ -128,7 +134,15 @@ export function egressOf(host: Host, tenant?: DedicatedTenant): GatewayEgress | 
 /** How every gateway's health is checked. */
 export const gatewayHealth: GatewayHealth = { probe: healthProbe, startPeriodSeconds: healthStartPeriodSeconds, gateSeconds: healthGateSeconds };
 
-const gatewayProcess: GatewayProcess = { uid: gateway.uid, port: gateway.port, stateDir: gateway.stateDir, home: gateway.home, cli: gateway.cli };
+const gatewayProcess: GatewayProcess = {
+  uid: gateway.uid,
+  port: gateway.port,
+  stateDir: gateway.stateDir,
+  home: gateway.home,
+  cli: gateway.cli,
+  secretsDir: gateway.secretsDir,
+  secretsFile: gateway.secretsFile,
+};
 
 /** Every gateway's confinement: read-only root, no capabilities, no new privileges, loopback only. */
 export const gatewayConfinement: GatewayConfinement = {
@@ -188,7 +202,8 @@ export function dedicatedGatewaySpec(
     limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
     upgradeBackups: tenant.upgradeBackups,
     labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
-    secretEnv: secretEnvOf(tenant.modelKeys, tenant.channels),
+    secrets: gatewaySecretsOf(tenant.modelKeys, tenant.modelProviders, tenant.channels),
+    secretsDir: secretsDirOf(host.stateRoot, dedicatedContainerName(tenant.id)),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
@@ -221,7 +236,8 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
     upgradeBackups: shared.upgradeBackups,
     labels: { [tierLabel]: "shared" },
-    secretEnv: secretEnvOf(shared.modelKeys, shared.channels),
+    secrets: gatewaySecretsOf(shared.modelKeys, shared.modelProviders, shared.channels),
+    secretsDir: secretsDirOf(host.stateRoot, sharedContainerName(host.id)),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),

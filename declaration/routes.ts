@@ -63,6 +63,17 @@ export function modelKeyEnv(provider: string): string {
   return `${provider.toUpperCase().replaceAll("-", "_")}_API_KEY`;
 }
 
+/**
+ * Whether a model key reaches the gateway through the credentials file, as `models.providers.<name>.apiKey`: a
+ * provider the stack declares, or one the gateway image serves. Any other key (a web search key such as `brave`) has
+ * no such place in openclaw's config and stays a `<NAME>_API_KEY` variable.
+ */
+export function keyInFile(name: string, providers: ModelProvidersDecl | undefined, routes: GatewayRoutes): boolean {
+  if (providers?.[name] !== undefined) return true;
+  const route = routes.providers[name];
+  return route !== undefined && route.installsAtStart.length === 0;
+}
+
 /** The provider of a model reference: what comes before the first `/` (`openrouter/anthropic/claude-sonnet-4-5` -> openrouter). */
 export function providerOf(model: string): string {
   return model.slice(0, model.indexOf("/"));
@@ -115,8 +126,15 @@ function modelProblem(routes: GatewayRoutes, path: string, model: string, own: M
   };
 }
 
-function keyProblems(routes: GatewayRoutes, base: string, modelKeys: Readonly<Record<string, SecretValue>> | undefined): Problem[] {
+function keyProblems(
+  routes: GatewayRoutes,
+  base: string,
+  modelKeys: Readonly<Record<string, SecretValue>> | undefined,
+  providers: ModelProvidersDecl | undefined,
+): Problem[] {
+  // A key in the credentials file is no variable: only the variables' presence makes openclaw install a plugin.
   return Object.keys(modelKeys ?? {}).flatMap((name) => {
+    if (keyInFile(name, providers, routes)) return [];
     const env = modelKeyEnv(name);
     const installs = routes.keyEnvs[env]?.installsAtStart;
     if (installs === undefined || installs.length === 0) return [];
@@ -160,13 +178,14 @@ export function checkRoutes(routes: GatewayRoutes, hosts: Iterable<Host>, tenant
     if (shared === undefined) continue;
     const base = `hosts.${host.id}.shared`;
     if (shared.model !== undefined) add(modelProblem(routes, `${base}.model`, shared.model, shared.modelProviders));
-    problems.push(...keyProblems(routes, base, shared.modelKeys), ...channelProblems(routes, base, shared.channels));
+    problems.push(...keyProblems(routes, base, shared.modelKeys, shared.modelProviders), ...channelProblems(routes, base, shared.channels));
   }
   for (const tenant of tenants) {
     const base = `tenants.${tenant.id}`;
     const own = tenant.tier === "dedicated" ? tenant.modelProviders : sharedProviders.get(tenant.host);
     if (tenant.model !== undefined) add(modelProblem(routes, `${base}.model`, tenant.model, own));
-    if (tenant.tier === "dedicated") problems.push(...keyProblems(routes, base, tenant.modelKeys), ...channelProblems(routes, base, tenant.channels));
+    if (tenant.tier === "dedicated")
+      problems.push(...keyProblems(routes, base, tenant.modelKeys, tenant.modelProviders), ...channelProblems(routes, base, tenant.channels));
   }
   return problems;
 }

@@ -121,7 +121,9 @@ const channel = z
       .default("allowlist")
       .meta({ description: "which groups the bot answers in" }),
     allowFrom: allowFrom.optional().meta({ description: "users allowed besides those approved at run time (run-time approvals are kept)" }),
-    token: secretField.optional().meta({ description: "the channel's bot credential, from secure config" }),
+    token: secretField
+      .optional()
+      .meta({ description: "the channel's bot credential, from secure config; written to the gateway's credentials file, rotated without a restart" }),
   })
   .meta({ description: "a chat channel of the gateway" });
 const telegram = channel
@@ -136,7 +138,10 @@ const channels = z.strictObject({ telegram: telegram.optional(), discord: channe
 const modelKeys = z
   .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "provider names use a-z, 0-9 and -"), secretField)
   .optional()
-  .meta({ description: "model provider API keys (`anthropic: { secure: ... }`), passed as `<PROVIDER>_API_KEY`" });
+  .meta({
+    description:
+      "model provider API keys (`anthropic: { secure: ... }`), written to the gateway's credentials file and rotated without a restart; a key for anything but a model provider (a web search key such as `brave`) is passed as `<NAME>_API_KEY`",
+  });
 
 /** USD per million tokens, as openclaw prices a model (`models.providers.*.models[].cost`). */
 const pricePerMillion = z

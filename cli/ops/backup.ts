@@ -3,11 +3,10 @@ import { dirname, join } from "node:path";
 import { systemDirectoryProblem } from "../../declaration/machines";
 import { healthGateSeconds, manualBackupDirOf } from "../../names";
 import { runtimeOps } from "../runtime";
-import { openclawCli, inspectGateway, notRunningMessage } from "./gateway-access";
+import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
-import { Redactor } from "./redact";
 import type { TenantTarget } from "./targets";
 
 /** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
@@ -68,7 +67,7 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
   if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
-  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const redactor = redactorOf(facts, target);
   const dir = to ?? manualBackupDirOf(target.host.stateRoot, target.container);
   if (target.tier === "shared") {
     io.err(
@@ -139,7 +138,7 @@ export async function restore(
   if (target.tier === "shared" && !wholeGateway) throw sharedRestoreRefusal(target, sharedPeers);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
-  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const redactor = redactorOf(facts, target);
   const check = await runner.run(target.host, ["test", "-f", archive], { root: true });
   const unreachable = unreachableError(target.host, check);
   if (unreachable !== undefined) throw unreachable;

@@ -1,6 +1,5 @@
-import { firstJson, gatewayCliReason, inspectGateway, runGatewayCli } from "./gateway-access";
+import { firstJson, gatewayCliReason, inspectGateway, redactorOf, runGatewayCli } from "./gateway-access";
 import type { HostRunner } from "./host-shell";
-import { Redactor } from "./redact";
 import type { TenantTarget } from "./targets";
 import { formatUsd, type TenantUsage } from "./usage";
 
@@ -46,7 +45,7 @@ export async function enforceBudgets(
     const over = spent >= budget;
     const facts = await inspectGateway(runner, target);
     if (facts.status !== "running") continue;
-    const redactor = new Redactor(facts.env, target.secretEnvNames);
+    const redactor = redactorOf(facts, target);
     const who = `tenant ${target.id} (host ${target.host.id})`;
     const status = await runGatewayCli(runner, target, redactor, ["gateway", "call", "channels.status", "--json"]);
     const channels = firstJson<{ channels?: Record<string, ChannelRuntime> }>(status.stdout)?.channels;

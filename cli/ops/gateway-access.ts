@@ -10,16 +10,53 @@ import type { TenantTarget } from "./targets";
 export const openclawCli: readonly string[] = gatewayCommon.process.cli;
 
 /** What a verb needs to know about a tenant's gateway before it touches it. */
-export type GatewayFacts = GatewayState;
+export interface GatewayFacts extends GatewayState {
+  /** What its credentials file holds, as `<pointer>=<value>` (`/modelKeys/anthropic=...`): kept in memory only. */
+  readonly credentials: readonly string[];
+}
 
-/** Reads a tenant's gateway: its state, health and environment (one command on its host). */
+/** Reads a tenant's gateway: its state, health and environment, and its credentials file (two commands on its host). */
 export async function inspectGateway(runner: HostRunner, target: TenantTarget): Promise<GatewayFacts> {
   const result = await runner.run(target.host, runtimeOps.inspectCommand(target.container));
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  const facts = runtimeOps.readGateway(result);
-  if ("error" in facts) throw new OpsError(`host ${describeHost(target.host)}: gateway ${target.container}: ${facts.error}`);
-  return facts;
+  const state = runtimeOps.readGateway(result);
+  if ("error" in state) throw new OpsError(`host ${describeHost(target.host)}: gateway ${target.container}: ${state.error}`);
+  return { ...state, credentials: state.status === "missing" ? [] : await readCredentials(runner, target, state.status === "running") };
+}
+
+/**
+ * The gateway's credentials, so that no verb prints them: read inside the running gateway as its own user (the file is
+ * private to it), or on the host as root when it does not run. Unreadable (no root, or a gateway deployed before
+ * credentials moved to the file): none, and its environment's secrets are still redacted.
+ */
+async function readCredentials(runner: HostRunner, target: TenantTarget, running: boolean): Promise<string[]> {
+  const { spec } = target;
+  const file = `${spec.process.secretsDir}/${spec.process.secretsFile}`;
+  const result = running
+    ? await runner.run(target.host, runtimeOps.execCommand(target.container, ["cat", file]))
+    : await runner.run(target.host, ["cat", `${spec.secretsDir}/${spec.process.secretsFile}`], { root: true });
+  if (result.code !== 0) return [];
+  try {
+    return leavesOf(JSON.parse(result.stdout) as unknown, "");
+  } catch {
+    return [];
+  }
+}
+
+/** Every string in a JSON value, as `<JSON pointer>=<string>`. */
+function leavesOf(value: unknown, pointer: string): string[] {
+  if (typeof value === "string") return [`${pointer}=${value}`];
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]) => leavesOf(inner, `${pointer}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`));
+}
+
+/** A redactor of every secret the gateway holds: its environment's and its credentials file's. */
+export function redactorOf(facts: GatewayFacts, target: TenantTarget): Redactor {
+  return new Redactor(
+    [...facts.env, ...facts.credentials],
+    [...target.secretEnvNames, ...facts.credentials.map((entry) => entry.slice(0, entry.indexOf("=")))],
+  );
 }
 
 /** The error for a gateway that is not running, naming the tenant, where it is and what to do. */
@@ -35,7 +72,7 @@ export function notRunningMessage(target: TenantTarget, facts: GatewayFacts, sta
 export async function requireRunning(runner: HostRunner, target: TenantTarget, stackFile: string): Promise<{ facts: GatewayFacts; redactor: Redactor }> {
   const facts = await inspectGateway(runner, target);
   if (facts.status !== "running") throw new OpsError(notRunningMessage(target, facts, stackFile));
-  return { facts, redactor: new Redactor(facts.env, target.secretEnvNames) };
+  return { facts, redactor: redactorOf(facts, target) };
 }
 
 export interface GatewayCliRun {

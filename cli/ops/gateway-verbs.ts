@@ -1,4 +1,4 @@
-import { firstJson, gatewayCliReason, inspectGateway, notRunningMessage, requireRunning, runGatewayCli } from "./gateway-access";
+import { firstJson, gatewayCliReason, inspectGateway, redactorOf, notRunningMessage, requireRunning, runGatewayCli } from "./gateway-access";
 import type { LogsOptions } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
 import { OpsError } from "./errors";
@@ -24,7 +24,7 @@ export type { LogsOptions };
 export async function logs(runner: HostRunner, target: TenantTarget, stackFile: string, options: LogsOptions, io: Writers): Promise<number> {
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
-  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const redactor = redactorOf(facts, target);
   if (target.tier === "shared") io.err(sharedNote(target, "these are that gateway's logs, for all of its tenants"));
   const argv = runtimeOps.logsCommand(target.container, options);
   let errors = "";

@@ -25,7 +25,7 @@ export interface TenantTarget {
   readonly gatewayStateDir: string;
   /** The agent id inside the gateway that serves this tenant (`--agent` for a shared tenant). */
   readonly agentId: string | undefined;
-  /** Names of environment variables that carry declared secrets into the container. */
+  /** Names of environment variables that carry declared secrets into the container (most go in its credentials file). */
   readonly secretEnvNames: readonly string[];
   /** Chat channels the tenant's gateway has declared (telegram, discord, slack). */
   readonly channels: readonly string[];
@@ -76,7 +76,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     stateDir: tenantStateDir(host.stateRoot, tenant.tier, tenant.id),
     gatewayStateDir: spec.stateDir,
     agentId: tenant.tier === "shared" ? tenant.id : undefined,
-    secretEnvNames: Object.keys(spec.secretEnv),
+    secretEnvNames: Object.keys(spec.secrets.env),
     channels: Object.keys(channels ?? {}),
     stateLimitMb: tenant.stateLimitMb,
     budgetUsdPerMonth: tenant.budget?.usdPerMonth,

@@ -1,8 +1,7 @@
 import type { Host } from "../../declaration/schema";
 import { OpsError } from "./errors";
-import { firstJson, gatewayCliReason, notRunningMessage, inspectGateway, runGatewayCli } from "./gateway-access";
+import { firstJson, gatewayCliReason, notRunningMessage, inspectGateway, redactorOf, runGatewayCli } from "./gateway-access";
 import type { HostRunner } from "./host-shell";
-import { Redactor } from "./redact";
 import { renderTable } from "./status";
 import type { TenantTarget } from "./targets";
 
@@ -157,7 +156,7 @@ async function tenantUsage(runner: HostRunner, target: TenantTarget, range: Usag
   const base = identity(target);
   const facts = await inspectGateway(runner, target);
   if (facts.status !== "running") return { ...base, totals: undefined, cache: undefined, error: notRunningMessage(target, facts, stackFile) };
-  const redactor = new Redactor(facts.env, target.secretEnvNames);
+  const redactor = redactorOf(facts, target);
   const args = ["gateway", "call", "usage.cost", "--params", JSON.stringify(costParams(target, range)), "--json"];
   const until = Date.now() + cacheWaitSeconds * 1000;
   for (;;) {

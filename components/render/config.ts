@@ -1,6 +1,6 @@
 import { stateLayout } from "../../names";
 import { gatewayRoutes } from "../../declaration/gateway-routes";
-import { modelKeyEnv, providerOf, runtimePin, type GatewayRoutes } from "../../declaration/routes";
+import { keyInFile, modelKeyEnv, providerOf, runtimePin, type GatewayRoutes } from "../../declaration/routes";
 import type { SecretValue } from "../../declaration/secret";
 import {
   channelCredentials,
@@ -27,6 +27,12 @@ export const gateway = {
   tokenEnv: "OPENCLAW_GATEWAY_TOKEN",
   /** The config file inside the state directory. */
   configFile: "openclaw.json",
+  /** Where the gateway's credentials file is mounted, read-only, outside its state. */
+  secretsDir: "/run/clawfleet",
+  /** The credentials file: JSON, private to the gateway's user, read through openclaw's file secret provider. */
+  secretsFile: "secrets.json",
+  /** The name of that file provider in the config (`secrets.providers.clawfleet`). */
+  secretsProvider: "clawfleet",
   /** How the gateway's own CLI starts inside the clawfleet gateway image. */
   cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"],
 } as const;
@@ -60,6 +66,29 @@ export function envRef(id: string): EnvSecretRef {
   return { source: "env", provider: "default", id };
 }
 
+/**
+ * A reference the gateway resolves from its credentials file (gateway.secretsFile), at start and again on
+ * `secrets.reload`: a rotation rewrites the file and reloads, and the gateway keeps running. `id` is a JSON pointer.
+ */
+export interface FileSecretRef {
+  readonly source: "file";
+  readonly provider: typeof gateway.secretsProvider;
+  readonly id: string;
+}
+
+export function fileRef(pointer: string): FileSecretRef {
+  return { source: "file", provider: gateway.secretsProvider, id: pointer };
+}
+
+/** openclaw's file secret provider reading the credentials file. */
+export interface SecretsSection {
+  providers: Record<string, { source: "file"; path: string; mode: "json" }>;
+}
+
+function secretsSection(): SecretsSection {
+  return { providers: { [gateway.secretsProvider]: { source: "file", path: `${gateway.secretsDir}/${gateway.secretsFile}`, mode: "json" } } };
+}
+
 /** The subset of OpenClaw's config schema that clawfleet writes. */
 export interface GatewayConfig {
   gateway: {
@@ -74,7 +103,8 @@ export interface GatewayConfig {
     defaults: { model: string; models?: Record<string, { agentRuntime: { id: string } }>; systemAgent?: { agentId: string } };
     entries: Record<string, { name: string; workspace: string; model: string }>;
   };
-  models?: { providers: Record<string, ProviderConfig> };
+  secrets?: SecretsSection;
+  models?: { providers: Record<string, ProviderConfig | { apiKey: FileSecretRef }> };
   tools?: { web: { search: { enabled: false } } };
   bindings?: {
     agentId: string;
@@ -90,7 +120,7 @@ export { modelKeyEnv };
 export interface ProviderConfig {
   baseUrl: string;
   api: string;
-  apiKey?: EnvSecretRef;
+  apiKey?: FileSecretRef;
   models: {
     id: string;
     name: string;
@@ -100,23 +130,39 @@ export interface ProviderConfig {
   }[];
 }
 
+/** Where a model provider's key sits in the credentials file. */
+export function modelKeyPointer(provider: string): string {
+  return `/modelKeys/${provider}`;
+}
+
+/** Where a channel's credential sits in the credentials file. */
+export function channelTokenPointer(channel: ChannelName): string {
+  return `/channels/${channel}`;
+}
+
 /**
- * The declared providers as openclaw's config: their key (declared in modelKeys) only as a reference to the variable
- * that carries it, and each model's price per million tokens, which openclaw's usage records cost by.
+ * The declared providers as openclaw's config, with each model's price per million tokens (which openclaw's usage
+ * records cost by); and every model key kept in the credentials file, only as a reference to it.
  */
 export function renderModelProviders(
   providers: ModelProvidersDecl | undefined,
   modelKeys: Readonly<Record<string, SecretValue>> | undefined,
 ): GatewayConfig["models"] {
-  if (providers === undefined || Object.keys(providers).length === 0) return undefined;
-  const rendered: Record<string, ProviderConfig> = {};
-  for (const id of Object.keys(providers).sort()) {
-    const provider = providers[id];
-    if (provider === undefined) continue;
+  const keyed = Object.keys(modelKeys ?? {}).filter((name) => keyInFile(name, providers, gatewayRoutes));
+  const ids = [...new Set([...Object.keys(providers ?? {}), ...keyed])].sort();
+  if (ids.length === 0) return undefined;
+  const rendered: NonNullable<GatewayConfig["models"]>["providers"] = {};
+  for (const id of ids) {
+    const apiKey = modelKeys?.[id] === undefined ? undefined : fileRef(modelKeyPointer(id));
+    const provider = providers?.[id];
+    if (provider === undefined) {
+      if (apiKey !== undefined) rendered[id] = { apiKey };
+      continue;
+    }
     rendered[id] = {
       baseUrl: provider.baseUrl,
       api: provider.api,
-      ...(modelKeys?.[id] === undefined ? {} : { apiKey: envRef(modelKeyEnv(id)) }),
+      ...(apiKey === undefined ? {} : { apiKey }),
       models: provider.models.map((model) => ({
         id: model.id,
         name: model.id,
@@ -163,13 +209,13 @@ function renderChannels(channels: ChannelsDecl | undefined): GatewayConfig["chan
   for (const name of Object.keys(channelCredentials) as ChannelName[]) {
     const declared = channels[name];
     if (declared === undefined) continue;
-    const { field, env } = channelCredentials[name];
+    const { field } = channelCredentials[name];
     // Policies are always written: the gateway's own defaults may change between versions.
     rendered[name] = {
       dmPolicy: declared.dmPolicy,
       groupPolicy: declared.groupPolicy,
       ...(declared.allowFrom === undefined ? {} : { allowFrom: declared.allowFrom }),
-      ...(declared.token === undefined ? {} : { [field]: envRef(env) }),
+      ...(declared.token === undefined ? {} : { [field]: fileRef(channelTokenPointer(name)) }),
       ...("apiRoot" in declared && declared.apiRoot !== undefined ? { apiRoot: declared.apiRoot } : {}),
     };
   }
@@ -187,6 +233,7 @@ export function renderDedicatedConfig(tenant: DedicatedTenant): GatewayConfig {
   const providers = renderModelProviders(tenant.modelProviders, tenant.modelKeys);
   return {
     gateway: gatewaySection(),
+    secrets: secretsSection(),
     ...(providers === undefined ? {} : { models: providers }),
     agents: {
       defaults: { model, ...(models === undefined ? {} : { models }) },
@@ -234,6 +281,7 @@ export function renderSharedConfig(host: Host, tenants: readonly SharedTenant[])
   const providers = renderModelProviders(host.shared?.modelProviders, host.shared?.modelKeys);
   return {
     gateway: gatewaySection(),
+    secrets: secretsSection(),
     ...(providers === undefined ? {} : { models: providers }),
     agents: {
       ...(sorted.length >= 2 ? { ownership: "explicit" as const } : {}),

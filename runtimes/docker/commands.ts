@@ -6,7 +6,8 @@
 
 import { stateLayout, stopTimeoutSeconds } from "../../names";
 import { gatewayLabel, managedLabel, rollbackLabel, stackLabel } from "./names";
-import { asRoot, fail, script, shellQuote, sshPinOptions, type SshTarget } from "../shell";
+import { asRoot, fail, inlineScript, script, shellQuote, sshPinOptions, type SshTarget } from "../shell";
+import { hostScript, hostScriptFiles } from "./scripts";
 
 export interface PrepareHostArgs {
   readonly hostId: string;
@@ -72,6 +73,26 @@ export function renderWriteFile({ dir, file, uid }: WriteFileArgs): string {
     `as_root chown ${uid}:${uid} "$tmp"`,
     `as_root mv -f "$tmp" ${target}`,
   );
+}
+
+export interface WriteSecretsArgs {
+  /** The folder on the host that the gateway's container mounts its credentials file from. */
+  readonly dir: string;
+  readonly file: string;
+  readonly uid: number;
+  readonly containerName: string;
+  /** How the gateway's own CLI starts inside its container. */
+  readonly cli: readonly string[];
+}
+
+/** Writes the credentials file from stdin and has a running gateway reload it (runtimes/docker/scripts/write-secrets.sh). */
+export function renderWriteSecrets({ dir, file, uid, containerName, cli }: WriteSecretsArgs): string {
+  return inlineScript("write-secrets", script(asRoot, fail, hostScript(hostScriptFiles.writeSecrets)), [dir, file, uid, containerName, ...cli]);
+}
+
+/** Deletes a gateway's credentials file and its folder: credentials are not state, and nothing keeps them once it is gone. */
+export function renderRemoveSecrets({ dir }: { readonly dir: string }): string {
+  return script(asRoot, `as_root rm -rf -- ${shellQuote(dir)}`);
 }
 
 export interface PurgeArgs {

@@ -35,6 +35,8 @@ export interface ContainerSettings extends ContainerConfinement {
   readonly network: string;
   /** The OCI runtime (`isolation`); undefined: the daemon's default. */
   readonly runtime: string | undefined;
+  /** Bind mounts: its state (writable), and the folder of its credentials file (read-only). */
+  readonly mounts: readonly { readonly source: string; readonly target: string; readonly readOnly: boolean }[];
 }
 
 /** The security option that keeps a process from gaining privileges, as Docker writes it. */
@@ -63,6 +65,10 @@ export function containerSettingsOf(spec: GatewaySpec): ContainerSettings {
     port: { internal: process.port, external: spec.port, ip: confinement.publishAddress, protocol: "tcp" },
     network: spec.name,
     runtime: spec.isolation,
+    mounts: [
+      { source: spec.stateDir, target: process.stateDir, readOnly: false },
+      { source: spec.secretsDir, target: process.secretsDir, readOnly: true },
+    ],
   };
 }
 

@@ -10,10 +10,12 @@ import {
   renderEnsureStateDir,
   renderHealthGate,
   renderMoveState,
+  renderRemoveSecrets,
   renderServeAdd,
   renderServeRemove,
   renderSetPidsLimit,
   renderWriteFile,
+  renderWriteSecrets,
 } from "./commands";
 import { containerChange, recordedOnlyContainerFields } from "./container-fields";
 import { containerSettingsOf, healthCheckOf } from "./container-settings";
@@ -90,6 +92,25 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, dependsOn: moved === undefined ? [stateDir] : [stateDir, moved], retainOnDelete: true },
   );
 
+  // Outside the state, so no backup holds it; rewritten and reloaded by a running gateway on change (no restart), and
+  // deleted with the gateway. A move to another host deletes it on the old one first.
+  const secretsFile = host.run(
+    child(childRole.secrets, `writes its credentials file`),
+    {
+      create: renderWriteSecrets({
+        dir: spec.secretsDir,
+        file: spec.process.secretsFile,
+        uid,
+        containerName: spec.name,
+        cli: spec.process.cli,
+      }),
+      delete: renderRemoveSecrets({ dir: spec.secretsDir }),
+      stdin: pulumi.secret(`${JSON.stringify(spec.secrets.file, null, 2)}\n`),
+      triggers: [spec.hostId],
+    },
+    { ...opts, dependsOn: [host.prepared], deleteBeforeReplace: true },
+  );
+
   const hostLabelOf = { label: hostLabel, value: spec.hostId };
   const identityLabels = [
     { label: managedLabel, value: "true" },
@@ -148,7 +169,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     { ...opts, dependsOn: [stateDir, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after] },
   );
 
-  const secretEnv = Object.entries(spec.secretEnv).map(([key, value]) => pulumi.secret(`${key}=${value}`));
+  const secretEnv = Object.entries(spec.secrets.env).map(([key, value]) => pulumi.secret(`${key}=${value}`));
   const container = new docker.Container(
     child(childRole.container),
     {
@@ -159,7 +180,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       user: settings.user,
       envs: [...Object.entries(spec.env).map(([key, value]) => `${key}=${value}`), pulumi.interpolate`${spec.tokenEnv}=${args.token}`, ...secretEnv],
       ports: [{ ...settings.port }],
-      mounts: [{ type: "bind", source: spec.stateDir, target: spec.process.stateDir, readOnly: false }],
+      mounts: settings.mounts.map((mount) => ({ type: "bind", ...mount })),
       tmpfs: { ...settings.tmpfs },
       readOnly: settings.readOnly,
       capabilities: { drops: [...settings.capDrop], ...(settings.capAdd.length === 0 ? {} : { adds: [...settings.capAdd] }) },
@@ -186,7 +207,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
     {
       ...opts,
       provider: host.docker,
-      dependsOn: [configFile, claim, backup, ...(egress === undefined ? [] : [egress]), ...args.after],
+      dependsOn: [configFile, secretsFile, claim, backup, ...(egress === undefined ? [] : [egress]), ...args.after],
       // The container name and host port are fixed, so the old container must go first.
       deleteBeforeReplace: true,
       // The provider records a change of these without applying it to the running container.
@@ -218,6 +239,8 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
 
   const children: Record<string, RuntimeChild> = {
     [childRole.config]: { kind: "config", input: "stdin" },
+    // A new key or token: reported by role, never by value.
+    [childRole.secrets]: { kind: "named" },
     // The port claim, the network, the health gate and the pre-upgrade backup follow the port, the host, the container and the image.
     [childRole.claim]: { kind: "follows" },
     [childRole.network]: { kind: "follows" },

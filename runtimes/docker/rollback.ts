@@ -25,7 +25,7 @@ export interface RollbackArgs {
 
 /** The environment variables a gateway container is given (values are copied from the container, never rendered). */
 export function gatewayEnvNames(spec: GatewaySpec): string[] {
-  return [...Object.keys(spec.env), spec.tokenEnv, ...Object.keys(spec.secretEnv)];
+  return [...Object.keys(spec.env), spec.tokenEnv, ...Object.keys(spec.secrets.env)];
 }
 
 /**
@@ -43,7 +43,7 @@ function createArgs(spec: GatewaySpec): string {
     `--name ${q(spec.name)} --hostname ${q(spec.name)} ${flags.user}`,
     `--env-file "$work/env" --label-file "$work/labels" --label ${rollbackLabel}="$from"`,
     `--publish ${q(`${port.ip}:${port.external}:${port.internal}/${port.protocol}`)}`,
-    `--mount ${q(`type=bind,source=${spec.stateDir},target=${spec.process.stateDir}`)}`,
+    ...settings.mounts.map((m) => `--mount ${q(`type=bind,source=${m.source},target=${m.target}${m.readOnly ? ",readonly" : ""}`)}`),
     ...flags.tmpfs,
     ...flags.readOnly,
     ...flags.capabilities,

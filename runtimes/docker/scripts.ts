@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /** The host scripts of the Docker runtime, as files in runtimes/docker/scripts/ (shellcheck reads them there). */
-export const hostScriptFiles = { preflight: "preflight.sh", prepareTrialState: "prepare-trial-state.mjs" } as const;
+export const hostScriptFiles = { preflight: "preflight.sh", prepareTrialState: "prepare-trial-state.mjs", writeSecrets: "write-secrets.sh" } as const;
 
 const cache = new Map<string, string>();
 

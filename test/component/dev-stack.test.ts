@@ -72,6 +72,7 @@ describe("components of the dev stack", () => {
   it("state, from the runtime, how a change to each of its children reaches the gateway", () => {
     const gateway = (prefix: string) => ({
       [`${prefix}config`]: { kind: "config", input: "stdin" },
+      [`${prefix}secrets`]: { kind: "named" },
       [`${prefix}claim`]: { kind: "follows" },
       [`${prefix}network`]: { kind: "follows" },
       [`${prefix}egress`]: { kind: "named" },
@@ -128,6 +129,7 @@ describe("components of the dev stack", () => {
       "alice-limits",
       "alice-network",
       "alice-ready",
+      "alice-secrets",
       "alice-serve",
       "alice-state",
       "alice-token",
@@ -146,19 +148,23 @@ describe("components of the dev stack", () => {
       "local-shared-limits",
       "local-shared-network",
       "local-shared-ready",
+      "local-shared-secrets",
       "local-shared-serve",
       "local-shared-state",
       "local-shared-token",
     ]);
   });
 
-  it("runs a dedicated gateway hardened, on loopback only, with its state bind-mounted", () => {
+  it("runs a dedicated gateway hardened, on loopback only, with its state bind-mounted and its credentials read-only", () => {
     const container = byName("alice-container");
     const inputs = container.inputs;
     assert.equal(inputs["image"], "ghcr.io/openclaw/openclaw:2026.9.6");
     assert.equal(inputs["name"], "clawfleet-tenant-alice");
     assert.deepEqual(inputs["ports"], [{ internal: 18789, external: 18101, ip: "127.0.0.1", protocol: "tcp" }]);
-    assert.deepEqual(inputs["mounts"], [{ type: "bind", source: "/var/lib/clawfleet/users/alice", target: "/state", readOnly: false }]);
+    assert.deepEqual(inputs["mounts"], [
+      { type: "bind", source: "/var/lib/clawfleet/users/alice", target: "/state", readOnly: false },
+      { type: "bind", source: "/var/lib/clawfleet/secrets/clawfleet-tenant-alice", target: "/run/clawfleet", readOnly: true },
+    ]);
     assert.equal(inputs["user"], "1000:1000");
     assert.equal(inputs["readOnly"], true);
     assert.deepEqual(inputs["capabilities"], { drops: ["ALL"] });

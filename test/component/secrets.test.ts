@@ -80,20 +80,26 @@ describe("secrets", () => {
     for (const resource of resources.filter((r) => r.type.startsWith("command:"))) {
       for (const key of ["create", "delete", "stdin"]) {
         const value = resource.revealedInputs[key];
+        // The credentials file's writer is given them as its (secret) input; its script never holds them.
+        if (key === "stdin" && resource.name.endsWith("-secrets")) continue;
         if (typeof value === "string") assertNoSecret(value, `${resource.name}.${key}`);
       }
     }
   });
 
-  it("reach the gateway only through secret inputs: container environment and SSH connection", () => {
-    const alice = resources.find((r) => r.name === "alice-container");
-    assert.deepEqual(alice?.secretInputs, ["envs"]);
-    const envs = alice?.revealedInputs["envs"] as string[];
-    assert.ok(envs.includes(`ANTHROPIC_API_KEY=${modelKey}`));
-    assert.ok(envs.includes(`TELEGRAM_BOT_TOKEN=${botToken}`));
-    const shared = resources.find((r) => r.name === "gw1-shared-container");
-    assert.ok((shared?.revealedInputs["envs"] as string[]).includes(`ANTHROPIC_API_KEY=${sharedKey}`));
-    for (const command of resources.filter((r) => r.type === "command:remote:Command")) {
+  it("reach the gateway only through secret inputs: its credentials file's writer, and the SSH connection", () => {
+    const alice = resources.find((r) => r.name === "alice-secrets");
+    assert.deepEqual(alice?.secretInputs, ["connection", "stdin"]);
+    assert.equal(alice?.revealedInputs["stdin"], `${JSON.stringify({ modelKeys: { anthropic: modelKey }, channels: { telegram: botToken } }, null, 2)}\n`);
+    const shared = resources.find((r) => r.name === "gw1-shared-secrets");
+    assert.equal(shared?.revealedInputs["stdin"], `${JSON.stringify({ modelKeys: { anthropic: sharedKey }, channels: {} }, null, 2)}\n`);
+    // Not in the containers' environment: a rotation rewrites the file, and the container stays.
+    for (const name of ["alice-container", "gw1-shared-container"]) {
+      const container = resources.find((r) => r.name === name);
+      assert.deepEqual(container?.secretInputs, ["envs"], name);
+      assertNoSecret(JSON.stringify((container?.revealedInputs["envs"] as string[]).filter((e) => !e.startsWith("OPENCLAW_GATEWAY_TOKEN="))), name);
+    }
+    for (const command of resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-secrets"))) {
       assert.deepEqual(command.secretInputs, ["connection"], command.name);
     }
   });

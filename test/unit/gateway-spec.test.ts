@@ -5,6 +5,7 @@ import { renderDedicatedConfig, renderSharedConfig, serializeConfig } from "../.
 import { parseFleet } from "../../declaration/parse";
 import type { DedicatedTenant, Fleet, Host, SharedTenant } from "../../declaration/schema";
 import { readStackFile } from "../../declaration/stack-file";
+import { SecretValue } from "../../declaration/secret";
 import { healthGateSeconds, healthStartPeriodSeconds } from "../../names";
 
 const stack = `config:
@@ -44,9 +45,18 @@ describe("GatewaySpec", () => {
       upgradeBackups: 7,
       labels: { team: "a", "clawfleet.tenant": "alice", "clawfleet.tier": "dedicated" },
       env: { OPENCLAW_STATE_DIR: "/state", OPENCLAW_CONFIG_READONLY: "1", OPENCLAW_DISABLE_BONJOUR: "1", HOME: "/home/node" },
-      secretEnv: {},
+      secrets: { file: { modelKeys: {}, channels: {} }, env: {} },
+      secretsDir: "/data/claw/secrets/clawfleet-tenant-alice",
       health: gatewayHealth,
-      process: { uid: 1000, port: 18789, stateDir: "/state", home: "/home/node", cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"] },
+      process: {
+        uid: 1000,
+        port: 18789,
+        stateDir: "/state",
+        home: "/home/node",
+        cli: ["node", "/app/node_modules/openclaw/openclaw.mjs"],
+        secretsDir: "/run/clawfleet",
+        secretsFile: "secrets.json",
+      },
       confinement: gatewayConfinement,
       tailnetName: "gw1.example.ts.net",
       egress: { allow: [] },
@@ -62,6 +72,24 @@ describe("GatewaySpec", () => {
       noNewPrivileges: true,
       publishAddress: "127.0.0.1",
     });
+  });
+
+  it("puts model keys and channel tokens in the credentials file, and only keys openclaw's config has no place for in the environment", () => {
+    const keyed: DedicatedTenant = {
+      ...alice,
+      modelKeys: { anthropic: new SecretValue("sk-ant-1"), inhouse: new SecretValue("sk-in-2"), brave: new SecretValue("bsa-3") },
+      modelProviders: { inhouse: { baseUrl: "http://10.0.0.5:8000/v1", api: "openai-completions", models: [] } },
+      channels: { telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", token: new SecretValue("123:tg") } },
+    };
+    const spec = dedicatedGatewaySpec(keyed, host("gw1"), fleet.image);
+    assert.deepEqual(spec.secrets, {
+      file: { modelKeys: { anthropic: "sk-ant-1", inhouse: "sk-in-2" }, channels: { telegram: "123:tg" } },
+      env: { BRAVE_API_KEY: "bsa-3" },
+    });
+    const config = JSON.parse(spec.config.text) as { models: { providers: Record<string, { apiKey?: unknown }> } };
+    assert.deepEqual(config.models.providers["anthropic"], { apiKey: { source: "file", provider: "clawfleet", id: "/modelKeys/anthropic" } });
+    assert.deepEqual(config.models.providers["inhouse"]?.apiKey, { source: "file", provider: "clawfleet", id: "/modelKeys/inhouse" });
+    assert.equal(config.models.providers["brave"], undefined);
   });
 
   it("keeps a gateway from private ranges by its host's policy, with the tenant's own over it", () => {

@@ -128,7 +128,9 @@ describe("tenants from the declaration", () => {
       ],
     );
     const alice = findTarget(await loadFleet(prod), prod, "alice");
-    assert.deepEqual(alice.secretEnvNames, ["ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN"]);
+    // Its key and token are in its credentials file, not its environment.
+    assert.deepEqual(alice.secretEnvNames, []);
+    assert.deepEqual([Object.keys(alice.spec.secrets.file.modelKeys), Object.keys(alice.spec.secrets.file.channels)], [["anthropic"], ["telegram"]]);
     assert.deepEqual(alice.channels, ["telegram"]);
   });
 
@@ -344,6 +346,18 @@ describe("status", () => {
 
 describe("exec, pairing and devices", () => {
   const running = { code: 0, stdout: '{"Status":"running","Health":{"Status":"healthy"}}\t["OPENCLAW_GATEWAY_TOKEN=tok-0123456789abcdef"]', stderr: "" };
+
+  it("redacts the keys and tokens of the gateway's credentials file, read inside the running gateway", async () => {
+    const file = JSON.stringify({ modelKeys: { anthropic: "sk-ant-api03-ROTATEDKEY0000000000" }, channels: { telegram: "123456789:TOKENTOKENTOKENTOKEN" } });
+    const runner = fakeRunner((_host, argv) => {
+      if (argv[1] === "inspect") return running;
+      if (argv.join(" ") === "docker exec clawfleet-tenant-alice cat /run/clawfleet/secrets.json") return { code: 0, stdout: file, stderr: "" };
+      return { code: 0, stdout: "key sk-ant-api03-ROTATEDKEY0000000000 bot 123456789:TOKENTOKENTOKENTOKEN", stderr: "" };
+    });
+    const result = await ops("exec", [dev, "alice", "--", "status"], runner);
+    assert.equal(result.code, 0);
+    assert.equal(result.out, "key [redacted /modelKeys/anthropic] bot [redacted /channels/telegram]");
+  });
 
   it("adds --agent for a shared tenant when the gateway's help lists it, and redacts the token in output", async () => {
     const runner = fakeRunner((_host, argv) => {

@@ -49,10 +49,14 @@ const gatewaySection = {
   tailscale: { mode: "off" },
 };
 
+/** Every gateway reads its model keys and channel tokens from its credentials file, mounted read-only. */
+const secretsSection = { providers: { clawfleet: { source: "file", path: "/run/clawfleet/secrets.json", mode: "json" } } };
+
 describe("renderDedicatedConfig", () => {
   it("renders a single-agent gateway: local mode, lan bind inside the container, token from the environment", () => {
     assert.deepEqual(renderDedicatedConfig(dedicated("alice")), {
       gateway: gatewaySection,
+      secrets: secretsSection,
       agents: {
         defaults: { model: "anthropic/claude-sonnet-4-5" },
         entries: { alice: { name: "alice", workspace: "/state/workspace", model: "anthropic/claude-sonnet-4-5" } },
@@ -69,7 +73,7 @@ describe("renderDedicatedConfig", () => {
     }
   });
 
-  it("references channel credentials by environment variable, never by value", () => {
+  it("references channel credentials in the credentials file, never by value", () => {
     const fleet = fleetOf(`config:
   clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
   clawfleet:hosts: { h: { stateRoot: /srv/claw, ports: { from: 20000, to: 20099 } } }
@@ -81,8 +85,8 @@ describe("renderDedicatedConfig", () => {
 `);
     const config = renderDedicatedConfig(fleet.tenants[0] as DedicatedTenant);
     assert.deepEqual(config.channels, {
-      telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", botToken: { source: "env", provider: "default", id: "TELEGRAM_BOT_TOKEN" } },
-      discord: { dmPolicy: "pairing", groupPolicy: "allowlist", token: { source: "env", provider: "default", id: "DISCORD_BOT_TOKEN" } },
+      telegram: { dmPolicy: "pairing", groupPolicy: "allowlist", botToken: { source: "file", provider: "clawfleet", id: "/channels/telegram" } },
+      discord: { dmPolicy: "pairing", groupPolicy: "allowlist", token: { source: "file", provider: "clawfleet", id: "/channels/discord" } },
     });
     assert.deepEqual(schemaErrors(config), []);
     assert.ok(!serializeConfig(config).includes("v1:"));
@@ -125,7 +129,7 @@ ${tenant}
         inhouse: {
           baseUrl: "http://10.20.0.5:4000/v1",
           api: "openai-completions",
-          apiKey: { source: "env", provider: "default", id: "INHOUSE_API_KEY" },
+          apiKey: { source: "file", provider: "clawfleet", id: "/modelKeys/inhouse" },
           models: [{ id: "small-1", name: "small-1", cost: { input: 3, output: 15, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000 }],
         },
       },
@@ -168,6 +172,7 @@ describe("renderSharedConfig", () => {
   it("lists one agent per shared tenant with explicit ownership, a system agent and the bindings", () => {
     assert.deepEqual(renderSharedConfig(host, sharedTenants), {
       gateway: gatewaySection,
+      secrets: secretsSection,
       agents: {
         ownership: "explicit",
         defaults: { model: "anthropic/claude-sonnet-4-5", systemAgent: { agentId: "bob" } },

@@ -138,6 +138,7 @@ describe("renderRollback", () => {
       ...["--name", name, "--hostname", name, "--user", "1000:1000"],
       ...["--env-file", `${root}/users/.rollback.X/env`, "--label-file", `${root}/users/.rollback.X/labels`, "--label", "clawfleet.rollback=gw:bad"],
       ...["--publish", "127.0.0.1:18102:18789/tcp", "--mount", `type=bind,source=${state},target=/state`],
+      ...["--mount", `type=bind,source=${root}/secrets/clawfleet-tenant-bob,target=/run/clawfleet,readonly`],
       ...["--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--tmpfs", "/home/node:rw,nosuid,nodev,size=64m,uid=1000,gid=1000"],
       ...["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--init"],
       ...["--memory", "1024m", "--memory-swap", "1024m", "--cpus", "1.5", "--pids-limit", "256", "--restart", "unless-stopped", "--network", name],

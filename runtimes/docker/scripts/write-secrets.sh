@@ -1,0 +1,41 @@
+# Writes a gateway's credentials file from standard input, private to the gateway's user, and makes the gateway read
+# it again if it runs (openclaw's `secrets reload`): a rotated key or token takes effect in the same container, with
+# no restart. A gateway that does not run reads the file when it starts. The file is replaced whole (a new file moved
+# over the old one), so the gateway never reads half of it; the folder is mounted into the gateway, not the file, so
+# it sees the new one.
+#
+# Usage: write-secrets.sh <dir> <file> <uid> <container> <gateway CLI ...>
+# Needs as_root and fail (runtimes/shell.ts).
+
+dir=$1 file=$2 uid=$3 container=$4
+shift 4
+
+as_root mkdir -p "$dir"
+as_root chown "$uid:$uid" "$dir"
+as_root chmod 0700 "$dir"
+tmp=$(as_root mktemp "$dir/.$file.XXXXXX")
+trap 'as_root rm -f "$tmp"' EXIT
+as_root tee "$tmp" >/dev/null
+if ! as_root cmp -s "$tmp" "$dir/$file"; then
+  as_root chmod 0600 "$tmp"
+  as_root chown "$uid:$uid" "$tmp"
+  as_root mv -f "$tmp" "$dir/$file"
+fi
+
+# Reloaded even when the file was already there: a deploy that stopped after writing it has not reloaded yet.
+running=$(as_root docker inspect --type container --format '{{.State.Running}}' "$container" 2>/dev/null || true)
+[ "$running" = true ] || exit 0
+tries=0
+# A gateway that is still starting does not answer yet: up to a minute for it.
+until answer=$(as_root docker exec "$container" "$@" secrets reload --json 2>&1); do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 12 ]; then
+    fail "gateway $container did not reload its credentials: $(printf '%s\n' "$answer" | tail -n 1)"
+  fi
+  sleep 5
+done
+warnings=$(printf '%s\n' "$answer" | sed -n 's/.*"warningCount": *\([0-9][0-9]*\).*/\1/p' | head -n 1)
+if [ -n "$warnings" ] && [ "$warnings" != 0 ]; then
+  fail "gateway $container reloaded its credentials, but $warnings of its references to them do not resolve; its log names them (SECRETS_ lines): docker logs $container"
+fi
+echo "gateway $container reloaded its credentials"
