@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { hostLabel } from "../../runtimes/docker/names";
-import { dockerApi, inspectContainer, type DockerEndpoint } from "./docker-api";
+import { dockerApi, dockerExec, inspectContainer, type DockerEndpoint } from "./docker-api";
 import { gatewayImage } from "./gateway-image";
 import { startSshAgent, startSshHost, stopSshHost, type SshAgent, type SshHost } from "./ssh-host";
 import { EngineDeployer } from "./engine/deployer";
@@ -271,7 +271,7 @@ describe("the program under the real Pulumi engine", () => {
     const preflightActions = preflight.stop();
 
     assert.deepEqual([...new Set(steps.map((s) => s.op))], ["create"]);
-    assert.equal(steps.length, 42, "the stack, 4 components, 3 providers and 34 resources");
+    assert.equal(steps.length, 45, "the stack, 4 components, 3 providers and 37 resources");
     assert.equal(await healthz(18802), healthBody);
     assert.equal(await healthz(18803), healthBody);
     assert.equal(await healthz(18880), healthBody);
@@ -284,7 +284,13 @@ describe("the program under the real Pulumi engine", () => {
     const env = engb.Config["Env"] as string[];
     const token = env.find((e) => e.startsWith("OPENCLAW_GATEWAY_TOKEN="))?.slice("OPENCLAW_GATEWAY_TOKEN=".length) ?? "";
     assert.equal(token.length > 0, true);
-    assert.ok(env.includes(`ANTHROPIC_API_KEY=${modelKey}`), "the secure model key reaches the gateway");
+    // The secure model key reaches the gateway in its credentials file, private to its user, not in its environment.
+    const credentials = join(stateRoot, "secrets", "clawfleet-tenant-engb", "secrets.json");
+    assert.equal((JSON.parse(readFileSync(credentials, "utf8")) as { modelKeys: Record<string, string> }).modelKeys["anthropic"], modelKey);
+    assert.deepEqual([statSync(credentials).mode & 0o777, statSync(credentials).uid], [0o600, 1000]);
+    assert.equal(statSync(join(credentials, "..")).mode & 0o777, 0o700);
+    assert.equal((await dockerExec("clawfleet-tenant-engb", ["cat", "/run/clawfleet/secrets.json"])).output, readFileSync(credentials, "utf8"));
+    assert.ok(!env.some((e) => e.includes(modelKey)), "the key is not in the gateway's environment");
     const state = await deployer.exportState();
     assert.equal(state.includes(token), false, "the gateway token is encrypted in the state");
     assert.equal(state.includes(modelKey), false, "the model key is encrypted in the state");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -31,7 +31,7 @@ const container = "clawfleet-tenant-ua";
 const prices = { input: 3, output: 15 };
 const tokens = { promptTokens: 1200, completionTokens: 300 };
 /** The declared key: a Pulumi secret in the stack file, which the engine decrypts for the gateway. */
-const modelKey = `sk-usage-${randomBytes(12).toString("hex")}`;
+let modelKey = `sk-usage-${randomBytes(12).toString("hex")}`;
 
 let image = "";
 let deployer: EngineDeployer | undefined;
@@ -109,6 +109,13 @@ async function defaultBridgeAddress(): Promise<string> {
   return inside;
 }
 
+/** The gateway's credentials file, as its host keeps it. */
+function credentials(): { modelKeys: Record<string, string>; channels: Record<string, string> } {
+  const file = join(stateRoot, "secrets", container, "secrets.json");
+  assert.deepEqual([statSync(file).mode & 0o777, statSync(file).uid], [0o600, 1000], "private to the gateway's user");
+  return JSON.parse(readFileSync(file, "utf8")) as { modelKeys: Record<string, string>; channels: Record<string, string> };
+}
+
 async function teardown(): Promise<void> {
   await removeHostObjects(["ushost"]);
 }
@@ -149,13 +156,14 @@ after(async () => {
 
 describe("clawfleet usage on a real gateway", () => {
   it("reports the tokens and the cost the gateway recorded for a real chat turn: the provider's token counts times the declared prices", async () => {
-    // The key reaches the gateway in its environment; the config names only the variable.
-    const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
-    const key = env.find((e) => e.startsWith("FAKEAI_API_KEY="))?.slice("FAKEAI_API_KEY=".length);
-    assert.equal(key, modelKey, "the declared key, decrypted by the engine, is in the gateway's environment");
+    // The key reaches the gateway in its credentials file; the config only points into it.
+    const key = credentials().modelKeys["fakeai"];
+    assert.equal(key, modelKey, "the declared key, decrypted by the engine, is in the gateway's credentials file");
     const config = (await dockerExec(container, ["cat", "/state/openclaw.json"])).output;
-    assert.match(config, /"apiKey": \{\s*"source": "env",\s*"provider": "default",\s*"id": "FAKEAI_API_KEY"\s*\}/);
+    assert.match(config, /"apiKey": \{\s*"source": "file",\s*"provider": "clawfleet",\s*"id": "\/modelKeys\/fakeai"\s*\}/);
     assert.ok(!config.includes(key), "the key's value is not in the config");
+    const env = ((await inspectContainer(container))?.Config["Env"] as string[] | undefined) ?? [];
+    assert.ok(!env.some((e) => e.includes(key)), "nor in the gateway's environment");
 
     let started = Date.now();
     const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping", "--json");
@@ -261,5 +269,24 @@ describe("clawfleet usage on a real gateway", () => {
     assert.equal((await channel()).running, true, "the channel runs again");
     assert.equal((await inspectContainer(container))?.State.StartedAt, startedAt, "the same gateway, never restarted");
     assert.ok(!`${over.stdout}${over.stderr}${under.stdout}${under.stderr}`.includes("usage-e2e-bot-token"), "the bot token is in no output");
+  });
+
+  it("rotates the model key in the running gateway: the credentials file is rewritten and reloaded, and the provider sees the new key with no restart", async () => {
+    const before = await inspectContainer(container);
+    modelKey = `sk-usage-rotated-${randomBytes(12).toString("hex")}`;
+    secureKey = await deployer!.encrypt(modelKey);
+    writeFileSync(stackFile, stackText(provider.baseUrl));
+    deployer!.configure(stackText(provider.baseUrl));
+    const started = Date.now();
+    await deployer!.deploy();
+    log(`rotated the key in ${((Date.now() - started) / 1000).toFixed(0)} s (apply, then preview and refresh find nothing to change)`);
+    assert.equal(credentials().modelKeys["fakeai"], modelKey);
+
+    const after = await inspectContainer(container);
+    assert.deepEqual([after?.Id, after?.State.StartedAt], [before?.Id, before?.State.StartedAt], "the same container, never restarted");
+    const turn = await clawfleet("exec", stackFile, "ua", "--", "agent", "--agent", "ua", "--message", "ping with the new key", "--json");
+    assert.equal(turn.code, 0, turn.stderr);
+    assert.equal(provider.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)?.apiKey, modelKey, "the provider saw the new key");
+    assert.ok(!`${turn.stdout}${turn.stderr}`.includes(modelKey), "the key is in no output");
   });
 });
