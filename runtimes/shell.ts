@@ -3,6 +3,21 @@
  * runs host commands and by the day-2 commands. Every value is single-quoted.
  */
 
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/**
+ * The path of a file shipped with clawfleet (`scripts/backup-gateway.sh`, `runtimes/docker/scripts/preflight.sh`),
+ * found from here upwards, so that the CLI's bundle in dist/ finds it as the sources do.
+ */
+export function shippedFile(relative: string, from = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`cannot find ${relative} next to clawfleet`);
+  }
+}
+
 /** Quotes a value as one shell word. */
 export function shellQuote(value: string | number): string {
   return `'${String(value).replaceAll("'", `'"'"'`)}'`;

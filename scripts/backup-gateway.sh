@@ -9,8 +9,9 @@
 #               someone else controls). The archive is written 0600.
 # The tool runs in a throw-away container of the gateway's own image, beside the running
 # gateway, on the same state directory. Prints the archive path. Run it on the gateway
-# host (for example over ssh) as root. OPENCLAW_CLI overrides how the CLI is started in
-# the image (default: node /app/node_modules/openclaw/openclaw.mjs).
+# host (for example over ssh) as root. The gateway's user, its CLI (the container's
+# entrypoint) and its state folder (OPENCLAW_STATE_DIR) are read from its container;
+# OPENCLAW_CLI overrides how the CLI is started in the image.
 set -euo pipefail
 
 [ "$#" -eq 2 ] || { echo "usage: $0 <container> <backup dir>" >&2; exit 2; }
@@ -24,11 +25,19 @@ reason_in() {
   [ -n "$reason" ] || reason=$(grep -v -e '^\[openclaw\]' -e '^ *$' "$1" | head -n 1)
   printf '%s' "${reason:-no reason given}"
 }
-read -r -a cli <<<"${OPENCLAW_CLI:-node /app/node_modules/openclaw/openclaw.mjs}"
 
-state_dir=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/state"}}{{.Source}}{{end}}{{end}}' "$container")
+# The gateway's own user, CLI and state folder, as its container runs them (its environment also holds its token:
+# only the state folder's variable is read from it).
+user=$(docker inspect -f '{{.Config.User}}' "$container")
+read -r -a cli <<<"${OPENCLAW_CLI:-$(docker inspect -f '{{join .Config.Entrypoint " "}}' "$container")}"
+inside=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$container" | sed -n 's/^OPENCLAW_STATE_DIR=//p' | head -n 1)
+if [ -z "$user" ] || [ "${#cli[@]}" -eq 0 ] || [ -z "$inside" ]; then
+  echo "${0##*/}: $container runs no clawfleet gateway (no user, entrypoint or OPENCLAW_STATE_DIR)" >&2
+  exit 1
+fi
+state_dir=$(docker inspect -f "{{range .Mounts}}{{if eq .Destination \"$inside\"}}{{.Source}}{{end}}{{end}}" "$container")
 image=$(docker inspect -f '{{.Config.Image}}' "$container")
-[ -n "$state_dir" ] || { echo "backup-gateway: $container has no /state mount" >&2; exit 1; }
+[ -n "$state_dir" ] || { echo "backup-gateway: $container has no $inside mount" >&2; exit 1; }
 
 die() { printf 'backup-gateway: %s\n' "$*" >&2; exit 1; }
 case "$backup_dir" in
@@ -49,11 +58,11 @@ fi
 staging=$(mktemp -d "$backup_dir/.staging.XXXXXX")
 errors=$(mktemp)
 trap 'rm -rf "$staging" "$errors"' EXIT
-chown 1000:1000 "$staging"
+chown "$user" "$staging"
 
-if ! report=$(docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none \
-  -e OPENCLAW_STATE_DIR=/state -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp \
-  -v "$state_dir:/state" -v "$staging:/backup" \
+if ! report=$(docker run --rm --user "$user" --cap-drop ALL --security-opt no-new-privileges:true --network none \
+  -e OPENCLAW_STATE_DIR="$inside" -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp \
+  -v "$state_dir:$inside" -v "$staging:/backup" \
   --entrypoint "${cli[0]}" "$image" "${cli[@]:1}" backup create --verify --output /backup --json 2>"$errors"); then
   printf '%s\n' "$report" >>"$errors"
   die "openclaw could not back up $container: $(reason_in "$errors")"

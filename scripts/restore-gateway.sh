@@ -59,12 +59,20 @@ reason_in() {
   [ -n "$reason" ] || reason=$(grep -v -e '^\[openclaw\]' -e '^ *$' "$1" | head -n 1)
   printf '%s' "${reason:-no reason given}"
 }
-read -r -a cli <<<"${OPENCLAW_CLI:-node /app/node_modules/openclaw/openclaw.mjs}"
 
-state_dir=$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/state"}}{{.Source}}{{end}}{{end}}' "$container")
+# The gateway's own user, CLI and state folder, as its container runs them (its environment also holds its token:
+# only the state folder's variable is read from it).
+user=$(docker inspect -f '{{.Config.User}}' "$container")
+read -r -a cli <<<"${OPENCLAW_CLI:-$(docker inspect -f '{{join .Config.Entrypoint " "}}' "$container")}"
+inside=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$container" | sed -n 's/^OPENCLAW_STATE_DIR=//p' | head -n 1)
+if [ -z "$user" ] || [ "${#cli[@]}" -eq 0 ] || [ -z "$inside" ]; then
+  echo "${0##*/}: $container runs no clawfleet gateway (no user, entrypoint or OPENCLAW_STATE_DIR)" >&2
+  exit 1
+fi
+state_dir=$(docker inspect -f "{{range .Mounts}}{{if eq .Destination \"$inside\"}}{{.Source}}{{end}}{{end}}" "$container")
 image=$(docker inspect -f '{{.Config.Image}}' "$container")
 was_running=$(docker inspect -f '{{.State.Running}}' "$container")
-[ -n "$state_dir" ] || die "$container has no /state mount"
+[ -n "$state_dir" ] || die "$container has no $inside mount"
 if [ ! -d "$state_dir" ] || [ -L "$state_dir" ]; then die "$container's state directory $state_dir is not a directory"; fi
 
 # The unpacked size, from the archive's own listing (nothing is written for it).
@@ -86,17 +94,18 @@ restart_on_failure() {
 }
 trap 'rm -rf "$staging"' EXIT
 cp "$archive" "$staging/archive.tar.gz"
-chown -R 1000:1000 "$staging"
+chown -R "$user" "$staging"
 
 # Unpack and verify with the gateway's own tool while the gateway keeps running.
-if ! docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none \
+if ! docker run --rm --user "$user" --cap-drop ALL --security-opt no-new-privileges:true --network none \
   -e OPENCLAW_STATE_DIR=/tmp/unused -e HOME=/tmp -v "$staging:/staging" \
   --entrypoint "${cli[0]}" "$image" "${cli[@]:1}" backup restore /staging/archive.tar.gz --target /staging/out --json \
   >"$staging/openclaw.out" 2>&1; then
   die "openclaw refused the archive: $(reason_in "$staging/openclaw.out"); nothing was changed"
 fi
-payload=$(find "$staging/out" -mindepth 4 -maxdepth 4 -type d -path '*/payload/posix/state' | head -n 1)
-[ -n "$payload" ] || die "the archive holds no /state payload; nothing was changed"
+# openclaw keeps the state under its absolute path inside the gateway: <archive>/payload/posix<state folder inside>.
+payload=$(find "$staging/out" -mindepth 3 -maxdepth 8 -type d -path "*/payload/posix$inside" | head -n 1)
+[ -n "$payload" ] || die "the archive holds no $inside payload; nothing was changed"
 
 # No link may lead out of the state directory, followed as root would follow it.
 while IFS= read -r -d '' link; do
@@ -108,15 +117,16 @@ while IFS= read -r -d '' link; do
 done < <(find "$staging/out" -type l -print0)
 
 # The gateway the archive came from, read from the openclaw.json it holds.
-origin=$(docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true --network none \
-  -v "$payload:/state:ro" --entrypoint node "$image" -e '
+origin=$(docker run --rm --user "$user" --cap-drop ALL --security-opt no-new-privileges:true --network none \
+  --env STATE="$inside" -v "$payload:$inside:ro" --entrypoint node "$image" -e '
+    const state = process.env.STATE;
     let config;
-    try { config = JSON.parse(require("fs").readFileSync("/state/openclaw.json", "utf8")); } catch { console.log("unknown"); process.exit(0); }
+    try { config = JSON.parse(require("fs").readFileSync(state + "/openclaw.json", "utf8")); } catch { console.log("unknown"); process.exit(0); }
     const entries = (config && config.agents && config.agents.entries) || {};
     const ids = Object.keys(entries).sort();
     const at = (id, dir) => entries[id] && entries[id].workspace === dir;
-    if (ids.length === 1 && at(ids[0], "/state/workspace")) console.log("tenant:" + ids[0]);
-    else if (ids.length > 0 && ids.every((id) => at(id, "/state/workspaces/" + id))) console.log("shared");
+    if (ids.length === 1 && at(ids[0], state + "/workspace")) console.log("tenant:" + ids[0]);
+    else if (ids.length > 0 && ids.every((id) => at(id, state + "/workspaces/" + id))) console.log("shared");
     else console.log("unknown");
   ')
 if [ -n "$gateway" ] && [ "$origin" != "$gateway" ]; then
@@ -149,7 +159,7 @@ trap put_back ERR
 mv -T "$payload" "$state_dir"
 rm -f "$state_dir/openclaw.json"
 cp --no-dereference --preserve=mode,timestamps "$aside/openclaw.json" "$state_dir/openclaw.json"
-chown -R -h -P 1000:1000 "$state_dir"
+chown -R -h -P "$user" "$state_dir"
 chmod 0700 "$state_dir"
 trap - ERR
 

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { systemDirectoryProblem } from "../../declaration/machines";
 import { healthGateSeconds, manualBackupDirOf } from "../../names";
 import { runtimeOps } from "../runtime";
+import { shippedFile } from "../../runtimes/shell";
 import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
@@ -13,10 +14,11 @@ import type { TenantTarget } from "./targets";
 const scriptTimeoutSeconds = 3600;
 
 /** The repository's scripts folder, found from this file (cli/ops/) or from the CLI bundle (dist/). */
-export function scriptsDir(from = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "scripts", runtimeOps.scripts.backup))) return join(dir, "scripts");
-    if (dirname(dir) === dir) throw new OpsError(`cannot find scripts/${runtimeOps.scripts.backup} next to the clawfleet CLI`);
+export function scriptsDir(): string {
+  try {
+    return dirname(shippedFile(join("scripts", runtimeOps.scripts.backup)));
+  } catch (error) {
+    throw new OpsError((error as Error).message);
   }
 }
 
