@@ -90,6 +90,25 @@ describe("GatewaySpec", () => {
     assert.deepEqual(config.models.providers["anthropic"], { apiKey: { source: "file", provider: "clawfleet", id: "/modelKeys/anthropic" } });
     assert.deepEqual(config.models.providers["inhouse"]?.apiKey, { source: "file", provider: "clawfleet", id: "/modelKeys/inhouse" });
     assert.equal(config.models.providers["brave"], undefined);
+    // Every reference in the config points at a value the credentials file holds, and every value is referenced.
+    const refs: { source: string; provider: string; id: string }[] = [];
+    const walk = (value: unknown): void => {
+      if (typeof value !== "object" || value === null) return;
+      if ("id" in value && "source" in value && (value as { source: unknown }).source === "file")
+        refs.push(value as { source: string; provider: string; id: string });
+      else for (const inner of Object.values(value)) walk(inner);
+    };
+    walk(config);
+    const at = (pointer: string) =>
+      pointer
+        .split("/")
+        .slice(1)
+        .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], spec.secrets.file);
+    assert.deepEqual(refs.map((ref) => [ref.provider, ref.id, at(ref.id)]).sort(), [
+      ["clawfleet", "/channels/telegram", "123:tg"],
+      ["clawfleet", "/modelKeys/anthropic", "sk-ant-1"],
+      ["clawfleet", "/modelKeys/inhouse", "sk-in-2"],
+    ]);
   });
 
   it("keeps a gateway from private ranges by its host's policy, with the tenant's own over it", () => {
