@@ -337,6 +337,7 @@ describe("the program under the real Pulumi engine", () => {
         "create enga-limits",
         "create enga-network",
         "create enga-ready",
+        "create enga-secrets",
         "create enga-state",
         "create enga-token",
         `update ${hostId}-preflight`,
