@@ -45,7 +45,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml", "--json");
     assert.equal(code, 0);
     const plan = JSON.parse(stdout) as { resources: { urn: string; type: string; name: string; parent: string | null; inputs: Record<string, unknown> }[] };
-    assert.equal(plan.resources.length, 44);
+    assert.equal(plan.resources.length, 47);
     const container = plan.resources.find((r) => r.name === "alice-container");
     assert.equal(container?.inputs["envs"], "[secret]");
     assert.equal(container?.parent, "urn:pulumi:dev::clawfleet::clawfleet:index:DedicatedUser::alice");
@@ -59,7 +59,7 @@ describe("clawfleet plan", { concurrency: true }, () => {
     const { code, stdout } = await clawfleet("plan", "stacks/Pulumi.dev.yaml");
     assert.equal(code, 0);
     const lines = stdout.split("\n");
-    assert.equal(lines[0], "stack dev: 39 resources in 5 components");
+    assert.equal(lines[0], "stack dev: 42 resources in 5 components");
     assert.ok(lines.includes("dedicated tenant alice"));
     assert.ok(lines.includes("shared tenant bob"));
     assert.ok(lines.some((l) => l.startsWith("├─ docker:Container alice-container  (image ghcr.io/openclaw/openclaw:2026.9.6; on 127.0.0.1:18101; 1536 MB")));
@@ -278,7 +278,7 @@ describe("clawfleet diff of a move to another host", () => {
     const head = join(folder, "Pulumi.prod.yaml");
     writeFileSync(head, replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n"));
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
-    assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): egress, host\n/);
+    assert.match(stdout, /Replaced \(gateway restarts\):\n {2}grace \(dedicated on gw1\): secrets, egress, host\n/);
     assert.match(stdout, /! grace: moves from host gw2 to gw1; its state stays on gw2: add movedFrom: gw2 to copy it \(README, Operations\)/);
   });
 
@@ -292,7 +292,7 @@ describe("clawfleet diff of a move to another host", () => {
       replaceOnce(prod, "    grace:\n      tier: dedicated\n      host: gw2\n", "    grace:\n      tier: dedicated\n      host: gw1\n      movedFrom: gw2\n"),
     );
     const { stdout } = await clawfleet("diff", "stacks/Pulumi.prod.yaml", head);
-    assert.match(stdout, /grace \(dedicated on gw1\): egress, host, move added\n/);
+    assert.match(stdout, /grace \(dedicated on gw1\): secrets, egress, host, move added\n/);
     assert.match(
       stdout,
       /! grace: moves from host gw2 to gw1; the old gateway stops and its state is copied to gw1 before the new one starts \(the copy on gw2 is renamed aside and kept\)/,
