@@ -54,24 +54,29 @@ export interface WriteFileArgs {
   readonly dir: string;
   readonly file: string;
   readonly uid: number;
+  /** A folder only root writes in, on the same file system as `dir` (workDirOf): the file is made there. */
+  readonly stagingDir: string;
 }
 
 /**
- * Writes stdin to `<dir>/<file>` atomically (temp file in the same directory, then rename),
- * mode 0600, owned by the gateway user. An unchanged file is left alone, so a re-run does
- * not trigger a reload.
+ * Writes stdin to `<dir>/<file>` atomically, mode 0600, owned by the gateway user. The file is made and chowned in
+ * `stagingDir`, never in `dir`, which the tenant's gateway writes in: there it could swap the temp file for a link
+ * and have root write or chown the link's target. It goes into place by a rename, which replaces a link planted at
+ * `<dir>/<file>` instead of following it. An unchanged file is left alone, so a re-run does not trigger a reload.
  */
-export function renderWriteFile({ dir, file, uid }: WriteFileArgs): string {
+export function renderWriteFile({ dir, file, uid, stagingDir }: WriteFileArgs): string {
   const target = shellQuote(`${dir}/${file}`);
   return script(
     asRoot,
-    `tmp=$(as_root mktemp ${shellQuote(`${dir}/.${file}.XXXXXX`)})`,
+    `as_root mkdir -p ${shellQuote(stagingDir)}`,
+    `as_root chmod 0700 ${shellQuote(stagingDir)}`,
+    `tmp=$(as_root mktemp ${shellQuote(`${stagingDir}/.${file}.XXXXXX`)})`,
     `trap 'as_root rm -f "$tmp"' EXIT`,
     `as_root tee "$tmp" >/dev/null`,
-    `if as_root cmp -s "$tmp" ${target}; then exit 0; fi`,
+    `if ! as_root test -L ${target} && as_root cmp -s "$tmp" ${target}; then exit 0; fi`,
     `as_root chmod 0600 "$tmp"`,
     `as_root chown ${uid}:${uid} "$tmp"`,
-    `as_root mv -f "$tmp" ${target}`,
+    `as_root mv -fT "$tmp" ${target}`,
   );
 }
 
@@ -83,11 +88,13 @@ export interface WriteSecretsArgs {
   readonly containerName: string;
   /** How the gateway's own CLI starts inside its container. */
   readonly cli: readonly string[];
+  /** A folder only root writes in, on the same file system as `dir` (workDirOf): the file is made there. */
+  readonly stagingDir: string;
 }
 
 /** Writes the credentials file from stdin and has a running gateway reload it (runtimes/docker/scripts/write-secrets.sh). */
-export function renderWriteSecrets({ dir, file, uid, containerName, cli }: WriteSecretsArgs): string {
-  return inlineScript("write-secrets", script(asRoot, fail, hostScript(hostScriptFiles.writeSecrets)), [dir, file, uid, containerName, ...cli]);
+export function renderWriteSecrets({ dir, file, uid, containerName, cli, stagingDir }: WriteSecretsArgs): string {
+  return inlineScript("write-secrets", script(asRoot, fail, hostScript(hostScriptFiles.writeSecrets)), [dir, file, uid, containerName, stagingDir, ...cli]);
 }
 
 /** Deletes a gateway's credentials file and its folder: credentials are not state, and nothing keeps them once it is gone. */

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderBackupBeforeUpgrade } from "./upgrade";
-import { childRole, stopTimeoutSeconds, upgradeBackupDirOf } from "../../names";
+import { childRole, stopTimeoutSeconds, upgradeBackupDirOf, workDirOf } from "../../names";
 import { gatewayLabel, hostLabel, managedLabel, stackLabel } from "./names";
 import { renderRollback } from "./rollback";
 import {
@@ -88,7 +88,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
   // The file is rewritten in place on change; the gateway hot-reloads it.
   const configFile = host.run(
     child(childRole.config, `writes ${spec.config.file}`),
-    { create: renderWriteFile({ dir: spec.stateDir, file: spec.config.file, uid }), stdin: spec.config.text },
+    { create: renderWriteFile({ dir: spec.stateDir, file: spec.config.file, uid, stagingDir: workDirOf(host.stateRoot) }), stdin: spec.config.text },
     { ...opts, dependsOn: moved === undefined ? [stateDir] : [stateDir, moved], retainOnDelete: true },
   );
 
@@ -103,6 +103,7 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
         uid,
         containerName: spec.name,
         cli: spec.process.cli,
+        stagingDir: workDirOf(host.stateRoot),
       }),
       delete: renderRemoveSecrets({ dir: spec.secretsDir }),
       stdin: pulumi.secret(`${JSON.stringify(spec.secrets.file, null, 2)}\n`),

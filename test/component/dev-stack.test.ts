@@ -292,7 +292,9 @@ describe("components of the dev stack", () => {
   it("writes the config from stdin into the tenant's state directory", () => {
     const config = byName("alice-config");
     const create = String(config.inputs["create"]);
-    assert.match(create, /as_root mv -f "\$tmp" '\/var\/lib\/clawfleet\/users\/alice\/openclaw.json'/);
+    assert.match(create, /as_root mv -fT "\$tmp" '\/var\/lib\/clawfleet\/users\/alice\/openclaw.json'/);
+    // Made in clawfleet's own folder, not in the state directory the tenant's gateway writes in.
+    assert.match(create, /tmp=\$\(as_root mktemp '\/var\/lib\/clawfleet\/\.clawfleet\/\.openclaw\.json\.XXXXXX'\)/);
     assert.ok(!create.includes("claude"), "content is not in the script");
     assert.match(String(config.inputs["stdin"]), /"model": "anthropic\/claude-sonnet-4-5"/);
   });

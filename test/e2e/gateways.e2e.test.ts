@@ -678,7 +678,7 @@ describe("host commands", () => {
     const marker = join(work, "pwned");
     const hostile = join(work, `x'$(touch ${marker})'`);
     mkdirSync(hostile, { recursive: true });
-    const result = await runShell(renderWriteFile({ dir: hostile, file: "openclaw.json", uid: 1000 }), "{}\n", commandEnv);
+    const result = await runShell(renderWriteFile({ dir: hostile, file: "openclaw.json", uid: 1000, stagingDir: join(work, "staging") }), "{}\n", commandEnv);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(existsSync(marker), false);
     assert.equal(readFileSync(join(hostile, "openclaw.json"), "utf8"), "{}\n");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -58,7 +58,7 @@ describe("renderWriteFile", () => {
   it("writes stdin atomically, 0600, leaving no temp file behind", () => {
     const dir = join(work, "write");
     sh(renderEnsureStateDir({ dir, uid: 1000 }));
-    const result = sh(renderWriteFile({ dir, file: "openclaw.json", uid: 1000 }), '{"a": "it\'s $(x)"}\n');
+    const result = sh(renderWriteFile({ dir, file: "openclaw.json", uid: 1000, stagingDir: join(work, "staging") }), '{"a": "it\'s $(x)"}\n');
     assert.equal(result.status, 0, result.stderr);
     assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), '{"a": "it\'s $(x)"}\n');
     assert.equal(statSync(join(dir, "openclaw.json")).mode & 0o777, 0o600);
@@ -68,7 +68,7 @@ describe("renderWriteFile", () => {
   it("does not touch an unchanged file (no reload), and replaces a changed one", () => {
     const dir = join(work, "idempotent");
     sh(renderEnsureStateDir({ dir, uid: 1000 }));
-    const script = renderWriteFile({ dir, file: "openclaw.json", uid: 1000 });
+    const script = renderWriteFile({ dir, file: "openclaw.json", uid: 1000, stagingDir: join(work, "staging") });
     sh(script, "one\n");
     const first = statSync(join(dir, "openclaw.json")).ino;
     sh(script, "one\n");
@@ -77,6 +77,23 @@ describe("renderWriteFile", () => {
     assert.notEqual(statSync(join(dir, "openclaw.json")).ino, first);
     assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), "two\n");
     assert.deepEqual(readdirSync(dir), ["openclaw.json"]);
+  });
+});
+
+describe("renderWriteFile in a folder the tenant writes in", () => {
+  it("replaces a link planted at the file instead of writing through it, and makes no temp file there", () => {
+    const dir = join(work, "planted");
+    sh(renderEnsureStateDir({ dir, uid: 1000 }));
+    const victim = join(work, "victim");
+    writeFileSync(victim, "host file\n");
+    symlinkSync(victim, join(dir, "openclaw.json"));
+    const result = sh(renderWriteFile({ dir, file: "openclaw.json", uid: 1000, stagingDir: join(work, "staging") }), "config\n");
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(victim, "utf8"), "host file\n", "the link's target is untouched");
+    assert.equal(lstatSync(join(dir, "openclaw.json")).isSymbolicLink(), false);
+    assert.equal(readFileSync(join(dir, "openclaw.json"), "utf8"), "config\n");
+    assert.deepEqual(readdirSync(dir), ["openclaw.json"]);
+    assert.equal(statSync(join(work, "staging")).mode & 0o777, 0o700);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -49,7 +49,14 @@ function host(running: boolean | undefined, reload = '{\n  "ok": true,\n  "warni
 }
 
 function write(setup: Host, content: string) {
-  const command = renderWriteSecrets({ dir: setup.dir, file: "secrets.json", uid, containerName: name, cli });
+  const command = renderWriteSecrets({
+    dir: setup.dir,
+    file: "secrets.json",
+    uid,
+    containerName: name,
+    cli,
+    stagingDir: join(setup.fake, "root", ".clawfleet"),
+  });
   return spawnSync("/bin/sh", ["-c", command], { input: content, env: setup.env, encoding: "utf8" });
 }
 
@@ -68,6 +75,19 @@ describe("the credentials file's writer", () => {
     assert.equal(statSync(setup.dir).mode & 0o777, 0o700);
     assert.deepEqual(readdirSync(setup.dir), ["secrets.json"], "no temporary file is left");
     assert.deepEqual(calls(setup), [`inspect --type container --format {{.State.Running}} ${name}`], "nothing to reload");
+  });
+
+  it("replaces a link planted at the file instead of writing through it", () => {
+    const setup = host(undefined);
+    mkdirSync(setup.dir, { recursive: true });
+    const victim = join(setup.fake, "victim");
+    writeFileSync(victim, "host file\n");
+    symlinkSync(victim, join(setup.dir, "secrets.json"));
+    const result = write(setup, content);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(victim, "utf8"), "host file\n");
+    assert.equal(lstatSync(join(setup.dir, "secrets.json")).isSymbolicLink(), false);
+    assert.equal(readFileSync(join(setup.dir, "secrets.json"), "utf8"), content);
   });
 
   it("makes a running gateway reload it, and says so", () => {
@@ -124,7 +144,10 @@ describe("the credentials file's writer", () => {
 
   it("passes shellcheck as the command it is rendered into runs it", () => {
     const file = join(work, "write-secrets.sh");
-    writeFileSync(file, `#!/bin/sh\n${renderWriteSecrets({ dir: "/srv/claw/secrets/x", file: "secrets.json", uid: 1000, containerName: name, cli })}\n`);
+    writeFileSync(
+      file,
+      `#!/bin/sh\n${renderWriteSecrets({ dir: "/srv/claw/secrets/x", file: "secrets.json", uid: 1000, containerName: name, cli, stagingDir: "/srv/claw/.clawfleet" })}\n`,
+    );
     const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
     assert.equal(result.status, 0, result.stdout);
   });

@@ -4,22 +4,25 @@
 # over the old one), so the gateway never reads half of it; the folder is mounted into the gateway, not the file, so
 # it sees the new one.
 #
-# Usage: write-secrets.sh <dir> <file> <uid> <container> <gateway CLI ...>
+# The file is made and chowned in <staging dir>, a folder only root writes in on the same file system, never in
+# <dir>, which the gateway's user owns; a rename puts it in place, replacing a link there instead of following it.
+#
+# Usage: write-secrets.sh <dir> <file> <uid> <container> <staging dir> <gateway CLI ...>
 # Needs as_root and fail (runtimes/shell.ts).
 
-dir=$1 file=$2 uid=$3 container=$4
-shift 4
+dir=$1 file=$2 uid=$3 container=$4 staging=$5
+shift 5
 
-as_root mkdir -p "$dir"
+as_root mkdir -p "$dir" "$staging"
 as_root chown "$uid:$uid" "$dir"
-as_root chmod 0700 "$dir"
-tmp=$(as_root mktemp "$dir/.$file.XXXXXX")
+as_root chmod 0700 "$dir" "$staging"
+tmp=$(as_root mktemp "$staging/.$file.XXXXXX")
 trap 'as_root rm -f "$tmp"' EXIT
 as_root tee "$tmp" >/dev/null
-if ! as_root cmp -s "$tmp" "$dir/$file"; then
+if as_root test -L "$dir/$file" || ! as_root cmp -s "$tmp" "$dir/$file"; then
   as_root chmod 0600 "$tmp"
   as_root chown "$uid:$uid" "$tmp"
-  as_root mv -f "$tmp" "$dir/$file"
+  as_root mv -fT "$tmp" "$dir/$file"
 fi
 
 # Reloaded even when the file was already there: a deploy that stopped after writing it has not reloaded yet.
