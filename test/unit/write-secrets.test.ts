@@ -21,6 +21,7 @@ case "$1" in
   inspect) cat "$FAKE_DOCKER/running" 2>/dev/null || { echo "Error: No such container: x" >&2; exit 1; } ;;
   exec)
     n=$(cat "$FAKE_DOCKER/failures" 2>/dev/null || echo 0)
+    if [ -e "$FAKE_DOCKER/vanishes" ]; then rm -f "$FAKE_DOCKER/running"; echo "Error response from daemon: No such container: x" >&2; exit 1; fi
     if [ "$n" -gt 0 ]; then echo $((n - 1)) >"$FAKE_DOCKER/failures"; echo "gateway closed (1006): connect ECONNREFUSED" >&2; exit 1; fi
     cat "$FAKE_DOCKER/reload" ;;
   *) echo "unexpected docker $*" >&2; exit 3 ;;
@@ -114,6 +115,16 @@ describe("the credentials file's writer", () => {
     const result = write(setup, content);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(calls(setup).filter((call) => call === reloadCall).length, 4);
+  });
+
+  it("leaves the reload to the gateway's next start when the same deploy removes it between the look and the reload", () => {
+    const setup = host(true);
+    writeFileSync(join(setup.fake, "vanishes"), "");
+    const result = write(setup, content);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `gateway ${name} stopped before it reloaded its credentials; it reads them when it starts\n`);
+    assert.equal(readFileSync(join(setup.dir, "secrets.json"), "utf8"), content);
+    assert.equal(calls(setup).filter((call) => call === reloadCall).length, 1);
   });
 
   it("fails, naming the gateway and the gateway's last word, when it never reloads", () => {

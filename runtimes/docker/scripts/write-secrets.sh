@@ -26,11 +26,18 @@ if as_root test -L "$dir/$file" || ! as_root cmp -s "$tmp" "$dir/$file"; then
 fi
 
 # Reloaded even when the file was already there: a deploy that stopped after writing it has not reloaded yet.
-running=$(as_root docker inspect --type container --format '{{.State.Running}}' "$container" 2>/dev/null || true)
-[ "$running" = true ] || exit 0
+running() {
+  [ "$(as_root docker inspect --type container --format '{{.State.Running}}' "$container" 2>/dev/null || true)" = true ]
+}
+running || exit 0
 tries=0
-# A gateway that is still starting does not answer yet: up to a minute for it.
+# A gateway that is still starting does not answer yet: up to a minute for it. One that stops or is removed meanwhile
+# (the same deploy replaces it) reads the file when it starts again.
 until answer=$(as_root docker exec "$container" "$@" secrets reload --json 2>&1); do
+  if ! running; then
+    echo "gateway $container stopped before it reloaded its credentials; it reads them when it starts"
+    exit 0
+  fi
   tries=$((tries + 1))
   if [ "$tries" -ge 12 ]; then
     fail "gateway $container did not reload its credentials: $(printf '%s\n' "$answer" | tail -n 1)"
