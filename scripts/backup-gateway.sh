@@ -7,11 +7,14 @@
 #   backup dir  an absolute path; created 0700 if missing. An existing folder is used only
 #               when it is root's, mode 0700 and no link (root would otherwise act in a folder
 #               someone else controls). The archive is written 0600.
-# The tool runs in a throw-away container of the gateway's own image, beside the running
-# gateway, on the same state directory. Prints the archive path. Run it on the gateway
-# host (for example over ssh) as root. The gateway's user, its CLI (the container's
-# entrypoint) and its state folder (OPENCLAW_STATE_DIR) are read from its container;
-# OPENCLAW_CLI overrides how the CLI is started in the image.
+# The tool runs in a throw-away container of the image the gateway runs, as its user, with no
+# capabilities and no network: beside a running gateway on its state directory, and on a copy
+# of a stopped gateway's state (that state may be older than the image, restored for a way
+# back, and the tool of a newer release migrates what it reads). Prints the archive path.
+# Run it on the gateway host (for example over ssh) as root. The gateway's user, its CLI (the
+# container's entrypoint) and its state folder (OPENCLAW_STATE_DIR) are read from its
+# container; OPENCLAW_CLI overrides how the CLI is started in the image. clawfleet runs this
+# same script right before a gateway's container is replaced for a new image.
 set -euo pipefail
 
 [ "$#" -eq 2 ] || { echo "usage: $0 <container> <backup dir>" >&2; exit 2; }
@@ -58,18 +61,24 @@ fi
 staging=$(mktemp -d "$backup_dir/.staging.XXXXXX")
 errors=$(mktemp)
 trap 'rm -rf "$staging" "$errors"' EXIT
-chown "$user" "$staging"
+mkdir "$staging/out"
+chown "$user" "$staging" "$staging/out"
+source=$state_dir
+if [ "$(docker inspect -f '{{.State.Running}}' "$container")" != true ]; then
+  source="$staging/state"
+  cp -a "$state_dir/." "$source"
+fi
 
 if ! report=$(docker run --rm --user "$user" --cap-drop ALL --security-opt no-new-privileges:true --network none \
   -e OPENCLAW_STATE_DIR="$inside" -e OPENCLAW_CONFIG_READONLY=1 -e HOME=/tmp \
-  -v "$state_dir:$inside" -v "$staging:/backup" \
+  -v "$source:$inside" -v "$staging/out:/backup" \
   --entrypoint "${cli[0]}" "$image" "${cli[@]:1}" backup create --verify --output /backup --json 2>"$errors"); then
   printf '%s\n' "$report" >>"$errors"
   die "openclaw could not back up $container: $(reason_in "$errors")"
 fi
 archive=$(printf '%s\n' "$report" | sed -n 's/^ *"archivePath": "\([^"]*\)",\{0,1\}$/\1/p' | head -n 1)
 [ -n "$archive" ] || { echo "backup-gateway: the gateway reported no archive path:" >&2; printf '%s\n' "$report" >&2; exit 1; }
-made="$staging/$(basename "$archive")"
+made="$staging/out/$(basename "$archive")"
 # The file the tool wrote, never a link it could have left in its place.
 if [ ! -f "$made" ] || [ -L "$made" ]; then die "the gateway's backup tool left no archive file at $archive"; fi
 target="$backup_dir/$container-$(basename "$archive")"

@@ -159,10 +159,8 @@ export function runDockerGateway(spec: GatewaySpec, args: GatewayRunArgs, host: 
       create: renderBackupBeforeUpgrade({
         containerName: spec.name,
         image: spec.image,
-        stateDir: spec.stateDir,
         backupDir,
         keep: spec.upgradeBackups,
-        gateway: spec,
       }),
       triggers: [spec.image],
     },

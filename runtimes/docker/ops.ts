@@ -3,6 +3,7 @@ import { dockerCpus } from "../../names";
 import { managedLabel, rollbackLabel } from "./names";
 import { containerSettingsOf, noNewPrivileges } from "./container-settings";
 import { renderRollback } from "./rollback";
+import { operatorScriptFiles } from "./scripts";
 import { checkEgress, egressProbe, type DeclaredEgress } from "./egress";
 import type { Check, CommandResult, DeclaredGateway, GatewayStatus, LogsOptions, ResourceView, RuntimeOps } from "../ops";
 
@@ -285,7 +286,7 @@ function describe({ type, inputs }: ResourceView): string[] | undefined {
 /** The day-2 side of the Docker runtime: `docker` on the gateway's host (over SSH for a remote one). */
 export const dockerOps: RuntimeOps = {
   name: "Docker",
-  scripts: { backup: "backup-gateway.sh", restore: "restore-gateway.sh" },
+  scripts: operatorScriptFiles,
   rollbackScript: (spec, backupDir) => renderRollback({ spec, backupDir }),
   inspectCommand: (gateway) => ["docker", "inspect", "--type", "container", "--format", "{{json .State}}\t{{json .Config.Env}}", gateway],
   readGateway(result: CommandResult) {

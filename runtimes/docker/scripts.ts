@@ -5,13 +5,28 @@ import { shippedFile } from "../shell";
 /** The host scripts of the Docker runtime, as files in runtimes/docker/scripts/ (shellcheck reads them there). */
 export const hostScriptFiles = { preflight: "preflight.sh", prepareTrialState: "prepare-trial-state.mjs", writeSecrets: "write-secrets.sh" } as const;
 
+/**
+ * The operator's scripts in scripts/, run on a gateway host by hand, by the day-2 verbs, and (the backup) by the
+ * deploy right before a gateway's container is replaced for a new image: one backup procedure for all three.
+ */
+export const operatorScriptFiles = { backup: "backup-gateway.sh", restore: "restore-gateway.sh" } as const;
+
 const cache = new Map<string, string>();
+
+function shipped(relative: string): string {
+  const known = cache.get(relative);
+  if (known !== undefined) return known;
+  const text = readFileSync(shippedFile(relative), "utf8");
+  cache.set(relative, text);
+  return text;
+}
 
 /** The text of a host script, read once. */
 export function hostScript(file: (typeof hostScriptFiles)[keyof typeof hostScriptFiles]): string {
-  const known = cache.get(file);
-  if (known !== undefined) return known;
-  const text = readFileSync(shippedFile(join("runtimes", "docker", "scripts", file)), "utf8");
-  cache.set(file, text);
-  return text;
+  return shipped(join("runtimes", "docker", "scripts", file));
+}
+
+/** The text of an operator's script, read once. */
+export function operatorScript(file: (typeof operatorScriptFiles)[keyof typeof operatorScriptFiles]): string {
+  return shipped(join("scripts", file));
 }

@@ -3,13 +3,13 @@
  * tenant's state, and a backup of each gateway's state right before its container is
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
-import type { GatewayCommon, GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
+import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
 import { asRoot, fail, inlineScript, readInlineScript, script, shellQuote } from "../shell";
 import { stopTimeoutSeconds } from "../../names";
 import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
-import { bare, confinementFlags, containerConfinementOf, envFlags, healthCheckOf, toolContainerFlags } from "./container-settings";
-import { hostScript, hostScriptFiles } from "./scripts";
+import { bare, confinementFlags, containerConfinementOf, envFlags, healthCheckOf } from "./container-settings";
+import { hostScript, hostScriptFiles, operatorScript, operatorScriptFiles } from "./scripts";
 import { previousImageSuffix } from "./rollback";
 
 export interface PreflightArgs {
@@ -78,34 +78,27 @@ export interface BackupBeforeUpgradeArgs {
   readonly containerName: string;
   /** The image the container will run; nothing is backed up unless the running one differs. */
   readonly image: string;
-  readonly stateDir: string;
   /** Archives go to `<backupDir>`, 0600 in a 0700 folder. */
   readonly backupDir: string;
   /** Archives kept per gateway; older ones are deleted. */
   readonly keep: number;
-  /** Its user, confinement, state mount and CLI: the backup runs the gateway's own CLI as the gateway would. */
-  readonly gateway: Pick<GatewayCommon, "process" | "confinement" | "env">;
 }
 
+/** The here-document delimiter of the backup script inside the command. */
+const backupScriptDelimiter = "CLAWFLEET_BACKUP";
+
 /**
- * Backs up a gateway's state with the gateway's own `openclaw backup create --verify`, run in
- * a throwaway container of the image the gateway runs now, right before its container is
- * replaced for a new image. Does nothing when there is no container yet or it already runs
- * the new image, so a re-run takes no second backup. A stopped gateway's state is backed up
- * from a copy: it may be older than the image (restored for a rollback), and the backup tool
- * of a newer release migrates the state it reads.
+ * Backs up a gateway's state right before its container is replaced for a new image, with the operator's own backup
+ * script (scripts/backup-gateway.sh: the gateway's `openclaw backup create --verify` in a throwaway container of the
+ * image it runs now, on a copy of the state when it is stopped), then names the archive by the time it was taken,
+ * records the image it ran beside it for the way back, and keeps the last `keep`. Does nothing when there is no
+ * container yet or it already runs the new image, so a re-run takes no second backup.
  */
-export function renderBackupBeforeUpgrade({ containerName, image, stateDir, backupDir, keep, gateway }: BackupBeforeUpgradeArgs): string {
+export function renderBackupBeforeUpgrade({ containerName, image, backupDir, keep }: BackupBeforeUpgradeArgs): string {
   const name = shellQuote(containerName);
   const dir = shellQuote(backupDir);
-  const { process, env } = gateway;
-  const cli = process.cli;
-  // The gateway's state and config switches; its home is the writable /tmp (no tmpfs here: the root stays writable).
-  const toolEnv: Pick<GatewayEnv, "OPENCLAW_STATE_DIR" | "OPENCLAW_CONFIG_READONLY" | "HOME"> = {
-    OPENCLAW_STATE_DIR: env.OPENCLAW_STATE_DIR,
-    OPENCLAW_CONFIG_READONLY: env.OPENCLAW_CONFIG_READONLY,
-    HOME: "/tmp",
-  };
+  const backupScript = operatorScript(operatorScriptFiles.backup);
+  if (backupScript.split("\n").includes(backupScriptDelimiter)) throw new Error(`${operatorScriptFiles.backup} holds the line ${backupScriptDelimiter}`);
   return script(
     asRoot,
     fail,
@@ -123,23 +116,17 @@ export function renderBackupBeforeUpgrade({ containerName, image, stateDir, back
     `[ "$rolled" != ${shellQuote(image)} ] || exit 0`,
     `if [ "$current" = ${shellQuote(image)} ]; then remove_rolled_back; exit 0; fi`,
     `as_root mkdir -p ${dir}`,
+    `as_root chown 0:0 ${dir}`,
     `as_root chmod 0700 ${dir}`,
-    `staging=$(as_root mktemp -d ${shellQuote(`${backupDir}/.staging.XXXXXX`)})`,
-    `trap 'as_root rm -rf "$staging"' EXIT`,
-    `as_root mkdir "$staging/out"`,
-    `as_root chown ${containerConfinementOf(gateway).user} "$staging" "$staging/out"`,
-    `source=${shellQuote(stateDir)}`,
-    `if [ "$(as_root docker inspect --format '{{.State.Running}}' ${name})" != true ]; then`,
-    `  source="$staging/state"`,
-    `  as_root cp -a ${shellQuote(`${stateDir}/.`)} "$source"`,
-    `fi`,
-    `report=$(as_root docker run --rm ${toolContainerFlags(gateway)} ${envFlags(toolEnv, bare)} -v "$source:${process.stateDir}" -v "$staging/out:/backup" --entrypoint ${cli[0]} "$current" ${cli.slice(1).map(shellQuote).join(" ")} backup create --verify --output /backup --json) || fail "gateway "${name}": the backup before the image change failed; no gateway was changed"`,
-    `archive=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
-    `[ -n "$archive" ] || fail "gateway "${name}": the gateway reported no backup archive"`,
-    `target=${dir}/"$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$archive")"`,
-    `as_root mv "$staging/out/$(basename "$archive")" "$target"`,
-    `as_root chown 0:0 "$target"`,
-    `as_root chmod 0600 "$target"`,
+    `backup_script=$(cat <<'${backupScriptDelimiter}'`,
+    backupScript.replace(/\n+$/, ""),
+    backupScriptDelimiter,
+    `)`,
+    `made=$(as_root bash -c "$backup_script" backup-gateway ${name} ${dir}) || fail "gateway "${name}": the backup before the image change failed (above); no gateway was changed"`,
+    // backup-gateway.sh names it <container>-<openclaw's name>; here it is <UTC time>-<openclaw's name>.
+    `archive=$(basename "$made")`,
+    `target=${dir}/"$(date -u +%Y%m%dT%H%M%SZ)-\${archive#${name}-}"`,
+    `as_root mv -T "$made" "$target"`,
     // The image it ran, for the way back; and the change under way, which the health gate undoes if the new image fails.
     `printf '%s\\n' "$current" | as_root tee "$target${previousImageSuffix}" >/dev/null`,
     `as_root chmod 0600 "$target${previousImageSuffix}"`,

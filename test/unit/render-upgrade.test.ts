@@ -17,6 +17,9 @@ const fakeBin = join(work, "bin");
 const seenCopy = join(work, "seen-copy.txt");
 const seenEach = join(work, "seen-each.txt");
 const calls = join(work, "calls.txt");
+const mountSource = join(work, "mount-source.txt");
+const running = join(work, "running.txt");
+const backedUp = join(work, "backed-up.txt");
 mkdirSync(fakeBin);
 writeFileSync(
   join(fakeBin, "docker"),
@@ -27,8 +30,19 @@ writeFileSync(
     '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; *:/backup) out=${a%:/backup} ;; esac; done',
     `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy}; { echo copy; cd "$src" && find . -type f -name 'own-*' | sort; } >>${seenEach} ;; esac`,
     // The backup tool: one new archive in the output folder, named as openclaw names it.
+    `       if [ -n "$out" ]; then (cd "$src" && pwd && find . -type f | sort) >${backedUp}; fi`,
     '       if [ -n "$out" ]; then : >"$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo \'  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",\'; fi ;;',
-    '  inspect) case "$*" in *clawfleet.rollback*) ;; *) echo healthy ;; esac ;;',
+    // The gateway being backed up: as a container of the stack's image runs it, its state mounted from mount-source.txt.
+    '  inspect) case "$*" in',
+    "    *clawfleet.rollback*) ;;",
+    "    *Config.User*) echo 1000:1000 ;;",
+    "    *Entrypoint*) echo node /app/node_modules/openclaw/openclaw.mjs ;;",
+    "    *Config.Env*) echo OPENCLAW_STATE_DIR=/state ;;",
+    `    *Mounts*) cat ${mountSource} ;;`,
+    "    *Config.Image*) echo gw:1 ;;",
+    `    *State.Running*) cat ${running} 2>/dev/null || echo true ;;`,
+    "    *) echo healthy ;;",
+    "  esac ;;",
     "esac",
     "exit 0",
     "",
@@ -209,9 +223,8 @@ describe("renderBackupBeforeUpgrade", () => {
       const day = new Date(Date.UTC(2026, 10, 1 + i)).getTime() / 1000;
       utimesSync(join(folder, name), day, day);
     });
-    const result = await run(
-      renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", stateDir: state, backupDir: folder, keep: 2, gateway: gatewayCommon }),
-    );
+    writeFileSync(mountSource, `${state}\n`);
+    const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-bob", image: "gw:2", backupDir: folder, keep: 2 }));
     assert.equal(result.status, 0, result.stderr);
     const kept = readdirSync(folder).sort();
     assert.equal(kept.length, 7, kept.join(", "));
@@ -223,6 +236,32 @@ describe("renderBackupBeforeUpgrade", () => {
     assert.match(kept[3] ?? "", /^\d{8}T\d{6}Z-2026-12-03T10-00-00\.000\+00-00-openclaw-backup\.tar\.gz$/);
     assert.equal(kept[4], `${kept[3] ?? ""}.image`, "the image it ran is recorded beside the new archive");
     assert.deepEqual(kept.slice(5), ["clawfleet-tenant-bob-2026-10-01T00-00-00.000+00-00-openclaw-backup.tar.gz", "notes.txt"]);
+  });
+});
+
+describe("renderBackupBeforeUpgrade of a stopped gateway", () => {
+  it("backs up a copy of its state, never the state itself, and leaves no copy behind", async () => {
+    const state = join(work, "stopped", "users", "dave");
+    mkdirSync(join(state, "agents"), { recursive: true });
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    writeFileSync(join(state, "agents", "main.sqlite"), "");
+    const folder = join(work, "stopped", "backups", "clawfleet-tenant-dave");
+    writeFileSync(mountSource, `${state}\n`);
+    writeFileSync(running, "false\n");
+    try {
+      const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-dave", image: "gw:2", backupDir: folder, keep: 2 }));
+      assert.equal(result.status, 0, result.stderr);
+    } finally {
+      rmSync(running);
+    }
+    const [source, ...files] = readFileSync(backedUp, "utf8").trim().split("\n");
+    assert.notEqual(source, state);
+    assert.match(source ?? "", new RegExp(`^${folder}/\\.staging\\.\\w+/state$`));
+    assert.deepEqual(files, ["./agents/main.sqlite", "./openclaw.json"]);
+    assert.deepEqual(
+      readdirSync(folder).filter((name) => name.startsWith(".staging")),
+      [],
+    );
   });
 });
 
@@ -267,16 +306,8 @@ describe("the preflight's and the backup's containers", () => {
   it("run the backup tool as the gateway's user, without capabilities, new privileges or network, on the gateway's state", async () => {
     writeFileSync(calls, "");
     const folder = join(work, "confined", "backups", "clawfleet-tenant-carol");
-    const result = await run(
-      renderBackupBeforeUpgrade({
-        containerName: "clawfleet-tenant-carol",
-        image: "gw:2",
-        stateDir: state,
-        backupDir: folder,
-        keep: 2,
-        gateway: gatewayCommon,
-      }),
-    );
+    writeFileSync(mountSource, `${state}\n`);
+    const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-carol", image: "gw:2", backupDir: folder, keep: 2 }));
     assert.equal(result.status, 0, result.stderr);
     assert.match(
       runs()[0] ?? "",

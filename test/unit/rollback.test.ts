@@ -40,12 +40,15 @@ c=
 for a in "$@"; do c=$a; done
 case "$1 $2" in
   "image inspect") grep -qx "$3" "$d/images" ;;
-  "inspect --format")
+  "inspect --format" | "inspect -f")
     [ -f "$d/$c.image" ] || exit 1
     case "$3" in
       *RestartCount*) cat "$d/$c.health" ;;
       *rollback*) cat "$d/$c.rolled" 2>/dev/null || true ;;
       *Config.Image*) cat "$d/$c.image" ;;
+      *Config.User*) echo 1000:1000 ;;
+      *Entrypoint*) echo node /app/node_modules/openclaw/openclaw.mjs ;;
+      *Mounts*) echo ${state} ;;
       *Config.Env*) cat "$d/$c.env" ;;
       *Config.Labels*) cat "$d/$c.labels" ;;
       *State.Running*) echo true ;;
@@ -257,11 +260,7 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("records the previous image beside the archive and the change under way", () => {
     const setup = host("gw:good", undefined);
     rmSync(backups, { recursive: true });
-    const result = run(
-      renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
-      [],
-      setup,
-    );
+    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", backupDir: backups, keep: 3 }), [], setup);
     assert.equal(result.status, 0, result.stderr);
     const files = readdirSync(backups).sort();
     assert.equal(files.length, 3, files.join(", "));
@@ -276,11 +275,7 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("removes the container a rollback left before the deploy creates the gateway's own, on the restored state", () => {
     const setup = host("gw:good", "gw:bad");
     writeFileSync(join(setup.fake, `${name}.rolled`), "gw:bad\n");
-    const result = run(
-      renderBackupBeforeUpgrade({ containerName: name, image: "gw:good", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
-      [],
-      setup,
-    );
+    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:good", backupDir: backups, keep: 3 }), [], setup);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(
       result.stderr,
@@ -294,11 +289,7 @@ describe("renderBackupBeforeUpgrade and a rollback", () => {
   it("leaves the rolled-back container running when the image that failed on it is declared again", () => {
     const setup = host("gw:good", undefined);
     writeFileSync(join(setup.fake, `${name}.rolled`), "gw:bad\n");
-    const result = run(
-      renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", stateDir: state, backupDir: backups, keep: 3, gateway: spec }),
-      [],
-      setup,
-    );
+    const result = run(renderBackupBeforeUpgrade({ containerName: name, image: "gw:bad", backupDir: backups, keep: 3 }), [], setup);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stderr, "");
     assert.equal(readFileSync(join(setup.fake, `${name}.image`), "utf8"), "gw:good\n");
