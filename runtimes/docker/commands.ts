@@ -254,30 +254,17 @@ export interface ClaimPortArgs {
  * by anything clawfleet does not manage for this stack is an error.
  */
 export function renderClaimPort({ hostId, port, gateway, containerName, stack }: ClaimPortArgs): string {
-  const format = `{{.Name}}|{{index .Config.Labels "${gatewayLabel}"}}|{{index .Config.Labels "${stackLabel}"}}|{{range .HostConfig.PortBindings}}{{range .}}{{.HostPort}} {{end}}{{end}}`;
-  return script(
-    asRoot,
-    fail,
-    `for id in $(as_root docker ps -aq --filter label=${managedLabel}=true); do`,
-    // A container the same deploy removes meanwhile (a replacement, another gateway's claim) holds no port.
-    `  info=$(as_root docker inspect --format ${shellQuote(format)} "$id" 2>/dev/null) || continue`,
-    `  name=\${info%%|*}; info=\${info#*|}; owner=\${info%%|*}; info=\${info#*|}; stack=\${info%%|*}; ports=" \${info#*|} "`,
-    `  name=\${name#/}`,
-    `  if [ "$name" = ${shellQuote(containerName)} ] || [ "$owner" = ${shellQuote(gateway)} ]; then continue; fi`,
-    `  if [ -n "$stack" ] && [ "$stack" != ${shellQuote(stack)} ]; then continue; fi`,
-    `  case $ports in *" ${port} "*) ;; *) continue ;; esac`,
-    `  printf 'clawfleet: host %s: port %s is held by %s, which this deploy replaces; stopping it first\\n' ${shellQuote(hostId)} ${port} "$name" >&2`,
-    // Gone meanwhile is as good as removed.
-    `  as_root docker stop -t ${stopTimeoutSeconds} "$id" >/dev/null 2>&1 || true`,
-    `  if ! as_root docker rm -f "$id" >/dev/null 2>&1 && as_root docker inspect "$id" >/dev/null 2>&1; then`,
-    `    fail "host "${shellQuote(hostId)}": could not remove container $name, which holds port ${port}"`,
-    `  fi`,
-    `done`,
-    `holder=$(as_root docker ps --filter ${shellQuote(`publish=${port}`)} --format '{{.Names}}' | head -n 1)`,
-    `if [ -n "$holder" ] && [ "$holder" != ${shellQuote(containerName)} ]; then`,
-    `  fail "host "${shellQuote(hostId)}": port ${port} is held by container $holder, which this stack does not manage; stop it or declare another port"`,
-    `fi`,
-  );
+  return inlineScript("claim-port", script(asRoot, fail, hostScript(hostScriptFiles.claimPort)), [
+    hostId,
+    port,
+    gateway,
+    containerName,
+    stack,
+    stopTimeoutSeconds,
+    managedLabel,
+    gatewayLabel,
+    stackLabel,
+  ]);
 }
 
 export interface HealthGateArgs {
@@ -325,66 +312,11 @@ export const exitReason = `case $exitcode in 78) exited="exited with code 78 (op
  * never got healthy stops the rollout on every deploy, not only the first.
  */
 export function renderHealthGate({ containerName, timeoutSeconds, rollback }: HealthGateArgs): string {
-  const name = shellQuote(containerName);
-  const giveUp =
-    rollback === undefined
-      ? [`give_up() { fail "$1"; }`]
-      : [
-          // After an image change, the previous image goes back on the pre-upgrade state before the deploy fails.
-          `give_up() {`,
-          `  result=$(sh -c ${shellQuote(rollback.script)} rollback auto) || fail "$1; putting the previous image back failed too (above)"`,
-          `  tab=$(printf '\\t')`,
-          `  case $result in`,
-          `    "done$tab"*)`,
-          `      rest=\${result#*"$tab"}; failed=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}; previous=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}`,
-          `      archive=\${rest%%"$tab"*}; rest=\${rest#*"$tab"}; aside=\${rest%%"$tab"*}; now=\${rest#*"$tab"}`,
-          `      fail "$1. It was put back on $previous from $archive (it is $now; the state it had on $failed is kept at $aside). Declare $previous again, or an image that works, and deploy" ;;`,
-          `    *) fail "$1" ;;`,
-          `  esac`,
-          `}`,
-        ];
-  return script(
-    asRoot,
-    fail,
-    healthOf,
-    ...giveUp,
-    ...(rollback === undefined
-      ? []
-      : [
-          // A deploy that declares the image a rollback went back from again: the container Pulumi made is gone.
-          `rolled=$(as_root docker inspect --format '{{index .Config.Labels "${rollbackLabel}"}}' ${name} 2>/dev/null || true)`,
-          `[ -z "$rolled" ] || fail "gateway "${name}" runs $(as_root docker inspect --format '{{.Config.Image}}' ${name}), put back there after $rolled failed on it; declare that image again, or an image that works, and deploy"`,
-        ]),
-    // The last health check outputs and log lines, for the reason of a failure.
-    `show_why() {`,
-    `  as_root docker inspect --format '{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}' ${name} 2>/dev/null | tail -n 3 >&2 || true`,
-    `  as_root docker logs --tail 10 ${name} 2>&1 | tail -n 10 >&2 || true`,
-    `}`,
-    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
-    `while :; do`,
-    `  health_of ${name}`,
-    `  [ "$status" != gone ] || fail "gateway "${name}": its container is gone; run the deploy again"`,
-    // A stopped container with a health check still reads unhealthy: its exit code says more.
-    `  case $state in exited | dead) status=$state ;; esac`,
-    `  if [ "$restarts" -gt ${allowedRestarts} ]; then`,
-    `    show_why`,
-    `    ${exitReason}`,
-    `    give_up "gateway "${name}" $exited and was restarted $restarts times; read why with: docker logs "${name}`,
-    `  fi`,
-    `  case $status in`,
-    `    healthy)`,
-    ...(rollback === undefined ? [] : [`      as_root rm -f ${shellQuote(`${rollback.backupDir}/${pendingFile}`)}`]),
-    `      exit 0 ;;`,
-    `    unhealthy | dead)`,
-    `      show_why`,
-    `      give_up "gateway "${name}" is $status; read why with: docker logs "${name} ;;`,
-    `    exited)`,
-    `      show_why`,
-    `      ${exitReason}`,
-    `      give_up "gateway "${name}" $exited; read why with: docker logs "${name} ;;`,
-    `  esac`,
-    `  [ "$(date +%s)" -lt "$deadline" ] || give_up "gateway "${name}" is not healthy after ${timeoutSeconds} s (it is $status); read why with: docker logs "${name}`,
-    `  sleep 2`,
-    `done`,
-  );
+  return inlineScript("health-gate", script(asRoot, fail, healthOf, `exit_reason() { ${exitReason}; }`, hostScript(hostScriptFiles.healthGate)), [
+    containerName,
+    timeoutSeconds,
+    allowedRestarts,
+    rollbackLabel,
+    ...(rollback === undefined ? [] : [rollback.script, `${rollback.backupDir}/${pendingFile}`]),
+  ]);
 }

@@ -3,7 +3,13 @@ import { join } from "node:path";
 import { shippedFile } from "../shell";
 
 /** The host scripts of the Docker runtime, as files in runtimes/docker/scripts/ (shellcheck reads them there). */
-export const hostScriptFiles = { preflight: "preflight.sh", prepareTrialState: "prepare-trial-state.mjs", writeSecrets: "write-secrets.sh" } as const;
+export const hostScriptFiles = {
+  preflight: "preflight.sh",
+  prepareTrialState: "prepare-trial-state.mjs",
+  writeSecrets: "write-secrets.sh",
+  claimPort: "claim-port.sh",
+  healthGate: "health-gate.sh",
+} as const;
 
 /**
  * The operator's scripts in scripts/, run on a gateway host by hand, by the day-2 verbs, and (the backup) by the

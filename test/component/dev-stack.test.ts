@@ -5,6 +5,7 @@ import { mockRandomValue, type PlannedResource } from "../../cli/mock-run";
 import { planStackFile, type Plan } from "../../cli/plan";
 import { collectFacts, type ComponentFacts } from "../../components/facts";
 import { containerChange } from "../../runtimes/docker/container-fields";
+import { readInlineScript } from "../../runtimes/shell";
 
 // The whole program (index.ts) for the example dev stack, under the mock runtime: one run per file.
 let plan: Plan;
@@ -233,10 +234,14 @@ describe("components of the dev stack", () => {
   it("frees the port before the container starts, and gates what follows on Docker's health report", () => {
     const container = byName("alice-container");
     assert.ok(container.options.dependsOn.includes(byName("alice-claim").urn));
-    assert.match(String(byName("alice-claim").inputs["create"]), /port 18101 is held by/);
+    const claim = readInlineScript(String(byName("alice-claim").inputs["create"]));
+    assert.equal(claim.name, "claim-port");
+    assert.deepEqual(claim.args.slice(0, 5), ["local", "18101", "tenant/alice", "clawfleet-tenant-alice", "clawfleet/dev"]);
     const ready = byName("alice-ready");
     assert.deepEqual(ready.inputs["triggers"], ["alice-container-id"], "a new container id re-runs the gate");
-    assert.match(String(ready.inputs["create"]), /docker inspect --format .* 'clawfleet-tenant-alice'/);
+    const gate = readInlineScript(String(ready.inputs["create"]));
+    assert.equal(gate.name, "health-gate");
+    assert.deepEqual(gate.args.slice(0, 2), ["clawfleet-tenant-alice", "300"]);
     assert.ok(byName("alice-serve").options.dependsOn.includes(ready.urn), "a gateway is published once it is healthy");
   });
 

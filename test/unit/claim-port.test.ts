@@ -51,6 +51,26 @@ describe("the port claim", () => {
     assert.ok(readFileSync(join(setup.fake, "calls"), "utf8").includes("stop -t 30 bbb"));
   });
 
+  it("passes when the gateway's own container holds the port already (a re-run), stopping nothing", () => {
+    const setup = host(["ccc"], { ccc: "/clawfleet-shared-main|shared/main|clawfleet/dev|18789 " });
+    const result = spawnSync("/bin/sh", ["-c", claim], { env: setup.env, encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.doesNotMatch(readFileSync(join(setup.fake, "calls"), "utf8"), /^(stop|rm) /m);
+  });
+
+  it("never stops a gateway of another stack: the port stays its, and the claim fails naming it", () => {
+    const setup = host(["ddd"], { ddd: "/clawfleet-shared-other|shared/other|clawfleet/prod|18789 " });
+    const result = spawnSync("/bin/sh", ["-c", claim], { env: setup.env, encoding: "utf8" });
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      "clawfleet: host main: port 18789 is held by container clawfleet-shared-other, which this stack does not manage; stop it or declare another port\n",
+    );
+    assert.equal(existsSync(join(setup.fake, "c-ddd")), true);
+    assert.doesNotMatch(readFileSync(join(setup.fake, "calls"), "utf8"), /^(stop|rm) /m);
+  });
+
   it("refuses a port held by a container the stack does not manage, naming it", () => {
     const setup = host([], { zzz: "/someone-else|||18789 " });
     const result = spawnSync("/bin/sh", ["-c", claim], { env: setup.env, encoding: "utf8" });
@@ -59,5 +79,12 @@ describe("the port claim", () => {
       result.stderr,
       "clawfleet: host main: port 18789 is held by container someone-else, which this stack does not manage; stop it or declare another port\n",
     );
+  });
+
+  it("passes shellcheck as the command it is rendered into runs it", () => {
+    const file = join(work, "claim-port.sh");
+    writeFileSync(file, `#!/bin/sh\n${claim}\n`);
+    const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stdout);
   });
 });
