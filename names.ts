@@ -142,18 +142,6 @@ export const healthStartPeriodSeconds = 120;
 /** Seconds a new gateway has to report healthy before the deploy stops (start is 10-25 s; far more on a loaded host). */
 export const healthGateSeconds = 300;
 
-/**
- * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:
- * nine decimals; exactly nine zeros in that text gives one decimal, otherwise trailing zeros
- * are cut, so 1 reads "1.0", 1.5 "1.5" and 10 "10."). cpus forces a new container, so any
- * other text would replace every gateway on every deploy.
- */
-export function dockerCpus(cpus: number): string {
-  const nine = (Math.round(cpus * 1e9) / 1e9).toFixed(9);
-  if ([...nine].filter((c) => c === "0").length === 9) return (Math.round(cpus * 1e9) / 1e9).toFixed(1);
-  return nine.replace(/0+$/, "");
-}
-
 /** The `clawfleet.gateway` label value of a dedicated tenant's or a host's shared gateway. */
 export function gatewayIdentity(kind: "tenant" | "shared", id: string): string {
   return `${kind}/${id}`;

@@ -5,6 +5,7 @@ import { namespace, type RawDeclaration } from "../declaration/raw";
 import { readStackFile, readStackFileText } from "../declaration/stack-file";
 import { SecretValue } from "../declaration/secret";
 import { runUnderMocks, type MockRunOptions, type PlannedResource } from "./mock-run";
+import { runtimeChecks } from "./runtime";
 
 export const project = "clawfleet";
 
@@ -71,7 +72,7 @@ export async function planStackFile(file: string, options: Pick<MockRunOptions, 
   try {
     raw = readStackFile(file, readStackFileText(file));
     // The file states which values are secure; the engine only says which keys hold one.
-    parseFleet(file, raw);
+    parseFleet(file, raw, runtimeChecks);
   } catch (error) {
     if (nameProblem !== undefined && error instanceof DeclarationError) throw new DeclarationError(file, [nameProblem, ...error.problems]);
     throw error;

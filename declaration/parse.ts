@@ -98,10 +98,16 @@ function parseIdMap(raw: RawDeclaration, key: "hosts" | "tenants", problems: Pro
 }
 
 /**
- * The boundary: validates a raw declaration and returns the typed fleet, or throws one
- * DeclarationError that lists every problem. Nothing past this function re-checks input.
+ * What a runtime cannot do exactly as declared, checked on the tenants that are valid otherwise (the runtime gives its
+ * own, such as runtimes/docker/checks.ts; the wiring passes them in, so the declaration names no runtime).
  */
-export function parseFleet(file: string, raw: RawDeclaration): Fleet {
+export type RuntimeCheck = (tenants: readonly Tenant[]) => Problem[];
+
+/**
+ * The boundary: validates a raw declaration and returns the typed fleet, or throws one
+ * DeclarationError that lists every problem, the runtime's own among them. Nothing past this function re-checks input.
+ */
+export function parseFleet(file: string, raw: RawDeclaration, runtimeChecks: readonly RuntimeCheck[] = []): Fleet {
   const problems: Problem[] = [];
   for (const key of Object.keys(raw)) {
     if (!(topLevelKeys as readonly string[]).includes(key)) {
@@ -261,6 +267,7 @@ export function parseFleet(file: string, raw: RawDeclaration): Fleet {
   checkChatClaims(shared, problems);
   problems.push(...checkRoutes(gatewayRoutes, hosts.values(), tenants));
   checkCanaries(hosts, tenants, purged, raw, problems);
+  for (const check of runtimeChecks) problems.push(...check(tenants));
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
   return {

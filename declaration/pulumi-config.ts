@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiRuntimeConfig from "@pulumi/pulumi/runtime/config";
 import { DeclarationError } from "./errors";
-import { parseFleet } from "./parse";
+import { parseFleet, type RuntimeCheck } from "./parse";
 import { isRecord, namespace, type RawDeclaration } from "./raw";
 import type { Fleet } from "./schema";
 import { SecretValue } from "./secret";
@@ -54,7 +54,7 @@ function wrapAt(value: unknown, segments: readonly string[]): unknown {
  * the mock runtime) and parses it. A key the engine marks secret had secure values
  * inside it; the strings at `secretPaths` are kept wrapped.
  */
-export function loadFleetFromPulumiConfig(): Fleet {
+export function loadFleetFromPulumiConfig(runtimeChecks: readonly RuntimeCheck[] = []): Fleet {
   const file = `stacks/Pulumi.${pulumi.getStack()}.yaml`;
   const raw: RawDeclaration = {};
   const secretKeys: RawDeclaration = {};
@@ -64,7 +64,7 @@ export function loadFleetFromPulumiConfig(): Fleet {
     const target = isConfigSecret(fullKey) ? secretKeys : raw;
     target[key] = parseConfigValue(text);
   }
-  return parseFleet(file, { ...raw, ...wrapSecretPaths(secretKeys) });
+  return parseFleet(file, { ...raw, ...wrapSecretPaths(secretKeys) }, runtimeChecks);
 }
 
 /**
@@ -72,9 +72,9 @@ export function loadFleetFromPulumiConfig(): Fleet {
  * DeclarationError becomes a RunError, which `pulumi preview`/`up` print as the
  * problem lines alone, without a stack trace.
  */
-export function loadFleetForPulumi(): Fleet {
+export function loadFleetForPulumi(runtimeChecks: readonly RuntimeCheck[]): Fleet {
   try {
-    return loadFleetFromPulumiConfig();
+    return loadFleetFromPulumiConfig(runtimeChecks);
   } catch (error) {
     if (error instanceof DeclarationError) throw new pulumi.RunError(error.message);
     throw error;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defaultRolloutLanes, defaultUpgradeBackups, dockerCpus, reservedLabelPrefix } from "../names";
+import { defaultRolloutLanes, defaultUpgradeBackups, reservedLabelPrefix } from "../names";
 import { egressAllowProblem, normalizeEgressAllow } from "./egress";
 import { systemDirectoryProblem } from "./machines";
 import { SecretValue, looksLikeCredential } from "./secret";
@@ -479,9 +479,6 @@ export const dedicatedTenantSchema = z.strictObject({
     .number({ error: "must be a number of CPU cores, such as 1 or 1.5" })
     .positive("must be a number of CPU cores above 0, such as 1 or 1.5")
     .max(64, "must be at most 64 CPU cores")
-    .refine((cpus) => Number(dockerCpus(cpus)) === cpus, {
-      error: (issue) => `cannot be given to Docker exactly (it reads back as ${dockerCpus(Number(issue.input))}); use a value such as 0.5, 1 or 1.25`,
-    })
     .default(1)
     .meta({ description: "CPU limit in cores, such as 0.5 or 1.5" }),
   pidsLimit: z.number().int().min(64).max(65536).default(512).meta({ description: "process limit inside the container, 64-65536" }),

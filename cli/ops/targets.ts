@@ -5,6 +5,7 @@ import { readStackFile } from "../../declaration/stack-file";
 import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../../declaration/schema";
 import { backupRootOf, tenantStateDir } from "../../names";
 import { OpsError } from "./errors";
+import { runtimeChecks } from "../runtime";
 
 /** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */
 export interface TenantTarget {
@@ -45,7 +46,7 @@ export async function loadFleet(file: string): Promise<Fleet> {
   } catch (error) {
     throw new OpsError(`cannot read stack file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return parseFleet(file, readStackFile(file, text));
+  return parseFleet(file, readStackFile(file, text), runtimeChecks);
 }
 
 /** A host's shared gateway as the program deploys it, serving the host's shared tenants; undefined when it declares none. */

@@ -1,5 +1,5 @@
+import { dockerCpus } from "./names";
 import type { GatewayCommon, GatewayEnv, GatewayHealth, GatewaySpec } from "../../components/gateway-spec";
-import { dockerCpus } from "../../names";
 import { shellQuote } from "../shell";
 
 /**

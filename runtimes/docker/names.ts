@@ -13,3 +13,15 @@ export const stackLabel = "clawfleet.stack";
 export const hostLabel = "clawfleet.host";
 /** Docker label of a container that `clawfleet rollback` or a failed health gate put back on the previous image: the image that failed. */
 export const rollbackLabel = "clawfleet.rollback";
+
+/**
+ * CPUs in the exact text the provider reads back (kreuzwerker v4.5.0 nanoInt64ToDecimalString:
+ * nine decimals; exactly nine zeros in that text gives one decimal, otherwise trailing zeros
+ * are cut, so 1 reads "1.0", 1.5 "1.5" and 10 "10."). cpus forces a new container, so any
+ * other text would replace every gateway on every deploy.
+ */
+export function dockerCpus(cpus: number): string {
+  const nine = (Math.round(cpus * 1e9) / 1e9).toFixed(9);
+  if ([...nine].filter((c) => c === "0").length === 9) return (Math.round(cpus * 1e9) / 1e9).toFixed(1);
+  return nine.replace(/0+$/, "");
+}

@@ -1,6 +1,5 @@
 import { shellQuote } from "../shell";
-import { dockerCpus } from "../../names";
-import { managedLabel, rollbackLabel } from "./names";
+import { dockerCpus, managedLabel, rollbackLabel } from "./names";
 import { containerSettingsOf, noNewPrivileges } from "./container-settings";
 import { renderRollback } from "./rollback";
 import { operatorScriptFiles } from "./scripts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { goDuration } from "../../runtimes/docker/gateway";
-import { dockerCpus } from "../../names";
+import { dockerCpus } from "../../runtimes/docker/names";
 import { inPlaceContainerFields, recordedOnlyContainerFields } from "../../runtimes/docker/container-fields";
 import { commandProvider, randomPasswordProvider } from "../e2e/standin/command-provider";
 import {

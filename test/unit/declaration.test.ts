@@ -10,6 +10,7 @@ import { type RawDeclaration } from "../../declaration/raw";
 import { maxStackFileBytes, readStackFile, readStackFileText } from "../../declaration/stack-file";
 import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
 import { SecretValue } from "../../declaration/secret";
+import { dockerChecks } from "../../runtimes/docker/checks";
 
 const file = "stacks/Pulumi.test.yaml";
 const devFile = join(__dirname, "../../stacks/Pulumi.dev.yaml");
@@ -509,17 +510,18 @@ describe("secrets", () => {
   });
 });
 
-test("a cpus value Docker would read back as another number is refused, naming what it would become", () => {
+test("a cpus value Docker would read back as another number is refused by the Docker runtime's check, naming what it would become", () => {
   const raw = valid();
   raw["tenants"].alice.cpus = 0.05;
+  assert.equal((parseFleet(file, raw).tenants.find((t) => t.id === "alice") as DedicatedTenant).cpus, 0.05, "the declaration itself names no runtime");
   assert.throws(
-    () => parseFleet(file, raw),
+    () => parseFleet(file, raw, dockerChecks),
     (error: unknown) =>
       error instanceof DeclarationError &&
       error.lines[0] === `${file}: tenants.alice.cpus: cannot be given to Docker exactly (it reads back as 0.1); use a value such as 0.5, 1 or 1.25`,
   );
   raw["tenants"].alice.cpus = 1.25;
-  assert.equal((parseFleet(file, raw).tenants.find((t) => t.id === "alice") as DedicatedTenant).cpus, 1.25);
+  assert.equal((parseFleet(file, raw, dockerChecks).tenants.find((t) => t.id === "alice") as DedicatedTenant).cpus, 1.25);
 });
 
 test("five different problems give five lines, in one error", () => {

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DeclarationError } from "../../declaration/errors";
 import { loadFleetForPulumi, loadFleetFromPulumiConfig } from "../../declaration/pulumi-config";
 import { SecretValue } from "../../declaration/secret";
+import { dockerChecks } from "../../runtimes/docker/checks";
 
 // Config is process-wide runtime state, so these cases live in their own file (node --test runs one process per file).
 pulumi.runtime.setMocks({ newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }), call: (args) => args.inputs }, "clawfleet", "cfgtest");
@@ -66,9 +67,12 @@ test("only the key marked secret is wrapped", () => {
 
 test("the program's entry reports declaration problems as a RunError: the lines, without a stack trace", () => {
   pulumi.runtime.setAllConfig(config, []);
-  assert.throws(loadFleetForPulumi, (error: unknown) => {
-    assert.ok(pulumi.RunError.isInstance(error as Error));
-    assert.match((error as Error).message, /^stacks\/Pulumi\.cfgtest\.yaml: the declaration has 2 problems:\n/);
-    return true;
-  });
+  assert.throws(
+    () => loadFleetForPulumi(dockerChecks),
+    (error: unknown) => {
+      assert.ok(pulumi.RunError.isInstance(error as Error));
+      assert.match((error as Error).message, /^stacks\/Pulumi\.cfgtest\.yaml: the declaration has 2 problems:\n/);
+      return true;
+    },
+  );
 });
