@@ -9,6 +9,7 @@ export const hostScriptFiles = {
   writeSecrets: "write-secrets.sh",
   claimPort: "claim-port.sh",
   healthGate: "health-gate.sh",
+  rollback: "rollback.sh",
 } as const;
 
 /**
