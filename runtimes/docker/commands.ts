@@ -176,39 +176,14 @@ export function renderSetPidsLimit({ containerName, pidsLimit }: PidsLimitArgs):
   return script(asRoot, `as_root docker update --pids-limit ${pidsLimit} ${shellQuote(containerName)} >/dev/null`);
 }
 
-/**
- * Serve writes on one host run as root (Tailscale refuses them to anyone but root and its operator), serialized
- * with a lock and retried when Tailscale reports a concurrent writer. Callers define as_root.
- */
-const serveLock = "/tmp/clawfleet-tailscale-serve.lock";
-const serveRunner = [
-  `serve() {`,
-  `  attempt=1`,
-  `  while :; do`,
-  `    if command -v flock >/dev/null 2>&1; then`,
-  `      out=$(as_root flock ${shellQuote(serveLock)} tailscale serve "$@" 2>&1) && return 0`,
-  `    else`,
-  `      out=$(as_root tailscale serve "$@" 2>&1) && return 0`,
-  `    fi`,
-  `    case $out in`,
-  `      *"Another client is changing the serve config"*) ;;`,
-  `      *) printf '%s\\n' "$out" >&2; return 1 ;;`,
-  `    esac`,
-  `    [ "$attempt" -lt 10 ] || { printf '%s\\n' "$out" >&2; return 1; }`,
-  `    attempt=$((attempt + 1))`,
-  `    sleep 1`,
-  `  done`,
-  `}`,
-].join("\n");
-
 export interface ServeArgs {
   readonly httpsPort: number;
   readonly localPort: number;
 }
 
-/** Publishes 127.0.0.1:<localPort> on the tailnet as https://<node>:<httpsPort>/ (Serve, never Funnel). */
+/** Publishes 127.0.0.1:<localPort> on the tailnet as https://<node>:<httpsPort>/ (Serve, never Funnel; runtimes/docker/scripts/serve.sh). */
 export function renderServeAdd({ httpsPort, localPort }: ServeArgs): string {
-  return script(asRoot, serveRunner, `serve --bg --yes --https=${httpsPort} ${shellQuote(`http://127.0.0.1:${localPort}`)}`);
+  return inlineScript("serve", script(asRoot, hostScript(hostScriptFiles.serve)), ["add", httpsPort, localPort]);
 }
 
 export interface ServeRemoveArgs extends ServeArgs {
@@ -222,18 +197,7 @@ export interface ServeRemoveArgs extends ServeArgs {
  * An entry that is already gone is fine, any other failure is not.
  */
 export function renderServeRemove({ httpsPort, localPort, gateway }: ServeRemoveArgs): string {
-  return script(
-    asRoot,
-    serveRunner,
-    `holder=$(as_root docker ps --filter ${shellQuote(`publish=${localPort}`)} --format '{{.Label "${gatewayLabel}"}}' | head -n 1)`,
-    `if [ -n "$holder" ] && [ "$holder" != ${shellQuote(gateway)} ]; then exit 0; fi`,
-    `if ! err=$(serve --https=${httpsPort} off 2>&1); then`,
-    `  case $err in`,
-    `    *"handler does not exist"*) exit 0 ;;`,
-    `    *) printf '%s\\n' "$err" >&2; exit 1 ;;`,
-    `  esac`,
-    `fi`,
-  );
+  return inlineScript("serve", script(asRoot, hostScript(hostScriptFiles.serve)), ["remove", httpsPort, localPort, gateway, gatewayLabel]);
 }
 
 export interface ClaimPortArgs {

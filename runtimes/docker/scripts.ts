@@ -10,6 +10,7 @@ export const hostScriptFiles = {
   claimPort: "claim-port.sh",
   healthGate: "health-gate.sh",
   rollback: "rollback.sh",
+  serve: "serve.sh",
 } as const;
 
 /**

@@ -306,8 +306,12 @@ describe("components of the dev stack", () => {
 
   it("publishes each gateway on the tailnet with Serve, never Funnel", () => {
     const serve = byName("alice-serve");
-    assert.match(String(serve.inputs["create"]), /serve --bg --yes --https=18101 'http:\/\/127.0.0.1:18101'/);
-    assert.match(String(serve.inputs["delete"]), /serve --https=18101 off/);
+    const add = readInlineScript(String(serve.inputs["create"]));
+    assert.deepEqual([add.name, ...add.args], ["serve", "add", "18101", "18101"]);
+    assert.match(add.text, /serve --bg --yes --https="\$https_port" "http:\/\/127.0.0.1:\$local_port"/);
+    const remove = readInlineScript(String(serve.inputs["delete"]));
+    assert.deepEqual([remove.name, ...remove.args], ["serve", "remove", "18101", "18101", "tenant/alice", "clawfleet.gateway"]);
+    assert.match(remove.text, /serve --https="\$https_port" off/);
     assert.ok(serve.options.replaceOnChanges.includes("*"), "any change replaces the entry (old port removed)");
     assert.equal(serve.options.deleteBeforeReplace, true);
     const all = JSON.stringify(plan.resources.map((r) => r.inputs));
