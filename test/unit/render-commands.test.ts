@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -8,13 +8,36 @@ import { renderEnsureStateDir, renderMoveState, renderPrepareHost, renderWriteFi
 import { egressChainOf, renderEgressApply, renderEgressRemove } from "../../runtimes/docker/egress";
 import { inlineScript, readInlineScript, shellQuote } from "../../runtimes/shell";
 
-// These scripts run in a real /bin/sh here; the e2e suite runs them against real Docker.
+// These scripts run in a real /bin/sh here, with a fake `docker` first on PATH that logs its calls: a test never
+// reaches the machine's real Docker daemon, where it could stop a real gateway of the same name. The e2e suite runs
+// them against real Docker.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-commands-"));
 after(() => rmSync(work, { recursive: true, force: true }));
+const fakeBin = join(work, "bin");
+const dockerCalls = join(work, "docker-calls");
+mkdirSync(fakeBin);
+writeFileSync(join(fakeBin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${dockerCalls}'\n`);
+chmodSync(join(fakeBin, "docker"), 0o755);
 
 function sh(script: string, stdin = ""): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync("/bin/sh", ["-c", script], { input: stdin, encoding: "utf8" });
+  const result = spawnSync("/bin/sh", ["-c", script], {
+    input: stdin,
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${fakeBin}:${process.env["PATH"] ?? ""}` },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The fake docker's calls since the last look. */
+function takeDockerCalls(): string[] {
+  const calls = existsSync(dockerCalls)
+    ? readFileSync(dockerCalls, "utf8")
+        .trim()
+        .split("\n")
+        .filter((line) => line !== "")
+    : [];
+  rmSync(dockerCalls, { force: true });
+  return calls;
 }
 
 describe("shellQuote", () => {
@@ -120,8 +143,10 @@ describe("renderMoveState", () => {
       containerName: "clawfleet-tenant-alice",
       uid: 1000,
     });
+    takeDockerCalls();
     const first = sh(script);
     assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(takeDockerCalls(), ["stop -t 30 clawfleet-tenant-alice"], "the old gateway is stopped before its state is copied");
     assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "approvals");
     assert.equal(statSync(to).mode & 0o777, 0o700);
     const aside = readdirSync(join(work, "old-host", "users")).filter((name) => name.startsWith("alice.moved-"));
@@ -132,6 +157,7 @@ describe("renderMoveState", () => {
     const again = sh(script);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(readFileSync(join(to, "state", "openclaw.sqlite"), "utf8"), "newer", "a re-run is a no-op");
+    assert.deepEqual(takeDockerCalls(), [], "and stops nothing");
 
     const back = sh(
       renderMoveState({ from: { dir: to, ssh: undefined }, to: { dir: from, ssh: undefined }, containerName: "clawfleet-tenant-alice", uid: 1000 }),
