@@ -85,7 +85,7 @@ function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus
  */
 const driftFormat =
   'drift {"Name":{{json .Name}},"Config":{"Image":{{json .Config.Image}},"User":{{json .Config.User}},"Labels":{{json .Config.Labels}}},' +
-  '"HostConfig":{{json .HostConfig}},"NetworkSettings":{"Networks":{{json .NetworkSettings.Networks}}}}';
+  '"HostConfig":{{json .HostConfig}},"Mounts":{{json .Mounts}},"NetworkSettings":{"Networks":{{json .NetworkSettings.Networks}}}}';
 
 /** What doctor reads of `docker inspect` (field names as Docker 20.10 prints them). */
 export interface InspectedContainer {
@@ -104,6 +104,7 @@ export interface InspectedContainer {
     readonly NetworkMode?: string;
     readonly Runtime?: string;
   };
+  readonly Mounts?: readonly { readonly Type?: string; readonly Source?: string; readonly Destination?: string; readonly RW?: boolean }[] | null;
   readonly NetworkSettings?: { readonly Networks?: Readonly<Record<string, unknown>> | null };
 }
 
@@ -173,6 +174,11 @@ export function driftOf(container: InspectedContainer, declared: DeclaredGateway
   );
   const wantPublished = `${want.port.ip}:${want.port.external}->${want.port.internal}/${want.port.protocol}`;
   if (published.length !== 1 || published[0] !== wantPublished) add("published port", list(published), wantPublished);
+
+  // What the gateway sees of the host: its state (writable) and its credentials' folder (read-only), nothing more.
+  const mounted = (container.Mounts ?? []).map((m) => `${m.Source ?? "?"} on ${m.Destination ?? "?"} (${m.RW === true ? "rw" : "ro"})`).sort();
+  const wantMounted = want.mounts.map((m) => `${m.source} on ${m.target} (${m.readOnly ? "ro" : "rw"})`).sort();
+  if (!sameSet(mounted, wantMounted)) add("mounts", list(mounted), list(wantMounted));
 
   const networks = host.NetworkMode === "host" ? ["host"] : Object.keys(container.NetworkSettings?.Networks ?? {}).sort();
   if (!sameSet(networks, [want.network])) {
@@ -260,7 +266,7 @@ function doctorChecks(lines: readonly string[], image: string, gateways: readonl
   if (clean > 0)
     checks.push({
       ok: true,
-      what: `${clean} gateway${clean === 1 ? "" : "s"} as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network`,
+      what: `${clean} gateway${clean === 1 ? "" : "s"} as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, mounts, own network`,
     });
   return checks;
 }

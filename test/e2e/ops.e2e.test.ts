@@ -324,7 +324,7 @@ describe("drift and disk", () => {
     assert.equal(clean.code, 0, clean.stdout);
     assert.match(
       clean.stdout,
-      /ok {2}3 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network/,
+      /ok {2}3 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, mounts, own network/,
     );
     execFileSync("docker", ["update", "--memory", "2g", "--memory-swap", "2g", "--pids-limit", "4096", "--cpus", "2", "clawfleet-tenant-opsb"]);
     const result = await clawfleet("doctor", stackFile);

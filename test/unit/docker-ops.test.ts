@@ -15,7 +15,8 @@ import type { DeclaredGateway } from "../../runtimes/ops";
 /**
  * A gateway container as Docker 20.10.24 reports it (`docker inspect`, its environment left out: it holds the
  * token): created, not started, on this machine's daemon with the gateway image and a gateway's isolation and limits;
- * and the doctor probe's own inspect line run on the same daemon against it and a shared gateway's.
+ * and the doctor probe's own inspect line run on the same daemon against it and a shared gateway's. Their Mounts are
+ * what the same daemon printed for containers created with each gateway's two binds (state, and credentials read-only).
  */
 const fixtures = join(__dirname, "..", "fixtures", "docker");
 const [deployed = {}] = JSON.parse(readFileSync(join(fixtures, "gateway-inspect.json"), "utf8")) as InspectedContainer[];
@@ -166,7 +167,7 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.deepEqual(dockerOps.doctorChecks(["version 20.10.24", "image present", ...lines], deployed.Config?.Image ?? "", [opsa, opsc]).slice(2), [
       {
         ok: true,
-        what: "2 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, own network",
+        what: "2 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, mounts, own network",
       },
     ]);
     const probe = dockerOps.doctorProbe("img:1", [opsa, opsc]).join("\n");
@@ -236,6 +237,25 @@ describe("the Docker runtime's day-2 commands", () => {
       { ok: false, what: `${name} (tenant opsa) memory: running 2048 MB, declared 1536 MB`, fix: `docker update --memory 1536m --memory-swap 1536m ${name}` },
       { ok: false, what: `${name} (tenant opsa) cpus: running 2.0, declared 1.0`, fix: `docker update --cpus 1.0 ${name}` },
       { ok: false, what: `${name} (tenant opsa) pids limit: running 4096, declared 512`, fix: `docker update --pids-limit 512 ${name}` },
+    ]);
+  });
+
+  it("names a gateway that sees more of the host, or its credentials writable, than it was deployed with", () => {
+    const [state, secrets] = deployed.Mounts ?? [];
+    assert.ok(state !== undefined && secrets !== undefined);
+    const name = "clawfleet-tenant-opsa";
+    const recreate = `docker rm -f ${name}, then pulumi up --refresh, which creates it as declared`;
+    const declared = "/srv/ops/secrets/clawfleet-tenant-opsa on /run/clawfleet (ro), /srv/ops/users/opsa on /state (rw)";
+    const drift = (mounts: NonNullable<InspectedContainer["Mounts"]>) =>
+      driftOf({ ...deployed, Mounts: mounts }, opsa, "runc").map((d) => `${d.field}: running ${d.running}, declared ${d.declared} | ${d.fix}`);
+    assert.deepEqual(drift([state, secrets, { Type: "bind", Source: "/", Destination: "/host", RW: true }]), [
+      `mounts: running / on /host (rw), ${declared}, declared ${declared} | ${recreate}`,
+    ]);
+    assert.deepEqual(drift([state, { ...secrets, RW: true }]), [
+      `mounts: running /srv/ops/secrets/clawfleet-tenant-opsa on /run/clawfleet (rw), /srv/ops/users/opsa on /state (rw), declared ${declared} | ${recreate}`,
+    ]);
+    assert.deepEqual(drift([{ ...state, Source: "/srv/other/users/opsa" }, secrets]), [
+      `mounts: running /srv/ops/secrets/clawfleet-tenant-opsa on /run/clawfleet (ro), /srv/other/users/opsa on /state (rw), declared ${declared} | ${recreate}`,
     ]);
   });
 
