@@ -35,15 +35,3 @@ Module._extensions[".ts"] = function compileTypeScript(module, filename) {
   });
   module._compile(code, filename);
 };
-
-// No unit, component or stand-in test may reach the machine's Docker daemon: one that did could stop or remove a
-// real gateway of the same name (a developer's, or the e2e suite's running beside it). A `docker` that refuses, and
-// names the call, comes first on PATH; a test that runs host scripts puts its own fake before it.
-const refusingBin = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "clawfleet-no-docker-"));
-fs.writeFileSync(
-  path.join(refusingBin, "docker"),
-  "#!/bin/sh\nprintf 'a test reached the real docker: docker %s\\n' \"$*\" >&2\nexit 97\n",
-  { mode: 0o755 },
-);
-process.env.PATH = `${refusingBin}${path.delimiter}${process.env.PATH ?? ""}`;
-process.on("exit", () => fs.rmSync(refusingBin, { recursive: true, force: true }));
