@@ -25,6 +25,8 @@ export function renderPrepareHost({ hostId, stateRoot, image, tailscale }: Prepa
     asRoot,
     fail,
     `command -v docker >/dev/null 2>&1 || fail "host "${host}": docker is not installed; install docker.io (Debian) or Docker Engine"`,
+    // The backup before an image change runs scripts/backup-gateway.sh, a bash script.
+    `command -v bash >/dev/null 2>&1 || fail "host "${host}": bash is not installed, which the backup before an image change runs; install bash"`,
     `as_root docker info >/dev/null 2>&1 || fail "host "${host}": the Docker daemon does not answer; start it (systemctl start docker)"`,
     // The Docker provider reaches the daemon as this user, without sudo.
     `docker info >/dev/null 2>&1 || fail "host "${host}": user $(id -un) cannot use the Docker socket, which the Docker provider needs; run: sudo usermod -aG docker $(id -un) (then reconnect)"`,

@@ -127,6 +127,16 @@ describe("renderPrepareHost", () => {
     assert.equal(result.status, 1);
     assert.equal(result.stderr, "clawfleet: host gw1: docker is not installed; install docker.io (Debian) or Docker Engine\n");
   });
+
+  it("names the host and the fix when bash is missing: the backup before an image change needs it", () => {
+    const script = renderPrepareHost({ hostId: "gw1", stateRoot: join(work, "root"), image: "example/openclaw:1", tailscale: false });
+    const tools = join(work, "tools-without-bash");
+    mkdirSync(tools, { recursive: true });
+    writeFileSync(join(tools, "docker"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env: { PATH: tools } });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr, "clawfleet: host gw1: bash is not installed, which the backup before an image change runs; install bash\n");
+  });
 });
 
 describe("renderMoveState", () => {
