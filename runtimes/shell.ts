@@ -68,14 +68,17 @@ const scriptDelimiter = "CLAWFLEET_SCRIPT";
  * command's environment, so no value is ever parsed as shell.
  */
 export function inlineScript(name: string, text: string, args: readonly (string | number)[], env: Readonly<Record<string, string>> = {}): string {
-  if (text.split("\n").includes(scriptDelimiter)) throw new Error(`script ${name} holds the line ${scriptDelimiter}, which ends it early`);
   const assignments = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)} `);
-  return [
-    `${assignments.join("")}sh -c "$(cat <<'${scriptDelimiter}'`,
-    text.replace(/\n+$/, ""),
-    scriptDelimiter,
-    `)" ${[name, ...args].map(shellQuote).join(" ")}`,
-  ].join("\n");
+  return `${assignments.join("")}sh -c "${quotedText(name, text, scriptDelimiter)}" ${[name, ...args].map(shellQuote).join(" ")}`;
+}
+
+/**
+ * A command substitution that gives `text` back as it is: a quoted here-document ending at `delimiter`, so nothing in
+ * it is expanded. A text holding `delimiter` as a line would end it early, and is refused, naming `name`.
+ */
+export function quotedText(name: string, text: string, delimiter: string): string {
+  if (text.split("\n").includes(delimiter)) throw new Error(`script ${name} holds the line ${delimiter}, which ends it early`);
+  return [`$(cat <<'${delimiter}'`, text.replace(/\n+$/, ""), delimiter, ")"].join("\n");
 }
 
 /** The single-quoted words `shellQuote` makes, read back, from the start of `text` up to its end. */

@@ -61,8 +61,9 @@ fi
 staging=$(mktemp -d "$backup_dir/.staging.XXXXXX")
 errors=$(mktemp)
 trap 'rm -rf "$staging" "$errors"' EXIT
+# Only the tool's output folder is the gateway user's; the staging folder around it stays root's.
 mkdir "$staging/out"
-chown "$user" "$staging" "$staging/out"
+chown "$user" "$staging/out"
 source=$state_dir
 if [ "$(docker inspect -f '{{.State.Running}}' "$container")" != true ]; then
   source="$staging/state"

@@ -4,7 +4,7 @@
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
 import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
-import { asRoot, fail, inlineScript, readInlineScript, script, shellQuote } from "../shell";
+import { asRoot, fail, inlineScript, quotedText, readInlineScript, script, shellQuote } from "../shell";
 import { stopTimeoutSeconds } from "../../names";
 import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
@@ -97,8 +97,6 @@ const backupScriptDelimiter = "CLAWFLEET_BACKUP";
 export function renderBackupBeforeUpgrade({ containerName, image, backupDir, keep }: BackupBeforeUpgradeArgs): string {
   const name = shellQuote(containerName);
   const dir = shellQuote(backupDir);
-  const backupScript = operatorScript(operatorScriptFiles.backup);
-  if (backupScript.split("\n").includes(backupScriptDelimiter)) throw new Error(`${operatorScriptFiles.backup} holds the line ${backupScriptDelimiter}`);
   return script(
     asRoot,
     fail,
@@ -115,13 +113,8 @@ export function renderBackupBeforeUpgrade({ containerName, image, backupDir, kee
     // The image that failed declared again: Pulumi's container is unchanged, so the rolled-back one stays (the health gate says so).
     `[ "$rolled" != ${shellQuote(image)} ] || exit 0`,
     `if [ "$current" = ${shellQuote(image)} ]; then remove_rolled_back; exit 0; fi`,
-    `as_root mkdir -p ${dir}`,
-    `as_root chown 0:0 ${dir}`,
-    `as_root chmod 0700 ${dir}`,
-    `backup_script=$(cat <<'${backupScriptDelimiter}'`,
-    backupScript.replace(/\n+$/, ""),
-    backupScriptDelimiter,
-    `)`,
+    // The script makes the folder (root's, 0700) and refuses one that is a link or someone else's.
+    `backup_script=${quotedText(operatorScriptFiles.backup, operatorScript(operatorScriptFiles.backup), backupScriptDelimiter)}`,
     `made=$(as_root bash -c "$backup_script" backup-gateway ${name} ${dir}) || fail "gateway "${name}": the backup before the image change failed (above); no gateway was changed"`,
     // backup-gateway.sh names it <container>-<openclaw's name>; here it is <UTC time>-<openclaw's name>.
     `archive=$(basename "$made")`,

@@ -20,6 +20,8 @@ const calls = join(work, "calls.txt");
 const mountSource = join(work, "mount-source.txt");
 const running = join(work, "running.txt");
 const backedUp = join(work, "backed-up.txt");
+const backedUpLinks = join(work, "backed-up-links.txt");
+const archiveLink = join(work, "archive-link.txt");
 mkdirSync(fakeBin);
 writeFileSync(
   join(fakeBin, "docker"),
@@ -30,7 +32,9 @@ writeFileSync(
     '  run) for a in "$@"; do case "$a" in *:/state) src=${a%:/state} ;; *:/backup) out=${a%:/backup} ;; esac; done',
     `       case " $* " in *" -d "*) (cd "$src" && find . -type f | sort) >${seenCopy}; { echo copy; cd "$src" && find . -type f -name 'own-*' | sort; } >>${seenEach} ;; esac`,
     // The backup tool: one new archive in the output folder, named as openclaw names it.
-    `       if [ -n "$out" ]; then (cd "$src" && pwd && find . -type f | sort) >${backedUp}; fi`,
+    `       if [ -n "$out" ]; then (cd "$src" && pwd && find . -type f | sort) >${backedUp}; (cd "$src" && find . -type l | sort) >${backedUpLinks}; fi`,
+    // A tool that leaves a link where its archive should be (archive-link.txt names where it leads).
+    `       if [ -n "$out" ] && [ -f ${archiveLink} ]; then ln -s "$(cat ${archiveLink})" "$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo '  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",'; exit 0; fi`,
     '       if [ -n "$out" ]; then : >"$out/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz"; echo \'  "archivePath": "/backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz",\'; fi ;;',
     // The gateway being backed up: as a container of the stack's image runs it, its state mounted from mount-source.txt.
     '  inspect) case "$*" in',
@@ -262,6 +266,83 @@ describe("renderBackupBeforeUpgrade of a stopped gateway", () => {
       readdirSync(folder).filter((name) => name.startsWith(".staging")),
       [],
     );
+  });
+});
+
+describe("renderBackupBeforeUpgrade and links it did not make", () => {
+  it("copies a link in a stopped gateway's state as a link, and changes nothing it leads to", async () => {
+    const victim = join(work, "links", "host-file");
+    mkdirSync(join(work, "links"), { recursive: true });
+    writeFileSync(victim, "host file\n", { mode: 0o644 });
+    const state = join(work, "links", "users", "frank");
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    symlinkSync(victim, join(state, "outside"));
+    writeFileSync(mountSource, `${state}\n`);
+    writeFileSync(running, "false\n");
+    try {
+      const result = await run(
+        renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-frank", image: "gw:2", backupDir: join(work, "links", "backups", "frank"), keep: 2 }),
+      );
+      assert.equal(result.status, 0, result.stderr);
+    } finally {
+      rmSync(running);
+    }
+    assert.deepEqual(readFileSync(backedUpLinks, "utf8").trim().split("\n"), ["./outside"]);
+    assert.equal(readFileSync(victim, "utf8"), "host file\n");
+    assert.equal(statSync(victim).mode & 0o777, 0o644);
+  });
+
+  it("refuses an archive the tool left as a link, and changes nothing the link leads to", async () => {
+    const victim = join(work, "links", "host-file-2");
+    writeFileSync(victim, "host file\n", { mode: 0o644 });
+    chownSync(victim, 1234, 1234);
+    const state = join(work, "links", "users", "gina");
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    const folder = join(work, "links", "backups", "gina");
+    writeFileSync(mountSource, `${state}\n`);
+    writeFileSync(archiveLink, victim);
+    let result: { status: number | null; stderr: string };
+    try {
+      result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-gina", image: "gw:2", backupDir: folder, keep: 2 }));
+    } finally {
+      rmSync(archiveLink);
+    }
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      "backup-gateway: the gateway's backup tool left no archive file at /backup/2026-12-03T10-00-00.000+00-00-openclaw-backup.tar.gz\n" +
+        "clawfleet: gateway clawfleet-tenant-gina: the backup before the image change failed (above); no gateway was changed\n",
+    );
+    assert.equal(readFileSync(victim, "utf8"), "host file\n");
+    assert.equal(statSync(victim).mode & 0o777, 0o644);
+    assert.equal(statSync(victim).uid, 1234);
+    assert.deepEqual(readdirSync(folder), [], "no archive, no record of a change under way, no staging left");
+  });
+});
+
+describe("renderBackupBeforeUpgrade on a backup folder that is a link", () => {
+  it("refuses it before anything is made, chowned or chmodded there", async () => {
+    const elsewhere = join(work, "links", "elsewhere");
+    mkdirSync(elsewhere, { recursive: true, mode: 0o755 });
+    chmodSync(elsewhere, 0o755);
+    const state = join(work, "links", "users", "hank");
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, "openclaw.json"), "{}\n");
+    const folder = join(work, "links", "backups", "hank");
+    mkdirSync(join(work, "links", "backups"), { recursive: true });
+    symlinkSync(elsewhere, folder);
+    writeFileSync(mountSource, `${state}\n`);
+    const result = await run(renderBackupBeforeUpgrade({ containerName: "clawfleet-tenant-hank", image: "gw:2", backupDir: folder, keep: 2 }));
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      `backup-gateway: ${folder} is a link; give the folder it leads to, or a new folder\n` +
+        "clawfleet: gateway clawfleet-tenant-hank: the backup before the image change failed (above); no gateway was changed\n",
+    );
+    assert.equal(statSync(elsewhere).mode & 0o777, 0o755);
+    assert.deepEqual(readdirSync(elsewhere), []);
   });
 });
 
