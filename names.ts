@@ -31,11 +31,12 @@ export const childRole = {
   egress: "egress",
   secrets: "secrets",
   // A host's: its Docker provider, its preparation, what its daemon stores for a gateway container, the image
-  // preflight and its shared gateway (`shared-<gateway role>`).
+  // preflight, the schedule of its off-host backups and its shared gateway (`shared-<gateway role>`).
   docker: "docker",
   prepare: "prepare",
   readback: "readback",
   preflight: "preflight",
+  offsite: "offsite",
   shared: "shared",
   // A shared tenant's workspace; a purged tenant's purge command.
   workspace: "workspace",
@@ -71,6 +72,7 @@ export const stateLayout = {
   backups: "backups",
   manualBackups: "manual",
   secrets: "secrets",
+  offsite: "offsite",
   work: ".clawfleet",
 } as const;
 
@@ -104,7 +106,17 @@ export function upgradeBackupDirOf(stateRoot: string, container: string): string
  * apart from the ones taken before an image change, so that rotation never deletes them.
  */
 export function manualBackupDirOf(stateRoot: string, container: string): string {
-  return `${backupRootOf(stateRoot)}/${stateLayout.manualBackups}/${container}`;
+  return `${manualBackupRootOf(stateRoot)}/${container}`;
+}
+
+/** The folder holding every gateway's `clawfleet backup` folder: `<stateRoot>/backups/manual`. */
+export function manualBackupRootOf(stateRoot: string): string {
+  return `${backupRootOf(stateRoot)}/${stateLayout.manualBackups}`;
+}
+
+/** Where the scheduled off-host backup keeps its job, its settings and its S3 credentials (root's, 0700): `<stateRoot>/offsite`. */
+export function offsiteJobDirOf(stateRoot: string): string {
+  return `${stateRoot}/${stateLayout.offsite}`;
 }
 
 /** Where a gateway's credentials file lives on its host: `<stateRoot>/secrets/<container>`, mounted read-only into it. */

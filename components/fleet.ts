@@ -1,3 +1,4 @@
+import { offsiteOf } from "../declaration/backups";
 import * as pulumi from "@pulumi/pulumi";
 import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../declaration/schema";
 import { DedicatedUser } from "./dedicated-user";
@@ -47,6 +48,7 @@ export function deployFleet(fleet: Fleet, runtimeOf: (host: Host) => Runtime): R
           canary: canaries.get(host.id),
           dedicated: byId.filter((tenant) => tenant.tier === "dedicated" && tenant.host === host.id).map((tenant) => tenant.id),
           runtime: runtimeOf(host),
+          offsite: offsiteOf(fleet, host)?.decl,
         }),
       },
     ]),

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Host, SharedTenant } from "../declaration/schema";
+import type { Host, OffsiteDecl, SharedTenant } from "../declaration/schema";
 import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { gatewayCommon, sharedGatewaySpec, trialConfig } from "./gateway-spec";
 import { childName, childRole, componentType, sharedStateDir, tenantStateDir } from "../names";
@@ -19,6 +19,8 @@ export interface GatewayHostArgs {
   readonly dedicated?: readonly string[] | undefined;
   /** What runs the host's gateways. */
   readonly runtime: Runtime;
+  /** The host's off-host target (its own, else the stack's); with a schedule, the host backs its gateways up off it by itself. */
+  readonly offsite?: OffsiteDecl | undefined;
 }
 
 /**
@@ -43,7 +45,9 @@ export class GatewayHost extends pulumi.ComponentResource {
     const canary = args.canary === undefined ? [] : [tenantStateDir(host.stateRoot, "dedicated", args.canary)];
     const others = (args.dedicated ?? []).filter((id) => id !== args.canary).map((id) => tenantStateDir(host.stateRoot, "dedicated", id));
     const sampleStateDirs = host.rollout.preflight === "all" ? [...canary, ...others, ...shared] : [...canary, ...shared].slice(0, 1);
-    const runtime = args.runtime.prepareHost(name, { host, image: args.image, sampleStateDirs, trialConfig, gateway: gatewayCommon }, this);
+    const schedule = args.offsite?.schedule;
+    const scheduledOffsite = args.offsite === undefined || schedule === undefined ? undefined : { ...args.offsite, schedule };
+    const runtime = args.runtime.prepareHost(name, { host, image: args.image, sampleStateDirs, trialConfig, gateway: gatewayCommon, scheduledOffsite }, this);
     this.placement = { hostId: host.id, image: args.image, runtime };
     this.host = host;
     this.sharedTenants = args.sharedTenants;

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { RuntimeChild } from "./facts";
 import type { GatewayCommon, GatewaySpec } from "./gateway-spec";
-import type { Host } from "../declaration/schema";
+import type { Host, OffsiteDecl } from "../declaration/schema";
 
 /**
  * How gateways run: what the components ask of a runtime, in their own words (a host, a gateway, a tenant's
@@ -23,6 +23,8 @@ export interface HostPreparation {
   readonly trialConfig: GatewaySpec["config"];
   /** What every gateway of the host has (process, environment, confinement, health check): the trial runs with it too. */
   readonly gateway: GatewayCommon;
+  /** The host's off-host target when it is declared with a schedule: the host then backs up its gateways off it by itself. */
+  readonly scheduledOffsite?: (OffsiteDecl & { readonly schedule: string }) | undefined;
 }
 
 /** What a gateway needs from the component that declares it. */

@@ -263,7 +263,10 @@ const offsite = z
           .default("us-east-1")
           .meta({ description: "the region the requests are signed for (SigV4)" }),
         accessKeyId: secretField.meta({ description: "the access key id, from secure config" }),
-        secretAccessKey: secretField.meta({ description: "the secret access key, from secure config; it reaches a host only on a command's standard input" }),
+        secretAccessKey: secretField.meta({
+          description:
+            "the secret access key, from secure config; it reaches a host only on a command's standard input (with a schedule, each host keeps it root-only for its timer)",
+        }),
       })
       .meta({ description: "the S3-compatible bucket that holds the copies" }),
     ageRecipient: z
@@ -277,6 +280,18 @@ const offsite = z
       .max(1000, "must be at most 1000")
       .default(7)
       .meta({ description: "copies kept off the host per gateway, 1-1000; older ones are deleted after each upload" }),
+    schedule: z
+      .string({ error: expected("a systemd calendar expression, such as daily or *-*-* 03:00:00") })
+      .regex(
+        /^[A-Za-z0-9*:.,~/ -]{1,100}$/,
+        "must be a systemd calendar expression such as daily, hourly or *-*-* 03:00:00 (systemd.time(7)), using only letters, digits, spaces and * : . , ~ / -",
+      )
+      .optional()
+      .meta({
+        type: "systemd calendar",
+        description:
+          "when set, each host backs up its gateways off the host on this schedule by itself: a systemd timer the deploy installs (see Off-host backups)",
+      }),
   })
   .meta({ description: "off-host copies of the gateways' backups (see Off-host backups)" });
 

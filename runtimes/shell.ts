@@ -24,6 +24,16 @@ export function shellQuote(value: string | number): string {
 }
 
 /** Runs as root directly, or through password-less sudo for a non-root SSH user. */
+/**
+ * Shell assignments put before a host script on its stdin: values a command line or the environment would show
+ * (credentials). They stay unexported: the script reads them, the programs it runs do not inherit them.
+ */
+export function secretsPrelude(values: Readonly<Record<string, string>>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `${name}=${shellQuote(value)}\n`)
+    .join("");
+}
+
 export const asRoot = `as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }`;
 
 export const fail = `fail() { printf 'clawfleet: %s\\n' "$*" >&2; exit 1; }`;

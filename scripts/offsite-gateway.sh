@@ -8,6 +8,9 @@
 #   list   <endpoint> <region> <bucket> <prefix>
 #            print the bucket's ListObjectsV2 answer (XML) for the keys under <prefix>
 #   delete <endpoint> <region> <bucket> <key>...
+#   prune  <endpoint> <region> <bucket> <prefix> <keep>
+#            delete the encrypted archives (*.tar.gz.age) under <prefix> but the newest <keep>
+#            (by upload time, then by key), print each deleted key; other objects are left alone
 #   get    <endpoint> <region> <bucket> <key> <folder>
 #            download <key>, decrypt it into <folder> (root's, 0700; created if missing) as
 #            offsite-<name>.tar.gz (beside, never over, the archives backup made there), print its path (0600)
@@ -19,7 +22,7 @@
 set -euo pipefail
 
 die() { printf 'offsite-gateway: %s\n' "$*" >&2; exit 1; }
-[ "$#" -ge 4 ] || die "usage: offsite-gateway.sh put|list|delete|get <endpoint> <region> <bucket> ..."
+[ "$#" -ge 4 ] || die "usage: offsite-gateway.sh put|list|delete|prune|get <endpoint> <region> <bucket> ..."
 command=$1 endpoint=$2 region=$3 bucket=$4
 shift 4
 if [ -z "${S3_ACCESS_KEY_ID:-}" ] || [ -z "${S3_SECRET_ACCESS_KEY:-}" ]; then die "no S3 credentials came on stdin"; fi
@@ -57,6 +60,12 @@ s3() {
 }
 empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
+# The bucket's ListObjectsV2 answer for the keys under a prefix, into $work/body. Parameters in SigV4's canonical
+# order, already encoded, so curl signs what it sends.
+list_prefix() {
+  s3 GET "?list-type=2&prefix=${1//\//%2F}" -H "x-amz-content-sha256: $empty_sha256"
+}
+
 case "$command" in
   put)
     [ "$#" -eq 3 ] || die "usage: put <endpoint> <region> <bucket> <key> <age recipient> <archive>"
@@ -75,9 +84,32 @@ case "$command" in
     [ "$#" -eq 1 ] || die "usage: list <endpoint> <region> <bucket> <prefix>"
     prefix=$1
     [ -z "$prefix" ] || safe_key "$prefix" || die "the prefix $prefix has characters other than A-Z, a-z, 0-9, '.', '_', '-' and '/'"
-    # Parameters in SigV4's canonical order, already encoded, so curl signs what it sends.
-    s3 GET "?list-type=2&prefix=${prefix//\//%2F}" -H "x-amz-content-sha256: $empty_sha256"
+    list_prefix "$prefix"
     cat "$work/body"
+    ;;
+  prune)
+    [ "$#" -eq 2 ] || die "usage: prune <endpoint> <region> <bucket> <prefix> <keep>"
+    prefix=$1 keep=$2
+    safe_key "$prefix" || die "the prefix $prefix has characters other than A-Z, a-z, 0-9, '.', '_', '-' and '/'"
+    case "$keep" in '' | *[!0-9]* | 0*) die "keep must be a whole number of copies from 1, not $keep" ;; esac
+    list_prefix "$prefix"
+    grep -q '<ListBucketResult[[:space:]>]' "$work/body" || die "the bucket's listing is not an S3 ListObjectsV2 answer"
+    if grep -q '<IsTruncated>[[:space:]]*true' "$work/body"; then
+      die "the bucket holds more than 1000 objects under $prefix; delete the ones clawfleet did not put there"
+    fi
+    # One line per object (the answer's own line breaks dropped): its upload time (ISO 8601 from the same server, so
+    # it sorts as text) and its key; only keys clawfleet names, so none needs XML's escapes.
+    key_re='<Key>([^<]*)</Key>' time_re='<LastModified>([^<]*)</LastModified>'
+    { tr -d '\r\n' <"$work/body"; echo; } | sed 's:<Contents>:\n<Contents>:g' | while IFS= read -r record; do
+      [[ $record =~ $key_re ]] || continue
+      key=${BASH_REMATCH[1]}
+      [[ $record =~ $time_re ]] || continue
+      case "$key" in "$prefix"*.tar.gz.age) if safe_key "$key"; then printf '%s %s\n' "${BASH_REMATCH[1]}" "$key"; fi ;; esac
+    done | LC_ALL=C sort -r | tail -n "+$((keep + 1))" | cut -d' ' -f2 >"$work/stale"
+    while IFS= read -r key; do
+      s3 DELETE "$key" -H "x-amz-content-sha256: $empty_sha256"
+      printf '%s\n' "$key"
+    done <"$work/stale"
     ;;
   delete)
     for key in "$@"; do
@@ -112,5 +144,5 @@ case "$command" in
     mv -T "$opened" "$target"
     printf '%s\n' "$target"
     ;;
-  *) die "unknown command $command; use put, list, delete or get" ;;
+  *) die "unknown command $command; use put, list, delete, prune or get" ;;
 esac

@@ -1,35 +1,24 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { offsiteOf, type OffsiteTarget } from "../../declaration/backups";
 import type { Fleet, Host, OffsiteDecl } from "../../declaration/schema";
 import { redactCredentials } from "../../declaration/secret";
 import { manualBackupDirOf } from "../../names";
-import { shellQuote } from "../../runtimes/shell";
+import { secretsPrelude } from "../../runtimes/shell";
 import { createBackup, lastLine, restore, scriptsDir, sharedRestoreRefusal, type RestoreOptions } from "./backup";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { unreachableError, withProgress, type HostRunner } from "./host-shell";
 import type { TenantTarget } from "./targets";
 
+export { offsiteOf, secretsPrelude, type OffsiteTarget };
+
 /** The host-side script that encrypts, uploads, lists, deletes and downloads off-host copies. */
 export const offsiteScript = "offsite-gateway.sh";
 
 /** Seconds one upload or download may take on its host: an archive of several GB takes minutes to move. */
 const transferTimeoutSeconds = 3600;
-
-/** A host's off-host target and the config path it was declared at (where its secrets are read from). */
-export interface OffsiteTarget {
-  readonly decl: OffsiteDecl;
-  /** `backups.offsite` or `hosts.<id>.backups.offsite`. */
-  readonly path: string;
-}
-
-/** The host's own `backups.offsite`, else the stack's, else undefined. */
-export function offsiteOf(fleet: Fleet, host: Host): OffsiteTarget | undefined {
-  if (host.backups?.offsite !== undefined) return { decl: host.backups.offsite, path: `hosts.${host.id}.backups.offsite` };
-  if (fleet.backups?.offsite !== undefined) return { decl: fleet.backups.offsite, path: "backups.offsite" };
-  return undefined;
-}
 
 export interface S3Credentials {
   readonly accessKeyId: string;
@@ -88,13 +77,6 @@ export async function resolveS3Credentials(stackFile: string, target: OffsiteTar
   return { accessKeyId, secretAccessKey };
 }
 
-/** Shell assignments put before a host script on its stdin: values a command line or the environment would show. */
-export function secretsPrelude(values: Readonly<Record<string, string>>): string {
-  return Object.entries(values)
-    .map(([name, value]) => `${name}=${shellQuote(value)}\n`)
-    .join("");
-}
-
 /** `text` with each of the given values, and anything that looks like a credential, replaced. */
 export function hideValues(text: string, values: readonly string[]): string {
   let result = text;
@@ -146,11 +128,6 @@ export function parseListing(xml: string): OffsiteObject[] {
 /** Newest first: by upload time, then by key (archive names start with their time). */
 export function newestFirst(objects: readonly OffsiteObject[]): OffsiteObject[] {
   return [...objects].sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
-}
-
-/** The copies to delete so that the newest `keep` stay; only encrypted archives (`.tar.gz.age`) are touched. */
-export function copiesToDelete(objects: readonly OffsiteObject[], keep: number): OffsiteObject[] {
-  return newestFirst(objects.filter((o) => o.key.endsWith(".tar.gz.age"))).slice(keep);
 }
 
 /** One gateway of the stack per container (a shared gateway serves several tenants), in tenant order. */
@@ -219,7 +196,7 @@ class CredentialCache {
 
 /**
  * Backs up each gateway on its host, encrypts the archive there to the declared age recipient,
- * uploads it, then deletes its copies beyond `keep`. One gateway after the other; a failure
+ * uploads it, then deletes its copies beyond `keep` (the host script's `prune`, which the scheduled job runs too). One gateway after the other; a failure
  * stops at that gateway. Prints `<container> <key>` per upload.
  */
 export async function offsiteBackup(
@@ -242,12 +219,13 @@ export async function offsiteBackup(
       `clawfleet: encrypting ${archive} on host ${target.host.id} to ${offsite.decl.ageRecipient} and uploading it to ${offsite.decl.s3.endpoint}/${offsite.decl.s3.bucket}/${key}`,
     );
     await withProgress(io.err, `still uploading ${key}`, runOffsite(runner, target, offsite, keys, ["put", key, offsite.decl.ageRecipient, archive]));
-    const stale = copiesToDelete(await listCopies(runner, target, offsite, keys), offsite.decl.keep);
-    if (stale.length > 0) {
+    const deleted = (await runOffsite(runner, target, offsite, keys, ["prune", keyPrefixOf(offsite.decl, target.container), String(offsite.decl.keep)]))
+      .split("\n")
+      .filter((line) => line !== "");
+    if (deleted.length > 0) {
       io.err(
-        `clawfleet: deleting ${stale.length} older off-host cop${stale.length === 1 ? "y" : "ies"} of ${target.container} (keep: ${offsite.decl.keep}): ${stale.map((o) => o.key).join(", ")}`,
+        `clawfleet: deleted ${deleted.length} older off-host cop${deleted.length === 1 ? "y" : "ies"} of ${target.container} (keep: ${offsite.decl.keep}): ${deleted.join(", ")}`,
       );
-      await runOffsite(runner, target, offsite, keys, ["delete", ...stale.map((o) => o.key)]);
     }
     io.out(`${target.container} ${key}`);
   }

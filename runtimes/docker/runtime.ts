@@ -5,6 +5,7 @@ import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands
 import { runDockerGateway, type DockerHost } from "./gateway";
 import { healthTimings, parseReadBack, renderReadBack } from "./readback";
 import { hostCommandRunner } from "./host-command";
+import { offsiteCredentials, offsiteUnitOf, renderOffsiteSchedule, renderOffsiteUnschedule } from "./offsite";
 import { renderPreflight } from "./upgrade";
 import { sshPinOptions } from "../shell";
 import type { HostPreparation, Runtime, RuntimeHost } from "../../components/runtime";
@@ -14,7 +15,7 @@ import type { HostPreparation, Runtime, RuntimeHost } from "../../components/run
  * host commands (`local.Command` here, `remote.Command` over SSH) for what Docker does not do.
  */
 export const dockerRuntime: Runtime = {
-  prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, gateway }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+  prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, gateway, scheduledOffsite }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
     const run = hostCommandRunner(host);
     const dockerProvider = new docker.Provider(
       childName(name, childRole.docker),
@@ -64,6 +65,21 @@ export const dockerRuntime: Runtime = {
             { parent, dependsOn: [prepared] },
           );
 
+    // The host's own timer backs its gateways up off it; removing the schedule (or the target) removes the timer and
+    // the credentials it kept, never the archives.
+    const stack = `${pulumi.getProject()}/${pulumi.getStack()}`;
+    if (scheduledOffsite !== undefined) {
+      run(
+        childName(name, childRole.offsite),
+        {
+          create: renderOffsiteSchedule({ hostId: host.id, stack, stateRoot: host.stateRoot, offsite: scheduledOffsite }),
+          delete: renderOffsiteUnschedule({ stack, stateRoot: host.stateRoot }),
+          stdin: offsiteCredentials(scheduledOffsite),
+        },
+        { parent, dependsOn: [prepared] },
+      );
+    }
+
     const dockerHost: DockerHost = {
       hostId: host.id,
       ssh: host.ssh,
@@ -72,7 +88,7 @@ export const dockerRuntime: Runtime = {
       prepared,
       preflight,
       stateRoot: host.stateRoot,
-      stack: `${pulumi.getProject()}/${pulumi.getStack()}`,
+      stack,
       readBack,
     };
     const roles: Record<string, string> = {
@@ -84,6 +100,11 @@ export const dockerRuntime: Runtime = {
       [childName(name, childRole.prepare)]: `prepares the host: tools, state root ${host.stateRoot}, image`,
       [childName(name, childRole.readback)]: "reads back the settings Docker stores for a container of the image",
     };
+    if (scheduledOffsite !== undefined) {
+      roles[childName(name, childRole.offsite)] = childRole.offsite;
+      summaries[childName(name, childRole.offsite)] =
+        `backs up the host's gateways off it on schedule ${scheduledOffsite.schedule} (systemd timer ${offsiteUnitOf(stack)}.timer)`;
+    }
     if (preflight !== undefined) {
       roles[childName(name, childRole.preflight)] = childRole.preflight;
       summaries[childName(name, childRole.preflight)] =
@@ -100,6 +121,7 @@ export const dockerRuntime: Runtime = {
       children: {
         [childRole.prepare]: { kind: "named" },
         [childRole.readback]: { kind: "follows" },
+        ...(scheduledOffsite === undefined ? {} : { [childRole.offsite]: { kind: "named" } as const }),
         [childRole.preflight]: { kind: "runs-on", runsOn: ["triggers"], label: "image preflight" },
       },
       runGateway: (spec, args) => runDockerGateway(spec, args, dockerHost),

@@ -11,13 +11,16 @@ export const hostScriptFiles = {
   healthGate: "health-gate.sh",
   rollback: "rollback.sh",
   serve: "serve.sh",
+  offsiteSchedule: "offsite-schedule.sh",
+  offsiteJob: "offsite-job.sh",
 } as const;
 
 /**
- * The operator's scripts in scripts/, run on a gateway host by hand, by the day-2 verbs, and (the backup) by the
- * deploy right before a gateway's container is replaced for a new image: one backup procedure for all three.
+ * The operator's scripts in scripts/, run on a gateway host by hand, by the day-2 verbs, by the deploy right before a
+ * gateway's container is replaced for a new image (the backup) and by the scheduled off-host backup (the backup and
+ * the off-host copy): one procedure for each, whoever runs it.
  */
-export const operatorScriptFiles = { backup: "backup-gateway.sh", restore: "restore-gateway.sh" } as const;
+export const operatorScriptFiles = { backup: "backup-gateway.sh", restore: "restore-gateway.sh", offsite: "offsite-gateway.sh" } as const;
 
 const cache = new Map<string, string>();
 

@@ -14,6 +14,15 @@ const modelKey = "sk-ant-api03-MODELKEYVALUE0000000000000000";
 const botToken = "123456789:TELEGRAMBOTTOKENVALUE000000000000000";
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nPRIVATEKEYBODY\n-----END OPENSSH PRIVATE KEY-----";
 const sharedKey = "sk-ant-api03-SHAREDKEYVALUE000000000000000";
+const s3Key = "S3SECRETACCESSKEYVALUE/0000+000000000000";
+const backups = {
+  offsite: {
+    s3: { endpoint: "https://s3.example.com", bucket: "fleet-backups", prefix: "prod/", accessKeyId: "AKIAS3ACCESSKEYID000", secretAccessKey: s3Key },
+    ageRecipient: "age146l5vqqaykf7gravrtfcwsmf6v0vjjnskt2m75l5xl3wxgrygcaset87d8",
+    keep: 3,
+    schedule: "*-*-* 03:00:00",
+  },
+};
 const hosts = {
   gw1: {
     ssh: {
@@ -42,7 +51,7 @@ const tenants = {
 let resources: PlannedResource[] = [];
 let outputs: { tenants: Record<string, { token: pulumi.Output<string>; port: number }> };
 const tokens = ["alice-token", "gw1-shared-token"].map((name) => mockRandomValue("secrets", name, { length: 48, special: false }));
-const secrets = [modelKey, botToken, privateKey, sharedKey, "PRIVATEKEYBODY", ...tokens];
+const secrets = [modelKey, botToken, privateKey, sharedKey, "PRIVATEKEYBODY", s3Key, "AKIAS3ACCESSKEYID000", ...tokens];
 
 function assertNoSecret(text: string, where: string): void {
   for (const secret of secrets) assert.ok(!text.includes(secret), `${where} contains ${secret.slice(0, 16)}...`);
@@ -59,8 +68,9 @@ before(async () => {
         "clawfleet:image": "ghcr.io/openclaw/openclaw:2026.9.6",
         "clawfleet:hosts": JSON.stringify(hosts),
         "clawfleet:tenants": JSON.stringify(tenants),
+        "clawfleet:backups": JSON.stringify(backups),
       },
-      secretKeys: ["clawfleet:hosts", "clawfleet:tenants"],
+      secretKeys: ["clawfleet:hosts", "clawfleet:tenants", "clawfleet:backups"],
       program: () => require("../../index") as unknown,
     }),
   );
@@ -80,8 +90,8 @@ describe("secrets", () => {
     for (const resource of resources.filter((r) => r.type.startsWith("command:"))) {
       for (const key of ["create", "delete", "stdin"]) {
         const value = resource.revealedInputs[key];
-        // The credentials file's writer is given them as its (secret) input; its script never holds them.
-        if (key === "stdin" && resource.name.endsWith("-secrets")) continue;
+        // The credentials files' writers are given them as their (secret) input; their scripts never hold them.
+        if (key === "stdin" && (resource.name.endsWith("-secrets") || resource.name === "gw1-offsite")) continue;
         if (typeof value === "string") assertNoSecret(value, `${resource.name}.${key}`);
       }
     }
@@ -99,9 +109,15 @@ describe("secrets", () => {
       assert.deepEqual(container?.secretInputs, ["envs"], name);
       assertNoSecret(JSON.stringify((container?.revealedInputs["envs"] as string[]).filter((e) => !e.startsWith("OPENCLAW_GATEWAY_TOKEN="))), name);
     }
-    for (const command of resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-secrets"))) {
+    for (const command of resources.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-secrets") && r.name !== "gw1-offsite")) {
       assert.deepEqual(command.secretInputs, ["connection"], command.name);
     }
+  });
+
+  it("reach the host's off-host timer only as its secret standard input, which its job's folder keeps", () => {
+    const offsite = resources.find((r) => r.name === "gw1-offsite");
+    assert.deepEqual(offsite?.secretInputs, ["connection", "stdin"]);
+    assert.equal(offsite?.revealedInputs["stdin"], `S3_ACCESS_KEY_ID='AKIAS3ACCESSKEYID000'\nS3_SECRET_ACCESS_KEY='${s3Key}'\n`);
   });
 
   it("never appear in a diff, text or markdown", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -28,6 +28,13 @@ const bucket = "fleet-backups";
 const accessKeyId = `AKOFF${randomBytes(6).toString("hex").toUpperCase()}`;
 const secretAccessKey = `${randomBytes(15).toString("base64")}/x+${randomBytes(6).toString("hex")}`;
 const log = (line: string) => process.stderr.write(`offsite-e2e: ${line}\n`);
+// systemd is not the init system here: the deploys see a systemctl of the test's own first on PATH, which logs each call
+// and answers is-system-running with "running", until `realSystemctl` exists; then it hands every call to the real one.
+const fakeBin = join(work, "bin");
+const systemctlCalls = join(work, "systemctl-calls");
+const realSystemctl = join(work, "real-systemctl");
+const unit = "clawfleet-offsite-clawfleet-offsite";
+const units = "/etc/systemd/system";
 
 let image = "";
 let endpoint = "";
@@ -37,6 +44,8 @@ let deployer: EngineDeployer | undefined;
 let stackFile = "";
 let cliEnv: NodeJS.ProcessEnv;
 let identitySecret = "";
+let configureWith: (schedule?: string) => void = () => undefined;
+let secureLines: string[] = [];
 /** Every line the CLI printed in this file, to look for secrets in. */
 const printed: string[] = [];
 
@@ -93,6 +102,7 @@ function keysInBucket(): string[] {
 
 async function teardown(): Promise<void> {
   await removeHostObjects(["offhost"]);
+  for (const kind of ["timer", "service"]) rmSync(join(units, `${unit}.${kind}`), { force: true });
 }
 
 before(async () => {
@@ -123,34 +133,57 @@ before(async () => {
   const recipient = /public key: (age1\S+)/.exec(identity)?.[1] ?? "";
 
   // offhost does not publish on Tailscale (serve is off): nothing here runs tailscale.
-  deployer = await EngineDeployer.real({ repo, work: join(work, "engine"), stack: "offsite", env: { ...process.env }, progress: log });
-  stackFile = deployer.stackFile;
-  deployer.configure(
+  mkdirSync(fakeBin);
+  writeFileSync(
+    join(fakeBin, "systemctl"),
     [
-      "config:",
-      `  clawfleet:image: ${image}`,
-      "  clawfleet:hosts:",
-      "    offhost:",
-      `      stateRoot: ${stateRoot}`,
-      "      ports: { from: 18970, to: 18979 }",
-      "  clawfleet:tenants:",
-      "    offa: { tier: dedicated, host: offhost, port: 18971 }",
-      "  clawfleet:backups:",
-      "    offsite:",
-      `      ageRecipient: ${recipient}`,
-      "      keep: 2",
-      "      s3:",
-      `        endpoint: ${endpoint}`,
-      `        bucket: ${bucket}`,
-      "        prefix: e2e/",
+      "#!/bin/sh",
+      `if [ -e ${realSystemctl} ]; then exec /usr/bin/systemctl "$@"; fi`,
+      `printf '%s\\n' "$*" >>${systemctlCalls}`,
+      'if [ "$1" = is-system-running ]; then echo running; fi',
       "",
     ].join("\n"),
   );
+  chmodSync(join(fakeBin, "systemctl"), 0o755);
+  const env = { ...process.env, PATH: `${fakeBin}:${process.env["PATH"] ?? ""}` };
+  deployer = await EngineDeployer.real({ repo, work: join(work, "engine"), stack: "offsite", env, progress: log });
+  stackFile = deployer.stackFile;
+  configureWith = (schedule?: string) =>
+    deployer?.configure(
+      [
+        "config:",
+        `  clawfleet:image: ${image}`,
+        "  clawfleet:hosts:",
+        "    offhost:",
+        `      stateRoot: ${stateRoot}`,
+        "      ports: { from: 18970, to: 18979 }",
+        "  clawfleet:tenants:",
+        "    offa: { tier: dedicated, host: offhost, port: 18971 }",
+        "  clawfleet:backups:",
+        "    offsite:",
+        `      ageRecipient: ${recipient}`,
+        "      keep: 2",
+        ...(schedule === undefined ? [] : [`      schedule: "${schedule}"`]),
+        "      s3:",
+        `        endpoint: ${endpoint}`,
+        `        bucket: ${bucket}`,
+        "        prefix: e2e/",
+        ...secureLines,
+        "",
+      ].join("\n"),
+    );
+  configureWith();
   // The CLI runs pulumi as a user's shell would: the tools on PATH, logged in to the stack's backend, the passphrase set.
   cliEnv = { ...process.env, ...deployer.pulumiEnv };
   // The values go in on stdin, as an operator would type them.
   await deployer.pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.accessKeyId"], false, accessKeyId);
   await deployer.pulumi(["config", "set", "--secret", "--path", "clawfleet:backups.offsite.s3.secretAccessKey"], false, secretAccessKey);
+  // The secure values pulumi wrote, kept when the test writes the stack file again.
+  const written = readFileSync(stackFile, "utf8");
+  const secure = (field: string) => new RegExp(`${field}:\\s*\\n?\\s*secure: (\\S+)`).exec(written)?.[1];
+  const [secureId, secureKey] = [secure("accessKeyId"), secure("secretAccessKey")];
+  assert.ok(secureId !== undefined && secureKey !== undefined, written);
+  secureLines = ["        accessKeyId:", `          secure: ${secureId}`, "        secretAccessKey:", `          secure: ${secureKey}`];
   assert.doesNotMatch(readFileSync(stackFile, "utf8"), new RegExp(secretAccessKey.replace(/[+/]/g, "\\$&")));
   await teardown();
   log("deploying stack offsite: offa on offhost");
@@ -187,7 +220,7 @@ describe("off-host backups", () => {
       assert.match(key ?? "", new RegExp(`^e2e/${container}/${container}-.*\\.tar\\.gz\\.age$`));
       uploads.push(key ?? "");
       log(`backup --offsite round ${round} took ${result.seconds.toFixed(1)} s`);
-      if (round === 3) assert.match(result.stderr, new RegExp(`deleting 1 older off-host copy of ${container} \\(keep: 2\\): ${uploads[0]}`));
+      if (round === 3) assert.match(result.stderr, new RegExp(`deleted 1 older off-host copy of ${container} \\(keep: 2\\): ${uploads[0]}`));
     }
     assert.deepEqual(keysInBucket(), [uploads[1], uploads[2]].sort());
 
@@ -238,5 +271,70 @@ describe("off-host backups", () => {
       assert.ok(!text.includes(secretAccessKey), "the S3 secret key was printed");
       assert.ok(!text.includes(identitySecret), "the age identity was printed");
     }
+  });
+
+  it("with a schedule, installs a timer on the host whose job backs up, encrypts, uploads and prunes as backup --offsite does", async () => {
+    configureWith("*-*-* 03:00:00");
+    await deployer?.deploy();
+    const service = readFileSync(join(units, `${unit}.service`), "utf8");
+    assert.match(readFileSync(join(units, `${unit}.timer`), "utf8"), /^OnCalendar=\*-\*-\* 03:00:00$/m);
+    assert.deepEqual(readFileSync(systemctlCalls, "utf8").trim().split("\n"), ["is-system-running", "daemon-reload", `enable --now ${unit}.timer`]);
+    const verify = spawnSync("systemd-analyze", ["verify", join(units, `${unit}.timer`), join(units, `${unit}.service`)], { encoding: "utf8" });
+    assert.equal(verify.status, 0, verify.stderr);
+    const jobDir = join(stateRoot, "offsite");
+    assert.deepEqual(
+      [jobDir, join(jobDir, "credentials")].map((path) => `${statSync(path).uid} ${(statSync(path).mode & 0o777).toString(8)}`),
+      ["0 700", "0 600"],
+    );
+
+    // The job as systemd starts it: the service's own command line, as root.
+    const execStart = /^ExecStart=(.*)$/m.exec(service)?.[1]?.split(" ") ?? [];
+    const before = keysInBucket();
+    const manual = join(stateRoot, "backups", "manual", container);
+    const archivesBefore = readdirSync(manual).filter((name) => name.endsWith(".tar.gz"));
+    const runJob = () => spawnSync(execStart[0] ?? "", execStart.slice(1), { encoding: "utf8", timeout: 600_000 });
+    const first = runJob();
+    log(`the scheduled job: ${first.stdout.trim()}`);
+    assert.equal(first.status, 0, first.stderr);
+    const uploaded = new RegExp(`^offsite-job: ${container}: uploaded (e2e/${container}/\\S+\\.tar\\.gz\\.age); deleted (\\S+)$`, "m").exec(first.stdout);
+    assert.ok(uploaded, first.stdout);
+    assert.equal(uploaded[2], before[0]);
+    assert.deepEqual(keysInBucket(), [before[1], uploaded[1]].sort());
+    assert.match(first.stdout, /^offsite-job: 1 gateways of clawfleet\/offsite copied off host offhost, encrypted$/m);
+    const sealed = s3("GET", uploaded[1] ?? "");
+    assert.equal(sealed.subarray(0, 22).toString(), "age-encryption.org/v1\n");
+    assert.match(
+      execFileSync("tar", ["-tzf", "-"], {
+        input: execFileSync("age", ["-d", "-i", identityFile], { input: sealed, maxBuffer: 512 * 1024 * 1024 }),
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      }),
+      /\/offsite-marker\.txt/,
+    );
+    const list = await clawfleet("backup", stackFile, "--list", "--json");
+    assert.equal((JSON.parse(list.stdout) as { gateways: { newest: string }[] }).gateways[0]?.newest, uploaded[1]);
+
+    // The next run: one more archive on the host than before the job ran, never more; the operator's stay.
+    const second = runJob();
+    assert.equal(second.status, 0, second.stderr);
+    const archivesAfter = readdirSync(manual).filter((name) => name.endsWith(".tar.gz"));
+    assert.equal(archivesAfter.length, archivesBefore.length + 1);
+    assert.ok(archivesBefore.every((name) => archivesAfter.includes(name)));
+    assert.equal(keysInBucket().length, 2);
+    assert.ok(!(first.stdout + first.stderr + second.stdout + second.stderr).includes(secretAccessKey));
+
+    // Where systemd is not the init system (this machine, with its real systemctl), a changed schedule is refused.
+    writeFileSync(realSystemctl, "");
+    configureWith("weekly");
+    await assert.rejects(
+      deployer?.deploy() ?? Promise.resolve(),
+      /clawfleet: host offhost: backups.offsite.schedule installs a systemd timer, and systemd is not this host's init system \(systemctl is-system-running: offline\); drop schedule there and run clawfleet backup --offsite from cron instead/,
+    );
+
+    // No schedule: the timer, its service and the job's folder (its credentials with it) go; the archives stay.
+    configureWith();
+    await deployer?.deploy();
+    assert.deepEqual([existsSync(join(units, `${unit}.timer`)), existsSync(join(units, `${unit}.service`)), existsSync(jobDir)], [false, false, false]);
+    assert.equal(readdirSync(manual).filter((name) => name.endsWith(".tar.gz")).length, archivesAfter.length);
   });
 });

@@ -6,18 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { main } from "../../cli/main";
 import type { HostRunner } from "../../cli/ops/host-shell";
-import {
-  copiesToDelete,
-  describeAge,
-  hideValues,
-  keyPrefixOf,
-  offsiteKeyOf,
-  offsiteOf,
-  parseListing,
-  secretsPrelude,
-  stackOfFile,
-  type OffsiteObject,
-} from "../../cli/ops/offsite";
+import { describeAge, hideValues, keyPrefixOf, offsiteKeyOf, offsiteOf, parseListing, secretsPrelude, stackOfFile } from "../../cli/ops/offsite";
 import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
 import { SecretValue } from "../../declaration/secret";
@@ -130,14 +119,81 @@ describe("the bucket's copies", () => {
     });
   });
 
-  it("deletes all but the newest `keep` encrypted archives, and nothing else", () => {
-    const at = (key: string, minute: number): OffsiteObject => ({ key, lastModified: new Date(Date.UTC(2026, 11, 4, 4, minute)), size: 1 });
-    const objects = [at("p/1.tar.gz.age", 1), at("p/3.tar.gz.age", 3), at("p/notes.txt", 0), at("p/2.tar.gz.age", 2), at("p/4.tar.gz.age", 3)];
-    assert.deepEqual(
-      copiesToDelete(objects, 2).map((o) => o.key),
-      ["p/2.tar.gz.age", "p/1.tar.gz.age"],
+  // The host script against a curl that answers with `listing` and records each request.
+  function prune(answer: string, keep: string): { code: number | null; stdout: string; stderr: string; requests: string[] } {
+    const dir = mkdtempSync(join(work, "prune-"));
+    writeFileSync(join(dir, "listing.xml"), answer);
+    writeFileSync(
+      join(dir, "curl"),
+      [
+        "#!/usr/bin/env bash",
+        'if [ "$1" = --help ]; then echo " --aws-sigv4 <provider>"; exit 0; fi',
+        "out='' method=GET url=''",
+        'while [ "$#" -gt 0 ]; do',
+        '  case "$1" in -o) out=$2; shift ;; -X) method=$2; shift ;; -K | -w | -H | --aws-sigv4 | --proto | --connect-timeout | --retry) shift ;; -*) ;; *) url=$1 ;; esac',
+        "  shift",
+        "done",
+        `printf '%s %s\\n' "$method" "$url" >>"${dir}/requests"`,
+        `if [ "$method" = GET ]; then cat "${dir}/listing.xml" >"$out"; else : >"$out"; fi`,
+        "printf 200",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
     );
-    assert.deepEqual(copiesToDelete(objects, 4), []);
+    const script = readFileSync(join(__dirname, "..", "..", "scripts", "offsite-gateway.sh"), "utf8");
+    const result = spawnSync("bash", ["-s", "--", "prune", "https://s3.example.com", "us-east-1", "b", "p/", keep], {
+      input: secretsPrelude({ S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "key" }) + script,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dir}:${process.env["PATH"] ?? ""}` },
+    });
+    let requests: string[] = [];
+    try {
+      requests = readFileSync(join(dir, "requests"), "utf8").trim().split("\n");
+    } catch {
+      requests = [];
+    }
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr, requests };
+  }
+
+  it("prunes on the host all but the newest `keep` encrypted archives of the prefix (by time, then key), and nothing else", () => {
+    const at = (minute: number) => `2026-12-04T04:0${minute}:00.000Z`;
+    const objects = [
+      object("p/1.tar.gz.age", at(1)),
+      object("p/3.tar.gz.age", at(3)),
+      object("p/notes.txt", at(0)),
+      object("p/2.tar.gz.age", at(2)),
+      object("p/4.tar.gz.age", at(3)),
+      object("p/a&amp;b.tar.gz.age", at(0)),
+    ];
+    // Line breaks inside the answer, as a server that indents its XML sends them.
+    const answer = listing(objects.join("\n").replace(/<LastModified>/g, "\n  <LastModified>"));
+    const pruned = prune(answer, "2");
+    assert.equal(pruned.stderr, "");
+    assert.equal(pruned.code, 0);
+    assert.equal(pruned.stdout, "p/2.tar.gz.age\np/1.tar.gz.age\n");
+    assert.deepEqual(pruned.requests, [
+      "GET https://s3.example.com/b/?list-type=2&prefix=p%2F",
+      "DELETE https://s3.example.com/b/p/2.tar.gz.age",
+      "DELETE https://s3.example.com/b/p/1.tar.gz.age",
+    ]);
+    assert.deepEqual(prune(answer, "4"), { code: 0, stdout: "", stderr: "", requests: ["GET https://s3.example.com/b/?list-type=2&prefix=p%2F"] });
+  });
+
+  it("refuses to prune from a listing cut short, from an answer that is no listing, or with no copy to keep", () => {
+    const cut = prune(listing(object("p/1.tar.gz.age", "2026-12-04T04:00:00Z"), true), "1");
+    assert.deepEqual(
+      [cut.code, cut.stderr],
+      [1, "offsite-gateway: the bucket holds more than 1000 objects under p/; delete the ones clawfleet did not put there\n"],
+    );
+    assert.equal(cut.requests.length, 1);
+    const other = prune("<Error><Code>NoSuchKey</Code></Error>", "1");
+    assert.deepEqual([other.code, other.stderr], [1, "offsite-gateway: the bucket's listing is not an S3 ListObjectsV2 answer\n"]);
+    assert.deepEqual(prune(listing(""), "0"), {
+      code: 1,
+      stdout: "",
+      stderr: "offsite-gateway: keep must be a whole number of copies from 1, not 0\n",
+      requests: [],
+    });
   });
 
   it("says a copy's age in one unit", () => {
