@@ -278,7 +278,12 @@ describe("off-host backups", () => {
     await deployer?.deploy();
     const service = readFileSync(join(units, `${unit}.service`), "utf8");
     assert.match(readFileSync(join(units, `${unit}.timer`), "utf8"), /^OnCalendar=\*-\*-\* 03:00:00$/m);
-    assert.deepEqual(readFileSync(systemctlCalls, "utf8").trim().split("\n"), ["is-system-running", "daemon-reload", `enable --now ${unit}.timer`]);
+    assert.deepEqual(readFileSync(systemctlCalls, "utf8").trim().split("\n"), [
+      "is-system-running",
+      "daemon-reload",
+      `enable ${unit}.timer`,
+      `restart ${unit}.timer`,
+    ]);
     const verify = spawnSync("systemd-analyze", ["verify", join(units, `${unit}.timer`), join(units, `${unit}.service`)], { encoding: "utf8" });
     assert.equal(verify.status, 0, verify.stderr);
     const jobDir = join(stateRoot, "offsite");
@@ -300,7 +305,7 @@ describe("off-host backups", () => {
     assert.ok(uploaded, first.stdout);
     assert.equal(uploaded[2], before[0]);
     assert.deepEqual(keysInBucket(), [before[1], uploaded[1]].sort());
-    assert.match(first.stdout, /^offsite-job: 1 gateways of clawfleet\/offsite copied off host offhost, encrypted$/m);
+    assert.match(first.stdout, /^offsite-job: 1 gateway of clawfleet\/offsite copied off host offhost, encrypted$/m);
     const sealed = s3("GET", uploaded[1] ?? "");
     assert.equal(sealed.subarray(0, 22).toString(), "age-encryption.org/v1\n");
     assert.match(

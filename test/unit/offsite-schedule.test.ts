@@ -92,7 +92,7 @@ describe("the off-host backup timer", () => {
     assert.equal(result.stderr, "");
     assert.equal(result.status, 0);
     assert.equal(result.stdout, `scheduled ${unit}.timer on host gw1: *-*-* 03:00:00\n`);
-    assert.deepEqual(systemctlCalls(host), ["is-system-running", "daemon-reload", `enable --now ${unit}.timer`]);
+    assert.deepEqual(systemctlCalls(host), ["is-system-running", "daemon-reload", `enable ${unit}.timer`, `restart ${unit}.timer`]);
     assert.equal(mode(host.dir), "700");
     assert.deepEqual(
       ["credentials", "settings", "offsite-job.sh", "backup-gateway.sh", "offsite-gateway.sh"].map((file) => mode(join(host.dir, file))),
@@ -127,17 +127,25 @@ describe("the off-host backup timer", () => {
     assert.equal(verify.status, 0, verify.stderr);
     assert.equal(verify.stderr, "");
 
-    // Again with the same values: no file changes, so systemd is not asked to reload.
+    // Again with the same values: no file changes, so systemd is not asked to reload, and the timer is left running.
     const before = statSync(join(host.dir, "credentials")).mtimeMs;
     const again = run(install, host, credentials);
     assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual(systemctlCalls(host).slice(3), ["is-system-running", `enable --now ${unit}.timer`]);
+    assert.deepEqual(systemctlCalls(host).slice(4), ["is-system-running", `enable ${unit}.timer`, `start ${unit}.timer`]);
+    assert.equal(statSync(join(host.dir, "credentials")).mtimeMs, before);
+
+    // Another schedule alone: the timer's file changes, systemd reloads it and the running timer is restarted on it.
+    const weekly = renderOffsiteSchedule({ hostId: "gw1", stack, stateRoot: "/srv/clawfleet", offsite: { ...scheduled, schedule: "weekly" } });
+    const changed = run(weekly, host, credentials);
+    assert.equal(changed.status, 0, changed.stderr);
+    assert.deepEqual(systemctlCalls(host).slice(7), ["is-system-running", "daemon-reload", `enable ${unit}.timer`, `restart ${unit}.timer`]);
+    assert.match(readFileSync(join(host.units, `${unit}.timer`), "utf8"), /^OnCalendar=weekly$/m);
     assert.equal(statSync(join(host.dir, "credentials")).mtimeMs, before);
 
     // Removed: the timer stopped, both units and the folder with its credentials gone.
     const removed = run(remove, host);
     assert.deepEqual([removed.status, removed.stdout, removed.stderr], [0, `removed ${unit}.timer\n`, ""]);
-    assert.deepEqual(systemctlCalls(host).slice(5), [`disable --now ${unit}.timer`, "daemon-reload"]);
+    assert.deepEqual(systemctlCalls(host).slice(11), [`disable --now ${unit}.timer`, "daemon-reload"]);
     assert.deepEqual(
       [existsSync(host.dir), existsSync(join(host.units, `${unit}.timer`)), existsSync(join(host.units, `${unit}.service`))],
       [false, false, false],

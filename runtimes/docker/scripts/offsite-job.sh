@@ -55,20 +55,25 @@ for gateway in "${gateways[@]}"; do
     failed+=("$gateway")
     continue
   fi
+  pruned=yes
   if ! deleted=$(offsite prune "$prefix$gateway/" "$keep" 2>"$work/err"); then
     echo "offsite-job: $gateway: uploaded $key, then pruning failed: $(tail -n 1 "$work/err" | sed 's/^offsite-gateway: //')" >&2
     failed+=("$gateway")
+    pruned=no
   fi
+  # The copy is off the host either way: the archive the last run made goes.
   last="$dir/last/$gateway"
   if [ -f "$last" ] && [ ! -L "$last" ]; then
     previous=$(cat "$last")
     case "$previous" in "$backups/$gateway/"*) [ "$previous" = "$archive" ] || rm -f -- "$previous" ;; esac
   fi
   printf '%s\n' "$archive" >"$last"
+  [ "$pruned" = yes ] || continue
   echo "offsite-job: $gateway: uploaded $key${deleted:+; deleted $(printf '%s' "$deleted" | tr '\n' ' ' | sed 's/ $//')}"
 done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "offsite-job: ${#failed[@]} of ${#gateways[@]} gateways not copied off host $host_id: ${failed[*]}" >&2
   exit 1
 fi
-echo "offsite-job: ${#gateways[@]} gateways of $stack copied off host $host_id, encrypted"
+if [ "${#gateways[@]}" -eq 1 ]; then word=gateway; else word=gateways; fi
+echo "offsite-job: ${#gateways[@]} $word of $stack copied off host $host_id, encrypted"

@@ -53,10 +53,14 @@ as_root chown 0:0 "$dir" "$dir/last"
 as_root chmod 0700 "$dir" "$dir/last"
 
 changed=0
-# put <file> <mode>: standard input into <file> (made beside it, moved over it); an unchanged file is left alone.
+nl='
+'
+# put <file> <mode> <text>: the text (ending in a line break) into <file>, made beside it and moved over it; an
+# unchanged file is left alone. Never in a pipeline: it records a change in `changed`.
 put() {
-  tmp=$(as_root mktemp "$dir/.new.XXXXXX")
-  as_root tee "$tmp" >/dev/null
+  case "$3" in *"$nl") text=$3 ;; *) text=$3$nl ;; esac
+  tmp=$(as_root mktemp "${1%/*}/.clawfleet-new.XXXXXX")
+  printf '%s' "$text" | as_root tee "$tmp" >/dev/null
   if as_root test -L "$1" || ! as_root cmp -s "$tmp" "$1"; then
     as_root chmod "$2" "$tmp"
     as_root mv -fT "$tmp" "$1"
@@ -65,14 +69,14 @@ put() {
     as_root rm -f "$tmp"
   fi
 }
-put "$dir/credentials" 0600
-printf '%s' "$job" | put "$dir/offsite-job.sh" 0700
-printf '%s' "$backup_script" | put "$dir/backup-gateway.sh" 0700
-printf '%s' "$offsite_script" | put "$dir/offsite-gateway.sh" 0700
+put "$dir/credentials" 0600 "$(cat)"
+put "$dir/offsite-job.sh" 0700 "$job"
+put "$dir/backup-gateway.sh" 0700 "$backup_script"
+put "$dir/offsite-gateway.sh" 0700 "$offsite_script"
 # One value a line, in the order offsite-job.sh reads them; none holds a line break (the declaration's rules).
-printf '%s\n' "$stack" "$host_id" "$stack_label" "$host_label" "$gateway_label" "$endpoint" "$region" "$bucket" "$prefix" "$recipient" "$keep" "$backups" | put "$dir/settings" 0600
+put "$dir/settings" 0600 "$(printf '%s\n' "$stack" "$host_id" "$stack_label" "$host_label" "$gateway_label" "$endpoint" "$region" "$bucket" "$prefix" "$recipient" "$keep" "$backups")"
 
-printf '%s\n' \
+put "$units/$unit.service" 0644 "$(printf '%s\n' \
   "[Unit]" \
   "Description=clawfleet: off-host backups of the gateways of $stack on host $host_id" \
   "Wants=network-online.target" \
@@ -83,8 +87,8 @@ printf '%s\n' \
   "ExecStart=$(command -v bash) $dir/offsite-job.sh $dir" \
   "Nice=10" \
   "IOSchedulingClass=idle" \
-  "TimeoutStartSec=6h" | put "$units/$unit.service" 0644
-printf '%s\n' \
+  "TimeoutStartSec=6h")"
+put "$units/$unit.timer" 0644 "$(printf '%s\n' \
   "[Unit]" \
   "Description=clawfleet: off-host backups of the gateways of $stack on host $host_id, $schedule" \
   "" \
@@ -94,12 +98,17 @@ printf '%s\n' \
   "RandomizedDelaySec=10min" \
   "" \
   "[Install]" \
-  "WantedBy=timers.target" | put "$units/$unit.timer" 0644
+  "WantedBy=timers.target")"
 
 if [ "$changed" = 1 ] && ! answer=$(as_root systemctl daemon-reload 2>&1); then
   fail "host $host_id: systemd did not load $unit.timer: $(printf '%s' "$answer" | head -n 1)"
 fi
-if ! answer=$(as_root systemctl enable --now "$unit.timer" 2>&1); then
+if ! answer=$(as_root systemctl enable "$unit.timer" 2>&1); then
+  fail "host $host_id: systemd did not enable $unit.timer: $(printf '%s' "$answer" | head -n 1)"
+fi
+# A running timer keeps the schedule it started with until it is restarted.
+if [ "$changed" = 1 ]; then verb=restart; else verb=start; fi
+if ! answer=$(as_root systemctl "$verb" "$unit.timer" 2>&1); then
   fail "host $host_id: systemd did not start $unit.timer: $(printf '%s' "$answer" | head -n 1)"
 fi
 echo "scheduled $unit.timer on host $host_id: $schedule"
