@@ -1,5 +1,5 @@
-import { offsiteOf } from "../declaration/backups";
 import * as pulumi from "@pulumi/pulumi";
+import { offsiteOf } from "../declaration/backups";
 import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../declaration/schema";
 import { DedicatedUser } from "./dedicated-user";
 import { GatewayHost } from "./gateway-host";

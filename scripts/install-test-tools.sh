@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the command-line tools the end-to-end tests call:
-# ShellCheck (lints the shell scripts), sqlite3 (reads gateway state), jq
+# Install the command-line tools the tests call:
+# ShellCheck (lints the shell scripts; npm test too), systemd-analyze (checks the off-host
+# backup timer's units and calendar expressions; npm test too), sqlite3 (reads gateway state), jq
 # (scripts/install-pulumi.sh reads the Go module proxy's answers with it) and age
 # (off-host backups encrypt with it on the gateway host, which is this machine in the tests).
 # Only what is missing is installed, from Debian's apt. Safe to run repeatedly.
@@ -15,6 +16,7 @@ fi
 
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v age >/dev/null 2>&1 || missing+=(age)

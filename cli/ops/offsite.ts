@@ -196,8 +196,9 @@ class CredentialCache {
 
 /**
  * Backs up each gateway on its host, encrypts the archive there to the declared age recipient,
- * uploads it, then deletes its copies beyond `keep` (the host script's `prune`, which the scheduled job runs too). One gateway after the other; a failure
- * stops at that gateway. Prints `<container> <key>` per upload.
+ * uploads it, then deletes its copies beyond `keep` (the host script's `prune`, which the scheduled
+ * job runs too). One gateway after the other; a failure stops at that gateway. Prints
+ * `<container> <key>` per upload.
  */
 export async function offsiteBackup(
   runner: HostRunner,
