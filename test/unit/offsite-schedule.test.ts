@@ -178,6 +178,16 @@ describe("the off-host backup timer", () => {
     const refused = run(install, linked, credentials);
     assert.equal(refused.status, 1);
     assert.equal(refused.stderr, `clawfleet: host gw1: ${linked.dir} is a link; remove it, the deploy makes that folder itself\n`);
+    // A link where its record of the last archives goes: refused before anything is chowned through it.
+    const inner = fakeHost();
+    const outside = join(inner.root, "outside");
+    mkdirSync(outside, { mode: 0o755 });
+    mkdirSync(inner.dir, { mode: 0o700 });
+    symlinkSync(outside, join(inner.dir, "last"));
+    const innerRefused = run(install, inner, credentials);
+    assert.equal(innerRefused.status, 1);
+    assert.equal(innerRefused.stderr, `clawfleet: host gw1: ${inner.dir}/last is a link; remove it, the deploy makes that folder itself\n`);
+    assert.equal(mode(outside), "755");
   });
 });
 
@@ -245,6 +255,22 @@ describe("the scheduled off-host job", () => {
     const second = job(host);
     assert.equal(second.status, 0, second.stderr);
     assert.deepEqual([existsSync(bob(2)), existsSync(bob(4)), existsSync(join(host.backups, "clawfleet-tenant-bob", "operator.tar.gz"))], [false, true, true]);
+  });
+
+  it("replaces a link left as its record of the last archive instead of writing through it, and deletes nothing outside the gateway's folder", () => {
+    const host = jobHost();
+    const outside = join(host.root, "outside.txt");
+    writeFileSync(outside, "keep me\n");
+    symlinkSync(outside, join(host.dir, "last", "clawfleet-tenant-bob"));
+    writeFileSync(join(host.dir, "last", "clawfleet-shared-gw1"), `${join(host.backups, "clawfleet-shared-gw1", "..", "..", "outside.txt")}\n`);
+    const result = job(host);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(outside, "utf8"), "keep me\n");
+    assert.match(
+      readFileSync(join(host.dir, "last", "clawfleet-tenant-bob"), "utf8"),
+      /clawfleet-tenant-bob\/2026-12-05T03-00-02\.000\+00-00-openclaw-backup\.tar\.gz\n$/,
+    );
+    assert.equal(statSync(join(host.dir, "last", "clawfleet-tenant-bob")).isFile(), true);
   });
 
   it("goes on past a gateway that fails, then fails naming it", () => {

@@ -65,9 +65,13 @@ for gateway in "${gateways[@]}"; do
   last="$dir/last/$gateway"
   if [ -f "$last" ] && [ ! -L "$last" ]; then
     previous=$(cat "$last")
-    case "$previous" in "$backups/$gateway/"*) [ "$previous" = "$archive" ] || rm -f -- "$previous" ;; esac
+    # Only an archive directly in the gateway's folder (which backup-gateway.sh keeps root's and no link).
+    case "${previous#"$backups/$gateway/"}" in "$previous" | */* | . | .. | '') ;; *) [ "$previous" = "$archive" ] || rm -f -- "$previous" ;; esac
   fi
-  printf '%s\n' "$archive" >"$last"
+  # Replaced, not written through: a link left in its place is not followed.
+  next=$(mktemp "$dir/last/.new.XXXXXX")
+  printf '%s\n' "$archive" >"$next"
+  mv -fT -- "$next" "$last"
   [ "$pruned" = yes ] || continue
   echo "offsite-job: $gateway: uploaded $key${deleted:+; deleted $(printf '%s' "$deleted" | tr '\n' ' ' | sed 's/ $//')}"
 done

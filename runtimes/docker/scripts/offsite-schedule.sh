@@ -47,7 +47,9 @@ if command -v systemd-analyze >/dev/null 2>&1 && ! systemd-analyze calendar "$sc
   fail "host $host_id: backups.offsite.schedule '$schedule' is no calendar expression systemd reads (systemd-analyze calendar refuses it); use one such as daily or *-*-* 03:00:00"
 fi
 
-if as_root test -L "$dir"; then fail "host $host_id: $dir is a link; remove it, the deploy makes that folder itself"; fi
+for folder in "$dir" "$dir/last"; do
+  if as_root test -L "$folder"; then fail "host $host_id: $folder is a link; remove it, the deploy makes that folder itself"; fi
+done
 as_root mkdir -p "$dir/last"
 as_root chown 0:0 "$dir" "$dir/last"
 as_root chmod 0700 "$dir" "$dir/last"
