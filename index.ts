@@ -1,7 +1,6 @@
 import { deployFleet } from "./components/fleet";
 import { loadFleetForPulumi } from "./declaration/pulumi-config";
-import { dockerChecks } from "./runtimes/docker/checks";
-import { dockerRuntime } from "./runtimes/docker/runtime";
+import { runtimeChecks, runtimeOf } from "./runtimes/select";
 
 /** Per tenant: tier, host, port, loopback and tailnet URLs, and the gateway token (secret). */
-export const tenants = deployFleet(loadFleetForPulumi(dockerChecks), () => dockerRuntime);
+export const tenants = deployFleet(loadFleetForPulumi(runtimeChecks), runtimeOf);

@@ -33,6 +33,11 @@ export const childRole = {
   // A host's: its Docker provider, its preparation, what its daemon stores for a gateway container, the image
   // preflight, the schedule of its off-host backups and its shared gateway (`shared-<gateway role>`).
   docker: "docker",
+  // A Kubernetes host's provider and namespace, and a Kubernetes gateway's StatefulSet and Service.
+  kubernetes: "kubernetes",
+  namespace: "namespace",
+  statefulset: "statefulset",
+  service: "service",
   prepare: "prepare",
   readback: "readback",
   preflight: "preflight",
@@ -75,6 +80,46 @@ export const stateLayout = {
   offsite: "offsite",
   work: ".clawfleet",
 } as const;
+
+/** A host as the state paths below see it: a Docker host declares its state root; a Kubernetes host has none. */
+interface StateHost {
+  readonly id: string;
+  readonly stateRoot?: string | undefined;
+  readonly kubernetes?: { readonly namespace: string } | undefined;
+}
+
+/** A Docker host's state root; a Kubernetes host has none (each gateway keeps its state in a volume of its own). */
+export function stateRootOf(host: StateHost): string {
+  if (host.stateRoot === undefined) {
+    throw new Error(`host ${host.id} has no stateRoot: it runs on Kubernetes, where each gateway keeps its state in a volume of its own`);
+  }
+  return host.stateRoot;
+}
+
+/** The Secret holding a Kubernetes gateway's token and credentials: `<gateway>-secrets`. */
+export function secretNameOf(gateway: string): string {
+  return `${gateway}-secrets`;
+}
+
+/** The PersistentVolumeClaim holding a Kubernetes gateway's state: `<gateway>-state`. */
+export function stateClaimOf(gateway: string): string {
+  return `${gateway}-state`;
+}
+
+/**
+ * Where a tenant's state lives, in the host's own terms: a directory below a Docker host's state root, or on a
+ * Kubernetes host the gateway's volume (`<namespace>/<claim>`, a shared tenant's workspace folder in it).
+ */
+export function tenantStateOf(host: StateHost, tier: "dedicated" | "shared", tenantId: string): string {
+  if (host.kubernetes === undefined) return tenantStateDir(stateRootOf(host), tier, tenantId);
+  const claim = `${host.kubernetes.namespace}/${stateClaimOf(tier === "dedicated" ? dedicatedContainerName(tenantId) : sharedContainerName(host.id))}`;
+  return tier === "dedicated" ? claim : `${claim}:${stateLayout.workspaces}/${tenantId}`;
+}
+
+/** Where a host's shared gateway keeps its state, in the host's own terms (tenantStateOf). */
+export function sharedStateOf(host: StateHost): string {
+  return host.kubernetes === undefined ? sharedStateDir(stateRootOf(host)) : `${host.kubernetes.namespace}/${stateClaimOf(sharedContainerName(host.id))}`;
+}
 
 /** A dedicated tenant's state directory on its host. */
 export function dedicatedStateDir(stateRoot: string, tenantId: string): string {

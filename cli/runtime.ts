@@ -1,5 +1,5 @@
 import type { RuntimeCheck } from "../declaration/parse";
-import { dockerChecks } from "../runtimes/docker/checks";
+import { runtimeChecks as checks } from "../runtimes/checks";
 import { dockerOps } from "../runtimes/docker/ops";
 import type { RuntimeOps } from "../runtimes/ops";
 
@@ -7,4 +7,4 @@ import type { RuntimeOps } from "../runtimes/ops";
 export const runtimeOps: RuntimeOps = dockerOps;
 
 /** What that runtime cannot do exactly as declared: the CLI checks a stack file as the program does. */
-export const runtimeChecks: readonly RuntimeCheck[] = dockerChecks;
+export const runtimeChecks: readonly RuntimeCheck[] = checks;

@@ -13,8 +13,8 @@ export type RuntimeChild =
    * a change to an input outside `inPlace`, or a new provider, replaces it.
    */
   | { readonly kind: "gateway"; readonly fields: Readonly<Record<string, string>>; readonly inPlace: readonly string[] }
-  /** It writes the rendered openclaw.json, which its input `input` carries. */
-  | { readonly kind: "config"; readonly input: string }
+  /** It writes the rendered openclaw.json, which its input `input` carries (under `key` when that input is a map). */
+  | { readonly kind: "config"; readonly input: string; readonly key?: string }
   /** Its changes follow the gateway's own (port, image, a new gateway), so the diff leaves it out. */
   | { readonly kind: "follows" }
   /** A change is reported by its role alone (a rendered script says nothing to a reviewer). */

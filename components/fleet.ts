@@ -94,7 +94,7 @@ export function deployFleet(fleet: Fleet, runtimeOf: (host: Host) => Runtime): R
     const sharedGateway = component.shared;
     if (sharedGateway === undefined)
       throw new Error(`tenant ${tenant.id} is shared but host ${host.id} has no shared gateway, which the declaration check should have rejected`);
-    const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, stateRoot: host.stateRoot });
+    const binding = new SharedBinding(tenant.id, { tenant, placement: component.placement, sharedGateway, host });
     outputs.set(tenant.id, {
       tier: "shared",
       host: host.id,
@@ -107,7 +107,7 @@ export function deployFleet(fleet: Fleet, runtimeOf: (host: Host) => Runtime): R
   for (const tenant of fleet.purged) {
     const entry = hosts.get(tenant.host);
     if (entry === undefined) throw new Error(`tenant ${tenant.id} names host ${tenant.host}, which the declaration check should have rejected`);
-    new TenantPurge(tenant.id, { tenant, placement: entry.component.placement, stateRoot: entry.host.stateRoot });
+    new TenantPurge(tenant.id, { tenant, placement: entry.component.placement, host: entry.host });
   }
   return Object.fromEntries(ordered.flatMap((tenant) => (outputs.has(tenant.id) ? [[tenant.id, outputs.get(tenant.id) as TenantOutput]] : [])));
 }

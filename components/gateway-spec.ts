@@ -5,10 +5,12 @@ import {
   healthGateSeconds,
   healthStartPeriodSeconds,
   sharedContainerName,
+  secretNameOf,
   secretsDirOf,
-  sharedStateDir,
+  sharedStateOf,
+  stateRootOf,
   tenantLabel,
-  tenantStateDir,
+  tenantStateOf,
   tierLabel,
 } from "../names";
 import { gateway, healthProbe, renderDedicatedConfig, renderPreflightConfig, renderSharedConfig, serializeConfig } from "./render/config";
@@ -91,7 +93,7 @@ export interface GatewaySpec {
   readonly rotation: string | undefined;
   /** The variable that carries the gateway token. */
   readonly tokenEnv: string;
-  /** State directory on the host; it outlives the gateway. */
+  /** Where its state is, in its host's terms (tenantStateOf): a directory on a Docker host, a volume on a Kubernetes host; it outlives the gateway. */
   readonly stateDir: string;
   /** The rendered openclaw.json (no secret) and its file name in the state directory. */
   readonly config: { readonly file: string; readonly text: string };
@@ -104,7 +106,7 @@ export interface GatewaySpec {
   readonly env: GatewayEnv;
   /** Credentials from secure config: model keys and channel tokens, in its credentials file or its environment. */
   readonly secrets: GatewaySecrets;
-  /** Where its credentials file is kept on its host (secretsDirOf), outside its state. */
+  /** Where its credentials file is kept on a Docker host (secretsDirOf), outside its state; a Kubernetes gateway's are in its Secret. */
   readonly secretsDir: string;
   readonly health: GatewayHealth;
   readonly process: GatewayProcess;
@@ -177,6 +179,11 @@ export const gatewayCommon: GatewayCommon = {
 /** The config of the image preflight's gateway when the state it copies holds none yet. */
 export const trialConfig: GatewaySpec["config"] = { file: gateway.configFile, text: serializeConfig(renderPreflightConfig()) };
 
+/** Where a gateway's credentials are kept: a folder on a Docker host, the gateway's Secret on a Kubernetes host. */
+function secretsLocationOf(host: Host, gatewayName: string): string {
+  return host.kubernetes === undefined ? secretsDirOf(stateRootOf(host), gatewayName) : `${host.kubernetes.namespace}/${secretNameOf(gatewayName)}`;
+}
+
 /** The host's MagicDNS name when it publishes gateways with Tailscale Serve. */
 export function tailnetNameOf(host: Host): string | undefined {
   return host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
@@ -197,13 +204,13 @@ export function dedicatedGatewaySpec(
     image,
     port: tenant.port,
     rotation: tenant.rotation,
-    stateDir: tenantStateDir(host.stateRoot, "dedicated", tenant.id),
+    stateDir: tenantStateOf(host, "dedicated", tenant.id),
     config: { file: gateway.configFile, text: serializeConfig(renderDedicatedConfig(tenant)) },
     limits: { memoryMb: tenant.memoryMb, cpus: tenant.cpus, pidsLimit: tenant.pidsLimit },
     upgradeBackups: tenant.upgradeBackups,
     labels: { ...tenant.labels, [tenantLabel]: tenant.id, [tierLabel]: "dedicated" },
     secrets: gatewaySecretsOf(tenant.modelKeys, tenant.modelProviders, tenant.channels),
-    secretsDir: secretsDirOf(host.stateRoot, dedicatedContainerName(tenant.id)),
+    secretsDir: secretsLocationOf(host, dedicatedContainerName(tenant.id)),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host, tenant),
@@ -213,7 +220,7 @@ export function dedicatedGatewaySpec(
         ? undefined
         : {
             host: movedFrom.host,
-            stateDir: tenantStateDir(movedFrom.host.stateRoot, "dedicated", movedFrom.id),
+            stateDir: tenantStateOf(movedFrom.host, "dedicated", movedFrom.id),
             name: dedicatedContainerName(movedFrom.id),
           },
   };
@@ -231,13 +238,13 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     image,
     port: shared.port,
     rotation: undefined,
-    stateDir: sharedStateDir(host.stateRoot),
+    stateDir: sharedStateOf(host),
     config: { file: gateway.configFile, text: serializeConfig(renderSharedConfig(host, tenants)) },
     limits: { memoryMb: shared.memoryMb, cpus: 2, pidsLimit: 1024 },
     upgradeBackups: shared.upgradeBackups,
     labels: { [tierLabel]: "shared" },
     secrets: gatewaySecretsOf(shared.modelKeys, shared.modelProviders, shared.channels),
-    secretsDir: secretsDirOf(host.stateRoot, sharedContainerName(host.id)),
+    secretsDir: secretsLocationOf(host, sharedContainerName(host.id)),
     ...gatewayCommon,
     tailnetName: tailnetNameOf(host),
     egress: egressOf(host),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { SharedTenant } from "../declaration/schema";
+import type { Host, SharedTenant } from "../declaration/schema";
 import type { GatewayResources, GatewayPlacement } from "./gateway";
-import { childName, childRole, componentType, tenantStateDir } from "../names";
+import { childName, childRole, componentType, tenantStateOf } from "../names";
 import { recordFacts } from "./facts";
 
 export interface SharedBindingArgs {
@@ -11,8 +11,8 @@ export interface SharedBindingArgs {
   readonly placement: GatewayPlacement;
   /** The host's shared gateway, whose config lists this tenant's agent and bindings. */
   readonly sharedGateway: GatewayResources;
-  /** The host's state root; the workspace is `<stateRoot>/shared/workspaces/<id>`. */
-  readonly stateRoot: string;
+  /** The host it runs on; the workspace is `<stateRoot>/shared/workspaces/<id>` there (a folder in the shared gateway's volume on Kubernetes). */
+  readonly host: Host;
 }
 
 /**
@@ -32,7 +32,7 @@ export class SharedBinding extends pulumi.ComponentResource {
     super(componentType.sharedBinding, name, { host: args.placement.hostId, tier: "shared" }, opts);
     const { tenant, placement, sharedGateway } = args;
     const workspace = childName(name, childRole.workspace);
-    const stateDir = tenantStateDir(args.stateRoot, "shared", tenant.id);
+    const stateDir = tenantStateOf(args.host, "shared", tenant.id);
     placement.runtime.ensureWorkspace(workspace, { tenantId: tenant.id, after: sharedGateway.stateDir }, this);
     recordFacts({
       kind: "shared",

@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { PurgedTenant } from "../declaration/schema";
+import type { Host, PurgedTenant } from "../declaration/schema";
 import type { GatewayPlacement } from "./gateway";
-import { childName, childRole, componentType, tenantStateDir } from "../names";
+import { childName, childRole, componentType, tenantStateOf } from "../names";
 import { recordFacts } from "./facts";
 
 export interface TenantPurgeArgs {
   /** The tenant whose declaration confirms `purge`. */
   readonly tenant: PurgedTenant;
   readonly placement: GatewayPlacement;
-  readonly stateRoot: string;
+  /** Its host: the state to delete is found there. */
+  readonly host: Host;
 }
 
 /**
@@ -21,7 +22,7 @@ export class TenantPurge extends pulumi.ComponentResource {
     super(componentType.tenantPurge, name, { host: args.placement.hostId, tier: args.tenant.tier }, opts);
     const { tenant } = args;
     const purge = childName(name, childRole.purge);
-    const stateDir = tenantStateDir(args.stateRoot, tenant.tier, tenant.id);
+    const stateDir = tenantStateOf(args.host, tenant.tier, tenant.id);
     args.placement.runtime.purgeTenant(purge, { tier: tenant.tier, tenantId: tenant.id }, this);
     recordFacts({
       kind: "purge",

@@ -87,7 +87,9 @@ interface Claim {
 export function checkSharedMachines(hosts: readonly Host[]): Problem[] {
   const problems: Problem[] = [];
   const machines = new Map<string, Host[]>();
+  // Kubernetes hosts share no machine: their gateways' names, volumes and Service ports are each their own.
   for (const host of hosts) {
+    if (host.kubernetes !== undefined) continue;
     const { key } = machineOf(host);
     const group = machines.get(key);
     if (group === undefined) machines.set(key, [host]);
@@ -98,7 +100,9 @@ export function checkSharedMachines(hosts: readonly Host[]): Problem[] {
     const why = (a: Host, b: Host) => `hosts ${a.id} and ${b.id} are one machine (${machineOf(a).words})`;
 
     // Sorted with "/" appended, every directory comes right before the ones below it.
-    const roots = group.map((host) => ({ host, path: normalizePath(host.stateRoot) })).sort((a, b) => compare(`${a.path}/`, `${b.path}/`));
+    const roots = group
+      .flatMap((host) => (host.stateRoot === undefined ? [] : [{ host, path: normalizePath(host.stateRoot) }]))
+      .sort((a, b) => compare(`${a.path}/`, `${b.path}/`));
     const open: { host: Host; path: string }[] = [];
     for (const root of roots) {
       while (open.length > 0 && !within(root.path, (open[open.length - 1] as { path: string }).path)) open.pop();

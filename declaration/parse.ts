@@ -11,6 +11,7 @@ import {
   dedicatedTenantSchema,
   hostSchema,
   idPattern,
+  kubernetesDefaultPorts,
   idRule,
   imageSchema,
   sharedTenantSchema,
@@ -19,6 +20,7 @@ import {
   type DedicatedTenantDecl,
   type Fleet,
   type Host,
+  type HostDecl,
   type PurgedTenant,
   type SharedTenant,
   type Tenant,
@@ -101,7 +103,7 @@ function parseIdMap(raw: RawDeclaration, key: "hosts" | "tenants", problems: Pro
  * What a runtime cannot do exactly as declared, checked on the tenants that are valid otherwise (the runtime gives its
  * own, such as runtimes/docker/checks.ts; the wiring passes them in, so the declaration names no runtime).
  */
-export type RuntimeCheck = (tenants: readonly Tenant[]) => Problem[];
+export type RuntimeCheck = (tenants: readonly Tenant[], hosts: ReadonlyMap<string, Host>) => Problem[];
 
 /**
  * The boundary: validates a raw declaration and returns the typed fleet, or throws one
@@ -131,10 +133,15 @@ export function parseFleet(file: string, raw: RawDeclaration, runtimeChecks: rea
   const invalidHosts = new Set<string>();
   for (const [id, value] of parseIdMap(raw, "hosts", problems)) {
     const host = parseWith(hostSchema, value, ["hosts", id], problems);
-    if (host === undefined) invalidHosts.add(id);
-    else hosts.set(id, { ...host, id });
+    // Checked on the raw map too, so a missing field shows beside the host's other problems.
+    const missing = dockerHostRequirements(id, value);
+    problems.push(...missing);
+    if (host === undefined || missing.length > 0) invalidHosts.add(id);
+    else {
+      checkHost({ ...host, id }, problems);
+      hosts.set(id, { ...host, id, ports: host.ports ?? kubernetesDefaultPorts });
+    }
   }
-  for (const host of hosts.values()) checkHost(host, problems);
   problems.push(...checkSharedMachines([...hosts.values()]));
 
   const dedicated: { id: string; decl: DedicatedTenantDecl }[] = [];
@@ -267,7 +274,7 @@ export function parseFleet(file: string, raw: RawDeclaration, runtimeChecks: rea
   checkChatClaims(shared, problems);
   problems.push(...checkRoutes(gatewayRoutes, hosts.values(), tenants));
   checkCanaries(hosts, tenants, purged, raw, problems);
-  for (const check of runtimeChecks) problems.push(...check(tenants));
+  for (const check of runtimeChecks) problems.push(...check(tenants, hosts));
 
   if (problems.length > 0 || image === undefined) throw new DeclarationError(file, withoutRepeats(problems));
   return {
@@ -312,8 +319,38 @@ function checkChatClaims(shared: readonly SharedTenant[], problems: Problem[]): 
   }
 }
 
-function checkHost(host: Host, problems: Problem[]): void {
+/** A Docker host (one without `kubernetes`) needs its state root and its port range. */
+function dockerHostRequirements(id: string, value: unknown): Problem[] {
+  if (!isRecord(value) || value["kubernetes"] !== undefined) return [];
+  const problems: Problem[] = [];
+  if (value["stateRoot"] === undefined) {
+    problems.push({
+      path: `hosts.${id}.stateRoot`,
+      message: "is required: an absolute path such as /data/clawfleet (on a Docker host; declare kubernetes instead to run the host's gateways on a cluster)",
+    });
+  }
+  if (value["ports"] === undefined) {
+    problems.push({
+      path: `hosts.${id}.ports`,
+      message: "is required on a Docker host: the host ports for dedicated gateways, such as { from: 18100, to: 18999 }",
+    });
+  }
+  return problems;
+}
+
+function checkHost(host: HostDecl & { readonly id: string }, problems: Problem[]): void {
   const base = `hosts.${host.id}`;
+  if (host.kubernetes !== undefined) {
+    const dockerOnly: [string, boolean, string][] = [
+      ["ssh", host.ssh !== undefined, "the cluster is reached through kubernetes.kubeconfig and kubernetes.context"],
+      ["stateRoot", host.stateRoot !== undefined, "each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)"],
+      ["isolation", host.isolation !== undefined, "pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet"],
+      ["tailscale.serve", host.tailscale.serve, "clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward"],
+    ];
+    for (const [field, declared, why] of dockerOnly) {
+      if (declared) problems.push({ path: `${base}.${field}`, message: `is for Docker hosts and this host declares kubernetes: remove ${field}; ${why}` });
+    }
+  }
   if (host.tailscale.serve && host.tailscale.dnsName === undefined && !(host.ssh?.host.endsWith(".ts.net") ?? false)) {
     problems.push({
       path: `${base}.tailscale.dnsName`,

@@ -329,12 +329,53 @@ const isolation = z
     "must be the name of an OCI runtime the host's Docker daemon knows, such as runsc (docker info --format '{{json .Runtimes}}' lists them)",
   );
 
+/** A Kubernetes object name segment (RFC 1123 label): namespaces, storage classes. */
+const dnsLabel = (what: string) =>
+  z
+    .string({ error: expected(`${what}, such as clawfleet`) })
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, `must be ${what}: 1-63 characters from a-z, 0-9 and -, starting and ending with a letter or digit`);
+
+/** Where a Kubernetes host's gateways run: a cluster (kubeconfig and context), a namespace in it, and their volumes. */
+const kubernetesPlacement = z.strictObject({
+  kubeconfig: absolutePath
+    .optional()
+    .meta({ type: "absolute path", default: "`KUBECONFIG`, else ~/.kube/config", description: "the kubeconfig file that reaches the cluster" }),
+  context: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9@:._/-]{0,252}$/, "must be the name of a context in the kubeconfig (kubectl config get-contexts lists them)")
+    .optional()
+    .meta({ default: "the kubeconfig's current context", description: "the kubeconfig context of the cluster" }),
+  namespace: dnsLabel("a Kubernetes namespace name").meta({
+    type: "namespace name",
+    description: "the namespace of the host's gateways; created when missing, and kept when the host is removed (it holds their volumes)",
+  }),
+  storageClass: dnsLabel("a StorageClass name")
+    .optional()
+    .meta({ type: "StorageClass name", default: "the cluster's default class", description: "the class of each gateway's state volume (ReadWriteOnce)" }),
+  storageGb: z
+    .number({ error: expected("a size in GB, such as 10") })
+    .int("must be a whole number of GB, such as 10")
+    .min(1, "must be at least 1 GB")
+    .max(16384, "must be at most 16384 GB")
+    .default(10)
+    .meta({ description: "size of each gateway's state volume in GiB; a volume is never shrunk or replaced for it" }),
+});
+
+/** The ports a Kubernetes host's gateways' Services listen on when the host declares none. */
+export const kubernetesDefaultPorts = { from: 18100, to: 18999 } as const;
+
 export const hostSchema = z.strictObject({
   ssh: ssh
     .optional()
     .meta({ default: "this machine", description: "how to reach the host; omit it to run on this machine (local Docker socket, local shell)" }),
-  stateRoot: stateRoot.meta({
+  kubernetes: kubernetesPlacement.optional().meta({
+    default: "none: a Docker host",
+    description:
+      "run the host's gateways on a Kubernetes cluster instead of Docker: one StatefulSet, volume, Secret and Service per gateway (see Kubernetes); no ssh or stateRoot then",
+  }),
+  stateRoot: stateRoot.optional().meta({
     type: "absolute path",
+    default: "required on a Docker host; none on a Kubernetes host (each gateway keeps its state in a volume of its own)",
     description: "root of all gateway state on the host, created 0700: `<stateRoot>/users/<id>`, `<stateRoot>/shared`, `<stateRoot>/backups`",
   }),
   ports: z
@@ -343,7 +384,12 @@ export const hostSchema = z.strictObject({
       to: port.meta({ type: "port", description: "1024-65535, at least from" }),
     })
     .refine((r) => r.from <= r.to, { message: "must not be less than from; the range is inclusive, such as { from: 18100, to: 18999 }", path: ["to"] })
-    .meta({ description: "host ports for dedicated gateways, inclusive (published on 127.0.0.1 only)" }),
+    .optional()
+    .meta({
+      default: "required on a Docker host; 18100-18999 on a Kubernetes host",
+      description:
+        "ports for dedicated gateways, inclusive: published on 127.0.0.1 of a Docker host; on a Kubernetes host, each gateway's Service port (and its local port under `kubectl port-forward`)",
+    }),
   shared: z
     .strictObject({
       port: port.meta({ type: "port", description: "the shared gateway's host port; no dedicated tenant may use it" }),
@@ -546,9 +592,10 @@ export type BackupsDecl = z.output<typeof backupsSchema>;
 export type OffsiteDecl = z.output<typeof offsite>;
 export type ObservabilityDecl = z.output<typeof observabilitySchema>;
 
-/** A host after validation, with its name. */
-export interface Host extends HostDecl {
+/** A host after validation, with its name and its ports (a Kubernetes host's default range when it declares none). */
+export interface Host extends Omit<HostDecl, "ports"> {
   readonly id: string;
+  readonly ports: { readonly from: number; readonly to: number };
 }
 
 /** A dedicated tenant after validation, with its id and its final host port. */

@@ -89,6 +89,13 @@ export function changedPaths(before: unknown, after: unknown, prefix = ""): stri
   return [prefix === "" ? "(value)" : prefix];
 }
 
+/** The rendered openclaw.json a config child carries: its input `input`, or the entry `key` of that map. */
+function configTextOf(inputs: Readonly<Record<string, unknown>>, child: { readonly input: string; readonly key?: string }): unknown {
+  const value = inputs[child.input];
+  if (child.key === undefined) return value;
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[child.key] : undefined;
+}
+
 function parseJson(text: unknown): unknown {
   try {
     return typeof text === "string" ? (JSON.parse(text) as unknown) : undefined;
@@ -112,7 +119,7 @@ function compareChildren(before: Group, after: Group): { fields: string[]; repla
     const child = after.facts.runtimeChildren?.[role];
     if (child?.kind === "config") {
       const { input } = child;
-      for (const path of changedPaths(parseJson(old.inputs[input]), parseJson(neu.inputs[input]))) fields.add(`config ${path}`);
+      for (const path of changedPaths(parseJson(configTextOf(old.inputs, child)), parseJson(configTextOf(neu.inputs, child)))) fields.add(`config ${path}`);
       for (const path of changedPaths({ ...old.inputs, [input]: undefined }, { ...neu.inputs, [input]: undefined })) fields.add(`config file ${path}`);
       continue;
     }
@@ -173,7 +180,8 @@ function sharedAgentChanges(before: Map<string, Group>, after: Map<string, Group
     const group = groups.get(`host:${host}`);
     const role = `${childRole.shared}-${childRole.config}`;
     const child = group?.facts.runtimeChildren?.[role];
-    return child?.kind === "config" ? (parseJson(group?.children.get(role)?.inputs[child.input]) as Record<string, unknown> | undefined) : undefined;
+    const inputs = group?.children.get(role)?.inputs;
+    return child?.kind === "config" && inputs !== undefined ? (parseJson(configTextOf(inputs, child)) as Record<string, unknown> | undefined) : undefined;
   };
   for (const [key, group] of after) {
     if (group.kind !== "shared" || before.get(key)?.kind !== "shared") continue;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { systemDirectoryProblem } from "../../declaration/machines";
-import { healthGateSeconds, manualBackupDirOf } from "../../names";
+import { healthGateSeconds, manualBackupDirOf, stateRootOf } from "../../names";
 import { runtimeOps } from "../runtime";
 import { shippedFile } from "../../runtimes/shell";
 import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./gateway-access";
@@ -70,7 +70,7 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = redactorOf(facts, target);
-  const dir = to ?? manualBackupDirOf(target.host.stateRoot, target.container);
+  const dir = to ?? manualBackupDirOf(stateRootOf(target.host), target.container);
   if (target.tier === "shared") {
     io.err(
       `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,

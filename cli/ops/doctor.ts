@@ -2,7 +2,7 @@ import { shellQuote } from "../../runtimes/shell";
 import type { Fleet, Host } from "../../declaration/schema";
 import type { Check, DeclaredGateway } from "../../runtimes/ops";
 import { runtimeOps } from "../runtime";
-import { childName, childRole } from "../../names";
+import { childName, childRole, stateRootOf } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { readStateSizes, stateOverLimit, stateSizeProbe } from "./state-size";
 import { backupDirOf, hostGateways, type HostGateway, type TenantTarget } from "./targets";
@@ -19,7 +19,7 @@ const mark = (name: string) => `@@clawfleet-${name}`;
 /** Directories doctor checks on a host: the state root (0700) and each gateway's state directory (0700, its user's). */
 export function stateDirsOf(host: Host, gateways: readonly HostGateway[]): { path: string; owner: number | undefined; gatewayOf: string }[] {
   return [
-    { path: host.stateRoot, owner: undefined, gatewayOf: "the state root" },
+    { path: stateRootOf(host), owner: undefined, gatewayOf: "the state root" },
     ...gateways.map(({ spec, owner }) => ({ path: spec.stateDir, owner: spec.process.uid, gatewayOf: owner })),
   ];
 }

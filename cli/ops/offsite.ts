@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { offsiteOf, type OffsiteTarget } from "../../declaration/backups";
 import type { Fleet, Host, OffsiteDecl } from "../../declaration/schema";
 import { redactCredentials } from "../../declaration/secret";
-import { manualBackupDirOf } from "../../names";
+import { manualBackupDirOf, stateRootOf } from "../../names";
 import { secretsPrelude } from "../../runtimes/shell";
 import { createBackup, lastLine, restore, scriptsDir, sharedRestoreRefusal, type RestoreOptions } from "./backup";
 import { OpsError } from "./errors";
@@ -333,7 +333,7 @@ export async function offsiteRestore(
       );
     key = newest.key;
   }
-  const folder = manualBackupDirOf(target.host.stateRoot, target.container);
+  const folder = manualBackupDirOf(stateRootOf(target.host), target.container);
   io.err(`clawfleet: downloading ${key} to host ${target.host.id} and decrypting it there into ${folder}`);
   const out = await withProgress(
     io.err,

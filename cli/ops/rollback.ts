@@ -1,5 +1,5 @@
 import type { Host } from "../../declaration/schema";
-import { upgradeBackupDirOf } from "../../names";
+import { stateRootOf, upgradeBackupDirOf } from "../../names";
 import { runtimeOps } from "../runtime";
 import type { Writers } from "./gateway-verbs";
 import { unreachableError, withProgress, type HostRunner } from "./host-shell";
@@ -51,7 +51,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
   let failed = 0;
   let rolledBack = 0;
   for (const target of mine) {
-    const script = runtimeOps.rollbackScript(target.spec, upgradeBackupDirOf(target.host.stateRoot, target.container));
+    const script = runtimeOps.rollbackScript(target.spec, upgradeBackupDirOf(stateRootOf(target.host), target.container));
     const result = await withProgress(
       io.err,
       `still rolling back ${target.container} on host ${target.host.id}`,

@@ -3,7 +3,7 @@ import { dedicatedGatewaySpec, sharedGatewaySpec, type GatewaySpec } from "../..
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../../declaration/schema";
-import { backupRootOf, tenantStateDir } from "../../names";
+import { backupRootOf, stateRootOf, tenantStateDir } from "../../names";
 import { OpsError } from "./errors";
 import { runtimeChecks } from "../runtime";
 
@@ -46,7 +46,15 @@ export async function loadFleet(file: string): Promise<Fleet> {
   } catch (error) {
     throw new OpsError(`cannot read stack file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return parseFleet(file, readStackFile(file, text), runtimeChecks);
+  const fleet = parseFleet(file, readStackFile(file, text), runtimeChecks);
+  const kubernetes = fleet.hosts.flatMap((host) => (host.kubernetes === undefined ? [] : [host]));
+  const first = kubernetes[0];
+  if (first?.kubernetes !== undefined) {
+    throw new OpsError(
+      `${kubernetes.length === 1 ? "host" : "hosts"} ${kubernetes.map((host) => host.id).join(", ")} of ${file} ${kubernetes.length === 1 ? "runs" : "run"} on Kubernetes, which the day-2 verbs do not reach yet (plan and diff do); use kubectl there, such as: kubectl -n ${first.kubernetes.namespace} logs statefulset/<gateway>`,
+    );
+  }
+  return fleet;
 }
 
 /** A host's shared gateway as the program deploys it, serving the host's shared tenants; undefined when it declares none. */
@@ -74,7 +82,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     container: spec.name,
     port: spec.port,
     memoryMb: spec.limits.memoryMb,
-    stateDir: tenantStateDir(host.stateRoot, tenant.tier, tenant.id),
+    stateDir: tenantStateDir(stateRootOf(host), tenant.tier, tenant.id),
     gatewayStateDir: spec.stateDir,
     agentId: tenant.tier === "shared" ? tenant.id : undefined,
     secretEnvNames: Object.keys(spec.secrets.env),
@@ -135,5 +143,5 @@ export function findHost(fleet: Fleet, file: string, id: string): Host {
 
 /** Backups on a host: one folder per gateway container below it (`clawfleet backup`, and before an image change). */
 export function backupDirOf(host: Host): string {
-  return backupRootOf(host.stateRoot);
+  return backupRootOf(stateRootOf(host));
 }

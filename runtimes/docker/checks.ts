@@ -6,9 +6,9 @@ import { dockerCpus } from "./names";
  * A CPU limit the Docker provider reads back as another number (see dockerCpus) would replace the gateway on every
  * deploy, since cpus forces a new container: refused, naming what it would become.
  */
-const exactCpus: RuntimeCheck = (tenants) =>
+const exactCpus: RuntimeCheck = (tenants, hosts) =>
   tenants.flatMap((tenant): Problem[] =>
-    tenant.tier === "dedicated" && Number(dockerCpus(tenant.cpus)) !== tenant.cpus
+    tenant.tier === "dedicated" && hosts.get(tenant.host)?.kubernetes === undefined && Number(dockerCpus(tenant.cpus)) !== tenant.cpus
       ? [
           {
             // Tenant ids are plain words, so the path needs no quoting.

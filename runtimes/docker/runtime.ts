@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { childName, childRole, dedicatedContainerName, tenantStateDir, workDirOf } from "../../names";
+import { childName, childRole, dedicatedContainerName, stateRootOf, tenantStateDir, workDirOf } from "../../names";
 import { renderEnsureStateDir, renderPrepareHost, renderPurge } from "./commands";
 import { runDockerGateway, type DockerHost } from "./gateway";
 import { healthTimings, parseReadBack, renderReadBack } from "./readback";
@@ -16,6 +16,7 @@ import type { HostPreparation, Runtime, RuntimeHost } from "../../components/run
  */
 export const dockerRuntime: Runtime = {
   prepareHost(name: string, { host, image, sampleStateDirs, trialConfig, gateway, scheduledOffsite }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+    const stateRoot = stateRootOf(host);
     const run = hostCommandRunner(host);
     const dockerProvider = new docker.Provider(
       childName(name, childRole.docker),
@@ -26,7 +27,7 @@ export const dockerRuntime: Runtime = {
     );
     const prepared = run(
       childName(name, childRole.prepare),
-      { create: renderPrepareHost({ hostId: host.id, stateRoot: host.stateRoot, image, tailscale: host.tailscale.serve }) },
+      { create: renderPrepareHost({ hostId: host.id, stateRoot: stateRoot, image, tailscale: host.tailscale.serve }) },
       { parent },
     );
 
@@ -52,7 +53,7 @@ export const dockerRuntime: Runtime = {
                 hostId: host.id,
                 image,
                 stateDirs: sampleStateDirs,
-                workDir: workDirOf(host.stateRoot),
+                workDir: workDirOf(stateRoot),
                 gateway,
                 fallbackConfig: trialConfig,
               }),
@@ -72,8 +73,8 @@ export const dockerRuntime: Runtime = {
       run(
         childName(name, childRole.offsite),
         {
-          create: renderOffsiteSchedule({ hostId: host.id, stack, stateRoot: host.stateRoot, offsite: scheduledOffsite }),
-          delete: renderOffsiteUnschedule({ stack, stateRoot: host.stateRoot }),
+          create: renderOffsiteSchedule({ hostId: host.id, stack, stateRoot: stateRoot, offsite: scheduledOffsite }),
+          delete: renderOffsiteUnschedule({ stack, stateRoot: stateRoot }),
           stdin: offsiteCredentials(scheduledOffsite),
         },
         { parent, dependsOn: [prepared] },
@@ -87,7 +88,7 @@ export const dockerRuntime: Runtime = {
       run,
       prepared,
       preflight,
-      stateRoot: host.stateRoot,
+      stateRoot: stateRoot,
       stack,
       readBack,
     };
@@ -97,7 +98,7 @@ export const dockerRuntime: Runtime = {
       [childName(name, childRole.readback)]: childRole.readback,
     };
     const summaries: Record<string, string> = {
-      [childName(name, childRole.prepare)]: `prepares the host: tools, state root ${host.stateRoot}, image`,
+      [childName(name, childRole.prepare)]: `prepares the host: tools, state root ${stateRoot}, image`,
       [childName(name, childRole.readback)]: "reads back the settings Docker stores for a container of the image",
     };
     if (scheduledOffsite !== undefined) {
@@ -128,7 +129,7 @@ export const dockerRuntime: Runtime = {
       ensureWorkspace: (childResource, { tenantId, after }, owner) =>
         run(
           childResource,
-          { create: renderEnsureStateDir({ dir: tenantStateDir(host.stateRoot, "shared", tenantId), uid: gateway.process.uid }) },
+          { create: renderEnsureStateDir({ dir: tenantStateDir(stateRoot, "shared", tenantId), uid: gateway.process.uid }) },
           { parent: owner, dependsOn: [after], retainOnDelete: true },
         ),
       purgeTenant: (childResource, { tier, tenantId }, owner) =>
@@ -136,7 +137,7 @@ export const dockerRuntime: Runtime = {
           childResource,
           {
             create: renderPurge({
-              dir: tenantStateDir(host.stateRoot, tier, tenantId),
+              dir: tenantStateDir(stateRoot, tier, tenantId),
               containerName: tier === "dedicated" ? dedicatedContainerName(tenantId) : undefined,
             }),
           },

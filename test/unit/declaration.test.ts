@@ -11,6 +11,7 @@ import { maxStackFileBytes, readStackFile, readStackFileText } from "../../decla
 import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
 import { SecretValue } from "../../declaration/secret";
 import { dockerChecks } from "../../runtimes/docker/checks";
+import { runtimeChecks } from "../../runtimes/checks";
 
 const file = "stacks/Pulumi.test.yaml";
 const devFile = join(__dirname, "../../stacks/Pulumi.dev.yaml");
@@ -92,11 +93,11 @@ describe("unknown keys", () => {
     host.tailscale.server = true;
     assert.deepEqual(linesOf(raw), [
       `${file}: hosts.gw1.ssh.usr: is not a field clawfleet knows; did you mean user?`,
-      `${file}: hosts.gw1.stateRoot: is required: an absolute path such as /data/clawfleet`,
       `${file}: hosts.gw1.ports.too: is not a field clawfleet knows; did you mean to?`,
       `${file}: hosts.gw1.shared.prot: is not a field clawfleet knows; did you mean port?`,
       `${file}: hosts.gw1.tailscale.server: is not a field clawfleet knows; did you mean serve?`,
       `${file}: hosts.gw1.stateroot: is not a field clawfleet knows; did you mean stateRoot?`,
+      `${file}: hosts.gw1.stateRoot: is required: an absolute path such as /data/clawfleet (on a Docker host; declare kubernetes instead to run the host's gateways on a cluster)`,
     ]);
   });
 
@@ -838,5 +839,67 @@ describe("isolation", () => {
     assert.deepEqual(linesOf(raw), [
       `${file}: tenants.alice.isolation: must be the name of an OCI runtime the host's Docker daemon knows, such as runsc (docker info --format '{{json .Runtimes}}' lists them)`,
     ]);
+  });
+});
+
+describe("kubernetes hosts", () => {
+  const kubeHost = () => ({ kubernetes: { namespace: "clawfleet", storageClass: "fast" }, shared: { port: 18789 } });
+  const parseWithChecks = (raw: RawDeclaration) => parseFleet(file, raw, runtimeChecks);
+  const checkedLinesOf = (raw: RawDeclaration): string[] => {
+    try {
+      parseWithChecks(raw);
+    } catch (error) {
+      assert.ok(error instanceof DeclarationError);
+      return error.lines;
+    }
+    assert.fail("the declaration was accepted");
+  };
+
+  test("need no stateRoot, ssh or ports: each gateway's Service takes its port from 18100-18999, and its volume 10 GiB", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster: kubeHost() };
+    raw["tenants"] = { alice: { tier: "dedicated", host: "cluster" }, bob: { tier: "shared", host: "cluster" } };
+    const fleet = parseWithChecks(raw);
+    const [host] = fleet.hosts;
+    assert.deepEqual(host?.ports, { from: 18100, to: 18999 });
+    assert.equal(host?.stateRoot, undefined);
+    assert.deepEqual(host?.kubernetes, { namespace: "clawfleet", storageClass: "fast", storageGb: 10 });
+    assert.equal((fleet.tenants[0] as DedicatedTenant).port, 18879);
+  });
+
+  test("refuse what only a Docker host has, naming the field and what to use instead", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster: { ...kubeHost(), ssh: valid()["hosts"].gw1.ssh, stateRoot: "/data/clawfleet", isolation: "runsc", tailscale: { serve: true } } };
+    raw["tenants"] = { alice: { tier: "dedicated", host: "cluster", isolation: "runsc" } };
+    assert.deepEqual(checkedLinesOf(raw), [
+      `${file}: hosts.cluster.ssh: is for Docker hosts and this host declares kubernetes: remove ssh; the cluster is reached through kubernetes.kubeconfig and kubernetes.context`,
+      `${file}: hosts.cluster.stateRoot: is for Docker hosts and this host declares kubernetes: remove stateRoot; each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)`,
+      `${file}: hosts.cluster.isolation: is for Docker hosts and this host declares kubernetes: remove isolation; pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet`,
+      `${file}: hosts.cluster.tailscale.serve: is for Docker hosts and this host declares kubernetes: remove tailscale.serve; clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward`,
+      `${file}: tenants.alice.isolation: is for Docker hosts, and host cluster declares kubernetes: remove it; clawfleet does not set a RuntimeClass yet`,
+    ]);
+  });
+
+  test("refuse an id that cannot name a Kubernetes object, with one that can", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster: kubeHost(), gw1: valid()["hosts"].gw1 };
+    const long = "a".repeat(36);
+    raw["tenants"] = {
+      team_a: { tier: "dedicated", host: "cluster" },
+      [long]: { tier: "dedicated", host: "cluster" },
+      // The same id on a Docker host is fine.
+      team_b: { tier: "dedicated", host: "gw1", port: 18102 },
+    };
+    assert.deepEqual(checkedLinesOf(raw), [
+      `${file}: tenants.team_a: cannot name a Kubernetes object: its gateway would be named clawfleet-tenant-team_a, and Kubernetes names take only a-z, 0-9 and -, ending with a letter or digit; give the tenant an id such as team-a (renamedFrom keeps its state)`,
+      `${file}: tenants.${long}: is too long for Kubernetes: its gateway would be named clawfleet-tenant-${long} (53 characters, at most 52); give the tenant an id such as ${"a".repeat(35)} (renamedFrom keeps its state)`,
+    ]);
+  });
+
+  test("give a Docker host's CPU rule to Docker hosts only", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster: kubeHost() };
+    raw["tenants"] = { alice: { tier: "dedicated", host: "cluster", cpus: 0.3333 } };
+    assert.equal((parseWithChecks(raw).tenants[0] as DedicatedTenant).cpus, 0.3333);
   });
 });

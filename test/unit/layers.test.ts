@@ -3,12 +3,19 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, it } from "node:test";
 
-// The program's layers (README, Layout): how a gateway runs stays behind components/runtime.ts (the seam the components call, in their words), Docker in runtimes/docker/.
+// The program's layers (README, Layout): how a gateway runs stays behind components/runtime.ts (the seam the components call, in their words), Docker in runtimes/docker/, Kubernetes in runtimes/kubernetes/.
 
 const repo = resolve(__dirname, "..", "..");
-/** Where the runtime is picked: index.ts for the program, cli/runtime.ts for the CLI (which must not load the program's providers). */
-const wiringPoints = ["index.ts", "cli/runtime.ts"];
-const dockerPackages = ["@pulumi/docker", "@pulumi/command"];
+/**
+ * Where the runtimes are picked: runtimes/select.ts for the program (index.ts calls it), runtimes/checks.ts for their
+ * declaration checks, cli/runtime.ts for the CLI (which must not load the program's providers).
+ */
+const wiringPoints = ["runtimes/select.ts", "runtimes/checks.ts", "cli/runtime.ts"];
+/** The packages each runtime uses: only its own folder (and the wiring points) may import them. */
+const runtimePackages: Readonly<Record<string, readonly string[]>> = {
+  docker: ["@pulumi/docker", "@pulumi/command"],
+  kubernetes: ["@pulumi/kubernetes", "@pulumi/command"],
+};
 
 function programFiles(): string[] {
   const walk = (dir: string): string[] =>
@@ -53,23 +60,32 @@ function resolveTs(path: string): string {
 const files = programFiles();
 const imports = new Map(files.map((file) => [file, importsOf(file, readFileSync(join(repo, file), "utf8"))]));
 const isDocker = (file: string) => file.startsWith("runtimes/docker/");
+/** The runtime whose folder holds `file`: `docker` for runtimes/docker/gateway.ts; none for runtimes/shell.ts. */
+const runtimeFolderOf = (file: string) => /^runtimes\/([^/]+)\//.exec(file)?.[1];
 const isPackage = (target: string, name: string) => target === name || target.startsWith(`${name}/`);
 
 describe("layers", () => {
   it("finds the program's imports", () => {
-    assert.ok(imports.get("index.ts")?.some((i) => i.target === "runtimes/docker/runtime.ts"));
+    assert.ok(imports.get("index.ts")?.some((i) => i.target === "runtimes/select.ts"));
+    assert.ok(imports.get("runtimes/select.ts")?.some((i) => i.target === "runtimes/docker/runtime.ts"));
+    assert.ok(imports.get("runtimes/select.ts")?.some((i) => i.target === "runtimes/kubernetes/runtime.ts"));
     assert.ok(imports.get("runtimes/docker/gateway.ts")?.some((i) => i.target === "@pulumi/docker"));
+    assert.ok(imports.get("runtimes/kubernetes/gateway.ts")?.some((i) => i.target === "@pulumi/kubernetes"));
     assert.ok(imports.get("cli/runtime.ts")?.some((i) => i.target === "runtimes/docker/ops.ts"));
   });
 
-  it("keeps Docker and host commands in runtimes/docker/, reached only from the wiring points", () => {
-    const leaks = files.flatMap((file) =>
-      isDocker(file) || wiringPoints.includes(file)
-        ? []
-        : (imports.get(file) ?? [])
-            .filter((i) => isDocker(i.target) || dockerPackages.some((name) => isPackage(i.target, name)))
-            .map((i) => `${file} imports ${i.target}`),
-    );
+  it("keeps each runtime and its packages in its own folder, reached only from the wiring points", () => {
+    const leaks = files.flatMap((file) => {
+      if (wiringPoints.includes(file)) return [];
+      const own = runtimeFolderOf(file);
+      return (imports.get(file) ?? [])
+        .filter((i) => {
+          const folder = runtimeFolderOf(i.target);
+          const owners = Object.keys(runtimePackages).filter((runtime) => runtimePackages[runtime]?.some((name) => isPackage(i.target, name)));
+          return (folder !== undefined && folder !== own) || (owners.length > 0 && (own === undefined || !owners.includes(own)));
+        })
+        .map((i) => `${file} imports ${i.target}`);
+    });
     assert.deepEqual(leaks, []);
   });
 

@@ -1,0 +1,53 @@
+import type { Problem } from "../../declaration/errors";
+import type { RuntimeCheck } from "../../declaration/parse";
+import { dedicatedContainerName, sharedContainerName } from "../../names";
+import { maxGatewayNameLength } from "./names";
+
+/** A name the API server takes for a StatefulSet, its Service (which must start with a letter) and its pod's hostname. */
+const objectName = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
+
+function nameProblem(name: string): string | undefined {
+  if (name.length > maxGatewayNameLength)
+    return `is too long for Kubernetes: its gateway would be named ${name} (${name.length} characters, at most ${maxGatewayNameLength})`;
+  if (!objectName.test(name))
+    return `cannot name a Kubernetes object: its gateway would be named ${name}, and Kubernetes names take only a-z, 0-9 and -, ending with a letter or digit`;
+  return undefined;
+}
+
+/**
+ * Gateways on a Kubernetes host are objects named after the tenant (or the host, for the shared gateway): an id
+ * Kubernetes refuses as such a name (an underscore, a trailing -, too long) is refused here, before any object is made.
+ */
+const objectNames: RuntimeCheck = (tenants, hosts) => {
+  const problems: Problem[] = [];
+  for (const host of hosts.values()) {
+    if (host.kubernetes === undefined || host.shared === undefined) continue;
+    const problem = nameProblem(sharedContainerName(host.id));
+    if (problem !== undefined)
+      problems.push({ path: `hosts.${host.id}`, message: `${problem}; rename the host, or move its shared gateway to a host with a shorter name` });
+  }
+  for (const tenant of tenants) {
+    if (tenant.tier !== "dedicated" || hosts.get(tenant.host)?.kubernetes === undefined) continue;
+    const problem = nameProblem(dedicatedContainerName(tenant.id));
+    if (problem !== undefined)
+      problems.push({
+        path: `tenants.${tenant.id}`,
+        message: `${problem}; give the tenant an id such as ${
+          tenant.id
+            .replaceAll("_", "-")
+            .replace(/-+$/, "")
+            .slice(0, maxGatewayNameLength - dedicatedContainerName("").length) || "alice"
+        } (renamedFrom keeps its state)`,
+      });
+    if (tenant.isolation !== undefined) {
+      problems.push({
+        path: `tenants.${tenant.id}.isolation`,
+        message: `is for Docker hosts, and host ${tenant.host} declares kubernetes: remove it; clawfleet does not set a RuntimeClass yet`,
+      });
+    }
+  }
+  return problems;
+};
+
+/** What the Kubernetes runtime cannot do exactly as declared: the wiring passes these to parseFleet. */
+export const kubernetesChecks: readonly RuntimeCheck[] = [objectNames];

@@ -1,0 +1,76 @@
+/**
+ * The few things the Kubernetes runtime does through `kubectl` where Pulumi sees them: a shared tenant's workspace
+ * inside the running shared gateway, and a purge (an object the program deletes would be kept: state volumes are
+ * retained on delete). Each script runs on the machine that runs Pulumi, with its kubeconfig.
+ */
+import { fail, script, shellQuote } from "../shell";
+import { gatewayContainer } from "./names";
+
+/** How kubectl reaches the host's namespace. */
+export interface KubectlTarget {
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+  readonly namespace: string;
+}
+
+/** A shell function `k` that runs kubectl against the target, after checking that kubectl is there. */
+function kubectlPrelude(target: KubectlTarget): string[] {
+  const flags = [
+    ...(target.kubeconfig === undefined ? [] : [`--kubeconfig=${shellQuote(target.kubeconfig)}`]),
+    ...(target.context === undefined ? [] : [`--context=${shellQuote(target.context)}`]),
+    `--namespace=${shellQuote(target.namespace)}`,
+  ];
+  return [
+    fail,
+    `command -v kubectl >/dev/null 2>&1 || fail "kubectl is not on PATH of the machine that runs Pulumi; install kubectl (the cluster's minor version or one next to it)"`,
+    `k() { kubectl ${flags.join(" ")} "$@"; }`,
+  ];
+}
+
+export interface WorkspaceArgs {
+  readonly target: KubectlTarget;
+  /** The shared gateway's StatefulSet. */
+  readonly gateway: string;
+  /** The workspace folder inside the gateway (its state volume). */
+  readonly dir: string;
+  /** Seconds the shared gateway has to become ready first. */
+  readonly timeoutSeconds: number;
+}
+
+/** Creates a shared tenant's workspace inside the running shared gateway, as the gateway's own user (mode 0700). */
+export function renderEnsureWorkspace({ target, gateway, dir, timeoutSeconds }: WorkspaceArgs): string {
+  return script(
+    ...kubectlPrelude(target),
+    `k rollout status ${shellQuote(`statefulset/${gateway}`)} --timeout=${timeoutSeconds}s >/dev/null || fail ${shellQuote(`the shared gateway ${gateway} did not become ready in ${timeoutSeconds}s; see kubectl -n ${target.namespace} describe pod ${gateway}-0`)}`,
+    `k exec ${shellQuote(`${gateway}-0`)} -c ${gatewayContainer} -- mkdir -p ${shellQuote(dir)}`,
+    `k exec ${shellQuote(`${gateway}-0`)} -c ${gatewayContainer} -- chmod 0700 ${shellQuote(dir)}`,
+  );
+}
+
+export interface PurgeArgs {
+  readonly target: KubectlTarget;
+  /** A dedicated tenant's gateway: its StatefulSet goes first, then its state volume. */
+  readonly dedicated?: { readonly gateway: string; readonly claim: string } | undefined;
+  /** A shared tenant's workspace inside the shared gateway. */
+  readonly shared?: { readonly gateway: string; readonly dir: string } | undefined;
+}
+
+/** Deletes a tenant's state for good: a dedicated tenant's gateway and volume, or a shared tenant's workspace. */
+export function renderPurge({ target, dedicated, shared }: PurgeArgs): string {
+  const lines = kubectlPrelude(target);
+  if (dedicated !== undefined) {
+    lines.push(
+      // Foreground: the pod is gone before the volume is deleted, so the volume is not held while it is.
+      `k delete ${shellQuote(`statefulset/${dedicated.gateway}`)} --ignore-not-found --cascade=foreground --wait=true --timeout=180s`,
+      `k delete ${shellQuote(`pod/${dedicated.gateway}-0`)} --ignore-not-found --wait=true --timeout=180s`,
+      `k delete ${shellQuote(`persistentvolumeclaim/${dedicated.claim}`)} --ignore-not-found --wait=true --timeout=180s`,
+    );
+  }
+  if (shared !== undefined) {
+    lines.push(
+      `k get ${shellQuote(`pod/${shared.gateway}-0`)} >/dev/null || fail ${shellQuote(`the shared gateway ${shared.gateway} is not running, and its workspace folder ${shared.dir} is reached only through it; deploy the host's shared gateway, then purge again`)}`,
+      `k exec ${shellQuote(`${shared.gateway}-0`)} -c ${gatewayContainer} -- rm -rf -- ${shellQuote(shared.dir)}`,
+    );
+  }
+  return script(...lines);
+}

@@ -1,0 +1,90 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { childName, childRole, dedicatedContainerName, sharedContainerName, stateClaimOf, stateLayout } from "../../names";
+import { runKubernetesGateway, type KubernetesHost } from "./gateway";
+import { renderEnsureWorkspace, renderPurge, type KubectlTarget } from "./kubectl";
+import { managedByLabel } from "./names";
+import type { Host } from "../../declaration/schema";
+import type { HostPreparation, Runtime, RuntimeHost } from "../../components/runtime";
+
+/** Runs a kubectl script on the machine that runs Pulumi. */
+function kubectlCommand(name: string, create: string, opts: pulumi.CustomResourceOptions): command.local.Command {
+  return new command.local.Command(name, { create, interpreter: ["/bin/sh", "-c"], addPreviousOutputInEnv: false }, opts);
+}
+
+/** The placement of a Kubernetes host (its `kubernetes` block); the declaration check guarantees it on such a host. */
+function placementOf(host: Host): NonNullable<Host["kubernetes"]> {
+  if (host.kubernetes === undefined) throw new Error(`host ${host.id} declares no kubernetes placement, which the Kubernetes runtime needs`);
+  return host.kubernetes;
+}
+
+/**
+ * Gateways as Kubernetes workloads: per host a Kubernetes provider (the declared kubeconfig and context) and a
+ * namespace; per gateway a StatefulSet of one pod with a state volume of its own, a Secret, a ConfigMap, a Service
+ * and, when its egress is blocked, a NetworkPolicy. The image preflight, the pre-upgrade backup and the rollback of
+ * the Docker runtime are not done here yet: a new image rolls out canary first, each gateway waiting for the one
+ * before it in its lane to be ready.
+ */
+export const kubernetesRuntime: Runtime = {
+  prepareHost(name: string, { host, image, gateway }: HostPreparation, parent: pulumi.Resource): RuntimeHost {
+    const placement = placementOf(host);
+    const provider = new k8s.Provider(
+      childName(name, childRole.kubernetes),
+      {
+        ...(placement.kubeconfig === undefined ? {} : { kubeconfig: placement.kubeconfig }),
+        ...(placement.context === undefined ? {} : { context: placement.context }),
+      },
+      { parent },
+    );
+    // Kept when the host is removed: it holds the gateways' state volumes.
+    const namespace = new k8s.core.v1.Namespace(
+      childName(name, childRole.namespace),
+      { metadata: { name: placement.namespace, labels: { [managedByLabel]: "clawfleet" } } },
+      { parent, provider, retainOnDelete: true },
+    );
+    const target: KubectlTarget = { kubeconfig: placement.kubeconfig, context: placement.context, namespace: placement.namespace };
+    const kubernetesHost: KubernetesHost = {
+      hostId: host.id,
+      provider,
+      namespace,
+      placement,
+      image,
+    };
+    const sharedGateway = sharedContainerName(host.id);
+    return {
+      roles: {
+        [childName(name, childRole.kubernetes)]: childRole.kubernetes,
+        [childName(name, childRole.namespace)]: childRole.namespace,
+      },
+      summaries: {
+        [childName(name, childRole.namespace)]: `the namespace ${placement.namespace}, kept when the host is removed`,
+      },
+      children: { [childRole.namespace]: { kind: "named" } },
+      runGateway: (spec, args) => runKubernetesGateway(spec, args, kubernetesHost),
+      ensureWorkspace: (childResource, { tenantId, after }, owner) =>
+        kubectlCommand(
+          childResource,
+          renderEnsureWorkspace({
+            target,
+            gateway: sharedGateway,
+            dir: `${gateway.process.stateDir}/${stateLayout.workspaces}/${tenantId}`,
+            timeoutSeconds: gateway.health.gateSeconds,
+          }),
+          { parent: owner, dependsOn: [after], retainOnDelete: true },
+        ),
+      purgeTenant: (childResource, { tier, tenantId }, owner) => {
+        const dedicated = dedicatedContainerName(tenantId);
+        return kubectlCommand(
+          childResource,
+          renderPurge(
+            tier === "dedicated"
+              ? { target, dedicated: { gateway: dedicated, claim: stateClaimOf(dedicated) } }
+              : { target, shared: { gateway: sharedGateway, dir: `${gateway.process.stateDir}/${stateLayout.workspaces}/${tenantId}` } },
+          ),
+          { parent: owner, dependsOn: [namespace] },
+        );
+      },
+    };
+  },
+};
