@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { checkHost, checkServe, declaredGateways, expectedServe, renderDoctor, renderDoctorProbe } from "../../cli/ops/doctor";
 import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
@@ -132,6 +135,35 @@ describe("tenants from the declaration", () => {
     assert.deepEqual(alice.secretEnvNames, []);
     assert.deepEqual([Object.keys(alice.spec.secrets.file.modelKeys), Object.keys(alice.spec.secrets.file.channels)], [["anthropic"], ["telegram"]]);
     assert.deepEqual(alice.channels, ["telegram"]);
+  });
+
+  it("refuses a stack with a Kubernetes host, naming it and the kubectl way in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clawfleet-ops-"));
+    const file = join(dir, "Pulumi.kube.yaml");
+    writeFileSync(
+      file,
+      [
+        "config:",
+        "  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6",
+        "  clawfleet:hosts:",
+        "    local: { stateRoot: /var/lib/clawfleet, ports: { from: 18100, to: 18199 } }",
+        "    cluster: { kubernetes: { namespace: clawfleet-prod } }",
+        "  clawfleet:tenants:",
+        "    alice: { tier: dedicated, host: cluster }",
+        "",
+      ].join("\n"),
+    );
+    try {
+      await assert.rejects(
+        loadFleet(file),
+        (error: unknown) =>
+          error instanceof OpsError &&
+          error.message ===
+            `host cluster of ${file} runs on Kubernetes, which the day-2 verbs do not reach yet (plan and diff do); use kubectl there, such as: kubectl -n clawfleet-prod logs statefulset/<gateway>`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("names an unknown tenant and lists the declared ones", async () => {
