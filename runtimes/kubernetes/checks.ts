@@ -39,12 +39,30 @@ const objectNames: RuntimeCheck = (tenants, hosts) => {
             .slice(0, maxGatewayNameLength - dedicatedContainerName("").length) || "alice"
         } (renamedFrom keeps its state)`,
       });
+    for (const [field, value] of [
+      ["movedFrom", tenant.movedFrom],
+      ["renamedFrom", tenant.renamedFrom],
+    ] as const) {
+      if (value === undefined) continue;
+      problems.push({
+        path: `tenants.${tenant.id}.${field}`,
+        message: `cannot be carried out on host ${tenant.host}, which declares kubernetes: clawfleet does not copy state into a Kubernetes volume yet, and the gateway would start with none; remove ${field} and copy the state with clawfleet backup and kubectl cp`,
+      });
+    }
     if (tenant.isolation !== undefined) {
       problems.push({
         path: `tenants.${tenant.id}.isolation`,
         message: `is for Docker hosts, and host ${tenant.host} declares kubernetes: remove it; clawfleet does not set a RuntimeClass yet`,
       });
     }
+  }
+  for (const tenant of tenants) {
+    if (tenant.tier !== "dedicated" || tenant.movedFrom === undefined || hosts.get(tenant.movedFrom)?.kubernetes === undefined) continue;
+    if (hosts.get(tenant.host)?.kubernetes !== undefined) continue;
+    problems.push({
+      path: `tenants.${tenant.id}.movedFrom`,
+      message: `names host ${tenant.movedFrom}, which declares kubernetes: clawfleet does not copy state out of a Kubernetes volume yet; remove movedFrom and copy the state with kubectl cp and clawfleet restore`,
+    });
   }
   return problems;
 };

@@ -896,6 +896,21 @@ describe("kubernetes hosts", () => {
     ]);
   });
 
+  test("refuse a move or rename into or out of a Kubernetes volume, which would start the gateway with no state", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster: kubeHost(), gw1: valid()["hosts"].gw1 };
+    raw["tenants"] = {
+      alice: { tier: "dedicated", host: "cluster", movedFrom: "gw1" },
+      bob: { tier: "dedicated", host: "cluster", renamedFrom: "robert" },
+      carol: { tier: "dedicated", host: "gw1", port: 18102, movedFrom: "cluster" },
+    };
+    assert.deepEqual(checkedLinesOf(raw), [
+      `${file}: tenants.alice.movedFrom: cannot be carried out on host cluster, which declares kubernetes: clawfleet does not copy state into a Kubernetes volume yet, and the gateway would start with none; remove movedFrom and copy the state with clawfleet backup and kubectl cp`,
+      `${file}: tenants.bob.renamedFrom: cannot be carried out on host cluster, which declares kubernetes: clawfleet does not copy state into a Kubernetes volume yet, and the gateway would start with none; remove renamedFrom and copy the state with clawfleet backup and kubectl cp`,
+      `${file}: tenants.carol.movedFrom: names host cluster, which declares kubernetes: clawfleet does not copy state out of a Kubernetes volume yet; remove movedFrom and copy the state with kubectl cp and clawfleet restore`,
+    ]);
+  });
+
   test("give a Docker host's CPU rule to Docker hosts only", () => {
     const raw = valid();
     raw["hosts"] = { cluster: kubeHost() };
