@@ -40,7 +40,7 @@ export interface GatewayRunArgs {
 
 /** A gateway as its runtime runs it. */
 export interface RunningGateway {
-  /** Its state directory, once it exists. */
+  /** Its state, once a shared tenant's workspace can be made in it: a Docker host's directory, a Kubernetes gateway's ready pod. */
   readonly stateDir: pulumi.Resource;
   /** Succeeds once the current gateway is healthy; the next gateway of its lane waits for it. */
   readonly ready: pulumi.Resource;

@@ -24,6 +24,11 @@ const credentialsSourceDir = "/run/clawfleet-source";
 /** The volumes of a gateway pod, by name. */
 const volume = { state: "state", config: "config", credentials: "credentials", credentialsSource: "credentials-source", tmp: "tmp", home: "home" } as const;
 
+/** The CPU a gateway reserves, in millicores: a quarter of its cap, at least 50m. */
+export function cpuRequestOf(cpuLimitMillis: number): number {
+  return Math.min(cpuLimitMillis, Math.max(50, Math.ceil(cpuLimitMillis / 4)));
+}
+
 /** What a probe runs: the body-checking /healthz script, as Docker's health check runs it. */
 function probeCommand(spec: GatewaySpec): string[] {
   return ["node", "-e", spec.health.probe];
@@ -146,9 +151,14 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
       ...(spec.confinement.addCapabilities.length === 0 ? {} : { add: [...spec.confinement.addCapabilities] }),
     },
   };
-  // Requests equal to limits: the pod is Guaranteed, the last to be evicted. CPUs in whole millicores, as the API server keeps them.
-  const cpu = `${Math.ceil(spec.limits.cpus * 1000)}m`;
-  const resources = { limits: { memory: `${spec.limits.memoryMb}Mi`, cpu }, requests: { memory: `${spec.limits.memoryMb}Mi`, cpu } };
+  // Memory is reserved in full (requested as it is limited): the scheduler never places more gateways on a node than
+  // their limits fit. CPU is a cap, as Docker's --cpus is, with a quarter of it reserved: gateways idle most of the
+  // time, and reserving the whole cap would leave a 2-CPU node room for two. In whole millicores, as the API server keeps them.
+  const cpuLimit = Math.ceil(spec.limits.cpus * 1000);
+  const resources = {
+    limits: { memory: `${spec.limits.memoryMb}Mi`, cpu: `${cpuLimit}m` },
+    requests: { memory: `${spec.limits.memoryMb}Mi`, cpu: `${cpuRequestOf(cpuLimit)}m` },
+  };
   const startupFailures = Math.ceil(spec.health.startPeriodSeconds / 5);
 
   const statefulSet = new k8s.apps.v1.StatefulSet(
@@ -264,5 +274,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     );
   }
 
-  return { stateDir: state, ready: statefulSet, children };
+  // The state is reached only through the running pod (a shared tenant's workspace is made there): it "exists" once
+  // the StatefulSet is ready.
+  return { stateDir: statefulSet, ready: statefulSet, children };
 }

@@ -34,6 +34,11 @@ export const kubernetesRuntime: Runtime = {
       {
         ...(placement.kubeconfig === undefined ? {} : { kubeconfig: placement.kubeconfig }),
         ...(placement.context === undefined ? {} : { context: placement.context }),
+        // The provider replaces a ConfigMap or Secret whose data changes unless told they may change (diff.go): a
+        // replacement deletes the named object first, so the pod's mounted config would vanish before it came back.
+        // Updated in place, the new config reaches the running gateway, which hot-reloads it.
+        enableConfigMapMutable: true,
+        enableSecretMutable: true,
       },
       { parent },
     );

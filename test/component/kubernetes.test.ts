@@ -72,6 +72,10 @@ describe("a Kubernetes host", () => {
     assert.equal(provider.type, "pulumi:providers:kubernetes");
     assert.equal(provider.inputs["kubeconfig"], "/etc/clawfleet/kubeconfig");
     assert.equal(provider.inputs["context"], "prod");
+    // A new config or credential updates its ConfigMap or Secret in place: the provider would replace them otherwise
+    // (a provider gets its settings as strings).
+    assert.equal(provider.inputs["enableConfigMapMutable"], "true");
+    assert.equal(provider.inputs["enableSecretMutable"], "true");
     const namespace = byName("cluster-namespace");
     assert.equal((namespace.inputs["metadata"] as Json).name, "clawfleet-prod");
     assert.equal(namespace.options.retainOnDelete, true);
@@ -102,7 +106,7 @@ describe("a Kubernetes host", () => {
     assert.equal((byName("bob-service").inputs["spec"] as Json).ports[0].port, 18200);
   });
 
-  it("runs each gateway as one hardened pod with a stable name, its limits and the config folder it hot-reloads", () => {
+  it("runs each gateway as one hardened pod with a stable name, its limits (its memory reserved, a quarter of its CPU) and the config folder it hot-reloads", () => {
     const set = byName("alice-statefulset").inputs as Json;
     assert.equal(set.spec.replicas, 1);
     assert.equal(set.spec.serviceName, "clawfleet-tenant-alice");
@@ -130,7 +134,7 @@ describe("a Kubernetes host", () => {
       privileged: false,
       capabilities: { drop: ["ALL"] },
     });
-    assert.deepEqual(gateway.resources, { limits: { memory: "1024Mi", cpu: "500m" }, requests: { memory: "1024Mi", cpu: "500m" } });
+    assert.deepEqual(gateway.resources, { limits: { memory: "1024Mi", cpu: "500m" }, requests: { memory: "1024Mi", cpu: "125m" } });
     const env = Object.fromEntries((gateway.env as Json[]).map((e) => [e.name, e.value ?? e.valueFrom]));
     assert.equal(env["NODE_OPTIONS"], "--max-old-space-size=768");
     assert.equal(env["OPENCLAW_CONFIG_PATH"], "/etc/openclaw/openclaw.json");
@@ -238,6 +242,8 @@ describe("a Kubernetes host", () => {
   it("makes a shared tenant's workspace inside the running shared gateway with kubectl, and keeps it", () => {
     const workspace = byName("dave-workspace");
     assert.equal(workspace.type, "command:local:Command");
+    // Made inside the running shared gateway: after its StatefulSet is ready, not after its volume only.
+    assert.ok(workspace.options.dependsOn.includes(byName("cluster-shared-statefulset").urn));
     assert.equal(workspace.options.retainOnDelete, true);
     assert.equal(
       workspace.inputs["create"],
