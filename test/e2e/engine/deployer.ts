@@ -178,6 +178,27 @@ export function realPlugins(repo: string): Promise<{ docker: string; random: str
   });
 }
 
+/**
+ * The real Kubernetes plugin scripts/install-k8s-tools.sh built, for the @pulumi/kubernetes version the program uses;
+ * fails with one line naming the script when it is not installed.
+ */
+export function kubernetesPlugin(repo: string): Promise<string> {
+  const script = join(repo, "scripts", "install-k8s-tools.sh");
+  const shell = `out=$(bash ${shellQuote(script)} --print-env --only kubernetes-plugin) || exit 3; eval "$out"; p="$PULUMI_HOME/plugins/resource-kubernetes-v${pluginVersion(repo, "kubernetes")}/pulumi-resource-kubernetes"; test -x "$p" || exit 4; printf '%s\n' "$p"`;
+  return new Promise((resolve, reject) => {
+    execFile("bash", ["-c", shell], { encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error !== null) {
+        const said = stderr.trim().split("\n").pop() ?? "";
+        reject(
+          new Error(`the Kubernetes provider plugin is not installed: run \`bash scripts/install-k8s-tools.sh --only kubernetes-plugin\` (it says: ${said})`),
+        );
+        return;
+      }
+      resolve(stdout.trim());
+    });
+  });
+}
+
 /** The plugin version an SDK package asks the engine for. */
 function pluginVersion(repo: string, pkg: string): string {
   const manifest = JSON.parse(readFileSync(join(repo, "node_modules", "@pulumi", pkg, "package.json"), "utf8")) as { pulumi: { version: string } };
@@ -194,6 +215,8 @@ export interface EngineDeployerOptions {
   readonly progress: (line: string) => void;
   /** Real plugins by package (a path to the binary); the others are the stand-ins. */
   readonly plugins?: Partial<Record<(typeof pluginPackages)[number], string>>;
+  /** The real Kubernetes plugin, for a stack with Kubernetes hosts (it has no stand-in). */
+  readonly kubernetesPlugin?: string | undefined;
 }
 
 export class EngineDeployer {
@@ -274,6 +297,11 @@ export class EngineDeployer {
         `#!/bin/sh\n# The ${pkg} provider stand-in as a plugin for the real engine.\nNODE_OPTIONS= exec ${argv.map(shellQuote).join(" ")} "$@"\n`,
       );
       chmodSync(launcher, 0o755);
+    }
+    if (this.options.kubernetesPlugin !== undefined) {
+      const dir = join(this.home, "plugins", `resource-kubernetes-v${pluginVersion(repo, "kubernetes")}`);
+      mkdirSync(dir, { recursive: true });
+      symlinkSync(this.options.kubernetesPlugin, join(dir, "pulumi-resource-kubernetes"));
     }
     await this.pulumi(["login", `file://${this.backend}`]);
     await this.pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);

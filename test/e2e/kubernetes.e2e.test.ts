@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { EngineDeployer, kubernetesPlugin } from "./engine/deployer";
+import { gatewayImage } from "./gateway-image";
+import { fetchText, poll } from "./wait";
+
+/*
+ * End to end on a real single-node Kubernetes cluster built here (scripts/k8s-test-cluster.sh: etcd, the API
+ * server, controller manager, scheduler, containerd with runc and a kubelet, the gateway image imported into
+ * containerd), deployed through the real Pulumi engine with the real Kubernetes provider plugin
+ * (scripts/install-k8s-tools.sh; random is real, command is the stand-in served as a plugin). After every `up`:
+ * `pulumi preview --expect-no-changes` and `pulumi refresh --expect-no-changes`.
+ */
+
+const repo = resolve(__dirname, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "clawfleet-kube-e2e-"));
+const log = (line: string) => process.stderr.write(`kube-e2e: ${line}\n`);
+const namespace = `clawfleet-e2e-${process.pid}`;
+const cluster = join(repo, "scripts", "k8s-test-cluster.sh");
+
+let clusterEnv: NodeJS.ProcessEnv = {};
+let deployer: EngineDeployer;
+let image = "";
+const forwards: ChildProcess[] = [];
+
+function kubectl(args: readonly string[], input?: string): string {
+  return execFileSync("kubectl", ["--namespace", namespace, ...args], { env: clusterEnv, encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+function kubectlAsync(args: readonly string[]): Promise<string> {
+  return new Promise((done, fail) =>
+    execFile("kubectl", ["--namespace", namespace, ...args], { env: clusterEnv, encoding: "utf8" }, (error, stdout, stderr) =>
+      error === null ? done(stdout) : fail(new Error(`kubectl ${args.join(" ")}: ${stderr || error.message}`)),
+    ),
+  );
+}
+
+interface PodView {
+  readonly uid: string;
+  readonly ready: boolean;
+  readonly restarts: number;
+  readonly startedAt: string | undefined;
+  /** Seconds from the pod's creation to its Ready condition (a cold start, with scheduling); undefined until ready. */
+  readonly secondsToReady: number | undefined;
+}
+
+function podOf(gateway: string): PodView | undefined {
+  try {
+    const pod = JSON.parse(kubectl(["get", "pod", `${gateway}-0`, "-o", "json"])) as {
+      metadata: { uid: string; creationTimestamp: string; deletionTimestamp?: string };
+      status: {
+        conditions?: { type: string; status: string; lastTransitionTime: string }[];
+        containerStatuses?: { restartCount: number; state: { running?: { startedAt: string } } }[];
+      };
+    };
+    if (pod.metadata.deletionTimestamp !== undefined) return undefined;
+    const container = pod.status.containerStatuses?.[0];
+    const ready = pod.status.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+    return {
+      uid: pod.metadata.uid,
+      ready: ready !== undefined,
+      restarts: container?.restartCount ?? 0,
+      startedAt: container?.state.running?.startedAt,
+      secondsToReady: ready === undefined ? undefined : (Date.parse(ready.lastTransitionTime) - Date.parse(pod.metadata.creationTimestamp)) / 1000,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `kubectl port-forward` of a gateway's Service to the same port here, as an operator reaches it. */
+async function forward(gateway: string, port: number): Promise<void> {
+  const child = spawn("kubectl", ["--namespace", namespace, "port-forward", `service/${gateway}`, `${port}:${port}`], { env: clusterEnv, stdio: "ignore" });
+  forwards.push(child);
+  await poll(`port-forward of ${gateway} on ${port}`, 60, async () =>
+    (await fetchText(`http://127.0.0.1:${port}/healthz`, 5000)).includes('"status":"live"') ? true : undefined,
+  );
+}
+
+async function tokenOf(tenant: string): Promise<string> {
+  const out = JSON.parse((await deployer.pulumi(["stack", "output", "tenants", "--show-secrets", "--json"])).stdout) as Record<string, { token: string }>;
+  return out[tenant]?.token ?? "";
+}
+
+const declaration = (aliceModel: string) => `config:
+  clawfleet:image: ${image}
+  clawfleet:hosts:
+    cluster:
+      kubernetes: { kubeconfig: ${clusterEnv["KUBECONFIG"] ?? ""}, namespace: ${namespace}, storageClass: clawfleet-local, storageGb: 1 }
+      shared: { port: 18789, memoryMb: 1024 }
+      rollout: { lanes: 1 }
+  clawfleet:tenants:
+    alice: { tier: dedicated, host: cluster, port: 18101, memoryMb: 1024, model: ${aliceModel} }
+    bob: { tier: dedicated, host: cluster, port: 18102, memoryMb: 1024 }
+    carol: { tier: shared, host: cluster }
+`;
+
+before(async () => {
+  image = gatewayImage(repo, log);
+  log("starting the test cluster (scripts/k8s-test-cluster.sh up)");
+  const exports = execFileSync("bash", [cluster, "up", "--print-env", "--image", image], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  // The environment those lines give a shell, as `eval "$(... up --print-env)"` would.
+  const shell = `${exports}\nexec ${JSON.stringify(process.execPath)} -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  clusterEnv = JSON.parse(execFileSync("bash", ["-c", shell], { encoding: "utf8" })) as NodeJS.ProcessEnv;
+  assert.ok(clusterEnv["KUBECONFIG"], "k8s-test-cluster.sh up printed no KUBECONFIG");
+  deployer = await EngineDeployer.real({ repo, work, stack: "kube", env: clusterEnv, progress: log, kubernetesPlugin: await kubernetesPlugin(repo) });
+});
+
+after(async () => {
+  for (const child of forwards) child.kill();
+  try {
+    await deployer?.destroy();
+  } finally {
+    // The namespace and the volumes are kept on delete, as the state is: the test removes them itself.
+    execFileSync("kubectl", ["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=180s"], { env: clusterEnv, stdio: "inherit" });
+    execFileSync("bash", [cluster, "down"], { stdio: "inherit" });
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+describe("a Kubernetes host, deployed by the real engine and provider onto a real cluster", { concurrency: false }, () => {
+  const gateways = [
+    { name: "clawfleet-tenant-alice", tenant: "alice", port: 18101 },
+    { name: "clawfleet-tenant-bob", tenant: "bob", port: 18102 },
+    { name: "clawfleet-shared-cluster", tenant: "carol", port: 18789 },
+  ];
+  let coldStartSeconds = 0;
+
+  it("deploys two dedicated gateways and the shared one, each ready, with nothing left to change", async () => {
+    deployer.configure(declaration("anthropic/claude-sonnet-4-5"));
+    const started = Date.now();
+    const steps = await deployer.deploy();
+    coldStartSeconds = (Date.now() - started) / 1000;
+    log(`first up: ${coldStartSeconds.toFixed(1)} s`);
+    assert.deepEqual(
+      steps
+        .filter((s) => s.type === "kubernetes:apps/v1:StatefulSet")
+        .map((s) => `${s.name} ${s.op}`)
+        .sort(),
+      ["alice-statefulset create", "bob-statefulset create", "cluster-shared-statefulset create"],
+    );
+    for (const { name } of gateways) assert.equal(podOf(name)?.ready, true, name);
+    // The shared tenant's workspace, made inside the shared gateway as its own user.
+    assert.equal(kubectl(["exec", "clawfleet-shared-cluster-0", "-c", "gateway", "--", "stat", "-c", "%u %a", "/state/workspaces/carol"]).trim(), "1000 700");
+  });
+
+  it("runs each pod as uid 1000 with a read-only root, and its credentials as a 0600 file of its own", () => {
+    const [id, root] = kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "id -u; touch /probe 2>&1 || true"]).trim().split("\n");
+    assert.equal(id, "1000");
+    assert.match(root ?? "", /Read-only file system/);
+    assert.equal(
+      kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "stat", "-c", "%u %a %F", "/run/clawfleet/secrets.json"]).trim(),
+      "1000 600 regular file",
+    );
+  });
+
+  it("refuses a request without the tenant's token (401) and serves it with the token (200), through port-forward", async () => {
+    for (const { name, tenant, port } of gateways) {
+      await forward(name, port);
+      const body = JSON.stringify({ tool: "sessions_list", action: "json", args: {} });
+      const headers = { "content-type": "application/json" };
+      const anonymous = await fetch(`http://127.0.0.1:${port}/tools/invoke`, { method: "POST", headers, body });
+      assert.equal(anonymous.status, 401, name);
+      const authorized = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
+        method: "POST",
+        headers: { ...headers, authorization: `Bearer ${await tokenOf(tenant)}` },
+        body,
+      });
+      assert.equal(authorized.status, 200, `${name}: ${await authorized.text()}`);
+    }
+  });
+
+  it("applies a config change by hot reload: only the ConfigMap changes, and the pod is the same, not restarted", async () => {
+    const before = podOf("clawfleet-tenant-alice");
+    deployer.configure(declaration("anthropic/claude-haiku-4-5"));
+    const steps = await deployer.deploy();
+    assert.deepEqual(
+      steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]),
+      [["alice-config", "update"]],
+    );
+    const deployed = Date.now();
+    const reloaded = await poll("alice's hot reload of the new model", 240, async () => {
+      const logs = await kubectlAsync(["logs", "clawfleet-tenant-alice-0", "-c", "gateway"]);
+      return /config hot reload applied \(.*agents\.defaults\.model/.test(logs) ? true : undefined;
+    });
+    assert.equal(reloaded, true);
+    log(`alice hot-reloaded the new config ${((Date.now() - deployed) / 1000).toFixed(1)} s after the deploy (kubelet's sync of the ConfigMap's folder)`);
+    const now = podOf("clawfleet-tenant-alice");
+    assert.equal(now?.uid, before?.uid);
+    assert.equal(now?.restarts, 0);
+  });
+
+  it("brings a killed pod back on the same volume with the same name, reclaiming its state lease at once", async () => {
+    const before = podOf("clawfleet-tenant-bob");
+    assert.ok(before?.ready);
+    kubectl(["exec", "clawfleet-tenant-bob-0", "-c", "gateway", "--", "sh", "-c", "echo kept > /state/marker"]);
+    const killed = Date.now();
+    // No grace: the gateway cannot give its lease back, as after a crash of its node.
+    kubectl(["delete", "pod", "clawfleet-tenant-bob-0", "--grace-period=0", "--force", "--wait=false"]);
+    const back = await poll("bob's new pod ready", 300, async () => {
+      const pod = podOf("clawfleet-tenant-bob");
+      return pod !== undefined && pod.uid !== before.uid && pod.ready ? pod : undefined;
+    });
+    const seconds = (Date.now() - killed) / 1000;
+    const cold = before.secondsToReady ?? 0;
+    const again = back.secondsToReady ?? Infinity;
+    log(`bob ready again ${seconds.toFixed(1)} s after its pod was killed; the new pod took ${again} s to ready, its first ${cold} s`);
+    assert.equal(back.restarts, 0, "the new pod started once: its gateway took the lease the killed one left");
+    assert.equal(kubectl(["exec", "clawfleet-tenant-bob-0", "-c", "gateway", "--", "cat", "/state/marker"]).trim(), "kept");
+    // A gateway that had to wait out the lease (a new hostname) would not be ready for up to 5 minutes.
+    assert.ok(again <= cold + 10, `the new pod was ready ${again} s after it was made, its first cold start took ${cold} s`);
+  });
+});
