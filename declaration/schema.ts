@@ -371,7 +371,7 @@ export const hostSchema = z.strictObject({
   kubernetes: kubernetesPlacement.optional().meta({
     default: "none: a Docker host",
     description:
-      "run the host's gateways on a Kubernetes cluster instead of Docker: one StatefulSet, volume, Secret and Service per gateway (see Kubernetes); no ssh or stateRoot then",
+      "run the host's gateways on a Kubernetes cluster instead of Docker: one StatefulSet, volume, Secret and Service per gateway (see Kubernetes hosts); no ssh or stateRoot then",
   }),
   stateRoot: stateRoot.optional().meta({
     type: "absolute path",
