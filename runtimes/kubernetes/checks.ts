@@ -6,6 +6,9 @@ import { maxGatewayNameLength } from "./names";
 /** A name the API server takes for a StatefulSet, its Service (which must start with a letter) and its pod's hostname. */
 const objectName = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
 
+/** What Kubernetes takes as a label value. */
+const labelValue = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+
 function nameProblem(name: string): string | undefined {
   if (name.length > maxGatewayNameLength)
     return `is too long for Kubernetes: its gateway would be named ${name} (${name.length} characters, at most ${maxGatewayNameLength})`;
@@ -21,7 +24,15 @@ function nameProblem(name: string): string | undefined {
 const objectNames: RuntimeCheck = (tenants, hosts) => {
   const problems: Problem[] = [];
   for (const host of hosts.values()) {
-    if (host.kubernetes === undefined || host.shared === undefined) continue;
+    if (host.kubernetes === undefined) continue;
+    // The host id is a label value on every pod (clawfleet.dev/host), and Kubernetes refuses some ids as one.
+    if (!labelValue.test(host.id)) {
+      problems.push({
+        path: `hosts.${host.id}`,
+        message: `cannot be a Kubernetes label value, which each of its pods carries: at most 63 characters, starting and ending with a letter or digit; rename the host`,
+      });
+    }
+    if (host.shared === undefined) continue;
     const problem = nameProblem(sharedContainerName(host.id));
     if (problem !== undefined)
       problems.push({ path: `hosts.${host.id}`, message: `${problem}; rename the host, or move its shared gateway to a host with a shorter name` });

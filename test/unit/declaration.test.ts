@@ -911,6 +911,15 @@ describe("kubernetes hosts", () => {
     ]);
   });
 
+  test("refuse a host id that cannot be the label value its pods carry", () => {
+    const raw = valid();
+    raw["hosts"] = { cluster_: { kubernetes: { namespace: "clawfleet" } } };
+    raw["tenants"] = {};
+    assert.deepEqual(checkedLinesOf(raw), [
+      `${file}: hosts.cluster_: cannot be a Kubernetes label value, which each of its pods carries: at most 63 characters, starting and ending with a letter or digit; rename the host`,
+    ]);
+  });
+
   test("give a Docker host's CPU rule to Docker hosts only", () => {
     const raw = valid();
     raw["hosts"] = { cluster: kubeHost() };
