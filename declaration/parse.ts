@@ -20,7 +20,6 @@ import {
   type DedicatedTenantDecl,
   type Fleet,
   type Host,
-  type HostDecl,
   type PurgedTenant,
   type SharedTenant,
   type Tenant,
@@ -138,8 +137,9 @@ export function parseFleet(file: string, raw: RawDeclaration, runtimeChecks: rea
     problems.push(...missing);
     if (host === undefined || missing.length > 0) invalidHosts.add(id);
     else {
-      checkHost({ ...host, id }, problems);
-      hosts.set(id, { ...host, id, ports: host.ports ?? kubernetesDefaultPorts });
+      const parsed: Host = { ...host, id, ports: host.ports ?? kubernetesDefaultPorts };
+      checkHost(parsed, problems);
+      hosts.set(id, parsed);
     }
   }
   problems.push(...checkSharedMachines([...hosts.values()]));
@@ -338,19 +338,8 @@ function dockerHostRequirements(id: string, value: unknown): Problem[] {
   return problems;
 }
 
-function checkHost(host: HostDecl & { readonly id: string }, problems: Problem[]): void {
+function checkHost(host: Host, problems: Problem[]): void {
   const base = `hosts.${host.id}`;
-  if (host.kubernetes !== undefined) {
-    const dockerOnly: [string, boolean, string][] = [
-      ["ssh", host.ssh !== undefined, "the cluster is reached through kubernetes.kubeconfig and kubernetes.context"],
-      ["stateRoot", host.stateRoot !== undefined, "each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)"],
-      ["isolation", host.isolation !== undefined, "pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet"],
-      ["tailscale.serve", host.tailscale.serve, "clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward"],
-    ];
-    for (const [field, declared, why] of dockerOnly) {
-      if (declared) problems.push({ path: `${base}.${field}`, message: `is for Docker hosts and this host declares kubernetes: remove ${field}; ${why}` });
-    }
-  }
   if (host.tailscale.serve && host.tailscale.dnsName === undefined && !(host.ssh?.host.endsWith(".ts.net") ?? false)) {
     problems.push({
       path: `${base}.tailscale.dnsName`,

@@ -17,6 +17,24 @@ function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** What only a Docker host has, refused on a Kubernetes host with what to use instead. */
+const dockerOnlyFields: RuntimeCheck = (_tenants, hosts) =>
+  [...hosts.values()].flatMap((host): Problem[] => {
+    if (host.kubernetes === undefined) return [];
+    const fields: [string, boolean, string][] = [
+      ["ssh", host.ssh !== undefined, "the cluster is reached through kubernetes.kubeconfig and kubernetes.context"],
+      ["stateRoot", host.stateRoot !== undefined, "each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)"],
+      ["isolation", host.isolation !== undefined, "pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet"],
+      ["tailscale.serve", host.tailscale.serve, "clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward"],
+    ];
+    return fields
+      .filter(([, declared]) => declared)
+      .map(([field, , why]) => ({
+        path: `hosts.${host.id}.${field}`,
+        message: `is for Docker hosts and this host declares kubernetes: remove ${field}; ${why}`,
+      }));
+  });
+
 /**
  * Gateways on a Kubernetes host are objects named after the tenant (or the host, for the shared gateway): an id
  * Kubernetes refuses as such a name (an underscore, a trailing -, too long) is refused here, before any object is made.
@@ -79,4 +97,4 @@ const objectNames: RuntimeCheck = (tenants, hosts) => {
 };
 
 /** What the Kubernetes runtime cannot do exactly as declared: the wiring passes these to parseFleet. */
-export const kubernetesChecks: readonly RuntimeCheck[] = [objectNames];
+export const kubernetesChecks: readonly RuntimeCheck[] = [dockerOnlyFields, objectNames];
