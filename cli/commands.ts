@@ -8,12 +8,11 @@ import { OpsError } from "./ops/errors";
 import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList } from "./ops/gateway-verbs";
 import { withProgress } from "./ops/host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./ops/status";
-import { allTargets, findHost, findTarget, loadFleet } from "./ops/targets";
+import { allTargets, findHost, findTarget, hostStateOf, loadFleet } from "./ops/targets";
 import { noPrometheusError, prometheusTargets, renderFileSd, targetsNotes } from "./ops/prometheus-targets";
 import { rollback } from "./ops/rollback";
 import { collectUsage, renderUsageJson, renderUsageTable, usageErrors, usageRange } from "./ops/usage";
 import { runWatch } from "./ops/watch";
-import { runtimeOps } from "./runtime";
 
 const file = "<stack file>";
 
@@ -76,7 +75,7 @@ export const commands: readonly Command[] = [
     args: [file],
     summary: "every declared tenant: state, health, ready, uptime, restarts, image, memory, last backup",
     help: [
-      `Asks every host at once (one probe per host: ${runtimeOps.name}'s view of each gateway, its memory in use, each gateway's own /readyz asked inside it, the backup folders). A tenant is healthy when Docker's check passes, its gateway says it is ready and no channel is held.`,
+      `Asks every host at once (one probe per host: its runtime's view of each gateway (Docker, or Kubernetes through kubectl), its memory in use, each gateway's own /readyz asked inside it, the backup folders). A tenant is healthy when its runtime's health check passes, its gateway says it is ready and no channel is held.`,
       "A declared tenant without a container shows as missing; a host that does not answer as unreachable.",
       "Exits 1 when any tenant is not healthy, naming each one on stderr.",
     ],
@@ -102,7 +101,7 @@ export const commands: readonly Command[] = [
     args: [file, "<tenant>"],
     summary: "the tenant's gateway logs, secrets redacted",
     help: [
-      `The log ${runtimeOps.name} keeps of the tenant's gateway (a shared tenant: its host's shared gateway), read on its host.`,
+      `The log its runtime keeps of the tenant's gateway (a shared tenant: its host's shared gateway), read on its host (through kubectl for a Kubernetes host).`,
       "The gateway token and every declared secret are read from the gateway's environment and replaced by [redacted NAME].",
     ],
     options: {
@@ -299,6 +298,7 @@ export const commands: readonly Command[] = [
     async run({ positionals: [stackFile = ""], options }, { out, err, runner }) {
       const fleet = await loadFleet(stackFile);
       const hosts = options.host === undefined ? fleet.hosts : [findHost(fleet, stackFile, options.host)];
+      for (const host of hosts) hostStateOf("doctor", host, stackFile);
       const reports = await withProgress(err, "waiting for the hosts to answer", doctor(runner, fleet, hosts, allTargets(fleet)));
       out(options.json ? JSON.stringify({ hosts: reports }, null, 2) : renderDoctor(reports));
       return reports.every((r) => r.checks.every((c) => c.ok)) ? 0 : 1;

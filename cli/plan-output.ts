@@ -2,7 +2,7 @@ import type { ComponentFacts } from "../components/facts";
 import { componentType } from "../names";
 import type { PlannedResource } from "./mock-run";
 import type { Plan } from "./plan";
-import { runtimeOps } from "./runtime";
+import { describeResource } from "./runtime";
 
 /** `--json`: every registered resource; secrets print as "[secret]". With `facts`, what each component stated about itself. */
 export function renderPlanJson(plan: Plan, facts?: readonly ComponentFacts[]): string {
@@ -29,7 +29,7 @@ function shortType(type: string): string {
 
 /** What a reader wants to see of a resource on one line: what it does (as its component states it), then the runtime's notes. */
 function summary(resource: PlannedResource, said: string | undefined): string {
-  const notes = [...(said === undefined ? [] : [said]), ...(runtimeOps.describe(resource) ?? [])];
+  const notes = [...(said === undefined ? [] : [said]), ...(describeResource(resource) ?? [])];
   if (resource.options.retainOnDelete) notes.push("kept on delete");
   if (resource.options.deleteBeforeReplace) notes.push("delete before replace");
   if (resource.secretInputs.length > 0) notes.push(`secret: ${resource.secretInputs.join(", ")}`);

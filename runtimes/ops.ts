@@ -22,6 +22,11 @@ export interface GatewayState {
   readonly health: string | undefined;
   /** The gateway's environment (it holds the gateway token: keep it in memory only). */
   readonly env: readonly string[];
+  /**
+   * Its credentials file's text, when the runtime read it with the gateway's state (Kubernetes: from its Secret);
+   * undefined: read it from the gateway or its host. Kept in memory only.
+   */
+  readonly credentialsFile?: string | undefined;
 }
 
 /** One gateway's line in a host's status probe. */
@@ -71,9 +76,8 @@ export interface DeclaredGateway {
   readonly egressResource: string;
 }
 
-export interface RuntimeOps {
-  /** The runtime's name in messages: `Docker`. */
-  readonly name: string;
+/** The verbs' work on a host that holds its gateways' state in folders (RuntimeOps.hostState). */
+export interface HostStateOps {
   /**
    * The repository's scripts (in scripts/) that back a gateway up with `openclaw backup create --verify` and
    * restore it, run on its host as `bash -s -- <gateway> <dir or archive>` with OPENCLAW_CLI set.
@@ -86,6 +90,25 @@ export interface RuntimeOps {
    * gateway's health; or `none` and why nothing was done.
    */
   rollbackScript(spec: GatewaySpec, backupDir: string): string;
+  /** Shell lines of the doctor probe that print what doctorChecks reads, for the declared `gateways`. */
+  doctorProbe(image: string, gateways: readonly DeclaredGateway[]): string[];
+  /**
+   * The doctor's checks of the runtime on one host: it answers, it has the image, and each running
+   * gateway still has the isolation and limits it was deployed with (drift by hand: a container
+   * recreated under the same name, a `docker update`, an added capability).
+   */
+  doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[];
+}
+
+export interface RuntimeOps {
+  /** The runtime's name in messages: `Docker`. */
+  readonly name: string;
+  /**
+   * What a runtime whose gateways keep their state in folders on their host can do there as root: back up, restore,
+   * roll back, and the doctor's checks. Undefined when its state is elsewhere (a Kubernetes volume): those verbs
+   * refuse its hosts.
+   */
+  readonly hostState?: HostStateOps | undefined;
   /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
   inspectCommand(gateway: string): string[];
   /** The gateway's state, or the reason the runtime could not tell (the host's own failures are read before). */
@@ -98,14 +121,6 @@ export interface RuntimeOps {
   statusProbe(gateways: readonly string[]): string[];
   /** The probe's lines, by gateway name; a gateway that is not there has none. */
   readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus>;
-  /** Shell lines of the doctor probe that print what doctorChecks reads, for the declared `gateways`. */
-  doctorProbe(image: string, gateways: readonly DeclaredGateway[]): string[];
-  /**
-   * The doctor's checks of the runtime on one host: it answers, it has the image, and each running
-   * gateway still has the isolation and limits it was deployed with (drift by hand: a container
-   * recreated under the same name, a `docker update`, an added capability).
-   */
-  doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[];
   /** A failure of the runtime itself (its daemon down, not installed), as a message with its fix; undefined otherwise. */
   hostFailure(result: CommandResult): string | undefined;
   /** Notes that `clawfleet plan` prints after one of the runtime's resources; undefined for types it does not own. */

@@ -1,22 +1,21 @@
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { systemDirectoryProblem } from "../../declaration/machines";
 import { healthGateSeconds, manualBackupDirOf, stateRootOf } from "../../names";
-import { runtimeOps } from "../runtime";
 import { shippedFile } from "../../runtimes/shell";
 import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
-import type { TenantTarget } from "./targets";
+import { hostStateOf, type TenantTarget } from "./targets";
 
 /** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
 const scriptTimeoutSeconds = 3600;
 
-/** The repository's scripts folder, found from this file (cli/ops/) or from the CLI bundle (dist/). */
-export function scriptsDir(): string {
+/** One of the repository's scripts (in scripts/), found from this file (cli/ops/) or from the CLI bundle (dist/). */
+export function scriptPath(name: string): string {
   try {
-    return dirname(shippedFile(join("scripts", runtimeOps.scripts.backup)));
+    return shippedFile(join("scripts", name));
   } catch (error) {
     throw new OpsError((error as Error).message);
   }
@@ -67,6 +66,7 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
 export async function createBackup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<string> {
   const problem = to === undefined ? undefined : backupFolderProblem(to);
   if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
+  const tools = hostStateOf("backup", target.host, stackFile);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = redactorOf(facts, target);
@@ -77,7 +77,7 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
     );
   }
   io.err(`clawfleet: backing up ${target.container} on host ${target.host.id} into ${dir} with openclaw backup create --verify; the gateway keeps running`);
-  const script = readFileSync(join(scriptsDir(), runtimeOps.scripts.backup));
+  const script = readFileSync(scriptPath(tools.scripts.backup));
   const result = await withProgress(
     io.err,
     `still backing up ${target.container}`,
@@ -138,6 +138,7 @@ export async function restore(
     );
   }
   if (target.tier === "shared" && !wholeGateway) throw sharedRestoreRefusal(target, sharedPeers);
+  const tools = hostStateOf("restore", target.host, stackFile);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = redactorOf(facts, target);
@@ -150,7 +151,7 @@ export async function restore(
   io.err(
     `clawfleet: restoring ${target.container} on host ${target.host.id} from ${archive}: the gateway stops, its state goes back to the archive's time, then it starts again`,
   );
-  const script = readFileSync(join(scriptsDir(), runtimeOps.scripts.restore));
+  const script = readFileSync(scriptPath(tools.scripts.restore));
   const result = await withProgress(
     io.err,
     `still restoring ${target.container}`,

@@ -1,7 +1,7 @@
 import { shellQuote } from "../../runtimes/shell";
 import type { Fleet, Host } from "../../declaration/schema";
-import type { Check, DeclaredGateway } from "../../runtimes/ops";
-import { runtimeOps } from "../runtime";
+import type { Check, DeclaredGateway, HostStateOps } from "../../runtimes/ops";
+import { opsOf } from "../runtime";
 import { childName, childRole, stateRootOf } from "../../names";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { readStateSizes, stateOverLimit, stateSizeProbe } from "./state-size";
@@ -37,6 +37,7 @@ export function declaredGateways(gateways: readonly HostGateway[]): DeclaredGate
 
 /** One script per host: the runtime and the image, Tailscale Serve's config, state directory owners and modes, memory. */
 export function renderDoctorProbe(
+  tools: HostStateOps,
   image: string,
   serve: boolean,
   dirs: readonly string[],
@@ -47,7 +48,7 @@ export function renderDoctorProbe(
 ): string {
   return [
     `echo ${mark("runtime")}`,
-    ...runtimeOps.doctorProbe(image, gateways),
+    ...tools.doctorProbe(image, gateways),
     `echo ${mark("serve")}`,
     ...(serve ? [`if command -v tailscale >/dev/null 2>&1; then tailscale serve status --json 2>&1 || echo "@@failed"; else echo "@@not-installed"; fi`] : []),
     `echo ${mark("dirs")}`,
@@ -154,6 +155,13 @@ export function checkServe(host: Host, expected: ReadonlyMap<number, { target: s
   return checks;
 }
 
+/** The doctor's part of a host's runtime; commands.ts refused the hosts without one (hostStateOf) before asking any. */
+function toolsOf(host: Host): HostStateOps {
+  const tools = opsOf(host).hostState;
+  if (tools === undefined) throw new Error(`host ${host.id}: its runtime has no state folders for doctor to check`);
+  return tools;
+}
+
 /** Checks one host's probe output against the declaration. */
 export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: Fleet, output: string): Check[] {
   const found = sections(output);
@@ -161,7 +169,7 @@ export function checkHost(host: Host, targets: readonly TenantTarget[], fleet: F
     return [{ ok: false, what: "the doctor probe did not finish", fix: `run it by hand on the host to see why: ${output.trim().split("\n").pop() ?? ""}` }];
   const checks: Check[] = [];
   const gateways = hostGateways(fleet, host);
-  checks.push(...runtimeOps.doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(gateways)));
+  checks.push(...toolsOf(host).doctorChecks(found.get("runtime") ?? [], fleet.image, declaredGateways(gateways)));
   if (host.tailscale.serve) checks.push(...checkServe(host, expectedServe(host, gateways), found.get("serve") ?? []));
 
   const wanted = new Map(stateDirsOf(host, gateways).map((d) => [d.path, d]));
@@ -267,7 +275,16 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
       const dirs = stateDirsOf(host, gateways).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
       const limited = [...new Set(mine.filter((t) => t.stateLimitMb !== undefined).map((t) => t.stateDir))];
-      const probe = renderDoctorProbe(fleet.image, host.tailscale.serve, dirs, gatewayDirs, backupDirOf(host), declaredGateways(gateways), limited);
+      const probe = renderDoctorProbe(
+        toolsOf(host),
+        fleet.image,
+        host.tailscale.serve,
+        dirs,
+        gatewayDirs,
+        backupDirOf(host),
+        declaredGateways(gateways),
+        limited,
+      );
       const result = await runner.run(host, ["sh", "-c", probe], { root: true });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
       if (unreachable !== undefined) {

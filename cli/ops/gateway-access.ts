@@ -1,6 +1,6 @@
 import { gatewayCommon } from "../../components/gateway-spec";
 import type { GatewayState } from "../../runtimes/ops";
-import { runtimeOps } from "../runtime";
+import { opsOf } from "../runtime";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { OpsError } from "./errors";
 import { Redactor } from "./redact";
@@ -17,12 +17,19 @@ export interface GatewayFacts extends GatewayState {
 
 /** Reads a tenant's gateway: its state, health and environment, and its credentials file (two commands on its host). */
 export async function inspectGateway(runner: HostRunner, target: TenantTarget): Promise<GatewayFacts> {
-  const result = await runner.run(target.host, runtimeOps.inspectCommand(target.container));
+  const ops = opsOf(target.host);
+  const result = await runner.run(target.host, ops.inspectCommand(target.container));
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  const state = runtimeOps.readGateway(result);
+  const state = ops.readGateway(result);
   if ("error" in state) throw new OpsError(`host ${describeHost(target.host)}: gateway ${target.container}: ${state.error}`);
-  return { ...state, credentials: state.status === "missing" ? [] : await readCredentials(runner, target, state.status === "running") };
+  const credentials =
+    state.credentialsFile !== undefined
+      ? credentialsOf(state.credentialsFile)
+      : state.status === "missing"
+        ? []
+        : await readCredentials(runner, target, state.status === "running");
+  return { ...state, credentials };
 }
 
 /**
@@ -33,12 +40,18 @@ export async function inspectGateway(runner: HostRunner, target: TenantTarget): 
 async function readCredentials(runner: HostRunner, target: TenantTarget, running: boolean): Promise<string[]> {
   const { spec } = target;
   const file = `${spec.process.secretsDir}/${spec.process.secretsFile}`;
+  // A runtime without state folders on its host has no file there to read.
+  if (!running && opsOf(target.host).hostState === undefined) return [];
   const result = running
-    ? await runner.run(target.host, runtimeOps.execCommand(target.container, ["cat", file]))
+    ? await runner.run(target.host, opsOf(target.host).execCommand(target.container, ["cat", file]))
     : await runner.run(target.host, ["cat", `${spec.secretsDir}/${spec.process.secretsFile}`], { root: true });
-  if (result.code !== 0) return [];
+  return result.code === 0 ? credentialsOf(result.stdout) : [];
+}
+
+/** Every string of a credentials file's JSON, as `<JSON pointer>=<value>`; none when it is not JSON. */
+function credentialsOf(text: string): string[] {
   try {
-    return leavesOf(JSON.parse(result.stdout) as unknown, "");
+    return leavesOf(JSON.parse(text) as unknown, "");
   } catch {
     return [];
   }
@@ -100,7 +113,7 @@ export async function runGatewayCli(
   const { live, progress, timeoutSeconds } = options;
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const running = runner.stream(target.host, runtimeOps.execCommand(target.container, [...target.spec.process.cli, ...args]), {
+  const running = runner.stream(target.host, opsOf(target.host).execCommand(target.container, [...target.spec.process.cli, ...args]), {
     ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
     onStdout: (line) => {
       const clean = redactor.redact(line);

@@ -1,6 +1,6 @@
 import { firstJson, gatewayCliReason, inspectGateway, redactorOf, notRunningMessage, requireRunning, runGatewayCli } from "./gateway-access";
 import type { LogsOptions } from "../../runtimes/ops";
-import { runtimeOps } from "../runtime";
+import { opsOf } from "../runtime";
 import { OpsError } from "./errors";
 import { unreachableError, type HostRunner } from "./host-shell";
 import { Redactor } from "./redact";
@@ -26,7 +26,7 @@ export async function logs(runner: HostRunner, target: TenantTarget, stackFile: 
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = redactorOf(facts, target);
   if (target.tier === "shared") io.err(sharedNote(target, "these are that gateway's logs, for all of its tenants"));
-  const argv = runtimeOps.logsCommand(target.container, options);
+  const argv = opsOf(target.host).logsCommand(target.container, options);
   let errors = "";
   const code = await runner.stream(target.host, argv, {
     onStdout: (line) => io.out(redactor.redact(line)),

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { shellQuote, sshPinOptions } from "../../runtimes/shell";
 import type { CommandResult } from "../../runtimes/ops";
 import type { Host } from "../../declaration/schema";
-import { runtimeOps } from "../runtime";
+import { opsOf } from "../runtime";
 import { OpsError } from "./errors";
 
 export type { CommandResult };
@@ -108,9 +108,11 @@ const sshFailureCode = 255;
 export function unreachableError(host: Host, result: CommandResult): OpsError | undefined {
   if (result.timedOutSeconds !== undefined) {
     const check =
-      host.ssh === undefined
-        ? "check its Docker daemon (docker info)"
-        : `check that it is up and that ssh -p ${host.ssh.port} ${host.ssh.user}@${host.ssh.host} true answers`;
+      host.kubernetes !== undefined
+        ? `check that its Kubernetes API server answers (kubectl --namespace=${host.kubernetes.namespace} get pods)`
+        : host.ssh === undefined
+          ? "check its Docker daemon (docker info)"
+          : `check that it is up and that ssh -p ${host.ssh.port} ${host.ssh.user}@${host.ssh.host} true answers`;
     return new OpsError(`host ${describeHost(host)} did not answer within ${result.timedOutSeconds} s; ${check}`);
   }
   if (host.ssh !== undefined && result.code === sshFailureCode) {
@@ -119,7 +121,7 @@ export function unreachableError(host: Host, result: CommandResult): OpsError | 
       `host ${describeHost(host)} is unreachable: ${reason}; check that it is up and that ssh -p ${host.ssh.port} ${host.ssh.user}@${host.ssh.host} works with your key in ssh-agent`,
     );
   }
-  const runtimeFailure = runtimeOps.hostFailure(result);
+  const runtimeFailure = opsOf(host).hostFailure(result);
   if (runtimeFailure !== undefined) return new OpsError(`host ${describeHost(host)}: ${runtimeFailure}`);
   if (/sudo: a password is required|sudo: a terminal is required/.test(result.stderr)) {
     const user = host.ssh?.user ?? "this user";

@@ -6,11 +6,11 @@ import type { Fleet, Host, OffsiteDecl } from "../../declaration/schema";
 import { redactCredentials } from "../../declaration/secret";
 import { manualBackupDirOf, stateRootOf } from "../../names";
 import { secretsPrelude } from "../../runtimes/shell";
-import { createBackup, lastLine, restore, scriptsDir, sharedRestoreRefusal, type RestoreOptions } from "./backup";
+import { createBackup, lastLine, restore, scriptPath, sharedRestoreRefusal, type RestoreOptions } from "./backup";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { unreachableError, withProgress, type HostRunner } from "./host-shell";
-import type { TenantTarget } from "./targets";
+import { hostStateOf, type TenantTarget } from "./targets";
 
 export { offsiteOf, secretsPrelude, type OffsiteTarget };
 
@@ -146,7 +146,7 @@ async function runOffsite(
   extra: Readonly<Record<string, string>> = {},
 ): Promise<string> {
   const { s3 } = offsite.decl;
-  const script = readFileSync(join(scriptsDir(), offsiteScript), "utf8");
+  const script = readFileSync(scriptPath(offsiteScript), "utf8");
   const stdin = secretsPrelude({ S3_ACCESS_KEY_ID: credentials.accessKeyId, S3_SECRET_ACCESS_KEY: credentials.secretAccessKey, ...extra }) + script;
   const argv = ["bash", "-s", "--", args[0] ?? "", s3.endpoint, s3.region, s3.bucket, ...args.slice(1)];
   const result = await runner.run(target.host, argv, { root: true, stdin, timeoutSeconds: transferTimeoutSeconds });
@@ -167,6 +167,7 @@ async function listCopies(runner: HostRunner, target: TenantTarget, offsite: Off
 
 /** What an off-host verb needs for one host: its target, or an error naming the field to declare. */
 export function requireOffsite(fleet: Fleet, host: Host, stackFile: string, verb: string): OffsiteTarget {
+  hostStateOf(verb, host, stackFile);
   const offsite = offsiteOf(fleet, host);
   if (offsite === undefined) {
     throw new OpsError(

@@ -1,9 +1,8 @@
 import type { Host } from "../../declaration/schema";
 import { stateRootOf, upgradeBackupDirOf } from "../../names";
-import { runtimeOps } from "../runtime";
 import type { Writers } from "./gateway-verbs";
 import { unreachableError, withProgress, type HostRunner } from "./host-shell";
-import type { TenantTarget } from "./targets";
+import { hostStateOf, type TenantTarget } from "./targets";
 
 /** Seconds one gateway's rollback may take: unpacking a large archive, then up to the health gate's time to come up. */
 const rollbackTimeoutSeconds = 3600;
@@ -47,11 +46,13 @@ export function describeRollback(target: TenantTarget, code: number, stdout: str
  * does nothing. Prints one line per tenant; exits 1 when any rollback failed or a host did not answer.
  */
 export async function rollback(runner: HostRunner, targets: readonly TenantTarget[], hosts: readonly Host[], stackFile: string, io: Writers): Promise<number> {
+  // Every host is checked before any gateway is touched.
+  for (const host of hosts) hostStateOf("rollback", host, stackFile);
   const mine = targets.filter((t) => t.tier === "dedicated" && hosts.includes(t.host));
   let failed = 0;
   let rolledBack = 0;
   for (const target of mine) {
-    const script = runtimeOps.rollbackScript(target.spec, upgradeBackupDirOf(stateRootOf(target.host), target.container));
+    const script = hostStateOf("rollback", target.host, stackFile).rollbackScript(target.spec, upgradeBackupDirOf(stateRootOf(target.host), target.container));
     const result = await withProgress(
       io.err,
       `still rolling back ${target.container} on host ${target.host.id}`,

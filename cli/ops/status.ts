@@ -1,9 +1,9 @@
 import { shellQuote } from "../../runtimes/shell";
 import type { Host } from "../../declaration/schema";
-import type { GatewayStatus } from "../../runtimes/ops";
+import type { GatewayStatus, RuntimeOps } from "../../runtimes/ops";
 import { gatewayReadyProbe } from "../../components/render/config";
 import { stateLayout } from "../../names";
-import { runtimeOps } from "../runtime";
+import { opsOf } from "../runtime";
 import { describeHost, unreachableError, type HostRunner } from "./host-shell";
 import { formatMb, readStateSizes, stateSizeProbe } from "./state-size";
 import { backupDirOf, type TenantTarget } from "./targets";
@@ -61,14 +61,19 @@ const section = (name: string) => `@@clawfleet-${name}`;
 /**
  * One script per host: what the runtime knows of every declared gateway, each running
  * gateway's own readiness and the channels its restart-loop breaker holds (asked inside it),
- * and the backup folders' archives, in one round trip.
+ * and, where state is kept in folders on the host (`onHost`), the backup folders' archives and
+ * the state sizes, in one round trip.
  */
-export function renderStatusProbe(containers: readonly string[], backupDir: string, stateDirs: readonly string[]): string {
-  const ask = (name: string) => runtimeOps.execCommand(name, ["node", "-e", gatewayReadyProbe]).map(shellQuote).join(" ");
+export function renderStatusProbe(
+  ops: RuntimeOps,
+  containers: readonly string[],
+  onHost: { readonly backupDir: string; readonly stateDirs: readonly string[] } | undefined,
+): string {
+  const ask = (name: string) => ops.execCommand(name, ["node", "-e", gatewayReadyProbe]).map(shellQuote).join(" ");
   return [
     `echo ${section("now")} "$(date +%s)"`,
     `echo ${section("runtime")}`,
-    ...runtimeOps.statusProbe(containers),
+    ...ops.statusProbe(containers),
     // Asked inside each gateway, 8 at a time; each answers with one short line.
     `echo ${section("inside")}`,
     ...containers.flatMap((name, index) => [
@@ -77,16 +82,23 @@ export function renderStatusProbe(containers: readonly string[], backupDir: stri
     ]),
     `wait`,
     `echo ${section("backups")}`,
+    ...(onHost === undefined ? [] : backupsProbe(onHost.backupDir)),
+    `echo ${section("sizes")}`,
+    ...stateSizeProbe(onHost?.stateDirs ?? []),
+    `echo ${section("end")}`,
+    `true`,
+  ].join("\n");
+}
+
+/** Each archive of the backup folders below `backupDir`, as `<mtime> <path below it>`. */
+function backupsProbe(backupDir: string): string[] {
+  return [
     // Backups of one gateway live in <backupDir>/<container>/ (taken before an image change) and
     // <backupDir>/manual/<container>/ (taken by `clawfleet backup`).
     `for file in ${shellQuote(backupDir)}/clawfleet-*/* ${shellQuote(`${backupDir}/${stateLayout.manualBackups}`)}/clawfleet-*/*; do`,
     `  [ -f "$file" ] && echo "$(stat -c %Y "$file") \${file#${shellQuote(`${backupDir}/`)}}"`,
     `done`,
-    `echo ${section("sizes")}`,
-    ...stateSizeProbe(stateDirs),
-    `echo ${section("end")}`,
-    `true`,
-  ].join("\n");
+  ];
 }
 
 /** A gateway's answer to the question asked inside it; undefined parts when it could not tell. */
@@ -121,8 +133,8 @@ function insideAnswer(answer: string): InsideAnswer {
   }
 }
 
-/** Parses the probe's output (see renderStatusProbe). */
-export function parseStatusProbe(text: string): HostProbe {
+/** Parses the probe's output (see renderStatusProbe); `ops` reads its runtime's part. */
+export function parseStatusProbe(ops: RuntimeOps, text: string): HostProbe {
   const sections = new Map<string, string[]>();
   let current = "";
   let now = Math.floor(Date.now() / 1000);
@@ -137,7 +149,7 @@ export function parseStatusProbe(text: string): HostProbe {
     sections.get(current)?.push(line);
   }
   if (!sections.has("end")) throw new Error("the status probe did not finish");
-  const gateways = runtimeOps.readStatus(sections.get("runtime") ?? []);
+  const gateways = ops.readStatus(sections.get("runtime") ?? []);
   const backups = (sections.get("backups") ?? [])
     .map((line) => /^(\d+) (.+)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -230,14 +242,16 @@ export async function probeHost(runner: HostRunner, host: Host, targets: readonl
   const mine = targets.filter((t) => t.host.id === host.id);
   const containers = [...new Set(mine.map((t) => t.container))];
   const unanswered = (error: string): HostStatus => ({ host: host.id, tenants: mine.map((t) => tenantStatus(t, undefined, image)), error });
-  const options = timeoutSeconds === undefined ? { root: true } : { root: true, timeoutSeconds };
-  const stateDirs = [...new Set(mine.map((t) => t.stateDir))];
-  const result = await runner.run(host, ["sh", "-c", renderStatusProbe(containers, backupDirOf(host), stateDirs)], options);
+  const ops = opsOf(host);
+  // State folders and backups are root's; a runtime with neither (Kubernetes) is asked as the user, with their kubeconfig.
+  const onHost = ops.hostState === undefined ? undefined : { backupDir: backupDirOf(host), stateDirs: [...new Set(mine.map((t) => t.stateDir))] };
+  const options = { root: onHost !== undefined, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }) };
+  const result = await runner.run(host, ["sh", "-c", renderStatusProbe(ops, containers, onHost)], options);
   const error = unreachableError(host, result);
   if (error !== undefined) return unanswered(error.message);
   let probe: HostProbe;
   try {
-    probe = parseStatusProbe(result.stdout);
+    probe = parseStatusProbe(ops, result.stdout);
   } catch (parseError) {
     return unanswered(`host ${describeHost(host)}: ${String(parseError)}: ${result.stderr.trim()}`);
   }

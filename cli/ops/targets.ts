@@ -3,9 +3,10 @@ import { dedicatedGatewaySpec, sharedGatewaySpec, type GatewaySpec } from "../..
 import { parseFleet } from "../../declaration/parse";
 import { readStackFile } from "../../declaration/stack-file";
 import { compareIds, type Fleet, type Host, type SharedTenant, type Tenant } from "../../declaration/schema";
-import { backupRootOf, stateRootOf, tenantStateDir } from "../../names";
+import { backupRootOf, stateRootOf, tenantStateOf } from "../../names";
+import type { HostStateOps } from "../../runtimes/ops";
 import { OpsError } from "./errors";
-import { runtimeChecks } from "../runtime";
+import { opsOf, runtimeChecks } from "../runtime";
 
 /** One declared tenant, with everything a day-2 verb needs to find its gateway on its host. */
 export interface TenantTarget {
@@ -20,7 +21,7 @@ export interface TenantTarget {
   readonly port: number;
   /** Memory limit of that container, in MB. */
   readonly memoryMb: number;
-  /** The tenant's state on the host: its state directory, or its workspace in the shared gateway. */
+  /** The tenant's state in its host's terms (tenantStateOf): its state directory, or its workspace in the shared gateway. */
   readonly stateDir: string;
   /** The gateway's whole state directory (the shared gateway's for a shared tenant). */
   readonly gatewayStateDir: string;
@@ -46,15 +47,24 @@ export async function loadFleet(file: string): Promise<Fleet> {
   } catch (error) {
     throw new OpsError(`cannot read stack file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  const fleet = parseFleet(file, readStackFile(file, text), runtimeChecks);
-  const kubernetes = fleet.hosts.flatMap((host) => (host.kubernetes === undefined ? [] : [host]));
-  const first = kubernetes[0];
-  if (first?.kubernetes !== undefined) {
-    throw new OpsError(
-      `${kubernetes.length === 1 ? "host" : "hosts"} ${kubernetes.map((host) => host.id).join(", ")} of ${file} ${kubernetes.length === 1 ? "runs" : "run"} on Kubernetes, which the day-2 verbs do not reach yet (plan and diff do); use kubectl there, such as: kubectl -n ${first.kubernetes.namespace} logs statefulset/<gateway>`,
-    );
-  }
-  return fleet;
+  return parseFleet(file, readStackFile(file, text), runtimeChecks);
+}
+
+/** The verbs that reach every runtime; the others work on a host's state folders (RuntimeOps.hostState). */
+const everyRuntimeVerbs = "status, logs, exec, pairing, devices, usage and watch";
+
+/**
+ * What `verb` needs of a host's runtime to work on its state folders: back up, restore, roll back, check. A host whose
+ * runtime keeps state elsewhere (a Kubernetes volume) is refused, naming the host, the verbs that do reach it and the
+ * kubectl command to use instead.
+ */
+export function hostStateOf(verb: string, host: Host, stackFile: string): HostStateOps {
+  const ops = opsOf(host);
+  if (ops.hostState !== undefined) return ops.hostState;
+  const where = host.kubernetes === undefined ? "" : ` --namespace=${host.kubernetes.namespace}`;
+  throw new OpsError(
+    `clawfleet ${verb}: host ${host.id} of ${stackFile} runs on ${ops.name}, where its gateways' state is a volume that ${verb} does not reach yet (${everyRuntimeVerbs} do); use kubectl there, such as: kubectl${where} get pods`,
+  );
 }
 
 /** A host's shared gateway as the program deploys it, serving the host's shared tenants; undefined when it declares none. */
@@ -82,7 +92,7 @@ function targetOf(fleet: Fleet, tenant: Tenant): TenantTarget {
     container: spec.name,
     port: spec.port,
     memoryMb: spec.limits.memoryMb,
-    stateDir: tenantStateDir(stateRootOf(host), tenant.tier, tenant.id),
+    stateDir: tenantStateOf(host, tenant.tier, tenant.id),
     gatewayStateDir: spec.stateDir,
     agentId: tenant.tier === "shared" ? tenant.id : undefined,
     secretEnvNames: Object.keys(spec.secrets.env),

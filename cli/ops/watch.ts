@@ -6,7 +6,7 @@ import { stopChildren, type HostRunner } from "./host-shell";
 import { Redactor } from "./redact";
 import { formatMb } from "./state-size";
 import { formatUptime, probeHost, type HostStatus, type TenantStatus } from "./status";
-import { allTargets, type TenantTarget } from "./targets";
+import { allTargets, hostStateOf, type TenantTarget } from "./targets";
 import { collectUsage, formatUsd, monthToDate, type TenantUsage } from "./usage";
 
 /** What can be wrong, each its own alert: one per host, one per gateway, one per channel of a gateway and kind. */
@@ -547,6 +547,8 @@ export async function runWatch(
     if (webhook.protocol !== "http:" && webhook.protocol !== "https:")
       throw new OpsError(`clawfleet watch: ${source} must be an http:// or https:// address, not ${webhook.protocol}`, 2);
   }
+  // Backups are read from the hosts' backup folders: a host without them would alert for ever.
+  if (flags["backup-max-age"] !== undefined) for (const host of fleet.hosts) hostStateOf("watch --backup-max-age", host, stackFile);
   const options: WatchOptions = {
     stack: stackFile,
     intervalSeconds: seconds(flags.interval, "--interval", 60),

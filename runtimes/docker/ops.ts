@@ -291,8 +291,20 @@ function describe({ type, inputs }: ResourceView): string[] | undefined {
 /** The day-2 side of the Docker runtime: `docker` on the gateway's host (over SSH for a remote one). */
 export const dockerOps: RuntimeOps = {
   name: "Docker",
-  scripts: operatorScriptFiles,
-  rollbackScript: (spec, backupDir) => renderRollback({ spec, backupDir }),
+  hostState: {
+    scripts: operatorScriptFiles,
+    rollbackScript: (spec, backupDir) => renderRollback({ spec, backupDir }),
+    doctorProbe: (image, gateways) => [
+      `echo "version $(docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1)"`,
+      `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo "image present"; else echo "image absent"; fi`,
+      `echo "runtimes $(docker info --format '{{json .Runtimes}}{{"\\n"}}default-runtime {{.DefaultRuntime}}' 2>/dev/null)"`,
+      ...(gateways.length === 0
+        ? []
+        : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),
+      ...egressProbe(egressOf(gateways)),
+    ],
+    doctorChecks,
+  },
   inspectCommand: (gateway) => ["docker", "inspect", "--type", "container", "--format", "{{json .State}}\t{{json .Config.Env}}", gateway],
   readGateway(result: CommandResult) {
     if (result.code !== 0) {
@@ -327,16 +339,6 @@ export const dockerOps: RuntimeOps = {
     `if [ -n "$running" ]; then docker stats --no-stream --format 'stats {{json .}}' $running 2>/dev/null || true; fi`,
   ],
   readStatus,
-  doctorProbe: (image, gateways) => [
-    `echo "version $(docker version --format '{{.Server.Version}}' 2>&1 | tail -n 1)"`,
-    `if docker image inspect ${shellQuote(image)} >/dev/null 2>&1; then echo "image present"; else echo "image absent"; fi`,
-    `echo "runtimes $(docker info --format '{{json .Runtimes}}{{"\\n"}}default-runtime {{.DefaultRuntime}}' 2>/dev/null)"`,
-    ...(gateways.length === 0
-      ? []
-      : [`docker inspect --type container --format ${shellQuote(driftFormat)} ${gateways.map((g) => shellQuote(g.name)).join(" ")} 2>/dev/null || true`]),
-    ...egressProbe(egressOf(gateways)),
-  ],
-  doctorChecks,
   hostFailure(result) {
     if (/Cannot connect to the Docker daemon|error during connect/.test(result.stderr)) {
       return "the Docker daemon does not answer; start it (systemctl start docker) and retry";

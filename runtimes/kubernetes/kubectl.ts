@@ -13,17 +13,24 @@ export interface KubectlTarget {
   readonly namespace: string;
 }
 
-/** A shell function `k` that runs kubectl against the target, after checking that kubectl is there. */
-function kubectlPrelude(target: KubectlTarget): string[] {
-  const flags = [
-    ...(target.kubeconfig === undefined ? [] : [`--kubeconfig=${shellQuote(target.kubeconfig)}`]),
-    ...(target.context === undefined ? [] : [`--context=${shellQuote(target.context)}`]),
-    `--namespace=${shellQuote(target.namespace)}`,
+/** kubectl's flags that reach the target's namespace, one word each. */
+export function kubectlFlags(target: KubectlTarget): string[] {
+  return [
+    ...(target.kubeconfig === undefined ? [] : [`--kubeconfig=${target.kubeconfig}`]),
+    ...(target.context === undefined ? [] : [`--context=${target.context}`]),
+    `--namespace=${target.namespace}`,
   ];
+}
+
+/** A shell function `k` that runs kubectl against the target, after checking that kubectl is there. */
+export function kubectlPrelude(target: KubectlTarget): string[] {
   return [
     fail,
     `command -v kubectl >/dev/null 2>&1 || fail "kubectl is not on PATH of the machine that runs Pulumi; install kubectl (the cluster's minor version or one next to it)"`,
-    `k() { kubectl ${flags.join(" ")} "$@"; }`,
+    // Each flag's value quoted on its own: `--namespace='ns'`.
+    `k() { kubectl ${kubectlFlags(target)
+      .map((flag) => flag.replace(/=(.*)$/s, (_, value: string) => `=${shellQuote(value)}`))
+      .join(" ")} "$@"; }`,
   ];
 }
 

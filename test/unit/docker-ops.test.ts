@@ -8,7 +8,10 @@ import type { DedicatedTenant, SharedTenant } from "../../declaration/schema";
 import { readStackFile } from "../../declaration/stack-file";
 import { egressChainOf } from "../../runtimes/docker/egress";
 import { dockerOps, dockerResourceType, driftOf, type InspectedContainer } from "../../runtimes/docker/ops";
-import type { DeclaredGateway } from "../../runtimes/ops";
+import type { DeclaredGateway, HostStateOps } from "../../runtimes/ops";
+
+/** The Docker runtime works on its hosts' state folders: backup, restore, rollback and doctor. */
+const hostState: HostStateOps = dockerOps.hostState ?? assert.fail("the Docker runtime has no hostState");
 
 // The Docker runtime's day-2 side: the commands the verbs run on a host and how their output is read.
 
@@ -164,13 +167,13 @@ describe("the Docker runtime's day-2 commands", () => {
     assert.deepEqual(driftOf(fromTemplate, opsa, "runc"), []);
     assert.deepEqual(fromTemplate.Config, { Image: deployed.Config?.Image, User: deployed.Config?.User, Labels: deployed.Config?.Labels });
     assert.deepEqual(Object.keys(fromTemplate.NetworkSettings?.Networks ?? {}), Object.keys(deployed.NetworkSettings?.Networks ?? {}));
-    assert.deepEqual(dockerOps.doctorChecks(["version 20.10.24", "image present", ...lines], deployed.Config?.Image ?? "", [opsa, opsc]).slice(2), [
+    assert.deepEqual(hostState.doctorChecks(["version 20.10.24", "image present", ...lines], deployed.Config?.Image ?? "", [opsa, opsc]).slice(2), [
       {
         ok: true,
         what: "2 gateways as declared: image, user, read-only root, capabilities, no-new-privileges, memory, cpus, pids, loopback port, mounts, own network",
       },
     ]);
-    const probe = dockerOps.doctorProbe("img:1", [opsa, opsc]).join("\n");
+    const probe = hostState.doctorProbe("img:1", [opsa, opsc]).join("\n");
     assert.match(
       probe,
       /^docker inspect --type container --format 'drift \{"Name":\{\{json \.Name\}\},[^']*' 'clawfleet-tenant-opsa' 'clawfleet-shared-opshost' 2>\/dev\/null \|\| true$/m,
@@ -229,7 +232,7 @@ describe("the Docker runtime's day-2 commands", () => {
       ],
     );
     // In doctor: one problem per field, naming the gateway and its tenant; a declared gateway without a container is status's.
-    const checks = dockerOps.doctorChecks(["version 20.10.24", "image present", `drift ${JSON.stringify(containers[0])}`], image, [
+    const checks = hostState.doctorChecks(["version 20.10.24", "image present", `drift ${JSON.stringify(containers[0])}`], image, [
       opsa,
       { ...opsa, name: "clawfleet-tenant-gone", owner: "tenant gone" },
     ]);
@@ -298,7 +301,7 @@ describe("the Docker runtime's day-2 commands", () => {
       ...chain("carol", [`egress-rule -A ${chainOf("carol")} -d 192.168.1.0/24 -j RETURN`]).filter((l) => !l.includes("100.64.0.0/10")),
     ];
     const fix = (name: string) => `re-apply them: pulumi up --target-replace <urn of ${name}-egress> (pulumi stack --show-urns lists it)`;
-    assert.deepEqual(dockerOps.doctorChecks(lines, "img:1", declared).slice(2), [
+    assert.deepEqual(hostState.doctorChecks(lines, "img:1", declared).slice(2), [
       {
         ok: false,
         what: `clawfleet-tenant-bob (tenant bob) has no egress rules in place (chain ${chainOf("bob")} is missing): it can reach private and link-local addresses; after a reboot the firewall starts empty`,
@@ -311,14 +314,14 @@ describe("the Docker runtime's day-2 commands", () => {
       },
       { ok: true, what: "egress rules in place for 1 gateway: private, link-local and 100.64.0.0/10 refused" },
     ]);
-    const probe = dockerOps.doctorProbe("img:1", declared).join("\n");
+    const probe = hostState.doctorProbe("img:1", declared).join("\n");
     assert.ok(probe.includes(`iptables -S ${chainOf("alice")} 2>/dev/null | sed 's/^/egress-rule /'`), probe);
   });
 
   it("names a declared OCI runtime the daemon does not have, and a gateway that runs under another one, with the fix", () => {
     const kata = { ...opsa, spec: { ...opsa.spec, isolation: "kata" } };
     const lines = ["version 20.10.24", "image present", 'runtimes {"runc":{"path":"runc"}}', "default-runtime runc", `drift ${JSON.stringify(deployed)}`];
-    const checks = dockerOps.doctorChecks(lines, deployed.Config?.Image ?? "", [kata]);
+    const checks = hostState.doctorChecks(lines, deployed.Config?.Image ?? "", [kata]);
     assert.deepEqual(checks.slice(1), [
       {
         ok: false,
@@ -332,7 +335,7 @@ describe("the Docker runtime's day-2 commands", () => {
         fix: "docker rm -f clawfleet-tenant-opsa, then pulumi up --refresh, which creates it as declared",
       },
     ]);
-    assert.match(dockerOps.doctorProbe("img:1", [kata]).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}/);
+    assert.match(hostState.doctorProbe("img:1", [kata]).join("\n"), /docker info --format '\{\{json \.Runtimes\}\}/);
   });
 
   it("names a gateway with no isolation declared that runs under another runtime than the daemon's default (isolation removed)", () => {
@@ -347,18 +350,18 @@ describe("the Docker runtime's day-2 commands", () => {
     ]);
     assert.deepEqual(driftOf(deployed, opsa, "runc"), []);
     assert.deepEqual(driftOf(underRunsc, opsa, ""), [], "a daemon that does not say its default: nothing to compare with");
-    assert.match(dockerOps.doctorProbe("img:1", [opsa]).join("\n"), /\{\{"\\n"\}\}default-runtime \{\{\.DefaultRuntime\}\}/);
+    assert.match(hostState.doctorProbe("img:1", [opsa]).join("\n"), /\{\{"\\n"\}\}default-runtime \{\{\.DefaultRuntime\}\}/);
   });
 
   it("tells the doctor when Docker does not answer, and checks the image only when it does", () => {
-    assert.deepEqual(dockerOps.doctorChecks(["version Cannot connect to the Docker daemon at unix:///var/run/docker.sock."], "img:1", []), [
+    assert.deepEqual(hostState.doctorChecks(["version Cannot connect to the Docker daemon at unix:///var/run/docker.sock."], "img:1", []), [
       {
         ok: false,
         what: "Docker does not answer: Cannot connect to the Docker daemon at unix:///var/run/docker.sock.",
         fix: "start it (systemctl start docker), and let the SSH user use it (usermod -aG docker <user>)",
       },
     ]);
-    assert.deepEqual(dockerOps.doctorChecks(["version 27.5.1", "image present"], "img:1", []), [
+    assert.deepEqual(hostState.doctorChecks(["version 27.5.1", "image present"], "img:1", []), [
       { ok: true, what: "Docker 27.5.1 answers" },
       { ok: true, what: "image img:1 is present" },
     ]);

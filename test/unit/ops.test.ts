@@ -21,7 +21,10 @@ import {
 } from "../../cli/ops/status";
 import { allTargets, findTarget, hostGateways, loadFleet } from "../../cli/ops/targets";
 import { OpsError } from "../../cli/ops/errors";
-import { parseDockerSize } from "../../runtimes/docker/ops";
+import { dockerOps, parseDockerSize } from "../../runtimes/docker/ops";
+
+/** The Docker runtime's doctor probe and checks. */
+const dockerTools = dockerOps.hostState ?? assert.fail("the Docker runtime has no hostState");
 
 const prod = "stacks/Pulumi.prod.yaml";
 const dev = "stacks/Pulumi.dev.yaml";
@@ -137,35 +140,6 @@ describe("tenants from the declaration", () => {
     assert.deepEqual(alice.channels, ["telegram"]);
   });
 
-  it("refuses a stack with a Kubernetes host, naming it and the kubectl way in", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "clawfleet-ops-"));
-    const file = join(dir, "Pulumi.kube.yaml");
-    writeFileSync(
-      file,
-      [
-        "config:",
-        "  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6",
-        "  clawfleet:hosts:",
-        "    local: { stateRoot: /var/lib/clawfleet, ports: { from: 18100, to: 18199 } }",
-        "    cluster: { kubernetes: { namespace: clawfleet-prod } }",
-        "  clawfleet:tenants:",
-        "    alice: { tier: dedicated, host: cluster }",
-        "",
-      ].join("\n"),
-    );
-    try {
-      await assert.rejects(
-        loadFleet(file),
-        (error: unknown) =>
-          error instanceof OpsError &&
-          error.message ===
-            `host cluster of ${file} runs on Kubernetes, which the day-2 verbs do not reach yet (plan and diff do); use kubectl there, such as: kubectl -n clawfleet-prod logs statefulset/<gateway>`,
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
   it("names an unknown tenant and lists the declared ones", async () => {
     const fleet = await loadFleet(dev);
     assert.throws(
@@ -257,7 +231,7 @@ const probeOutput = [
 describe("status", () => {
   it("parses one host's probe and reports each tenant: state, health, ready, uptime, restarts, image, memory, state size, last backup", async () => {
     const fleet = await loadFleet(dev);
-    const probe = parseStatusProbe(probeOutput);
+    const probe = parseStatusProbe(dockerOps, probeOutput);
     // alice declares stateLimitMb: 20, carol 100.
     const limits: Record<string, number> = { alice: 20, carol: 100 };
     const rows = allTargets(fleet).map((t) => tenantStatus({ ...t, stateLimitMb: limits[t.id] }, probe, fleet.image));
@@ -333,7 +307,7 @@ describe("status", () => {
     const withHeld = probeOutput
       .replace('clawfleet-tenant-alice {"ready":true,"held":[]}', 'clawfleet-tenant-alice {"ready":true,"held":["telegram"]}')
       .replace('clawfleet-shared-local {"ready":false,"failing":["telegram"],"held":[]}', 'clawfleet-shared-local {"ready":true,"held":[]}');
-    const rows = allTargets(fleet).map((t) => tenantStatus(t, parseStatusProbe(withHeld), fleet.image));
+    const rows = allTargets(fleet).map((t) => tenantStatus(t, parseStatusProbe(dockerOps, withHeld), fleet.image));
     assert.deepEqual(
       rows.map((r) => [r.tenant, r.health, r.channelsHeld, r.healthy]),
       [
@@ -351,7 +325,7 @@ describe("status", () => {
       ].join("\n"),
     );
     const unknown = probeOutput.replace('clawfleet-tenant-alice {"ready":true,"held":[]}', "clawfleet-tenant-alice ?");
-    const alice = tenantStatus(allTargets(fleet)[0]!, parseStatusProbe(unknown), fleet.image);
+    const alice = tenantStatus(allTargets(fleet)[0]!, parseStatusProbe(dockerOps, unknown), fleet.image);
     assert.deepEqual([alice.channelsHeld, alice.ready, alice.healthy], [undefined, undefined, false], "a gateway that cannot tell is not counted healthy");
     assert.equal(describeProblem(alice), "readiness unknown");
   });
@@ -621,7 +595,7 @@ describe("doctor", () => {
     const fleet = { ...loaded, tenants: loaded.tenants.filter((t) => t.tier !== "shared") };
     const host = fleet.hosts[0];
     assert.ok(host);
-    const probe = renderDoctorProbe("img:1", false, [], [], "/var/lib/clawfleet/backups", declaredGateways(hostGateways(fleet, host)), []);
+    const probe = renderDoctorProbe(dockerTools, "img:1", false, [], [], "/var/lib/clawfleet/backups", declaredGateways(hostGateways(fleet, host)), []);
     assert.match(probe, /--format 'drift [^']*' 'clawfleet-shared-local' 'clawfleet-tenant-alice' 'clawfleet-tenant-dave' /);
     // Its memory limit raised by hand.
     const inspected = { Name: "/clawfleet-shared-local", HostConfig: { Memory: 4096 * 1024 * 1024 } };
@@ -685,6 +659,7 @@ describe("doctor", () => {
     const limits: Record<string, number> = { alice: 1024, bob: 64, dave: 512 };
     const targets = allTargets(fleet).map((t) => ({ ...t, stateLimitMb: limits[t.id] }));
     const probe = renderDoctorProbe(
+      dockerTools,
       "img:1",
       false,
       [],
@@ -837,5 +812,127 @@ describe("arguments and help", () => {
     const parsed = parseCommandLine(commands, "logs", [dev, "alice", "-f", "--since=10m"]);
     assert.equal(parsed.kind, "run");
     if (parsed.kind === "run") assert.deepEqual(parsed.input.options, { follow: true, since: "10m", tail: undefined });
+  });
+});
+
+describe("a Kubernetes host's gateways", () => {
+  const stack = [
+    "config:",
+    "  clawfleet:image: clawfleet/openclaw-gateway:2026.9.6",
+    "  clawfleet:hosts:",
+    "    cluster: { kubernetes: { namespace: clawfleet-prod, kubeconfig: /etc/clawfleet/kubeconfig } }",
+    "  clawfleet:tenants:",
+    "    alice: { tier: dedicated, host: cluster }",
+    "",
+  ].join("\n");
+  const kubectl = "kubectl --kubeconfig=/etc/clawfleet/kubeconfig --namespace=clawfleet-prod";
+  const token = "tok-0123456789abcdefXYZ";
+  const pod = {
+    kind: "Pod",
+    metadata: { name: "clawfleet-tenant-alice-0", labels: { "clawfleet.dev/gateway": "clawfleet-tenant-alice" } },
+    spec: {
+      containers: [
+        {
+          name: "gateway",
+          image: "clawfleet/openclaw-gateway:2026.9.6",
+          env: [{ name: "OPENCLAW_GATEWAY_TOKEN", valueFrom: { secretKeyRef: { name: "clawfleet-tenant-alice-secrets", key: "gateway-token" } } }],
+        },
+      ],
+    },
+    status: {
+      phase: "Running",
+      containerStatuses: [{ name: "gateway", ready: true, started: true, restartCount: 1, state: { running: { startedAt: "2026-12-05T09:00:00Z" } } }],
+    },
+  };
+  const secret = {
+    kind: "Secret",
+    data: {
+      "gateway-token": Buffer.from(token).toString("base64"),
+      "credentials.json": Buffer.from('{"modelKeys":{"anthropic":"sk-ant-api03-secretvalue"}}').toString("base64"),
+    },
+  };
+
+  async function withStack(run: (file: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), "clawfleet-ops-"));
+    const file = join(dir, "Pulumi.kube.yaml");
+    writeFileSync(file, stack);
+    try {
+      await run(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("finds each tenant's gateway and its state volume", async () => {
+    await withStack(async (file) => {
+      const [alice] = allTargets(await loadFleet(file));
+      assert.deepEqual([alice?.container, alice?.stateDir], ["clawfleet-tenant-alice", "clawfleet-prod/clawfleet-tenant-alice-state"]);
+      // Its Service's port, from the default range of a Kubernetes host.
+      assert.ok(alice !== undefined && alice.port >= 18100 && alice.port <= 18999, String(alice?.port));
+    });
+  });
+
+  it("logs: reads the pod's log through kubectl, the token and credentials from its Secret redacted, without reading a host file", async () => {
+    await withStack(async (file) => {
+      const runner = fakeRunner((_host, argv) => {
+        if (argv.includes("get")) return { code: 0, stdout: JSON.stringify({ kind: "List", items: [pod, secret] }), stderr: "" };
+        return { code: 0, stdout: `token ${token} key sk-ant-api03-secretvalue\n`, stderr: "" };
+      });
+      const result = await ops("logs", [file, "alice", "--tail", "5"], runner);
+      assert.equal(result.code, 0);
+      assert.equal(result.out, "token [redacted OPENCLAW_GATEWAY_TOKEN] key [redacted /modelKeys/anthropic]");
+      assert.deepEqual(runner.calls, [
+        `cluster: ${kubectl} get pod/clawfleet-tenant-alice-0 secret/clawfleet-tenant-alice-secrets --ignore-not-found --output=json`,
+        `cluster: ${kubectl} logs clawfleet-tenant-alice-0 --container=gateway --tail=5`,
+      ]);
+    });
+  });
+
+  it("status: one kubectl probe, each gateway asked inside its pod, no backup folders or state sizes on a host", async () => {
+    await withStack(async (file) => {
+      let probe = "";
+      const runner = fakeRunner((_host, argv) => {
+        probe = argv[2] ?? "";
+        const output = [
+          "@@clawfleet-now 1796464800",
+          "@@clawfleet-runtime",
+          ...JSON.stringify(pod, null, 2).split("\n"),
+          "@@clawfleet-inside",
+          'clawfleet-tenant-alice {"ready":true,"failing":[],"held":[]}',
+          "@@clawfleet-backups",
+          "@@clawfleet-sizes",
+          "@@clawfleet-end",
+        ];
+        return { code: 0, stdout: output.join("\n"), stderr: "" };
+      });
+      const result = await ops("status", [file, "--json"], runner);
+      assert.equal(result.code, 0);
+      const [alice] = (JSON.parse(result.out) as FleetStatus).tenants;
+      assert.deepEqual(
+        [alice?.state, alice?.health, alice?.ready, alice?.restarts, alice?.uptimeSeconds, alice?.imageCurrent, alice?.lastBackup, alice?.healthy],
+        ["running", "healthy", true, 1, 3600, true, null, true],
+      );
+      assert.match(probe, /get 'pod\/clawfleet-tenant-alice-0' --ignore-not-found --output=json/);
+      assert.match(probe, /'exec' 'clawfleet-tenant-alice-0' '--container=gateway' '--' 'node' '-e'/);
+      assert.doesNotMatch(probe, /stat -c|du -sk/);
+    });
+  });
+
+  it("refuses backup, restore, rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
+    await withStack(async (file) => {
+      const runner = fakeRunner(() => assert.fail("no command may run"));
+      const refusal = (verb: string) =>
+        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
+      for (const [verb, args] of [
+        ["backup", [file, "alice"]],
+        ["restore", [file, "alice", "/var/backups/a.tar.gz"]],
+        ["rollback", [file]],
+        ["doctor", [file]],
+      ] as const) {
+        const result = await ops(verb, [...args], runner);
+        assert.deepEqual([verb, result.code, result.err], [verb, 1, refusal(verb)]);
+      }
+      assert.deepEqual(runner.calls, []);
+    });
   });
 });

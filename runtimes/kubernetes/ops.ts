@@ -1,0 +1,185 @@
+/**
+ * The day-2 side of the Kubernetes runtime: `kubectl` on the machine that runs the CLI, with the host's kubeconfig,
+ * context and namespace. A gateway is the one pod of its StatefulSet, `<gateway>-0`; its secrets are read from its
+ * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: backup, restore, rollback
+ * and doctor (RuntimeOps.hostState) do not reach it.
+ */
+import { secretNameOf } from "../../names";
+import { shellQuote } from "../shell";
+import type { CommandResult, GatewayState, GatewayStatus, LogsOptions, RuntimeOps } from "../ops";
+import { kubectlFlags, type KubectlTarget } from "./kubectl";
+import { gatewayContainer, gatewaySelectorLabel, secretKeys } from "./names";
+
+/** The pod of a gateway's StatefulSet of one: its stable name. */
+export function podOf(gateway: string): string {
+  return `${gateway}-0`;
+}
+
+interface ContainerState {
+  readonly running?: { readonly startedAt?: string };
+  readonly waiting?: { readonly reason?: string };
+  readonly terminated?: { readonly reason?: string; readonly exitCode?: number; readonly startedAt?: string };
+}
+
+interface PodObject {
+  readonly kind: "Pod";
+  readonly metadata?: { readonly name?: string; readonly labels?: Record<string, string>; readonly deletionTimestamp?: string };
+  readonly spec?: {
+    readonly containers?: readonly {
+      readonly name?: string;
+      readonly image?: string;
+      readonly env?: readonly { readonly name?: string; readonly value?: string; readonly valueFrom?: { readonly secretKeyRef?: { readonly key?: string } } }[];
+    }[];
+  };
+  readonly status?: {
+    readonly phase?: string;
+    readonly containerStatuses?: readonly {
+      readonly name?: string;
+      readonly ready?: boolean;
+      readonly started?: boolean;
+      readonly restartCount?: number;
+      readonly state?: ContainerState;
+    }[];
+  };
+}
+
+interface SecretObject {
+  readonly kind: "Secret";
+  readonly data?: Record<string, string>;
+}
+
+/** The objects of `kubectl get -o json`: one object, a List of them, or nothing at all (`--ignore-not-found`). */
+function objectsOf(text: string): unknown[] {
+  if (text.trim() === "") return [];
+  const value = JSON.parse(text) as { kind?: unknown; items?: unknown };
+  return value.kind === "List" && Array.isArray(value.items) ? value.items : [value];
+}
+
+const isPod = (value: unknown): value is PodObject => (value as { kind?: unknown } | null)?.kind === "Pod";
+const isSecret = (value: unknown): value is SecretObject => (value as { kind?: unknown } | null)?.kind === "Secret";
+
+/**
+ * The gateway container's state in the words `status` shows: `running`, `exited`, `pending` (no container yet),
+ * `terminating`, or the reason it waits (`waiting: CrashLoopBackOff`).
+ */
+function stateWord(pod: PodObject): string {
+  if (pod.metadata?.deletionTimestamp !== undefined) return "terminating";
+  const container = pod.status?.containerStatuses?.find((c) => c.name === gatewayContainer);
+  const state = container?.state;
+  if (state?.running !== undefined) return "running";
+  if (state?.terminated !== undefined) return "exited";
+  if (state?.waiting !== undefined) return `waiting: ${state.waiting.reason ?? "unknown"}`;
+  return (pod.status?.phase ?? "unknown").toLowerCase();
+}
+
+/** healthy (ready), starting (its startup probe has not passed) or unhealthy, as Docker's health words; none when it does not run. */
+function healthWord(pod: PodObject): string | undefined {
+  const container = pod.status?.containerStatuses?.find((c) => c.name === gatewayContainer);
+  if (container?.state?.running === undefined) return undefined;
+  if (container.ready === true) return "healthy";
+  return container.started === true ? "unhealthy" : "starting";
+}
+
+function decode(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
+}
+
+/** The gateway's environment as `NAME=value`, its secret values taken from its Secret. */
+function environmentOf(pod: PodObject, secret: SecretObject | undefined): string[] {
+  const container = pod.spec?.containers?.find((c) => c.name === gatewayContainer);
+  return (container?.env ?? []).flatMap((entry) => {
+    if (entry.name === undefined) return [];
+    if (entry.value !== undefined) return [`${entry.name}=${entry.value}`];
+    const key = entry.valueFrom?.secretKeyRef?.key;
+    const value = key === undefined ? undefined : decode(secret?.data?.[key]);
+    return value === undefined ? [] : [`${entry.name}=${value}`];
+  });
+}
+
+function readGateway(result: CommandResult): GatewayState | { readonly error: string } {
+  if (result.code !== 0) return { error: `kubectl get failed: ${result.stderr.trim()}` };
+  let objects: unknown[];
+  try {
+    objects = objectsOf(result.stdout);
+  } catch {
+    return { error: `kubectl get answered something clawfleet cannot read: ${JSON.stringify(result.stdout.trim().slice(0, 80))}` };
+  }
+  const pod = objects.find(isPod);
+  const secret = objects.find(isSecret);
+  const credentialsFile = decode(secret?.data?.[secretKeys.credentials]);
+  if (pod === undefined) return { status: "missing", health: undefined, env: [], credentialsFile };
+  return { status: stateWord(pod), health: healthWord(pod), env: environmentOf(pod, secret), credentialsFile };
+}
+
+function readStatus(lines: readonly string[]): ReadonlyMap<string, GatewayStatus> {
+  let objects: unknown[];
+  try {
+    objects = objectsOf(lines.join("\n"));
+  } catch {
+    return new Map();
+  }
+  const found = new Map<string, GatewayStatus>();
+  for (const pod of objects.filter(isPod)) {
+    const gateway = pod.metadata?.labels?.[gatewaySelectorLabel] ?? pod.metadata?.name?.replace(/-0$/, "");
+    if (gateway === undefined) continue;
+    const container = pod.status?.containerStatuses?.find((c) => c.name === gatewayContainer);
+    const state = container?.state;
+    found.set(gateway, {
+      status: stateWord(pod),
+      health: healthWord(pod),
+      startedAt: state?.running?.startedAt ?? state?.terminated?.startedAt ?? "",
+      restarts: container?.restartCount ?? 0,
+      // The image as the pod asks for it: the container runtime reports it normalised (docker.io/...).
+      image: pod.spec?.containers?.find((c) => c.name === gatewayContainer)?.image ?? "",
+      // No metrics API is assumed on the cluster (metrics-server is an add-on).
+      memoryMb: undefined,
+    });
+  }
+  return found;
+}
+
+/** kubectl's `--since` takes a duration; a time (as `docker logs --since` also takes) goes to `--since-time`. */
+function sinceFlag(since: string): string {
+  return /^\d+(?:s|m|h)$/.test(since) ? `--since=${since}` : `--since-time=${since}`;
+}
+
+/** The Kubernetes runtime's day-2 commands for one host (`hostId`) and its placement. */
+export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps {
+  const kubectl = ["kubectl", ...kubectlFlags(target)];
+  return {
+    name: "Kubernetes",
+    inspectCommand: (gateway) => [...kubectl, "get", `pod/${podOf(gateway)}`, `secret/${secretNameOf(gateway)}`, "--ignore-not-found", "--output=json"],
+    readGateway,
+    execCommand: (gateway, argv) => [...kubectl, "exec", podOf(gateway), `--container=${gatewayContainer}`, "--", ...argv],
+    logsCommand: (gateway, options: LogsOptions) => [
+      ...kubectl,
+      "logs",
+      podOf(gateway),
+      `--container=${gatewayContainer}`,
+      ...(options.follow ? ["--follow"] : []),
+      ...(options.since === undefined ? [] : [sinceFlag(options.since)]),
+      ...(options.tail === undefined ? [] : [`--tail=${options.tail === "all" ? "-1" : options.tail}`]),
+    ],
+    statusProbe: (gateways) =>
+      gateways.length === 0
+        ? []
+        : [`${kubectl.map(shellQuote).join(" ")} get ${gateways.map((g) => shellQuote(`pod/${podOf(g)}`)).join(" ")} --ignore-not-found --output=json`],
+    readStatus,
+    hostFailure(result) {
+      const said = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
+      if (result.code === 127 && /kubectl/.test(result.stderr))
+        return "kubectl is not installed on this machine; install kubectl (the cluster's minor version or one next to it)";
+      if (/Unable to connect to the server|The connection to the server .* was refused|couldn't get current server API group list/.test(result.stderr)) {
+        return `the Kubernetes API server does not answer (${said}); check the host's kubeconfig and context with: kubectl ${kubectlFlags(target).map(shellQuote).join(" ")} get pods`;
+      }
+      if (/context ".*" does not exist|no configuration has been provided|stat .*: no such file or directory/.test(result.stderr)) {
+        return `kubectl cannot use the host's kubeconfig or context (${said}); fix hosts.${hostId}.kubernetes.kubeconfig or .context in the stack file, or the file itself`;
+      }
+      if (/Error from server \(Forbidden\)/.test(result.stderr))
+        return `the cluster refused (${said}); the user of the host's kubeconfig needs get, list and exec on pods and get on secrets in namespace ${target.namespace}`;
+      return undefined;
+    },
+    // The program's Kubernetes objects are described by the components that make them.
+    describe: () => undefined,
+  };
+}
