@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Host, OffsiteDecl, SharedTenant } from "../declaration/schema";
 import { GatewayResources, type GatewayPlacement } from "./gateway";
 import { gatewayCommon, sharedGatewaySpec, trialConfig } from "./gateway-spec";
-import { childName, childRole, componentType, sharedStateOf, tenantStateOf } from "../names";
+import { childName, childRole, componentType, dedicatedContainerName, sharedContainerName, sharedStateOf, tenantStateOf } from "../names";
 import { recordFacts, type RuntimeChild } from "./facts";
 import type { Runtime } from "./runtime";
 
@@ -41,13 +41,20 @@ export class GatewayHost extends pulumi.ComponentResource {
     const { host } = args;
     // A new image is tried on a copy of real state (the canary's, or the shared gateway's; with `rollout.preflight:
     // all`, every gateway's, the canary's first) before any gateway changes.
-    const shared = host.shared === undefined ? [] : [sharedStateOf(host)];
-    const canary = args.canary === undefined ? [] : [tenantStateOf(host, "dedicated", args.canary)];
-    const others = (args.dedicated ?? []).filter((id) => id !== args.canary).map((id) => tenantStateOf(host, "dedicated", id));
-    const sampleStateDirs = host.rollout.preflight === "all" ? [...canary, ...others, ...shared] : [...canary, ...shared].slice(0, 1);
+    const shared = host.shared === undefined ? [] : [{ gateway: sharedContainerName(host.id), state: sharedStateOf(host) }];
+    const sample = (id: string) => ({ gateway: dedicatedContainerName(id), state: tenantStateOf(host, "dedicated", id) });
+    const canary = args.canary === undefined ? [] : [sample(args.canary)];
+    const others = (args.dedicated ?? []).filter((id) => id !== args.canary).map(sample);
+    const samples = host.rollout.preflight === "all" ? [...canary, ...others, ...shared] : [...canary, ...shared].slice(0, 1);
+    const sampleStateDirs = samples.map((s) => s.state);
+    const sampleGateways = samples.map((s) => s.gateway);
     const schedule = args.offsite?.schedule;
     const scheduledOffsite = args.offsite === undefined || schedule === undefined ? undefined : { ...args.offsite, schedule };
-    const runtime = args.runtime.prepareHost(name, { host, image: args.image, sampleStateDirs, trialConfig, gateway: gatewayCommon, scheduledOffsite }, this);
+    const runtime = args.runtime.prepareHost(
+      name,
+      { host, image: args.image, sampleStateDirs, sampleGateways, trialConfig, gateway: gatewayCommon, scheduledOffsite },
+      this,
+    );
     this.placement = { hostId: host.id, image: args.image, runtime };
     this.host = host;
     this.sharedTenants = args.sharedTenants;

@@ -19,6 +19,8 @@ export interface HostPreparation {
   readonly image: string;
   /** The state a new image is first tried on, one copy after the other (the canary's, or the shared gateway's; or every gateway's); none: no trial. */
   readonly sampleStateDirs: readonly string[];
+  /** The gateways whose state those are, in the same order. */
+  readonly sampleGateways: readonly string[];
   /** The config the trial uses when its copy of the state holds none yet. */
   readonly trialConfig: GatewaySpec["config"];
   /** What every gateway of the host has (process, environment, confinement, health check): the trial runs with it too. */

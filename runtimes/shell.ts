@@ -3,7 +3,7 @@
  * runs host commands and by the day-2 commands. Every value is single-quoted.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -113,3 +113,14 @@ export function readInlineScript(command: string): { name: string; text: string;
   const [name = "", ...args] = quotedWords(command.slice(end + closing.length));
   return { name, text: command.slice(start + opening.length, end), args };
 }
+
+/**
+ * The script that readies a copy of a gateway's state for the image preflight, whatever runs it
+ * (runtimes/scripts/prepare-trial-state.mjs): it frees openclaw's state owner lease and removes the channels from the
+ * copy's config. Run by the image's node as `node --input-type=module -e <text> <state dir> <config file> <fallback>`.
+ */
+export function trialStateScript(): string {
+  trialState ??= readFileSync(shippedFile(join("runtimes", "scripts", "prepare-trial-state.mjs")), "utf8");
+  return trialState;
+}
+let trialState: string | undefined;

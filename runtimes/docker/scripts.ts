@@ -5,7 +5,6 @@ import { shippedFile } from "../shell";
 /** The host scripts of the Docker runtime, as files in runtimes/docker/scripts/ (shellcheck reads them there). */
 export const hostScriptFiles = {
   preflight: "preflight.sh",
-  prepareTrialState: "prepare-trial-state.mjs",
   writeSecrets: "write-secrets.sh",
   claimPort: "claim-port.sh",
   healthGate: "health-gate.sh",

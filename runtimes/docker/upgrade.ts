@@ -4,7 +4,7 @@
  * replaced for a new image. POSIX sh, every value single-quoted, idempotent.
  */
 import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
-import { asRoot, fail, inlineScript, quotedText, readInlineScript, script, shellQuote } from "../shell";
+import { asRoot, fail, inlineScript, quotedText, readInlineScript, script, shellQuote, trialStateScript } from "../shell";
 import { stopTimeoutSeconds } from "../../names";
 import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
@@ -56,7 +56,7 @@ export function renderPreflight({ hostId, image, stateDirs, workDir, gateway, fa
       process.stateDir,
       fallbackConfig.file,
       JSON.stringify(JSON.parse(fallbackConfig.text)),
-      hostScript(hostScriptFiles.prepareTrialState),
+      trialStateScript(),
       ...stateDirs,
     ],
     {

@@ -16,6 +16,8 @@ export interface KubernetesHost {
   readonly namespace: k8s.core.v1.Namespace;
   readonly placement: NonNullable<Host["kubernetes"]>;
   readonly image: string;
+  /** The image preflight: every StatefulSet waits for it, so a new image that fails its trial changes no gateway. */
+  readonly preflight: pulumi.Resource | undefined;
 }
 
 /** Where the Secret's credentials file is mounted for the init container, which copies it to the gateway's own file. */
@@ -239,7 +241,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     },
     {
       ...opts,
-      dependsOn: [host.namespace, state, config, secret, ...args.after],
+      dependsOn: [host.namespace, state, config, secret, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after],
       // The provider waits until the pod is ready; a gateway that is not healthy in time stops the deploy.
       customTimeouts: { create: `${spec.health.gateSeconds}s`, update: `${spec.health.gateSeconds}s` },
     },

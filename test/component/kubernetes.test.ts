@@ -239,6 +239,22 @@ describe("a Kubernetes host", () => {
     assert.ok(byName("cluster-shared-statefulset").options.dependsOn.includes(urnOf("alice-statefulset")));
   });
 
+  it("tries a new image on a copy of the canary's state before any StatefulSet takes it, and only for a new image", () => {
+    const preflight = byName("cluster-preflight");
+    assert.equal(preflight.type, "command:local:Command");
+    // Replaced (and so run) for a new image only; a new canary rewrites the script, which an update does not run.
+    assert.deepEqual(preflight.inputs["triggers"], ["ghcr.io/openclaw/openclaw:2026.9.6"]);
+    assert.equal(preflight.inputs["update"], "true");
+    for (const gateway of ["alice", "bob", "carol", "cluster-shared"]) {
+      assert.ok(byName(`${gateway}-statefulset`).options.dependsOn.includes(preflight.urn), `${gateway} waits for the preflight`);
+    }
+    const script = String(preflight.inputs["create"]);
+    assert.match(script, /^trial 'clawfleet-tenant-alice' 'clawfleet-tenant-alice-preflight' 'clawfleet-tenant-alice-state' /m);
+    assert.equal(script.match(/^trial /gm)?.length, 1, "one trial: the canary's state");
+    const facts = run.facts.find((f) => f.kind === "host");
+    assert.equal(facts?.summaries?.["cluster-preflight"], "tries a new image on a copy of clawfleet-tenant-alice's state");
+  });
+
   it("makes a shared tenant's workspace inside the running shared gateway with kubectl, and keeps it", () => {
     const workspace = byName("dave-workspace");
     assert.equal(workspace.type, "command:local:Command");

@@ -5,9 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gatewayCommon, trialConfig } from "../../components/gateway-spec";
-import { hostScript, hostScriptFiles } from "../../runtimes/docker/scripts";
 import { preflightStateDirsOf, renderBackupBeforeUpgrade, renderPreflight } from "../../runtimes/docker/upgrade";
-import { readInlineScript } from "../../runtimes/shell";
+import { readInlineScript, trialStateScript } from "../../runtimes/shell";
 
 // The preflight runs in a real /bin/sh with real tar; `docker` is a fake on PATH that lists the copy it is given.
 const work = mkdtempSync(join(tmpdir(), "clawfleet-upgrade-"));
@@ -145,9 +144,9 @@ describe("renderPreflight with rollout.preflight: all", () => {
   });
 });
 
-describe("the trial's copy of a state (runtimes/docker/scripts/prepare-trial-state.mjs)", () => {
+describe("the trial's copy of a state (runtimes/scripts/prepare-trial-state.mjs)", () => {
   const prepare = (dir: string, fallback: string) =>
-    spawnSync(process.execPath, ["--input-type=module", "-e", hostScript(hostScriptFiles.prepareTrialState), dir, "openclaw.json", fallback], {
+    spawnSync(process.execPath, ["--input-type=module", "-e", trialStateScript(), dir, "openclaw.json", fallback], {
       encoding: "utf8",
     });
 
@@ -202,7 +201,7 @@ describe("the preflight script (runtimes/docker/scripts/preflight.sh)", () => {
     assert.ok(args.endsWith(` '/srv/$(id)'`), args.slice(-120));
     const read = readInlineScript(rendered);
     assert.deepEqual(read.args.slice(0, 2), ["local", "gw:2'; touch /tmp/pwned; '"]);
-    assert.equal(read.args[11], hostScript(hostScriptFiles.prepareTrialState), "the trial's copy is readied by the file's own text");
+    assert.equal(read.args[11], trialStateScript(), "the trial's copy is readied by the file's own text");
     assert.deepEqual(preflightStateDirsOf(rendered), ["/srv/$(id)"]);
   });
 });
