@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { generateKeyPairSync } from "node:crypto";
+import { deviceClient, type ConnectOutcome } from "./device-client";
 import { EngineDeployer, kubernetesPlugin } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
 import { fetchText, poll } from "./wait";
@@ -13,7 +15,9 @@ import { fetchText, poll } from "./wait";
  * server, controller manager, scheduler, containerd with runc and a kubelet, the gateway image imported into
  * containerd), deployed through the real Pulumi engine with the real Kubernetes provider plugin
  * (scripts/install-k8s-tools.sh; random is real, command is the stand-in served as a plugin). After every `up`:
- * `pulumi preview --expect-no-changes` and `pulumi refresh --expect-no-changes`.
+ * `pulumi preview --expect-no-changes` and `pulumi refresh --expect-no-changes`. The fleet starts on openclaw
+ * 2026.9.5; the day-2 verbs run as users run them (bin/clawfleet.js, kubectl on PATH); a broken image is refused by
+ * the preflight; then the fleet moves to 2026.9.6, canary first.
  */
 
 const repo = resolve(__dirname, "..", "..");
@@ -24,7 +28,10 @@ const cluster = join(repo, "scripts", "k8s-test-cluster.sh");
 
 let clusterEnv: NodeJS.ProcessEnv = {};
 let deployer: EngineDeployer;
+/** The image the fleet starts on (openclaw 2026.9.5), the one it moves to (2026.9.6), and one that cannot start. */
+let older = "";
 let image = "";
+const broken = "clawfleet-e2e/broken-gateway:1";
 const forwards: ChildProcess[] = [];
 
 function kubectl(args: readonly string[], input?: string): string {
@@ -86,8 +93,8 @@ async function tokenOf(tenant: string): Promise<string> {
   return out[tenant]?.token ?? "";
 }
 
-const declaration = (aliceModel: string) => `config:
-  clawfleet:image: ${image}
+const declaration = (aliceModel: string, declared = older) => `config:
+  clawfleet:image: ${declared}
   clawfleet:hosts:
     cluster:
       kubernetes: { kubeconfig: ${clusterEnv["KUBECONFIG"] ?? ""}, namespace: ${namespace}, storageClass: clawfleet-local, storageGb: 1 }
@@ -99,8 +106,67 @@ const declaration = (aliceModel: string) => `config:
     carol: { tier: shared, host: cluster }
 `;
 
+/** Runs `clawfleet <args>` as users do (bin/clawfleet.js), with the cluster's kubeconfig and kubectl. */
+function clawfleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { env: clusterEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+let devices = 0;
+
+/** Connects to a gateway's pod as a new device with this key, from a pod of its own (another address than loopback). */
+async function connectDevice(gateway: string, token: string, keyPem: string): Promise<ConnectOutcome> {
+  const ip = kubectl(["get", "pod", `${gateway}-0`, "--output=jsonpath={.status.podIP}"]).trim();
+  const output = await kubectlAsync([
+    "run",
+    `clawfleet-device-${++devices}`,
+    "--rm",
+    "--attach",
+    "--quiet",
+    "--restart=Never",
+    `--image=${older}`,
+    "--image-pull-policy=IfNotPresent",
+    `--env=GATEWAY_URL=ws://${ip}:18789`,
+    `--env=GATEWAY_TOKEN=${token}`,
+    `--env=DEVICE_KEY=${keyPem}`,
+    "--command",
+    "--",
+    "node",
+    "--input-type=module",
+    "-e",
+    deviceClient,
+  ]);
+  const line = output.split("\n").find((l) => l.startsWith('{"deviceId"'));
+  assert.ok(line, `the device client printed no outcome: ${output}`);
+  return JSON.parse(line) as ConnectOutcome;
+}
+
+/** Each gateway's pod uid and the image its StatefulSet runs. */
+function fleetPods(): Record<string, string> {
+  return Object.fromEntries(
+    ["clawfleet-tenant-alice", "clawfleet-tenant-bob", "clawfleet-shared-cluster"].map((name) => [
+      name,
+      `${podOf(name)?.uid ?? "none"} ${kubectl(["get", "statefulset", name, "--output=jsonpath={.spec.template.spec.containers[0].image}"])}`,
+    ]),
+  );
+}
+
 before(async () => {
+  older = gatewayImage(repo, log, { args: ["--openclaw", "2026.9.5"] });
   image = gatewayImage(repo, log);
+  // Exits at once, as a release with a broken entry point would; imported into the cluster like every clawfleet-e2e/ image.
+  execFileSync("docker", ["build", "-q", "-t", broken, "-"], {
+    input: `FROM ${image}\nENTRYPOINT ["node", "-e", "console.error('broken on purpose'); process.exit(3)"]\nCMD []\n`,
+    env: { ...process.env, DOCKER_BUILDKIT: "0" },
+    stdio: ["pipe", "ignore", "inherit"],
+  });
   log("starting the test cluster (scripts/k8s-test-cluster.sh up)");
   const exports = execFileSync("bash", [cluster, "up", "--print-env", "--image", image], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   // The environment those lines give a shell, as `eval "$(... up --print-env)"` would.
@@ -142,6 +208,11 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
         .map((s) => `${s.name} ${s.op}`)
         .sort(),
       ["alice-statefulset create", "bob-statefulset create", "cluster-shared-statefulset create"],
+    );
+    // A first deploy tries the image too, on empty state: the canary has no volume yet.
+    assert.ok(
+      steps.some((s) => s.name === "cluster-preflight" && s.op === "create"),
+      "the image preflight ran",
     );
     for (const { name } of gateways) assert.equal(podOf(name)?.ready, true, name);
     // The shared tenant's workspace, made inside the shared gateway as its own user.
@@ -213,5 +284,100 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.equal(kubectl(["exec", "clawfleet-tenant-bob-0", "-c", "gateway", "--", "cat", "/state/marker"]).trim(), "kept");
     // A gateway that had to wait out the lease (a new hostname) would not be ready for up to 5 minutes.
     assert.ok(again <= cold + 10, `the new pod was ready ${again} s after it was made, its first cold start took ${cold} s`);
+  });
+
+  it("answers status, logs, exec and device approval through the day-2 verbs, with kubectl on the pods", async () => {
+    const stackFile = deployer.stackFile;
+    const status = await clawfleet("status", stackFile, "--json");
+    assert.equal(status.code, 0, status.stderr);
+    const rows = (
+      JSON.parse(status.stdout) as { tenants: { tenant: string; state: string; health: string; ready: boolean; image: string; healthy: boolean }[] }
+    ).tenants;
+    assert.deepEqual(
+      rows.map((r) => [r.tenant, r.state, r.health, r.ready, r.image, r.healthy]),
+      ["alice", "bob", "carol"].map((tenant) => [tenant, "running", "healthy", true, older, true]),
+    );
+    const logs = await clawfleet("logs", stackFile, "alice");
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /config hot reload applied/);
+    assert.ok(!logs.stdout.includes(await tokenOf("alice")));
+    const version = await clawfleet("exec", stackFile, "alice", "--", "--version");
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /2026\.9\.5/);
+
+    const key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const first = await connectDevice("clawfleet-tenant-alice", await tokenOf("alice"), key);
+    assert.deepEqual([first.ok, first.code], [false, "PAIRING_REQUIRED"]);
+    const listed = await clawfleet("devices", "list", stackFile, "alice", "--json");
+    assert.equal(listed.code, 0, listed.stderr);
+    const pending = (JSON.parse(listed.stdout) as { pending: { requestId: string; deviceId: string }[] }).pending;
+    assert.deepEqual(
+      pending.map((p) => [p.requestId, p.deviceId]),
+      [[first.requestId, first.deviceId]],
+    );
+    const approved = await clawfleet("devices", "approve", stackFile, "alice", first.requestId ?? "");
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(
+      approved.stdout,
+      new RegExp(
+        `^approved device ${first.deviceId.slice(0, 12)}… \\(openclaw-control-ui from [0-9.]+, operator: operator\\.read\\) on tenant alice's gateway`,
+      ),
+    );
+    assert.deepEqual(await connectDevice("clawfleet-tenant-alice", await tokenOf("alice"), key), { deviceId: first.deviceId, ok: true });
+
+    const refused = await clawfleet("backup", stackFile, "alice");
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr.trim(),
+      `clawfleet: clawfleet backup: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that backup does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
+    );
+  });
+
+  it("refuses a broken image in its preflight on a copy of the canary's state, with no pod or StatefulSet changed", async () => {
+    const before = fleetPods();
+    deployer.configure(declaration("anthropic/claude-haiku-4-5", broken));
+    await assert.rejects(
+      deployer.deploy(),
+      (error: unknown) =>
+        error instanceof Error &&
+        /host cluster: the new image clawfleet-e2e\/broken-gateway:1 did not start on a copy of clawfleet-tenant-alice's state \(Failed false\); no gateway was changed/.test(
+          error.message,
+        ),
+    );
+    assert.deepEqual(fleetPods(), before);
+    await poll("the trial pod gone", 120, async () =>
+      (await kubectlAsync(["get", "pods", "--selector=clawfleet.dev/preflight", "--output=name"])).trim() === "" ? true : undefined,
+    );
+    // Back on the running image: nothing to do, and the next preview is empty (deploy checks it).
+    deployer.configure(declaration("anthropic/claude-haiku-4-5"));
+    const steps = await deployer.deploy();
+    assert.deepEqual(
+      steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]),
+      [],
+    );
+  });
+
+  it("moves the fleet to 2026.9.6 through the preflight, canary first, each pod on its own volume", async () => {
+    kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo upgraded-from-9.5 > /state/marker"]);
+    deployer.configure(declaration("anthropic/claude-haiku-4-5", image));
+    const started = Date.now();
+    const steps = await deployer.deploy();
+    log(`upgrade up: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.deepEqual(
+      steps
+        .filter((s) => s.op !== "same")
+        .map((s) => `${s.name} ${s.op}`)
+        .sort(),
+      ["alice-statefulset update", "bob-statefulset update", "cluster-preflight replace", "cluster-shared-statefulset update"],
+    );
+    for (const [name, view] of Object.entries(fleetPods())) assert.match(view, new RegExp(` ${image.replace(/[.]/g, "\\.")}$`), name);
+    // Canary first, one lane: bob's new pod was made only once alice's was ready.
+    const readyAt = (gateway: string) =>
+      Date.parse(kubectl(["get", "pod", `${gateway}-0`, '--output=jsonpath={.status.conditions[?(@.type=="Ready")].lastTransitionTime}']));
+    const createdAt = (gateway: string) => Date.parse(kubectl(["get", "pod", `${gateway}-0`, "--output=jsonpath={.metadata.creationTimestamp}"]));
+    assert.ok(createdAt("clawfleet-tenant-bob") >= readyAt("clawfleet-tenant-alice"), "bob waited for the canary");
+    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/marker"]).trim(), "upgraded-from-9.5");
+    const status = await clawfleet("status", deployer.stackFile);
+    assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}`);
   });
 });

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
+import { deviceClient, type ConnectOutcome } from "./device-client";
 import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
 import { fetchText, poll } from "./wait";
 
@@ -105,46 +106,6 @@ async function readTokens(): Promise<void> {
     assert.ok(entry, `no token in ${container}'s environment`);
     tokens.set(container, entry.slice("OPENCLAW_GATEWAY_TOKEN=".length));
   }
-}
-
-/**
- * A new browser-like device: connects to the gateway over its Docker network (not loopback,
- * so the gateway asks for approval) as the Control UI does, signing the challenge with its own
- * Ed25519 key (the v3 payload of openclaw's gateway-client device-auth). Runs with the
- * image's Node, which has WebSocket. Prints the connect outcome as JSON.
- */
-const deviceClient = `
-import crypto from "node:crypto";
-const privateKey = crypto.createPrivateKey(process.env.DEVICE_KEY);
-const raw = crypto.createPublicKey(privateKey).export({ type: "spki", format: "der" }).subarray(-32);
-const deviceId = crypto.createHash("sha256").update(raw).digest("hex");
-const client = { id: "openclaw-control-ui", version: "1.0.0", platform: "linux", mode: "webchat" };
-const scopes = ["operator.read"];
-const ws = new WebSocket(process.env.GATEWAY_URL, { headers: { origin: "http://127.0.0.1:18789" } });
-const done = (outcome) => { console.log(JSON.stringify({ deviceId, ...outcome })); process.exit(0); };
-ws.onmessage = (event) => {
-  const msg = JSON.parse(event.data);
-  if (msg.type === "event" && msg.event === "connect.challenge") {
-    const { nonce, ts } = msg.payload;
-    const payload = ["v3", deviceId, client.id, client.mode, "operator", scopes.join(","), String(ts), process.env.GATEWAY_TOKEN, nonce, "linux", ""].join("|");
-    const signature = crypto.sign(null, Buffer.from(payload), privateKey).toString("base64url");
-    ws.send(JSON.stringify({ type: "req", id: "connect", method: "connect", params: {
-      minProtocol: 4, maxProtocol: 4, client, role: "operator", scopes, caps: [], auth: { token: process.env.GATEWAY_TOKEN },
-      device: { id: deviceId, publicKey: raw.toString("base64url"), signature, signedAt: ts, nonce } } }));
-  } else if (msg.type === "res" && msg.id === "connect") {
-    done(msg.ok ? { ok: true } : { ok: false, code: msg.error?.details?.code, requestId: msg.error?.details?.requestId, message: msg.error?.message });
-  }
-};
-ws.onclose = (event) => done({ ok: false, closed: event.code });
-ws.onerror = () => undefined;
-setTimeout(() => done({ ok: false, timeout: true }), 60000);
-`;
-
-interface ConnectOutcome {
-  readonly deviceId: string;
-  readonly ok: boolean;
-  readonly code?: string;
-  readonly requestId?: string;
 }
 
 /** Connects to a gateway as a device with this key, from a throw-away container on the gateway's network. */
