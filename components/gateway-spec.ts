@@ -111,8 +111,13 @@ export interface GatewaySpec {
   readonly health: GatewayHealth;
   readonly process: GatewayProcess;
   readonly confinement: GatewayConfinement;
-  /** MagicDNS name when the host publishes it with Tailscale Serve. */
+  /**
+   * Its MagicDNS name when the host publishes it on the tailnet: the host's own (Tailscale Serve on a Docker host), or
+   * `<gateway>.<tailnet>` (a device of its own, by the Tailscale Kubernetes operator's Ingress).
+   */
   readonly tailnetName: string | undefined;
+  /** The HTTPS port it is published on there: its own port on a Docker host, 443 through an Ingress. */
+  readonly tailnetPort: number | undefined;
   /** The OCI runtime it runs under; undefined: the daemon's default. */
   readonly isolation: string | undefined;
   /** Its egress policy: blocked ranges (egressBlockedRanges) except `allow`; undefined when it may reach everything. */
@@ -184,9 +189,20 @@ function secretsLocationOf(host: Host, gatewayName: string): string {
   return host.kubernetes === undefined ? secretsDirOf(stateRootOf(host), gatewayName) : `${host.kubernetes.namespace}/${secretNameOf(gatewayName)}`;
 }
 
-/** The host's MagicDNS name when it publishes gateways with Tailscale Serve. */
-export function tailnetNameOf(host: Host): string | undefined {
-  return host.tailscale.serve ? (host.tailscale.dnsName ?? host.ssh?.host) : undefined;
+/**
+ * A gateway's MagicDNS name when its host publishes it: the host's own name (Tailscale Serve on the host), or on a
+ * Kubernetes host a name of its own in the declared tailnet (the operator makes each Ingress a device).
+ */
+export function tailnetNameOf(host: Host, gatewayName: string): string | undefined {
+  if (!host.tailscale.serve) return undefined;
+  if (host.kubernetes !== undefined) return host.tailscale.tailnet === undefined ? undefined : `${gatewayName}.${host.tailscale.tailnet}`;
+  return host.tailscale.dnsName ?? host.ssh?.host;
+}
+
+/** The HTTPS port a gateway is published on in the tailnet: its own on a Docker host, 443 through an Ingress. */
+export function tailnetPortOf(host: Host, port: number): number | undefined {
+  if (!host.tailscale.serve) return undefined;
+  return host.kubernetes === undefined ? port : 443;
 }
 
 /** A dedicated tenant's gateway; `movedFrom` names where its state was before, when it moves. */
@@ -212,7 +228,8 @@ export function dedicatedGatewaySpec(
     secrets: gatewaySecretsOf(tenant.modelKeys, tenant.modelProviders, tenant.channels),
     secretsDir: secretsLocationOf(host, dedicatedContainerName(tenant.id)),
     ...gatewayCommon,
-    tailnetName: tailnetNameOf(host),
+    tailnetName: tailnetNameOf(host, dedicatedContainerName(tenant.id)),
+    tailnetPort: tailnetPortOf(host, tenant.port),
     egress: egressOf(host, tenant),
     isolation: tenant.isolation ?? host.isolation,
     movedFrom:
@@ -246,7 +263,8 @@ export function sharedGatewaySpec(host: Host, image: string, tenants: readonly S
     secrets: gatewaySecretsOf(shared.modelKeys, shared.modelProviders, shared.channels),
     secretsDir: secretsLocationOf(host, sharedContainerName(host.id)),
     ...gatewayCommon,
-    tailnetName: tailnetNameOf(host),
+    tailnetName: tailnetNameOf(host, sharedContainerName(host.id)),
+    tailnetPort: tailnetPortOf(host, shared.port),
     egress: egressOf(host),
     isolation: host.isolation,
   };

@@ -67,6 +67,7 @@ export class GatewayResources {
     this.runtimeChildren = running.children;
     this.port = spec.port;
     this.loopbackUrl = `http://127.0.0.1:${spec.port}/`;
-    this.tailnetUrl = spec.tailnetName === undefined ? undefined : `https://${spec.tailnetName}:${spec.port}/`;
+    this.tailnetUrl =
+      spec.tailnetName === undefined ? undefined : `https://${spec.tailnetName}${spec.tailnetPort === 443 ? "" : `:${spec.tailnetPort ?? spec.port}`}/`;
   }
 }

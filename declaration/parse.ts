@@ -340,10 +340,18 @@ function dockerHostRequirements(id: string, value: unknown): Problem[] {
 
 function checkHost(host: Host, problems: Problem[]): void {
   const base = `hosts.${host.id}`;
-  if (host.tailscale.serve && host.tailscale.dnsName === undefined && !(host.ssh?.host.endsWith(".ts.net") ?? false)) {
+  // A Docker host serves its gateways under its own name; a Kubernetes host's each get one (its runtime checks that).
+  if (host.kubernetes === undefined && host.tailscale.serve && host.tailscale.dnsName === undefined && !(host.ssh?.host.endsWith(".ts.net") ?? false)) {
     problems.push({
       path: `${base}.tailscale.dnsName`,
       message: "is required when serve is true and ssh.host is not a .ts.net name; set the host's MagicDNS name, such as gw1.example.ts.net",
+    });
+  }
+  if (host.kubernetes === undefined && host.tailscale.tailnet !== undefined) {
+    problems.push({
+      path: `${base}.tailscale.tailnet`,
+      message:
+        "is for Kubernetes hosts, whose gateways each get a MagicDNS name of their own; a Docker host serves them under its own name: remove tailnet (and set dnsName when ssh.host is not a .ts.net name)",
     });
   }
 }

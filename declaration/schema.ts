@@ -409,6 +409,11 @@ export const hostSchema = z.strictObject({
     .strictObject({
       serve: z.boolean().default(false).meta({ description: "publish each gateway with Tailscale Serve on the tailnet (never the internet)" }),
       dnsName: dnsName.optional().meta({ type: "host name", default: "`ssh.host`, when a `.ts.net` name", description: "the host's MagicDNS name" }),
+      tailnet: dnsName.optional().meta({
+        type: "domain",
+        default: "none",
+        description: "a Kubernetes host's tailnet domain (example.ts.net): each gateway is published at https://<gateway>.<tailnet>/",
+      }),
     })
     .default({ serve: false })
     .meta({ description: "publishing the host's gateways on the tailnet" }),

@@ -21,8 +21,9 @@ export function prometheusOn(fleet: Fleet, host: Host): boolean {
 
 /**
  * The file_sd list of every gateway on a host that declares prometheus: its tailnet name and port over HTTPS when the
- * host publishes with Tailscale Serve, else 127.0.0.1 and its published port (the only address it is published on, so
- * a Prometheus on that host). Labels say whose it is; `gateway` names the container, whose token file is
+ * host publishes it on the tailnet; else on a Docker host 127.0.0.1 and its published port (the only address it is
+ * published on, so a Prometheus on that host), and on a Kubernetes host its Service's cluster name and port (a
+ * Prometheus in the cluster). Labels say whose it is; `gateway` names the container, whose token file is
  * `<tokenDir>/<gateway>.token`.
  */
 export function prometheusTargets(fleet: Fleet, stack: string): FileSdEntry[] {
@@ -39,7 +40,13 @@ export function prometheusTargets(fleet: Fleet, stack: string): FileSdEntry[] {
           .join(",");
       const tailnet = spec.tailnetName;
       entries.push({
-        targets: [tailnet === undefined ? `127.0.0.1:${spec.port}` : `${tailnet}:${spec.port}`],
+        targets: [
+          tailnet !== undefined
+            ? `${tailnet}:${spec.tailnetPort ?? spec.port}`
+            : host.kubernetes !== undefined
+              ? `${spec.name}.${host.kubernetes.namespace}.svc:${spec.port}`
+              : `127.0.0.1:${spec.port}`,
+        ],
         labels: {
           __scheme__: tailnet === undefined ? "http" : "https",
           __metrics_path__: metricsPath,

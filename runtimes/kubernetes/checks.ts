@@ -25,14 +25,29 @@ const dockerOnlyFields: RuntimeCheck = (_tenants, hosts) =>
       ["ssh", host.ssh !== undefined, "the cluster is reached through kubernetes.kubeconfig and kubernetes.context"],
       ["stateRoot", host.stateRoot !== undefined, "each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)"],
       ["isolation", host.isolation !== undefined, "pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet"],
-      ["tailscale.serve", host.tailscale.serve, "clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward"],
+      [
+        "tailscale.dnsName",
+        host.tailscale.dnsName !== undefined,
+        "each gateway gets a MagicDNS name of its own, <gateway>.<tailnet>: set tailscale.tailnet instead",
+      ],
     ];
-    return fields
+    const refused = fields
       .filter(([, declared]) => declared)
       .map(([field, , why]) => ({
         path: `hosts.${host.id}.${field}`,
         message: `is for Docker hosts and this host declares kubernetes: remove ${field}; ${why}`,
       }));
+    const tailnet =
+      host.tailscale.serve && host.tailscale.tailnet === undefined
+        ? [
+            {
+              path: `hosts.${host.id}.tailscale.tailnet`,
+              message:
+                "is required when a Kubernetes host serves on the tailnet: the Tailscale operator makes each gateway's Ingress a device, <gateway>.<tailnet>; set the tailnet's MagicDNS domain, such as example.ts.net",
+            },
+          ]
+        : [];
+    return [...refused, ...tailnet];
   });
 
 /**

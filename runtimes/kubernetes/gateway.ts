@@ -247,7 +247,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     },
   );
 
-  new k8s.core.v1.Service(
+  const service = new k8s.core.v1.Service(
     child(childRole.service, `serves port ${spec.port}`),
     {
       metadata: { name: spec.name, namespace, labels },
@@ -256,12 +256,31 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     opts,
   );
 
+  // On the tailnet through the Tailscale Kubernetes operator: each Ingress of its class becomes a device named after
+  // its TLS host, serving HTTPS with a certificate of the tailnet (never the internet). The provider waits until the
+  // operator has published it (the Ingress's load balancer status).
+  if (spec.tailnetName !== undefined) {
+    new k8s.networking.v1.Ingress(
+      child(childRole.serve, `publishes https://${spec.tailnetName}/ on the tailnet`),
+      {
+        metadata: { name: spec.name, namespace, labels },
+        spec: {
+          ingressClassName: "tailscale",
+          defaultBackend: { service: { name: spec.name, port: { number: spec.port } } },
+          tls: [{ hosts: [spec.name] }],
+        },
+      },
+      { ...opts, dependsOn: [service, statefulSet] },
+    );
+  }
+
   const children: Record<string, RuntimeChild> = {
     [childRole.state]: { kind: "named" },
     [childRole.config]: { kind: "config", input: "data", key: spec.config.file },
     [childRole.secrets]: { kind: "named" },
     [childRole.statefulset]: { kind: "gateway", fields: {}, inPlace: ["metadata"] },
     [childRole.service]: { kind: "follows" },
+    [childRole.serve]: { kind: "named" },
   };
 
   if (spec.egress !== undefined) {

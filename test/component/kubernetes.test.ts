@@ -32,14 +32,14 @@ interface Run {
   outputs: Record<string, unknown>;
 }
 
-async function plan(tenantsDecl: Record<string, unknown>): Promise<Run> {
+async function plan(tenantsDecl: Record<string, unknown>, hostsDecl: Record<string, unknown> = hosts): Promise<Run> {
   const { result, facts } = await collectFacts(() =>
     runUnderMocks({
       project: "clawfleet",
       stack: "kube",
       config: {
         "clawfleet:image": "ghcr.io/openclaw/openclaw:2026.9.6",
-        "clawfleet:hosts": JSON.stringify(hosts),
+        "clawfleet:hosts": JSON.stringify(hostsDecl),
         "clawfleet:tenants": JSON.stringify(tenantsDecl),
       },
       secretKeys: ["clawfleet:hosts", "clawfleet:tenants"],
@@ -253,6 +253,28 @@ describe("a Kubernetes host", () => {
     assert.equal(script.match(/^trial /gm)?.length, 1, "one trial: the canary's state");
     const facts = run.facts.find((f) => f.kind === "host");
     assert.equal(facts?.summaries?.["cluster-preflight"], "tries a new image on a copy of clawfleet-tenant-alice's state");
+  });
+
+  it("publishes each gateway on the tailnet as a device of its own through the Tailscale operator's Ingress", async () => {
+    const served = await plan({ alice: tenants.alice }, { cluster: { ...hosts.cluster, tailscale: { serve: true, tailnet: "example.ts.net" } } });
+    const ingress = served.resources.find((r) => r.name === "alice-serve");
+    const service = served.resources.find((r) => r.name === "alice-service");
+    const port = (service?.inputs["spec"] as Json).ports[0].port as number;
+    assert.equal(ingress?.type, "kubernetes:networking.k8s.io/v1:Ingress");
+    assert.deepEqual(ingress?.inputs["spec"], {
+      ingressClassName: "tailscale",
+      defaultBackend: { service: { name: "clawfleet-tenant-alice", port: { number: port } } },
+      // The operator names the device after the TLS host: https://clawfleet-tenant-alice.example.ts.net/.
+      tls: [{ hosts: ["clawfleet-tenant-alice"] }],
+    });
+    assert.ok(ingress?.options.dependsOn.includes(service?.urn ?? "none"));
+    assert.equal((served.outputs["tenants"] as Json).alice.tailnetUrl, "https://clawfleet-tenant-alice.example.ts.net/");
+    assert.equal(served.resources.find((r) => r.name === "cluster-shared-serve")?.inputs["spec"] !== undefined, true, "the shared gateway is published too");
+    // Without serve, no Ingress.
+    assert.equal(
+      run.resources.some((r) => r.type === "kubernetes:networking.k8s.io/v1:Ingress"),
+      false,
+    );
   });
 
   it("makes a shared tenant's workspace inside the running shared gateway with kubectl, and keeps it", () => {

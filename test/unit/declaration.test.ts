@@ -869,14 +869,31 @@ describe("kubernetes hosts", () => {
 
   test("refuse what only a Docker host has, naming the field and what to use instead", () => {
     const raw = valid();
-    raw["hosts"] = { cluster: { ...kubeHost(), ssh: valid()["hosts"].gw1.ssh, stateRoot: "/data/clawfleet", isolation: "runsc", tailscale: { serve: true } } };
+    raw["hosts"] = {
+      cluster: {
+        ...kubeHost(),
+        ssh: valid()["hosts"].gw1.ssh,
+        stateRoot: "/data/clawfleet",
+        isolation: "runsc",
+        tailscale: { serve: true, dnsName: "cluster.example.ts.net" },
+      },
+    };
     raw["tenants"] = { alice: { tier: "dedicated", host: "cluster", isolation: "runsc" } };
     assert.deepEqual(checkedLinesOf(raw), [
       `${file}: hosts.cluster.ssh: is for Docker hosts and this host declares kubernetes: remove ssh; the cluster is reached through kubernetes.kubeconfig and kubernetes.context`,
       `${file}: hosts.cluster.stateRoot: is for Docker hosts and this host declares kubernetes: remove stateRoot; each gateway keeps its state in a volume of its own (kubernetes.storageClass, kubernetes.storageGb)`,
       `${file}: hosts.cluster.isolation: is for Docker hosts and this host declares kubernetes: remove isolation; pick the pods' runtime with a RuntimeClass of the cluster instead; clawfleet does not set one yet`,
-      `${file}: hosts.cluster.tailscale.serve: is for Docker hosts and this host declares kubernetes: remove tailscale.serve; clawfleet does not publish Kubernetes gateways on the tailnet yet; reach them with kubectl port-forward`,
+      `${file}: hosts.cluster.tailscale.dnsName: is for Docker hosts and this host declares kubernetes: remove tailscale.dnsName; each gateway gets a MagicDNS name of its own, <gateway>.<tailnet>: set tailscale.tailnet instead`,
+      `${file}: hosts.cluster.tailscale.tailnet: is required when a Kubernetes host serves on the tailnet: the Tailscale operator makes each gateway's Ingress a device, <gateway>.<tailnet>; set the tailnet's MagicDNS domain, such as example.ts.net`,
       `${file}: tenants.alice.isolation: is for Docker hosts, and host cluster declares kubernetes: remove it; clawfleet does not set a RuntimeClass yet`,
+    ]);
+  });
+
+  test("refuse a tailnet domain on a Docker host, which serves its gateways under its own name", () => {
+    const raw = valid();
+    raw["hosts"].gw1.tailscale = { serve: true, tailnet: "example.ts.net" };
+    assert.deepEqual(checkedLinesOf(raw), [
+      `${file}: hosts.gw1.tailscale.tailnet: is for Kubernetes hosts, whose gateways each get a MagicDNS name of their own; a Docker host serves them under its own name: remove tailnet (and set dnsName when ssh.host is not a .ts.net name)`,
     ]);
   });
 

@@ -59,6 +59,7 @@ describe("GatewaySpec", () => {
       },
       confinement: gatewayConfinement,
       tailnetName: "gw1.example.ts.net",
+      tailnetPort: 18101,
       egress: { allow: [] },
       isolation: undefined,
       movedFrom: undefined,
@@ -150,8 +151,11 @@ describe("GatewaySpec", () => {
   });
 
   it("publishes on the tailnet only when the host serves, under its dnsName or its .ts.net SSH name", () => {
-    assert.equal(tailnetNameOf(host("gw1")), "gw1.example.ts.net");
-    assert.equal(tailnetNameOf(host("here")), undefined);
-    assert.equal(tailnetNameOf({ ...host("gw1"), tailscale: { serve: true, dnsName: "other.example.ts.net" } }), "other.example.ts.net");
+    assert.equal(tailnetNameOf(host("gw1"), "clawfleet-tenant-alice"), "gw1.example.ts.net");
+    assert.equal(tailnetNameOf(host("here"), "clawfleet-tenant-alice"), undefined);
+    assert.equal(
+      tailnetNameOf({ ...host("gw1"), tailscale: { serve: true, dnsName: "other.example.ts.net" } }, "clawfleet-tenant-alice"),
+      "other.example.ts.net",
+    );
   });
 });

@@ -31,6 +31,21 @@ function fleetOf(yaml: string): Fleet {
 }
 
 describe("clawfleet targets", () => {
+  it("lists a Kubernetes host's gateways at their Service in the cluster, or at their own tailnet name on 443 when served", () => {
+    const kube = (tailscale: string) => `config:
+  clawfleet:image: ghcr.io/openclaw/openclaw:2026.9.6
+  clawfleet:observability: { prometheus: true }
+  clawfleet:hosts:
+    cluster:
+      kubernetes: { namespace: clawfleet-prod }
+${tailscale}  clawfleet:tenants:
+    alice: { tier: dedicated, host: cluster, port: 18101 }
+`;
+    const targetsOf = (yaml: string) => prometheusTargets(fleetOf(yaml), "prod").map((e) => [e.targets[0], e.labels["__scheme__"]]);
+    assert.deepEqual(targetsOf(kube("")), [["clawfleet-tenant-alice.clawfleet-prod.svc:18101", "http"]]);
+    assert.deepEqual(targetsOf(kube("      tailscale: { serve: true, tailnet: example.ts.net }\n")), [["clawfleet-tenant-alice.example.ts.net:443", "https"]]);
+  });
+
   it("lists one target per gateway of each host that declares prometheus: the tailnet name over HTTPS, or 127.0.0.1 and the published port", () => {
     const fleet = fleetOf(stack("  clawfleet:observability: { prometheus: true }\n"));
     assert.equal(
