@@ -167,7 +167,8 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
     readStatus,
     hostFailure(result) {
       const said = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
-      if (result.code === 127 && /kubectl/.test(result.stderr))
+      // A probe's shell says so and goes on (its exit code is its last command's).
+      if (/kubectl: (?:command )?not found/.test(result.stderr))
         return "kubectl is not installed on this machine; install kubectl (the cluster's minor version or one next to it)";
       if (/Unable to connect to the server|The connection to the server .* was refused|couldn't get current server API group list/.test(result.stderr)) {
         return `the Kubernetes API server does not answer (${said}); check the host's kubeconfig and context with: kubectl ${kubectlFlags(target).map(shellQuote).join(" ")} get pods`;

@@ -178,7 +178,7 @@ describe("the Kubernetes runtime's day-2 commands", () => {
       `the cluster refused (Error from server (Forbidden): pods "x-0" is forbidden: User "ci" cannot get resource "pods"); the user of the host's kubeconfig needs get, list and exec on pods and get on secrets in namespace clawfleet-prod`,
     );
     assert.equal(
-      failure("sh: 1: kubectl: not found\n", 127),
+      failure("sh: 1: kubectl: not found\n", 0),
       "kubectl is not installed on this machine; install kubectl (the cluster's minor version or one next to it)",
     );
     assert.equal(failure("error: unable to upgrade connection: container not found\n"), undefined);
