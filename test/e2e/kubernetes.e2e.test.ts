@@ -93,7 +93,7 @@ async function tokenOf(tenant: string): Promise<string> {
   return out[tenant]?.token ?? "";
 }
 
-const declaration = (aliceModel: string, declared = older) => `config:
+const declaration = (aliceModel: string, declared = older, bob = "port: 18102, memoryMb: 1024") => `config:
   clawfleet:image: ${declared}
   clawfleet:hosts:
     cluster:
@@ -102,7 +102,7 @@ const declaration = (aliceModel: string, declared = older) => `config:
       rollout: { lanes: 1 }
   clawfleet:tenants:
     alice: { tier: dedicated, host: cluster, port: 18101, memoryMb: 1024, model: ${aliceModel} }
-    bob: { tier: dedicated, host: cluster, port: 18102, memoryMb: 1024 }
+    bob: { tier: dedicated, host: cluster, ${bob} }
     carol: { tier: shared, host: cluster }
 `;
 
@@ -149,9 +149,9 @@ async function connectDevice(gateway: string, token: string, keyPem: string): Pr
 }
 
 /** Each gateway's pod uid and the image its StatefulSet runs. */
-function fleetPods(): Record<string, string> {
+function fleetPods(names = ["clawfleet-tenant-alice", "clawfleet-tenant-bob", "clawfleet-shared-cluster"]): Record<string, string> {
   return Object.fromEntries(
-    ["clawfleet-tenant-alice", "clawfleet-tenant-bob", "clawfleet-shared-cluster"].map((name) => [
+    names.map((name) => [
       name,
       `${podOf(name)?.uid ?? "none"} ${kubectl(["get", "statefulset", name, "--output=jsonpath={.spec.template.spec.containers[0].image}"])}`,
     ]),
@@ -379,5 +379,26 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/marker"]).trim(), "upgraded-from-9.5");
     const status = await clawfleet("status", deployer.stackFile);
     assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}`);
+  });
+
+  it("purges a dedicated tenant on purpose: its StatefulSet, pod and volume go, the others stay", async () => {
+    const others = ["clawfleet-tenant-alice", "clawfleet-shared-cluster"];
+    const before = fleetPods(others);
+    const volume = kubectl(["get", "persistentvolumeclaim", "clawfleet-tenant-bob-state", "--output=jsonpath={.spec.volumeName}"]).trim();
+    deployer.configure(declaration("anthropic/claude-haiku-4-5", image, "purge: { confirm: bob }"));
+    const steps = await deployer.deploy();
+    assert.deepEqual(
+      steps
+        .filter((s) => s.op !== "same" && s.type.startsWith("kubernetes:"))
+        .map((s) => `${s.name} ${s.op}`)
+        .sort(),
+      ["bob-config delete", "bob-egress delete", "bob-secrets delete", "bob-service delete", "bob-state delete", "bob-statefulset delete"],
+    );
+    const left = kubectl(["get", "statefulset,pod,persistentvolumeclaim", "--output=name"])
+      .split("\n")
+      .filter((l) => l.includes("bob"));
+    assert.deepEqual(left, []);
+    assert.deepEqual(fleetPods(others), before);
+    log(`bob's volume ${volume} released by the purge`);
   });
 });
