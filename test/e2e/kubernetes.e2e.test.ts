@@ -133,6 +133,8 @@ async function connectDevice(gateway: string, token: string, keyPem: string): Pr
     "--restart=Never",
     `--image=${older}`,
     "--image-pull-policy=IfNotPresent",
+    // As the gateways' pods: no service-account token in the pod.
+    '--overrides={"spec":{"automountServiceAccountToken":false}}',
     `--env=GATEWAY_URL=ws://${ip}:18789`,
     `--env=GATEWAY_TOKEN=${token}`,
     `--env=DEVICE_KEY=${keyPem}`,
