@@ -176,6 +176,8 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
       if (/context ".*" does not exist|no configuration has been provided|stat .*: no such file or directory/.test(result.stderr)) {
         return `kubectl cannot use the host's kubeconfig or context (${said}); fix hosts.${hostId}.kubernetes.kubeconfig or .context in the stack file, or the file itself`;
       }
+      if (/You must be logged in to the server|\(Unauthorized\)/.test(result.stderr))
+        return `the cluster does not accept the credentials of the host's kubeconfig (${said}); renew them, or fix hosts.${hostId}.kubernetes.kubeconfig`;
       if (/Error from server \(Forbidden\)/.test(result.stderr))
         return `the cluster refused (${said}); the user of the host's kubeconfig needs get, list and exec on pods and get on secrets in namespace ${target.namespace}`;
       return undefined;

@@ -181,6 +181,10 @@ describe("the Kubernetes runtime's day-2 commands", () => {
       failure("sh: 1: kubectl: not found\n", 0),
       "kubectl is not installed on this machine; install kubectl (the cluster's minor version or one next to it)",
     );
+    assert.equal(
+      failure("error: You must be logged in to the server (Unauthorized)\n"),
+      "the cluster does not accept the credentials of the host's kubeconfig (error: You must be logged in to the server (Unauthorized)); renew them, or fix hosts.cluster.kubernetes.kubeconfig",
+    );
     assert.equal(failure("error: unable to upgrade connection: container not found\n"), undefined);
   });
 });
