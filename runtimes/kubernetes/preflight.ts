@@ -11,6 +11,7 @@ import { script, shellQuote, trialStateScript } from "../shell";
 import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
 import { stateClaimOf } from "../../names";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
+import { podOf } from "./ops";
 import { configMapOf, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
 
 /** Label on every preflight pod, which the deny-all NetworkPolicy selects. */
@@ -43,8 +44,11 @@ const tokenPlaceholder = "@@CLAWFLEET_TRIAL_TOKEN@@";
 
 const mounts = { source: "/clawfleet/source", config: "/clawfleet/config" } as const;
 
-/** The trial pod's manifest: on a copy of `gateway`'s volume (`withState`), or on empty state. */
-export function preflightPod(args: PreflightArgs, gateway: string, withState: boolean): object {
+/**
+ * The trial pod's manifest: on a copy of `gateway`'s volume (`withState`), on the node of its running pod (`besidePod`:
+ * a ReadWriteOnce volume in use is attached to that node), or on empty state.
+ */
+export function preflightPod(args: PreflightArgs, gateway: string, withState: boolean, besidePod = withState): object {
   const { process, confinement, health, env } = args.gateway;
   const uid = process.uid;
   const securityContext = {
@@ -81,7 +85,7 @@ export function preflightPod(args: PreflightArgs, gateway: string, withState: bo
       terminationGracePeriodSeconds: 5,
       securityContext: { runAsUser: uid, runAsGroup: uid, fsGroup: uid, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
       // A ReadWriteOnce volume is attached to the node of the pod that uses it.
-      ...(withState
+      ...(withState && besidePod
         ? {
             affinity: {
               podAffinity: {
@@ -166,7 +170,9 @@ export function renderPreflight(args: PreflightArgs): string {
       shellQuote(name),
       shellQuote(preflightPodOf(name)),
       shellQuote(stateClaimOf(name)),
+      shellQuote(podOf(name)),
       shellQuote(JSON.stringify(preflightPod(args, name, true))),
+      shellQuote(JSON.stringify(preflightPod(args, name, true, false))),
       shellQuote(JSON.stringify(preflightPod(args, name, false))),
     ].join(" "),
   );
@@ -179,11 +185,16 @@ export function renderPreflight(args: PreflightArgs): string {
     `cleanup() { [ -z "$pod" ] || k delete pod "$pod" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }`,
     `trap cleanup EXIT`,
     `printf '%s' ${shellQuote(JSON.stringify(preflightPolicy(args)))} | k apply -f - >/dev/null || fail "host ${hostId}: cannot create the preflight's NetworkPolicy; no gateway was changed"`,
-    // One trial (<gateway> <pod> <volume claim> <manifest on its state> <manifest on empty state>): the pod on a copy of the gateway's volume (or on empty state when it has none yet), ready in time or not.
+    // One trial (<gateway> <trial pod> <volume claim> <gateway pod> <manifest beside its pod> <manifest on its volume>
+    // <manifest on empty state>): the trial on a copy of the gateway's volume, on its pod's node when it runs (a volume
+    // made moments ago for a first deploy, with no pod yet, is used where the scheduler puts the trial), or on empty
+    // state when it has none yet; ready in time or not.
     `trial() {`,
     `  pod=$2`,
     `  k delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null`,
-    `  if k get "persistentvolumeclaim/$3" >/dev/null 2>&1; then manifest=$4; from="a copy of $1's state"; else manifest=$5; from="empty state ($1 has no volume yet)"; fi`,
+    `  if k get "pod/$4" >/dev/null 2>&1; then manifest=$5; from="a copy of $1's state"`,
+    `  elif k get "persistentvolumeclaim/$3" >/dev/null 2>&1; then manifest=$6; from="a copy of $1's state (no pod runs it)"`,
+    `  else manifest=$7; from="empty state ($1 has no volume yet)"; fi`,
     `  token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \\n')`,
     `  printf '%s' "$manifest" | sed "s/${tokenPlaceholder}/$token/" | k apply -f - >/dev/null || fail "host ${hostId}: cannot create the preflight pod $pod; no gateway was changed"`,
     `  echo "host ${hostId}: trying $image on $from (pod $pod, at most ${gate} s)"`,
@@ -191,7 +202,8 @@ export function renderPreflight(args: PreflightArgs): string {
     `  while :; do`,
     `    seen=$(k get pod "$pod" --output=jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.initContainerStatuses[0].state.waiting.reason}{.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null | sed 's/ *$//' || true)`,
     `    case $seen in`,
-    `      "Running true"*) echo "host ${hostId}: $image is ready on $from"; k delete pod "$pod" --ignore-not-found --wait=false >/dev/null 2>&1 || true; pod=; return 0 ;;`,
+    // Deleted before the gateways change: the volume it held read-only is free for them on any node.
+    `      "Running true"*) echo "host ${hostId}: $image is ready on $from"; k delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1 || true; pod=; return 0 ;;`,
     `      Failed* | Succeeded* | *ErrImagePull* | *ImagePullBackOff* | *ErrImageNeverPull* | *InvalidImageName* | *CreateContainerConfigError* | *CrashLoopBackOff*)`,
     `        k logs "$pod" --all-containers --tail=5 >&2 2>&1 || true`,
     `        fail "host ${hostId}: the new image $image did not start on $from ($seen); no gateway was changed. Fix the image or go back to the previous one" ;;`,

@@ -23,7 +23,17 @@ const args: PreflightArgs = {
  * A kubectl that answers as a cluster would in one scenario: the image the canary's StatefulSet runs, whether its
  * volume exists, and what the trial pod does. It records each call and keeps each manifest applied.
  */
-function fakeKubectl(dir: string, scenario: { running: string; volume: boolean; pod: string }): void {
+interface Scenario {
+  /** The image the canary's StatefulSet runs ("" when there is none). */
+  readonly running: string;
+  /** Whether its volume exists, and its pod (default: as the volume). */
+  readonly volume: boolean;
+  readonly gatewayPod?: boolean;
+  /** What `kubectl get pod <trial>` prints: phase, ready, waiting reasons. */
+  readonly pod: string;
+}
+
+function fakeKubectl(dir: string, scenario: Scenario): void {
   const bin = join(dir, "bin");
   mkdirSync(bin, { recursive: true });
   writeFileSync(
@@ -36,6 +46,7 @@ function fakeKubectl(dir: string, scenario: { running: string; volume: boolean; 
       `  *"get statefulset/"*) printf '%s' ${JSON.stringify(scenario.running)} ;;`,
       `  *"apply -f -"*) n=$(ls ${JSON.stringify(dir)} | grep -c applied); cat >${JSON.stringify(dir)}/applied-$n.json ;;`,
       `  *"get persistentvolumeclaim/"*) ${scenario.volume ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
+      `  *"get pod/"*) ${(scenario.gatewayPod ?? scenario.volume) ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
       `  *"get pod "*) printf '%s' ${JSON.stringify(scenario.pod)} ;;`,
       '  *" logs "*) echo "Error: the gateway crashed" ;;',
       "esac",
@@ -44,7 +55,7 @@ function fakeKubectl(dir: string, scenario: { running: string; volume: boolean; 
   chmodSync(join(bin, "kubectl"), 0o755);
 }
 
-function runPreflight(name: string, scenario: { running: string; volume: boolean; pod: string }) {
+function runPreflight(name: string, scenario: Scenario) {
   const dir = join(work, name);
   mkdirSync(dir);
   fakeKubectl(dir, scenario);
@@ -97,10 +108,19 @@ describe("the image preflight on a Kubernetes host (runtimes/kubernetes/prefligh
     assert.doesNotMatch(renderPreflight(args), new RegExp(token));
     assert.ok(
       run.calls.includes(
-        "--kubeconfig=/etc/clawfleet/kubeconfig --namespace=clawfleet-prod delete pod clawfleet-tenant-alice-preflight --ignore-not-found --wait=false",
+        "--kubeconfig=/etc/clawfleet/kubeconfig --namespace=clawfleet-prod delete pod clawfleet-tenant-alice-preflight --ignore-not-found --wait=true --timeout=60s",
       ),
       run.calls.join("\n"),
     );
+  });
+
+  it("tries a volume no pod runs yet (made moments before, on a first deploy) wherever the scheduler puts the trial", () => {
+    const run = runPreflight("no-pod", { running: "", volume: true, gatewayPod: false, pod: "Running true" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /on a copy of clawfleet-tenant-alice's state \(no pod runs it\)/);
+    const pod = run.applied[1] as Json;
+    assert.equal(pod.spec.affinity, undefined);
+    assert.ok(pod.spec.volumes.some((v: Json) => v.name === "source"));
   });
 
   it("tries a gateway without a volume yet (a first deploy) on empty state", () => {
