@@ -65,7 +65,10 @@ export function preflightPod(args: PreflightArgs, gateway: string, withState: bo
   // The copy leaves out the cache, as on Docker; the live config (its ConfigMap) replaces the copy's, then the channels go.
   const copy = [
     "set -e",
-    ...(withState ? [`cp -a ${mounts.source}/. "$1"/`, `rm -rf "$1/cache"`, `cp ${mounts.config}/${configFile} "$1/${configFile}"`] : []),
+    // Entry by entry: the volume's own root belongs to root, whose times the gateway's user may not set.
+    ...(withState
+      ? [`find ${mounts.source} -mindepth 1 -maxdepth 1 ! -name cache -exec cp -a {} "$1"/ \\;`, `cp ${mounts.config}/${configFile} "$1/${configFile}"`]
+      : []),
     `rm -f "$1/.clawfleet-moved"`,
     `exec node --input-type=module -e "$2" "$1" ${configFile} "$3"`,
   ].join("\n");
