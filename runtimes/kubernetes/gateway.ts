@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { childRole, egressBlockedRanges, secretNameOf, stateClaimOf, stopTimeoutSeconds } from "../../names";
@@ -7,6 +8,7 @@ import type { GatewaySpec } from "../../components/gateway-spec";
 import type { GatewayRunArgs, RunningGateway } from "../../components/runtime";
 import type { RuntimeChild } from "../../components/facts";
 import type { Host } from "../../declaration/schema";
+import { renderRolloutGate } from "./kubectl";
 
 /** What a prepared Kubernetes host gives each gateway it runs. */
 export interface KubernetesHost {
@@ -295,7 +297,26 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     );
   }
 
+  // The provider's await of a StatefulSet update can end before the controller has seen the change (on the real
+  // cluster all three gateways of a lane were replaced within a second): the lane waits for kubectl's rollout status,
+  // run again whenever the StatefulSet's generation moves.
+  children[childRole.ready] = { kind: "follows" };
+  const ready = new command.local.Command(
+    child(childRole.ready, "waits until its pod runs the current template, ready"),
+    {
+      create: renderRolloutGate({
+        target: { kubeconfig: host.placement.kubeconfig, context: host.placement.context, namespace },
+        gateway: spec.name,
+        timeoutSeconds: spec.health.gateSeconds,
+      }),
+      interpreter: ["/bin/sh", "-c"],
+      addPreviousOutputInEnv: false,
+      triggers: [statefulSet.metadata.generation],
+    },
+    { parent: args.parent, dependsOn: [statefulSet] },
+  );
+
   // The state is reached only through the running pod (a shared tenant's workspace is made there): it "exists" once
   // the StatefulSet is ready.
-  return { stateDir: statefulSet, ready: statefulSet, children };
+  return { stateDir: ready, ready, children };
 }

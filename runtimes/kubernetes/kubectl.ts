@@ -54,6 +54,27 @@ export function renderEnsureWorkspace({ target, gateway, dir, timeoutSeconds }: 
   );
 }
 
+export interface RolloutGateArgs {
+  readonly target: KubectlTarget;
+  /** The gateway's StatefulSet. */
+  readonly gateway: string;
+  /** Seconds its pod has to run the current template and be ready. */
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * Waits until the gateway's StatefulSet has rolled its pod to its current template and the pod is ready: kubectl's
+ * rollout status reads the controller's observed generation and revisions, so a change just applied is never taken for
+ * the state before it. The next gateway of the lane waits for this.
+ */
+export function renderRolloutGate({ target, gateway, timeoutSeconds }: RolloutGateArgs): string {
+  return script(
+    ...kubectlPrelude(target),
+    `k rollout status ${shellQuote(`statefulset/${gateway}`)} --watch --timeout=${timeoutSeconds}s >/dev/null || fail ${shellQuote(`gateway ${gateway} did not run its new template ready within ${timeoutSeconds}s; see kubectl --namespace=${target.namespace} describe pod ${gateway}-0, and its logs`)}`,
+    `echo ${shellQuote(`gateway ${gateway} is ready`)}`,
+  );
+}
+
 export interface PurgeArgs {
   readonly target: KubectlTarget;
   /** A dedicated tenant's gateway: its StatefulSet goes first, then its state volume. */

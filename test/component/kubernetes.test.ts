@@ -232,11 +232,19 @@ describe("a Kubernetes host", () => {
     );
   });
 
-  it("rolls out canary first, one lane: each StatefulSet waits for the one before it, the shared gateway for the canary", () => {
+  it("rolls out canary first, one lane: each StatefulSet waits for the rollout of the one before it, the shared gateway for the canary's", () => {
     const urnOf = (name: string) => byName(name).urn;
-    assert.ok(byName("bob-statefulset").options.dependsOn.includes(urnOf("alice-statefulset")));
-    assert.ok(byName("carol-statefulset").options.dependsOn.includes(urnOf("bob-statefulset")));
-    assert.ok(byName("cluster-shared-statefulset").options.dependsOn.includes(urnOf("alice-statefulset")));
+    assert.ok(byName("bob-statefulset").options.dependsOn.includes(urnOf("alice-ready")));
+    assert.ok(byName("carol-statefulset").options.dependsOn.includes(urnOf("bob-ready")));
+    assert.ok(byName("cluster-shared-statefulset").options.dependsOn.includes(urnOf("alice-ready")));
+    // The gate is kubectl's rollout status, run again whenever the StatefulSet's generation moves.
+    const gate = byName("alice-ready");
+    assert.equal(gate.type, "command:local:Command");
+    assert.ok(gate.options.dependsOn.includes(urnOf("alice-statefulset")));
+    assert.equal(
+      String(gate.inputs["create"]).split("\n").at(-2),
+      `k rollout status 'statefulset/clawfleet-tenant-alice' --watch --timeout=300s >/dev/null || fail 'gateway clawfleet-tenant-alice did not run its new template ready within 300s; see kubectl --namespace=clawfleet-prod describe pod clawfleet-tenant-alice-0, and its logs'`,
+    );
   });
 
   it("tries a new image on a copy of the canary's state before any StatefulSet takes it, and only for a new image", () => {
@@ -281,7 +289,7 @@ describe("a Kubernetes host", () => {
     const workspace = byName("dave-workspace");
     assert.equal(workspace.type, "command:local:Command");
     // Made inside the running shared gateway: after its StatefulSet is ready, not after its volume only.
-    assert.ok(workspace.options.dependsOn.includes(byName("cluster-shared-statefulset").urn));
+    assert.ok(workspace.options.dependsOn.includes(byName("cluster-shared-ready").urn));
     assert.equal(workspace.options.retainOnDelete, true);
     assert.equal(
       workspace.inputs["create"],
