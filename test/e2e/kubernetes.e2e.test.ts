@@ -282,7 +282,7 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr.trim(),
-      `clawfleet: clawfleet backup: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that backup does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
+      `clawfleet backup: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that backup does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
     );
   });
 
