@@ -321,7 +321,15 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
         .filter((s) => s.op !== "same")
         .map((s) => `${s.name} ${s.op}`)
         .sort(),
-      ["alice-statefulset update", "bob-statefulset update", "cluster-preflight replace", "cluster-shared-statefulset update"],
+      [
+        "alice-ready replace",
+        "alice-statefulset update",
+        "bob-ready replace",
+        "bob-statefulset update",
+        "cluster-preflight replace",
+        "cluster-shared-ready replace",
+        "cluster-shared-statefulset update",
+      ],
     );
     for (const [name, view] of Object.entries(fleetPods())) assert.match(view, new RegExp(` ${image.replace(/[.]/g, "\\.")}$`), name);
     // Canary first, one lane: bob's new pod was made only once alice's was ready.
@@ -345,7 +353,8 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
         .filter((s) => s.op !== "same" && s.type.startsWith("kubernetes:"))
         .map((s) => `${s.name} ${s.op}`)
         .sort(),
-      ["bob-config delete", "bob-egress delete", "bob-secrets delete", "bob-service delete", "bob-state delete", "bob-statefulset delete"],
+      // The volume is kept by the engine (retainOnDelete); the purge's kubectl deletes it.
+      ["bob-config delete", "bob-egress delete", "bob-secrets delete", "bob-service delete", "bob-state retain", "bob-statefulset delete"],
     );
     const left = kubectl(["get", "statefulset,pod,persistentvolumeclaim", "--output=name"])
       .split("\n")
