@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { runClawfleet } from "./cli-process";
 import { EngineDeployer, kubernetesPlugin } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
 import { fetchText, poll } from "./wait";
@@ -105,17 +106,7 @@ const declaration = (aliceModel: string, declared = older, bob = "port: 18102, m
 `;
 
 /** Runs `clawfleet <args>` as users do (bin/clawfleet.js), with the cluster's kubeconfig and kubectl. */
-function clawfleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { env: clusterEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const clawfleet = (...args: string[]) => runClawfleet(repo, args, { env: clusterEnv });
 
 /** Each gateway's pod uid and the image its StatefulSet runs. */
 function fleetPods(names = ["clawfleet-tenant-alice", "clawfleet-tenant-bob", "clawfleet-shared-cluster"]): Record<string, string> {

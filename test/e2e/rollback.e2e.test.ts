@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { runClawfleet } from "./cli-process";
 import { dockerApi, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
@@ -69,17 +70,7 @@ async function deployImage(image: string) {
 }
 
 /** Runs `clawfleet <args>` as users do (bin/clawfleet.js). */
-function clawfleet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const clawfleet = (...args: string[]) => runClawfleet(repo, args, { env: cliEnv });
 
 async function ready(port: number): Promise<void> {
   await poll(`127.0.0.1:${port} /readyz`, 300, async () => {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gatewayRoutes } from "../../declaration/gateway-routes";
 import { servedProviders } from "../../declaration/routes";
+import { runNode } from "./cli-process";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
@@ -65,24 +65,8 @@ function stackText(): string {
   ].join("\n");
 }
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs a command of this repository as a process, as users run it. */
-function run(args: readonly string[]): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, args, { cwd: repo, env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const run = (args: readonly string[]) => runNode(args, { cwd: repo, env: cliEnv });
 
 const clawfleet = (...args: string[]) => run([join(repo, "bin", "clawfleet.js"), ...args]);
 

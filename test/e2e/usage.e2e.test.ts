@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FleetUsage } from "../../cli/ops/usage";
+import { runClawfleet } from "./cli-process";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { startFakeModelProvider, type FakeModelProvider } from "./fake-model-provider";
@@ -70,24 +71,8 @@ function stackText(baseUrl: string): string {
   ].join("\n");
 }
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs the CLI as a process, as users run it (asynchronously: the fake provider answers in this process). */
-function clawfleet(...args: string[]): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(repo, "bin", "clawfleet.js"), ...args], { cwd: repo, env: cliEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const clawfleet = (...args: string[]) => runClawfleet(repo, args, { cwd: repo, env: cliEnv });
 
 /**
  * This machine's address on Docker's default bridge, where a container reaches the host: the bridge's gateway as
