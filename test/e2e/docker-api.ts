@@ -119,7 +119,11 @@ export interface ContainerStop {
  * another signal (a test's SIGKILL) or an exit without a signal (an OOM) is not a stop. `ready` resolves once the
  * daemon has answered, so nothing after it is missed.
  */
-export function watchStops(accept: (name: string) => boolean): { stops: ContainerStop[]; ready: Promise<void>; close: () => void } {
+export function watchStops(accept: (name: string, labels: Record<string, string>) => boolean): {
+  stops: ContainerStop[];
+  ready: Promise<void>;
+  close: () => void;
+} {
   const stops: ContainerStop[] = [];
   const signalled = new Map<string, number>();
   const filters = encodeURIComponent(JSON.stringify({ type: ["container"], event: ["kill", "die"] }));
@@ -127,7 +131,8 @@ export function watchStops(accept: (name: string) => boolean): { stops: Containe
   const onEvent = (line: string) => {
     const event = JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> }; timeNano: number };
     const name = event.Actor.Attributes["name"] ?? "";
-    if (!accept(name)) return;
+    // Docker puts the container's labels among the event's attributes.
+    if (!accept(name, event.Actor.Attributes)) return;
     const at = event.timeNano / 1e9;
     if (event.Action === "kill" && ["15", "SIGTERM"].includes(event.Actor.Attributes["signal"] ?? "")) signalled.set(name, at);
     if (event.Action === "die" && signalled.has(name)) {

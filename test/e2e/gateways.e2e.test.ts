@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { parseDocument, type Document } from "yaml";
 import type { PlannedResource } from "../../cli/mock-run";
 import { renderServeAdd, renderServeRemove, renderWriteFile } from "../../runtimes/docker/commands";
+import { hostLabel } from "../../runtimes/docker/names";
 import { stopTimeoutSeconds } from "../../names";
 import { DeclarationError } from "../../declaration/errors";
 import { parseFleet } from "../../declaration/parse";
@@ -120,8 +121,11 @@ function served(node: TailscaleNode): Record<string, string> {
 }
 
 /** Removes this file's containers and networks on this machine (the SSH host goes with its namespace). */
+/** The hosts of this file's stack on this machine's Docker. */
+const ownHosts = ["local", "main"];
+
 async function teardown(): Promise<void> {
-  await removeHostObjects(["local", "main"], ["clawfleet-preflight-local", "clawfleet-preflight-main"]);
+  await removeHostObjects(ownHosts, ["clawfleet-preflight-local", "clawfleet-preflight-main"]);
 }
 
 before(async () => {
@@ -150,7 +154,8 @@ before(async () => {
   declaration.setIn(["config", "clawfleet:hosts", "local", "stateRoot"], stateRoot);
   await teardown().catch(() => undefined);
   const gatewayName = /^clawfleet-(tenant|shared)-/;
-  const watch = watchStops((name) => gatewayName.test(name));
+  // This file's gateways only: another file's may stop on this machine meanwhile.
+  const watch = watchStops((name, labels) => gatewayName.test(name) && ownHosts.includes(labels[hostLabel] ?? ""));
   await watch.ready;
   stopWatch = watch;
   log("deploying the dev stack: 3 gateways boot, two lanes at a time");
@@ -686,14 +691,14 @@ describe("host commands", () => {
 });
 
 describe("teardown", () => {
-  it("leaves no container or network behind", async () => {
+  it("leaves no container or network of this stack behind", async () => {
     await teardown();
     for (const name of ["clawfleet-tenant-alice", "clawfleet-tenant-erin", sharedLocal, "clawfleet-shared-main"])
       assert.equal(await inspectContainer(name), undefined);
-    const networks = await dockerApi<{ Name: string }[]>("GET", "/networks");
-    assert.deepEqual(
-      networks.map((n) => n.Name).filter((n) => n.startsWith("clawfleet-")),
-      [],
-    );
+    for (const host of ownHosts) {
+      const filters = encodeURIComponent(JSON.stringify({ label: [`${hostLabel}=${host}`] }));
+      assert.deepEqual(await dockerApi<{ Name: string }[]>("GET", `/containers/json?all=true&filters=${filters}`), [], `containers of host ${host}`);
+      assert.deepEqual(await dockerApi<{ Name: string }[]>("GET", `/networks?filters=${filters}`), [], `networks of host ${host}`);
+    }
   });
 });

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Runs the end-to-end suite (test/e2e/*.e2e.test.ts): first the gateway images every file
+// uses are built or reused once, then the files in two lanes at the same time, then the
+// files that measure gateway start times, alone on the machine.
+//
+// Usage: node scripts/e2e.mjs                 the whole suite, in its lanes
+//        node scripts/e2e.mjs <file>...       those files only, one after another
+//
+// Two files share a lane when they could not run beside each other: the same SSH test host
+// (one network namespace), the same host ports, or the same image tag built mid-test. A
+// file in no lane is an error, so a new file is never left out silently. The last phase
+// runs alone because its cases compare a gateway's recovery with a normal start measured
+// a moment before: another lane's load in between would make that comparison noise.
+//
+// Output: within a phase, the first lane streams as it comes and the second is printed once
+// the first has ended (scripts/parallel.mjs), so no two files' lines interleave. Every phase
+// runs even when an earlier one failed; the exit code is 1 when any file failed.
+
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const e2eDir = join(repo, "test", "e2e");
+
+/** Phases run one after another; the lanes of a phase run at the same time, each lane's files in order. */
+export const phases = [
+  [
+    // The SSH test host's users (engine, isolation, ssh-host) and the real tailscaled of ops, one at a time.
+    ["engine", "isolation", "ssh-host", "ops", "egress", "offsite"],
+    // Their own cluster, and ports apart from lane one's; upgrade and usage share port 18989.
+    ["kubernetes", "rollback", "routes", "upgrade", "usage"],
+  ],
+  // Crash recovery and the power loss, timed against a normal start.
+  [["gateways"]],
+];
+
+const fileOf = (name) => `test/e2e/${name}.e2e.test.ts`;
+
+/** The e2e files on disk that no lane names, and the names no file answers. */
+export function unplaced() {
+  const onDisk = readdirSync(e2eDir)
+    .filter((f) => f.endsWith(".e2e.test.ts"))
+    .map((f) => f.slice(0, -".e2e.test.ts".length));
+  const named = phases.flat(2);
+  return {
+    missing: onDisk.filter((n) => !named.includes(n)).sort(),
+    unknown: named.filter((n) => !onDisk.includes(n)),
+    twice: named.filter((n, i) => named.indexOf(n) !== i),
+  };
+}
+
+const tsxTest = (files) => `npx tsx --test --test-concurrency=1 ${files.join(" ")}`;
+
+function run(command) {
+  const started = performance.now();
+  const result = spawnSync(command, { cwd: repo, shell: true, stdio: "inherit" });
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  console.error(`e2e: ${result.status === 0 ? "passed" : "FAILED"} in ${seconds} s: ${command}`);
+  return result.status === 0;
+}
+
+function main(args) {
+  if (args.length > 0) {
+    const files = args.map((a) => relative(repo, join(process.cwd(), a)));
+    return run(tsxTest(files));
+  }
+  const { missing, unknown, twice } = unplaced();
+  if (missing.length > 0 || unknown.length > 0 || twice.length > 0) {
+    const lines = [
+      ...missing.map((n) => `${fileOf(n)} is in no lane: add it to a lane in scripts/e2e.mjs`),
+      ...unknown.map((n) => `scripts/e2e.mjs names ${fileOf(n)}, which does not exist`),
+      ...twice.map((n) => `scripts/e2e.mjs names ${fileOf(n)} twice`),
+    ];
+    console.error(lines.map((l) => `e2e: ${l}`).join("\n"));
+    return false;
+  }
+  // Built here once: two files building the same image at the same time would share one stage folder.
+  for (const args of [[], ["--openclaw", "2026.9.5"]]) {
+    if (!run(["bash", "scripts/docker-up.sh", "--with-test-tools", "&&", "bash", "scripts/build-gateway-image.sh", ...args, ">/dev/null"].join(" ")))
+      return false;
+  }
+  let ok = true;
+  for (const lanes of phases) {
+    const commands = lanes.map((lane) => tsxTest(lane.map(fileOf)));
+    ok = (lanes.length === 1 ? run(commands[0]) : run(`node scripts/parallel.mjs ${commands.map((c) => JSON.stringify(c)).join(" ")}`)) && ok;
+  }
+  return ok;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = main(process.argv.slice(2)) ? 0 : 1;
