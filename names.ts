@@ -24,6 +24,7 @@ export const childRole = {
   claim: "claim",
   network: "network",
   backup: "backup",
+  backups: "backups",
   container: "container",
   limits: "limits",
   ready: "ready",
@@ -104,6 +105,14 @@ export function secretNameOf(gateway: string): string {
 /** The PersistentVolumeClaim holding a Kubernetes gateway's state: `<gateway>-state`. */
 export function stateClaimOf(gateway: string): string {
   return `${gateway}-state`;
+}
+
+/** Beside each archive taken before an image change: the image the gateway ran when it was taken, for the way back. */
+export const previousImageSuffix = ".image";
+
+/** The PersistentVolumeClaim holding a Kubernetes gateway's backups taken before an image change: `<gateway>-backups`. */
+export function backupClaimOf(gateway: string): string {
+  return `${gateway}-backups`;
 }
 
 /**

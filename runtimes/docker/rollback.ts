@@ -6,16 +6,13 @@
  * POSIX sh, every value single-quoted; running it again changes nothing more.
  */
 import type { GatewayEnv, GatewaySpec } from "../../components/gateway-spec";
-import { stopTimeoutSeconds } from "../../names";
+import { previousImageSuffix, stopTimeoutSeconds } from "../../names";
 import { gatewayLabel, hostLabel, managedLabel, rollbackLabel, stackLabel } from "./names";
 import { asRoot, fail, script, shellQuote } from "../shell";
 import { hostScript, hostScriptFiles } from "./scripts";
 import { healthOf, pendingFile } from "./commands";
 import { bare, confinementFlags, containerSettingsOf, envFlags, healthCmdFlag, toolContainerFlags } from "./container-settings";
 import { gatewayLogDriver, gatewayLogOpts, healthTimings } from "./readback";
-
-/** Beside each pre-upgrade archive: the image the gateway ran when it was taken. */
-export const previousImageSuffix = ".image";
 
 export interface RollbackArgs {
   /** The gateway as the program deploys it: name, port, state, limits, health check, environment names. */

@@ -10,7 +10,7 @@ import { rollbackLabel } from "./names";
 import { exitReason, healthOf, pendingFile } from "./commands";
 import { bare, confinementFlags, containerConfinementOf, envFlags, healthCheckOf } from "./container-settings";
 import { hostScript, hostScriptFiles, operatorScript, operatorScriptFiles } from "./scripts";
-import { previousImageSuffix } from "./rollback";
+import { previousImageSuffix } from "../../names";
 
 export interface PreflightArgs {
   readonly hostId: string;

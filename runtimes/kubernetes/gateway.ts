@@ -2,13 +2,14 @@ import { createHmac } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { childRole, egressBlockedRanges, secretNameOf, stateClaimOf, stopTimeoutSeconds } from "../../names";
+import { backupClaimOf, childRole, egressBlockedRanges, secretNameOf, stateClaimOf, stopTimeoutSeconds } from "../../names";
 import { configMapOf, configMountDir, gatewayContainer, gatewaySelectorLabel, heapLimitMbOf, hostSelectorLabel, managedByLabel, secretKeys } from "./names";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import type { GatewayRunArgs, RunningGateway } from "../../components/runtime";
 import type { RuntimeChild } from "../../components/facts";
 import type { Host } from "../../declaration/schema";
-import { renderRolloutGate } from "./kubectl";
+import { renderRolloutGate, type KubectlTarget } from "./kubectl";
+import { renderKubernetesBackup } from "./backup";
 
 /** What a prepared Kubernetes host gives each gateway it runs. */
 export interface KubernetesHost {
@@ -111,6 +112,21 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     { ...opts, retainOnDelete: true },
   );
 
+  // The archives taken before an image change, on a volume of their own: kept when the gateway goes, as a Docker
+  // host's backup folder is, and never mounted into the gateway.
+  const backups = new k8s.core.v1.PersistentVolumeClaim(
+    child(childRole.backups, `keeps its backups from before image changes in volume ${namespace}/${backupClaimOf(spec.name)}`),
+    {
+      metadata: { name: backupClaimOf(spec.name), namespace, labels },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        ...(host.placement.storageClass === undefined ? {} : { storageClassName: host.placement.storageClass }),
+        resources: { requests: { storage: `${host.placement.storageGb}Gi` } },
+      },
+    },
+    { ...opts, retainOnDelete: true },
+  );
+
   const config = new k8s.core.v1.ConfigMap(
     child(childRole.config, `holds ${spec.config.file}`),
     { metadata: { name: configMapOf(spec.name), namespace, labels }, data: { [spec.config.file]: spec.config.text } },
@@ -164,6 +180,19 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     requests: { memory: `${spec.limits.memoryMb}Mi`, cpu: `${cpuRequestOf(cpuLimit)}m` },
   };
   const startupFailures = Math.ceil(spec.health.startPeriodSeconds / 5);
+  const target: KubectlTarget = { kubeconfig: host.placement.kubeconfig, context: host.placement.context, namespace };
+
+  // Right before the StatefulSet takes a new image, in rollout order (the gateways before it are ready by then).
+  const backup = new command.local.Command(
+    child(childRole.backup, "backs up before an image change"),
+    {
+      create: renderKubernetesBackup({ target, spec, timeoutSeconds: spec.health.gateSeconds }),
+      interpreter: ["/bin/sh", "-c"],
+      addPreviousOutputInEnv: false,
+      triggers: [spec.image],
+    },
+    { parent: args.parent, dependsOn: [backups, config, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after] },
+  );
 
   const statefulSet = new k8s.apps.v1.StatefulSet(
     child(childRole.statefulset, "runs the gateway pod"),
@@ -243,7 +272,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     },
     {
       ...opts,
-      dependsOn: [host.namespace, state, config, secret, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after],
+      dependsOn: [host.namespace, state, config, secret, backup, ...(host.preflight === undefined ? [] : [host.preflight]), ...args.after],
       // The provider waits until the pod is ready; a gateway that is not healthy in time stops the deploy.
       customTimeouts: { create: `${spec.health.gateSeconds}s`, update: `${spec.health.gateSeconds}s` },
     },
@@ -278,6 +307,8 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
 
   const children: Record<string, RuntimeChild> = {
     [childRole.state]: { kind: "named" },
+    [childRole.backups]: { kind: "named" },
+    [childRole.backup]: { kind: "follows" },
     [childRole.config]: { kind: "config", input: "data", key: spec.config.file },
     [childRole.secrets]: { kind: "named" },
     [childRole.statefulset]: { kind: "gateway", fields: {}, inPlace: ["metadata"] },
@@ -305,7 +336,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     child(childRole.ready, "waits until its pod runs the current template, ready"),
     {
       create: renderRolloutGate({
-        target: { kubeconfig: host.placement.kubeconfig, context: host.placement.context, namespace },
+        target,
         gateway: spec.name,
         timeoutSeconds: spec.health.gateSeconds,
       }),

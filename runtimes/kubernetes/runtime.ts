@@ -24,8 +24,9 @@ function placementOf(host: Host): NonNullable<Host["kubernetes"]> {
  * Gateways as Kubernetes workloads: per host a Kubernetes provider (the declared kubeconfig and context) and a
  * namespace; per gateway a StatefulSet of one pod with a state volume of its own, a Secret, a ConfigMap, a Service
  * and, when its egress is blocked, a NetworkPolicy. A new image is first tried on a copy of the canary's state
- * (preflight.ts), then rolls out canary first, each gateway waiting for the one before it in its lane to be ready. The
- * pre-upgrade backup and the rollback of the Docker runtime are not done here yet.
+ * (preflight.ts), then rolls out canary first, each gateway backed up right before its StatefulSet takes the image
+ * (backup.ts) and waiting for the one before it in its lane to be ready. The Docker runtime's automatic way back is not
+ * done here yet.
  */
 export const kubernetesRuntime: Runtime = {
   prepareHost(name: string, { host, image, gateway, sampleGateways, trialConfig }: HostPreparation, parent: pulumi.Resource): RuntimeHost {

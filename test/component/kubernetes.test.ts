@@ -247,6 +247,32 @@ describe("a Kubernetes host", () => {
     );
   });
 
+  it("backs each gateway up right before its StatefulSet takes a new image, in rollout order, onto a volume of its own kept on delete", () => {
+    const urnOf = (name: string) => byName(name).urn;
+    for (const [gateway, prefix] of [
+      ["clawfleet-tenant-alice", "alice"],
+      ["clawfleet-shared-cluster", "cluster-shared"],
+    ] as const) {
+      const claim = byName(`${prefix}-backups`);
+      assert.equal(claim.type, "kubernetes:core/v1:PersistentVolumeClaim");
+      assert.equal((claim.inputs["metadata"] as Json).name, `${gateway}-backups`);
+      assert.deepEqual(claim.inputs["spec"], { accessModes: ["ReadWriteOnce"], storageClassName: "fast", resources: { requests: { storage: "5Gi" } } });
+      assert.equal(claim.options.retainOnDelete, true);
+      const backup = byName(`${prefix}-backup`);
+      assert.equal(backup.type, "command:local:Command");
+      // Replaced, and so run, for a new image; its script does nothing when the StatefulSet already runs it.
+      assert.deepEqual(backup.inputs["triggers"], ["ghcr.io/openclaw/openclaw:2026.9.6"]);
+      assert.ok(backup.options.dependsOn.includes(urnOf(`${prefix}-backups`)));
+      assert.ok(backup.options.dependsOn.includes(urnOf("cluster-preflight")));
+      assert.ok(byName(`${prefix}-statefulset`).options.dependsOn.includes(backup.urn), `${gateway}'s StatefulSet waits for its backup`);
+      // Never mounted into the gateway itself.
+      const template = (byName(`${prefix}-statefulset`).inputs["spec"] as Json).template.spec;
+      assert.ok(!JSON.stringify(template.volumes).includes(`${gateway}-backups`));
+    }
+    // In rollout order: bob's backup waits until the canary runs the new image, ready.
+    assert.ok(byName("bob-backup").options.dependsOn.includes(urnOf("alice-ready")));
+  });
+
   it("tries a new image on a copy of the canary's state before any StatefulSet takes it, and only for a new image", () => {
     const preflight = byName("cluster-preflight");
     assert.equal(preflight.type, "command:local:Command");

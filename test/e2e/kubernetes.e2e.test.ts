@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -32,6 +32,19 @@ let older = "";
 let image = "";
 const broken = "clawfleet-e2e/broken-gateway:1";
 const forwards: ChildProcess[] = [];
+
+/** Where the test cluster keeps a gateway's backup volume on this machine (its hostPath PV). */
+function backupDirOf(gateway: string): string {
+  const volume = kubectl(["get", "persistentvolumeclaim", `${gateway}-backups`, "--output=jsonpath={.spec.volumeName}"]).trim();
+  return kubectl(["get", "persistentvolume", volume, "--output=jsonpath={.spec.hostPath.path}"]).trim();
+}
+
+/** The files on a gateway's backup volume, but hidden ones. */
+function backupFiles(gateway: string): string[] {
+  return readdirSync(backupDirOf(gateway))
+    .filter((f) => !f.startsWith("."))
+    .sort();
+}
 
 function kubectl(args: readonly string[], input?: string): string {
   return execFileSync("kubectl", ["--namespace", namespace, ...args], { env: clusterEnv, encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
@@ -301,7 +314,7 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     );
   });
 
-  it("moves the fleet to 2026.9.6 through the preflight, canary first, each pod on its own volume", async () => {
+  it("moves the fleet to 2026.9.6 through the preflight, canary first, each gateway backed up right before, each pod on its own volume", async () => {
     kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo upgraded-from-9.5 > /state/marker"]);
     deployer.configure(declaration("anthropic/claude-haiku-4-5", image));
     const started = Date.now();
@@ -313,15 +326,36 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
         .map((s) => `${s.name} ${s.op}`)
         .sort(),
       [
+        "alice-backup replace",
         "alice-ready replace",
         "alice-statefulset update",
+        "bob-backup replace",
         "bob-ready replace",
         "bob-statefulset update",
         "cluster-preflight replace",
+        "cluster-shared-backup replace",
         "cluster-shared-ready replace",
         "cluster-shared-statefulset update",
       ],
     );
+    // Each gateway's state, archived by 2026.9.5's own tool onto its backup volume, with the image it ran beside it.
+    for (const { name } of gateways) {
+      const files = backupFiles(name);
+      assert.equal(files.length, 2, `${name}: ${files.join(" ")}`);
+      const archive = files.find((f) => f.endsWith(".tar.gz")) ?? "";
+      assert.match(archive, /^\d{8}T\d{6}Z-.*openclaw-backup\.tar\.gz$/, name);
+      assert.equal(readFileSync(join(backupDirOf(name), `${archive}.image`), "utf8"), `${older}\n`, name);
+      assert.equal(statSync(join(backupDirOf(name), archive)).mode & 0o777, 0o600, name);
+    }
+    const listed = execFileSync(
+      "tar",
+      ["-tzf", join(backupDirOf("clawfleet-tenant-alice"), backupFiles("clawfleet-tenant-alice").find((f) => f.endsWith(".tar.gz")) ?? "")],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(listed, /\/marker$/m, "alice's archive holds the file written before the upgrade");
+    assert.equal((await kubectlAsync(["get", "pods", "--output=name"])).split("\n").filter((l) => l.endsWith("-backup")).length, 0, "no backup pod is left");
     for (const [name, view] of Object.entries(fleetPods())) assert.match(view, new RegExp(` ${image.replace(/[.]/g, "\\.")}$`), name);
     // Canary first, one lane: bob's new pod was made only once alice's was ready.
     const readyAt = (gateway: string) =>
@@ -345,12 +379,21 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
         .map((s) => `${s.name} ${s.op}`)
         .sort(),
       // The volume is kept by the engine (retainOnDelete); the purge's kubectl deletes it.
-      ["bob-config delete", "bob-egress delete", "bob-secrets delete", "bob-service delete", "bob-state retain", "bob-statefulset delete"],
+      [
+        "bob-backups retain",
+        "bob-config delete",
+        "bob-egress delete",
+        "bob-secrets delete",
+        "bob-service delete",
+        "bob-state retain",
+        "bob-statefulset delete",
+      ],
     );
+    // Its backups stay, as a Docker host's backup folder does.
     const left = kubectl(["get", "statefulset,pod,persistentvolumeclaim", "--output=name"])
       .split("\n")
       .filter((l) => l.includes("bob"));
-    assert.deepEqual(left, []);
+    assert.deepEqual(left, ["persistentvolumeclaim/clawfleet-tenant-bob-backups"]);
     assert.deepEqual(fleetPods(others), before);
     log(`bob's volume ${volume} released by the purge`);
   });

@@ -1,0 +1,180 @@
+/**
+ * The backup before an image change on a Kubernetes host: right before a gateway's StatefulSet takes a new image, a
+ * throwaway pod of the image the gateway runs now runs the gateway's own `openclaw backup create --verify` on its state
+ * volume and writes the archive to the gateway's backup volume (`<gateway>-backups`, kept when the gateway goes). The
+ * pod goes on the node of the gateway's running pod (both volumes are ReadWriteOnce), as the gateway's user, with no
+ * capability and, where the cluster enforces NetworkPolicies, no network (the preflight's deny-all policy selects it).
+ * Each archive is named by the UTC time it was taken, with the image it was taken from beside it; the last `keep` are
+ * kept. Nothing is backed up when the StatefulSet does not exist yet or already runs the new image.
+ */
+import { backupClaimOf, previousImageSuffix, stateClaimOf } from "../../names";
+import { script, shellQuote } from "../shell";
+import type { GatewaySpec } from "../../components/gateway-spec";
+import { kubectlPrelude, type KubectlTarget } from "./kubectl";
+import { podOf } from "./ops";
+import { preflightLabel } from "./preflight";
+import { configMapOf, configMountDir, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
+
+/** The throwaway pod that backs up `gateway`'s state. */
+export function backupPodOf(gateway: string): string {
+  return `${gateway}-backup`;
+}
+
+/** Where the backup pod mounts the gateway's backup volume. */
+export const backupMountDir = "/clawfleet/backups";
+
+/** Placeholder for the image the gateway runs, read by the script when it runs and put into the manifest. */
+const imagePlaceholder = "@@CLAWFLEET_RUNNING_IMAGE@@";
+
+export interface KubernetesBackupArgs {
+  readonly target: KubectlTarget;
+  /** The gateway being changed: its name, state, config, process and confinement. */
+  readonly spec: GatewaySpec;
+  /** Seconds the backup has before the deploy stops. */
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * The pod's own script: the gateway's tool writes the archive to a staging folder on the backup volume, which is then
+ * renamed `<UTC time>-<openclaw's name>` (0600) with the image beside it, and older archives are pruned. Its arguments
+ * are the gateway's CLI (`openclaw ...`).
+ */
+const podScript = [
+  "set -eu",
+  `cd ${backupMountDir}`,
+  "rm -rf .staging",
+  "mkdir -m 0700 .staging",
+  `report=$("$@" backup create --verify --output ${backupMountDir}/.staging --json) || { printf '%s\\n' "$report" >&2; exit 3; }`,
+  `made=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
+  `[ -n "$made" ] && [ -f "$made" ] || { printf 'openclaw named no archive it made:\\n%s\\n' "$report" >&2; exit 4; }`,
+  `name="$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$made")"`,
+  `mv "$made" "$name"`,
+  `chmod 0600 "$name"`,
+  `printf '%s\\n' "$RUNNING_IMAGE" > "$name${previousImageSuffix}"`,
+  `chmod 0600 "$name${previousImageSuffix}"`,
+  "rmdir .staging",
+  // Only archives named by the time they were taken rotate.
+  `ls -1t | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +$((KEEP + 1)) | while read -r old; do rm -f -- "$old" "$old${previousImageSuffix}"; done`,
+  `echo "archive $name"`,
+].join("\n");
+
+/** The backup pod's manifest, on the node of the gateway's running pod (`besidePod`) or wherever its volumes are. */
+export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): object {
+  const { spec, target } = args;
+  const { process, confinement } = spec;
+  const uid = process.uid;
+  const securityContext = {
+    runAsUser: uid,
+    runAsGroup: uid,
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: confinement.readOnlyRoot,
+    allowPrivilegeEscalation: !confinement.noNewPrivileges,
+    privileged: false,
+    capabilities: { drop: [...confinement.dropCapabilities] },
+  };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: backupPodOf(spec.name),
+      namespace: target.namespace,
+      labels: { [managedByLabel]: "clawfleet", [preflightLabel]: spec.hostId },
+    },
+    spec: {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 5,
+      securityContext: { runAsUser: uid, runAsGroup: uid, fsGroup: uid, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      ...(besidePod
+        ? {
+            affinity: {
+              podAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [
+                  { labelSelector: { matchLabels: { [gatewaySelectorLabel]: spec.name } }, topologyKey: "kubernetes.io/hostname" },
+                ],
+              },
+            },
+          }
+        : {}),
+      containers: [
+        {
+          name: "backup",
+          image: imagePlaceholder,
+          imagePullPolicy: "IfNotPresent",
+          command: ["sh", "-c", podScript, "backup", ...process.cli],
+          env: [
+            ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+            { name: "OPENCLAW_CONFIG_PATH", value: `${configMountDir}/${spec.config.file}` },
+            { name: "RUNNING_IMAGE", value: imagePlaceholder },
+            { name: "KEEP", value: String(spec.upgradeBackups) },
+          ],
+          securityContext,
+          resources: { limits: { memory: "1536Mi", cpu: "1000m" }, requests: { memory: "256Mi", cpu: "50m" } },
+          volumeMounts: [
+            { name: "state", mountPath: process.stateDir },
+            { name: "backups", mountPath: backupMountDir },
+            { name: "config", mountPath: configMountDir, readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+            { name: "home", mountPath: process.home },
+          ],
+        },
+      ],
+      volumes: [
+        { name: "state", persistentVolumeClaim: { claimName: stateClaimOf(spec.name) } },
+        { name: "backups", persistentVolumeClaim: { claimName: backupClaimOf(spec.name) } },
+        { name: "config", configMap: { name: configMapOf(spec.name) } },
+        { name: "tmp", emptyDir: { sizeLimit: "1Gi" } },
+        { name: "home", emptyDir: { sizeLimit: "256Mi" } },
+      ],
+    },
+  };
+}
+
+/**
+ * The backup before an image change, run on the machine that runs Pulumi right before the gateway's StatefulSet is
+ * updated: the deploy stops, with no gateway changed, when the backup fails or does not end in time.
+ */
+export function renderKubernetesBackup(args: KubernetesBackupArgs): string {
+  const { spec, target, timeoutSeconds } = args;
+  const gateway = spec.name;
+  const pod = backupPodOf(gateway);
+  const where = `${target.namespace}/${backupClaimOf(gateway)}`;
+  const failed = (why: string) => `fail "gateway ${gateway}: the backup before the image change ${why}; no gateway was changed"`;
+  return script(
+    ...kubectlPrelude(target),
+    `image=${shellQuote(spec.image)}`,
+    `current=$(k get ${shellQuote(`statefulset/${gateway}`)} --ignore-not-found --output=jsonpath='{.spec.template.spec.containers[?(@.name=="${gatewayContainer}")].image}')`,
+    // A first deploy has nothing to back up; a re-run after the StatefulSet took the image takes no second backup.
+    `if [ -z "$current" ] || [ "$current" = "$image" ]; then exit 0; fi`,
+    // An image reference has none of sed's special characters but '.', which matches itself too.
+    `case $current in *[!A-Za-z0-9./:@_-]*) ${failed(`cannot run: the StatefulSet names an image clawfleet does not write, \\"$current\\"`)} ;; esac`,
+    `pod=${shellQuote(pod)}`,
+    `cleanup() { k delete pod "$pod" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }`,
+    `trap cleanup EXIT`,
+    `k delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null`,
+    // The manifests are data in single quotes: the $ in the pod's script is for the pod's shell, not this one.
+    "# shellcheck disable=SC2016",
+    `beside=${shellQuote(JSON.stringify(backupPod(args, true)))}`,
+    "# shellcheck disable=SC2016",
+    `alone=${shellQuote(JSON.stringify(backupPod(args, false)))}`,
+    `if k get ${shellQuote(`pod/${podOf(gateway)}`)} >/dev/null 2>&1; then manifest=$beside; else manifest=$alone; fi`,
+    `printf '%s' "$manifest" | sed "s#${imagePlaceholder}#$current#g" | k apply -f - >/dev/null || ${failed("could not create its pod $pod")}`,
+    `echo "gateway ${gateway}: backing up its state with $current's openclaw before it takes $image (pod $pod, at most ${timeoutSeconds} s)"`,
+    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
+    `while :; do`,
+    `  seen=$(k get pod "$pod" --output=jsonpath='{.status.phase} {.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null | sed 's/ *$//' || true)`,
+    `  case $seen in`,
+    `    Succeeded*)`,
+    `      archive=$(k logs "$pod" | sed -n 's/^archive //p' | tail -n 1)`,
+    `      echo "gateway ${gateway}: state backed up to ${where}: $archive"`,
+    `      exit 0 ;;`,
+    `    Failed* | *ErrImagePull* | *ImagePullBackOff* | *ErrImageNeverPull* | *InvalidImageName* | *CreateContainerConfigError*)`,
+    `      k logs "$pod" --tail=10 >&2 2>&1 || true`,
+    `      ${failed("failed ($seen; its pod's last lines above)")} ;;`,
+    `  esac`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || { k describe pod "$pod" 2>&1 | tail -n 5 >&2; ${failed(`did not end within ${timeoutSeconds} s ($seen)`)}; }`,
+    `  sleep 2`,
+    `done`,
+  );
+}
