@@ -109,6 +109,12 @@ export interface RuntimeOps {
    * refuse its hosts.
    */
   readonly hostState?: HostStateOps | undefined;
+  /**
+   * For a runtime whose gateways keep their state in volumes: the script `clawfleet backup` runs on this machine. It
+   * archives the gateway's state with its own tool onto the gateway's backup volume, reports its progress on stderr
+   * and prints where the archive is as its last line.
+   */
+  readonly volumeBackup?: ((spec: GatewaySpec) => string) | undefined;
   /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
   inspectCommand(gateway: string): string[];
   /** The gateway's state, or the reason the runtime could not tell (the host's own failures are read before). */

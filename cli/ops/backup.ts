@@ -7,6 +7,7 @@ import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./ga
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
+import { opsOf } from "../runtime";
 import { hostStateOf, type TenantTarget } from "./targets";
 
 /** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
@@ -64,6 +65,8 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
 
 /** Makes one archive of the tenant's gateway on its host; resolves to its path there. */
 export async function createBackup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<string> {
+  const volumeBackup = opsOf(target.host).volumeBackup;
+  if (volumeBackup !== undefined) return createVolumeBackup(runner, target, volumeBackup, to, io);
   const problem = to === undefined ? undefined : backupFolderProblem(to);
   if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
   const tools = hostStateOf("backup", target.host, stackFile);
@@ -89,6 +92,40 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
     const reason = lastLine(result.stderr).replace(/^backup-gateway: /, "");
     throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${redactor.redact(reason)}`);
   }
+  return lastLine(result.stdout);
+}
+
+/** `clawfleet backup` on a host whose gateways keep their state in volumes: onto the gateway's backup volume, from this machine. */
+async function createVolumeBackup(
+  runner: HostRunner,
+  target: TenantTarget,
+  volumeBackup: (spec: TenantTarget["spec"]) => string,
+  to: string | undefined,
+  io: Writers,
+): Promise<string> {
+  if (to !== undefined) {
+    throw new OpsError(
+      `clawfleet backup: --to names a folder on a Docker host; host ${target.host.id} runs on ${opsOf(target.host).name}, where the archive goes to the gateway's backup volume (${target.container}-backups, folder manual): leave --to out`,
+      2,
+    );
+  }
+  if (target.tier === "shared") {
+    io.err(
+      `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,
+    );
+  }
+  const result = await withProgress(
+    io.err,
+    `still backing up ${target.container}`,
+    runner.run(target.host, ["sh", "-c", volumeBackup(target.spec)], { timeoutSeconds: scriptTimeoutSeconds }),
+  );
+  const unreachable = unreachableError(target.host, result);
+  if (unreachable !== undefined) throw unreachable;
+  // Its progress line, and on a failure the pod's last lines (openclaw's own words; the pod holds no credential) before the reason.
+  const said = result.stderr.trim().split("\n").filter(Boolean);
+  for (const line of result.code === 0 ? said : said.slice(0, -1)) io.err(line);
+  if (result.code !== 0)
+    throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${(said.at(-1) ?? "").replace(/^clawfleet: /, "")}`);
   return lastLine(result.stdout);
 }
 

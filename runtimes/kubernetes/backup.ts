@@ -11,14 +11,16 @@ import { backupClaimOf, previousImageSuffix, stateClaimOf } from "../../names";
 import { script, shellQuote } from "../shell";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
-import { podOf } from "./ops";
 import { preflightLabel } from "./preflight";
-import { configMapOf, configMountDir, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
+import { configMapOf, podOf, configMountDir, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
 
-/** The throwaway pod that backs up `gateway`'s state. */
-export function backupPodOf(gateway: string): string {
-  return `${gateway}-backup`;
+/** The throwaway pod that backs up `gateway`'s state: before an image change, or for `clawfleet backup` (`manual`). */
+export function backupPodOf(gateway: string, manual = false): string {
+  return manual ? `${gateway}-backup-manual` : `${gateway}-backup`;
 }
+
+/** The folder of the backup volume that `clawfleet backup` writes to, apart from the rotated archives of image changes. */
+export const manualBackupFolder = "manual";
 
 /** Where the backup pod mounts the gateway's backup volume. */
 export const backupMountDir = "/clawfleet/backups";
@@ -28,10 +30,15 @@ const imagePlaceholder = "@@CLAWFLEET_RUNNING_IMAGE@@";
 
 export interface KubernetesBackupArgs {
   readonly target: KubectlTarget;
-  /** The gateway being changed: its name, state, config, process and confinement. */
+  /** The gateway: its name, state, config, process and confinement; and the image it is about to take. */
   readonly spec: GatewaySpec;
-  /** Seconds the backup has before the deploy stops. */
+  /** Seconds the backup has before it is given up. */
   readonly timeoutSeconds: number;
+  /**
+   * `clawfleet backup`: whatever image the gateway runs, into the volume's `manual` folder, where nothing rotates.
+   * Otherwise the backup before an image change, which does nothing unless the StatefulSet runs another image.
+   */
+  readonly manual?: boolean | undefined;
 }
 
 /**
@@ -42,9 +49,10 @@ export interface KubernetesBackupArgs {
 const podScript = [
   "set -eu",
   `cd ${backupMountDir}`,
+  `[ -z "$FOLDER" ] || { mkdir -p -m 0700 "$FOLDER"; cd "$FOLDER"; }`,
   "rm -rf .staging",
   "mkdir -m 0700 .staging",
-  `report=$("$@" backup create --verify --output ${backupMountDir}/.staging --json) || { printf '%s\\n' "$report" >&2; exit 3; }`,
+  `report=$("$@" backup create --verify --output "$PWD/.staging" --json) || { printf '%s\\n' "$report" >&2; exit 3; }`,
   `made=$(printf '%s\\n' "$report" | sed -n 's/^ *"archivePath": "\\([^"]*\\)",\\{0,1\\}$/\\1/p' | head -n 1)`,
   `[ -n "$made" ] && [ -f "$made" ] || { printf 'openclaw named no archive it made:\\n%s\\n' "$report" >&2; exit 4; }`,
   `name="$(date -u +%Y%m%dT%H%M%SZ)-$(basename "$made")"`,
@@ -54,8 +62,8 @@ const podScript = [
   `chmod 0600 "$name${previousImageSuffix}"`,
   "rmdir .staging",
   // Only archives named by the time they were taken rotate.
-  `ls -1t | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +$((KEEP + 1)) | while read -r old; do rm -f -- "$old" "$old${previousImageSuffix}"; done`,
-  `echo "archive $name"`,
+  `[ "$KEEP" -eq 0 ] || ls -1t | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | tail -n +$((KEEP + 1)) | while read -r old; do rm -f -- "$old" "$old${previousImageSuffix}"; done`,
+  `echo "archive \${FOLDER:+$FOLDER/}$name"`,
 ].join("\n");
 
 /** The backup pod's manifest, on the node of the gateway's running pod (`besidePod`) or wherever its volumes are. */
@@ -76,7 +84,7 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
-      name: backupPodOf(spec.name),
+      name: backupPodOf(spec.name, args.manual),
       namespace: target.namespace,
       labels: { [managedByLabel]: "clawfleet", [preflightLabel]: spec.hostId },
     },
@@ -107,7 +115,9 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
             ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
             { name: "OPENCLAW_CONFIG_PATH", value: `${configMountDir}/${spec.config.file}` },
             { name: "RUNNING_IMAGE", value: imagePlaceholder },
-            { name: "KEEP", value: String(spec.upgradeBackups) },
+            { name: "FOLDER", value: args.manual === true ? manualBackupFolder : "" },
+            // Archives kept in the folder; 0 keeps every one.
+            { name: "KEEP", value: String(args.manual === true ? 0 : spec.upgradeBackups) },
           ],
           securityContext,
           resources: { limits: { memory: "1536Mi", cpu: "1000m" }, requests: { memory: "256Mi", cpu: "50m" } },
@@ -137,16 +147,22 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
  */
 export function renderKubernetesBackup(args: KubernetesBackupArgs): string {
   const { spec, target, timeoutSeconds } = args;
+  const manual = args.manual === true;
   const gateway = spec.name;
-  const pod = backupPodOf(gateway);
+  const pod = backupPodOf(gateway, manual);
   const where = `${target.namespace}/${backupClaimOf(gateway)}`;
-  const failed = (why: string) => `fail "gateway ${gateway}: the backup before the image change ${why}; no gateway was changed"`;
+  const failed = (why: string) =>
+    manual ? `fail "gateway ${gateway}: the backup ${why}"` : `fail "gateway ${gateway}: the backup before the image change ${why}; no gateway was changed"`;
   return script(
     ...kubectlPrelude(target),
-    `image=${shellQuote(spec.image)}`,
     `current=$(k get ${shellQuote(`statefulset/${gateway}`)} --ignore-not-found --output=jsonpath='{.spec.template.spec.containers[?(@.name=="${gatewayContainer}")].image}')`,
-    // A first deploy has nothing to back up; a re-run after the StatefulSet took the image takes no second backup.
-    `if [ -z "$current" ] || [ "$current" = "$image" ]; then exit 0; fi`,
+    ...(manual
+      ? [`[ -n "$current" ] || fail ${shellQuote(`gateway ${gateway} has no StatefulSet in namespace ${target.namespace}; deploy it with pulumi up first`)}`]
+      : [
+          `image=${shellQuote(spec.image)}`,
+          // A first deploy has nothing to back up; a re-run after the StatefulSet took the image takes no second backup.
+          `if [ -z "$current" ] || [ "$current" = "$image" ]; then exit 0; fi`,
+        ]),
     // An image reference has none of sed's special characters but '.', which matches itself too.
     `case $current in *[!A-Za-z0-9./:@_-]*) ${failed(`cannot run: the StatefulSet names an image clawfleet does not write, \\"$current\\"`)} ;; esac`,
     `pod=${shellQuote(pod)}`,
@@ -160,14 +176,17 @@ export function renderKubernetesBackup(args: KubernetesBackupArgs): string {
     `alone=${shellQuote(JSON.stringify(backupPod(args, false)))}`,
     `if k get ${shellQuote(`pod/${podOf(gateway)}`)} >/dev/null 2>&1; then manifest=$beside; else manifest=$alone; fi`,
     `printf '%s' "$manifest" | sed "s#${imagePlaceholder}#$current#g" | k apply -f - >/dev/null || ${failed("could not create its pod $pod")}`,
-    `echo "gateway ${gateway}: backing up its state with $current's openclaw before it takes $image (pod $pod, at most ${timeoutSeconds} s)"`,
+    manual
+      ? `echo "gateway ${gateway}: backing up its state with $current's openclaw into ${where}, folder ${manualBackupFolder} (pod $pod, at most ${timeoutSeconds} s); the gateway keeps running" >&2`
+      : `echo "gateway ${gateway}: backing up its state with $current's openclaw before it takes $image (pod $pod, at most ${timeoutSeconds} s)"`,
     `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
     `while :; do`,
     `  seen=$(k get pod "$pod" --output=jsonpath='{.status.phase} {.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null | sed 's/ *$//' || true)`,
     `  case $seen in`,
     `    Succeeded*)`,
     `      archive=$(k logs "$pod" | sed -n 's/^archive //p' | tail -n 1)`,
-    `      echo "gateway ${gateway}: state backed up to ${where}: $archive"`,
+    // clawfleet backup reads where the archive is from the last line.
+    manual ? `      echo "${where}:$archive"` : `      echo "gateway ${gateway}: state backed up to ${where}: $archive"`,
     `      exit 0 ;;`,
     `    Failed* | *ErrImagePull* | *ImagePullBackOff* | *ErrImageNeverPull* | *InvalidImageName* | *CreateContainerConfigError*)`,
     `      k logs "$pod" --tail=10 >&2 2>&1 || true`,

@@ -10,6 +10,11 @@ export const gatewaySelectorLabel = "clawfleet.dev/gateway";
 /** Label naming the host a gateway belongs to, so one namespace may hold several hosts' gateways. */
 export const hostSelectorLabel = "clawfleet.dev/host";
 
+/** The pod of a gateway's StatefulSet of one: its stable name. */
+export function podOf(gateway: string): string {
+  return `${gateway}-0`;
+}
+
 /** The container inside each gateway pod. */
 export const gatewayContainer = "gateway";
 

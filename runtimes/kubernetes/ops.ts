@@ -1,19 +1,18 @@
 /**
  * The day-2 side of the Kubernetes runtime: `kubectl` on the machine that runs the CLI, with the host's kubeconfig,
  * context and namespace. A gateway is the one pod of its StatefulSet, `<gateway>-0`; its secrets are read from its
- * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: backup, restore, rollback
- * and doctor (RuntimeOps.hostState) do not reach it.
+ * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: `backup` archives it onto
+ * the gateway's backup volume from a throwaway pod (backup.ts); restore, rollback and doctor (RuntimeOps.hostState) do
+ * not reach it.
  */
 import { secretNameOf } from "../../names";
 import { shellQuote } from "../shell";
 import type { CommandResult, GatewayState, GatewayStatus, LogsOptions, RuntimeOps } from "../ops";
 import { kubectlFlags, type KubectlTarget } from "./kubectl";
-import { gatewayContainer, gatewaySelectorLabel, secretKeys } from "./names";
+import { renderKubernetesBackup } from "./backup";
+import { gatewayContainer, gatewaySelectorLabel, podOf, secretKeys } from "./names";
 
-/** The pod of a gateway's StatefulSet of one: its stable name. */
-export function podOf(gateway: string): string {
-  return `${gateway}-0`;
-}
+export { podOf } from "./names";
 
 interface ContainerState {
   readonly running?: { readonly startedAt?: string };
@@ -143,6 +142,9 @@ function sinceFlag(since: string): string {
   return /^\d+(?:s|m|h)$/.test(since) ? `--since=${since}` : `--since-time=${since}`;
 }
 
+/** Seconds `clawfleet backup` waits for its pod: an archive of several GB takes minutes to write and check. */
+const volumeBackupSeconds = 3600;
+
 /** The Kubernetes runtime's day-2 commands for one host (`hostId`) and its placement. */
 export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps {
   const kubectl = ["kubectl", ...kubectlFlags(target)];
@@ -165,6 +167,7 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
         ? []
         : [`${kubectl.map(shellQuote).join(" ")} get ${gateways.map((g) => shellQuote(`pod/${podOf(g)}`)).join(" ")} --ignore-not-found --output=json`],
     readStatus,
+    volumeBackup: (spec) => renderKubernetesBackup({ target, spec, timeoutSeconds: volumeBackupSeconds, manual: true }),
     hostFailure(result) {
       const said = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
       // A probe's shell says so and goes on (its exit code is its last command's).

@@ -11,8 +11,7 @@ import { script, shellQuote, trialStateScript } from "../shell";
 import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
 import { stateClaimOf } from "../../names";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
-import { podOf } from "./ops";
-import { configMapOf, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
+import { configMapOf, podOf, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
 
 /** Label on every preflight pod, which the deny-all NetworkPolicy selects. */
 export const preflightLabel = "clawfleet.dev/preflight";

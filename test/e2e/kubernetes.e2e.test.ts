@@ -39,10 +39,11 @@ function backupDirOf(gateway: string): string {
   return kubectl(["get", "persistentvolume", volume, "--output=jsonpath={.spec.hostPath.path}"]).trim();
 }
 
-/** The files on a gateway's backup volume, but hidden ones. */
+/** The files at the top of a gateway's backup volume (the archives of image changes), but hidden ones. */
 function backupFiles(gateway: string): string[] {
-  return readdirSync(backupDirOf(gateway))
-    .filter((f) => !f.startsWith("."))
+  return readdirSync(backupDirOf(gateway), { withFileTypes: true })
+    .filter((f) => f.isFile() && !f.name.startsWith("."))
+    .map((f) => f.name)
     .sort();
 }
 
@@ -282,11 +283,24 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.equal(devices.code, 0, devices.stderr);
     assert.deepEqual((JSON.parse(devices.stdout) as { pending: unknown[] }).pending, []);
 
-    const refused = await clawfleet("backup", stackFile, "alice");
+    // A backup by hand: alice's own tool, from a throwaway pod, onto her backup volume's manual folder.
+    kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo before-manual-backup > /state/manual-marker"]);
+    const backedUp = await clawfleet("backup", stackFile, "alice");
+    assert.equal(backedUp.code, 0, backedUp.stderr);
+    const where = new RegExp(`^${namespace}/clawfleet-tenant-alice-backups:(manual/\\d{8}T\\d{6}Z-.*openclaw-backup\\.tar\\.gz)$`).exec(backedUp.stdout.trim());
+    assert.ok(where?.[1] !== undefined, backedUp.stdout);
+    const archive = join(backupDirOf("clawfleet-tenant-alice"), where[1]);
+    assert.equal(statSync(archive).mode & 0o777, 0o600);
+    assert.match(execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }), /\/manual-marker$/m);
+    await poll("the backup's pod gone", 120, async () =>
+      (await kubectlAsync(["get", "pod", "clawfleet-tenant-alice-backup-manual", "--ignore-not-found", "--output=name"])).trim() === "" ? true : undefined,
+    );
+
+    const refused = await clawfleet("restore", stackFile, "alice", `${namespace}/clawfleet-tenant-alice-backups:${where[1]}`);
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr.trim(),
-      `clawfleet backup: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that backup does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
+      `clawfleet restore: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that restore does not reach yet (status, logs, exec, pairing, devices, backup, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
     );
   });
 
@@ -355,7 +369,9 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
       },
     );
     assert.match(listed, /\/marker$/m, "alice's archive holds the file written before the upgrade");
-    assert.equal((await kubectlAsync(["get", "pods", "--output=name"])).split("\n").filter((l) => l.endsWith("-backup")).length, 0, "no backup pod is left");
+    await poll("the backup pods gone", 120, async () =>
+      (await kubectlAsync(["get", "pods", "--output=name"])).split("\n").some((l) => l.endsWith("-backup")) ? undefined : true,
+    );
     for (const [name, view] of Object.entries(fleetPods())) assert.match(view, new RegExp(` ${image.replace(/[.]/g, "\\.")}$`), name);
     // Canary first, one lane: bob's new pod was made only once alice's was ready.
     const readyAt = (gateway: string) =>

@@ -38,7 +38,7 @@ interface Scenario {
   readonly logs: string;
 }
 
-function runBackup(name: string, scenario: Scenario) {
+function runBackup(name: string, scenario: Scenario, manual = false) {
   const dir = join(work, name);
   const bin = join(dir, "bin");
   mkdirSync(bin, { recursive: true });
@@ -58,7 +58,7 @@ function runBackup(name: string, scenario: Scenario) {
   );
   chmodSync(join(bin, "kubectl"), 0o755);
   writeFileSync(join(dir, "calls"), "");
-  const result = spawnSync("/bin/sh", ["-c", renderKubernetesBackup(args)], {
+  const result = spawnSync("/bin/sh", ["-c", renderKubernetesBackup({ ...args, manual })], {
     encoding: "utf8",
     env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}` },
   });
@@ -154,10 +154,40 @@ describe("the backup before an image change on a Kubernetes host (runtimes/kuber
     assert.deepEqual(run.applied, []);
   });
 
+  it("for clawfleet backup: whatever image runs, into the volume's manual folder where nothing rotates, printing where the archive is", () => {
+    const running = "clawfleet/openclaw-gateway:2026.9.6";
+    const run = runBackup("manual", { running, gatewayPod: true, pod: "Succeeded", logs: "archive manual/20261205T200000Z-a.tar.gz" }, true);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-a.tar.gz\n");
+    assert.equal(
+      run.stderr,
+      `gateway clawfleet-tenant-alice: backing up its state with ${running}'s openclaw into clawfleet-prod/clawfleet-tenant-alice-backups, folder manual (pod clawfleet-tenant-alice-backup-manual, at most 300 s); the gateway keeps running\n`,
+    );
+    const [pod] = run.applied;
+    assert.equal(pod.metadata.name, "clawfleet-tenant-alice-backup-manual");
+    assert.equal(pod.spec.containers[0].image, running);
+    assert.deepEqual(
+      pod.spec.containers[0].env.filter((e: { name: string }) => ["FOLDER", "KEEP"].includes(e.name)),
+      [
+        { name: "FOLDER", value: "manual" },
+        { name: "KEEP", value: "0" },
+      ],
+    );
+  });
+
+  it("for clawfleet backup: names the gateway with no StatefulSet, and the fix", () => {
+    const run = runBackup("manual-none", { running: "", gatewayPod: false, pod: "", logs: "" }, true);
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, "clawfleet: gateway clawfleet-tenant-alice has no StatefulSet in namespace clawfleet-prod; deploy it with pulumi up first\n");
+    assert.deepEqual(run.applied, []);
+  });
+
   it("passes shellcheck", () => {
     const file = join(work, "backup.sh");
-    writeFileSync(file, `#!/bin/sh\n${renderKubernetesBackup(args)}\n`);
-    const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
-    assert.equal(result.status, 0, result.stdout);
+    for (const manual of [false, true]) {
+      writeFileSync(file, `#!/bin/sh\n${renderKubernetesBackup({ ...args, manual })}\n`);
+      const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
+      assert.equal(result.status, 0, result.stdout);
+    }
   });
 });

@@ -918,13 +918,77 @@ describe("a Kubernetes host's gateways", () => {
     });
   });
 
-  it("refuses backup, restore, rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
+  it("backs a tenant up onto its gateway's backup volume from this machine, and prints where the archive is", async () => {
+    await withStack(async (file) => {
+      let script = "";
+      const runner = fakeRunner((_host, argv) => {
+        script = argv[2] ?? "";
+        return {
+          code: 0,
+          stdout: "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz\n",
+          stderr:
+            "gateway clawfleet-tenant-alice: backing up its state with clawfleet/openclaw-gateway:2026.9.6's openclaw into clawfleet-prod/clawfleet-tenant-alice-backups, folder manual (pod clawfleet-tenant-alice-backup-manual, at most 3600 s); the gateway keeps running\n",
+        };
+      });
+      const result = await ops("backup", [file, "alice"], runner);
+      assert.equal(result.code, 0, result.err);
+      assert.equal(result.out, "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz");
+      assert.equal(
+        result.err.split("\n").at(-1),
+        `clawfleet: backed up tenant alice: clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz on host cluster (restore with: clawfleet restore ${file} alice clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz)`,
+      );
+      assert.deepEqual(
+        runner.calls.map((c) => c.split(" ").slice(0, 3).join(" ")),
+        ["cluster: sh -c"],
+      );
+      // The manual folder, where nothing rotates, whatever image the gateway runs.
+      assert.match(script, /\{"name":"FOLDER","value":"manual"\},\{"name":"KEEP","value":"0"\}/);
+      assert.match(
+        script,
+        /^\[ -n "\$current" \] \|\| fail 'gateway clawfleet-tenant-alice has no StatefulSet in namespace clawfleet-prod; deploy it with pulumi up first'$/m,
+      );
+    });
+  });
+
+  it("says why a backup on a Kubernetes host failed, with the pod's own lines first; --to is refused there", async () => {
+    await withStack(async (file) => {
+      const runner = fakeRunner(() => ({
+        code: 1,
+        stdout: "",
+        stderr:
+          "progress\nError: the state folder is not readable\nclawfleet: gateway clawfleet-tenant-alice: the backup failed (Failed; its pod's last lines above)\n",
+      }));
+      const failed = await ops("backup", [file, "alice"], runner);
+      assert.equal(failed.code, 1);
+      assert.equal(
+        failed.err,
+        [
+          "progress",
+          "Error: the state folder is not readable",
+          "clawfleet: backup of tenant alice failed on host cluster: gateway clawfleet-tenant-alice: the backup failed (Failed; its pod's last lines above)",
+        ].join("\n"),
+      );
+      const to = await ops(
+        "backup",
+        [file, "alice", "--to", "/srv/backups"],
+        fakeRunner(() => assert.fail("no command may run")),
+      );
+      assert.deepEqual(
+        [to.code, to.err],
+        [
+          2,
+          "clawfleet backup: --to names a folder on a Docker host; host cluster runs on Kubernetes, where the archive goes to the gateway's backup volume (clawfleet-tenant-alice-backups, folder manual): leave --to out",
+        ],
+      );
+    });
+  });
+
+  it("refuses restore, rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
     await withStack(async (file) => {
       const runner = fakeRunner(() => assert.fail("no command may run"));
       const refusal = (verb: string) =>
-        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
+        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, backup, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
       for (const [verb, args] of [
-        ["backup", [file, "alice"]],
         ["restore", [file, "alice", "/var/backups/a.tar.gz"]],
         ["rollback", [file]],
         ["doctor", [file]],
