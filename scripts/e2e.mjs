@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Runs the end-to-end suite (test/e2e/*.e2e.test.ts): first the gateway images every file
-// uses are built or reused once, then the files in two lanes at the same time, then the
-// files that measure gateway start times, alone on the machine.
+// uses are built or reused once; then the Kubernetes file (its own cluster, its own
+// runtime) beside the single-gateway Docker files; then every other file, one at a time.
 //
-// Usage: node scripts/e2e.mjs                 the whole suite, in its lanes
+// Usage: node scripts/e2e.mjs                 the whole suite, in its phases
 //        node scripts/e2e.mjs <file>...       those files only, one after another
 //
-// Two files share a lane when they could not run beside each other: the same SSH test host
-// (one network namespace), the same host ports, or the same image tag built mid-test. A
-// file in no lane is an error, so a new file is never left out silently. The last phase
-// runs alone because its cases compare a gateway's recovery with a normal start measured
-// a moment before: another lane's load in between would make that comparison noise.
+// Two Docker lanes at once overloaded a 2-CPU machine (load average 16: gateways took
+// over two minutes to start and failed their health checks), so only the Kubernetes file
+// runs beside others. Files that could not run beside each other (the same SSH test host,
+// the same host ports) are never in two lanes of one phase. The files that time a
+// gateway's recovery against a normal start (gateways.e2e) run with nothing beside them.
+// A file in no lane is an error, so a new file is never left out silently.
 //
 // Output: within a phase, the first lane streams as it comes and the second is printed once
 // the first has ended (scripts/parallel.mjs), so no two files' lines interleave. Every phase
@@ -27,13 +28,17 @@ const e2eDir = join(repo, "test", "e2e");
 /** Phases run one after another; the lanes of a phase run at the same time, each lane's files in order. */
 export const phases = [
   [
-    // The SSH test host's users (engine, isolation, ssh-host) and the real tailscaled of ops, one at a time.
-    ["engine", "isolation", "ssh-host", "ops", "egress", "offsite"],
-    // Their own cluster, and ports apart from lane one's; upgrade and usage share port 18989.
-    ["kubernetes", "rollback", "routes", "upgrade", "usage"],
+    // One gateway each; isolation uses the SSH test host, which no file of the other lane does.
+    ["egress", "isolation", "offsite", "usage"],
+    ["kubernetes"],
   ],
-  // Crash recovery and the power loss, timed against a normal start.
-  [["gateways"]],
+  [["engine", "gateways", "ops", "rollback", "routes", "ssh-host", "upgrade"]],
+];
+
+/** Files that must never run at the same time as each other: one SSH test host; port 18989 (upgrade, usage). */
+export const exclusive = [
+  ["engine", "gateways", "isolation", "ssh-host"],
+  ["upgrade", "usage"],
 ];
 
 const fileOf = (name) => `test/e2e/${name}.e2e.test.ts`;
