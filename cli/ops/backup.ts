@@ -168,6 +168,8 @@ export async function restore(
   io: Writers,
 ): Promise<number> {
   const { wholeGateway } = options;
+  // The host first: a Kubernetes host's archive is no path, and its refusal says what to do instead.
+  const tools = hostStateOf("restore", target.host, stackFile);
   if (!archive.startsWith("/")) {
     throw new OpsError(
       `clawfleet restore: the archive ${JSON.stringify(archive)} must be an absolute path on the tenant's host, as clawfleet backup printed it`,
@@ -175,7 +177,6 @@ export async function restore(
     );
   }
   if (target.tier === "shared" && !wholeGateway) throw sharedRestoreRefusal(target, sharedPeers);
-  const tools = hostStateOf("restore", target.host, stackFile);
   const facts = await inspectGateway(runner, target);
   if (facts.status === "missing") throw new OpsError(notRunningMessage(target, facts, stackFile));
   const redactor = redactorOf(facts, target);

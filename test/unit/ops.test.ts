@@ -990,6 +990,8 @@ describe("a Kubernetes host's gateways", () => {
         `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, backup, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
       for (const [verb, args] of [
         ["restore", [file, "alice", "/var/backups/a.tar.gz"]],
+        // What backup printed there: refused for the host, not for not being a path.
+        ["restore", [file, "alice", "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz"]],
         ["rollback", [file]],
         ["doctor", [file]],
       ] as const) {
