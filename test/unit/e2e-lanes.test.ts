@@ -23,9 +23,4 @@ describe("the e2e suite's lanes (scripts/e2e.mjs)", () => {
     const phase = allPhases.find((lanes) => lanes.flat().includes("gateways"));
     assert.equal(phase?.length, 1);
   });
-
-  it("runs the Kubernetes file with nothing beside it: beside others its upgrade neared its 300 s gates", () => {
-    const phase = allPhases.find((lanes) => lanes.flat().includes("kubernetes"));
-    assert.equal(phase?.length, 1);
-  });
 });
