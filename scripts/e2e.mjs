@@ -76,7 +76,7 @@ export const expectedSeconds = {
   ops: 1200,
   rollback: 470,
   routes: 760,
-  "ssh-host": 400,
+  "ssh-host": 200,
   upgrade: 480,
   usage: 370,
 };
