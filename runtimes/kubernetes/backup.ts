@@ -12,7 +12,7 @@ import { script, shellQuote } from "../shell";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
 import { preflightLabel } from "./preflight";
-import { configMapOf, podOf, configMountDir, gatewayContainer, gatewaySelectorLabel, managedByLabel } from "./names";
+import { besideGatewayPod, configMapOf, podOf, configMountDir, gatewayContainer, managedByLabel, throwawayConfinement } from "./names";
 
 /** The throwaway pod that backs up `gateway`'s state: before an image change, or for `clawfleet backup` (`manual`). */
 export function backupPodOf(gateway: string, manual = false): string {
@@ -71,15 +71,7 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
   const { spec, target } = args;
   const { process, confinement } = spec;
   const uid = process.uid;
-  const securityContext = {
-    runAsUser: uid,
-    runAsGroup: uid,
-    runAsNonRoot: true,
-    readOnlyRootFilesystem: confinement.readOnlyRoot,
-    allowPrivilegeEscalation: !confinement.noNewPrivileges,
-    privileged: false,
-    capabilities: { drop: [...confinement.dropCapabilities] },
-  };
+  const securityContext = throwawayConfinement(uid, confinement);
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -94,17 +86,7 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 5,
       securityContext: { runAsUser: uid, runAsGroup: uid, fsGroup: uid, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-      ...(besidePod
-        ? {
-            affinity: {
-              podAffinity: {
-                requiredDuringSchedulingIgnoredDuringExecution: [
-                  { labelSelector: { matchLabels: { [gatewaySelectorLabel]: spec.name } }, topologyKey: "kubernetes.io/hostname" },
-                ],
-              },
-            },
-          }
-        : {}),
+      ...(besidePod ? besideGatewayPod(spec.name) : {}),
       containers: [
         {
           name: "backup",

@@ -2,6 +2,7 @@
  * What the Kubernetes runtime names and marks in a namespace: the labels that select a gateway's pod, and the
  * names of the objects each gateway has (its StatefulSet, Service and NetworkPolicy take the gateway's own name).
  */
+import type { GatewayConfinement } from "../../components/gateway-spec";
 
 /** Label on everything the runtime creates (the recommended `app.kubernetes.io/managed-by`). */
 export const managedByLabel = "app.kubernetes.io/managed-by";
@@ -13,6 +14,35 @@ export const hostSelectorLabel = "clawfleet.dev/host";
 /** The pod of a gateway's StatefulSet of one: its stable name. */
 export function podOf(gateway: string): string {
   return `${gateway}-0`;
+}
+
+/**
+ * A throwaway pod's container confinement (the preflight's trial, a backup): the gateway's user, its read-only root,
+ * no privilege, every capability it drops dropped.
+ */
+export function throwawayConfinement(uid: number, confinement: GatewayConfinement): object {
+  return {
+    runAsUser: uid,
+    runAsGroup: uid,
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: confinement.readOnlyRoot,
+    allowPrivilegeEscalation: !confinement.noNewPrivileges,
+    privileged: false,
+    capabilities: { drop: [...confinement.dropCapabilities] },
+  };
+}
+
+/** A pod spec's affinity to the node of `gateway`'s pod: a ReadWriteOnce volume in use is attached to that node. */
+export function besideGatewayPod(gateway: string): object {
+  return {
+    affinity: {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: { [gatewaySelectorLabel]: gateway } }, topologyKey: "kubernetes.io/hostname" },
+        ],
+      },
+    },
+  };
 }
 
 /** The container inside each gateway pod. */
