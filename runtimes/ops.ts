@@ -100,6 +100,36 @@ export interface HostStateOps {
   doctorChecks(lines: readonly string[], image: string, gateways: readonly DeclaredGateway[]): Check[];
 }
 
+/** What a restore asks for, whatever runs the gateway. */
+export interface RestoreRequest {
+  /** The gateway the archive must come from: `tenant:<id>` or `shared`. */
+  readonly origin: string;
+  /** The other gateway an archive comes from, as the refusal named it, when its state goes in on purpose. */
+  readonly fromOtherGateway: string | undefined;
+  /** The most bytes the archive may unpack to. */
+  readonly maxBytes: number;
+}
+
+/** The verbs' work on a runtime whose gateways keep their state in volumes, run from this machine (RuntimeOps.volumeState). */
+export interface VolumeStateOps {
+  /**
+   * The script `clawfleet backup` runs: it archives the gateway's state with its own tool onto the gateway's backup
+   * volume, reports its progress on stderr and prints where the archive is as its last line.
+   */
+  backup(spec: GatewaySpec): string;
+  /**
+   * The archive's path on the gateway's backup volume, from what `clawfleet backup` printed or the path on the volume;
+   * or why it names none.
+   */
+  archiveOf(spec: GatewaySpec, archive: string): { readonly path: string } | { readonly error: string };
+  /**
+   * The script `clawfleet restore` runs: it checks the archive, then puts its state in with the gateway stopped and
+   * starts it again if it ran. Progress on stderr, ending with `the previous state is kept at <where>` (and
+   * `left stopped on the restored state` for a gateway that was stopped); a refusal or failure as its last line.
+   */
+  restore(spec: GatewaySpec, path: string, request: RestoreRequest): string;
+}
+
 export interface RuntimeOps {
   /** The runtime's name in messages: `Docker`. */
   readonly name: string;
@@ -109,12 +139,8 @@ export interface RuntimeOps {
    * refuse its hosts.
    */
   readonly hostState?: HostStateOps | undefined;
-  /**
-   * For a runtime whose gateways keep their state in volumes: the script `clawfleet backup` runs on this machine. It
-   * archives the gateway's state with its own tool onto the gateway's backup volume, reports its progress on stderr
-   * and prints where the archive is as its last line.
-   */
-  readonly volumeBackup?: ((spec: GatewaySpec) => string) | undefined;
+  /** For a runtime whose gateways keep their state in volumes: how `clawfleet backup` and `restore` reach them. */
+  readonly volumeState?: VolumeStateOps | undefined;
   /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
   inspectCommand(gateway: string): string[];
   /** The gateway's state, or the reason the runtime could not tell (the host's own failures are read before). */

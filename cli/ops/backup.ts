@@ -8,6 +8,7 @@ import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { opsOf } from "../runtime";
+import type { CommandResult, VolumeStateOps } from "../../runtimes/ops";
 import { hostStateOf, type TenantTarget } from "./targets";
 
 /** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
@@ -65,8 +66,8 @@ export async function backup(runner: HostRunner, target: TenantTarget, stackFile
 
 /** Makes one archive of the tenant's gateway on its host; resolves to its path there. */
 export async function createBackup(runner: HostRunner, target: TenantTarget, stackFile: string, to: string | undefined, io: Writers): Promise<string> {
-  const volumeBackup = opsOf(target.host).volumeBackup;
-  if (volumeBackup !== undefined) return createVolumeBackup(runner, target, volumeBackup, to, io);
+  const volumeState = opsOf(target.host).volumeState;
+  if (volumeState !== undefined) return createVolumeBackup(runner, target, volumeState, to, io);
   const problem = to === undefined ? undefined : backupFolderProblem(to);
   if (problem !== undefined) throw new OpsError(`clawfleet backup: --to ${JSON.stringify(to)} ${problem}`, 2);
   const tools = hostStateOf("backup", target.host, stackFile);
@@ -99,7 +100,7 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
 async function createVolumeBackup(
   runner: HostRunner,
   target: TenantTarget,
-  volumeBackup: (spec: TenantTarget["spec"]) => string,
+  volumeState: VolumeStateOps,
   to: string | undefined,
   io: Writers,
 ): Promise<string> {
@@ -117,16 +118,24 @@ async function createVolumeBackup(
   const result = await withProgress(
     io.err,
     `still backing up ${target.container}`,
-    runner.run(target.host, ["sh", "-c", volumeBackup(target.spec)], { timeoutSeconds: scriptTimeoutSeconds }),
+    runner.run(target.host, ["sh", "-c", volumeState.backup(target.spec)], { timeoutSeconds: scriptTimeoutSeconds }),
   );
+  passOnVolumeScript(target, "backup", result, io);
+  return lastLine(result.stdout);
+}
+
+/**
+ * What a volume runtime's script said, passed on: its progress, and on a failure the pod's last lines (openclaw's own
+ * words; the pods hold no credential) before the reason, which becomes the error.
+ */
+function passOnVolumeScript(target: TenantTarget, verb: "backup" | "restore", result: CommandResult, io: Writers): string[] {
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  // Its progress line, and on a failure the pod's last lines (openclaw's own words; the pod holds no credential) before the reason.
   const said = result.stderr.trim().split("\n").filter(Boolean);
   for (const line of result.code === 0 ? said : said.slice(0, -1)) io.err(line);
   if (result.code !== 0)
-    throw new OpsError(`backup of tenant ${target.id} failed on host ${target.host.id}: ${(said.at(-1) ?? "").replace(/^clawfleet: /, "")}`);
-  return lastLine(result.stdout);
+    throw new OpsError(`${verb} of tenant ${target.id} failed on host ${target.host.id}: ${(said.at(-1) ?? "").replace(/^clawfleet: /, "")}`);
+  return said;
 }
 
 /** A restore of a shared tenant puts back its whole gateway: only with --whole-gateway. */
@@ -168,7 +177,8 @@ export async function restore(
   io: Writers,
 ): Promise<number> {
   const { wholeGateway } = options;
-  // The host first: a Kubernetes host's archive is no path, and its refusal says what to do instead.
+  const volumeState = opsOf(target.host).volumeState;
+  if (volumeState !== undefined) return restoreVolume(runner, target, stackFile, archive, options, sharedPeers, volumeState, io);
   const tools = hostStateOf("restore", target.host, stackFile);
   if (!archive.startsWith("/")) {
     throw new OpsError(
@@ -221,6 +231,18 @@ export async function restore(
     );
     return 0;
   }
+  return waitHealthyAfterRestore(runner, target, stackFile, archive, aside, io);
+}
+
+/** Waits until the restored gateway is healthy again, at most the health gate's time, and says so. */
+async function waitHealthyAfterRestore(
+  runner: HostRunner,
+  target: TenantTarget,
+  stackFile: string,
+  archive: string,
+  aside: string | undefined,
+  io: Writers,
+): Promise<number> {
   io.err(`clawfleet: waiting until ${target.container} is healthy again (at most ${healthGateSeconds} s)`);
   const deadline = Date.now() + healthGateSeconds * 1000;
   const health = await withProgress(
@@ -243,4 +265,40 @@ export async function restore(
     `restored tenant ${target.id} from ${archive}; the gateway is healthy${aside === undefined ? "" : `; the previous state is kept at ${aside} on host ${target.host.id}`}`,
   );
   return 0;
+}
+
+/** `clawfleet restore` on a host whose gateways keep their state in volumes: from an archive on the gateway's backup volume. */
+async function restoreVolume(
+  runner: HostRunner,
+  target: TenantTarget,
+  stackFile: string,
+  archive: string,
+  options: RestoreOptions,
+  sharedPeers: readonly string[],
+  volumeState: VolumeStateOps,
+  io: Writers,
+): Promise<number> {
+  const found = volumeState.archiveOf(target.spec, archive);
+  if ("error" in found) throw new OpsError(`clawfleet restore: the archive ${JSON.stringify(archive)} ${found.error}`, 2);
+  if (target.tier === "shared" && !options.wholeGateway) throw sharedRestoreRefusal(target, sharedPeers);
+  io.err(
+    `clawfleet: restoring ${target.container} on host ${target.host.id} from ${archive}: the archive is checked first, then the gateway stops, its state goes back to the archive's time, and it starts again`,
+  );
+  const request = {
+    origin: target.tier === "shared" ? "shared" : `tenant:${target.id}`,
+    fromOtherGateway: options.fromOtherGateway,
+    maxBytes: options.maxBytes,
+  };
+  const result = await withProgress(
+    io.err,
+    `still restoring ${target.container}`,
+    runner.run(target.host, ["sh", "-c", volumeState.restore(target.spec, found.path, request)], { timeoutSeconds: 3 * scriptTimeoutSeconds }),
+  );
+  const said = passOnVolumeScript(target, "restore", result, io).join("\n");
+  const aside = /the previous state is kept at (\S+)/.exec(said)?.[1];
+  if (/left stopped on the restored state/.test(said)) {
+    io.out(`restored tenant ${target.id} from ${archive}; the gateway was stopped and stays stopped; the previous state is kept at ${aside ?? "its backup volume"}`);
+    return 0;
+  }
+  return waitHealthyAfterRestore(runner, target, stackFile, archive, aside, io);
 }

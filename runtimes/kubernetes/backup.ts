@@ -12,7 +12,8 @@ import { script, shellQuote } from "../shell";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
 import { preflightLabel } from "./preflight";
-import { besideGatewayPod, configMapOf, podOf, configMountDir, gatewayContainer, managedByLabel, throwawayConfinement } from "./names";
+import { configMapOf, podOf, configMountDir, gatewayContainer, managedByLabel, throwawayConfinement } from "./names";
+import { runningImageLines, runningImagePlaceholder, runPodLines, throwawayPodSpec, throwawayResources } from "./throwaway";
 
 /** The throwaway pod that backs up `gateway`'s state: before an image change, or for `clawfleet backup` (`manual`). */
 export function backupPodOf(gateway: string, manual = false): string {
@@ -24,9 +25,6 @@ export const manualBackupFolder = "manual";
 
 /** Where the backup pod mounts the gateway's backup volume. */
 export const backupMountDir = "/clawfleet/backups";
-
-/** Placeholder for the image the gateway runs, read by the script when it runs and put into the manifest. */
-const imagePlaceholder = "@@CLAWFLEET_RUNNING_IMAGE@@";
 
 export interface KubernetesBackupArgs {
   readonly target: KubectlTarget;
@@ -81,28 +79,23 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
       labels: { [managedByLabel]: "clawfleet", [preflightLabel]: spec.hostId },
     },
     spec: {
-      restartPolicy: "Never",
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: 5,
-      securityContext: { runAsUser: uid, runAsGroup: uid, fsGroup: uid, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-      ...(besidePod ? besideGatewayPod(spec.name) : {}),
+      ...throwawayPodSpec(uid, besidePod ? spec.name : undefined),
       containers: [
         {
           name: "backup",
-          image: imagePlaceholder,
+          image: runningImagePlaceholder,
           imagePullPolicy: "IfNotPresent",
           command: ["sh", "-c", podScript, "backup", ...process.cli],
           env: [
             ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
             { name: "OPENCLAW_CONFIG_PATH", value: `${configMountDir}/${spec.config.file}` },
-            { name: "RUNNING_IMAGE", value: imagePlaceholder },
+            { name: "RUNNING_IMAGE", value: runningImagePlaceholder },
             { name: "FOLDER", value: args.manual === true ? manualBackupFolder : "" },
             // Archives kept in the folder; 0 keeps every one.
             { name: "KEEP", value: String(args.manual === true ? 0 : spec.upgradeBackups) },
           ],
           securityContext,
-          resources: { limits: { memory: "1536Mi", cpu: "1000m" }, requests: { memory: "256Mi", cpu: "50m" } },
+          resources: throwawayResources,
           volumeMounts: [
             { name: "state", mountPath: process.stateDir },
             { name: "backups", mountPath: backupMountDir },
@@ -137,16 +130,17 @@ export function renderKubernetesBackup(args: KubernetesBackupArgs): string {
     manual ? `fail "gateway ${gateway}: the backup ${why}"` : `fail "gateway ${gateway}: the backup before the image change ${why}; no gateway was changed"`;
   return script(
     ...kubectlPrelude(target),
-    `current=$(k get ${shellQuote(`statefulset/${gateway}`)} --ignore-not-found --output=jsonpath='{.spec.template.spec.containers[?(@.name=="${gatewayContainer}")].image}')`,
-    ...(manual
-      ? [`[ -n "$current" ] || fail ${shellQuote(`gateway ${gateway} has no StatefulSet in namespace ${target.namespace}; deploy it with pulumi up first`)}`]
-      : [
-          `image=${shellQuote(spec.image)}`,
-          // A first deploy has nothing to back up; a re-run after the StatefulSet took the image takes no second backup.
-          `if [ -z "$current" ] || [ "$current" = "$image" ]; then exit 0; fi`,
-        ]),
-    // An image reference has none of sed's special characters but '.', which matches itself too.
-    `case $current in *[!A-Za-z0-9./:@_-]*) ${failed(`cannot run: the StatefulSet names an image clawfleet does not write, \\"$current\\"`)} ;; esac`,
+    ...runningImageLines(
+      gateway,
+      gatewayContainer,
+      manual
+        ? `fail ${shellQuote(`gateway ${gateway} has no StatefulSet in namespace ${target.namespace}; deploy it with pulumi up first`)}`
+        : // A first deploy has nothing to back up.
+          "exit 0",
+      failed,
+    ),
+    // A re-run after the StatefulSet took the image takes no second backup.
+    ...(manual ? [] : [`image=${shellQuote(spec.image)}`, `[ "$current" != "$image" ] || exit 0`]),
     `pod=${shellQuote(pod)}`,
     `cleanup() { k delete pod "$pod" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }`,
     `trap cleanup EXIT`,
@@ -157,25 +151,19 @@ export function renderKubernetesBackup(args: KubernetesBackupArgs): string {
     "# shellcheck disable=SC2016",
     `alone=${shellQuote(JSON.stringify(backupPod(args, false)))}`,
     `if k get ${shellQuote(`pod/${podOf(gateway)}`)} >/dev/null 2>&1; then manifest=$beside; else manifest=$alone; fi`,
-    `printf '%s' "$manifest" | sed "s#${imagePlaceholder}#$current#g" | k apply -f - >/dev/null || ${failed("could not create its pod $pod")}`,
     manual
       ? `echo "gateway ${gateway}: backing up its state with $current's openclaw into ${where}, folder ${manualBackupFolder} (pod $pod, at most ${timeoutSeconds} s); the gateway keeps running" >&2`
       : `echo "gateway ${gateway}: backing up its state with $current's openclaw before it takes $image (pod $pod, at most ${timeoutSeconds} s)"`,
-    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
-    `while :; do`,
-    `  seen=$(k get pod "$pod" --output=jsonpath='{.status.phase} {.status.containerStatuses[0].state.waiting.reason}' 2>/dev/null | sed 's/ *$//' || true)`,
-    `  case $seen in`,
-    `    Succeeded*)`,
-    `      archive=$(k logs "$pod" | sed -n 's/^archive //p' | tail -n 1)`,
-    // clawfleet backup reads where the archive is from the last line.
-    manual ? `      echo "${where}:$archive"` : `      echo "gateway ${gateway}: state backed up to ${where}: $archive"`,
-    `      exit 0 ;;`,
-    `    Failed* | *ErrImagePull* | *ImagePullBackOff* | *ErrImageNeverPull* | *InvalidImageName* | *CreateContainerConfigError*)`,
-    `      k logs "$pod" --tail=10 >&2 2>&1 || true`,
-    `      ${failed("failed ($seen; its pod's last lines above)")} ;;`,
-    `  esac`,
-    `  [ "$(date +%s)" -lt "$deadline" ] || { k describe pod "$pod" 2>&1 | tail -n 5 >&2; ${failed(`did not end within ${timeoutSeconds} s ($seen)`)}; }`,
-    `  sleep 2`,
-    `done`,
+    ...runPodLines({
+      timeoutSeconds,
+      cannotCreate: failed("could not create its pod $pod"),
+      succeeded: [
+        `archive=$(k logs "$pod" | sed -n 's/^archive //p' | tail -n 1)`,
+        // clawfleet backup reads where the archive is from the last line.
+        manual ? `echo "${where}:$archive"` : `echo "gateway ${gateway}: state backed up to ${where}: $archive"`,
+      ],
+      failed: (seen) => failed(`failed (${seen}; its pod's last lines above)`),
+      timedOut: (seen) => failed(`did not end within ${timeoutSeconds} s (${seen})`),
+    }),
   );
 }

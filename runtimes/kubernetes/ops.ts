@@ -2,14 +2,15 @@
  * The day-2 side of the Kubernetes runtime: `kubectl` on the machine that runs the CLI, with the host's kubeconfig,
  * context and namespace. A gateway is the one pod of its StatefulSet, `<gateway>-0`; its secrets are read from its
  * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: `backup` archives it onto
- * the gateway's backup volume from a throwaway pod (backup.ts); restore, rollback and doctor (RuntimeOps.hostState) do
- * not reach it.
+ * the gateway's backup volume from a throwaway pod (backup.ts), and `restore` puts an archive from there back with two
+ * more (restore.ts); rollback and doctor (RuntimeOps.hostState) do not reach it.
  */
-import { secretNameOf } from "../../names";
+import { backupClaimOf, secretNameOf } from "../../names";
 import { shellQuote } from "../shell";
 import type { CommandResult, GatewayState, GatewayStatus, LogsOptions, RuntimeOps } from "../ops";
 import { kubectlFlags, type KubectlTarget } from "./kubectl";
 import { renderKubernetesBackup } from "./backup";
+import { renderKubernetesRestore } from "./restore";
 import { gatewayContainer, gatewaySelectorLabel, podOf, secretKeys } from "./names";
 
 export { podOf } from "./names";
@@ -142,8 +143,24 @@ function sinceFlag(since: string): string {
   return /^\d+(?:s|m|h)$/.test(since) ? `--since=${since}` : `--since-time=${since}`;
 }
 
-/** Seconds `clawfleet backup` waits for its pod: an archive of several GB takes minutes to write and check. */
-const volumeBackupSeconds = 3600;
+/** Seconds `clawfleet backup` and each pod of `restore` wait: an archive of several GB takes minutes to write and check. */
+const volumePodSeconds = 3600;
+
+/**
+ * The archive's path on `gateway`'s backup volume: as `clawfleet backup` printed it (`<namespace>/<gateway>-backups:<path>`)
+ * or its path there alone. It stays inside the volume: relative, no `.` or `..` segment, only characters of the names
+ * clawfleet and openclaw give archives.
+ */
+function archiveOnVolume(target: KubectlTarget, gateway: string, archive: string): { readonly path: string } | { readonly error: string } {
+  const volume = `${target.namespace}/${backupClaimOf(gateway)}`;
+  const colon = archive.indexOf(":");
+  if (colon >= 0 && archive.slice(0, colon) !== volume)
+    return { error: `names the backup volume ${archive.slice(0, colon)}, and this gateway's is ${volume}; give an archive on it, as clawfleet backup printed it` };
+  const path = colon >= 0 ? archive.slice(colon + 1) : archive;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+/-]*$/.test(path) || path.split("/").some((part) => part === "" || part === "." || part === ".."))
+    return { error: `is not an archive on the backup volume ${volume}; give it as clawfleet backup printed it (${volume}:manual/<archive>) or its path on the volume (manual/<archive>)` };
+  return { path };
+}
 
 /** The Kubernetes runtime's day-2 commands for one host (`hostId`) and its placement. */
 export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps {
@@ -167,7 +184,11 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
         ? []
         : [`${kubectl.map(shellQuote).join(" ")} get ${gateways.map((g) => shellQuote(`pod/${podOf(g)}`)).join(" ")} --ignore-not-found --output=json`],
     readStatus,
-    volumeBackup: (spec) => renderKubernetesBackup({ target, spec, timeoutSeconds: volumeBackupSeconds, manual: true }),
+    volumeState: {
+      backup: (spec) => renderKubernetesBackup({ target, spec, timeoutSeconds: volumePodSeconds, manual: true }),
+      archiveOf: (spec, archive) => archiveOnVolume(target, spec.name, archive),
+      restore: (spec, path, request) => renderKubernetesRestore({ target, spec, archive: path, ...request, timeoutSeconds: volumePodSeconds }),
+    },
     hostFailure(result) {
       const said = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
       // A probe's shell says so and goes on (its exit code is its last command's).

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -296,11 +296,35 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
       (await kubectlAsync(["get", "pod", "clawfleet-tenant-alice-backup-manual", "--ignore-not-found", "--output=name"])).trim() === "" ? true : undefined,
     );
 
-    const refused = await clawfleet("restore", stackFile, "alice", `${namespace}/clawfleet-tenant-alice-backups:${where[1]}`);
-    assert.equal(refused.code, 1);
-    assert.equal(
-      refused.stderr.trim(),
-      `clawfleet restore: host cluster of ${stackFile} runs on Kubernetes, where its gateways' state is a volume that restore does not reach yet (status, logs, exec, pairing, devices, backup, usage and watch do); use kubectl there, such as: kubectl --namespace=${namespace} get pods`,
+    // The restore: an archive crafted with a link out of the state folder is refused with nothing changed; the real
+    // one puts the state back, the state it replaced kept on the backup volume.
+    kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo after-backup > /state/manual-marker && echo later > /state/later-file"]);
+    const crafted = mkdtempSync(join(tmpdir(), "clawfleet-crafted-"));
+    execFileSync("tar", ["-xzf", archive, "-C", crafted]);
+    const top = readdirSync(crafted)[0] ?? "";
+    symlinkSync("/etc/passwd", join(crafted, top, "payload", "posix", "state", "evil"));
+    const craftedArchive = join(backupDirOf("clawfleet-tenant-alice"), "manual", "crafted.tar.gz");
+    execFileSync("tar", ["-czf", craftedArchive, "-C", crafted, top]);
+    chmodSync(craftedArchive, 0o644);
+    rmSync(crafted, { recursive: true, force: true });
+    const refused = await clawfleet("restore", stackFile, "alice", "manual/crafted.tar.gz");
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr.trim().split("\n").pop() ?? "", /^clawfleet: restore of tenant alice failed on host cluster: gateway clawfleet-tenant-alice: .*nothing was changed/);
+    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/manual-marker"]).trim(), "after-backup");
+
+    const restored = await clawfleet("restore", stackFile, "alice", `${namespace}/clawfleet-tenant-alice-backups:${where[1]}`);
+    assert.equal(restored.code, 0, restored.stderr);
+    const aside = new RegExp(
+      `^restored tenant alice from ${namespace}/clawfleet-tenant-alice-backups:${where[1].replaceAll(".", "\\.")}; the gateway is healthy; the previous state is kept at ${namespace}/clawfleet-tenant-alice-backups:(before-restore-\\d{8}T\\d{6}Z) on host cluster$`,
+    ).exec(restored.stdout.trim());
+    assert.ok(aside?.[1] !== undefined, restored.stdout);
+    log(`alice restored from ${where[1]}: ${restored.stderr.trim().split("\n").join(" | ")}`);
+    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/manual-marker"]).trim(), "before-manual-backup");
+    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "test -e /state/later-file && echo there || echo gone"]).trim(), "gone");
+    assert.equal(readFileSync(join(backupDirOf("clawfleet-tenant-alice"), aside[1], "later-file"), "utf8"), "later\n");
+    assert.equal(existsSync(join(backupDirOf("clawfleet-tenant-alice"), ".restore")), false);
+    await poll("the restore's pods gone", 120, async () =>
+      (await kubectlAsync(["get", "pods", "--selector=clawfleet.dev/preflight", "--output=name"])).trim() === "" ? true : undefined,
     );
   });
 

@@ -983,15 +983,55 @@ describe("a Kubernetes host's gateways", () => {
     });
   });
 
-  it("refuses restore, rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
+  it("restores from the gateway's backup volume, as backup printed the archive or by its path there, and waits until it is healthy", async () => {
+    await withStack(async (file) => {
+      const scripts: string[] = [];
+      const runner = fakeRunner((_host, argv) => {
+        if (argv[0] === "sh") {
+          scripts.push(argv[2] ?? "");
+          return {
+            code: 0,
+            stdout: "",
+            stderr:
+              "gateway clawfleet-tenant-alice: started again on the restored state; the previous state is kept at clawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z\n",
+          };
+        }
+        return { code: 0, stdout: JSON.stringify({ kind: "List", items: [pod, secret] }), stderr: "" };
+      });
+      for (const archive of ["clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz", "manual/20261205T200000Z-openclaw-backup.tar.gz"]) {
+        const result = await ops("restore", [file, "alice", archive], runner);
+        assert.equal(result.code, 0, result.err);
+        assert.equal(
+          result.out,
+          `restored tenant alice from ${archive}; the gateway is healthy; the previous state is kept at clawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z on host cluster`,
+        );
+      }
+      for (const script of scripts) {
+        assert.match(script, /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/);
+      }
+    });
+  });
+
+  it("refuses an archive that is not on the gateway's backup volume, before anything runs", async () => {
+    await withStack(async (file) => {
+      const runner = fakeRunner(() => assert.fail("no command may run"));
+      for (const [archive, why] of [
+        ["/var/backups/a.tar.gz", "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)"],
+        ["manual/../../state/x.tar.gz", "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)"],
+        ["clawfleet-prod/clawfleet-tenant-bob-backups:manual/a.tar.gz", "names the backup volume clawfleet-prod/clawfleet-tenant-bob-backups, and this gateway's is clawfleet-prod/clawfleet-tenant-alice-backups; give an archive on it, as clawfleet backup printed it"],
+      ]) {
+        const result = await ops("restore", [file, "alice", archive ?? ""], runner);
+        assert.deepEqual([result.code, result.err], [2, `clawfleet restore: the archive ${JSON.stringify(archive)} ${why}`]);
+      }
+    });
+  });
+
+  it("refuses rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
     await withStack(async (file) => {
       const runner = fakeRunner(() => assert.fail("no command may run"));
       const refusal = (verb: string) =>
-        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, backup, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
+        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, backup, restore, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
       for (const [verb, args] of [
-        ["restore", [file, "alice", "/var/backups/a.tar.gz"]],
-        // What backup printed there: refused for the host, not for not being a path.
-        ["restore", [file, "alice", "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz"]],
         ["rollback", [file]],
         ["doctor", [file]],
       ] as const) {
