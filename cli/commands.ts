@@ -8,7 +8,7 @@ import { OpsError } from "./ops/errors";
 import { devicesApprove, devicesList, exec, logs, pairingApprove, pairingList } from "./ops/gateway-verbs";
 import { withProgress } from "./ops/host-shell";
 import { collectStatus, renderStatusJson, renderStatusTable, unhealthyMessage } from "./ops/status";
-import { allTargets, findHost, findTarget, hostStateOf, loadFleet } from "./ops/targets";
+import { allTargets, findHost, findTarget, loadFleet } from "./ops/targets";
 import { noPrometheusError, prometheusTargets, renderFileSd, targetsNotes } from "./ops/prometheus-targets";
 import { rollback } from "./ops/rollback";
 import { collectUsage, renderUsageJson, renderUsageTable, usageErrors, usageRange } from "./ops/usage";
@@ -229,8 +229,9 @@ export const commands: readonly Command[] = [
     args: [file, "<tenant>", "<archive>?"],
     summary: "put the tenant's gateway state back to an archive's time (the gateway restarts)",
     help: [
-      "<archive> is a path on the tenant's host, as backup printed it. The current state is kept aside, the",
-      "stack's openclaw.json stays, and the command waits until the gateway is healthy again.",
+      "<archive> is a path on the tenant's host, as backup printed it (on a Kubernetes host: on the gateway's backup",
+      "volume, <namespace>/<gateway>-backups:<path>). The current state is kept aside, the stack's config stays,",
+      "and the command waits until the gateway is healthy again.",
       "The archive must hold this gateway's state, unpack to less than --max-size and hold no link out of the",
       "state directory; a gateway that was stopped stays stopped, and a failure after the swap puts the old state back.",
       "With --from-offsite, the copy is downloaded and decrypted on the tenant's host (the identity file is read here and",
@@ -292,13 +293,12 @@ export const commands: readonly Command[] = [
     name: "doctor",
     group: "day-2",
     args: [file],
-    summary: "per host: Docker, the image, Tailscale Serve, state directory owners and modes, memory",
+    summary: "per host: Docker, the image, Tailscale Serve, state directory owners and modes, memory (Kubernetes: each gateway's objects)",
     help: ["Every problem comes with its fix. Exits 1 when there is any problem."],
     options: { host: { type: "string", value: "<id>", help: "only this host" }, json: json("the checks as JSON") },
     async run({ positionals: [stackFile = ""], options }, { out, err, runner }) {
       const fleet = await loadFleet(stackFile);
       const hosts = options.host === undefined ? fleet.hosts : [findHost(fleet, stackFile, options.host)];
-      for (const host of hosts) hostStateOf("doctor", host, stackFile);
       const reports = await withProgress(err, "waiting for the hosts to answer", doctor(runner, fleet, hosts, allTargets(fleet)));
       out(options.json ? JSON.stringify({ hosts: reports }, null, 2) : renderDoctor(reports));
       return reports.every((r) => r.checks.every((c) => c.ok)) ? 0 : 1;

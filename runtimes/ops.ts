@@ -128,6 +128,10 @@ export interface VolumeStateOps {
    * `left stopped on the restored state` for a gateway that was stopped); a refusal or failure as its last line.
    */
   restore(spec: GatewaySpec, path: string, request: RestoreRequest): string;
+  /** The command `clawfleet doctor` runs on this machine for a host's declared `gateways`; doctorChecks reads its result. */
+  doctorProbe(gateways: readonly DeclaredGateway[]): string;
+  /** The doctor's checks of the host: each gateway as declared, ready, its volumes bound; what the runtime cannot limit. */
+  doctorChecks(result: CommandResult, gateways: readonly DeclaredGateway[]): Check[];
 }
 
 export interface RuntimeOps {

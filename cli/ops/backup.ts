@@ -97,13 +97,7 @@ export async function createBackup(runner: HostRunner, target: TenantTarget, sta
 }
 
 /** `clawfleet backup` on a host whose gateways keep their state in volumes: onto the gateway's backup volume, from this machine. */
-async function createVolumeBackup(
-  runner: HostRunner,
-  target: TenantTarget,
-  volumeState: VolumeStateOps,
-  to: string | undefined,
-  io: Writers,
-): Promise<string> {
+async function createVolumeBackup(runner: HostRunner, target: TenantTarget, volumeState: VolumeStateOps, to: string | undefined, io: Writers): Promise<string> {
   if (to !== undefined) {
     throw new OpsError(
       `clawfleet backup: --to names a folder on a Docker host; host ${target.host.id} runs on ${opsOf(target.host).name}, where the archive goes to the gateway's backup volume (${target.container}-backups, folder manual): leave --to out`,
@@ -297,7 +291,9 @@ async function restoreVolume(
   const said = passOnVolumeScript(target, "restore", result, io).join("\n");
   const aside = /the previous state is kept at (\S+)/.exec(said)?.[1];
   if (/left stopped on the restored state/.test(said)) {
-    io.out(`restored tenant ${target.id} from ${archive}; the gateway was stopped and stays stopped; the previous state is kept at ${aside ?? "its backup volume"}`);
+    io.out(
+      `restored tenant ${target.id} from ${archive}; the gateway was stopped and stays stopped; the previous state is kept at ${aside ?? "its backup volume"}`,
+    );
     return 0;
   }
   return waitHealthyAfterRestore(runner, target, stackFile, archive, aside, io);

@@ -155,7 +155,7 @@ export function checkServe(host: Host, expected: ReadonlyMap<number, { target: s
   return checks;
 }
 
-/** The doctor's part of a host's runtime; commands.ts refused the hosts without one (hostStateOf) before asking any. */
+/** The doctor's part of a runtime with state folders on its hosts; doctor asks the others through RuntimeOps.volumeState. */
 function toolsOf(host: Host): HostStateOps {
   const tools = opsOf(host).hostState;
   if (tools === undefined) throw new Error(`host ${host.id}: its runtime has no state folders for doctor to check`);
@@ -272,6 +272,14 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
     hosts.map(async (host) => {
       const mine = targets.filter((t) => t.host.id === host.id);
       const gateways = hostGateways(fleet, host);
+      const volumeState = opsOf(host).volumeState;
+      if (volumeState !== undefined) {
+        const declared = declaredGateways(gateways);
+        const result = await runner.run(host, ["sh", "-c", volumeState.doctorProbe(declared)]);
+        const unreachable = unreachableError(host, result);
+        if (unreachable !== undefined) return unreachableReport(host, unreachable);
+        return { host: host.id, checks: volumeState.doctorChecks(result, declared) };
+      }
       const dirs = stateDirsOf(host, gateways).map((d) => d.path);
       const gatewayDirs = [...new Set(mine.map((t) => t.gatewayStateDir))];
       const limited = [...new Set(mine.filter((t) => t.stateLimitMb !== undefined).map((t) => t.stateDir))];
@@ -287,13 +295,16 @@ export async function doctor(runner: HostRunner, fleet: Fleet, hosts: readonly H
       );
       const result = await runner.run(host, ["sh", "-c", probe], { root: true });
       const unreachable = result.stdout.includes(mark("end")) ? undefined : unreachableError(host, result);
-      if (unreachable !== undefined) {
-        const [what = unreachable.message, ...fix] = unreachable.message.split("; ");
-        return { host: host.id, checks: [{ ok: false, what, fix: fix.join("; ") }] };
-      }
+      if (unreachable !== undefined) return unreachableReport(host, unreachable);
       return { host: host.id, checks: checkHost(host, mine, fleet, result.stdout) };
     }),
   );
+}
+
+/** A host that did not answer: its one problem, and the fix its message gives. */
+function unreachableReport(host: Host, unreachable: Error): HostReport {
+  const [what = unreachable.message, ...fix] = unreachable.message.split("; ");
+  return { host: host.id, checks: [{ ok: false, what, fix: fix.join("; ") }] };
 }
 
 /** The human report: per host, a mark per check and the fix under each problem. */

@@ -12,7 +12,7 @@ import { script, shellQuote } from "../shell";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
 import { preflightLabel } from "./preflight";
-import { configMapOf, podOf, configMountDir, gatewayContainer, managedByLabel, throwawayConfinement } from "./names";
+import { configMapOf, podOf, configMountDir, gatewayContainer, managedByLabel, containerConfinement } from "./names";
 import { runningImageLines, runningImagePlaceholder, runPodLines, throwawayPodSpec, throwawayResources } from "./throwaway";
 
 /** The throwaway pod that backs up `gateway`'s state: before an image change, or for `clawfleet backup` (`manual`). */
@@ -69,7 +69,7 @@ export function backupPod(args: KubernetesBackupArgs, besidePod: boolean): objec
   const { spec, target } = args;
   const { process, confinement } = spec;
   const uid = process.uid;
-  const securityContext = throwawayConfinement(uid, confinement);
+  const securityContext = containerConfinement(uid, confinement);
   return {
     apiVersion: "v1",
     kind: "Pod",

@@ -3,7 +3,17 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { backupClaimOf, childRole, egressBlockedRanges, secretNameOf, stateClaimOf, stopTimeoutSeconds } from "../../names";
-import { configMapOf, configMountDir, gatewayContainer, gatewaySelectorLabel, heapLimitMbOf, hostSelectorLabel, managedByLabel, secretKeys } from "./names";
+import {
+  configMapOf,
+  configMountDir,
+  containerConfinement,
+  gatewayContainer,
+  gatewaySelectorLabel,
+  heapLimitMbOf,
+  hostSelectorLabel,
+  managedByLabel,
+  secretKeys,
+} from "./names";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import type { GatewayRunArgs, RunningGateway } from "../../components/runtime";
 import type { RuntimeChild } from "../../components/facts";
@@ -159,18 +169,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
     { name: spec.tokenEnv, ...secretRef(secretKeys.token) },
     ...secretEnv.map(([name]) => ({ name, ...secretRef(secretKeys.env(name)) })),
   ];
-  const confinement = {
-    runAsUser: uid,
-    runAsGroup: uid,
-    runAsNonRoot: true,
-    readOnlyRootFilesystem: spec.confinement.readOnlyRoot,
-    allowPrivilegeEscalation: !spec.confinement.noNewPrivileges,
-    privileged: false,
-    capabilities: {
-      drop: [...spec.confinement.dropCapabilities],
-      ...(spec.confinement.addCapabilities.length === 0 ? {} : { add: [...spec.confinement.addCapabilities] }),
-    },
-  };
+  const confinement = containerConfinement(uid, spec.confinement);
   // Memory is reserved in full (requested as it is limited): the scheduler never places more gateways on a node than
   // their limits fit. CPU is a cap, as Docker's --cpus is, with a quarter of it reserved: gateways idle most of the
   // time, and reserving the whole cap would leave a 2-CPU node room for two. In whole millicores, as the API server keeps them.

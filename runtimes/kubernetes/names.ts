@@ -16,11 +16,23 @@ export function podOf(gateway: string): string {
   return `${gateway}-0`;
 }
 
+/** A container's securityContext as a gateway's pod has it, and the throwaway pods beside it. */
+export interface ContainerConfinement {
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly runAsNonRoot: boolean;
+  readonly readOnlyRootFilesystem: boolean;
+  readonly allowPrivilegeEscalation: boolean;
+  readonly privileged: boolean;
+  readonly capabilities: { readonly drop: string[]; readonly add?: string[] };
+}
+
 /**
- * A throwaway pod's container confinement (the preflight's trial, a backup): the gateway's user, its read-only root,
- * no privilege, every capability it drops dropped.
+ * The container confinement of a gateway and of its throwaway pods (the preflight's trial, a backup, a restore): the
+ * gateway's user, its read-only root, no privilege, every capability it drops dropped and none added unless declared.
+ * Doctor compares a running pod with it.
  */
-export function throwawayConfinement(uid: number, confinement: GatewayConfinement): object {
+export function containerConfinement(uid: number, confinement: GatewayConfinement): ContainerConfinement {
   return {
     runAsUser: uid,
     runAsGroup: uid,
@@ -28,7 +40,10 @@ export function throwawayConfinement(uid: number, confinement: GatewayConfinemen
     readOnlyRootFilesystem: confinement.readOnlyRoot,
     allowPrivilegeEscalation: !confinement.noNewPrivileges,
     privileged: false,
-    capabilities: { drop: [...confinement.dropCapabilities] },
+    capabilities: {
+      drop: [...confinement.dropCapabilities],
+      ...(confinement.addCapabilities.length === 0 ? {} : { add: [...confinement.addCapabilities] }),
+    },
   };
 }
 

@@ -3,7 +3,8 @@
  * context and namespace. A gateway is the one pod of its StatefulSet, `<gateway>-0`; its secrets are read from its
  * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: `backup` archives it onto
  * the gateway's backup volume from a throwaway pod (backup.ts), and `restore` puts an archive from there back with two
- * more (restore.ts); rollback and doctor (RuntimeOps.hostState) do not reach it.
+ * more (restore.ts); doctor compares its objects with the declaration (doctor.ts). Rollback (RuntimeOps.hostState)
+ * does not reach it.
  */
 import { backupClaimOf, secretNameOf } from "../../names";
 import { shellQuote } from "../shell";
@@ -11,6 +12,7 @@ import type { CommandResult, GatewayState, GatewayStatus, LogsOptions, RuntimeOp
 import { kubectlFlags, type KubectlTarget } from "./kubectl";
 import { renderKubernetesBackup } from "./backup";
 import { renderKubernetesRestore } from "./restore";
+import { kubernetesDoctorChecks, kubernetesDoctorProbe } from "./doctor";
 import { gatewayContainer, gatewaySelectorLabel, podOf, secretKeys } from "./names";
 
 export { podOf } from "./names";
@@ -155,10 +157,14 @@ function archiveOnVolume(target: KubectlTarget, gateway: string, archive: string
   const volume = `${target.namespace}/${backupClaimOf(gateway)}`;
   const colon = archive.indexOf(":");
   if (colon >= 0 && archive.slice(0, colon) !== volume)
-    return { error: `names the backup volume ${archive.slice(0, colon)}, and this gateway's is ${volume}; give an archive on it, as clawfleet backup printed it` };
+    return {
+      error: `names the backup volume ${archive.slice(0, colon)}, and this gateway's is ${volume}; give an archive on it, as clawfleet backup printed it`,
+    };
   const path = colon >= 0 ? archive.slice(colon + 1) : archive;
   if (!/^[A-Za-z0-9][A-Za-z0-9._+/-]*$/.test(path) || path.split("/").some((part) => part === "" || part === "." || part === ".."))
-    return { error: `is not an archive on the backup volume ${volume}; give it as clawfleet backup printed it (${volume}:manual/<archive>) or its path on the volume (manual/<archive>)` };
+    return {
+      error: `is not an archive on the backup volume ${volume}; give it as clawfleet backup printed it (${volume}:manual/<archive>) or its path on the volume (manual/<archive>)`,
+    };
   return { path };
 }
 
@@ -188,6 +194,8 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
       backup: (spec) => renderKubernetesBackup({ target, spec, timeoutSeconds: volumePodSeconds, manual: true }),
       archiveOf: (spec, archive) => archiveOnVolume(target, spec.name, archive),
       restore: (spec, path, request) => renderKubernetesRestore({ target, spec, archive: path, ...request, timeoutSeconds: volumePodSeconds }),
+      doctorProbe: (gateways) => kubernetesDoctorProbe(target, gateways),
+      doctorChecks: (result, gateways) => kubernetesDoctorChecks(target, result, gateways),
     },
     hostFailure(result) {
       const said = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "";

@@ -11,7 +11,7 @@ import { script, shellQuote, trialStateScript } from "../shell";
 import type { GatewayCommon, GatewaySpec } from "../../components/gateway-spec";
 import { stateClaimOf } from "../../names";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
-import { besideGatewayPod, configMapOf, podOf, gatewayContainer, managedByLabel, throwawayConfinement } from "./names";
+import { besideGatewayPod, configMapOf, podOf, gatewayContainer, managedByLabel, containerConfinement } from "./names";
 
 /** Label on every preflight pod, which the deny-all NetworkPolicy selects. */
 export const preflightLabel = "clawfleet.dev/preflight";
@@ -50,7 +50,7 @@ const mounts = { source: "/clawfleet/source", config: "/clawfleet/config" } as c
 export function preflightPod(args: PreflightArgs, gateway: string, withState: boolean, besidePod = withState): object {
   const { process, confinement, health, env } = args.gateway;
   const uid = process.uid;
-  const securityContext = throwawayConfinement(uid, confinement);
+  const securityContext = containerConfinement(uid, confinement);
   const configFile = args.fallbackConfig.file;
   const fallback = JSON.stringify(JSON.parse(args.fallbackConfig.text));
   // The copy leaves out the cache, as on Docker; the live config (its ConfigMap) replaces the copy's, then the channels go.

@@ -20,7 +20,7 @@ import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
 import { backupMountDir } from "./backup";
 import { preflightLabel } from "./preflight";
-import { configMountDir, gatewayContainer, managedByLabel, podOf, throwawayConfinement } from "./names";
+import { configMountDir, gatewayContainer, managedByLabel, podOf, containerConfinement } from "./names";
 import { runningImageLines, runningImagePlaceholder, runPodLines, throwawayPodSpec, throwawayResources } from "./throwaway";
 
 /** The throwaway pods of a restore: the check, then the swap. */
@@ -170,7 +170,7 @@ export function restorePod(args: KubernetesRestoreArgs, kind: "check" | "swap", 
                 ]
               : []),
           ],
-          securityContext: throwawayConfinement(process.uid, confinement),
+          securityContext: containerConfinement(process.uid, confinement),
           resources: throwawayResources,
           volumeMounts: [
             { name: "state", mountPath: process.stateDir, readOnly: kind === "check" },
@@ -202,7 +202,8 @@ export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
   const claim = `${target.namespace}/${backupClaimOf(gateway)}`;
   const statefulSet = shellQuote(`statefulset/${gateway}`);
   const refusal = (why: string) => `fail "gateway ${gateway}: the restore ${why}; nothing was changed"`;
-  const lastWords = `$(k logs "$pod" --tail=1 2>/dev/null | sed 's/^[a-z]*: //')`;
+  // The pod's last line: its refusal or failure without the word that marks it, or what stopped its shell.
+  const lastWords = `$(k logs "$pod" --tail=1 2>/dev/null | sed 's/^refused: //; s/^failed: //')`;
   return script(
     ...kubectlPrelude(target),
     ...runningImageLines(

@@ -298,7 +298,16 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
 
     // The restore: an archive crafted with a link out of the state folder is refused with nothing changed; the real
     // one puts the state back, the state it replaced kept on the backup volume.
-    kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo after-backup > /state/manual-marker && echo later > /state/later-file"]);
+    kubectl([
+      "exec",
+      "clawfleet-tenant-alice-0",
+      "-c",
+      "gateway",
+      "--",
+      "sh",
+      "-c",
+      "echo after-backup > /state/manual-marker && echo later > /state/later-file",
+    ]);
     const crafted = mkdtempSync(join(tmpdir(), "clawfleet-crafted-"));
     execFileSync("tar", ["-xzf", archive, "-C", crafted]);
     const top = readdirSync(crafted)[0] ?? "";
@@ -309,7 +318,10 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     rmSync(crafted, { recursive: true, force: true });
     const refused = await clawfleet("restore", stackFile, "alice", "manual/crafted.tar.gz");
     assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr.trim().split("\n").pop() ?? "", /^clawfleet: restore of tenant alice failed on host cluster: gateway clawfleet-tenant-alice: .*nothing was changed/);
+    assert.match(
+      refused.stderr.trim().split("\n").pop() ?? "",
+      /^clawfleet: restore of tenant alice failed on host cluster: gateway clawfleet-tenant-alice: .*nothing was changed/,
+    );
     assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/manual-marker"]).trim(), "after-backup");
 
     const restored = await clawfleet("restore", stackFile, "alice", `${namespace}/clawfleet-tenant-alice-backups:${where[1]}`);
@@ -320,12 +332,24 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.ok(aside?.[1] !== undefined, restored.stdout);
     log(`alice restored from ${where[1]}: ${restored.stderr.trim().split("\n").join(" | ")}`);
     assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/manual-marker"]).trim(), "before-manual-backup");
-    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "test -e /state/later-file && echo there || echo gone"]).trim(), "gone");
+    assert.equal(
+      kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "test -e /state/later-file && echo there || echo gone"]).trim(),
+      "gone",
+    );
     assert.equal(readFileSync(join(backupDirOf("clawfleet-tenant-alice"), aside[1], "later-file"), "utf8"), "later\n");
     assert.equal(existsSync(join(backupDirOf("clawfleet-tenant-alice"), ".restore")), false);
     await poll("the restore's pods gone", 120, async () =>
       (await kubectlAsync(["get", "pods", "--selector=clawfleet.dev/preflight", "--output=name"])).trim() === "" ? true : undefined,
     );
+
+    // doctor: every gateway's StatefulSet, pod and volumes as declared, after the restore scaled alice down and up.
+    const doctor = await clawfleet("doctor", stackFile);
+    assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+    assert.match(
+      doctor.stdout,
+      /^ {2}ok {2}3 gateways ready as declared: the image, uid 1000, read-only root, no capability, no service-account token, state and backup volumes bound$/m,
+    );
+    assert.match(doctor.stdout, /^ {2}ok {2}process limit: not applied per pod \(pidsLimit 512, 1024 declared\)/m);
   });
 
   it("refuses a broken image in its preflight on a copy of the canary's state, with no pod or StatefulSet changed", async () => {

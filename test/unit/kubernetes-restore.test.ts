@@ -245,8 +245,14 @@ describe("the restore pods' scripts on real files", () => {
   it("refuses an archive with a link out of the state folder, or one from another gateway, changing nothing", () => {
     const v = volumes();
     for (const [files, expected] of [
-      [{ "workspace/x": "-> /etc/passwd" }, "refused: the archive holds a link that leads out of the state directory (workspace/x -> /etc/passwd); refused, nothing was changed"],
-      [{ "workspace/y": "-> ../../../../../../etc" }, "refused: the archive holds a link that leads out of the state directory (workspace/y -> ../../../../../../etc); refused, nothing was changed"],
+      [
+        { "workspace/x": "-> /etc/passwd" },
+        "refused: the archive holds a link that leads out of the state directory (workspace/x -> /etc/passwd); refused, nothing was changed",
+      ],
+      [
+        { "workspace/y": "-> ../../../../../../etc" },
+        "refused: the archive holds a link that leads out of the state directory (workspace/y -> ../../../../../../etc); refused, nothing was changed",
+      ],
     ] as const) {
       const check = runPod(v, "check", archive(v, files));
       assert.deepEqual([check.status, check.stdout.trim().split("\n").pop()], [3, expected]);
@@ -262,7 +268,10 @@ describe("the restore pods' scripts on real files", () => {
     );
     assert.equal(runPod(v, "check", bobs, { fromOtherGateway: "bob" }).status, 0);
     const big = runPod(v, "check", bobs, { maxBytes: 1 });
-    assert.match(big.stdout.trim(), /^refused: manual\/a\.tar\.gz unpacks to \d+ bytes, more than the limit of 1 bytes \(clawfleet restore --max-size\); nothing was changed$/);
+    assert.match(
+      big.stdout.trim(),
+      /^refused: manual\/a\.tar\.gz unpacks to \d+ bytes, more than the limit of 1 bytes \(clawfleet restore --max-size\); nothing was changed$/,
+    );
     const missing = runPod(v, "check", "manual/none.tar.gz");
     assert.equal(
       missing.stdout.trim(),

@@ -998,7 +998,10 @@ describe("a Kubernetes host's gateways", () => {
         }
         return { code: 0, stdout: JSON.stringify({ kind: "List", items: [pod, secret] }), stderr: "" };
       });
-      for (const archive of ["clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz", "manual/20261205T200000Z-openclaw-backup.tar.gz"]) {
+      for (const archive of [
+        "clawfleet-prod/clawfleet-tenant-alice-backups:manual/20261205T200000Z-openclaw-backup.tar.gz",
+        "manual/20261205T200000Z-openclaw-backup.tar.gz",
+      ]) {
         const result = await ops("restore", [file, "alice", archive], runner);
         assert.equal(result.code, 0, result.err);
         assert.equal(
@@ -1007,7 +1010,10 @@ describe("a Kubernetes host's gateways", () => {
         );
       }
       for (const script of scripts) {
-        assert.match(script, /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/);
+        assert.match(
+          script,
+          /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/,
+        );
       }
     });
   });
@@ -1016,9 +1022,18 @@ describe("a Kubernetes host's gateways", () => {
     await withStack(async (file) => {
       const runner = fakeRunner(() => assert.fail("no command may run"));
       for (const [archive, why] of [
-        ["/var/backups/a.tar.gz", "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)"],
-        ["manual/../../state/x.tar.gz", "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)"],
-        ["clawfleet-prod/clawfleet-tenant-bob-backups:manual/a.tar.gz", "names the backup volume clawfleet-prod/clawfleet-tenant-bob-backups, and this gateway's is clawfleet-prod/clawfleet-tenant-alice-backups; give an archive on it, as clawfleet backup printed it"],
+        [
+          "/var/backups/a.tar.gz",
+          "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)",
+        ],
+        [
+          "manual/../../state/x.tar.gz",
+          "is not an archive on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give it as clawfleet backup printed it (clawfleet-prod/clawfleet-tenant-alice-backups:manual/<archive>) or its path on the volume (manual/<archive>)",
+        ],
+        [
+          "clawfleet-prod/clawfleet-tenant-bob-backups:manual/a.tar.gz",
+          "names the backup volume clawfleet-prod/clawfleet-tenant-bob-backups, and this gateway's is clawfleet-prod/clawfleet-tenant-alice-backups; give an archive on it, as clawfleet backup printed it",
+        ],
       ]) {
         const result = await ops("restore", [file, "alice", archive ?? ""], runner);
         assert.deepEqual([result.code, result.err], [2, `clawfleet restore: the archive ${JSON.stringify(archive)} ${why}`]);
@@ -1026,19 +1041,97 @@ describe("a Kubernetes host's gateways", () => {
     });
   });
 
-  it("refuses rollback and doctor, which work on state folders, naming the host and the verbs that reach it", async () => {
+  it("refuses rollback, which works on state folders, naming the host and the verbs that reach it", async () => {
     await withStack(async (file) => {
       const runner = fakeRunner(() => assert.fail("no command may run"));
-      const refusal = (verb: string) =>
-        `clawfleet ${verb}: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that ${verb} does not reach yet (status, logs, exec, pairing, devices, backup, restore, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`;
-      for (const [verb, args] of [
-        ["rollback", [file]],
-        ["doctor", [file]],
-      ] as const) {
-        const result = await ops(verb, [...args], runner);
-        assert.deepEqual([verb, result.code, result.err], [verb, 1, refusal(verb)]);
-      }
+      const result = await ops("rollback", [file], runner);
+      assert.deepEqual(
+        [result.code, result.err],
+        [
+          1,
+          `clawfleet rollback: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that rollback does not reach yet (status, logs, exec, pairing, devices, backup, restore, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`,
+        ],
+      );
       assert.deepEqual(runner.calls, []);
+    });
+  });
+
+  describe("doctor", () => {
+    const confined = {
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    };
+    const podSpec = (securityContext: object, image = "clawfleet/openclaw-gateway:2026.9.6") => ({
+      automountServiceAccountToken: false,
+      containers: [{ name: "gateway", image, securityContext }],
+    });
+    const objects = (podContext: object, templateImage?: string) => ({
+      kind: "List",
+      items: [
+        { kind: "StatefulSet", metadata: { name: "clawfleet-tenant-alice" }, spec: { template: { spec: podSpec(confined, templateImage) } } },
+        {
+          kind: "Pod",
+          metadata: { name: "clawfleet-tenant-alice-0" },
+          spec: podSpec(podContext),
+          status: { phase: "Running", containerStatuses: [{ name: "gateway", ready: true, restartCount: 0 }] },
+        },
+        { kind: "PersistentVolumeClaim", metadata: { name: "clawfleet-tenant-alice-state" }, status: { phase: "Bound" } },
+        { kind: "PersistentVolumeClaim", metadata: { name: "clawfleet-tenant-alice-backups" }, status: { phase: "Pending" } },
+      ],
+    });
+
+    it("compares each gateway's StatefulSet, pod and volumes with the declaration through one kubectl get, and names each problem with its fix", async () => {
+      await withStack(async (file) => {
+        const runner = fakeRunner(() => ({ code: 0, stdout: JSON.stringify(objects({ ...confined, readOnlyRootFilesystem: false })), stderr: "" }));
+        const result = await ops("doctor", [file], runner);
+        assert.equal(result.code, 1);
+        assert.equal(
+          result.out,
+          [
+            "host cluster: 2 problems",
+            "  FIX tenant alice: pod clawfleet-tenant-alice-0 does not run as its StatefulSet declares: readOnlyRootFilesystem false, not true",
+            `      fix: ${kubectl} delete pod/clawfleet-tenant-alice-0 (its StatefulSet makes it again as declared)`,
+            "  FIX tenant alice: volume clawfleet-tenant-alice-backups is pending, not bound",
+            `      fix: see why with: ${kubectl} describe persistentvolumeclaim/clawfleet-tenant-alice-backups`,
+            "  ok  process limit: not applied per pod (pidsLimit 512 declared): Kubernetes limits processes per pod only with the kubelet's podPidsLimit, one value for every pod of a node",
+          ].join("\n"),
+        );
+        assert.deepEqual(runner.calls, [
+          `cluster: sh -c 'kubectl' '--kubeconfig=/etc/clawfleet/kubeconfig' '--namespace=clawfleet-prod' 'get' 'statefulset/clawfleet-tenant-alice' 'pod/clawfleet-tenant-alice-0' 'persistentvolumeclaim/clawfleet-tenant-alice-state' 'persistentvolumeclaim/clawfleet-tenant-alice-backups' '--ignore-not-found' '--output=json'`,
+        ]);
+      });
+    });
+
+    it("names a StatefulSet changed by hand, and is all ok when everything is as declared", async () => {
+      await withStack(async (file) => {
+        const edited = await ops(
+          "doctor",
+          [file],
+          fakeRunner(() => ({ code: 0, stdout: JSON.stringify(objects(confined, "evil/image:1")), stderr: "" })),
+        );
+        assert.equal(edited.code, 1);
+        assert.match(
+          edited.out,
+          /^ {2}FIX tenant alice: StatefulSet clawfleet-tenant-alice was changed outside the stack: image evil\/image:1, not clawfleet\/openclaw-gateway:2026\.9\.6$/m,
+        );
+        const bound = objects(confined);
+        (bound.items[3] as { status: { phase: string } }).status.phase = "Bound";
+        const sound = await ops(
+          "doctor",
+          [file],
+          fakeRunner(() => ({ code: 0, stdout: JSON.stringify(bound), stderr: "" })),
+        );
+        assert.equal(sound.code, 0, sound.out);
+        assert.equal(
+          sound.out.split("\n")[1],
+          "  ok  1 gateway ready as declared: the image, uid 1000, read-only root, no capability, no service-account token, state and backup volumes bound",
+        );
+      });
     });
   });
 });
