@@ -80,11 +80,14 @@ const checkScript = [
   // openclaw keeps each path under its absolute path: <top>/payload/posix<state folder>, the config beside it.
   `payload=$(find "$PWD/${staging}/out" -mindepth 3 -maxdepth 8 -type d -path "*/payload/posix$STATE" | head -n 1)`,
   `[ -n "$payload" ] || refuse "the archive holds no $STATE payload; nothing was changed"`,
-  // No link may lead out of the state folder, followed as the gateway would follow it.
-  `bad=$(find "$PWD/${staging}/out" -type l -exec sh -c 'for l; do r=$(realpath -m -- "$l"); case "$r/" in "$0"/*) ;; *) printf "%s -> %s\\n" "\${l#"$0"/}" "$(readlink -- "$l")"; exit 0 ;; esac; done' "$payload" {} + | head -n 1)`,
+  // No link in the state that goes in may lead out of it, followed as the gateway would follow it. (The config beside
+  // it is a link into the ConfigMap's folder, and is never put anywhere.)
+  `bad=$(find "$payload" -type l -exec sh -c 'for l; do r=$(realpath -m -- "$l"); case "$r/" in "$0"/*) ;; *) printf "%s -> %s\\n" "\${l#"$0"/}" "$(readlink -- "$l")"; exit 0 ;; esac; done' "$payload" {} + | head -n 1)`,
   `[ -z "$bad" ] || refuse "the archive holds a link that leads out of the state directory ($bad); refused, nothing was changed"`,
-  // The gateway it came from, read from the config it holds: the ConfigMap's copy, or a Docker host's in the state folder.
+  // The gateway it came from, read from the config it holds: from a Kubernetes host the ConfigMap's file, which openclaw
+  // keeps in the ConfigMap's own timestamped folder beside the link that names it; from a Docker host the state's own.
   `posix=\${payload%"$STATE"}`,
+  `mapped=$(find "$posix\${CONFIG%/*}" -mindepth 2 -maxdepth 2 -type f -name "$CONFIG_FILE" 2>/dev/null | head -n 1)`,
   `origin=$(node -e '`,
   `  const [state, ...files] = process.argv.slice(1);`,
   `  let config;`,
@@ -95,7 +98,7 @@ const checkScript = [
   `  if (ids.length === 1 && at(ids[0], state + "/workspace")) console.log("tenant:" + ids[0]);`,
   `  else if (ids.length > 0 && ids.every((id) => at(id, state + "/workspaces/" + id))) console.log("shared");`,
   `  else console.log("unknown");`,
-  `' "$STATE" "$posix$CONFIG" "$payload/$CONFIG_FILE")`,
+  `' "$STATE" "$posix$CONFIG" "\${mapped:-none}" "$payload/$CONFIG_FILE")`,
   `if [ "$origin" != "$GATEWAY" ]; then`,
   `  from=\${origin#tenant:}`,
   `  describe() { case "$1" in tenant:*) echo "tenant \${1#tenant:}'s gateway" ;; shared) echo "a shared gateway" ;; *) echo "no gateway clawfleet knows" ;; esac; }`,

@@ -191,8 +191,12 @@ describe("the restore pods' scripts on real files", () => {
     return { root, state, backups, openclaw };
   }
 
-  /** An archive of state `files` (path -> text, or `-> target` for a link) and a config naming `agent`. */
-  function archive(v: ReturnType<typeof volumes>, files: Record<string, string>, agent = "alice"): string {
+  /**
+   * An archive of state `files` (path -> text, or `-> target` for a link) and a config naming `agent`, laid out as
+   * openclaw archives a Kubernetes gateway (the ConfigMap's link, and its file in the ConfigMap's timestamped folder)
+   * or a Docker one (the config in the state folder).
+   */
+  function archive(v: ReturnType<typeof volumes>, files: Record<string, string>, agent = "alice", from: "kubernetes" | "docker" = "kubernetes"): string {
     const tree = join(v.root, "tree");
     rmSync(tree, { recursive: true, force: true });
     const payload = join(tree, "top", "payload", "posix", v.state);
@@ -201,9 +205,15 @@ describe("the restore pods' scripts on real files", () => {
       if (text.startsWith("-> ")) symlinkSync(text.slice(3), join(payload, path));
       else writeFileSync(join(payload, path), text);
     }
-    const config = join(tree, "top", "payload", "posix", "etc", "openclaw");
-    mkdirSync(config, { recursive: true });
-    writeFileSync(join(config, "openclaw.json"), JSON.stringify({ agents: { entries: { [agent]: { workspace: `${v.state}/workspace` } } } }));
+    const config = JSON.stringify({ agents: { entries: { [agent]: { workspace: `${v.state}/workspace` } } } });
+    if (from === "docker") {
+      writeFileSync(join(payload, "openclaw.json"), config);
+    } else {
+      const mounted = join(tree, "top", "payload", "posix", "etc", "openclaw");
+      mkdirSync(join(mounted, "..2026_12_05_20_00_00.1"), { recursive: true });
+      writeFileSync(join(mounted, "..2026_12_05_20_00_00.1", "openclaw.json"), config);
+      symlinkSync("..data/openclaw.json", join(mounted, "openclaw.json"));
+    }
     const tar = spawnSync("tar", ["-czf", join(v.backups, "manual", "a.tar.gz"), "-C", tree, "top"], { encoding: "utf8" });
     assert.equal(tar.status, 0, tar.stderr);
     return "manual/a.tar.gz";
@@ -223,7 +233,7 @@ describe("the restore pods' scripts on real files", () => {
 
   it("puts the archive's state in, links kept as links, the previous state aside, the staging folder gone", () => {
     const v = volumes();
-    const path = archive(v, { "workspace/marker": "after", "workspace/link": "-> marker", "openclaw.json": "{}" });
+    const path = archive(v, { "workspace/marker": "after", "workspace/link": "-> marker" }, "alice", "docker");
     const check = runPod(v, "check", path);
     assert.equal(check.status, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /^checked manual\/a\.tar\.gz: \d+ bytes, the state of tenant:alice\n$/);
@@ -257,6 +267,10 @@ describe("the restore pods' scripts on real files", () => {
       const check = runPod(v, "check", archive(v, files));
       assert.deepEqual([check.status, check.stdout.trim().split("\n").pop()], [3, expected]);
     }
+    // A Kubernetes gateway's own archive passes, the ConfigMap's link beside its state left alone.
+    const mine = runPod(v, "check", archive(v, { "workspace/marker": "mine" }));
+    assert.equal(mine.status, 0, mine.stdout + mine.stderr);
+    // Each archive is written to the same path: this one replaces the one above.
     const bobs = archive(v, { "workspace/marker": "bob" }, "bob");
     const other = runPod(v, "check", bobs);
     assert.deepEqual(
