@@ -128,6 +128,13 @@ export interface VolumeStateOps {
    * `left stopped on the restored state` for a gateway that was stopped); a refusal or failure as its last line.
    */
   restore(spec: GatewaySpec, path: string, request: RestoreRequest): string;
+  /**
+   * The script `clawfleet rollback` runs for a gateway: back to the image it ran before its last image change, on the
+   * archive taken right before it. It prints one tab-separated line: `done`, the image that failed, the image put back,
+   * the archive, where the replaced state is kept and the gateway's health; or `none` and why nothing was done. The
+   * archive must come from `origin` (`tenant:<id>`).
+   */
+  rollback(spec: GatewaySpec, origin: string): string;
   /** The command `clawfleet doctor` runs on this machine for a host's declared `gateways`; doctorChecks reads its result. */
   doctorProbe(gateways: readonly DeclaredGateway[]): string;
   /** The doctor's checks of the host: each gateway as declared, ready, its volumes bound; what the runtime cannot limit. */
@@ -139,11 +146,11 @@ export interface RuntimeOps {
   readonly name: string;
   /**
    * What a runtime whose gateways keep their state in folders on their host can do there as root: back up, restore,
-   * roll back, and the doctor's checks. Undefined when its state is elsewhere (a Kubernetes volume): those verbs
-   * refuse its hosts.
+   * roll back, and the doctor's checks. Undefined when its state is elsewhere (a Kubernetes volume): volumeState does
+   * those verbs there, and the off-host copies refuse its hosts.
    */
   readonly hostState?: HostStateOps | undefined;
-  /** For a runtime whose gateways keep their state in volumes: how `clawfleet backup` and `restore` reach them. */
+  /** For a runtime whose gateways keep their state in volumes: how backup, restore, rollback and doctor reach them. */
   readonly volumeState?: VolumeStateOps | undefined;
   /** The command that reports one gateway's state, health and environment; readGateway reads its result. */
   inspectCommand(gateway: string): string[];

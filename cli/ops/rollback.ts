@@ -3,6 +3,7 @@ import { stateRootOf, upgradeBackupDirOf } from "../../names";
 import type { Writers } from "./gateway-verbs";
 import { unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { hostStateOf, type TenantTarget } from "./targets";
+import { opsOf } from "../runtime";
 
 /** Seconds one gateway's rollback may take: unpacking a large archive, then up to the health gate's time to come up. */
 const rollbackTimeoutSeconds = 3600;
@@ -47,16 +48,29 @@ export function describeRollback(target: TenantTarget, code: number, stdout: str
  */
 export async function rollback(runner: HostRunner, targets: readonly TenantTarget[], hosts: readonly Host[], stackFile: string, io: Writers): Promise<number> {
   // Every host is checked before any gateway is touched.
-  for (const host of hosts) hostStateOf("rollback", host, stackFile);
+  for (const host of hosts) if (opsOf(host).volumeState === undefined) hostStateOf("rollback", host, stackFile);
   const mine = targets.filter((t) => t.tier === "dedicated" && hosts.includes(t.host));
   let failed = 0;
   let rolledBack = 0;
   for (const target of mine) {
-    const script = hostStateOf("rollback", target.host, stackFile).rollbackScript(target.spec, upgradeBackupDirOf(stateRootOf(target.host), target.container));
+    const volumeState = opsOf(target.host).volumeState;
     const result = await withProgress(
       io.err,
       `still rolling back ${target.container} on host ${target.host.id}`,
-      runner.run(target.host, ["sh", "-c", script, "rollback", "any"], { root: true, timeoutSeconds: rollbackTimeoutSeconds }),
+      volumeState !== undefined
+        ? // From this machine, through the runtime's own tool.
+          runner.run(target.host, ["sh", "-c", volumeState.rollback(target.spec, `tenant:${target.id}`)], { timeoutSeconds: rollbackTimeoutSeconds })
+        : runner.run(
+            target.host,
+            [
+              "sh",
+              "-c",
+              hostStateOf("rollback", target.host, stackFile).rollbackScript(target.spec, upgradeBackupDirOf(stateRootOf(target.host), target.container)),
+              "rollback",
+              "any",
+            ],
+            { root: true, timeoutSeconds: rollbackTimeoutSeconds },
+          ),
     );
     const unreachable = unreachableError(target.host, result);
     if (unreachable !== undefined) {
@@ -72,7 +86,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
   if (mine.length === 0) io.err(`clawfleet: no dedicated tenant on ${hosts.map((h) => h.id).join(", ")}; nothing to roll back`);
   if (rolledBack > 0) {
     io.err(
-      `clawfleet: declare the image each rolled-back tenant runs (or one that works) in ${stackFile} before the next pulumi up; its deploy then replaces the rolled-back containers on their restored state`,
+      `clawfleet: declare the image each rolled-back tenant runs (or one that works) in ${stackFile} before the next pulumi up; its deploy then replaces the rolled-back gateways on their restored state`,
     );
   }
   return failed === 0 ? 0 : 1;

@@ -51,7 +51,7 @@ export async function loadFleet(file: string): Promise<Fleet> {
 }
 
 /** The verbs that reach every runtime; the others work on a host's state folders (RuntimeOps.hostState). */
-const everyRuntimeVerbs = "status, logs, exec, pairing, devices, backup, restore, usage and watch";
+const everyRuntimeVerbs = "status, logs, exec, pairing, devices, backup, restore, rollback, doctor, usage and watch";
 
 /**
  * What `verb` needs of a host's runtime to work on its state folders: back up, restore, roll back, check. A host whose

@@ -7,6 +7,7 @@ import {
   configMapOf,
   configMountDir,
   containerConfinement,
+  credentialsContainer,
   gatewayContainer,
   gatewaySelectorLabel,
   heapLimitMbOf,
@@ -221,7 +222,7 @@ export function runKubernetesGateway(spec: GatewaySpec, args: GatewayRunArgs, ho
             },
             initContainers: [
               {
-                name: "credentials",
+                name: credentialsContainer,
                 image: spec.image,
                 imagePullPolicy: "IfNotPresent",
                 command: ["node", "-e", copyCredentialsScript(spec)],

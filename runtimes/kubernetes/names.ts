@@ -62,6 +62,8 @@ export function besideGatewayPod(gateway: string): object {
 
 /** The container inside each gateway pod. */
 export const gatewayContainer = "gateway";
+/** The init container of each gateway pod that writes its credentials file, from the gateway's image too. */
+export const credentialsContainer = "credentials";
 
 /** The ConfigMap holding a gateway's rendered openclaw.json: `<gateway>-config`. */
 export function configMapOf(gateway: string): string {

@@ -3,8 +3,7 @@
  * context and namespace. A gateway is the one pod of its StatefulSet, `<gateway>-0`; its secrets are read from its
  * Secret so that every verb can redact them. Its state is a volume, not a folder on a host: `backup` archives it onto
  * the gateway's backup volume from a throwaway pod (backup.ts), and `restore` puts an archive from there back with two
- * more (restore.ts); doctor compares its objects with the declaration (doctor.ts). Rollback (RuntimeOps.hostState)
- * does not reach it.
+ * more (restore.ts), which `rollback` uses too; doctor compares its objects with the declaration (doctor.ts).
  */
 import { backupClaimOf, secretNameOf } from "../../names";
 import { shellQuote } from "../shell";
@@ -145,6 +144,9 @@ function sinceFlag(since: string): string {
   return /^\d+(?:s|m|h)$/.test(since) ? `--since=${since}` : `--since-time=${since}`;
 }
 
+/** The most a pre-upgrade archive may unpack to in a rollback: the limit of a restore without --max-size. */
+const rollbackMaxBytes = 10 * 1024 ** 3;
+
 /** Seconds `clawfleet backup` and each pod of `restore` wait: an archive of several GB takes minutes to write and check. */
 const volumePodSeconds = 3600;
 
@@ -194,6 +196,18 @@ export function kubernetesOps(hostId: string, target: KubectlTarget): RuntimeOps
       backup: (spec) => renderKubernetesBackup({ target, spec, timeoutSeconds: volumePodSeconds, manual: true }),
       archiveOf: (spec, archive) => archiveOnVolume(target, spec.name, archive),
       restore: (spec, path, request) => renderKubernetesRestore({ target, spec, archive: path, ...request, timeoutSeconds: volumePodSeconds }),
+      rollback: (spec, origin) =>
+        renderKubernetesRestore({
+          target,
+          spec,
+          archive: "",
+          origin,
+          fromOtherGateway: undefined,
+          maxBytes: rollbackMaxBytes,
+          timeoutSeconds: volumePodSeconds,
+          rollback: true,
+          gateSeconds: spec.health.gateSeconds,
+        }),
       doctorProbe: (gateways) => kubernetesDoctorProbe(target, gateways),
       doctorChecks: (result, gateways) => kubernetesDoctorChecks(target, result, gateways),
     },

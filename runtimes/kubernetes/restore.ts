@@ -14,13 +14,13 @@
  *
  * The config stays the ConfigMap's (the stack owns it); a `openclaw.json` in an archive's state folder is left out.
  */
-import { backupClaimOf, stateClaimOf } from "../../names";
+import { backupClaimOf, previousImageSuffix, stateClaimOf } from "../../names";
 import { script, shellQuote } from "../shell";
 import type { GatewaySpec } from "../../components/gateway-spec";
 import { kubectlPrelude, type KubectlTarget } from "./kubectl";
 import { backupMountDir } from "./backup";
 import { preflightLabel } from "./preflight";
-import { configMountDir, gatewayContainer, managedByLabel, podOf, containerConfinement } from "./names";
+import { configMountDir, containerConfinement, credentialsContainer, gatewayContainer, managedByLabel, podOf } from "./names";
 import { runningImageLines, runningImagePlaceholder, runPodLines, throwawayPodSpec, throwawayResources } from "./throwaway";
 
 /** The throwaway pods of a restore: the check, then the swap. */
@@ -47,16 +47,32 @@ export interface KubernetesRestoreArgs {
   readonly maxBytes: number;
   /** Seconds each pod has before it is given up. */
   readonly timeoutSeconds: number;
+  /**
+   * `clawfleet rollback`: the archive is the newest taken before an image change, and the gateway goes back to the image
+   * recorded beside it; nothing is done when it runs that image already. `archive` is then unused.
+   */
+  readonly rollback?: boolean | undefined;
+  /** Seconds the gateway has to be ready after a rollback. */
+  readonly gateSeconds?: number | undefined;
 }
 
 /**
  * The check pod's script (its arguments are the gateway's CLI, `openclaw ...`): it ends well with the archive's state
- * at `<staging>/payload`, or prints `refused: <why>` as its last line and ends with 3.
+ * at `<staging>/payload`, or prints `refused: <why>` as its last line and ends with 3. For a rollback (ROLLBACK set) it
+ * takes the newest pre-upgrade archive that names the image before it, and prints `rollback <archive> <image>` last;
+ * or `none <why>` when there is nothing to do.
  */
 const checkScript = [
   "set -eu",
   `cd ${backupMountDir}`,
   `refuse() { printf 'refused: %s\\n' "$*"; exit 3; }`,
+  `if [ -n "$ROLLBACK" ]; then`,
+  // Named by the UTC time they were taken: the last in order is the newest.
+  `  ARCHIVE=$(ls -1 | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | while read -r a; do if [ -f "$a${previousImageSuffix}" ]; then echo "$a"; fi; done | tail -n 1)`,
+  `  [ -n "$ARCHIVE" ] || { echo "none it has no pre-upgrade backup that names its previous image"; exit 0; }`,
+  `  previous=$(cat "$ARCHIVE${previousImageSuffix}")`,
+  `  [ "$previous" != "$RUNNING_IMAGE" ] || { echo "none it runs $previous, the image before its last image change"; exit 0; }`,
+  `fi`,
   `[ -f "$ARCHIVE" ] && [ ! -L "$ARCHIVE" ] || refuse "$ARCHIVE is not a file on the backup volume $CLAIM; give its path there, as clawfleet backup printed it"`,
   `rm -rf ${staging}`,
   `mkdir -m 0700 ${staging}`,
@@ -108,6 +124,7 @@ const checkScript = [
   `rm -f ${staging}/payload/"$CONFIG_FILE"`,
   `rm -rf ${staging}/out ${staging}/list ${staging}/openclaw.out`,
   `echo "checked $ARCHIVE: $unpacked bytes, the state of $origin"`,
+  `[ -z "$ROLLBACK" ] || echo "rollback $ARCHIVE $previous"`,
 ].join("\n");
 
 /**
@@ -162,7 +179,9 @@ export function restorePod(args: KubernetesRestoreArgs, kind: "check" | "swap", 
             { name: "CLAIM", value: `${target.namespace}/${backupClaimOf(spec.name)}` },
             ...(kind === "check"
               ? [
-                  { name: "ARCHIVE", value: args.archive },
+                  { name: "ARCHIVE", value: args.rollback === true ? "" : args.archive },
+                  { name: "ROLLBACK", value: args.rollback === true ? "1" : "" },
+                  { name: "RUNNING_IMAGE", value: runningImagePlaceholder },
                   { name: "MAX_BYTES", value: String(args.maxBytes) },
                   { name: "GATEWAY", value: args.origin },
                   { name: "FROM_OTHER", value: args.fromOtherGateway ?? "" },
@@ -197,6 +216,11 @@ export function restorePod(args: KubernetesRestoreArgs, kind: "check" | "swap", 
  * The script `clawfleet restore` runs on this machine for a gateway on a Kubernetes host. Progress and the outcome go
  * to stderr (`... the previous state is kept at <namespace>/<gateway>-backups:before-restore-<time>`, and `left stopped
  * on the restored state` for a gateway that was stopped); a refusal or failure is its last line.
+ *
+ * For `clawfleet rollback` (`rollback`), the same steps on the newest pre-upgrade archive, the StatefulSet then set to
+ * the image recorded beside it and waited for until ready. It prints the line the rollback reads (as on a Docker host):
+ * `done`, the image that failed, the image put back, the archive, the state kept aside and the health, tab-separated;
+ * or `none` and why nothing was done.
  */
 export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
   const { spec, target, timeoutSeconds } = args;
@@ -207,6 +231,9 @@ export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
   const refusal = (why: string) => `fail "gateway ${gateway}: the restore ${why}; nothing was changed"`;
   // The pod's last line: its refusal or failure without the word that marks it, or what stopped its shell.
   const lastWords = `$(k logs "$pod" --tail=1 2>/dev/null | sed 's/^refused: //; s/^failed: //')`;
+  const rollback = args.rollback === true;
+  const gate = args.gateSeconds ?? timeoutSeconds;
+  const what = rollback ? `the newest archive of ${claim} taken before an image change` : `${claim}:${args.archive}`;
   return script(
     ...kubectlPrelude(target),
     ...runningImageLines(
@@ -226,7 +253,7 @@ export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
     `alone=${shellQuote(JSON.stringify(restorePod(args, "check", false)))}`,
     `pod=${shellQuote(pods.check)}`,
     `if k get ${shellQuote(`pod/${podOf(gateway)}`)} >/dev/null 2>&1; then manifest=$beside; else manifest=$alone; fi`,
-    `echo ${shellQuote(`gateway ${gateway}: checking ${claim}:${args.archive} with `)}"$current's openclaw (pod $pod, at most ${timeoutSeconds} s); the gateway keeps running" >&2`,
+    `echo ${shellQuote(`gateway ${gateway}: checking ${what} with `)}"$current's openclaw (pod $pod, at most ${timeoutSeconds} s); the gateway keeps running" >&2`,
     ...runPodLines({
       timeoutSeconds,
       cannotCreate: refusal("could not create its pod $pod"),
@@ -236,6 +263,18 @@ export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
       timedOut: (seen) => refusal(`check did not end within ${timeoutSeconds} s (${seen})`),
       tail: 0,
     }),
+    ...(rollback
+      ? [
+          `said=$(k logs "$pod")`,
+          `none=$(printf '%s\\n' "$said" | sed -n 's/^none //p' | tail -n 1)`,
+          `if [ -n "$none" ]; then printf 'none\\t%s\\n' "$none"; exit 0; fi`,
+          `line=$(printf '%s\\n' "$said" | sed -n 's/^rollback //p' | tail -n 1)`,
+          `archive=\${line%% *}`,
+          `previous=\${line#* }`,
+          `case $previous in '' | *[!A-Za-z0-9./:@_-]*) fail "gateway ${gateway}: the image recorded beside $archive, \\"$previous\\", is not one clawfleet writes; nothing was changed" ;; esac`,
+          `echo "gateway ${gateway}: going back to $previous on ${claim}:$archive, taken before it took $current" >&2`,
+        ]
+      : []),
     `k delete pod "$pod" --wait=true --timeout=60s >/dev/null`,
     // From here the gateway is down until its StatefulSet is scaled back: every way out scales it back, after the swap's
     // pod is gone, unless the swap may have been cut short.
@@ -263,11 +302,23 @@ export function renderKubernetesRestore(args: KubernetesRestoreArgs): string {
     }),
     `trap - EXIT`,
     `k delete pod "$pod" --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1 || true`,
-    `if [ "$replicas" -eq 0 ]; then`,
-    `  echo "gateway ${gateway}: left stopped on the restored state (its StatefulSet has 0 replicas); the previous state is kept at ${claim}:$aside" >&2`,
-    `  exit 0`,
-    `fi`,
-    `restart`,
-    `echo "gateway ${gateway}: started again on the restored state; the previous state is kept at ${claim}:$aside" >&2`,
+    ...(rollback
+      ? [
+          // Both of the pod's containers run the gateway's image.
+          `k set image ${statefulSet} ${gatewayContainer}="$previous" ${credentialsContainer}="$previous" >/dev/null`,
+          `if [ "$replicas" -eq 0 ]; then health="stopped (its StatefulSet has 0 replicas)"; else`,
+          `  restart`,
+          `  if k rollout status ${statefulSet} --watch --timeout=${gate}s >/dev/null 2>&1; then health=healthy; else health="not ready after ${gate} s"; fi`,
+          `fi`,
+          `printf 'done\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$current" "$previous" "${claim}:$archive" "${claim}:$aside" "$health"`,
+        ]
+      : [
+          `if [ "$replicas" -eq 0 ]; then`,
+          `  echo "gateway ${gateway}: left stopped on the restored state (its StatefulSet has 0 replicas); the previous state is kept at ${claim}:$aside" >&2`,
+          `  exit 0`,
+          `fi`,
+          `restart`,
+          `echo "gateway ${gateway}: started again on the restored state; the previous state is kept at ${claim}:$aside" >&2`,
+        ]),
   );
 }

@@ -431,6 +431,42 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     assert.equal(status.code, 0, `${status.stdout}\n${status.stderr}`);
   });
 
+  it("rolls the dedicated tenants back to 2026.9.5 on their pre-upgrade state, once; a deploy with --refresh takes them forward again", async () => {
+    const stackFile = deployer.stackFile;
+    kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "sh", "-c", "echo after-upgrade > /state/marker"]);
+    const started = Date.now();
+    const rolled = await clawfleet("rollback", stackFile);
+    log(`rollback of alice and bob: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.equal(rolled.code, 0, `${rolled.stdout}\n${rolled.stderr}`);
+    const lines = rolled.stdout.trim().split("\n");
+    for (const [i, tenant] of ["alice", "bob"].entries()) {
+      const pattern = new RegExp(
+        `^tenant ${tenant}: put back on ${older.replace(/[.]/g, "\\.")} from ${namespace}/clawfleet-tenant-${tenant}-backups:\\d{8}T\\d{6}Z-\\S+\\.tar\\.gz \\(it ran ${image.replace(/[.]/g, "\\.")}\\); it is healthy; the state it had is kept at ${namespace}/clawfleet-tenant-${tenant}-backups:before-restore-\\d{8}T\\d{6}Z on host cluster$`,
+      );
+      assert.match(lines[i] ?? "", pattern);
+    }
+    assert.equal(kubectl(["exec", "clawfleet-tenant-alice-0", "-c", "gateway", "--", "cat", "/state/marker"]).trim(), "upgraded-from-9.5");
+    const pods = fleetPods();
+    for (const name of ["clawfleet-tenant-alice", "clawfleet-tenant-bob"])
+      assert.match(pods[name] ?? "", new RegExp(` ${older.replace(/[.]/g, "\\.")}$`), name);
+    assert.match(pods["clawfleet-shared-cluster"] ?? "", new RegExp(` ${image.replace(/[.]/g, "\\.")}$`));
+    const again = await clawfleet("rollback", stackFile);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout.trim().split("\n"), [
+      `tenant alice: nothing to do: it runs ${older}, the image before its last image change`,
+      `tenant bob: nothing to do: it runs ${older}, the image before its last image change`,
+    ]);
+    // The declaration still names 2026.9.6: a deploy that reads the cluster back puts it on again.
+    const steps = await deployer.deploy({ refresh: true });
+    log(
+      `forward again: ${steps
+        .filter((s) => s.op !== "same")
+        .map((s) => `${s.name} ${s.op}`)
+        .join(", ")}`,
+    );
+    for (const [name, view] of Object.entries(fleetPods())) assert.match(view, new RegExp(` ${image.replace(/[.]/g, "\\.")}$`), name);
+  });
+
   it("purges a dedicated tenant on purpose: its StatefulSet, pod and volume go, the others stay", async () => {
     const others = ["clawfleet-tenant-alice", "clawfleet-shared-cluster"];
     const before = fleetPods(others);

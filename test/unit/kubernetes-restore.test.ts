@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -47,7 +60,7 @@ interface Scenario {
   readonly swap: { readonly phase: string; readonly last: string };
 }
 
-function runRestore(name: string, scenario: Scenario) {
+function runRestore(name: string, scenario: Scenario, mode: Partial<KubernetesRestoreArgs> = {}) {
   const dir = join(work, name);
   const bin = join(dir, "bin");
   mkdirSync(bin, { recursive: true });
@@ -70,7 +83,7 @@ function runRestore(name: string, scenario: Scenario) {
   );
   chmodSync(join(bin, "kubectl"), 0o755);
   writeFileSync(join(dir, "calls"), "");
-  const result = spawnSync("/bin/sh", ["-c", renderKubernetesRestore(args)], {
+  const result = spawnSync("/bin/sh", ["-c", renderKubernetesRestore({ ...args, ...mode })], {
     encoding: "utf8",
     env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}` },
   });
@@ -164,11 +177,58 @@ describe("clawfleet restore on a Kubernetes host (runtimes/kubernetes/restore.ts
     );
   });
 
+  it("for clawfleet rollback: swaps the newest pre-upgrade archive in, then sets the StatefulSet to the image recorded beside it", () => {
+    const run = runRestore(
+      "rollback",
+      { replicas: 1, check: { phase: "Succeeded", last: "rollback 20261205T200000Z-a.tar.gz clawfleet/openclaw-gateway:2026.9.4" }, swap: swapped },
+      { rollback: true, gateSeconds: 120 },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(
+      run.stdout,
+      `done\t${running}\tclawfleet/openclaw-gateway:2026.9.4\tclawfleet-prod/clawfleet-tenant-alice-backups:20261205T200000Z-a.tar.gz\tclawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z\thealthy\n`,
+    );
+    // The image is set while the gateway is stopped, then it starts on it and is waited for.
+    const order = [
+      "scale statefulset/clawfleet-tenant-alice --replicas=0",
+      "set image statefulset/clawfleet-tenant-alice gateway=clawfleet/openclaw-gateway:2026.9.4 credentials=clawfleet/openclaw-gateway:2026.9.4",
+      "scale statefulset/clawfleet-tenant-alice --replicas=1",
+      "rollout status statefulset/clawfleet-tenant-alice --watch --timeout=120s",
+    ];
+    assert.deepEqual(
+      run.calls.filter((c) => order.includes(c)),
+      order,
+    );
+    const env = run.applied[0].spec.containers[0].env;
+    assert.deepEqual(
+      env.filter((e: { name: string }) => ["ARCHIVE", "ROLLBACK", "RUNNING_IMAGE"].includes(e.name)),
+      [
+        { name: "ARCHIVE", value: "" },
+        { name: "ROLLBACK", value: "1" },
+        { name: "RUNNING_IMAGE", value: running },
+      ],
+    );
+  });
+
+  it("for clawfleet rollback: does nothing when the check finds nothing to go back to", () => {
+    const run = runRestore(
+      "rollback-none",
+      { replicas: 1, check: { phase: "Succeeded", last: `none it runs ${running}, the image before its last image change` }, swap: swapped },
+      { rollback: true },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, `none\tit runs ${running}, the image before its last image change\n`);
+    assert.deepEqual(run.scales, []);
+    assert.equal(run.applied.length, 1);
+  });
+
   it("passes shellcheck", () => {
     const file = join(work, "restore.sh");
-    writeFileSync(file, `#!/bin/sh\n${renderKubernetesRestore(args)}\n`);
-    const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
-    assert.equal(result.status, 0, result.stdout);
+    for (const rollback of [false, true]) {
+      writeFileSync(file, `#!/bin/sh\n${renderKubernetesRestore({ ...args, rollback })}\n`);
+      const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
+      assert.equal(result.status, 0, result.stdout);
+    }
   });
 });
 
@@ -219,7 +279,7 @@ describe("the restore pods' scripts on real files", () => {
     return "manual/a.tar.gz";
   }
 
-  function runPod(v: ReturnType<typeof volumes>, kind: "check" | "swap", path: string, extra: Partial<KubernetesRestoreArgs> = {}) {
+  function runPod(v: ReturnType<typeof volumes>, kind: "check" | "swap", path: string, extra: Partial<KubernetesRestoreArgs> = {}, image = running) {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pod manifest
     const pod = restorePod({ ...args, archive: path, ...extra }, kind, false) as any;
     const container = pod.spec.containers[0];
@@ -227,7 +287,7 @@ describe("the restore pods' scripts on real files", () => {
     const text = (container.command[2] as string).replaceAll(backupMountDir, v.backups);
     return spawnSync("sh", ["-c", text, kind, "sh", v.openclaw], {
       encoding: "utf8",
-      env: { ...process.env, ...env, STATE: v.state, CONFIG: "/etc/openclaw/openclaw.json" },
+      env: { ...process.env, ...env, STATE: v.state, CONFIG: "/etc/openclaw/openclaw.json", RUNNING_IMAGE: image },
     });
   }
 
@@ -292,5 +352,25 @@ describe("the restore pods' scripts on real files", () => {
       "refused: manual/none.tar.gz is not a file on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give its path there, as clawfleet backup printed it",
     );
     assert.equal(readFileSync(join(v.state, "workspace", "marker"), "utf8"), "before");
+  });
+
+  it("for a rollback, takes the newest archive taken before an image change that names its image, or says there is nothing to do", () => {
+    const v = volumes();
+    archive(v, { "workspace/marker": "older" });
+    renameSync(join(v.backups, "manual", "a.tar.gz"), join(v.backups, "20261201T000000Z-a.tar.gz"));
+    writeFileSync(join(v.backups, "20261201T000000Z-a.tar.gz.image"), "clawfleet/openclaw-gateway:2026.9.3\n");
+    archive(v, { "workspace/marker": "newest" });
+    renameSync(join(v.backups, "manual", "a.tar.gz"), join(v.backups, "20261202T000000Z-b.tar.gz"));
+    writeFileSync(join(v.backups, "20261202T000000Z-b.tar.gz.image"), "clawfleet/openclaw-gateway:2026.9.4\n");
+    // Newer, but with no image beside it: not one a rollback can use.
+    archive(v, { "workspace/marker": "no image" });
+    renameSync(join(v.backups, "manual", "a.tar.gz"), join(v.backups, "20261203T000000Z-c.tar.gz"));
+    const check = runPod(v, "check", "", { rollback: true });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.equal(check.stdout.trim().split("\n").pop(), "rollback 20261202T000000Z-b.tar.gz clawfleet/openclaw-gateway:2026.9.4");
+    assert.equal(runPod(v, "swap", "").status, 0);
+    assert.equal(readFileSync(join(v.state, "workspace", "marker"), "utf8"), "newest");
+    const again = runPod(v, "check", "", { rollback: true }, "clawfleet/openclaw-gateway:2026.9.4");
+    assert.deepEqual([again.status, again.stdout.trim()], [0, "none it runs clawfleet/openclaw-gateway:2026.9.4, the image before its last image change"]);
   });
 });

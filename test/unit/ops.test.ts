@@ -1010,10 +1010,8 @@ describe("a Kubernetes host's gateways", () => {
         );
       }
       for (const script of scripts) {
-        assert.match(
-          script,
-          /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/,
-        );
+        assert.match(script, /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"ROLLBACK","value":""\}/);
+        assert.match(script, /\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/);
       }
     });
   });
@@ -1041,18 +1039,49 @@ describe("a Kubernetes host's gateways", () => {
     });
   });
 
-  it("refuses rollback, which works on state folders, naming the host and the verbs that reach it", async () => {
+  it("refuses the off-host copies, which work on state folders, naming the host and the verbs that reach it", async () => {
     await withStack(async (file) => {
       const runner = fakeRunner(() => assert.fail("no command may run"));
-      const result = await ops("rollback", [file], runner);
+      const result = await ops("backup", [file, "--offsite"], runner);
       assert.deepEqual(
         [result.code, result.err],
         [
           1,
-          `clawfleet rollback: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that rollback does not reach yet (status, logs, exec, pairing, devices, backup, restore, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`,
+          `clawfleet backup --offsite: host cluster of ${file} runs on Kubernetes, where its gateways' state is a volume that backup --offsite does not reach yet (status, logs, exec, pairing, devices, backup, restore, rollback, doctor, usage and watch do); use kubectl there, such as: kubectl --namespace=clawfleet-prod get pods`,
         ],
       );
       assert.deepEqual(runner.calls, []);
+    });
+  });
+
+  it("rolls a tenant back from this machine: the newest pre-upgrade archive and the image beside it, one line per tenant", async () => {
+    await withStack(async (file) => {
+      let script = "";
+      const runner = fakeRunner((_host, argv) => {
+        script = argv[2] ?? "";
+        return {
+          code: 0,
+          stdout:
+            "done\tclawfleet/openclaw-gateway:2026.9.6\tclawfleet/openclaw-gateway:2026.9.5\tclawfleet-prod/clawfleet-tenant-alice-backups:20261205T200000Z-a.tar.gz\tclawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z\thealthy\n",
+          stderr: "",
+        };
+      });
+      const result = await ops("rollback", [file], runner);
+      assert.equal(result.code, 0, result.err);
+      assert.equal(
+        result.out,
+        "tenant alice: put back on clawfleet/openclaw-gateway:2026.9.5 from clawfleet-prod/clawfleet-tenant-alice-backups:20261205T200000Z-a.tar.gz (it ran clawfleet/openclaw-gateway:2026.9.6); it is healthy; the state it had is kept at clawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z on host cluster",
+      );
+      assert.equal(
+        result.err.split("\n").at(-1),
+        `clawfleet: declare the image each rolled-back tenant runs (or one that works) in ${file} before the next pulumi up; its deploy then replaces the rolled-back gateways on their restored state`,
+      );
+      assert.deepEqual(
+        runner.calls.map((c) => c.split(" ").slice(0, 3).join(" ")),
+        ["cluster: sh -c"],
+      );
+      assert.match(script, /\{"name":"ROLLBACK","value":"1"\}/);
+      assert.match(script, /\{"name":"GATEWAY","value":"tenant:alice"\}/);
     });
   });
 
