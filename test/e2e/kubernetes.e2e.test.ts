@@ -327,7 +327,7 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
     const restored = await clawfleet("restore", stackFile, "alice", `${namespace}/clawfleet-tenant-alice-backups:${where[1]}`);
     assert.equal(restored.code, 0, restored.stderr);
     const aside = new RegExp(
-      `^restored tenant alice from ${namespace}/clawfleet-tenant-alice-backups:${where[1].replaceAll(".", "\\.")}; the gateway is healthy; the previous state is kept at ${namespace}/clawfleet-tenant-alice-backups:(before-restore-\\d{8}T\\d{6}Z) on host cluster$`,
+      `^restored tenant alice from ${namespace}/clawfleet-tenant-alice-backups:${where[1].replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; the gateway is healthy; the previous state is kept at ${namespace}/clawfleet-tenant-alice-backups:(before-restore-\\d{8}T\\d{6}Z) on host cluster$`,
     ).exec(restored.stdout.trim());
     assert.ok(aside?.[1] !== undefined, restored.stdout);
     log(`alice restored from ${where[1]}: ${restored.stderr.trim().split("\n").join(" | ")}`);
