@@ -65,7 +65,8 @@ export interface KubernetesRestoreArgs {
 const checkScript = [
   "set -eu",
   `cd ${backupMountDir}`,
-  `refuse() { printf 'refused: %s\\n' "$*"; exit 3; }`,
+  // A refused archive leaves nothing unpacked on the volume.
+  `refuse() { rm -rf ${staging}; printf 'refused: %s\\n' "$*"; exit 3; }`,
   `if [ -n "$ROLLBACK" ]; then`,
   // Named by the UTC time they were taken: the last in order is the newest.
   `  ARCHIVE=$(ls -1 | sed -n '/^[0-9]\\{8\\}T[0-9]\\{6\\}Z-.*\\.tar\\.gz$/p' | while read -r a; do if [ -f "$a${previousImageSuffix}" ]; then echo "$a"; fi; done | tail -n 1)`,

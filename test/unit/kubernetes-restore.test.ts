@@ -352,6 +352,7 @@ describe("the restore pods' scripts on real files", () => {
       "refused: manual/none.tar.gz is not a file on the backup volume clawfleet-prod/clawfleet-tenant-alice-backups; give its path there, as clawfleet backup printed it",
     );
     assert.equal(readFileSync(join(v.state, "workspace", "marker"), "utf8"), "before");
+    assert.equal(existsSync(join(v.backups, ".restore")), false, "nothing unpacked is left on the backup volume");
   });
 
   it("for a rollback, takes the newest archive taken before an image change that names its image, or says there is nothing to do", () => {
