@@ -71,7 +71,7 @@ export const expectedSeconds = {
   engine: 480,
   gateways: 1100,
   isolation: 270,
-  kubernetes: 900,
+  kubernetes: 1250,
   offsite: 390,
   ops: 1200,
   rollback: 470,
