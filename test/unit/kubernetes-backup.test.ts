@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { runWithKubectl } from "../kubectl-stand-in";
 import { dedicatedGatewaySpec } from "../../components/gateway-spec";
 import { parseFleet } from "../../declaration/parse";
 import type { DedicatedTenant, Host } from "../../declaration/schema";
@@ -39,35 +40,16 @@ interface Scenario {
 }
 
 function runBackup(name: string, scenario: Scenario, manual = false) {
-  const dir = join(work, name);
-  const bin = join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(
-    join(bin, "kubectl"),
+  return runWithKubectl(
+    join(work, name),
     [
-      "#!/bin/sh",
-      `echo "$*" >>${JSON.stringify(join(dir, "calls"))}`,
-      'case "$*" in',
-      `  *"get statefulset/"*) printf '%s' ${JSON.stringify(scenario.running)} ;;`,
-      `  *"apply -f -"*) n=$(ls ${JSON.stringify(dir)} | grep -c applied); cat >${JSON.stringify(dir)}/applied-$n.json ;;`,
-      `  *"get pod/"*) ${scenario.gatewayPod ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
-      `  *"get pod "*) printf '%s' ${JSON.stringify(scenario.pod)} ;;`,
-      `  *" logs "*) printf '%s\\n' ${JSON.stringify(scenario.logs)} ;;`,
-      "esac",
-    ].join("\n"),
+      `*"get statefulset/"*) printf '%s' ${JSON.stringify(scenario.running)} ;;`,
+      `*"get pod/"*) ${scenario.gatewayPod ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
+      `*"get pod "*) printf '%s' ${JSON.stringify(scenario.pod)} ;;`,
+      `*" logs "*) printf '%s\\n' ${JSON.stringify(scenario.logs)} ;;`,
+    ],
+    renderKubernetesBackup({ ...args, manual }),
   );
-  chmodSync(join(bin, "kubectl"), 0o755);
-  writeFileSync(join(dir, "calls"), "");
-  const result = spawnSync("/bin/sh", ["-c", renderKubernetesBackup({ ...args, manual })], {
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}` },
-  });
-  const applied = readdirSync(dir)
-    .filter((f) => f.startsWith("applied-"))
-    .sort()
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pod manifest as the script applies it
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as any);
-  return { ...result, applied, calls: readFileSync(join(dir, "calls"), "utf8").trim().split("\n") };
 }
 
 const older = "clawfleet/openclaw-gateway:2026.9.5";

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { runWithKubectl } from "../kubectl-stand-in";
 import { gatewayCommon, trialConfig } from "../../components/gateway-spec";
 import { renderPreflight, type PreflightArgs } from "../../runtimes/kubernetes/preflight";
 
@@ -33,41 +34,18 @@ interface Scenario {
   readonly pod: string;
 }
 
-function fakeKubectl(dir: string, scenario: Scenario): void {
-  const bin = join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(
-    join(bin, "kubectl"),
-    [
-      "#!/bin/sh",
-      `echo "$*" >>${JSON.stringify(join(dir, "calls"))}`,
-      'for word in "$@"; do last=$word; done',
-      'case "$*" in',
-      `  *"get statefulset/"*) printf '%s' ${JSON.stringify(scenario.running)} ;;`,
-      `  *"apply -f -"*) n=$(ls ${JSON.stringify(dir)} | grep -c applied); cat >${JSON.stringify(dir)}/applied-$n.json ;;`,
-      `  *"get persistentvolumeclaim/"*) ${scenario.volume ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
-      `  *"get pod/"*) ${(scenario.gatewayPod ?? scenario.volume) ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
-      `  *"get pod "*) printf '%s' ${JSON.stringify(scenario.pod)} ;;`,
-      '  *" logs "*) echo "Error: the gateway crashed" ;;',
-      "esac",
-    ].join("\n"),
-  );
-  chmodSync(join(bin, "kubectl"), 0o755);
-}
-
 function runPreflight(name: string, scenario: Scenario) {
-  const dir = join(work, name);
-  mkdirSync(dir);
-  fakeKubectl(dir, scenario);
-  const result = spawnSync("/bin/sh", ["-c", renderPreflight(args)], {
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env["PATH"] ?? ""}` },
-  });
-  const applied = readdirSync(dir)
-    .filter((f) => f.startsWith("applied-"))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Record<string, unknown>);
-  return { ...result, applied, calls: readFileSync(join(dir, "calls"), "utf8").trim().split("\n") };
+  return runWithKubectl(
+    join(work, name),
+    [
+      `*"get statefulset/"*) printf '%s' ${JSON.stringify(scenario.running)} ;;`,
+      `*"get persistentvolumeclaim/"*) ${scenario.volume ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
+      `*"get pod/"*) ${(scenario.gatewayPod ?? scenario.volume) ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
+      `*"get pod "*) printf '%s' ${JSON.stringify(scenario.pod)} ;;`,
+      '*" logs "*) echo "Error: the gateway crashed" ;;',
+    ],
+    renderPreflight(args),
+  );
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pod manifest as the script applies it

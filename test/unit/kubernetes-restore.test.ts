@@ -1,22 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { runWithKubectl } from "../kubectl-stand-in";
 import { dedicatedGatewaySpec } from "../../components/gateway-spec";
 import { parseFleet } from "../../declaration/parse";
 import type { DedicatedTenant, Host } from "../../declaration/schema";
@@ -61,42 +49,21 @@ interface Scenario {
 }
 
 function runRestore(name: string, scenario: Scenario, mode: Partial<KubernetesRestoreArgs> = {}) {
-  const dir = join(work, name);
-  const bin = join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(
-    join(bin, "kubectl"),
+  const run = runWithKubectl(
+    join(work, name),
     [
-      "#!/bin/sh",
-      `echo "$*" >>${JSON.stringify(join(dir, "calls"))}`,
-      'case "$*" in',
-      `  *"get statefulset/"*replicas*) printf '%s' ${scenario.replicas} ;;`,
-      `  *"get statefulset/"*) printf '%s' ${JSON.stringify(running)} ;;`,
-      `  *"apply -f -"*) n=$(ls ${JSON.stringify(dir)} | grep -c applied); cat >${JSON.stringify(dir)}/applied-$n.json ;;`,
-      `  *"get pod/"*) ${scenario.replicas > 0 ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
-      `  *"get pod clawfleet-tenant-alice-restore-check "*) printf '%s' ${JSON.stringify(scenario.check.phase)} ;;`,
-      `  *"get pod clawfleet-tenant-alice-restore "*) printf '%s' ${JSON.stringify(scenario.swap.phase)} ;;`,
-      `  *" logs clawfleet-tenant-alice-restore-check"*) printf '%s\\n' ${JSON.stringify(scenario.check.last)} ;;`,
-      `  *" logs clawfleet-tenant-alice-restore"*) printf '%s\\n' ${JSON.stringify(scenario.swap.last)} ;;`,
-      "esac",
-    ].join("\n"),
+      `*"get statefulset/"*replicas*) printf '%s' ${scenario.replicas} ;;`,
+      `*"get statefulset/"*) printf '%s' ${JSON.stringify(running)} ;;`,
+      `*"get pod/"*) ${scenario.replicas > 0 ? "exit 0" : "echo 'not found' >&2; exit 1"} ;;`,
+      `*"get pod clawfleet-tenant-alice-restore-check "*) printf '%s' ${JSON.stringify(scenario.check.phase)} ;;`,
+      `*"get pod clawfleet-tenant-alice-restore "*) printf '%s' ${JSON.stringify(scenario.swap.phase)} ;;`,
+      `*" logs clawfleet-tenant-alice-restore-check"*) printf '%s\\n' ${JSON.stringify(scenario.check.last)} ;;`,
+      `*" logs clawfleet-tenant-alice-restore"*) printf '%s\\n' ${JSON.stringify(scenario.swap.last)} ;;`,
+    ],
+    renderKubernetesRestore({ ...args, ...mode }),
   );
-  chmodSync(join(bin, "kubectl"), 0o755);
-  writeFileSync(join(dir, "calls"), "");
-  const result = spawnSync("/bin/sh", ["-c", renderKubernetesRestore({ ...args, ...mode })], {
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${bin}:${process.env["PATH"] ?? ""}` },
-  });
-  const applied = readdirSync(dir)
-    .filter((f) => f.startsWith("applied-"))
-    .sort()
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pod manifest as the script applies it
-    .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as any);
-  const calls = readFileSync(join(dir, "calls"), "utf8")
-    .trim()
-    .split("\n")
-    .map((c) => c.replace("--kubeconfig=/etc/clawfleet/kubeconfig --namespace=clawfleet-prod ", ""));
-  return { ...result, applied, calls, scales: calls.filter((c) => c.startsWith("scale ")) };
+  const calls = run.calls.map((c) => c.replace("--kubeconfig=/etc/clawfleet/kubeconfig --namespace=clawfleet-prod ", ""));
+  return { ...run, calls, scales: calls.filter((c) => c.startsWith("scale ")) };
 }
 
 const checked = { phase: "Succeeded", last: "checked manual/20261205T200000Z-a.tar.gz: 4096 bytes, the state of tenant:alice" };
