@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+
 /**
  * A new browser-like device: connects to a gateway (GATEWAY_URL) from another address than loopback, so the gateway
  * asks for approval, as the Control UI does, signing the challenge with its own Ed25519 key (DEVICE_KEY, PEM; the v3
@@ -37,4 +39,52 @@ export interface ConnectOutcome {
   readonly ok: boolean;
   readonly code?: string;
   readonly requestId?: string;
+}
+
+/**
+ * Connects to a gateway as a device with this key (PEM), from a throw-away container of the gateway image on the given
+ * Docker network (`host` for the machine's own network, from where a Kubernetes pod's address is reached).
+ */
+export function connectDevice(image: string, network: string, url: string, token: string, keyPem: string): ConnectOutcome {
+  const output = execFileSync(
+    "docker",
+    [
+      "run",
+      "--rm",
+      "--network",
+      network,
+      "-e",
+      `GATEWAY_URL=${url}`,
+      "-e",
+      "GATEWAY_TOKEN",
+      "-e",
+      "DEVICE_KEY",
+      "--entrypoint",
+      "node",
+      image,
+      "--input-type=module",
+      "-e",
+      deviceClient,
+    ],
+    { encoding: "utf8", env: { ...process.env, GATEWAY_TOKEN: token, DEVICE_KEY: keyPem } },
+  );
+  return JSON.parse(output.trim().split("\n").pop() ?? "{}") as ConnectOutcome;
+}
+
+/**
+ * The command that calls one function of the gateway's own pairing store inside its container, printing its result as
+ * JSON on the last line (the module's file name carries a build hash, so it is found by the function's name).
+ */
+export function pairingStoreCommand(fn: string, args: unknown): string[] {
+  const script = [
+    `import { readdirSync } from "node:fs";`,
+    `const dist = "/app/node_modules/openclaw/dist/";`,
+    `let found;`,
+    `for (const file of readdirSync(dist).filter((f) => f.startsWith("pairing-store-") && f.endsWith(".mjs"))) {`,
+    `  found ??= Object.values(await import(dist + file)).find((f) => typeof f === "function" && f.name === ${JSON.stringify(fn)});`,
+    `}`,
+    `const args = ${JSON.stringify(args)};`,
+    `console.log(JSON.stringify(await found(...args)));`,
+  ].join("\n");
+  return ["node", "--input-type=module", "-e", script];
 }

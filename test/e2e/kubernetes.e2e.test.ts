@@ -4,8 +4,11 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { generateKeyPairSync } from "node:crypto";
 import { runClawfleet } from "./cli-process";
+import { connectDevice, pairingStoreCommand } from "./device-client";
 import { EngineDeployer, kubernetesPlugin } from "./engine/deployer";
+import { startFakeTelegram, type FakeTelegram } from "./fake-telegram";
 import { gatewayImage } from "./gateway-image";
 import { fetchText, poll } from "./wait";
 
@@ -32,6 +35,10 @@ let older = "";
 let image = "";
 const broken = "clawfleet-e2e/broken-gateway:1";
 const forwards: ChildProcess[] = [];
+/** A Telegram Bot API of this file's own on the cluster's node address, bob's channel's `apiRoot`. */
+let telegram: FakeTelegram | undefined;
+/** bob's channels: Telegram with DM pairing, its bot token a real Pulumi secret. */
+let bobChannels = "";
 
 /** Where the test cluster keeps a gateway's backup volume on this machine (its hostPath PV). */
 function backupDirOf(gateway: string): string {
@@ -101,12 +108,18 @@ async function forward(gateway: string, port: number): Promise<void> {
   );
 }
 
+/** Calls one function of a gateway's own pairing store inside its pod. */
+async function pairingStore(gateway: string, fn: string, args: unknown): Promise<unknown> {
+  const output = await kubectlAsync(["exec", `${gateway}-0`, "-c", "gateway", "--", ...pairingStoreCommand(fn, args)]);
+  return JSON.parse(output.trim().split("\n").pop() ?? "null");
+}
+
 async function tokenOf(tenant: string): Promise<string> {
   const out = JSON.parse((await deployer.pulumi(["stack", "output", "tenants", "--show-secrets", "--json"])).stdout) as Record<string, { token: string }>;
   return out[tenant]?.token ?? "";
 }
 
-const declaration = (aliceModel: string, declared = older, bob = "port: 18102, memoryMb: 1024") => `config:
+const declaration = (aliceModel: string, declared = older, bob = `port: 18102, memoryMb: 1024, channels: ${bobChannels}`) => `config:
   clawfleet:image: ${declared}
   clawfleet:hosts:
     cluster:
@@ -148,10 +161,14 @@ before(async () => {
   clusterEnv = JSON.parse(execFileSync("bash", ["-c", shell], { encoding: "utf8" })) as NodeJS.ProcessEnv;
   assert.ok(clusterEnv["KUBECONFIG"], "k8s-test-cluster.sh up printed no KUBECONFIG");
   deployer = await EngineDeployer.real({ repo, work, stack: "kube", env: clusterEnv, progress: log, kubernetesPlugin: await kubernetesPlugin(repo) });
+  // The pods reach the node on its bridge address (10.251.0.1, scripts/k8s-test-cluster.sh).
+  telegram = await startFakeTelegram("10.251.0.1");
+  bobChannels = `{ telegram: { dmPolicy: pairing, apiRoot: "${telegram.apiRoot}", token: { secure: ${await deployer.encrypt("1234567:kube-e2e-offline-bot-token")} } } }`;
 });
 
 after(async () => {
   for (const child of forwards) child.kill();
+  await telegram?.close();
   try {
     await deployer?.destroy();
   } finally {
@@ -350,6 +367,58 @@ describe("a Kubernetes host, deployed by the real engine and provider onto a rea
       /^ {2}ok {2}3 gateways ready as declared: the image, uid 1000, read-only root, no capability, no service-account token, state and backup volumes bound$/m,
     );
     assert.match(doctor.stdout, /^ {2}ok {2}process limit: not applied per pod \(pidsLimit 512, 1024 declared\)/m);
+  });
+
+  it("approves a new browser that got 'pairing required' from outside the pod, and a Telegram sender's pairing code, through the verbs", async () => {
+    const stackFile = deployer.stackFile;
+    // From the node, not through port-forward: port-forward reaches the gateway from its own loopback, which it trusts.
+    const address = kubectl(["get", "pod", "clawfleet-tenant-alice-0", "--output=jsonpath={.status.podIP}"]).trim();
+    const url = `ws://${address}:18789`;
+    const key = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const first = connectDevice(older, "host", url, await tokenOf("alice"), key);
+    assert.equal(first.ok, false, JSON.stringify(first));
+    assert.equal(first.code, "PAIRING_REQUIRED");
+    assert.ok(first.requestId);
+    const listed = await clawfleet("devices", "list", stackFile, "alice", "--json");
+    assert.equal(listed.code, 0, listed.stderr);
+    const pending = (JSON.parse(listed.stdout) as { pending: { requestId: string; deviceId: string; clientId: string }[] }).pending;
+    assert.deepEqual(
+      pending.map((p) => [p.requestId, p.deviceId, p.clientId]),
+      [[first.requestId, first.deviceId, "openclaw-control-ui"]],
+    );
+    const approved = await clawfleet("devices", "approve", stackFile, "alice", first.requestId);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(
+      approved.stdout,
+      new RegExp(
+        `^approved device ${first.deviceId.slice(0, 12)}… \\(openclaw-control-ui from 10\\.251\\.0\\.1, operator: operator\\.read\\) on tenant alice's gateway`,
+      ),
+    );
+    const again = connectDevice(older, "host", url, await tokenOf("alice"), key);
+    assert.deepEqual(again, { deviceId: first.deviceId, ok: true }, "the gateway admits the approved device");
+    const paired = await clawfleet("devices", "list", stackFile, "alice", "--json");
+    assert.deepEqual(
+      (JSON.parse(paired.stdout) as { paired: { deviceId: string }[] }).paired.map((d) => d.deviceId),
+      [first.deviceId],
+    );
+
+    // bob's Telegram channel runs against this file's Bot API; a sender's request is stored as its handler stores it.
+    assert.ok(
+      telegram?.calls.some((c) => c.method === "getMe" && c.token === "1234567:kube-e2e-offline-bot-token"),
+      "bob's gateway asked the Bot API for its bot with the declared token",
+    );
+    const request = (await pairingStore("clawfleet-tenant-bob", "upsertChannelPairingRequest", [
+      { channel: "telegram", id: "4242101", meta: { username: "kubeuser" } },
+    ])) as { code: string; created: boolean };
+    assert.equal(request.created, true);
+    const codes = await clawfleet("pairing", "list", stackFile, "bob", "telegram");
+    assert.equal(codes.code, 0, codes.stderr);
+    assert.match(codes.stdout, new RegExp(`^${request.code} +4242101 +default +username=kubeuser `, "m"));
+    const admitted = await clawfleet("pairing", "approve", stackFile, "bob", "telegram", request.code);
+    assert.equal(admitted.code, 0, admitted.stderr);
+    assert.equal(admitted.stdout.trim(), "approved telegram sender 4242101 on tenant bob's gateway (clawfleet-tenant-bob); they can write to the bot now");
+    const allowed = (await pairingStore("clawfleet-tenant-bob", "readChannelAllowFromStore", ["telegram"])) as string[];
+    assert.ok(allowed.includes("4242101"), `the gateway's own allowlist lookup: ${JSON.stringify(allowed)}`);
   });
 
   it("refuses a broken image in its preflight on a copy of the canary's state, with no pod or StatefulSet changed", async () => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { dockerApi, dockerExec, inspectContainer, removeHostObjects } from "./docker-api";
 import { EngineDeployer } from "./engine/deployer";
 import { gatewayImage } from "./gateway-image";
-import { deviceClient, type ConnectOutcome } from "./device-client";
+import { connectDevice as connectDeviceFrom, pairingStoreCommand, type ConnectOutcome } from "./device-client";
 import { startControl, startLocalNode, type Control, type LocalNode } from "./real-tailscale";
 import { fetchText, poll } from "./wait";
 
@@ -110,44 +110,12 @@ async function readTokens(): Promise<void> {
 
 /** Connects to a gateway as a device with this key, from a throw-away container on the gateway's network. */
 function connectDevice(container: string, keyPem: string): ConnectOutcome {
-  const output = execFileSync(
-    "docker",
-    [
-      "run",
-      "--rm",
-      "--network",
-      container,
-      "-e",
-      `GATEWAY_URL=ws://${container}:18789`,
-      "-e",
-      "GATEWAY_TOKEN",
-      "-e",
-      "DEVICE_KEY",
-      "--entrypoint",
-      "node",
-      image,
-      "--input-type=module",
-      "-e",
-      deviceClient,
-    ],
-    { encoding: "utf8", env: { ...process.env, GATEWAY_TOKEN: tokenOf(container), DEVICE_KEY: keyPem } },
-  );
-  return JSON.parse(output.trim().split("\n").pop() ?? "{}") as ConnectOutcome;
+  return connectDeviceFrom(image, container, `ws://${container}:18789`, tokenOf(container), keyPem);
 }
 
-/** Calls one function of the gateway's own pairing store inside its container (the module file name carries a build hash). */
+/** Calls one function of the gateway's own pairing store inside its container. */
 async function pairingStore(container: string, fn: string, args: unknown): Promise<unknown> {
-  const script = [
-    `import { readdirSync } from "node:fs";`,
-    `const dist = "/app/node_modules/openclaw/dist/";`,
-    `let found;`,
-    `for (const file of readdirSync(dist).filter((f) => f.startsWith("pairing-store-") && f.endsWith(".mjs"))) {`,
-    `  found ??= Object.values(await import(dist + file)).find((f) => typeof f === "function" && f.name === ${JSON.stringify(fn)});`,
-    `}`,
-    `const args = ${JSON.stringify(args)};`,
-    `console.log(JSON.stringify(await found(...args)));`,
-  ].join("\n");
-  const result = await dockerExec(container, ["node", "--input-type=module", "-e", script]);
+  const result = await dockerExec(container, pairingStoreCommand(fn, args));
   assert.equal(result.code, 0, result.output);
   return JSON.parse(result.output.trim().split("\n").pop() ?? "null");
 }
