@@ -8,7 +8,7 @@ import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
 import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { opsOf } from "../runtime";
-import type { CommandResult, VolumeStateOps } from "../../runtimes/ops";
+import type { VolumeStateOps } from "../../runtimes/ops";
 import { hostStateOf, type TenantTarget } from "./targets";
 
 /** Seconds a backup or restore may take on its host: an archive of several GB takes minutes to write or check. */
@@ -109,27 +109,48 @@ async function createVolumeBackup(runner: HostRunner, target: TenantTarget, volu
       `clawfleet: note: ${target.id} is an agent in host ${target.host.id}'s shared gateway; the archive holds that whole gateway's state (all its tenants)`,
     );
   }
-  const result = await withProgress(
-    io.err,
-    `still backing up ${target.container}`,
-    runner.run(target.host, ["sh", "-c", volumeState.backup(target.spec)], { timeoutSeconds: scriptTimeoutSeconds }),
-  );
-  passOnVolumeScript(target, "backup", result, io);
-  return lastLine(result.stdout);
+  const done = await runVolumeScript(runner, target, "backup", volumeState.backup(target.spec), scriptTimeoutSeconds, io);
+  return lastLine(done.stdout);
 }
 
 /**
- * What a volume runtime's script said, passed on: its progress, and on a failure the pod's last lines (openclaw's own
- * words; the pods hold no credential) before the reason, which becomes the error.
+ * Runs a volume runtime's script from this machine and passes on what it says as it says it: its progress, and on a
+ * failure the pod's last lines (openclaw's own words; the pods hold no credential) before the reason, which becomes
+ * the error. A line is shown once the next one arrives, since the last one may be that reason.
  */
-function passOnVolumeScript(target: TenantTarget, verb: "backup" | "restore", result: CommandResult, io: Writers): string[] {
+async function runVolumeScript(
+  runner: HostRunner,
+  target: TenantTarget,
+  verb: "backup" | "restore",
+  script: string,
+  timeoutSeconds: number,
+  io: Writers,
+): Promise<{ stdout: string; said: string[] }> {
+  let shown = 0;
+  let held: string | undefined;
+  const onStderrLine = (line: string) => {
+    if (line.trim() === "") return;
+    if (held !== undefined) {
+      io.err(held);
+      shown++;
+    }
+    held = line.trim();
+  };
+  const result = await withProgress(
+    io.err,
+    `still ${verb === "backup" ? "backing up" : "restoring"} ${target.container}`,
+    runner.run(target.host, ["sh", "-c", script], { timeoutSeconds, onStderrLine }),
+  );
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  const said = result.stderr.trim().split("\n").filter(Boolean);
-  for (const line of result.code === 0 ? said : said.slice(0, -1)) io.err(line);
+  const said = result.stderr
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => line.trim());
+  for (const line of result.code === 0 ? said.slice(shown) : said.slice(shown, -1)) io.err(line);
   if (result.code !== 0)
     throw new OpsError(`${verb} of tenant ${target.id} failed on host ${target.host.id}: ${(said.at(-1) ?? "").replace(/^clawfleet: /, "")}`);
-  return said;
+  return { stdout: result.stdout, said };
 }
 
 /** A restore of a shared tenant puts back its whole gateway: only with --whole-gateway. */
@@ -283,12 +304,9 @@ async function restoreVolume(
     fromOtherGateway: options.fromOtherGateway,
     maxBytes: options.maxBytes,
   };
-  const result = await withProgress(
-    io.err,
-    `still restoring ${target.container}`,
-    runner.run(target.host, ["sh", "-c", volumeState.restore(target.spec, found.path, request)], { timeoutSeconds: 3 * scriptTimeoutSeconds }),
-  );
-  const said = passOnVolumeScript(target, "restore", result, io).join("\n");
+  const said = (
+    await runVolumeScript(runner, target, "restore", volumeState.restore(target.spec, found.path, request), 3 * scriptTimeoutSeconds, io)
+  ).said.join("\n");
   const aside = /the previous state is kept at (\S+)/.exec(said)?.[1];
   if (/left stopped on the restored state/.test(said)) {
     io.out(

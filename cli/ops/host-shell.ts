@@ -14,6 +14,8 @@ export interface RunOptions {
   readonly stdin?: string | Buffer;
   /** Seconds the command may take before it is stopped and the host counts as not answering (default 120). */
   readonly timeoutSeconds?: number;
+  /** Called with each complete line of standard error as it arrives; the result still holds all of it. */
+  readonly onStderrLine?: (line: string) => void;
 }
 
 /**
@@ -163,14 +165,19 @@ export const processRunner: HostRunner = {
         stopGroup(child, "SIGTERM");
         setTimeout(() => stopGroup(child, "SIGKILL"), 5000).unref();
       }, bound * 1000);
+      const live = options.onStderrLine === undefined ? undefined : lineSplitter(options.onStderrLine);
       child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-      child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+      child.stderr.on("data", (chunk: Buffer) => {
+        err.push(chunk);
+        live?.push(chunk);
+      });
       child.on("error", (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(error.code === "ENOENT" ? new OpsError(`${program} is not installed on this machine`) : error);
       });
       child.on("close", (code) => {
         clearTimeout(timer);
+        live?.end();
         resolve({
           code: code ?? 1,
           stdout: Buffer.concat(out).toString(),

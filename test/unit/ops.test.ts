@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { checkHost, checkServe, declaredGateways, expectedServe, renderDoctor, renderDoctorProbe } from "../../cli/ops/doctor";
-import { commandLine, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
+import { commandLine, processRunner, unreachableError, type CommandResult, type HostRunner } from "../../cli/ops/host-shell";
 import { helpOf, parseCommandLine, UsageError } from "../../cli/command-line";
 import { commands } from "../../cli/commands";
 import { main } from "../../cli/main";
@@ -94,6 +94,31 @@ describe("how a host is reached", () => {
     assert.deepEqual(commandLine(local, ["docker", "ps"], { root: true, localUid: 0 }), ["docker", "ps"]);
     assert.deepEqual(commandLine(local, ["docker", "ps"], { root: true, localUid: 1000 }), ["sudo", "-n", "docker", "ps"]);
     assert.deepEqual(commandLine(local, ["docker", "ps"], { localUid: 1000 }), ["docker", "ps"]);
+  });
+
+  it("hands over each line of a command's standard error while it runs, and all of it in the result", async () => {
+    const local = (await loadFleet(dev)).hosts[0];
+    assert.ok(local);
+    const dir = mkdtempSync(join(tmpdir(), "clawfleet-live-"));
+    try {
+      const go = join(dir, "go");
+      // The command waits for a file that only the first line's callback makes: it ends only if that line came live.
+      const script = `echo first >&2; printf 'partial' >&2; while [ ! -e '${go}' ]; do sleep 0.05; done; echo ' second' >&2; echo out`;
+      const lines: string[] = [];
+      const result = await processRunner.run(local, ["sh", "-c", script], {
+        timeoutSeconds: 20,
+        onStderrLine: (line) => {
+          lines.push(line);
+          if (line === "first") writeFileSync(go, "");
+        },
+      });
+      assert.deepEqual([result.code, result.timedOutSeconds, existsSync(go)], [0, undefined, true]);
+      assert.deepEqual(lines, ["first", "partial second"]);
+      assert.equal(result.stderr, "first\npartial second\n");
+      assert.equal(result.stdout, "out\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("says which host is unreachable and how to check it, and when Docker or sudo is the problem", async () => {
@@ -1013,6 +1038,44 @@ describe("a Kubernetes host's gateways", () => {
         assert.match(script, /\{"name":"ARCHIVE","value":"manual\/20261205T200000Z-openclaw-backup\.tar\.gz"\},\{"name":"ROLLBACK","value":""\}/);
         assert.match(script, /\{"name":"MAX_BYTES","value":"10737418240"\},\{"name":"GATEWAY","value":"tenant:alice"\}/);
       }
+    });
+  });
+
+  it("shows a restore's progress as its script says it, each line once, the last one the reason when it fails", async () => {
+    await withStack(async (file) => {
+      const lines = [
+        "gateway clawfleet-tenant-alice: checking manual/a.tar.gz with img:1's openclaw (pod clawfleet-tenant-alice-restore-check, at most 3600 s); the gateway keeps running",
+        "gateway clawfleet-tenant-alice: stopping it (its StatefulSet scaled to 0)",
+        "clawfleet: gateway clawfleet-tenant-alice: copying the state in failed; the previous state is back, nothing was changed",
+      ];
+      const err: string[] = [];
+      const seenWhileRunning: string[][] = [];
+      const runner: HostRunner = {
+        async run(_host, _argv, options) {
+          for (const line of lines) {
+            options?.onStderrLine?.(line);
+            seenWhileRunning.push([...err]);
+          }
+          return { code: 1, stdout: "", stderr: `${lines.join("\n")}\n` };
+        },
+        stream: () => assert.fail("nothing streams"),
+      };
+      const code = await main(
+        ["restore", file, "alice", "manual/a.tar.gz"],
+        () => undefined,
+        (t) => err.push(t),
+        runner,
+      );
+      assert.equal(code, 1);
+      // A line is shown once the next arrives: the last one may be the reason, which becomes the error.
+      const announced = err[0] ?? "";
+      assert.deepEqual(seenWhileRunning, [[announced], [announced, lines[0]], [announced, lines[0], lines[1]]]);
+      assert.deepEqual(err, [
+        announced,
+        lines[0],
+        lines[1],
+        "clawfleet: restore of tenant alice failed on host cluster: gateway clawfleet-tenant-alice: copying the state in failed; the previous state is back, nothing was changed",
+      ]);
     });
   });
 
