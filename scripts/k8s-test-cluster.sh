@@ -59,7 +59,7 @@
 #   `docker save` tar is cached in $CLAWFLEET_TOOLS/k8s-pause/<hash of the
 #   source>/ so later `up`s only import it. `up` imports every local Docker
 #   image whose repository is clawfleet/openclaw-gateway or starts with
-#   clawfleet-e2e/ (plus --image ones) with `docker save | ctr images import`,
+#   clawfleet-e2e/ (plus --image ones) with one `docker save | ctr images import`,
 #   skipping those already present with the same image id. Pods must use
 #   imagePullPolicy IfNotPresent or Never.
 #
@@ -439,32 +439,51 @@ normalize_ref() {
   case "${ref##*/}" in *:*|*@*) ;; *) ref="$ref:latest" ;; esac
   printf '%s' "$ref"
 }
-# import_image REF ID STREAM-CMD...: imports unless present with label
-# clawfleet.image-id=ID.
+# present REF ID: the image is in containerd with label clawfleet.image-id=ID.
+present() {
+  ctrc images ls 2>/dev/null | awk -v n="$(normalize_ref "$1")" '$1 == n' | grep -qF "clawfleet.image-id=$2"
+}
+# import_image REF ID STREAM-CMD...: imports unless present.
 import_image() {
-  local ref=$1 id=$2 name t0 d
+  local ref=$1 id=$2 t0 d
   shift 2
-  name="$(normalize_ref "$ref")"
-  if ctrc images ls 2>/dev/null | awk -v n="$name" '$1 == n' | grep -qF "clawfleet.image-id=$id"; then
+  if present "$ref" "$id"; then
     log "image present: $ref"
     return 0
   fi
   t0=$(now_us)
   "$@" | ctrc images import --snapshotter "$SNAPSHOTTER" - >/dev/null ||
     fail containerd "importing $ref failed"
-  ctrc images label "$name" "clawfleet.image-id=$id" >/dev/null
+  ctrc images label "$(normalize_ref "$ref")" "clawfleet.image-id=$id" >/dev/null
   d=$(( $(now_us) - t0 ))
   log "imported $ref in $((d / 1000000)).$((d % 1000000 / 100000))s"
 }
+# The local images not yet present, in one `docker save` stream: a layer the
+# images share (the gateway releases share their base, a clawfleet-e2e/ image
+# is built on a gateway image) is written and read once.
 import_images() {
-  local refs=() ref id
+  local refs=() ids=() missing=() ref id i t0 d
   mapfile -t refs < <(docker images --format '{{.Repository}}:{{.Tag}}' |
     awk -F: '$2 != "<none>" && ($1 == "clawfleet/openclaw-gateway" || $1 ~ /^clawfleet-e2e\//)')
   refs+=("${EXTRA_IMAGES[@]}")
   for ref in "${refs[@]}"; do
     id="$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null)" || die "no such local Docker image: $ref"
-    import_image "$ref" "$id" docker save "$ref"
+    if present "$ref" "$id"; then
+      log "image present: $ref"
+    else
+      missing+=("$ref")
+      ids+=("$id")
+    fi
   done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  t0=$(now_us)
+  docker save "${missing[@]}" | ctrc images import --snapshotter "$SNAPSHOTTER" - >/dev/null ||
+    fail containerd "importing ${missing[*]} failed"
+  for i in "${!missing[@]}"; do
+    ctrc images label "$(normalize_ref "${missing[$i]}")" "clawfleet.image-id=${ids[$i]}" >/dev/null
+  done
+  d=$(( $(now_us) - t0 ))
+  log "imported ${missing[*]} in $((d / 1000000)).$((d % 1000000 / 100000))s"
 }
 
 # ---- configuration files -------------------------------------------------------------
@@ -921,7 +940,7 @@ EOF
   import_image "$PAUSE_REF" "$(sha256sum <"$PAUSE_TAR" | cut -c1-64)" cat "$PAUSE_TAR"
   wait_for "etcd health" 60 etcd etcd_ok
   took "etcd and containerd ($snap) up, pause imported"
-  # The gateway images (about 30 s each) load while the control plane starts.
+  # The gateway images load while the control plane starts.
   # Without the lock and the saved stdout: an import orphaned by a killed `up`
   # must not block `down` (which stops it) or a caller's $(...).
   import_images 7>&- 9>&- &
