@@ -6,7 +6,7 @@ import { shippedFile } from "../../runtimes/shell";
 import { openclawCli, inspectGateway, redactorOf, notRunningMessage } from "./gateway-access";
 import { OpsError } from "./errors";
 import type { Writers } from "./gateway-verbs";
-import { describeHost, unreachableError, withProgress, type HostRunner } from "./host-shell";
+import { describeHost, liveStderr, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { opsOf } from "../runtime";
 import type { VolumeStateOps } from "../../runtimes/ops";
 import { hostStateOf, type TenantTarget } from "./targets";
@@ -116,7 +116,7 @@ async function createVolumeBackup(runner: HostRunner, target: TenantTarget, volu
 /**
  * Runs a volume runtime's script from this machine and passes on what it says as it says it: its progress, and on a
  * failure the pod's last lines (openclaw's own words; the pods hold no credential) before the reason, which becomes
- * the error. A line is shown once the next one arrives, since the last one may be that reason.
+ * the error.
  */
 async function runVolumeScript(
   runner: HostRunner,
@@ -125,32 +125,18 @@ async function runVolumeScript(
   script: string,
   timeoutSeconds: number,
   io: Writers,
-): Promise<{ stdout: string; said: string[] }> {
-  let shown = 0;
-  let held: string | undefined;
-  const onStderrLine = (line: string) => {
-    if (line.trim() === "") return;
-    if (held !== undefined) {
-      io.err(held);
-      shown++;
-    }
-    held = line.trim();
-  };
+): Promise<{ stdout: string; said: string }> {
+  const live = liveStderr(io.err);
   const result = await withProgress(
     io.err,
     `still ${verb === "backup" ? "backing up" : "restoring"} ${target.container}`,
-    runner.run(target.host, ["sh", "-c", script], { timeoutSeconds, onStderrLine }),
+    runner.run(target.host, ["sh", "-c", script], { timeoutSeconds, onStderrLine: live.onStderrLine }),
   );
   const unreachable = unreachableError(target.host, result);
   if (unreachable !== undefined) throw unreachable;
-  const said = result.stderr
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => line.trim());
-  for (const line of result.code === 0 ? said.slice(shown) : said.slice(shown, -1)) io.err(line);
-  if (result.code !== 0)
-    throw new OpsError(`${verb} of tenant ${target.id} failed on host ${target.host.id}: ${(said.at(-1) ?? "").replace(/^clawfleet: /, "")}`);
-  return { stdout: result.stdout, said };
+  const reason = live.rest(result.stderr, result.code !== 0);
+  if (result.code !== 0) throw new OpsError(`${verb} of tenant ${target.id} failed on host ${target.host.id}: ${(reason ?? "").replace(/^clawfleet: /, "")}`);
+  return { stdout: result.stdout, said: result.stderr };
 }
 
 /** A restore of a shared tenant puts back its whole gateway: only with --whole-gateway. */
@@ -304,9 +290,7 @@ async function restoreVolume(
     fromOtherGateway: options.fromOtherGateway,
     maxBytes: options.maxBytes,
   };
-  const said = (
-    await runVolumeScript(runner, target, "restore", volumeState.restore(target.spec, found.path, request), 3 * scriptTimeoutSeconds, io)
-  ).said.join("\n");
+  const { said } = await runVolumeScript(runner, target, "restore", volumeState.restore(target.spec, found.path, request), 3 * scriptTimeoutSeconds, io);
   const aside = /the previous state is kept at (\S+)/.exec(said)?.[1];
   if (/left stopped on the restored state/.test(said)) {
     io.out(

@@ -213,6 +213,37 @@ export const processRunner: HostRunner = {
 };
 
 /**
+ * Shows a command's standard error as it comes, each line once the next arrives: the last line of a command that fails
+ * is its reason, which the caller says once, as the error. Give `onStderrLine` to the runner; once the command ended,
+ * `rest` shows what was not shown yet and returns the reason (the last line) when it failed.
+ */
+export function liveStderr(show: (line: string) => void): {
+  readonly onStderrLine: (line: string) => void;
+  rest(stderr: string, failed: boolean): string | undefined;
+} {
+  let shown = 0;
+  let held: string | undefined;
+  return {
+    onStderrLine(line) {
+      if (line.trim() === "") return;
+      if (held !== undefined) {
+        show(held);
+        shown++;
+      }
+      held = line.trim();
+    },
+    rest(stderr, failed) {
+      const said = stderr
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== "");
+      for (const line of failed ? said.slice(shown, -1) : said.slice(shown)) show(line);
+      return failed ? said.at(-1) : undefined;
+    },
+  };
+}
+
+/**
  * Prints `what` with the elapsed time every `everySeconds` while `work` runs, so a long
  * step never looks hung; nothing is printed when it finishes before the first tick.
  */

@@ -1,7 +1,7 @@
 import type { Host } from "../../declaration/schema";
 import { stateRootOf, upgradeBackupDirOf } from "../../names";
 import type { Writers } from "./gateway-verbs";
-import { unreachableError, withProgress, type HostRunner } from "./host-shell";
+import { liveStderr, unreachableError, withProgress, type HostRunner } from "./host-shell";
 import { hostStateOf, type TenantTarget } from "./targets";
 import { opsOf } from "../runtime";
 
@@ -54,12 +54,17 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
   let rolledBack = 0;
   for (const target of mine) {
     const volumeState = opsOf(target.host).volumeState;
+    // A volume runtime's pods say what they do as they do it; its last line, when it fails, goes into the tenant's line.
+    const live = liveStderr(io.err);
     const result = await withProgress(
       io.err,
       `still rolling back ${target.container} on host ${target.host.id}`,
       volumeState !== undefined
         ? // From this machine, through the runtime's own tool.
-          runner.run(target.host, ["sh", "-c", volumeState.rollback(target.spec, `tenant:${target.id}`)], { timeoutSeconds: rollbackTimeoutSeconds })
+          runner.run(target.host, ["sh", "-c", volumeState.rollback(target.spec, `tenant:${target.id}`)], {
+            timeoutSeconds: rollbackTimeoutSeconds,
+            onStderrLine: live.onStderrLine,
+          })
         : runner.run(
             target.host,
             [
@@ -78,6 +83,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
       failed++;
       continue;
     }
+    if (volumeState !== undefined) live.rest(result.stderr, result.code !== 0);
     const outcome = describeRollback(target, result.code, result.stdout, result.stderr);
     if (outcome.result === "failed") failed++;
     if (outcome.result === "rolled back") rolledBack++;

@@ -34,9 +34,12 @@ function fakeRunner(answer: (host: string, argv: readonly string[]) => CommandRe
   const calls: string[] = [];
   return {
     calls,
-    async run(host, argv) {
+    async run(host, argv, options) {
       calls.push(`${host.id}: ${argv.join(" ")}`);
-      return answer(host.id, argv);
+      const result = answer(host.id, argv);
+      // Standard error as a real runner hands it over: each line as it comes, then all of it in the result.
+      for (const line of result.stderr.split("\n").filter((l) => l !== "")) options?.onStderrLine?.(line);
+      return result;
     },
     async stream(host, argv, options) {
       calls.push(`${host.id}: ${argv.join(" ")}`);
@@ -1126,11 +1129,18 @@ describe("a Kubernetes host's gateways", () => {
           code: 0,
           stdout:
             "done\tclawfleet/openclaw-gateway:2026.9.6\tclawfleet/openclaw-gateway:2026.9.5\tclawfleet-prod/clawfleet-tenant-alice-backups:20261205T200000Z-a.tar.gz\tclawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z\thealthy\n",
-          stderr: "",
+          stderr:
+            "gateway clawfleet-tenant-alice: stopping it (its StatefulSet scaled to 0)\ngateway clawfleet-tenant-alice: started again on the restored state\n",
         };
       });
       const result = await ops("rollback", [file], runner);
       assert.equal(result.code, 0, result.err);
+      // What the pods did, each line once, before the advice.
+      assert.deepEqual(result.err.split("\n").slice(0, 2), [
+        "gateway clawfleet-tenant-alice: stopping it (its StatefulSet scaled to 0)",
+        "gateway clawfleet-tenant-alice: started again on the restored state",
+      ]);
+      assert.equal(result.err.split("\n").length, 3);
       assert.equal(
         result.out,
         "tenant alice: put back on clawfleet/openclaw-gateway:2026.9.5 from clawfleet-prod/clawfleet-tenant-alice-backups:20261205T200000Z-a.tar.gz (it ran clawfleet/openclaw-gateway:2026.9.6); it is healthy; the state it had is kept at clawfleet-prod/clawfleet-tenant-alice-backups:before-restore-20261205T210000Z on host cluster",
@@ -1145,6 +1155,21 @@ describe("a Kubernetes host's gateways", () => {
       );
       assert.match(script, /\{"name":"ROLLBACK","value":"1"\}/);
       assert.match(script, /\{"name":"GATEWAY","value":"tenant:alice"\}/);
+    });
+  });
+
+  it("says a failed rollback's reason once, in the tenant's line, after the pods' own lines", async () => {
+    await withStack(async (file) => {
+      const runner = fakeRunner(() => ({
+        code: 1,
+        stdout: "",
+        stderr:
+          "gateway clawfleet-tenant-alice: checking 20261205T200000Z-a.tar.gz\nError: archive verification failed\nclawfleet: gateway clawfleet-tenant-alice: the archive was refused; nothing was changed\n",
+      }));
+      const result = await ops("rollback", [file], runner);
+      assert.equal(result.code, 1);
+      assert.equal(result.out, "tenant alice: rollback failed on host cluster: gateway clawfleet-tenant-alice: the archive was refused; nothing was changed");
+      assert.deepEqual(result.err.split("\n"), ["gateway clawfleet-tenant-alice: checking 20261205T200000Z-a.tar.gz", "Error: archive verification failed"]);
     });
   });
 
