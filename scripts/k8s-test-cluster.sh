@@ -466,6 +466,8 @@ import_images() {
   mapfile -t refs < <(docker images --format '{{.Repository}}:{{.Tag}}' |
     awk -F: '$2 != "<none>" && ($1 == "clawfleet/openclaw-gateway" || $1 ~ /^clawfleet-e2e\//)')
   refs+=("${EXTRA_IMAGES[@]}")
+  # An --image that is also a local clawfleet image is saved once.
+  mapfile -t refs < <(printf '%s\n' "${refs[@]}" | awk 'NF && !seen[$0]++')
   for ref in "${refs[@]}"; do
     id="$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null)" || die "no such local Docker image: $ref"
     if present "$ref" "$id"; then
