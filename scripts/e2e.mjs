@@ -70,15 +70,15 @@ export const expectedSeconds = {
   egress: 230,
   engine: 480,
   gateways: 1100,
-  isolation: 270,
-  kubernetes: 1250,
+  isolation: 330,
+  kubernetes: 1360,
   offsite: 390,
   ops: 1200,
   rollback: 470,
   routes: 760,
-  "ssh-host": 200,
+  "ssh-host": 120,
   upgrade: 480,
-  usage: 370,
+  usage: 430,
 };
 
 function run(command) {

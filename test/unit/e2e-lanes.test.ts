@@ -43,7 +43,7 @@ describe("the e2e suite's lanes (scripts/e2e.mjs)", () => {
     }
     assert.deepEqual(lines, [
       "e2e: NOT RUN, past CI's time budget: test/e2e/routes.e2e.test.ts (takes about 760 s, 100 s left)",
-      "e2e: NOT RUN, past CI's time budget: test/e2e/ssh-host.e2e.test.ts (takes about 200 s, 100 s left)",
+      "e2e: NOT RUN, past CI's time budget: test/e2e/ssh-host.e2e.test.ts (takes about 120 s, 100 s left)",
       "e2e: 2 file(s) NOT RUN for lack of time: test/e2e/routes.e2e.test.ts, test/e2e/ssh-host.e2e.test.ts",
     ]);
   });
