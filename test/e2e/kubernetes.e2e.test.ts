@@ -18,8 +18,10 @@ import { fetchText, poll } from "./wait";
  * containerd), deployed through the real Pulumi engine with the real Kubernetes provider plugin
  * (scripts/install-k8s-tools.sh; random is real, command is the stand-in served as a plugin). After every `up`:
  * `pulumi preview --expect-no-changes` and `pulumi refresh --expect-no-changes`. The fleet starts on openclaw
- * 2026.9.5; the day-2 verbs run as users run them (bin/clawfleet.js, kubectl on PATH); a broken image is refused by
- * the preflight; then the fleet moves to 2026.9.6, canary first.
+ * 2026.9.5; the day-2 verbs run as users run them (bin/clawfleet.js, kubectl on PATH); a browser device connects
+ * from the node to a pod's address and bob's Telegram channel runs against a Bot API of this file's own on the node's
+ * address, so both approvals start as users' do; a broken image is refused by the preflight; then the fleet moves to
+ * 2026.9.6, canary first.
  */
 
 const repo = resolve(__dirname, "..", "..");
