@@ -55,7 +55,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
   for (const target of mine) {
     const volumeState = opsOf(target.host).volumeState;
     // A volume runtime's pods say what they do as they do it; its last line, when it fails, goes into the tenant's line.
-    const live = liveStderr(io.err);
+    const live = volumeState === undefined ? undefined : liveStderr(io.err);
     const result = await withProgress(
       io.err,
       `still rolling back ${target.container} on host ${target.host.id}`,
@@ -63,7 +63,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
         ? // From this machine, through the runtime's own tool.
           runner.run(target.host, ["sh", "-c", volumeState.rollback(target.spec, `tenant:${target.id}`)], {
             timeoutSeconds: rollbackTimeoutSeconds,
-            onStderrLine: live.onStderrLine,
+            onStderrLine: live?.onStderrLine,
           })
         : runner.run(
             target.host,
@@ -83,7 +83,7 @@ export async function rollback(runner: HostRunner, targets: readonly TenantTarge
       failed++;
       continue;
     }
-    if (volumeState !== undefined) live.rest(result.stderr, result.code !== 0);
+    live?.rest(result.stderr, result.code !== 0);
     const outcome = describeRollback(target, result.code, result.stdout, result.stderr);
     if (outcome.result === "failed") failed++;
     if (outcome.result === "rolled back") rolledBack++;
